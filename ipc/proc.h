@@ -1,0 +1,53 @@
+/*
+ * The processes of interimap and what they share: who is who, which file
+ * descriptors a re-executed child finds, the entry points main() dispatches
+ * to, and the exit codes.
+ */
+#ifndef IPC_PROC_H
+#define IPC_PROC_H
+
+#include <stdint.h>
+
+/* Process kinds, as bits so the catalogue can name several senders. */
+enum ipc_proc {
+	PROC_PRIV = 0x1,
+	PROC_ENGINE = 0x2,
+	PROC_NET = 0x4,
+};
+#define PROC_CHILD	(PROC_ENGINE | PROC_NET)
+#define PROC_ANY	(PROC_PRIV | PROC_ENGINE | PROC_NET)
+
+/* peerid values: which server a message concerns. */
+enum ipc_side {
+	SIDE_LOCAL = 0,
+	SIDE_REMOTE = 1,
+	SIDE_NONE = 0xffffffffU,
+};
+const char	*ipc_side_name(uint32_t);	/* "local", "remote", "" */
+
+/*
+ * Children are the same binary re-executed as
+ *	interimap --proc=engine | --proc=net-local | --proc=net-remote
+ * with these descriptors open and nothing else.
+ */
+#define IPC_PROC_FLAG		"--proc="
+#define IPC_FD_PARENT		3	/* every child: channel to priv */
+#define IPC_FD_ENGINE		4	/* net: channel to the engine */
+#define IPC_FD_NET_LOCAL	4	/* engine: channel to net(local) */
+#define IPC_FD_NET_REMOTE	5	/* engine: channel to net(remote) */
+
+int	 engine_main(int, char **);
+int	 net_main(int, char **, uint32_t /* side */);
+
+/*
+ * Exit codes (documented in interimap(1), EXIT STATUS).  The reference
+ * exits with whatever errno happened to hold; ours are fixed.
+ */
+#define EXIT_OK		0	/* success, --help, --version, SIGTERM */
+#define EXIT_FAIL	1	/* usage error, server or sync error, SIGINT */
+#define EXIT_CONFIG	2	/* configuration file or command-line value */
+#define EXIT_DB		3	/* database: locked, corrupt, unusable */
+#define EXIT_CHILD	4	/* a child process died or broke the IPC rules */
+#define EXIT_PANIC	255	/* a server violated the protocol */
+
+#endif

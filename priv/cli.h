@@ -1,0 +1,42 @@
+/* The command line, parsed exactly as the reference parses it. */
+#ifndef PRIV_CLI_H
+#define PRIV_CLI_H
+
+#include <stdio.h>
+
+enum cli_command {
+	CMD_SYNC = 0,
+	CMD_REPAIR,
+	CMD_DELETE,
+	CMD_RENAME,
+};
+
+#define TARGET_LOCAL	0x1
+#define TARGET_REMOTE	0x2
+#define TARGET_DATABASE	0x4
+#define TARGET_ALL	(TARGET_LOCAL | TARGET_REMOTE | TARGET_DATABASE)
+
+struct cli {
+	char		*config;	/* --config, NULL if not given */
+	int		 quiet;
+	int		 debug;		/* count */
+	int		 watch;		/* seconds; 0 = not watching */
+	int		 notify;
+	enum cli_command command;
+	char		**targets;	/* raw --target values, validated late */
+	int		 ntargets;
+	char		**mailboxes;	/* INBOX normalised */
+	int		 nmailboxes;
+};
+
+/*
+ * Parses argv.  Returns -1 to go on, or an exit code the caller exits
+ * with after the messages (usage, --help, --version) have been printed to
+ * out/err.
+ */
+int	 cli_parse(struct cli *, int, char **, FILE *, FILE *);
+/* Resolves cli->targets into TARGET_* bits; -1 and message on error. */
+int	 cli_targets(const struct cli *, unsigned int *);
+void	 cli_free(struct cli *);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * priv's end of logging: formats the reference's log-prefix, honours -q and
+ * --debug, writes to stderr and the logfile.  Until logsink_init() is
+ * called, messages go to stderr with no prefix (config errors).
+ */
+#ifndef PRIV_LOGSINK_H
+#define PRIV_LOGSINK_H
+
+#include <stddef.h>
+
+struct ipc_msg;
+
+/*
+ * logsink_init(fmt, quiet, debug, logfile); installs logsink_emit() with
+ * log_set_sink() and calls log_set_debug(debug) on success.
+ * fmt: the log-prefix (NULL = default "%?n?%?m?%n(%m)&%n?: ?").
+ * quiet: -q (drops LOG_LVL_INFO); debug: the --debug count.
+ * logfile: NULL or an absolute path opened for appending.
+ * Returns -1 (message printed) if the logfile cannot be opened.
+ */
+int	 logsink_init(const char *, int, int, const char *);
+/* The log_sink_fn installed with log_set_sink(). */
+void	 logsink_emit(int, const char *, const char *, const char *);
+/* Handles an IMSG_LOG from a child: 0, or -1 if it is malformed. */
+int	 logsink_imsg(const struct ipc_msg *);
+void	 logsink_close(void);
+
+/*
+ * Expands a log-prefix format for %n=name and %m=mailbox (either may be
+ * NULL or ""): returns a string the caller frees.
+ */
+char	*logsink_prefix(const char *, const char *, const char *);
+
+#endif
