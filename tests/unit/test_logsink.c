@@ -1,0 +1,583 @@
+/*
+ * priv's log sink: the log-prefix language (expected values produced by
+ * the reference's own expansion), -q and --debug filtering, the logfile
+ * line format, and neutralising control characters.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "logsink.h"
+#include "tap.h"
+
+struct prefix_case {
+	const char	*fmt, *name, *mailbox, *want;
+};
+
+/*
+ * Each expectation comes from Net::IMAP::InterIMAP::_logger_prefix()
+ * (InterIMAP 0.5.7) run on the same format, name and mailbox.
+ */
+static const struct prefix_case prefix_cases[] = {
+	{ "%?n?%?m?%n(%m)&%n?: ?", "local", "INBOX",
+	    "local(INBOX): " },
+	{ "%?n?%?m?%n(%m)&%n?: ?", "local", "",
+	    "local: " },
+	{ "%?n?%?m?%n(%m)&%n?: ?", "", "",
+	    "" },
+	{ "%?n?%?m?%n(%m)&%n?: ?", "", "INBOX",
+	    "" },
+	{ "%?n?%?m?%n(%m)&%n?: ?", "remote", "a/b c",
+	    "remote(a/b c): " },
+	{ "", "local", "INBOX",
+	    "" },
+	{ "[%n|%m] %?m?(mbx=%m)&(no mbx)? 100%% \\? \\& \\\\ :", "local",
+	    "perso/INBOX",
+	    "[local|perso/INBOX] (mbx=perso/INBOX) 100% ? & \\ :" },
+	{ "[%n|%m] %?m?(mbx=%m)&(no mbx)? 100%% \\? \\& \\\\ :", "local", "",
+	    "[local|] (no mbx) 100% ? & \\ :" },
+	{ "%n", "local", "",
+	    "local" },
+	{ "%m", "", "INBOX",
+	    "INBOX" },
+	{ "%%", "", "",
+	    "%" },
+	{ "%%n", "local", "",
+	    "%n" },
+	{ "%x%y%n", "local", "",
+	    "%x%ylocal" },
+	{ "100%", "", "",
+	    "100%" },
+	{ "%", "", "",
+	    "%" },
+	{ "%?n?yes&no?", "local", "",
+	    "yes" },
+	{ "%?n?yes&no?", "", "",
+	    "no" },
+	{ "%?m?yes?", "", "",
+	    "" },
+	{ "%?x?a&b?", "local", "INBOX",
+	    "b" },
+	{ "%?N?a&b?", "local", "INBOX",
+	    "b" },
+	{ "\\&\\?\\\\", "", "",
+	    "&?\\" },
+	{ "\\x\\\\x", "", "",
+	    "\\x\\x" },
+	{ "%?n?abc", "local", "",
+	    "%?n?abc" },
+	{ "%?n?a\\b?", "local", "",
+	    "%?n?a\\b?" },
+	{ "%?n?&else?", "local", "",
+	    "" },
+	{ "%?n?&else?", "", "",
+	    "else" },
+	{ "%?n?\?", "local", "",
+	    "" },
+	{ "%?n?a&b&c?", "local", "",
+	    "%?n?a&b&c?" },
+	{ "%?n?%&?", "local", "",
+	    "%&" },
+	{ "%?n?%\\\\?", "local", "",
+	    "%?n?%\\?" },
+	{ "%?n?%?m?%?n?deep?\??", "local", "INBOX",
+	    "deep" },
+	{ "%?n?%?m?%?n?deep?\??", "local", "",
+	    "" },
+	{ "%?n?%?m?A&B?&%?m?C&D?\?", "", "INBOX",
+	    "C" },
+	{ "%?n?%?m?A&B?&%?m?C&D?\?", "", "",
+	    "D" },
+	{ "%?n?%?m?A&B?&%?m?C&D?\?", "x", "",
+	    "B" },
+	{ "%n", "%m", "INBOX",
+	    "%m" },
+	{ "%?n?\\?\\&&\\\\?", "local", "",
+	    "?&" },
+	{ "%?n?\\?\\&&\\\\?", "", "",
+	    "\\" },
+	{ "%?n?%?m?x?", "local", "INBOX",
+	    "%?n?x" },
+	{ "%?n?%?m?x?", "", "",
+	    "%?n?" },
+	{ "%?%?n?x?\?", "local", "",
+	    "%?x?" },
+	{ "%?n?%?m?a?\?b", "", "INBOX",
+	    "b" },
+	{ "%?n?%?m?a?&?b", "local", "",
+	    "b" },
+	{ "(%?n?%n)", "", "",
+	    "(%?n?)" },
+	{ "%?n?%n&?%?m?(%m)?: ", "local", "IN?BOX",
+	    "local(IN?BOX): " },
+	{ "a%?n?%?m?", "local", "x",
+	    "a%?n?%?m?" },
+};
+
+static int	 cap_saved = -1;
+static FILE	*cap_file;
+
+static void	cap_start(void);
+static char	*cap_end(void);
+static char	*slurp(const char *);
+static int	 count_lines(const char *);
+static char	*esc(const char *);
+static void	 is_text(const char *, const char *, const char *);
+static void	test_prefix(void);
+static void	test_filter(void);
+static void	test_logfile(void);
+static void	test_neutralise(void);
+static void	test_imsg(void);
+static void	test_log_api(void);
+
+/* Captures what goes to fd 2 until cap_end(). */
+static void
+cap_start(void)
+{
+	fflush(stderr);
+	if ((cap_file = tmpfile()) == NULL || (cap_saved = dup(2)) == -1 ||
+	    dup2(fileno(cap_file), 2) == -1) {
+		perror("capture");
+		exit(1);
+	}
+}
+
+/* What was written to stderr since cap_start(); caller frees. */
+static char *
+cap_end(void)
+{
+	char *s;
+	long n;
+
+	fflush(stderr);
+	(void)dup2(cap_saved, 2);
+	(void)close(cap_saved);
+	n = ftell(cap_file);
+	if (fseek(cap_file, 0, SEEK_END) == 0)
+		n = ftell(cap_file);
+	rewind(cap_file);
+	if ((s = calloc(1, (size_t)n + 1)) == NULL)
+		exit(1);
+	if (n > 0 && fread(s, 1, (size_t)n, cap_file) != (size_t)n)
+		exit(1);
+	fclose(cap_file);
+	return s;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f;
+	char *s;
+	long n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	if ((s = calloc(1, (size_t)n + 1)) == NULL)
+		exit(1);
+	if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n)
+		exit(1);
+	fclose(f);
+	return s;
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			n++;
+	return n;
+}
+
+/* A printable copy (\n, \r, \ooo); caller frees. */
+static char *
+esc(const char *s)
+{
+	char *e, *p;
+
+	if (s == NULL)
+		s = "(null)";
+	if ((e = malloc(strlen(s) * 4 + 1)) == NULL)
+		exit(1);
+	for (p = e; *s != '\0'; s++) {
+		if (*s == '\n')
+			p += sprintf(p, "\\n");
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			p += sprintf(p, "\\%03o", (unsigned char)*s);
+		else
+			*p++ = *s;
+	}
+	*p = '\0';
+	return e;
+}
+
+/* IS_STR for multi-line text: one TAP line whatever the strings hold. */
+static void
+is_text(const char *got, const char *want, const char *what)
+{
+	char *g = esc(got), *w = esc(want);
+
+	OK(got != NULL && strcmp(got, want) == 0,
+	    "%s: got \"%s\", want \"%s\"", what, g, w);
+	free(g);
+	free(w);
+}
+
+static void
+test_prefix(void)
+{
+	size_t i;
+	char *p, what[64];
+
+	for (i = 0; i < sizeof(prefix_cases) / sizeof(prefix_cases[0]); i++) {
+		p = logsink_prefix(prefix_cases[i].fmt, prefix_cases[i].name,
+		    prefix_cases[i].mailbox);
+		(void)snprintf(what, sizeof(what), "prefix case %zu", i);
+		IS_STR(p, prefix_cases[i].want, what);
+		free(p);
+	}
+	/* NULL means the default format, NULL name/mailbox mean "". */
+	p = logsink_prefix(NULL, "local", "INBOX");
+	IS_STR(p, "local(INBOX): ", "NULL format is the default");
+	free(p);
+	p = logsink_prefix(NULL, "local", NULL);
+	IS_STR(p, "local: ", "NULL mailbox");
+	free(p);
+	p = logsink_prefix(NULL, NULL, NULL);
+	IS_STR(p, "", "NULL name and mailbox");
+	free(p);
+	p = logsink_prefix("[%n|%m]", NULL, NULL);
+	IS_STR(p, "[|]", "NULL substitutes as empty");
+	free(p);
+}
+
+struct filter_case {
+	int		 quiet, debug;
+	const char	*want;
+};
+
+static void
+test_filter(void)
+{
+	static const struct filter_case cases[] = {
+		{ 0, 0, "local: E\nlocal: W\nlocal: N\nlocal: I\n" },
+		{ 1, 0, "local: E\nlocal: W\nlocal: N\n" },
+		{ 0, 1, "local: E\nlocal: W\nlocal: N\nlocal: I\n"
+		    "local: D\n" },
+		{ 1, 2, "local: E\nlocal: W\nlocal: N\nlocal: D\n" },
+	};
+	size_t i;
+	char *out, what[64];
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		OK(logsink_init(NULL, cases[i].quiet, cases[i].debug, NULL) ==
+		    0, "init quiet=%d debug=%d", cases[i].quiet,
+		    cases[i].debug);
+		cap_start();
+		logsink_emit(LOG_LVL_ERROR, "local", NULL, "E");
+		logsink_emit(LOG_LVL_WARN, "local", NULL, "W");
+		logsink_emit(LOG_LVL_NOTICE, "local", "", "N");
+		logsink_emit(LOG_LVL_INFO, "local", NULL, "I");
+		logsink_emit(LOG_LVL_DEBUG, "local", NULL, "D");
+		out = cap_end();
+		(void)snprintf(what, sizeof(what), "filter quiet=%d debug=%d",
+		    cases[i].quiet, cases[i].debug);
+		is_text(out, cases[i].want, what);
+		free(out);
+	}
+	logsink_close();
+
+	/* An empty format: no prefix at all. */
+	OK(logsink_init("", 0, 0, NULL) == 0, "init with empty format");
+	cap_start();
+	logsink_emit(LOG_LVL_INFO, "local", "INBOX", "Added 1 UID(s) 1 <- 1");
+	out = cap_end();
+	is_text(out, "Added 1 UID(s) 1 <- 1\n", "empty format");
+	free(out);
+	logsink_close();
+}
+
+static void
+test_logfile(void)
+{
+	char dir[] = "/tmp/test_logsink.XXXXXX", path[128], *out, *file;
+	char *line, *save;
+	regex_t re;
+	struct stat st;
+	mode_t omask;
+	int n, fd;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	(void)snprintf(path, sizeof(path), "%s/log", dir);
+
+	/* umask 0: the mode must come from logsink, not the umask. */
+	omask = umask(0);
+	OK(logsink_init(NULL, 0, 1, path) == 0, "init with a logfile");
+	umask(omask);
+	OK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600,
+	    "logfile created with mode 0600 (got %o)",
+	    (unsigned)(st.st_mode & 07777));
+	fd = open(path, O_RDONLY);
+	OK(fd != -1, "logfile exists");
+	if (fd != -1)
+		close(fd);
+
+	cap_start();
+	logsink_emit(LOG_LVL_ERROR, "remote", NULL, "ERROR: boom");
+	logsink_emit(LOG_LVL_WARN, "", NULL, "WARNING: careful");
+	logsink_emit(LOG_LVL_NOTICE, "database", NULL, "Created mailbox x");
+	logsink_emit(LOG_LVL_INFO, "local", "INBOX",
+	    "Added 2 UID(s) 2:3 <- 1:2");
+	logsink_emit(LOG_LVL_DEBUG, "local", NULL, "C: 000001 NOOP");
+	out = cap_end();
+	logsink_close();
+	is_text(out, "remote: ERROR: boom\nWARNING: careful\n"
+	    "database: Created mailbox x\n"
+	    "local(INBOX): Added 2 UID(s) 2:3 <- 1:2\n",
+	    "with a logfile, stderr gets all but debug");
+	free(out);
+
+	file = slurp(path);
+	OK(file != NULL, "logfile readable");
+	if (file == NULL)
+		return;
+	IS_INT(count_lines(file), 5, "logfile lines");
+	if (regcomp(&re, "^[A-Z][a-z][a-z] [ 1-3][0-9] [0-2][0-9]:[0-5][0-9]:"
+	    "[0-6][0-9]\\.[0-9]{6} (.*)$", REG_EXTENDED) != 0) {
+		OK(0, "regcomp");
+		return;
+	}
+	{
+		static const char *want[] = {
+			"remote: ERROR: boom",
+			"WARNING: careful",
+			"database: Created mailbox x",
+			"local(INBOX): Added 2 UID(s) 2:3 <- 1:2",
+			"local: C: 000001 NOOP",
+		};
+		regmatch_t m[2];
+
+		n = 0;
+		for (line = strtok_r(file, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save), n++) {
+			OK(regexec(&re, line, 2, m, 0) == 0,
+			    "logfile line %d has a zero-padded date: %s", n,
+			    line);
+			if (n < 5)
+				is_text(line + m[1].rm_so, want[n],
+				    "logfile line text");
+		}
+	}
+	regfree(&re);
+	free(file);
+
+	/* Appends. */
+	OK(logsink_init(NULL, 0, 0, path) == 0, "reopen the logfile");
+	cap_start();
+	logsink_emit(LOG_LVL_INFO, "", NULL, "again");
+	logsink_emit(LOG_LVL_DEBUG, "", NULL, "hidden");
+	out = cap_end();
+	logsink_close();
+	is_text(out, "again\n", "second run stderr");
+	free(out);
+	file = slurp(path);
+	IS_INT(file == NULL ? -1 : count_lines(file), 6,
+	    "logfile appended, debug off not written");
+	free(file);
+	(void)unlink(path);
+
+	/* An unopenable logfile. */
+	(void)snprintf(path, sizeof(path), "%s/missing/log", dir);
+	cap_start();
+	n = logsink_init(NULL, 0, 0, path);
+	out = cap_end();
+	IS_INT(n, -1, "logfile in a missing directory fails");
+	{
+		char want[256];
+
+		(void)snprintf(want, sizeof(want),
+		    "Can't open %s: No such file or directory\n", path);
+		is_text(out, want, "logfile error message");
+	}
+	free(out);
+	(void)rmdir(dir);
+}
+
+static void
+test_neutralise(void)
+{
+	char *out;
+
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	cap_start();
+	logsink_emit(LOG_LVL_WARN, "lo\ncal", "IN\rBOX",
+	    "S: * OK\r\n2024 forged line\x1b[31m\x7f\tend");
+	out = cap_end();
+	is_text(out, "lo?cal(IN?BOX): S: * OK??2024 forged line?[31m??end\n",
+	    "control characters neutralised");
+	IS_INT(count_lines(out), 1, "one line only");
+	free(out);
+	/* UTF-8 passes untouched. */
+	cap_start();
+	logsink_emit(LOG_LVL_NOTICE, "", NULL, "caf\xc3\xa9 \xe2\x82\xac");
+	out = cap_end();
+	is_text(out, "caf\xc3\xa9 \xe2\x82\xac\n", "UTF-8 untouched");
+	free(out);
+	logsink_close();
+}
+
+/* A fake IMSG_LOG from a packed payload. */
+static int
+imsg_from(struct ipc_buf *b, uint32_t type)
+{
+	struct ipc_msg msg;
+	int r;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.type = type;
+	msg.hdr.len = (uint32_t)b->len;
+	msg.data = b->data;
+	msg.len = b->len;
+	msg.fd = -1;
+	r = logsink_imsg(&msg);
+	ipc_buf_free(b);
+	return r;
+}
+
+static void
+test_imsg(void)
+{
+	struct ipc_buf b;
+	char *out;
+	int r;
+
+	OK(logsink_init(NULL, 1, 0, NULL) == 0, "init quiet");
+	cap_start();
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, LOG_LVL_WARN);
+	ipc_put_str(&b, "remote");
+	ipc_put_str(&b, "INBOX");
+	ipc_put_str(&b, "WARNING: No match");
+	r = imsg_from(&b, IMSG_LOG);
+	IS_INT(r, 0, "well-formed IMSG_LOG");
+
+	ipc_put_u32(&b, LOG_LVL_INFO);		/* dropped by -q */
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, "Added");
+	IS_INT(imsg_from(&b, IMSG_LOG), 0, "quiet IMSG_LOG accepted");
+
+	ipc_put_u32(&b, LOG_LVL_NOTICE);	/* NULL name and mailbox */
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, "plain");
+	IS_INT(imsg_from(&b, IMSG_LOG), 0, "NULL name accepted");
+
+	ipc_put_u32(&b, 5);
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, "bad level");
+	IS_INT(imsg_from(&b, IMSG_LOG), -1, "level out of range");
+
+	ipc_put_u32(&b, LOG_LVL_INFO);
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	IS_INT(imsg_from(&b, IMSG_LOG), -1, "missing text");
+
+	ipc_put_u32(&b, LOG_LVL_INFO);
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, "x");
+	ipc_put_u32(&b, 0);
+	IS_INT(imsg_from(&b, IMSG_LOG), -1, "trailing bytes");
+
+	ipc_put_u32(&b, LOG_LVL_INFO);
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	ipc_put_data(&b, "a\0b", 3);
+	IS_INT(imsg_from(&b, IMSG_LOG), -1, "embedded NUL");
+
+	ipc_put_u32(&b, LOG_LVL_INFO);
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, NULL);
+	IS_INT(imsg_from(&b, IMSG_LOG), -1, "NULL text");
+
+	ipc_put_u32(&b, LOG_LVL_INFO);
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, "x");
+	IS_INT(imsg_from(&b, IMSG_CHILD_READY), -1, "wrong type");
+
+	ipc_put_u32(&b, LOG_LVL_ERROR);
+	ipc_put_str(&b, "local");
+	ipc_put_str(&b, NULL);
+	ipc_put_data(&b, "ERROR: bad\nremote: forged", 25);
+	IS_INT(imsg_from(&b, IMSG_LOG), 0, "newline in a child's text");
+	out = cap_end();
+	logsink_close();
+	is_text(out, "remote(INBOX): WARNING: No match\nplain\n"
+	    "local: ERROR: bad?remote: forged\n", "IMSG_LOG output");
+	free(out);
+}
+
+/* log.h's functions reach the sink once logsink_init() installed it. */
+static void
+test_log_api(void)
+{
+	char *out;
+
+	cap_start();
+	log_set_name("local");
+	log_info("before init");		/* no sink: no prefix */
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	log_info("Created mailbox %s", "foo");
+	log_set_mailbox("INBOX");
+	log_info("Added %d UID(s)", 2);
+	log_debug("not shown");
+	log_set_mailbox(NULL);
+	log_set_name("");
+	log_warnx("Conflicting flag update");
+	errno = ENOENT;
+	log_warn("open x");
+	log_msg(LOG_LVL_NOTICE, "database", NULL, "Created mailbox %s", "y");
+	logsink_close();
+	log_error("after close");
+	out = cap_end();
+	is_text(out, "before init\nlocal: Created mailbox foo\n"
+	    "local(INBOX): Added 2 UID(s)\n"
+	    "WARNING: Conflicting flag update\n"
+	    "WARNING: open x: No such file or directory\n"
+	    "database: Created mailbox y\n"
+	    "ERROR: after close\n", "log API through the sink");
+	free(out);
+}
+
+int
+main(void)
+{
+	test_prefix();
+	test_filter();
+	test_logfile();
+	test_neutralise();
+	test_imsg();
+	test_log_api();
+	return tap_done();
+}
