@@ -1,0 +1,943 @@
+# shellcheck shell=bash
+# Variables set here for the tests to read (REF_RC, SOCKS_PORT...):
+# shellcheck disable=SC2034
+#
+# Shared library of the shell tests (tests/integration, tests/diff).
+#
+#	source "$SRCDIR/tests/lib/common.sh"
+#	t_setup
+#	...
+#	t_done
+#
+# The environment comes from ctest (tests/CMakeLists.txt): $INTERIMAP (our
+# binary), $SRCDIR, $BUILDDIR, $TESTNAME.  Each is given a default so that a
+# test can also be run by hand (`bash tests/integration/harness.sh`).
+#
+# Tests run as root; Dovecot refuses to serve mail as root, so every server
+# runs its mail processes as the unprivileged user `imaptest` (created by
+# .ci/install-deps).  Whatever a test starts is stopped by the EXIT trap,
+# whether the test passes, fails or dies: servers, SOCKS proxies, and every
+# process that still carries this test's marker in its environment.
+#
+# API (see README.md and tests/integration/harness.sh for an example):
+#   t_setup                       scratch dir $T, HOME/XDG_* under it, trap
+#   t_pass MSG / t_fail MSG       count a check
+#   t_expect_eq ACTUAL EXPECTED WHAT
+#   t_expect_match STRING REGEX WHAT   (bash ERE, =~)
+#   t_done                        "N passed, M failed", exit status
+#   t_on_exit CMD                 extra cleanup (do not set your own trap)
+#   t_track_pid PID               kill PID at exit (e.g. a --watch run)
+#   dovecot_tunnel NAME [SEP]     prints a tunnel command (pre-auth Dovecot)
+#   dovecot_server NAME [SEP [CERTDIR]]
+#                                 network Dovecot; sets DOVECOT_<NAME>_*
+#   mail_add NAME MAILBOX FILE [FLAG...]   (MAIL_DATE="dd-Mon-yyyy ...")
+#   mail_add_many NAME MAILBOX FILE...
+#   mail_dump NAME MAILBOX        "sha256 flags internaldate", sorted
+#   mail_uids NAME MAILBOX        UIDs, one a line
+#   mail_store NAME MAILBOX UIDSET +|-|= FLAG...
+#   mail_expunge NAME MAILBOX UIDSET
+#   mailbox_list NAME [SEP]       "name<TAB>state", sorted
+#   mailbox_status NAME MAILBOX   MESSAGES/UIDNEXT/UIDVALIDITY/HIGHESTMODSEQ
+#   mailbox_create|mailbox_delete|mailbox_subscribe|mailbox_unsubscribe
+#                                 NAME MAILBOX
+#   mailbox_rename NAME OLD NEW
+#   imap_raw NAME COMMAND...      raw IMAP commands, responses printed;
+#                                 status 1 if one was answered NO/BAD
+#   free_port / wait_port PORT [SECONDS]
+#   make_cert DIR CN [SAN] / make_ca_and_cert DIR [CN [SAN]]
+#   cert_spki_sha256 CERT
+#   write_config FILE <<EOF ... EOF
+#   run_ref ARGS... / run_ours ARGS...   ($REF_RC, $OURS_RC, $T/*.err)
+#   ours_pids                     our binary's processes still running
+#   socks_server microsocks|danted [USER:PASS]   sets SOCKS_PORT
+#
+# Servers.  Each NAME has its directory $T/NAME: dovecot.conf, tunnel.sh
+# (pre-authenticated IMAP on stdin/stdout, also for network servers),
+# home/ (the store), dovecot.log (network server), imap.log (what
+# tunnelled Dovecot processes print on stderr).  The store is
+# sdbox:~/Mail:LAYOUT=index, where any mailbox name works with any
+# separator; the environment tunes it before the server is made:
+#   DOVECOT_MAIL_LOCATION  another mail_location
+#   DOVECOT_EXTRA_CONF     text appended to dovecot.conf (later settings
+#                          win: e.g. "protocol imap {\n mail_plugins =\n}"
+#                          removes COMPRESS, "auth_mechanisms = login")
+#   DOVECOT_TZ             the servers' time zone (default UTC)
+# A network server has LOGIN and PLAIN for user "user", password "pass"
+# (any other name or password is refused).  dovecot_server must run in
+# the test's shell (it sets variables); dovecot_tunnel may run in $(...).
+#
+# mail_dump prints, per message, the SHA-256 of the message as the server
+# returns it (BODY[], CRLF), its flags sorted and joined by "," ("-" when
+# none; \Recent never), and INTERNALDATE as the server shows it.
+# mail_add turns bare LF into CRLF.  mailbox_list states: "subscribed",
+# "noselect", "nonexistent" (subscribed only), joined by ",", or "-".
+
+T_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${SRCDIR:=$(cd "$T_LIBDIR/../.." && pwd)}"
+: "${TESTNAME:=$(basename "$0" .sh)}"
+if [ -z "${INTERIMAP:-}" ] && [ -n "${BUILDDIR:-}" ]; then
+	INTERIMAP=$BUILDDIR/interimap
+fi
+export SRCDIR TESTNAME INTERIMAP
+
+IMAPTEST_USER=${IMAPTEST_USER:-imaptest}
+REF_INTERIMAP=${REF_INTERIMAP:-/usr/bin/interimap}
+# The servers' time zone: INTERNALDATE is shown in it.
+T_SRV_TZ=${DOVECOT_TZ:-UTC}
+# How long one run_ref/run_ours may take before it is killed.
+T_TIMEOUT=${T_TIMEOUT:-300}
+
+export LC_ALL=C
+
+# --------------------------------------------------------------------------
+# Results and lifetime
+
+t_setup()
+{
+	local root
+
+	if [ -n "${BUILDDIR:-}" ]; then
+		root=$BUILDDIR/tmp
+	else
+		root=/tmp/interimap-tests
+	fi
+	T=$root/$TESTNAME
+	export T
+
+	if ! id -u "$IMAPTEST_USER" >/dev/null 2>&1; then
+		echo "common.sh: user $IMAPTEST_USER missing:" \
+		    "run .ci/install-deps" >&2
+		exit 1
+	fi
+
+	# A previous run of this test that was killed may have left
+	# processes behind: they carry the same marker.
+	_t_sweep
+	rm -rf "$T"
+	mkdir -p "$T" || exit 1
+	chmod 755 "$T"
+	: >"$T/.results"
+	: >"$T/.cleanup"
+	: >"$T/.ports"
+
+	# Every process started from here on carries this marker, so that
+	# the EXIT trap can find and end whatever is left.
+	export INTERIMAP_TEST_SCRATCH=$T
+
+	export HOME=$T/home
+	export XDG_CONFIG_HOME=$T/config
+	export XDG_DATA_HOME=$T/data
+	mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
+
+	# The servers' files must be reachable by the unprivileged user; if
+	# some parent of $T is not, they live under /tmp instead, linked
+	# from $T.
+	T_SRVROOT=$T
+	if ! _t_as_imaptest test -x "$T"; then
+		T_SRVROOT=$(mktemp -d /tmp/imt-srv.XXXXXX) || exit 1
+		chmod 755 "$T_SRVROOT"
+		echo "rmdir $T_SRVROOT" >>"$T/.cleanup"
+	fi
+
+	T_ON_EXIT=()
+	T_DONE=
+	trap _t_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+	echo "# $TESTNAME: scratch $T"
+}
+
+t_pass()
+{
+	echo "PASS $*" >>"$T/.results"
+	echo "ok - $*"
+}
+
+t_fail()
+{
+	echo "FAIL $*" >>"$T/.results"
+	echo "not ok - $*"
+}
+
+t_log()
+{
+	echo "# $*"
+}
+
+t_expect_eq()
+{
+	local actual=$1 expected=$2 what=$3
+
+	if [ "$actual" == "$expected" ]; then
+		t_pass "$what"
+		return 0
+	fi
+	t_fail "$what"
+	if [[ $actual == *$'\n'* || $expected == *$'\n'* ]]; then
+		diff -u --label expected --label actual \
+		    <(printf '%s\n' "$expected") <(printf '%s\n' "$actual") |
+		    sed 's/^/#   /' || true
+	else
+		echo "#   expected: '$expected'"
+		echo "#   actual:   '$actual'"
+	fi
+	return 1
+}
+
+t_expect_match()
+{
+	local string=$1 regex=$2 what=$3
+
+	if [[ $string =~ $regex ]]; then
+		t_pass "$what"
+		return 0
+	fi
+	t_fail "$what"
+	echo "#   regex:  $regex"
+	printf '%s\n' "$string" | head -n 40 | sed 's/^/#   string: /' || true
+	return 1
+}
+
+t_done()
+{
+	local npass nfail
+
+	npass=$(grep -c '^PASS' "$T/.results" || true)
+	nfail=$(grep -c '^FAIL' "$T/.results" || true)
+	T_DONE=1
+	if [ "$nfail" -ne 0 ] || [ "$npass" -eq 0 ]; then
+		_t_diagnostics
+	fi
+	echo "$npass passed, $nfail failed"
+	if [ "$nfail" -ne 0 ] || [ "$npass" -eq 0 ]; then
+		exit 1
+	fi
+	exit 0
+}
+
+t_on_exit()
+{
+	T_ON_EXIT+=("$*")
+}
+
+t_track_pid()
+{
+	echo "pid $1" >>"$T/.cleanup"
+}
+
+# Print what helps to understand a failure: the tail of every log.
+_t_diagnostics()
+{
+	local f
+
+	echo "# ---- diagnostics ($T) ----"
+	for f in "$T"/*.err "$T"/*/dovecot.log "$T"/*/imap.log \
+	    "$T"/*/start.err "$T"/socks-*/log "$T"/socks-*/danted.log; do
+		[ -s "$f" ] || continue
+		echo "# -- ${f#"$T"/} (last 25 lines)"
+		tail -n 25 "$f" | sed 's/^/#   /'
+	done
+}
+
+_t_exit()
+{
+	local rc=$? cmd left pid
+
+	trap - EXIT INT TERM HUP
+	set +e
+	for cmd in "${T_ON_EXIT[@]}"; do
+		eval "$cmd"
+	done
+	_t_cleanup
+	if [ -z "$T_DONE" ]; then
+		echo "not ok - test ended before t_done (status $rc)"
+		_t_diagnostics
+		[ "$rc" -eq 0 ] && rc=1
+	fi
+	left=$(_t_marked_pids)
+	if [ -n "$left" ]; then
+		# Processes that were already ending get a moment.
+		sleep 1
+		left=$(_t_marked_pids)
+	fi
+	if [ -n "$left" ]; then
+		echo "not ok - processes left running after the test:"
+		for pid in $left; do
+			ps -o pid=,user=,args= -p "$pid" | sed 's/^/#   /'
+		done
+		_t_sweep KILL
+		[ "$rc" -eq 0 ] && rc=1
+	fi
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "# KEEP=1: scratch left in $T"
+	else
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+
+_t_cleanup()
+{
+	local what arg
+
+	[ -f "$T/.cleanup" ] || return 0
+	# Dovecot first, in an orderly way, then whatever is left.
+	while read -r what arg; do
+		[ "$what" = dovecot ] && _t_dovecot_stop "$arg"
+	done <"$T/.cleanup"
+	while read -r what arg; do
+		[ "$what" = pid ] && _t_kill "$arg"
+	done <"$T/.cleanup"
+	_t_sweep
+	while read -r what arg; do
+		case $what in
+		rmdir)	rm -rf "$arg" ;;
+		rmfile)	rm -f "$arg" ;;
+		esac
+	done <"$T/.cleanup"
+}
+
+# Is PID alive (and not a zombie waiting to be reaped)?
+_t_alive()
+{
+	local stat
+
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
+_t_kill()
+{
+	local pid=$1 i
+
+	_t_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		_t_alive "$pid" || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# The processes (other than this shell) whose environment carries this
+# test's marker.
+_t_marked_pids()
+{
+	[ -n "${T:-}" ] || return 0
+	grep -lzxF -- "INTERIMAP_TEST_SCRATCH=$T" /proc/[0-9]*/environ \
+	    2>/dev/null | while IFS=/ read -r _ _ pid _; do
+		[ "$pid" = "$$" ] && continue
+		[ "$pid" = "$BASHPID" ] && continue
+		_t_alive "$pid" && echo "$pid"
+	done
+	return 0
+}
+
+_t_sweep()
+{
+	local sig pids i
+
+	for sig in ${1:-TERM} KILL; do
+		pids=$(_t_marked_pids)
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086
+		kill -"$sig" $pids 2>/dev/null || true
+		for ((i = 0; i < 30; i++)); do
+			[ -n "$(_t_marked_pids)" ] || return 0
+			sleep 0.1
+		done
+	done
+	return 0
+}
+
+_t_as_imaptest()
+{
+	setpriv --reuid="$IMAPTEST_USER" --regid="$IMAPTEST_USER" \
+	    --init-groups "$@"
+}
+
+# --------------------------------------------------------------------------
+# Small tools
+
+# An unused TCP port on 127.0.0.1 (never the same twice in one test).
+free_port()
+{
+	local p i
+
+	for ((i = 0; i < 500; i++)); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+		grep -qx "$p" "$T/.ports" 2>/dev/null && continue
+		if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then
+			echo "$p" >>"$T/.ports"
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "free_port: no free port found" >&2
+	return 1
+}
+
+# Wait until something accepts connections on 127.0.0.1:PORT.
+wait_port()
+{
+	local port=$1 secs=${2:-10} i
+
+	for ((i = 0; i < secs * 20; i++)); do
+		if (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "wait_port: nothing listens on port $port after ${secs}s" >&2
+	return 1
+}
+
+# Self-signed certificate DIR/cert.pem + DIR/key.pem for CN, with
+# subjectAltName SAN (default DNS:localhost,IP:127.0.0.1).
+make_cert()
+{
+	local dir=$1 cn=${2:-localhost}
+	local san=${3:-DNS:localhost,IP:127.0.0.1}
+
+	mkdir -p "$dir" || return 1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 30 -subj "/CN=$cn" -addext "subjectAltName=$san" \
+	    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>"$dir/openssl.err" ||
+	    { cat "$dir/openssl.err" >&2; return 1; }
+}
+
+# A private CA (DIR/ca.pem, DIR/ca.key) and a server certificate signed by
+# it (DIR/cert.pem, DIR/key.pem, DIR/chain.pem = cert + CA).  Each call
+# makes a new CA, so two such directories do not trust each other.
+make_ca_and_cert()
+{
+	local dir=$1 cn=${2:-localhost}
+	local san=${3:-DNS:localhost,IP:127.0.0.1}
+
+	mkdir -p "$dir" || return 1
+	{
+		openssl req -x509 -newkey ec \
+		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+		    -subj "/CN=interimap test CA $RANDOM$RANDOM" \
+		    -addext "basicConstraints=critical,CA:TRUE" \
+		    -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		    -keyout "$dir/ca.key" -out "$dir/ca.pem" &&
+		openssl req -new -newkey ec \
+		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -subj "/CN=$cn" -keyout "$dir/key.pem" -out "$dir/cert.csr" &&
+		printf '%s\n' "subjectAltName=$san" "basicConstraints=CA:FALSE" \
+		    "extendedKeyUsage=serverAuth" >"$dir/cert.ext" &&
+		openssl x509 -req -in "$dir/cert.csr" -CA "$dir/ca.pem" \
+		    -CAkey "$dir/ca.key" -set_serial "$((RANDOM * 32768 + RANDOM))" \
+		    -days 30 -extfile "$dir/cert.ext" -out "$dir/cert.pem"
+	} 2>"$dir/openssl.err" || { cat "$dir/openssl.err" >&2; return 1; }
+	cat "$dir/cert.pem" "$dir/ca.pem" >"$dir/chain.pem"
+}
+
+# The SHA-256 of a certificate's SubjectPublicKeyInfo, as SSL_fingerprint
+# wants it.
+cert_spki_sha256()
+{
+	openssl x509 -in "$1" -pubkey -noout |
+	    openssl pkey -pubin -outform DER |
+	    openssl dgst -sha256 -r | cut -d' ' -f1
+}
+
+# write_config FILE <<EOF ... EOF
+write_config()
+{
+	mkdir -p "$(dirname "$1")" || return 1
+	cat >"$1" && chmod 600 "$1"
+}
+
+# Run the reference / our binary with the test's environment, no stdin,
+# stdout to $T/{ref,ours}.out, stderr to $T/{ref,ours}.err, the exit status
+# in $REF_RC / $OURS_RC.  Never fails itself (safe under set -e).
+run_ref()
+{
+	_t_run "$T/ref" "$REF_INTERIMAP" "$@"
+	REF_RC=$_T_RC
+}
+
+run_ours()
+{
+	if [ -z "${INTERIMAP:-}" ] || [ ! -x "$INTERIMAP" ]; then
+		t_fail "run_ours: \$INTERIMAP ('${INTERIMAP:-}') is not executable"
+		OURS_RC=127
+		return 0
+	fi
+	_t_run "$T/ours" "$INTERIMAP" "$@"
+	OURS_RC=$_T_RC
+}
+
+# The PIDs of this test's processes that run our binary (priv or any of
+# its children), one a line: empty once a run has ended cleanly.
+ours_pids()
+{
+	local exe pid
+
+	exe=$(readlink -f "${INTERIMAP:-}") || return 0
+	for pid in $(_t_marked_pids); do
+		if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]; then
+			echo "$pid"
+		fi
+	done
+	return 0
+}
+
+_t_run()
+{
+	local base=$1 opts=$-
+
+	shift
+	set +e
+	timeout -k 5 "$T_TIMEOUT" "$@" </dev/null >"$base.out" 2>"$base.err"
+	_T_RC=$?
+	[[ $opts == *e* ]] && set -e
+	return 0
+}
+
+# --------------------------------------------------------------------------
+# Dovecot
+
+# Make the directory of server NAME ($T/NAME, owned by the test user) and
+# print its path.
+_t_mkserverdir()
+{
+	local name=$1 dir
+
+	if [[ ! $name =~ ^[A-Za-z][A-Za-z0-9_]*$ ]]; then
+		echo "dovecot: bad server name '$name'" \
+		    "(letters, digits, _)" >&2
+		return 1
+	fi
+	if [ -e "$T/$name" ]; then
+		echo "dovecot: server '$name' already exists" >&2
+		return 1
+	fi
+	dir=$T_SRVROOT/$name
+	[ "$T_SRVROOT" = "$T" ] || ln -s "$dir" "$T/$name"
+	mkdir -p "$dir/home" "$dir/state" || return 1
+	: >"$dir/imap.log"
+	chown -R "$IMAPTEST_USER:$IMAPTEST_USER" "$dir"
+	echo "$dir"
+}
+
+_t_srvdir()
+{
+	local dir=$T/$1
+
+	if [ ! -f "$dir/tunnel.sh" ]; then
+		echo "common.sh: no server named '$1'" >&2
+		return 1
+	fi
+	(cd "$dir" && pwd -P)
+}
+
+# The settings both kinds share.  $DOVECOT_MAIL_LOCATION overrides the
+# store (sdbox with LAYOUT=index allows any mailbox name under any
+# separator and keeps UIDVALIDITY stable); $DOVECOT_EXTRA_CONF is appended
+# to every configuration (later settings override earlier ones).
+_t_dovecot_common_conf()
+{
+	local dir=$1 sep=$2
+
+	cat <<EOF
+# Written by tests/lib/common.sh for test $TESTNAME.
+state_dir = $dir/state
+mail_location = ${DOVECOT_MAIL_LOCATION:-sdbox:~/Mail:LAYOUT=index}
+mailbox_list_index = yes
+first_valid_uid = 0
+first_valid_gid = 0
+namespace inbox {
+  inbox = yes
+  separator = $sep
+}
+EOF
+}
+
+# The tunnel script: pre-authenticated IMAP on stdin/stdout as the test
+# user, Dovecot's own log lines (on stderr when standalone) into imap.log.
+_t_write_tunnel()
+{
+	local dir=$1 user=$2
+
+	{
+		echo '#!/bin/sh'
+		echo "# Pre-authenticated IMAP for test $TESTNAME (common.sh)."
+		printf 'exec 2>>%q\n' "$dir/imap.log"
+		printf 'set -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin'
+		printf ' HOME=%q USER=%q TZ=%q' "$dir/home" "$user" "$T_SRV_TZ"
+		printf ' INTERIMAP_TEST_SCRATCH=%q' "$T"
+		printf ' doveadm -c %q exec imap\n' "$dir/dovecot.conf"
+		echo 'if [ "$(id -u)" -eq 0 ]; then'
+		printf '\texec setpriv --reuid=%q --regid=%q --init-groups "$@"\n' \
+		    "$IMAPTEST_USER" "$IMAPTEST_USER"
+		echo 'fi'
+		echo 'exec "$@"'
+	} >"$dir/tunnel.sh"
+	chmod 755 "$dir/tunnel.sh"
+}
+
+# dovecot_tunnel NAME [SEP]: prints the command for a config's `command =`.
+# Safe to call in $(...): everything it needs later is kept in $T/NAME.
+dovecot_tunnel()
+{
+	local name=$1 sep=${2:-/} dir
+
+	dir=$(_t_mkserverdir "$name") || return 1
+	{
+		echo "base_dir = $dir/run"
+		echo "log_path = $dir/imap.log"
+		echo "mail_uid = $IMAPTEST_USER"
+		echo "mail_gid = $IMAPTEST_USER"
+		_t_dovecot_common_conf "$dir" "$sep"
+		printf '%s\n' "${DOVECOT_EXTRA_CONF:-}"
+	} >"$dir/dovecot.conf"
+	echo tunnel >"$dir/kind"
+	_t_write_tunnel "$dir" "$IMAPTEST_USER"
+	echo "$dir/tunnel.sh"
+}
+
+# dovecot_server NAME [SEP [CERTDIR]]: a network Dovecot on 127.0.0.1 with
+# IMAP (+STARTTLS) and IMAPS, LOGIN/PLAIN for user "user" password "pass",
+# COMPRESS=DEFLATE and NOTIFY.  CERTDIR (from make_cert or
+# make_ca_and_cert) replaces the default self-signed localhost certificate.
+# Sets DOVECOT_<NAME>_{IMAP_PORT,IMAPS_PORT,CERT,DIR,TUNNEL,USER,PASS};
+# CERT is the file to trust (ca.pem when CERTDIR has one).
+dovecot_server()
+{
+	local name=$1 sep=${2:-/} certdir=${3:-} dir base trust
+	local imap_port imaps_port try var
+
+	dir=$(_t_mkserverdir "$name") || return 1
+	if [ -n "$certdir" ]; then
+		cp "$certdir/cert.pem" "$certdir/key.pem" "$dir/" || return 1
+		trust=$certdir/cert.pem
+		[ -f "$certdir/ca.pem" ] && trust=$certdir/ca.pem
+	else
+		make_cert "$dir" localhost || return 1
+		trust=$dir/cert.pem
+	fi
+	chown root:"$IMAPTEST_USER" "$dir/key.pem"
+	chmod 640 "$dir/key.pem"
+	echo 'user:{PLAIN}pass::::::' >"$dir/passwd"
+	echo server >"$dir/kind"
+	_t_write_tunnel "$dir" user
+
+	# Sockets live in base_dir: keep its path short (sun_path).
+	base=$(mktemp -d /tmp/imt.XXXXXX) || return 1
+	chmod 755 "$base"
+	echo "rmdir $base" >>"$T/.cleanup"
+	echo "$base" >"$dir/base_dir"
+
+	for ((try = 0; try < 8; try++)); do
+		imap_port=$(free_port) && imaps_port=$(free_port) || return 1
+		{
+			echo "base_dir = $base"
+			echo "instance_name = imt-$name-$$"
+			echo "log_path = $dir/dovecot.log"
+			echo "protocols = imap"
+			echo "listen = 127.0.0.1"
+			echo "ssl = yes"
+			echo "ssl_cert = <$dir/cert.pem"
+			echo "ssl_key = <$dir/key.pem"
+			echo "disable_plaintext_auth = no"
+			echo "auth_mechanisms = plain login"
+			echo "auth_failure_delay = 0"
+			echo "default_login_user = $IMAPTEST_USER"
+			echo "default_internal_user = $IMAPTEST_USER"
+			echo "default_internal_group = $IMAPTEST_USER"
+			_t_dovecot_common_conf "$dir" "$sep"
+			cat <<EOF
+passdb {
+  driver = passwd-file
+  args = $dir/passwd
+}
+userdb {
+  driver = static
+  args = uid=$IMAPTEST_USER gid=$IMAPTEST_USER home=$dir/home
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $imap_port
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $imaps_port
+    ssl = yes
+  }
+}
+service anvil {
+  chroot =
+}
+protocol imap {
+  mail_plugins = \$mail_plugins imap_zlib
+}
+EOF
+			printf '%s\n' "${DOVECOT_EXTRA_CONF:-}"
+		} >"$dir/dovecot.conf"
+		echo "dovecot $dir" >>"$T/.cleanup"
+		if TZ=$T_SRV_TZ dovecot -c "$dir/dovecot.conf" \
+		    2>>"$dir/start.err" &&
+		    _t_wait_greeting "$imap_port"; then
+			break
+		fi
+		_t_dovecot_stop "$dir"
+		imap_port=
+	done
+	if [ -z "$imap_port" ]; then
+		echo "dovecot_server: $name did not start:" >&2
+		tail -n 20 "$dir/start.err" "$dir/dovecot.log" >&2
+		return 1
+	fi
+
+	var=DOVECOT_$(echo "$name" | tr '[:lower:]' '[:upper:]')
+	declare -g "${var}_IMAP_PORT=$imap_port" \
+	    "${var}_IMAPS_PORT=$imaps_port" "${var}_CERT=$trust" \
+	    "${var}_DIR=$dir" "${var}_TUNNEL=$dir/tunnel.sh" \
+	    "${var}_USER=user" "${var}_PASS=pass"
+	printf '%s\n' "IMAP_PORT=$imap_port" "IMAPS_PORT=$imaps_port" \
+	    "CERT=$trust" >"$dir/vars"
+}
+
+# Wait for the real greeting (the one with CAPABILITY: before the auth
+# process is up, Dovecot first sends "* OK Waiting for ...").
+_t_wait_greeting()
+{
+	local port=$1 i
+
+	for ((i = 0; i < 100; i++)); do
+		if (
+			exec 9<>"/dev/tcp/127.0.0.1/$port" || exit 1
+			while IFS= read -r -t 5 line <&9; do
+				[[ $line == *CAPABILITY* ]] && exit 0
+			done
+			exit 1
+		) 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+_t_dovecot_stop()
+{
+	local dir=$1 base pid i
+
+	base=$(cat "$dir/base_dir" 2>/dev/null) || return 0
+	pid=$(cat "$base/master.pid" 2>/dev/null) || return 0
+	# Only the master started with this configuration.
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+	    grep -qF -- "$dir/dovecot.conf" || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		_t_alive "$pid" || break
+		sleep 0.1
+	done
+	_t_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	rm -f "$base/master.pid"
+	return 0
+}
+
+_t_imapctl()
+{
+	local name=$1 dir
+
+	shift
+	dir=$(_t_srvdir "$name") || return 1
+	/usr/bin/python3 "$T_LIBDIR/imapctl.py" "$dir/tunnel.sh" "$@"
+}
+
+# Helpers that change a store: a failure means the test's set-up is broken,
+# so it counts as a failed check (and returns non-zero).
+_t_imapctl_must()
+{
+	local what=$1
+
+	shift
+	if ! _t_imapctl "$@"; then
+		t_fail "$what: $*"
+		return 1
+	fi
+}
+
+mail_add()
+{
+	IMAPCTL_DATE=${MAIL_DATE:-} \
+	    _t_imapctl_must mail_add "$1" add "${@:2}"
+}
+
+mail_add_many()
+{
+	IMAPCTL_DATE=${MAIL_DATE:-} \
+	    _t_imapctl_must mail_add_many "$1" addmany "${@:2}"
+}
+
+mail_store()
+{
+	_t_imapctl_must mail_store "$1" store "${@:2}"
+}
+
+mail_expunge()
+{
+	_t_imapctl_must mail_expunge "$1" expunge "${@:2}"
+}
+
+mailbox_create()
+{
+	_t_imapctl_must mailbox_create "$1" create "$2"
+}
+
+mailbox_delete()
+{
+	_t_imapctl_must mailbox_delete "$1" delete "$2"
+}
+
+mailbox_rename()
+{
+	_t_imapctl_must mailbox_rename "$1" rename "$2" "$3"
+}
+
+mailbox_subscribe()
+{
+	_t_imapctl_must mailbox_subscribe "$1" subscribe "$2"
+}
+
+mailbox_unsubscribe()
+{
+	_t_imapctl_must mailbox_unsubscribe "$1" unsubscribe "$2"
+}
+
+# Queries: non-zero when the server refuses (e.g. no such mailbox).
+mail_dump()
+{
+	_t_imapctl "$1" dump "$2"
+}
+
+mail_uids()
+{
+	_t_imapctl "$1" uids "$2"
+}
+
+mailbox_list()
+{
+	_t_imapctl "$1" list "${@:2}"
+}
+
+mailbox_status()
+{
+	_t_imapctl "$1" status "$2"
+}
+
+imap_raw()
+{
+	_t_imapctl "$1" raw "${@:2}"
+}
+
+# --------------------------------------------------------------------------
+# SOCKS5 proxies
+
+# socks_server microsocks|danted [USER:PASS]: a SOCKS5 proxy on 127.0.0.1
+# that only connects to loopback; sets SOCKS_PORT (and SOCKS_PID).
+socks_server()
+{
+	local kind=$1 auth=${2:-} dir n port pid try i
+
+	n=0
+	while [ -e "$T/socks-$kind-$n" ]; do
+		n=$((n + 1))
+	done
+	dir=$T/socks-$kind-$n
+	mkdir -p "$dir" || return 1
+	for ((try = 0; try < 5; try++)); do
+		port=$(free_port) || return 1
+		case $kind in
+		microsocks)
+			local args=(-i 127.0.0.1 -p "$port" -b 127.0.0.1)
+			[ -n "$auth" ] &&
+			    args+=(-u "${auth%%:*}" -P "${auth#*:}")
+			microsocks "${args[@]}" >>"$dir/log" 2>&1 &
+			pid=$!
+			;;
+		danted|dante)
+			_t_danted_conf "$dir" "$port" "$auth" || return 1
+			danted -f "$dir/danted.conf" -p "$dir/danted.pid" \
+			    >>"$dir/log" 2>&1 &
+			pid=$!
+			;;
+		*)
+			echo "socks_server: unknown kind '$kind'" >&2
+			return 1
+			;;
+		esac
+		echo "pid $pid" >>"$T/.cleanup"
+		for ((i = 0; i < 100; i++)); do
+			_t_alive "$pid" || break
+			if (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+			then
+				SOCKS_PORT=$port
+				SOCKS_PID=$pid
+				return 0
+			fi
+			sleep 0.05
+		done
+		_t_kill "$pid"
+		# A configuration error will not go away with another port.
+		grep -q 'error:' "$dir/danted.log" 2>/dev/null && break
+	done
+	echo "socks_server: $kind did not start:" >&2
+	tail -n 20 "$dir/log" "$dir/danted.log" >&2 2>/dev/null
+	return 1
+}
+
+# Dante checks USER:PASS through PAM: a service file of our own whose
+# pam_userdb database holds the one pair (both removed at exit).  (pam_exec
+# cannot be used: Dante reaps the children itself and PAM sees an error.)
+_t_danted_conf()
+{
+	local dir=$1 port=$2 auth=$3 method=none svc
+
+	if [ -n "$auth" ]; then
+		method=pam.username
+		svc=interimap-test-$$-$RANDOM
+		SOCKS_USER=${auth%%:*} SOCKS_PASS=${auth#*:} perl -MDB_File -e '
+			my %h;
+			tie(%h, "DB_File", $ARGV[0], O_RDWR | O_CREAT, 0644,
+			    $DB_HASH) or die "$ARGV[0]: $!\n";
+			$h{$ENV{SOCKS_USER}} = $ENV{SOCKS_PASS};
+			untie %h;' "$dir/users.db" || return 1
+		{
+			echo "auth required pam_userdb.so db=$dir/users"
+			echo "account required pam_permit.so"
+		} >"/etc/pam.d/$svc"
+		echo "rmfile /etc/pam.d/$svc" >>"$T/.cleanup"
+	fi
+	cat >"$dir/danted.conf" <<EOF
+logoutput: $dir/danted.log
+${DANTE_DEBUG:+debug: 2}
+internal: 127.0.0.1 port = $port
+external: 127.0.0.1
+clientmethod: none
+socksmethod: $method
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+}
+socks pass {
+	from: 127.0.0.0/8 to: 127.0.0.0/8
+	command: connect
+	${svc:+pam.servicename: $svc}
+}
+socks pass {
+	from: 127.0.0.0/8 to: localhost
+	command: connect
+	${svc:+pam.servicename: $svc}
+}
+EOF
+}
