@@ -23,19 +23,24 @@ struct cli {
 	int		 watch;		/* seconds; 0 = not watching */
 	int		 notify;
 	enum cli_command command;
-	char		**targets;	/* raw --target values, validated late */
+	char		**targets;	/* raw --target values (late check) */
 	int		 ntargets;
-	char		**mailboxes;	/* INBOX normalised */
+	char		**mailboxes;	/* copies, INBOX normalised */
 	int		 nmailboxes;
 };
 
 /*
- * Parses argv.  Returns -1 to go on, or an exit code the caller exits
- * with after the messages (usage, --help, --version) have been printed to
- * out/err.
+ * Parses argv (argv[0] is skipped).  Returns -1 to go on, or an exit code
+ * (EXIT_OK for --help/--version, EXIT_FAIL for a usage error or an
+ * invalid MAILBOX) the caller exits with once the messages have been
+ * printed: --help and --version to out, the rest to err.  Call cli_free()
+ * in every case.
  */
 int	 cli_parse(struct cli *, int, char **, FILE *, FILE *);
-/* Resolves cli->targets into TARGET_* bits; -1 and message on error. */
+/*
+ * Resolves cli->targets into TARGET_* bits (TARGET_ALL without --target);
+ * -1 after logging "Invalid target X" (the caller exits EXIT_FAIL).
+ */
 int	 cli_targets(const struct cli *, unsigned int *);
 void	 cli_free(struct cli *);
 
