@@ -1,0 +1,495 @@
+/*
+ * Confining a child: process title, descriptors, credentials, resource
+ * limits and the seccomp filter.  Shared by net and engine; each keeps
+ * its own policy table beside the code that needs it (net/sandbox.c,
+ * engine/sandbox.c) and hands it to sandbox_seccomp().
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#ifdef INTERIMAP_SANITIZE
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#include "ipc.h"
+#include "log.h"
+#include "sandbox.h"
+
+/* Empty roots, in order of preference; the second is made if needed. */
+#define SANDBOX_EMPTY_SYSTEM	"/var/empty"
+#define SANDBOX_EMPTY_RUN	"/run/interimap-empty"
+
+/* Syscall names for the trap handler, resolved before the filter. */
+#define SANDBOX_MAXNR		1024
+
+static struct {
+	pid_t	 ppid;			/* priv */
+	int	 active;		/* the filter is loaded */
+	int	 trap;			/* INTERIMAP_SECCOMP_TRAP=1 */
+	char	 progname[32];		/* "interimap" */
+	char	 who[64];		/* "net(local)": trap message */
+	char	*names[SANDBOX_MAXNR];
+} sb;
+
+static void	 sandbox_parent_check(void);
+static void	 sandbox_title(int, char **, const char *);
+static const char *sandbox_emptydir(void);
+static int	 sandbox_dir_ok(const char *);
+static void	 sandbox_setrlimit(int, rlim_t, const char *);
+static void	 sandbox_add(scmp_filter_ctx, const struct sandbox_rule *);
+static void	 sandbox_trap_setup(void);
+static void	 sandbox_trap(int, siginfo_t *, void *);
+static size_t	 sandbox_utoa(char *, unsigned long);
+static void	 sandbox_test_ipc(struct ipc_chan *, uint32_t);
+
+/*
+ * What every process needs whatever its job: leaving, returning from a
+ * signal handler, restarting an interrupted call, and abort(3) on itself
+ * (getpid + tgkill(self, ..., SIGABRT); the pid is filled in at load).
+ */
+static const struct sandbox_rule sandbox_base[] = {
+	/* exit */
+	SANDBOX_ALLOW(exit),
+	SANDBOX_ALLOW(exit_group),
+	/* signals: return from a handler, restart, abort(3) masks first */
+	SANDBOX_ALLOW(rt_sigreturn),
+	SANDBOX_ALLOW(restart_syscall),
+	SANDBOX_ALLOW(rt_sigprocmask),
+	SANDBOX_ALLOW(getpid),
+	SANDBOX_ALLOW(gettid),
+#ifdef INTERIMAP_SANITIZE
+	/*
+	 * ASan/UBSan runtime: its signal wrapper looks at the alternate
+	 * stack before running a handler (the SIGSYS trap's included).
+	 * Never in a production build.
+	 */
+	SANDBOX_ALLOW(sigaltstack),
+#endif
+};
+
+/*
+ * A child whose parent is gone must not run on: the death signal armed
+ * before the exec covers priv dying later, this covers it having died
+ * already.  Credential changes disarm it, so it is armed again here.
+ */
+static void
+sandbox_parent_check(void)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal(EXIT_CHILD, "prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != sb.ppid)
+		_exit(EXIT_CHILD);
+}
+
+/*
+ * The title goes where the kernel shows argv (/proc/PID/cmdline, ps):
+ * the argv strings are one block, "interimap\0--proc=net-remote\0",
+ * always longer than "interimap: net(remote)".  Only argv is rewritten,
+ * never the environment after it (which setproctitle(3) would take):
+ * tests find leftover processes by a marker there.
+ */
+static void
+sandbox_title(int argc, char **argv, const char *title)
+{
+	char buf[128], *start, *end;
+	size_t len;
+	int i;
+
+	if (argc < 1 || argv[0] == NULL)
+		return;
+	start = argv[0];
+	end = start + strlen(start) + 1;
+	for (i = 1; i < argc && argv[i] == end; i++)
+		end = argv[i] + strlen(argv[i]) + 1;
+	(void)snprintf(buf, sizeof(buf), "%s: %s", sb.progname, title);
+	len = strlen(buf);
+	if (len > (size_t)(end - start) - 1)
+		len = (size_t)(end - start) - 1;
+	memset(start, 0, (size_t)(end - start));
+	memcpy(start, buf, len);
+}
+
+void
+sandbox_child_init(int argc, char **argv, const char *title, int nfds)
+{
+	sigset_t none;
+
+	/*
+	 * Who started us: alive, since the death signal priv armed before
+	 * the exec (and its check) would have ended us otherwise.
+	 */
+	sb.ppid = getppid();
+
+	/* getprogname() points into argv[0], which the title rewrites. */
+	(void)strlcpy(sb.progname, getprogname(), sizeof(sb.progname));
+	(void)strlcpy(sb.who, title, sizeof(sb.who));
+	sandbox_title(argc, argv, title);
+	/* The comm of an exec of /proc/self/exe would be "exe". */
+	if (prctl(PR_SET_NAME, sb.progname, 0, 0, 0) == -1)
+		fatal(EXIT_CHILD, "prctl(PR_SET_NAME)");
+
+	closefrom(nfds);
+
+	/* No setuid gains, no core files, no ptrace by other users. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal(EXIT_CHILD, "prctl(PR_SET_NO_NEW_PRIVS)");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal(EXIT_CHILD, "prctl(PR_SET_DUMPABLE)");
+	sandbox_parent_check();
+
+	/*
+	 * ^C reaches the whole process group, and a service manager's
+	 * SIGTERM the whole cgroup: priv alone says what they mean, and
+	 * ends us by closing our channel (EOF), SIGKILL if we linger.
+	 * Writes to a closed socket are errors, not deaths.
+	 */
+	(void)signal(SIGINT, SIG_IGN);
+	(void)signal(SIGTERM, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* A root directory must be a directory only root can change. */
+static int
+sandbox_dir_ok(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return -1;
+	return 0;
+}
+
+static const char *
+sandbox_emptydir(void)
+{
+	if (sandbox_dir_ok(SANDBOX_EMPTY_SYSTEM) == 0)
+		return SANDBOX_EMPTY_SYSTEM;
+	/* Several children may race here: EEXIST is fine, checked below. */
+	if (mkdir(SANDBOX_EMPTY_RUN, 0755) == -1 && errno != EEXIST)
+		fatal(EXIT_CHILD, "mkdir %s", SANDBOX_EMPTY_RUN);
+	if (sandbox_dir_ok(SANDBOX_EMPTY_RUN) == -1)
+		fatalx(EXIT_CHILD, "%s is not a root-owned directory that "
+		    "only root can write", SANDBOX_EMPTY_RUN);
+	return SANDBOX_EMPTY_RUN;
+}
+
+void
+sandbox_drop_privs(const char *user)
+{
+	struct passwd *pw;
+	const char *root;
+	uid_t uid, ruid, euid, suid;
+	gid_t gid, rgid, egid, sgid;
+
+	if (geteuid() != 0)
+		return;
+	if (user == NULL)
+		user = SANDBOX_USER;
+	/* The user database is out of reach once chrooted. */
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		if (errno != 0)
+			fatal(EXIT_CHILD, "getpwnam %s", user);
+		fatalx(EXIT_CHILD, "no such user %s", user);
+	}
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (uid == 0)
+		fatalx(EXIT_CHILD, "user %s is root", user);
+	endpwent();
+
+	root = sandbox_emptydir();
+	if (chroot(root) == -1)
+		fatal(EXIT_CHILD, "chroot %s", root);
+	if (chdir("/") == -1)
+		fatal(EXIT_CHILD, "chdir /");
+
+	if (setgroups(1, &gid) == -1)
+		fatal(EXIT_CHILD, "setgroups");
+	if (setresgid(gid, gid, gid) == -1)
+		fatal(EXIT_CHILD, "setresgid %lu", (unsigned long)gid);
+	if (setresuid(uid, uid, uid) == -1)
+		fatal(EXIT_CHILD, "setresuid %lu", (unsigned long)uid);
+
+	/* Trust, but verify: no way back to root may remain. */
+	if (getresuid(&ruid, &euid, &suid) == -1 ||
+	    getresgid(&rgid, &egid, &sgid) == -1)
+		fatal(EXIT_CHILD, "getresuid");
+	if (ruid != uid || euid != uid || suid != uid || rgid != gid ||
+	    egid != gid || sgid != gid)
+		fatalx(EXIT_CHILD, "privileges not dropped");
+	if (setresuid(0, 0, 0) != -1 || setegid(0) != -1)
+		fatalx(EXIT_CHILD, "could regain root after dropping it");
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal(EXIT_CHILD, "prctl(PR_SET_DUMPABLE)");
+	sandbox_parent_check();
+}
+
+static void
+sandbox_setrlimit(int resource, rlim_t value, const char *name)
+{
+	struct rlimit rl;
+
+	rl.rlim_cur = rl.rlim_max = value;
+	if (setrlimit(resource, &rl) == -1)
+		fatal(EXIT_CHILD, "setrlimit(%s)", name);
+}
+
+void
+sandbox_rlimits(void)
+{
+	const char *trap = getenv(SANDBOX_TRAP_ENV);
+
+	sandbox_setrlimit(RLIMIT_NOFILE, SANDBOX_NOFILE, "RLIMIT_NOFILE");
+	sandbox_setrlimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+	/*
+	 * No file may grow: not even stdout/stderr redirected to a file.
+	 * The trap handler and the sanitizers report on stderr, which may
+	 * be such a file, so debugging builds and runs keep it.
+	 */
+#ifndef INTERIMAP_SANITIZE
+	if (trap == NULL || strcmp(trap, "1") != 0)
+		sandbox_setrlimit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE");
+#else
+	(void)trap;
+#endif
+	/*
+	 * No new process.  Only counts for a non-root user, which we are
+	 * by now if we started as root; seccomp forbids fork anyway.
+	 */
+	sandbox_setrlimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+}
+
+static void
+sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
+{
+	char *name;
+	int rc;
+
+	rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, r->nr, r->argc,
+	    r->argv);
+	if (rc == 0)
+		return;
+	/* A pseudo number: the call does not exist here. */
+	if (r->nr < 0)
+		return;
+	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, r->nr);
+	fatalx(EXIT_CHILD, "seccomp: rule for %s: %s",
+	    name != NULL ? name : "?", strerror(-rc));
+}
+
+static size_t
+sandbox_utoa(char *buf, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && n < sizeof(tmp));
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/*
+ * SIGSYS in trap mode: name the call on stderr and leave.  Only
+ * async-signal-safe work: the names were resolved before the filter.
+ */
+static void
+sandbox_trap(int sig, siginfo_t *si, void *ctx)
+{
+	char buf[256];
+	const char *name = NULL;
+	size_t n = 0, l;
+	int nr = si->si_syscall;
+
+#define SB_PUT(s) do {							\
+	l = strlen(s);							\
+	if (l > sizeof(buf) - 32 - n)					\
+		l = sizeof(buf) - 32 - n;				\
+	memcpy(buf + n, (s), l);					\
+	n += l;								\
+} while (0)
+	if (nr >= 0 && nr < SANDBOX_MAXNR)
+		name = sb.names[nr];
+	SB_PUT(sb.progname);
+	SB_PUT(": ");
+	SB_PUT(sb.who);
+	SB_PUT(": seccomp: forbidden system call ");
+	SB_PUT(name != NULL ? name : "?");
+	SB_PUT(" (");
+	n += sandbox_utoa(buf + n, (unsigned long)(nr < 0 ? 0 : nr));
+	buf[n++] = ')';
+	buf[n++] = '\n';
+#undef SB_PUT
+	if (write(STDERR_FILENO, buf, n) == -1)
+		_exit(EXIT_CHILD);	/* nowhere to say it */
+	_exit(EXIT_CHILD);
+}
+
+static void
+sandbox_trap_setup(void)
+{
+	struct sigaction sa;
+	int nr;
+
+	for (nr = 0; nr < SANDBOX_MAXNR; nr++)
+		sb.names[nr] = seccomp_syscall_resolve_num_arch(
+		    SCMP_ARCH_NATIVE, nr);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_trap;
+	sa.sa_flags = SA_SIGINFO;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == -1)
+		fatal(EXIT_CHILD, "sigaction(SIGSYS)");
+}
+
+void
+sandbox_seccomp(const struct sandbox_rule *rules, size_t nrules)
+{
+	const struct sandbox_rule abrt = SANDBOX_ALLOW_IF2(tgkill,
+	    SANDBOX_ARG(0, SCMP_CMP_EQ, getpid(), 0),
+	    SANDBOX_ARG(2, SCMP_CMP_EQ, SIGABRT, 0));
+	const char *env = getenv(SANDBOX_TRAP_ENV);
+	scmp_filter_ctx ctx;
+	size_t i;
+	int rc;
+
+	sb.trap = env != NULL && strcmp(env, "1") == 0;
+	if (sb.trap)
+		sandbox_trap_setup();
+	ctx = seccomp_init(sb.trap ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
+	if (ctx == NULL)
+		fatalx(EXIT_CHILD, "seccomp_init failed");
+	for (i = 0; i < SANDBOX_NRULES(sandbox_base); i++)
+		sandbox_add(ctx, &sandbox_base[i]);
+	sandbox_add(ctx, &abrt);
+	for (i = 0; i < nrules; i++)
+		sandbox_add(ctx, &rules[i]);
+	if ((rc = seccomp_load(ctx)) != 0)
+		fatalx(EXIT_CHILD, "seccomp_load: %s", strerror(-rc));
+	seccomp_release(ctx);
+	sb.active = 1;
+}
+
+int
+sandbox_active(void)
+{
+	return sb.active;
+}
+
+/* Protocol violations for priv to catch (SANDBOX_TEST_*). */
+static void
+sandbox_test_ipc(struct ipc_chan *chan, uint32_t n)
+{
+	struct ipc_hdr hdr;
+	struct ipc_buf buf;
+
+	ipc_buf_init(&buf);
+	switch (n) {
+	case SANDBOX_TEST_READY_TWICE:
+		ipc_put_u32(&buf, IPC_CATALOGUE_VERSION);
+		if (ipc_send(chan, IMSG_CHILD_READY, SIDE_NONE, -1, &buf) == -1)
+			fatalx(EXIT_CHILD, "%s", chan->err);
+		break;
+	case SANDBOX_TEST_UNKNOWN_TYPE:
+		/* ipc_compose() refuses it: straight to the socket. */
+		if (ipc_flush_sync(chan) == -1)
+			fatalx(EXIT_CHILD, "%s", chan->err);
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.type = 0xdead;
+		hdr.peerid = SIDE_NONE;
+		hdr.pid = (uint32_t)getpid();
+		if (write(chan->fd, &hdr, sizeof(hdr)) != sizeof(hdr))
+			fatal(EXIT_CHILD, "write");
+		break;
+	case SANDBOX_TEST_BAD_LOG:
+		/* Level, then string lengths far beyond the payload. */
+		ipc_put_u32(&buf, LOG_LVL_ERROR);
+		ipc_put_u32(&buf, 0x7fffffff);
+		ipc_put_u32(&buf, 0x7fffffff);
+		ipc_put_u32(&buf, 0x7fffffff);
+		if (ipc_send(chan, IMSG_LOG, SIDE_NONE, -1, &buf) == -1)
+			fatalx(EXIT_CHILD, "%s", chan->err);
+		break;
+	}
+	ipc_buf_free(&buf);
+	if (ipc_flush_sync(chan) == -1)
+		fatalx(EXIT_CHILD, "%s", chan->err);
+}
+
+void
+sandbox_test(struct ipc_chan *chan, uint32_t n)
+{
+	char *const argv[] = { (char *)"true", NULL };
+	char *const envp[] = { NULL };
+	const char *what;
+	pid_t pid;
+	int fd;
+
+	switch (n) {
+	case SANDBOX_TEST_READY_TWICE:
+	case SANDBOX_TEST_UNKNOWN_TYPE:
+	case SANDBOX_TEST_BAD_LOG:
+		sandbox_test_ipc(chan, n);
+		return;
+	case 1:
+		what = "openat";
+		if ((fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY)) != -1)
+			(void)close(fd);
+		break;
+	case 2:
+		what = "socket";
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1)
+			(void)close(fd);
+		break;
+	case 3:
+		what = "execve";
+		(void)execve("/bin/true", argv, envp);
+		break;
+	case 4:
+		what = "fork";
+		if ((pid = fork()) == 0)
+			_exit(0);
+		break;
+	default:
+		fatalx(EXIT_CHILD, "sandbox test: no forbidden call %u", n);
+	}
+	fatalx(EXIT_CHILD, "sandbox test %u: %s was not stopped", n, what);
+}
+
+#ifdef INTERIMAP_SANITIZE
+/*
+ * LeakSanitizer checks at exit from a helper thread (clone, ptrace) that
+ * reads /proc: impossible, and pointless, inside the filter; and it
+ * fails loudly where /proc is not mounted.  priv checks otherwise.
+ */
+int
+__lsan_is_turned_off(void)
+{
+	return sb.active || access("/proc/self/task", R_OK) == -1;
+}
+#endif

@@ -1,0 +1,385 @@
+/*
+ * Starting, reaping and ending priv's children.
+ *
+ * Each child is a fork of priv re-executed as the same binary with the
+ * hidden flag (--proc=engine, --proc=net-local, --proc=net-remote), so
+ * it starts from a fresh address space: no secret of another peer, no
+ * heap of priv's, its own ASLR layout.  Between fork and exec only
+ * async-signal-safe calls are made.
+ *
+ * The channels:
+ *	priv <-> engine		engine fd 3
+ *	priv <-> net(local)	net(local) fd 3
+ *	priv <-> net(remote)	net(remote) fd 3
+ *	engine <-> net(local)	engine fd 4, net(local) fd 4
+ *	engine <-> net(remote)	engine fd 5, net(remote) fd 4
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "proc.h"
+
+#define PROC_SELF_EXE	"/proc/self/exe"
+#define PROC_ARGV0	"interimap"
+#define PROC_MAXFD	3		/* fds 3, 4, 5 at most */
+#define PROC_POLL_MS	5		/* reaping granularity */
+
+static const struct {
+	const char	*label;
+	const char	*flag;
+	uint32_t	 kind;
+	uint32_t	 side;
+} proc_table[PROC_NSLOTS] = {
+	[PROC_SLOT_ENGINE] = { "engine", IPC_PROC_FLAG "engine",
+	    PROC_ENGINE, SIDE_NONE },
+	[PROC_SLOT_NET_LOCAL] = { "net(local)", IPC_PROC_FLAG "net-local",
+	    PROC_NET, SIDE_LOCAL },
+	[PROC_SLOT_NET_REMOTE] = { "net(remote)", IPC_PROC_FLAG "net-remote",
+	    PROC_NET, SIDE_REMOTE },
+};
+
+static char	*proc_fallback(const char *);
+static void	 proc_exec(const struct proc_child *, const int *, int, int,
+		    pid_t, const char *, const sigset_t *)
+		    __attribute__((noreturn));
+static int	 proc_reap_one(struct proc_child *);
+static void	 proc_sleep(int);
+static long	 proc_elapsed_ms(const struct timespec *);
+
+void
+proc_init(struct proc_child *c)
+{
+	int i;
+
+	for (i = 0; i < PROC_NSLOTS; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].label = proc_table[i].label;
+		c[i].flag = proc_table[i].flag;
+		c[i].kind = proc_table[i].kind;
+		c[i].side = proc_table[i].side;
+		c[i].pid = -1;
+		c[i].chan.fd = -1;
+	}
+}
+
+int
+proc_slot_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < PROC_NSLOTS; i++)
+		if (strcmp(name, proc_table[i].flag +
+		    strlen(IPC_PROC_FLAG)) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Where the binary is if /proc is not mounted: argv[0] as a path, or
+ * found in PATH as the shell found it.  NULL if neither works; caller
+ * frees.
+ */
+static char *
+proc_fallback(const char *argv0)
+{
+	char *path, *dir, *p, *save, *cand;
+	char resolved[PATH_MAX];
+
+	if (argv0 == NULL || *argv0 == '\0')
+		return NULL;
+	if (strchr(argv0, '/') != NULL)
+		return realpath(argv0, resolved) != NULL ?
+		    strdup(resolved) : NULL;
+	if ((p = getenv("PATH")) == NULL || (path = strdup(p)) == NULL)
+		return NULL;
+	cand = NULL;
+	for (dir = strtok_r(path, ":", &save); dir != NULL;
+	    dir = strtok_r(NULL, ":", &save)) {
+		if (asprintf(&cand, "%s/%s", *dir ? dir : ".", argv0) == -1) {
+			cand = NULL;
+			break;
+		}
+		if (access(cand, X_OK) == 0 &&
+		    realpath(cand, resolved) != NULL) {
+			free(cand);
+			cand = strdup(resolved);
+			break;
+		}
+		free(cand);
+		cand = NULL;
+	}
+	free(path);
+	return cand;
+}
+
+/*
+ * In the child, between fork and exec: async-signal-safe calls only.
+ * fds[i] becomes descriptor 3 + i; stdin and stdout read and write
+ * /dev/null (a child never uses them; a test's HOLD reads priv's stdin);
+ * stderr stays for the sanitizers and the seccomp trap.
+ */
+static void
+proc_exec(const struct proc_child *c, const int *fds, int nfds, int devnull,
+    pid_t ppid, const char *fallback, const sigset_t *mask)
+{
+	char *argv[3];
+	struct sigaction sa;
+	int tmp[PROC_MAXFD], i;
+
+	/* Die with priv, and not at all if priv is already gone. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		_exit(127);
+	if (getppid() != ppid)
+		_exit(127);
+	/* priv's handlers write to priv's self-pipe: not ours. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	(void)sigprocmask(SIG_SETMASK, mask, NULL);
+
+	/* Out of the way of 3..5 first, in case a source is one of them. */
+	for (i = 0; i < nfds; i++)
+		if ((tmp[i] = fcntl(fds[i], F_DUPFD, 3 + PROC_MAXFD)) == -1)
+			_exit(127);
+	if (dup2(devnull, STDIN_FILENO) == -1 ||
+	    dup2(devnull, STDOUT_FILENO) == -1)
+		_exit(127);
+	/* dup2() leaves close-on-exec clear on the new descriptor. */
+	for (i = 0; i < nfds; i++)
+		if (dup2(tmp[i], 3 + i) == -1)
+			_exit(127);
+	closefrom(3 + nfds);
+
+	argv[0] = (char *)PROC_ARGV0;
+	argv[1] = (char *)c->flag;
+	argv[2] = NULL;
+	(void)execv(PROC_SELF_EXE, argv);
+	if (fallback != NULL)
+		(void)execv(fallback, argv);
+	_exit(127);
+}
+
+int
+proc_spawn(struct proc_child *c, const char *argv0)
+{
+	/* pe: priv-engine, pl/pr: priv-net, el/er: engine-net. */
+	int sp[5][2], fds[PROC_NSLOTS][PROC_MAXFD], nfds[PROC_NSLOTS];
+	int mine[PROC_NSLOTS];
+	int devnull = -1, i, j, rc = -1;
+	char *fallback;
+	sigset_t all, old;
+	pid_t ppid = getpid(), pid;
+
+	for (i = 0; i < 5; i++)
+		sp[i][0] = sp[i][1] = -1;
+	fallback = proc_fallback(argv0);
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: /dev/null: %s",
+		    strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 5; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		    sp[i]) == -1) {
+			log_msg(LOG_LVL_ERROR, NULL, NULL,
+			    "ERROR: socketpair: %s", strerror(errno));
+			goto out;
+		}
+
+	mine[PROC_SLOT_ENGINE] = sp[0][0];
+	fds[PROC_SLOT_ENGINE][0] = sp[0][1];
+	fds[PROC_SLOT_ENGINE][1] = sp[3][0];
+	fds[PROC_SLOT_ENGINE][2] = sp[4][0];
+	nfds[PROC_SLOT_ENGINE] = 3;
+	mine[PROC_SLOT_NET_LOCAL] = sp[1][0];
+	fds[PROC_SLOT_NET_LOCAL][0] = sp[1][1];
+	fds[PROC_SLOT_NET_LOCAL][1] = sp[3][1];
+	nfds[PROC_SLOT_NET_LOCAL] = 2;
+	mine[PROC_SLOT_NET_REMOTE] = sp[2][0];
+	fds[PROC_SLOT_NET_REMOTE][0] = sp[2][1];
+	fds[PROC_SLOT_NET_REMOTE][1] = sp[4][1];
+	nfds[PROC_SLOT_NET_REMOTE] = 2;
+
+	/* No handler of priv's may run in a child before its exec. */
+	(void)sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < PROC_NSLOTS; i++) {
+		if ((pid = fork()) == -1) {
+			(void)sigprocmask(SIG_SETMASK, &old, NULL);
+			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: fork: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (pid == 0)
+			proc_exec(&c[i], fds[i], nfds[i], devnull, ppid,
+			    fallback, &old);
+		c[i].pid = pid;
+		/* The channel owns priv's end from now on. */
+		if (ipc_chan_init(&c[i].chan, mine[i], PROC_PRIV,
+		    c[i].kind) == -1) {
+			(void)sigprocmask(SIG_SETMASK, &old, NULL);
+			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s: %s",
+			    c[i].label, c[i].chan.err);
+			goto out;
+		}
+		for (j = 0; j < 5; j++)
+			if (sp[j][0] == mine[i])
+				sp[j][0] = -1;
+	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	rc = 0;
+out:
+	/* The children's ends, and ours that no channel took. */
+	for (i = 0; i < 5; i++)
+		for (j = 0; j < 2; j++)
+			if (sp[i][j] != -1)
+				(void)close(sp[i][j]);
+	if (devnull != -1)
+		(void)close(devnull);
+	free(fallback);
+	return rc;
+}
+
+/* 1 if the child was reaped just now, 0 otherwise. */
+static int
+proc_reap_one(struct proc_child *c)
+{
+	pid_t r;
+	int status;
+
+	if (c->pid <= 0 || c->reaped)
+		return 0;
+	do {
+		r = waitpid(c->pid, &status, WNOHANG);
+	} while (r == -1 && errno == EINTR);
+	if (r == 0)
+		return 0;
+	if (r == -1)		/* not ours any more: nothing to wait for */
+		status = W_EXITCODE(127, 0);
+	c->reaped = 1;
+	c->status = status;
+	return 1;
+}
+
+int
+proc_reap(struct proc_child *c)
+{
+	int i, n = 0;
+
+	for (i = 0; i < PROC_NSLOTS; i++)
+		n += proc_reap_one(&c[i]);
+	return n;
+}
+
+static void
+proc_sleep(int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	(void)nanosleep(&ts, NULL);	/* EINTR: early is fine */
+}
+
+static long
+proc_elapsed_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000L +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+int
+proc_wait(struct proc_child *c, int ms)
+{
+	struct timespec t0;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		(void)proc_reap_one(c);
+		if (c->pid <= 0 || c->reaped)
+			return 0;
+		if (proc_elapsed_ms(&t0) >= ms)
+			return -1;
+		proc_sleep(PROC_POLL_MS);
+	}
+}
+
+void
+proc_terminate(struct proc_child *c, int grace_ms)
+{
+	struct timespec t0;
+	int i, left;
+
+	for (i = 0; i < PROC_NSLOTS; i++) {
+		if (c[i].chan.fd != -1)
+			ipc_chan_close(&c[i].chan);
+		if (c[i].pid > 0 && !c[i].reaped)
+			(void)kill(c[i].pid, SIGTERM);
+	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		(void)proc_reap(c);
+		for (i = left = 0; i < PROC_NSLOTS; i++)
+			if (c[i].pid > 0 && !c[i].reaped)
+				left++;
+		if (left == 0)
+			return;
+		if (proc_elapsed_ms(&t0) >= grace_ms)
+			break;
+		proc_sleep(PROC_POLL_MS);
+	}
+	for (i = 0; i < PROC_NSLOTS; i++) {
+		if (c[i].pid <= 0 || c[i].reaped)
+			continue;
+		(void)kill(c[i].pid, SIGKILL);
+		while (waitpid(c[i].pid, &c[i].status, 0) == -1 &&
+		    errno == EINTR)
+			;
+		c[i].reaped = 1;
+	}
+}
+
+const char *
+proc_status_text(const struct proc_child *c)
+{
+	static char buf[128];
+	const char *name;
+	int sig;
+
+	if (WIFSIGNALED(c->status)) {
+		sig = WTERMSIG(c->status);
+		name = sigabbrev_np(sig);
+		if (name != NULL)
+			(void)snprintf(buf, sizeof(buf),
+			    "killed by signal SIG%s%s", name,
+			    sig == SIGSYS ? " (seccomp)" : "");
+		else
+			(void)snprintf(buf, sizeof(buf),
+			    "killed by signal %d", sig);
+	} else
+		(void)snprintf(buf, sizeof(buf),
+		    "exited unexpectedly (status %d)",
+		    WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1);
+	return buf;
+}

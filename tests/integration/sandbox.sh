@@ -1,0 +1,117 @@
+#!/bin/bash
+#
+# The seccomp filters hold: every child (engine, net(local), net(remote))
+# asked to make a forbidden call (IMSG_TEST_SANDBOX: 1 openat, 2 socket,
+# 3 execve, 4 fork) dies by SIGSYS, priv names it and exits EXIT_CHILD,
+# and nothing is left running.  With INTERIMAP_SECCOMP_TRAP=1 the child's
+# trap handler names the call instead.  A normal run, in trap mode, makes
+# no call its filter forbids.  And a child that breaks the IPC rules
+# (the same hook, n = 101..103) is named, killed, and ends the run.
+#
+# The sanitizer build runs it too (see skeleton.sh).
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+tunnel_local=$(dovecot_tunnel local) || { t_fail "dovecot_tunnel"; t_done; }
+tunnel_remote=$(dovecot_tunnel remote) || { t_fail "dovecot_tunnel"; t_done; }
+CONF=$T/sandbox.conf
+write_config "$CONF" <<EOF
+[local]
+type = tunnel
+command = $tunnel_local
+
+[remote]
+type = tunnel
+command = $tunnel_remote
+EOF
+EXIT_CHILD=4
+
+declare -A LABEL=([engine]=engine [net-local]='net(local)'
+    [net-remote]='net(remote)')
+# What the trap handler may call each attempt (libc picks the variant).
+declare -A CALL=([1]='openat|open' [2]='socket|socketcall'
+    [3]='execve|execveat' [4]='clone|clone3|fork|vfork')
+
+# PIDs of processes carrying this run's marker in their environment.
+marked()
+{
+	grep -lzxF -- "SANDBOX_TEST_RUN=$1" /proc/[0-9]*/environ 2>/dev/null |
+	    cut -d/ -f3
+}
+
+# run_marked MARK ARGS...: run_ours with a marker, then check for leftovers.
+run_marked()
+{
+	local mark=$1 left
+
+	shift
+	SANDBOX_TEST_RUN=$mark run_ours --config="$CONF" "$@"
+	left=$(marked "$mark")
+	t_expect_eq "$left" "" "$mark: no process left"
+}
+
+# ---- a normal run stays inside every filter ------------------------------
+
+run_marked plain --debug --debug
+t_expect_eq "$OURS_RC" 0 "normal run under the filters exits 0"
+INTERIMAP_SECCOMP_TRAP=1 run_marked trap-plain --debug --debug
+t_expect_eq "$OURS_RC" 0 "normal run in trap mode exits 0"
+t_expect_eq "$(grep -c 'forbidden system call' "$T/ours.err")" 0 \
+    "normal run in trap mode: no forbidden call"
+
+# ---- each child, each forbidden call ---------------------------------------
+
+for child in engine net-local net-remote; do
+	label=${LABEL[$child]}
+	for n in 1 2 3 4; do
+		INTERIMAP_TEST_SANDBOX=$child:$n run_marked "kill-$child-$n"
+		t_expect_eq "$OURS_RC" "$EXIT_CHILD" \
+		    "$label, call $n: priv exits EXIT_CHILD"
+		t_expect_eq "$(grep -cFx \
+		    "ERROR: $label killed by signal SIGSYS (seccomp)" \
+		    "$T/ours.err")" 1 "$label, call $n: killed by SIGSYS"
+		t_expect_eq "$(grep -c 'was not stopped' "$T/ours.err")" 0 \
+		    "$label, call $n: the call never ran"
+
+		INTERIMAP_SECCOMP_TRAP=1 INTERIMAP_TEST_SANDBOX=$child:$n \
+		    run_marked "trap-$child-$n"
+		t_expect_eq "$OURS_RC" "$EXIT_CHILD" \
+		    "$label, call $n, trap mode: priv exits EXIT_CHILD"
+		t_expect_match "$(cat "$T/ours.err")" \
+		    "interimap: ${label//[()]/.}: seccomp: forbidden system call (${CALL[$n]}) \([0-9]+\)" \
+		    "$label, call $n, trap mode: the handler names the call"
+	done
+done
+
+# ---- a child that breaks the IPC rules is named and ended ----------------
+
+declare -A BROKEN=(
+    [101]='broken IPC message (IMSG_CHILD_READY): sent twice'
+    [102]='broken IPC message: unknown message type 57005'
+    [103]='broken IPC message (IMSG_LOG): bad layout')
+for child in engine net-local net-remote; do
+	label=${LABEL[$child]}
+	for n in 101 102 103; do
+		INTERIMAP_TEST_SANDBOX=$child:$n run_marked "ipc-$child-$n"
+		t_expect_eq "$OURS_RC" "$EXIT_CHILD" \
+		    "$label, broken message $n: priv exits EXIT_CHILD"
+		t_expect_eq "$(grep -cFx "$label: ERROR: ${BROKEN[$n]}" \
+		    "$T/ours.err")" 1 "$label, broken message $n: named"
+		t_expect_eq "$(grep -c 'exited unexpectedly\|killed by' \
+		    "$T/ours.err")" 0 \
+		    "$label, broken message $n: its end is not a second error"
+	done
+done
+
+# The hook itself: an unknown call number is reported, not ignored.
+INTERIMAP_TEST_SANDBOX=net-local:99 run_marked unknown-call
+t_expect_eq "$OURS_RC" "$EXIT_CHILD" "unknown sandbox test: EXIT_CHILD"
+t_expect_match "$(cat "$T/ours.err")" \
+    'local: ERROR: sandbox test: no forbidden call 99' \
+    "unknown sandbox test: the child says so"
+
+INTERIMAP_TEST_SANDBOX=bogus run_marked bad-hook
+t_expect_eq "$OURS_RC" 1 "malformed INTERIMAP_TEST_SANDBOX: exit 1"
+
+t_done
