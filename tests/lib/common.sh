@@ -324,11 +324,19 @@ _t_kill()
 # test's marker.
 _t_marked_pids()
 {
+	local self=$BASHPID pid ppid
+
 	[ -n "${T:-}" ] || return 0
+	# This function runs in a command substitution: its own subshell,
+	# the loop's subshell and grep carry the marker too; skip them.
 	grep -lzxF -- "INTERIMAP_TEST_SCRATCH=$T" /proc/[0-9]*/environ \
 	    2>/dev/null | while IFS=/ read -r _ _ pid _; do
 		[ "$pid" = "$$" ] && continue
+		[ "$pid" = "$self" ] && continue
 		[ "$pid" = "$BASHPID" ] && continue
+		ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) ||
+		    continue
+		[ "$ppid" = "$self" ] && continue
 		_t_alive "$pid" && echo "$pid"
 	done
 	return 0
