@@ -46,6 +46,11 @@ static const struct sandbox_rule engine_policy[] = {
 	SANDBOX_ALLOW(gettimeofday),
 	/* libc locks */
 	SANDBOX_ALLOW(futex),
+	/*
+	 * glibc's qsort() asks sysconf(_SC_PHYS_PAGES), i.e. sysinfo, before
+	 * sorting a large array (UID lists, flag changes): read-only.
+	 */
+	SANDBOX_ALLOW(sysinfo),
 };
 
 void

@@ -62,13 +62,38 @@
  *				MULTIAPPEND when it holds several messages;
  *				net starts writing as soon as data arrives)
  *   -> DONE with IMAP_CODE_APPENDUID ("uidvalidity uid-set")
- * IMSG_IMAP_LOGOUT		(empty) -> DONE, then net exits
+ * IMSG_IMAP_LOGOUT		(empty) -> DONE once the session is over
+ *				(LOGOUT answered, or the server closed);
+ *				net exits at IMSG_SHUTDOWN; later requests
+ *				get DONE BAD "session closed"
+ * IMSG_IMAP_NOTIFY		u32 flags (IMAP_NOTIFY_*), u32 n,
+ *				n x data mailbox:
+ *				NOTIFY SET [STATUS] [(MAILBOXES (names)
+ *				(MessageNew MessageExpunge FlagChange))]
+ *				(SELECTED (MessageNew MessageExpunge
+ *				FlagChange)) [(personal (MailboxName
+ *				SubscriptionChange))] (the reference's, 6.8;
+ *				no MAILBOXES group when n is 0), or NOTIFY
+ *				NONE with IMAP_NOTIFY_NONE
+ *   -> IMSG_IMAP_STATUS_ITEM (with STATUS), DONE; afterwards the
+ *      server's events arrive as untagged data (STATUS_ITEM, EXISTS,
+ *      VANISHED, FETCH_ITEM, LIST_ITEM) with id 0 when idle
+ * IMSG_IMAP_IDLE		(empty): IDLE; the server's events arrive
+ *				with this request's id while it lasts
+ * IMSG_IMAP_IDLE_DONE		(empty): ends the IDLE ("DONE"); its DONE
+ *				follows.  Any other request also ends an
+ *				IDLE in progress first (net sends "DONE").
  *
  * IMSG_IMAP_CODE		u32 code (IMAP_CODE_*), u64 value, str rest
  * IMSG_IMAP_EXISTS		u32 n
  * IMSG_IMAP_VANISHED		u32 earlier, str uid-set
  * IMSG_IMAP_DONE		u32 status (IMAP_DONE_*), u32 code
  *				(IMAP_CODE_*, or 0), str code data, str text
+ *				(text: the resp-text as sent, "[CODE ...]"
+ *				included, for messages; code data: the
+ *				code's argument, "NAME arg" for
+ *				IMAP_CODE_OTHER; MODIFIED sets of a split
+ *				STORE joined with ",")
  */
 #ifndef IPC_IMAP_PROTO_H
 #define IPC_IMAP_PROTO_H
@@ -86,6 +111,11 @@
 #define IMAP_CAP_UIDPLUS	0x0200
 #define IMAP_CAP_MOVE		0x0400
 #define IMAP_CAP_COMPRESSED	0x0800	/* COMPRESS DEFLATE is active */
+
+/* IMSG_IMAP_NOTIFY flags. */
+#define IMAP_NOTIFY_STATUS	0x1	/* STATUS for the MAILBOXES at once */
+#define IMAP_NOTIFY_PERSONAL	0x2	/* (personal (MailboxName ...)) */
+#define IMAP_NOTIFY_NONE	0x4	/* NOTIFY NONE */
 
 /* IMSG_IMAP_LIST flags. */
 #define IMAP_LIST_RET_SUBSCRIBED 0x1

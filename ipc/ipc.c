@@ -174,6 +174,15 @@ ipc_read(struct ipc_chan *chan)
 		errno = EBADF;
 		return -1;
 	}
+	/*
+	 * Nothing more is handed out after ipc_get() failed, so nothing
+	 * more is taken in: a peer that broke the rules and goes on
+	 * writing must not fill our memory (chan->err keeps the reason).
+	 */
+	if (chan->broken) {
+		errno = EPROTO;
+		return -1;
+	}
 	ipc_rbuf_space(chan);
 	iov.iov_base = chan->rbuf + chan->rlen;
 	iov.iov_len = chan->rcap - chan->rlen;

@@ -65,7 +65,8 @@ void	 ipc_chan_close(struct ipc_chan *);
 
 /*
  * Reads what is available.  Returns >0 bytes read, 0 on EOF, -1 on error
- * (errno EAGAIN when nothing was there).
+ * (errno EAGAIN when nothing was there, EPROTO once ipc_get() has failed:
+ * a broken channel takes nothing more in).
  */
 ssize_t	 ipc_read(struct ipc_chan *);
 /*

@@ -134,15 +134,19 @@ compress_deflate(struct compress *c, const void *data, size_t len,
     int flush, struct compress_buf *out, char *err, size_t errlen)
 {
 	const unsigned char *p = data;
-	size_t room;
+	size_t room, off = 0;
 	int r;
 
 	do {
-		/* zlib counts in uInt: feed huge inputs in slices. */
-		c->out.next_in = (unsigned char *)(uintptr_t)p;
+		/*
+		 * zlib counts in uInt: feed huge inputs in slices.  A flush
+		 * alone comes with data NULL: no pointer arithmetic on it.
+		 */
+		c->out.next_in = len > 0 ? (unsigned char *)(uintptr_t)p + off :
+		    NULL;
 		c->out.avail_in = len > UINT32_MAX / 2 ? UINT32_MAX / 2 :
 		    (uInt)len;
-		p += c->out.avail_in;
+		off += c->out.avail_in;
 		len -= c->out.avail_in;
 		do {
 			if (compress_buf_reserve(out, COMPRESS_CHUNK) == -1) {

@@ -593,12 +593,16 @@ proxy_connect(const char *proxy, const char *host, const char *port,
 {
 	struct socks5_uri	 u;
 	struct socks5_target	 t;
+	char			*shown;
 	int			 rv, s;
 
 	rv = socks5_uri_parse(proxy, &u);
 	if (rv == SOCKS5_URI_INVALID) {
+		/* Not the reference's whole URI: it may hold a password. */
+		shown = socks5_uri_redact(proxy);
 		log_msg(LOG_LVL_ERROR, name, NULL,
-		    "ERROR: Invalid proxy URI %s", proxy);
+		    "ERROR: Invalid proxy URI %s", shown);
+		free(shown);
 		socks5_uri_free(&u);
 		return -1;
 	}

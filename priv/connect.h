@@ -32,6 +32,8 @@
  *  - the tunnel gets PR_SET_PDEATHSIG(SIGTERM) and is reaped at exit
  *    (connect_tunnel_reap()), so it never outlives interimap;
  *  - the proxy URI's scheme is checked before connecting to the proxy;
+ *  - "Invalid proxy URI" shows the URI with its userinfo (the SOCKS
+ *    password) replaced by "********" (socks5_uri_redact());
  *  - errors during the SOCKS negotiation are all "SOCKSv5 ERROR: ...",
  *    and a malformed reply is an error, never a crash.
  */

@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -227,6 +228,20 @@ socks5_uri_free(struct socks5_uri *u)
 	free(u->host);
 	free(u->port);
 	memset(u, 0, sizeof(*u));
+}
+
+char *
+socks5_uri_redact(const char *uri)
+{
+	const char	*from, *at;
+	char		*r;
+
+	from = (from = strstr(uri, "://")) != NULL ? from + 3 : uri;
+	if ((at = strrchr(from, '@')) == NULL)
+		return sx_strndup(uri, strlen(uri));
+	if (asprintf(&r, "%.*s********%s", (int)(from - uri), uri, at) == -1)
+		fatal(EXIT_FAIL, "asprintf");
+	return r;
 }
 
 int

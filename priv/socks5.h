@@ -51,6 +51,12 @@ struct socks5_uri {
 int	 socks5_uri_parse(const char *, struct socks5_uri *);
 /* Frees the strings, wiping the password first.  NULL-safe members. */
 void	 socks5_uri_free(struct socks5_uri *);
+/*
+ * uri as a message may show it, valid or not: whatever stands between
+ * "://" (or the start) and the last '@' (a userinfo, so a password) is
+ * replaced by "********".  Caller frees; allocation failure is fatal.
+ */
+char	*socks5_uri_redact(const char *);
 
 /* Address types (RFC 1928 section 5). */
 #define SOCKS5_ATYP_IPV4	0x01

@@ -19,6 +19,9 @@
 #include "log.h"
 #include "tap.h"
 
+/* ipc.c's first read buffer (IPC_RBUF_MIN there). */
+#define IPC_RBUF_MIN_TEST	(16 * 1024)
+
 static void	pair(int [2]);
 static void	chans(struct ipc_chan *, uint32_t, struct ipc_chan *, uint32_t);
 static void	raw_frame(int, uint32_t, uint32_t, const void *, size_t);
@@ -31,6 +34,7 @@ static void	test_roundtrip(void);
 static void	test_partial(void);
 static void	test_batch(void);
 static void	test_oversize(void);
+static void	test_broken_read(void);
 static void	test_unknown(void);
 static void	test_direction(void);
 static void	test_length(void);
@@ -349,6 +353,44 @@ test_oversize(void)
 		close(sv[0]);
 		ipc_chan_close(&c);
 	}
+}
+
+/*
+ * A peer that goes on writing after breaking the rules: whoever keeps
+ * reading (priv draining a child's last words) must not buffer it all.
+ */
+static void
+test_broken_read(void)
+{
+	static unsigned char junk[65536];
+	struct ipc_chan c;
+	struct ipc_msg m;
+	ssize_t w;
+	size_t total = 0;
+	int sv[2], i, refused = 0;
+	uint32_t v = 1;
+
+	pair(sv);
+	ipc_chan_init(&c, sv[1], PROC_PRIV, PROC_NET);
+	(void)fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	raw_frame(sv[0], 0xdead, 4, &v, 4);
+	(void)ipc_read(&c);
+	IS_INT(ipc_get(&c, &m), -1, "broken by an unknown type");
+	for (i = 0; i < 64; i++) {
+		while ((w = write(sv[0], junk, sizeof(junk))) > 0)
+			total += (size_t)w;
+		while (ipc_read(&c) > 0)
+			;
+		if (errno == EPROTO)
+			refused++;
+	}
+	OK(total > 0, "the peer wrote on (%zu bytes)", total);
+	OK(c.rcap <= 2 * IPC_RBUF_MIN_TEST, "read buffer stays small (%zu)",
+	    c.rcap);
+	OK(refused > 0, "reads on a broken channel are refused (EPROTO)");
+	IS_INT(ipc_get(&c, &m), -1, "and it stays broken");
+	close(sv[0]);
+	ipc_chan_close(&c);
 }
 
 static void
@@ -996,6 +1038,7 @@ main(void)
 	test_partial();
 	test_batch();
 	test_oversize();
+	test_broken_read();
 	test_unknown();
 	test_direction();
 	test_length();

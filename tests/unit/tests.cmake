@@ -2,3 +2,24 @@
 # The first library names the directory whose private headers the test sees.
 interimap_unit_test(ipc ipc)
 interimap_unit_test(logsink priv)
+interimap_unit_test(db priv)
+interimap_unit_test(tls net)
+interimap_unit_test(stream net)
+interimap_unit_test(connect priv)
+# A driver for tests/integration/connect.sh: connect_peer() from the shell.
+add_executable(connect_probe unit/connect_probe.c)
+target_include_directories(connect_probe PRIVATE ${CMAKE_SOURCE_DIR}/ipc
+	${CMAKE_SOURCE_DIR}/priv)
+target_link_libraries(connect_probe PRIVATE priv ipc)
+interimap_unit_test(cli priv)
+interimap_unit_test(conf priv)
+target_compile_definitions(test_conf PRIVATE
+	CONF_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data/config")
+interimap_unit_test(imap_parse net)
+target_compile_definitions(test_imap_parse PRIVATE
+	CORPUS_DIR="${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/imap_parse")
+interimap_unit_test(imap_fmt net)
+interimap_unit_test(engine_uidset engine)
+interimap_unit_test(engine_sync engine priv)
+target_include_directories(test_engine_sync PRIVATE ${CMAKE_SOURCE_DIR}/priv)
+interimap_unit_test(imap_session net)

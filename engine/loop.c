@@ -1,0 +1,217 @@
+/*
+ * The engine's event loop: one poll over priv and both nets, reading
+ * everything that is there and dispatching it (eng.h).  Whoever waits,
+ * waits here, so both servers and the database progress together.
+ *
+ * Flow control: while a net's outgoing queue holds more than
+ * ENG_QUEUE_MAX bytes (an APPEND being fed), the other net is not read,
+ * so a fast source cannot make the engine buffer a slow target's
+ * backlog: memory stays bounded whatever the size of the mailbox.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "proc.h"
+#include "sandbox.h"
+
+#define ENG_QUEUE_MAX	(8 * 1024 * 1024)
+
+/* Poll slots. */
+enum {
+	PFD_PARENT = 0,
+	PFD_NET_LOCAL,
+	PFD_NET_REMOTE,
+	PFD_MAX
+};
+
+static void	 eng_parent_msg(struct eng *, struct ipc_msg *);
+static struct ipc_chan *eng_slot_chan(struct eng *, int);
+
+static struct ipc_chan *
+eng_slot_chan(struct eng *e, int i)
+{
+	return i == PFD_PARENT ? e->parent : e->netchan[i - PFD_NET_LOCAL];
+}
+
+void
+eng_done(struct eng *e, int code)
+{
+	struct ipc_buf buf;
+
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, (uint32_t)code);
+	if (ipc_send(e->parent, IMSG_ENGINE_DONE, SIDE_NONE, -1, &buf) == -1)
+		fatalx(EXIT_CHILD, "%s", e->parent->err);
+	ipc_buf_free(&buf);
+	e->done = 1;
+}
+
+void
+eng_exit(struct eng *e, int code)
+{
+	struct ipc_buf buf;
+
+	if (e->done)
+		exit(code);
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, (uint32_t)code);
+	if (e->parent->fd != -1 &&
+	    ipc_send(e->parent, IMSG_ENGINE_DONE, SIDE_NONE, -1, &buf) == 0)
+		(void)ipc_flush_sync(e->parent);
+	ipc_buf_free(&buf);
+	exit(code);
+}
+
+void
+eng_fail(struct eng *e, int code, const char *name, const char *mailbox,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		text = NULL;
+	va_end(ap);
+	/* A PANIC carries its own word; everything else is an ERROR. */
+	if (text != NULL && strncmp(text, "PANIC", 5) == 0)
+		log_msg(LOG_LVL_ERROR, name, mailbox, "%s", text);
+	else
+		log_msg(LOG_LVL_ERROR, name, mailbox, "ERROR: %s",
+		    text ? text : fmt);
+	free(text);
+	eng_exit(e, code);
+}
+
+static void
+eng_parent_msg(struct eng *e, struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	uint32_t n;
+
+	switch (msg->hdr.type) {
+	case IMSG_TEST_SANDBOX:
+		ipc_rd_init(&rd, msg);
+		n = ipc_get_u32(&rd);
+		if (ipc_rd_end(&rd) == -1) {
+			log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC "
+			    "message (IMSG_TEST_SANDBOX): bad layout");
+			exit(EXIT_CHILD);
+		}
+		sandbox_test(e->parent, n);
+		break;
+	case IMSG_SHUTDOWN:
+		/* priv ends the run (a signal): leave at once. */
+		e->shutdown = 1;
+		exit(EXIT_OK);
+	case IMSG_DB_MAILBOX_ROW:
+	case IMSG_DB_MAP_ROWS:
+	case IMSG_DB_RESULT:
+		dbc_dispatch(e, msg);
+		break;
+	default:
+		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
+		    "(%s): not expected from priv",
+		    ipc_type_name(msg->hdr.type));
+		exit(EXIT_CHILD);
+	}
+}
+
+void
+eng_poll(struct eng *e)
+{
+	struct pollfd pfd[PFD_MAX];
+	struct ipc_chan *chan;
+	struct ipc_msg msg;
+	ssize_t n;
+	int i, r, other;
+
+	for (i = 0; i < PFD_MAX; i++) {
+		chan = eng_slot_chan(e, i);
+		pfd[i].fd = -1;
+		pfd[i].events = pfd[i].revents = 0;
+		if (chan->fd == -1)
+			continue;
+		if (ipc_pending(chan) > 0 && ipc_flush(chan) == -1) {
+			if (i == PFD_PARENT)
+				exit(EXIT_OK);	/* priv is gone */
+			if (e->done) {
+				ipc_chan_close(chan);
+				continue;
+			}
+			log_msg(LOG_LVL_DEBUG, "engine", NULL,
+			    "net(%s) went away", ipc_side_name(
+			    (uint32_t)(i - PFD_NET_LOCAL)));
+			eng_exit(e, EXIT_CHILD);
+		}
+		pfd[i].fd = chan->fd;
+		pfd[i].events = POLLIN;
+		if (i != PFD_PARENT) {
+			other = i == PFD_NET_LOCAL ? SIDE_REMOTE : SIDE_LOCAL;
+			if (e->netchan[other]->wq_bytes > ENG_QUEUE_MAX)
+				pfd[i].events = 0;
+		}
+		if (ipc_pending(chan) > 0)
+			pfd[i].events |= POLLOUT;
+		pfd[i].revents = 0;
+	}
+	if (poll(pfd, PFD_MAX, -1) == -1) {
+		if (errno == EINTR)
+			return;
+		fatal(EXIT_CHILD, "poll");
+	}
+	for (i = 0; i < PFD_MAX; i++) {
+		chan = eng_slot_chan(e, i);
+		if (chan->fd == -1)
+			continue;
+		if ((pfd[i].revents & POLLOUT) && ipc_flush(chan) == -1) {
+			if (i == PFD_PARENT)
+				exit(EXIT_OK);
+			eng_exit(e, EXIT_CHILD);
+		}
+		if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+			continue;
+		n = ipc_read(chan);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			continue;
+		if (n <= 0) {
+			/*
+			 * priv gone: nothing left to do.  A net gone: it
+			 * said why to priv, which decides what the user
+			 * sees; the run cannot go on.
+			 */
+			if (i == PFD_PARENT)
+				exit(EXIT_OK);
+			if (e->done) {
+				ipc_chan_close(chan);
+				continue;
+			}
+			log_msg(LOG_LVL_DEBUG, "engine", NULL,
+			    "net(%s) closed its channel", ipc_side_name(
+			    (uint32_t)(i - PFD_NET_LOCAL)));
+			eng_exit(e, EXIT_CHILD);
+		}
+		while ((r = ipc_get(chan, &msg)) == 1) {
+			if (i == PFD_PARENT)
+				eng_parent_msg(e, &msg);
+			else
+				netc_dispatch(&e->peer[i - PFD_NET_LOCAL],
+				    &msg);
+			ipc_msg_free(&msg);
+		}
+		if (r == -1) {
+			log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC "
+			    "channel from %s: %s", i == PFD_PARENT ? "priv" :
+			    ipc_side_name((uint32_t)(i - PFD_NET_LOCAL)),
+			    chan->err);
+			eng_exit(e, EXIT_CHILD);
+		}
+	}
+}

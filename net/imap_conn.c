@@ -1,0 +1,1102 @@
+/*
+ * One IMAP connection: the read side (stream -> parser -> responses),
+ * the session from the greeting to ENABLE QRESYNC (REFERENCE-BEHAVIOUR.md
+ * 4.2, 4.3), LOGOUT, and the dead-peer timers.  Commands and the write
+ * side are imap_cmd.c's.
+ *
+ * Until the session is established the parser is fed one line at a
+ * time, so that when the answer to STARTTLS or COMPRESS arrives we know
+ * exactly which bytes came after it: injected plain text to drop before
+ * TLS, or the first compressed bytes to inflate.
+ *
+ * Differences from the reference, on purpose: CAPABILITY is fetched
+ * after a PREAUTH greeting that lacks it (9.4); LITERAL+ is learned from
+ * any capability list (9.4); LOGOUT is sent at the end; no fixed socket
+ * timeout (9.5), a dead peer is noticed by our own timers.
+ */
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "imap_proto.h"
+#include "imap_conn_int.h"
+#include "imap_parse.h"
+#include "stream.h"
+#include "tls.h"
+
+#define LOGOUT_GRACE	3	/* seconds to wait for LOGOUT's answer */
+
+static void	 conn_fail_plain(struct imap_conn *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4), noreturn));
+static void	 conn_stream_fail(struct imap_conn *)
+		    __attribute__((noreturn));
+static void	 conn_end(struct imap_conn *, int) __attribute__((noreturn));
+static void	 strv_free(char ***, size_t *);
+static void	 caps_set(struct imap_conn *, const struct imap_strlist *);
+static void	 conn_code(struct imap_conn *, const struct imap_cond *, int);
+static void	 conn_pump(struct imap_conn *);
+static void	 conn_read(struct imap_conn *);
+static void	 conn_event(struct imap_conn *, struct imap_event *);
+static void	 conn_response(struct imap_conn *, struct imap_resp *);
+static void	 conn_tagged(struct imap_conn *, struct imap_resp *);
+static void	 conn_greeting(struct imap_conn *, const struct imap_resp *);
+static void	 conn_eof(struct imap_conn *);
+static void	 conn_setup(struct imap_conn *);
+static void	 conn_auth(struct imap_conn *);
+static void	 conn_ready(struct imap_conn *);
+static void	 conn_close(struct imap_conn *);
+static int	 conn_outstanding(const struct imap_conn *);
+static void	 conn_track_io(struct imap_conn *);
+static void	 conn_timers(struct imap_conn *);
+static void	 setup_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+
+/* Which step a setup command was. */
+enum setup_step {
+	STEP_CAPABILITY = 1,
+	STEP_STARTTLS,
+	STEP_AUTH,
+	STEP_COMPRESS,
+	STEP_ENABLE,
+};
+
+static const struct {
+	const char	*name;
+	uint32_t	 bit;
+} conn_capbits[] = {
+	{ "MULTIAPPEND",	IMAP_CAP_MULTIAPPEND },
+	{ "UNSELECT",		IMAP_CAP_UNSELECT },
+	{ "LITERAL+",		IMAP_CAP_LITERALPLUS },
+	{ "NOTIFY",		IMAP_CAP_NOTIFY },
+	{ "IDLE",		IMAP_CAP_IDLE },
+	{ "QRESYNC",		IMAP_CAP_QRESYNC },
+	{ "CONDSTORE",		IMAP_CAP_CONDSTORE },
+	{ "LIST-EXTENDED",	IMAP_CAP_LIST_EXTENDED },
+	{ "LIST-STATUS",	IMAP_CAP_LIST_STATUS },
+	{ "UIDPLUS",		IMAP_CAP_UIDPLUS },
+	{ "MOVE",		IMAP_CAP_MOVE },
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+const char *
+imap_cond_name(int status)
+{
+	switch (status) {
+	case IMAP_COND_OK:
+		return "OK";
+	case IMAP_COND_NO:
+		return "NO";
+	case IMAP_COND_BAD:
+		return "BAD";
+	case IMAP_COND_PREAUTH:
+		return "PREAUTH";
+	case IMAP_COND_BYE:
+		return "BYE";
+	}
+	return "?";
+}
+
+char *
+imap_resp_text(const struct imap_resp *r)
+{
+	const struct imap_cond *cond = &r->cond;
+	char *s;
+	int n;
+
+	if (cond->code.name == NULL)
+		return strdup(cond->text != NULL ? cond->text : "");
+	n = asprintf(&s, "[%s%s%s]%s%s", cond->code.name,
+	    cond->code.arg != NULL ? " " : "",
+	    cond->code.arg != NULL ? cond->code.arg : "",
+	    cond->text != NULL && *cond->text != '\0' ? " " : "",
+	    cond->text != NULL ? cond->text : "");
+	return n == -1 ? NULL : s;
+}
+
+static void
+strv_free(char ***v, size_t *n)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+static void
+caps_set(struct imap_conn *c, const struct imap_strlist *l)
+{
+	size_t i;
+
+	strv_free(&c->caps, &c->ncaps);
+	if (l->n > 0 && (c->caps = calloc(l->n, sizeof(*c->caps))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	for (i = 0; i < l->n; i++) {
+		if ((c->caps[i] = strdup(l->v[i])) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+		c->ncaps = i + 1;
+	}
+	c->caps_known = 1;
+}
+
+int
+imap_conn_has_cap(const struct imap_conn *c, const char *cap)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncaps; i++)
+		if (strcasecmp(c->caps[i], cap) == 0)
+			return 1;
+	return 0;
+}
+
+int
+imap_conn_enabled(const struct imap_conn *c, const char *cap)
+{
+	size_t i;
+
+	for (i = 0; i < c->nenabled; i++)
+		if (strcasecmp(c->enabled[i], cap) == 0)
+			return 1;
+	return 0;
+}
+
+uint32_t
+imap_conn_capbits(const struct imap_conn *c)
+{
+	uint32_t bits = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(conn_capbits) / sizeof(conn_capbits[0]); i++)
+		if (imap_conn_has_cap(c, conn_capbits[i].name))
+			bits |= conn_capbits[i].bit;
+	if (c->stream != NULL && stream_is_compressed(c->stream))
+		bits |= IMAP_CAP_COMPRESSED;
+	return bits;
+}
+
+/* ---- the end of a connection --------------------------------------------- */
+
+static void
+conn_end(struct imap_conn *c, int code)
+{
+	c->hooks.fatal(c->hooks.arg, code);
+	abort();	/* NOTREACHED: the hook exits */
+}
+
+void
+imap_conn_fail(struct imap_conn *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		s = NULL;
+	va_end(ap);
+	log_error("%s", s != NULL ? s : "out of memory");
+	free(s);
+	conn_end(c, code);
+}
+
+/* The driver-level messages of the reference carry no prefix. */
+static void
+conn_fail_plain(struct imap_conn *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		s = NULL;
+	va_end(ap);
+	log_msg(LOG_LVL_ERROR, NULL, NULL, "%s", s != NULL ? s :
+	    "out of memory");
+	free(s);
+	conn_end(c, code);
+}
+
+static void
+conn_stream_fail(struct imap_conn *c)
+{
+	const char *why = stream_error(c->stream);
+
+	if (*why == '\0')
+		why = "Lost connection";
+	if (stream_error_is_ssl(c->stream))
+		log_msg(LOG_LVL_ERROR, log_get_name(), NULL, "SSL ERROR: %s",
+		    why);
+	else
+		log_error("%s", why);
+	tls_log_errors();
+	conn_end(c, EXIT_FAIL);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+struct imap_conn *
+imap_conn_new(const struct imap_conn_conf *conf,
+    const struct imap_conn_hooks *hooks)
+{
+	struct imap_conn *c;
+	const char *env, *errstr;
+	long long t;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->conf = *conf;
+	c->hooks = *hooks;
+	c->state = CONN_NEW;
+	c->debug = log_debug_level();
+	TAILQ_INIT(&c->wq);
+	TAILQ_INIT(&c->fq);
+	imap_buf_init(&c->clog);
+	imap_buf_init(&c->slog);
+	c->careful = 1;
+	c->dead_timeout = IMAP_DEAD_TIMEOUT;
+	c->idle_probe = IMAP_IDLE_PROBE;
+	if ((env = getenv(IMAP_ENV_TEST_TIMEOUT)) != NULL) {
+		t = strtonum(env, 1, 86400, &errstr);
+		if (errstr == NULL) {
+			c->dead_timeout = (time_t)t;
+			c->idle_probe = (time_t)(t > 1 ? t / 2 : 1);
+		}
+	}
+	if ((c->rbuf = malloc(CONN_RBUF_SIZE)) == NULL ||
+	    (c->parser = imap_parser_new(NULL)) == NULL) {
+		free(c->rbuf);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+imap_conn_free(struct imap_conn *c)
+{
+	struct imap_cmd *cmd;
+
+	if (c == NULL)
+		return;
+	while ((cmd = TAILQ_FIRST(&c->wq)) != NULL) {
+		TAILQ_REMOVE(&c->wq, cmd, wentry);
+		if (cmd->inflight)
+			TAILQ_REMOVE(&c->fq, cmd, fentry);
+		cmd_free(cmd);
+	}
+	while ((cmd = TAILQ_FIRST(&c->fq)) != NULL) {
+		TAILQ_REMOVE(&c->fq, cmd, fentry);
+		cmd_free(cmd);
+	}
+	stream_free(c->stream);
+	imap_parser_free(c->parser);
+	free(c->rbuf);
+	strv_free(&c->caps, &c->ncaps);
+	strv_free(&c->enabled, &c->nenabled);
+	free(c->bye);
+	imap_buf_free(&c->clog);
+	imap_buf_free(&c->slog);
+	free(c);
+}
+
+void
+imap_conn_start(struct imap_conn *c, int fd)
+{
+	if ((c->stream = stream_new(fd)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	c->last_io = conn_now();
+	if (c->conf.type == IMAP_TYPE_IMAPS) {
+		if (stream_start_tls(c->stream, c->conf.tls,
+		    c->conf.host) == -1)
+			conn_stream_fail(c);
+		c->tls_done = 1;
+		c->state = CONN_HANDSHAKE;
+	} else
+		c->state = CONN_GREETING;
+}
+
+int
+imap_conn_started(const struct imap_conn *c)
+{
+	return c->state != CONN_NEW;
+}
+
+int
+imap_conn_fd(const struct imap_conn *c)
+{
+	if (c->stream == NULL || c->state == CONN_CLOSED)
+		return -1;
+	return stream_fd(c->stream);
+}
+
+int
+imap_conn_ready(const struct imap_conn *c)
+{
+	return c->state == CONN_READY;
+}
+
+int
+imap_conn_closed(const struct imap_conn *c)
+{
+	return c->state == CONN_CLOSED;
+}
+
+size_t
+imap_conn_queued(const struct imap_conn *c)
+{
+	return c->queued + (c->stream != NULL ?
+	    stream_out_pending(c->stream) : 0);
+}
+
+int
+imap_conn_busy(const struct imap_conn *c)
+{
+	return !TAILQ_EMPTY(&c->fq) || !TAILQ_EMPTY(&c->wq);
+}
+
+void
+imap_conn_stats(const struct imap_conn *c, struct traffic_stats *st)
+{
+	if (c == NULL || c->stream == NULL) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	stream_stats(c->stream, st);
+}
+
+/* May the parser take more bytes now? */
+static int
+conn_can_read(const struct imap_conn *c)
+{
+	if (c->fed || c->eof || c->state == CONN_CLOSED)
+		return 0;
+	if (c->state == CONN_READY && c->hooks.congested != NULL &&
+	    c->hooks.congested(c->hooks.arg))
+		return 0;
+	return 1;
+}
+
+short
+imap_conn_events(const struct imap_conn *c)
+{
+	int ev;
+
+	if (c->stream == NULL || c->state == CONN_CLOSED)
+		return 0;
+	ev = stream_events(c->stream);
+	if (c->state != CONN_HANDSHAKE && !conn_can_read(c) &&
+	    stream_out_pending(c->stream) == 0)
+		ev &= ~POLLIN;
+	return (short)ev;
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+/*
+ * Is the server expected to send something?  Not while the head of the
+ * write queue waits for data from the engine (an APPEND still being
+ * streamed): that is the engine's delay, not the server's.
+ */
+static int
+conn_outstanding(const struct imap_conn *c)
+{
+	const struct imap_cmd *cmd;
+
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+	case CONN_GREETING:
+	case CONN_LOGOUT:
+		return 1;
+	case CONN_NEW:
+	case CONN_CLOSED:
+		return 0;
+	default:
+		break;
+	}
+	if (stream_out_pending(c->stream) > 0)
+		return 1;
+	TAILQ_FOREACH(cmd, &c->fq, fentry)
+		if (!cmd->submitted || cmd->waiting)
+			return 1;
+	return 0;
+}
+
+static void
+conn_track_io(struct imap_conn *c)
+{
+	struct traffic_stats st;
+	uint64_t mark;
+
+	if (c->stream == NULL)
+		return;
+	stream_stats(c->stream, &st);
+	mark = st.recv + st.sent + st.recv_raw + st.sent_raw;
+	if (mark != c->io_mark) {
+		c->io_mark = mark;
+		c->last_io = conn_now();
+	}
+}
+
+int
+imap_conn_timeout(const struct imap_conn *c)
+{
+	time_t now, deadline;
+	long long ms;
+
+	if (c->stream == NULL || c->state == CONN_CLOSED)
+		return -1;
+	now = conn_now();
+	if (c->state == CONN_LOGOUT)
+		deadline = c->logout_at + LOGOUT_GRACE;
+	else if (conn_outstanding(c) || c->outstanding)
+		deadline = c->last_io + c->dead_timeout;
+	else if (c->state == CONN_READY && !imap_conn_busy(c))
+		deadline = c->last_io + c->idle_probe;
+	else
+		return -1;
+	ms = deadline <= now ? 0 : ((long long)(deadline - now)) * 1000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void
+probe_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *r, void *arg)
+{
+	c->probing = 0;
+}
+
+static void
+conn_timers(struct imap_conn *c)
+{
+	struct imap_cmd *cmd;
+	time_t now = conn_now();
+	int out;
+
+	if (c->state == CONN_LOGOUT && now - c->logout_at >= LOGOUT_GRACE) {
+		log_debug("no answer to LOGOUT; closing");
+		conn_close(c);
+		return;
+	}
+	out = conn_outstanding(c);
+	if (out && !c->outstanding)
+		c->last_io = now;	/* the wait starts now */
+	c->outstanding = out;
+	if (out && now - c->last_io >= c->dead_timeout)
+		imap_conn_fail(c, EXIT_FAIL, "Connection timed out (nothing "
+		    "received for %lld seconds)", (long long)c->dead_timeout);
+	if (c->state == CONN_READY && !imap_conn_busy(c) && !c->probing &&
+	    now - c->last_io >= c->idle_probe) {
+		/* Is the peer still there? */
+		c->probing = 1;
+		cmd = imap_cmd_new(c, "NOOP", probe_cb, NULL);
+		imap_cmd_end(cmd);
+		imap_cmd_submit(cmd);
+		c->last_io = now;
+	}
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+void
+imap_conn_io(struct imap_conn *c)
+{
+	int r;
+
+	if (c->stream == NULL || c->state == CONN_CLOSED)
+		return;
+	if (c->state == CONN_HANDSHAKE) {
+		if ((r = stream_handshake(c->stream)) == -1)
+			conn_stream_fail(c);
+		if (r == 0) {
+			conn_timers(c);
+			return;
+		}
+		c->state = CONN_GREETING;
+		c->last_io = conn_now();
+	}
+	if (stream_is_tls(c->stream) && !c->tls_logged &&
+	    stream_handshake(c->stream) == 1) {
+		c->tls_logged = 1;
+		log_debug("%s connection using %s",
+		    stream_tls_version(c->stream),
+		    stream_tls_cipher(c->stream));
+	}
+	if (cmd_write(c) == -1)
+		conn_stream_fail(c);
+	conn_read(c);
+	if (c->state == CONN_CLOSED)
+		return;
+	/* What the responses made us queue. */
+	if (cmd_write(c) == -1)
+		conn_stream_fail(c);
+	conn_track_io(c);
+	conn_timers(c);
+	if (cmd_write(c) == -1)
+		conn_stream_fail(c);
+}
+
+static void
+conn_read(struct imap_conn *c)
+{
+	ssize_t n;
+
+	for (;;) {
+		conn_pump(c);
+		if (!conn_can_read(c) || c->roff < c->rend)
+			return;
+		c->roff = c->rend = 0;
+		n = stream_read(c->stream, c->rbuf, CONN_RBUF_SIZE);
+		if (n > 0) {
+			c->rend = (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			c->eof = 1;
+			imap_parser_eof(c->parser);
+			conn_pump(c);
+			return;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		conn_stream_fail(c);
+	}
+}
+
+/* Hands the bytes read to the parser and acts on its events. */
+static void
+conn_pump(struct imap_conn *c)
+{
+	struct imap_event ev;
+	const unsigned char *lf;
+	enum imap_ev_type t;
+	size_t end;
+
+	for (;;) {
+		if (c->state == CONN_CLOSED)
+			return;
+		if (c->state == CONN_READY && c->hooks.congested != NULL &&
+		    c->hooks.congested(c->hooks.arg))
+			return;
+		if (!c->fed && c->roff < c->rend) {
+			end = c->rend;
+			if (c->careful && (lf = memchr(c->rbuf + c->roff,
+			    '\n', c->rend - c->roff)) != NULL)
+				end = (size_t)(lf - c->rbuf) + 1;
+			if (c->debug > 0)
+				conn_slog(c, c->rbuf + c->roff, end - c->roff);
+			if (imap_parser_feed(c->parser, c->rbuf + c->roff,
+			    end - c->roff) == -1)
+				fatalx(EXIT_FAIL, "internal error: parser "
+				    "window not consumed");
+			c->fed = 1;
+			c->fed_end = end;
+		} else if (!c->fed && !c->eof)
+			return;
+		t = imap_parser_next(c->parser, &ev);
+		if (t == IMAP_EV_NEED_MORE) {
+			if (!c->fed)
+				return;
+			c->fed = 0;
+			c->roff = c->fed_end;
+			continue;
+		}
+		conn_event(c, &ev);
+	}
+}
+
+static void
+conn_event(struct imap_conn *c, struct imap_event *ev)
+{
+	switch (ev->type) {
+	case IMAP_EV_RESPONSE:
+		conn_response(c, ev->resp);
+		break;
+	case IMAP_EV_BODY_BEGIN:
+	case IMAP_EV_BODY_CHUNK:
+	case IMAP_EV_BODY_END:
+	case IMAP_EV_BODY_TOOBIG:
+		if ((c->state == CONN_READY || c->state == CONN_LOGOUT) &&
+		    c->hooks.body != NULL)
+			c->hooks.body(c->hooks.arg, ev);
+		break;
+	case IMAP_EV_EOF:
+		conn_eof(c);
+		break;
+	case IMAP_EV_ERROR:
+		/* Cut short by the end of the stream: an I/O error. */
+		if (c->eof)
+			imap_conn_fail(c, EXIT_FAIL, "%s%s%s", ev->error,
+			    c->bye != NULL ? " after BYE: " : "",
+			    c->bye != NULL ? c->bye : "");
+		imap_conn_fail(c, EXIT_PANIC, "Protocol error: %s",
+		    ev->error);
+	default:
+		break;
+	}
+}
+
+static void
+conn_eof(struct imap_conn *c)
+{
+	if (c->state == CONN_LOGOUT) {
+		conn_close(c);
+		return;
+	}
+	if (c->bye != NULL)
+		imap_conn_fail(c, EXIT_FAIL, "Connection closed by the "
+		    "server: %s", c->bye);
+	imap_conn_fail(c, EXIT_FAIL, "Connection closed by the server "
+	    "(0 bytes read, got EOF)");
+}
+
+/*
+ * Response codes the connection itself acts on, in any response;
+ * tagged: from a tagged response.
+ */
+static void
+conn_code(struct imap_conn *c, const struct imap_cond *cond, int tagged)
+{
+	switch (cond->code.kind) {
+	case IMAP_RC_CAPABILITY:
+		caps_set(c, &cond->code.list);
+		break;
+	case IMAP_RC_ALERT:
+		log_notice("[ALERT] %s", cond->text);
+		break;
+	case IMAP_RC_NOTIFICATIONOVERFLOW:
+	case IMAP_RC_BADEVENT:
+	case IMAP_RC_BADCHARSET:
+		if (!tagged)
+			imap_conn_fail(c, EXIT_FAIL, "[%s%s%s] %s",
+			    cond->code.name, cond->code.arg != NULL ? " " : "",
+			    cond->code.arg != NULL ? cond->code.arg : "",
+			    cond->text);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+conn_response(struct imap_conn *c, struct imap_resp *r)
+{
+	size_t i;
+	char **nv;
+
+	switch (r->type) {
+	case IMAP_RESP_TAGGED:
+		conn_tagged(c, r);
+		return;
+	case IMAP_RESP_CONT:
+		if (cmd_continue(c) == -1) {
+			if (c->stream != NULL &&
+			    stream_error(c->stream)[0] != '\0')
+				conn_stream_fail(c);
+			imap_conn_fail(c, EXIT_PANIC, "Protocol error: "
+			    "unexpected continuation request \"+ %s\"",
+			    r->cond.text != NULL ? r->cond.text : "");
+		}
+		return;
+	default:
+		break;
+	}
+	if (c->state == CONN_GREETING) {
+		conn_greeting(c, r);
+		return;
+	}
+	switch (r->type) {
+	case IMAP_RESP_COND:
+		conn_code(c, &r->cond, 0);
+		if (r->cond.status == IMAP_COND_BYE) {
+			free(c->bye);
+			if ((c->bye = strdup(r->cond.text)) == NULL)
+				fatalx(EXIT_FAIL, "out of memory");
+			return;
+		}
+		if (r->cond.status == IMAP_COND_PREAUTH)
+			imap_conn_fail(c, EXIT_PANIC, "Protocol error: "
+			    "PREAUTH after the greeting");
+		break;
+	case IMAP_RESP_CAPABILITY:
+		caps_set(c, &r->atoms);
+		return;
+	case IMAP_RESP_ENABLED:
+		for (i = 0; i < r->atoms.n; i++) {
+			if ((nv = reallocarray(c->enabled, c->nenabled + 1,
+			    sizeof(*nv))) == NULL)
+				fatalx(EXIT_FAIL, "out of memory");
+			c->enabled = nv;
+			if ((nv[c->nenabled] = strdup(r->atoms.v[i])) == NULL)
+				fatalx(EXIT_FAIL, "out of memory");
+			c->nenabled++;
+		}
+		return;
+	default:
+		break;
+	}
+	if ((c->state == CONN_READY || c->state == CONN_LOGOUT) &&
+	    c->hooks.untagged != NULL)
+		c->hooks.untagged(c->hooks.arg, r);
+}
+
+static void
+conn_tagged(struct imap_conn *c, struct imap_resp *r)
+{
+	struct imap_cmd *cmd;
+
+	TAILQ_FOREACH(cmd, &c->fq, fentry)
+		if (strcmp(cmd->tag, r->tag) == 0)
+			break;
+	if (cmd == NULL)
+		imap_conn_fail(c, EXIT_PANIC, "Protocol error: unexpected "
+		    "tagged response \"%s %s\" (no such command in progress)",
+		    r->tag, imap_cond_name(r->cond.status));
+	conn_code(c, &r->cond, 1);
+	cmd_unlink(cmd);
+	cmd->in_cb = 1;
+	if (cmd->cb != NULL)
+		cmd->cb(c, cmd, r, cmd->arg);
+	cmd->in_cb = 0;
+	cmd_maybe_free(cmd);
+}
+
+/* ---- the session ------------------------------------------------------------ */
+
+static void
+conn_greeting(struct imap_conn *c, const struct imap_resp *r)
+{
+	char *text;
+
+	if (r->type != IMAP_RESP_COND || (r->cond.status != IMAP_COND_OK &&
+	    r->cond.status != IMAP_COND_PREAUTH)) {
+		if (r->type == IMAP_RESP_COND &&
+		    r->cond.status == IMAP_COND_BYE) {
+			text = imap_resp_text(r);
+			imap_conn_fail(c, EXIT_FAIL, "Server refused the "
+			    "connection: BYE %s", text != NULL ? text : "");
+		}
+		imap_conn_fail(c, EXIT_PANIC, "Protocol error: unexpected "
+		    "greeting (%s%s%s)", imap_resp_type_name(r->type),
+		    r->type == IMAP_RESP_COND ? " " : "",
+		    r->type == IMAP_RESP_COND ?
+		    imap_cond_name(r->cond.status) : "");
+	}
+	conn_code(c, &r->cond, 0);
+	if (r->cond.status == IMAP_COND_PREAUTH) {
+		if (c->conf.type == IMAP_TYPE_IMAP && c->conf.starttls)
+			imap_conn_fail(c, EXIT_FAIL, "PREAUTH greeting on "
+			    "plaintext connection? MiTM in action? Aborting, "
+			    "set \"STARTTLS = NO\" to ignore.");
+		c->authenticated = 1;
+	}
+	c->state = CONN_SETUP;
+	conn_setup(c);
+}
+
+static struct imap_cmd *
+setup_cmd(struct imap_conn *c, const char *name, enum setup_step step)
+{
+	return imap_cmd_new(c, name, setup_cb, (void *)(uintptr_t)step);
+}
+
+static void
+setup_send(struct imap_cmd *cmd)
+{
+	imap_cmd_end(cmd);
+	imap_cmd_submit(cmd);
+}
+
+/* The next step of the session, or READY. */
+static void
+conn_setup(struct imap_conn *c)
+{
+	size_t i;
+	int other;
+
+	if (!c->caps_known) {
+		setup_send(setup_cmd(c, "CAPABILITY", STEP_CAPABILITY));
+		return;
+	}
+	if (!imap_conn_has_cap(c, "IMAP4rev1"))
+		imap_conn_fail(c, EXIT_FAIL, "Missing IMAP4rev1 CAPABILITY.  "
+		    "Not an IMAP4 server?");
+	if (!c->authenticated) {
+		if (c->conf.type == IMAP_TYPE_IMAP && c->conf.starttls &&
+		    !c->tls_done) {
+			if (!imap_conn_has_cap(c, "STARTTLS"))
+				imap_conn_fail(c, EXIT_FAIL, "Server did not "
+				    "advertise STARTTLS capability.");
+			setup_send(setup_cmd(c, "STARTTLS", STEP_STARTTLS));
+			return;
+		}
+		conn_auth(c);
+		return;
+	}
+	if (c->conf.compress && !c->compress_tried) {
+		c->compress_tried = 1;
+		if (imap_conn_has_cap(c, "COMPRESS=DEFLATE")) {
+			setup_send(setup_cmd(c, "COMPRESS DEFLATE",
+			    STEP_COMPRESS));
+			return;
+		}
+		for (i = other = 0; i < c->ncaps; i++)
+			if (strncasecmp(c->caps[i], "COMPRESS=", 9) == 0)
+				other = 1;
+		if (other)
+			log_warnx("Couldn't find a suitable compression "
+			    "algorithm. Not enabling compression.");
+	}
+	if (!c->enable_sent) {
+		if (!imap_conn_has_cap(c, "ENABLE"))
+			imap_conn_fail(c, EXIT_FAIL, "Server did not "
+			    "advertise ENABLE (RFC 5161) capability.");
+		if (!imap_conn_has_cap(c, "QRESYNC"))
+			imap_conn_fail(c, EXIT_FAIL, "Server did not "
+			    "advertise QRESYNC capability.");
+		c->enable_sent = 1;
+		setup_send(setup_cmd(c, "ENABLE QRESYNC", STEP_ENABLE));
+		return;
+	}
+	if (!imap_conn_enabled(c, "QRESYNC"))
+		imap_conn_fail(c, EXIT_FAIL, "Couldn't ENABLE QRESYNC");
+	/* The driver's checks, in the reference's order and words. */
+	if (!imap_conn_has_cap(c, "LIST-EXTENDED"))
+		conn_fail_plain(c, EXIT_FAIL,
+		    "Non LIST-EXTENDED-capable IMAP server.");
+	if (!imap_conn_has_cap(c, "UIDPLUS"))
+		conn_fail_plain(c, EXIT_FAIL, "Non UIDPLUS-capable IMAP server.");
+	if (!c->conf.notify && !imap_conn_has_cap(c, "LIST-STATUS"))
+		conn_fail_plain(c, EXIT_FAIL,
+		    "Non LIST-STATUS-capable IMAP server.");
+	conn_ready(c);
+}
+
+/* Mechanism choice and the command (REFERENCE-BEHAVIOUR.md 4.3). */
+static void
+conn_auth(struct imap_conn *c)
+{
+	struct imap_cmd *cmd;
+	char *list, *w, *last, *mech = NULL, capname[128];
+	unsigned char *plain, *b64;
+	size_t ulen, plen, blen;
+	char *p;
+
+	if ((list = strdup(c->conf.auth != NULL ? c->conf.auth : "")) ==
+	    NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	for (w = strtok_r(list, " \t", &last); w != NULL;
+	    w = strtok_r(NULL, " \t", &last)) {
+		for (p = w; *p != '\0'; p++)
+			*p = (char)toupper((unsigned char)*p);
+		(void)snprintf(capname, sizeof(capname), "AUTH=%s", w);
+		if (strcmp(w, "LOGIN") == 0 || imap_conn_has_cap(c, capname)) {
+			mech = w;
+			break;
+		}
+	}
+	if (mech == NULL) {
+		free(list);
+		imap_conn_fail(c, EXIT_FAIL, "Failed to choose an "
+		    "authentication mechanism");
+	}
+	if ((strcmp(mech, "LOGIN") == 0 || strcmp(mech, "PLAIN") == 0) &&
+	    imap_conn_has_cap(c, "LOGINDISABLED")) {
+		free(list);
+		imap_conn_fail(c, EXIT_FAIL, "Logins are disabled.");
+	}
+	if (strcmp(mech, "LOGIN") != 0 && strcmp(mech, "PLAIN") != 0) {
+		(void)snprintf(capname, sizeof(capname), "%s", mech);
+		free(list);
+		imap_conn_fail(c, EXIT_FAIL, "Unsupported authentication "
+		    "mechanism: %s", capname);
+	}
+	if (c->conf.username == NULL)
+		imap_conn_fail(c, EXIT_FAIL, "Missing option username");
+	if (c->conf.password == NULL)
+		imap_conn_fail(c, EXIT_FAIL, "Missing option password");
+	ulen = strlen(c->conf.username);
+	plen = strlen(c->conf.password);
+
+	if (strcmp(mech, "LOGIN") == 0) {
+		cmd = setup_cmd(c, "LOGIN", STEP_AUTH);
+		imap_cmd_secret(cmd, " ", 1);
+		imap_cmd_astring_secret(cmd, c->conf.username, ulen);
+		imap_cmd_secret(cmd, " ", 1);
+		imap_cmd_astring_secret(cmd, c->conf.password, plen);
+	} else {
+		/* base64("\0user\0pass") */
+		if (ulen > 65536 || plen > 65536)
+			imap_conn_fail(c, EXIT_FAIL, "Credentials too long");
+		blen = ulen + plen + 2;
+		if ((plain = malloc(blen)) == NULL ||
+		    (b64 = malloc(4 * ((blen + 2) / 3) + 1)) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+		plain[0] = '\0';
+		memcpy(plain + 1, c->conf.username, ulen);
+		plain[ulen + 1] = '\0';
+		memcpy(plain + ulen + 2, c->conf.password, plen);
+		(void)EVP_EncodeBlock(b64, plain, (int)blen);
+		cmd = setup_cmd(c, "AUTHENTICATE PLAIN", STEP_AUTH);
+		if (imap_conn_has_cap(c, "SASL-IR")) {
+			imap_cmd_secret(cmd, " ", 1);
+			imap_cmd_secret(cmd, b64, strlen((char *)b64));
+		} else {
+			imap_cmd_cont(cmd);
+			imap_cmd_secret(cmd, b64, strlen((char *)b64));
+		}
+		freezero(plain, blen);
+		freezero(b64, 4 * ((blen + 2) / 3) + 1);
+	}
+	free(list);
+	/* The command holds the only copy now; it is wiped as written. */
+	explicit_bzero(c->conf.password, plen);
+	c->conf.password = NULL;
+	c->in_auth = 1;
+	setup_send(cmd);
+}
+
+static void
+setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *r, void *arg)
+{
+	enum setup_step step = (enum setup_step)(uintptr_t)arg;
+	size_t n;
+	char *text;
+	int ok = r->cond.status == IMAP_COND_OK;
+
+	text = imap_resp_text(r);
+	switch (step) {
+	case STEP_CAPABILITY:
+		if (!ok)
+			imap_conn_fail(c, EXIT_FAIL, "%s %s",
+			    imap_cond_name(r->cond.status), text);
+		/* A server that listed nothing fails the IMAP4rev1 check. */
+		c->caps_known = 1;
+		break;
+	case STEP_STARTTLS:
+		if (!ok)
+			imap_conn_fail(c, EXIT_FAIL, "STARTTLS: %s %s",
+			    imap_cond_name(r->cond.status), text);
+		/*
+		 * Nothing may follow the OK in plain text: whatever did was
+		 * injected by someone on the path.
+		 */
+		n = c->rend - c->fed_end;
+		c->fed = 0;
+		c->roff = c->rend = 0;
+		n += stream_discard_buffered(c->stream);
+		if (n > 0)
+			log_warnx("Truncating non-empty output buffer "
+			    "(unauthenticated response injection?)");
+		if (stream_start_tls(c->stream, c->conf.tls,
+		    c->conf.host) == -1)
+			conn_stream_fail(c);
+		c->tls_done = 1;
+		/* Capabilities before TLS are not to be trusted. */
+		strv_free(&c->caps, &c->ncaps);
+		c->caps_known = 0;
+		break;
+	case STEP_AUTH:
+		c->in_auth = 0;
+		if (!ok)
+			imap_conn_fail(c, EXIT_FAIL, "Authentication failed: "
+			    "%s %s", imap_cond_name(r->cond.status), text);
+		c->authenticated = 1;
+		if (r->cond.code.kind != IMAP_RC_CAPABILITY) {
+			strv_free(&c->caps, &c->ncaps);
+			c->caps_known = 0;
+		}
+		break;
+	case STEP_COMPRESS:
+		if (ok) {
+			/* What follows the OK is already compressed. */
+			if (stream_start_compress(c->stream,
+			    c->rbuf + c->fed_end, c->rend - c->fed_end) == -1)
+				conn_stream_fail(c);
+			c->fed = 0;
+			c->roff = c->rend = 0;
+			log_debug("COMPRESS=DEFLATE active");
+		} else if (r->cond.code.kind != IMAP_RC_COMPRESSIONACTIVE)
+			imap_conn_fail(c, EXIT_FAIL, "COMPRESS DEFLATE: %s %s",
+			    imap_cond_name(r->cond.status), text);
+		break;
+	case STEP_ENABLE:
+		if (!ok)
+			imap_conn_fail(c, EXIT_FAIL, "ENABLE QRESYNC: %s %s",
+			    imap_cond_name(r->cond.status), text);
+		break;
+	}
+	free(text);
+	conn_setup(c);
+}
+
+static void
+conn_ready(struct imap_conn *c)
+{
+	c->state = CONN_READY;
+	c->careful = 0;
+	log_debug("session established");
+	if (c->hooks.ready != NULL)
+		c->hooks.ready(c->hooks.arg);
+}
+
+/* ---- the end -------------------------------------------------------------- */
+
+static void
+logout_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *r, void *arg)
+{
+	c->logout = NULL;
+	conn_close(c);
+}
+
+void
+imap_conn_logout(struct imap_conn *c)
+{
+	if (c->state == CONN_LOGOUT || c->state == CONN_CLOSED)
+		return;
+	if (c->state != CONN_READY) {
+		/* Nothing established worth a goodbye. */
+		conn_close(c);
+		return;
+	}
+	c->logout = imap_cmd_new(c, "LOGOUT", logout_cb, NULL);
+	imap_cmd_end(c->logout);
+	imap_cmd_submit(c->logout);
+	c->state = CONN_LOGOUT;
+	c->logout_at = conn_now();
+	if (cmd_write(c) == -1)
+		conn_close(c);
+}
+
+/*
+ * The session is over: the stream is shut down now (the counters stay
+ * readable), and the hook says so.
+ */
+static void
+conn_close(struct imap_conn *c)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	c->stop_pump = 1;
+	if (c->stream != NULL)
+		(void)stream_flush(c->stream);
+	if (c->hooks.closed != NULL)
+		c->hooks.closed(c->hooks.arg);
+}

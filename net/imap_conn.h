@@ -1,0 +1,206 @@
+/*
+ * One IMAP connection in the net child: the session (greeting,
+ * CAPABILITY, STARTTLS, authentication, COMPRESS, ENABLE QRESYNC,
+ * LOGOUT) and the machinery every command goes through (tags, the write
+ * queue with literals and continuations, the read/parse pump, the
+ * protocol log of --debug, dead-peer timers).  What the engine asks for
+ * is imap_ops.c's; it builds commands with the functions below.
+ *
+ * Event loop contract (net/net.c):
+ *
+ *	poll(imap_conn_fd(), imap_conn_events()) with
+ *	    imap_conn_timeout() as the timeout;
+ *	imap_conn_io(c) after every poll, whatever woke it up: it writes
+ *	    what it can, reads and parses what it can (stopping while the
+ *	    engine is congested: hooks.congested), and checks the timers.
+ *
+ * Errors never return: the connection logs "<side>: ERROR: ..." (or the
+ * reference's unprefixed message for a missing capability) and calls
+ * hooks.fatal(code), which ends the process: EXIT_FAIL for I/O, TLS,
+ * authentication and server errors, EXIT_PANIC for protocol violations.
+ *
+ * Pipelining.  Commands are written in the order they are submitted,
+ * without waiting for earlier answers.  A literal is non-synchronising
+ * ({N+}) when the server has LITERAL+ (or LITERAL- and N <= 4096);
+ * otherwise the writer sends {N}, stops, and goes on at the server's "+"
+ * (a tagged NO/BAD instead ends that command and the writer skips the
+ * rest of it).  A command may be submitted before all of it is known
+ * (APPEND whose message bodies are still arriving from the engine): the
+ * writer sends what there is and waits for the rest.  Tagged answers are
+ * matched by tag, in whatever order they come; a tag we never sent is a
+ * protocol violation.
+ */
+#ifndef NET_IMAP_CONN_H
+#define NET_IMAP_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traffic.h"
+
+struct imap_conn;
+struct imap_cmd;
+struct imap_resp;
+struct imap_event;
+struct tls_ctx;
+
+/* Connection types (the `type` key). */
+enum imap_type {
+	IMAP_TYPE_TUNNEL = 0,
+	IMAP_TYPE_IMAP,
+	IMAP_TYPE_IMAPS,
+};
+
+/*
+ * Dead-peer detection (REFERENCE-BEHAVIOUR.md 9.5: no fixed socket
+ * timeout).  While something is outstanding (greeting, handshake, a
+ * command) and not a single byte moved either way for
+ * IMAP_DEAD_TIMEOUT seconds, the connection fails with "Connection timed
+ * out".  A slow transfer moves bytes, so it never trips.  A READY
+ * connection idle for IMAP_IDLE_PROBE seconds gets a NOOP, so that a
+ * peer that died while we were idle (--watch, --notify) is noticed.
+ * The environment variable INTERIMAP_TEST_TIMEOUT (seconds) replaces
+ * the first, and the second becomes half of it (tests).
+ */
+#define IMAP_DEAD_TIMEOUT	600
+#define IMAP_IDLE_PROBE		300
+#define IMAP_ENV_TEST_TIMEOUT	"INTERIMAP_TEST_TIMEOUT"
+
+/* Flow control: bytes of commands queued but not yet written. */
+#define IMAP_OUT_HWM		(256 * 1024)	/* given to the stream */
+#define IMAP_QUEUE_HWM		(1024 * 1024) /* then stop the engine */
+
+/*
+ * The section's connection settings, as net.c read them.  Strings are
+ * borrowed; password is wiped by its owner once imap_conn_free() or the
+ * "ready" hook has been called (the connection keeps no copy past the
+ * authentication command, whose bytes are wiped as they are written).
+ */
+struct imap_conn_conf {
+	enum imap_type	 type;
+	const char	*host;		/* for TLS (certificate, SNI) */
+	int		 starttls;	/* STARTTLS = YES (type imap only) */
+	const char	*auth;		/* `auth`: "PLAIN LOGIN" */
+	const char	*username;	/* NULL if unset */
+	char		*password;	/* NULL if unset */
+	int		 compress;	/* COMPRESS=DEFLATE wanted */
+	int		 notify;	/* --notify: LIST-STATUS not needed */
+	struct tls_ctx	*tls;		/* imaps or STARTTLS; else NULL */
+};
+
+struct imap_conn_hooks {
+	/* The session is established (capabilities checked, QRESYNC on). */
+	void	(*ready)(void *);
+	/* An untagged response once ready (not CAPABILITY/ENABLED/BYE). */
+	void	(*untagged)(void *, const struct imap_resp *);
+	/* IMAP_EV_BODY_BEGIN/CHUNK/END/TOOBIG of a FETCH, once ready. */
+	void	(*body)(void *, const struct imap_event *);
+	/* Non-zero: stop parsing until the engine has caught up. */
+	int	(*congested)(void *);
+	/* The session is over after imap_conn_logout() (or EOF then). */
+	void	(*closed)(void *);
+	/* A fatal error was logged: end the process with this code. */
+	void	(*fatal)(void *, int);
+	void	*arg;
+};
+
+/* A command's completion: the tagged response (NULL never). */
+typedef void (*imap_cmd_cb)(struct imap_conn *, struct imap_cmd *,
+    const struct imap_resp *, void *);
+
+/* ---- the connection ----------------------------------------------------- */
+
+/* NULL if out of memory.  conf is copied (strings borrowed). */
+struct imap_conn *imap_conn_new(const struct imap_conn_conf *,
+		    const struct imap_conn_hooks *);
+/* Closes the stream (after a best-effort TLS close_notify). */
+void	 imap_conn_free(struct imap_conn *);
+/*
+ * The connected descriptor priv passed: the session starts (TLS at once
+ * for imaps, then the greeting).  Takes ownership of fd.
+ */
+void	 imap_conn_start(struct imap_conn *, int);
+int	 imap_conn_started(const struct imap_conn *);
+int	 imap_conn_fd(const struct imap_conn *);	/* -1 before start */
+short	 imap_conn_events(const struct imap_conn *);
+/* Milliseconds until the next timer (-1: none). */
+int	 imap_conn_timeout(const struct imap_conn *);
+/* Writes, reads, parses, checks timers.  Errors end the process. */
+void	 imap_conn_io(struct imap_conn *);
+
+int	 imap_conn_ready(const struct imap_conn *);
+/* IMAP_CAP_* bits (ipc/imap_proto.h) of the established session. */
+uint32_t imap_conn_capbits(const struct imap_conn *);
+/* 1 if the server advertised cap (case-insensitive). */
+int	 imap_conn_has_cap(const struct imap_conn *, const char *);
+/* 1 if cap is in the ENABLED list (QRESYNC). */
+int	 imap_conn_enabled(const struct imap_conn *, const char *);
+/* Bytes of commands not yet written (flow control). */
+size_t	 imap_conn_queued(const struct imap_conn *);
+/* 1 while some command awaits its tagged answer. */
+int	 imap_conn_busy(const struct imap_conn *);
+/*
+ * Ends the session politely: LOGOUT (once), then the stream is closed
+ * when the server answers or closes, or after a short grace period.
+ * hooks.fatal(EXIT_OK) is not called: imap_conn_closed() turns 1.
+ */
+void	 imap_conn_logout(struct imap_conn *);
+int	 imap_conn_closed(const struct imap_conn *);
+/* Traffic counters for the summary (zeros before start). */
+void	 imap_conn_stats(const struct imap_conn *, struct traffic_stats *);
+/*
+ * Logs "ERROR: <text>" and ends the process with code (hooks.fatal).
+ * For imap_ops.c: a server answer it cannot accept.
+ */
+void	 imap_conn_fail(struct imap_conn *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4), noreturn));
+
+/* ---- commands ----------------------------------------------------------- */
+
+/*
+ * A new command "<tag> " with completion cb(arg).  name ("SELECT") is
+ * for messages.  Build it with the functions below, then submit it; it
+ * is freed by the connection after cb has run.  Allocation failure is
+ * fatal.
+ */
+struct imap_cmd *imap_cmd_new(struct imap_conn *, const char *, imap_cmd_cb,
+		    void *);
+const char *imap_cmd_tag(const struct imap_cmd *);
+const char *imap_cmd_name(const struct imap_cmd *);
+/* Raw text (no CR, LF or NUL: the caller has checked). */
+void	 imap_cmd_text(struct imap_cmd *, const void *, size_t);
+void	 imap_cmd_str(struct imap_cmd *, const char *);
+void	 imap_cmd_printf(struct imap_cmd *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * Text that --debug shows as "[REDACTED]" (unless given twice), and
+ * that is wiped from memory once written.  Everything after it in the
+ * same command is treated alike.
+ */
+void	 imap_cmd_secret(struct imap_cmd *, const void *, size_t);
+/* A string argument: atom, quoted string or literal (imap_fmt.h). */
+void	 imap_cmd_astring(struct imap_cmd *, const void *, size_t);
+/* The same, wiped and redacted like imap_cmd_secret(). */
+void	 imap_cmd_astring_secret(struct imap_cmd *, const void *, size_t);
+/* A literal header {N} or {N+}; its N bytes follow with imap_cmd_data(). */
+void	 imap_cmd_literal(struct imap_cmd *, uint64_t);
+void	 imap_cmd_data(struct imap_cmd *, const void *, size_t);
+/* CRLF, then wait for a "+" continuation (AUTHENTICATE, IDLE). */
+void	 imap_cmd_cont(struct imap_cmd *);
+/* The final CRLF: nothing more will be added. */
+void	 imap_cmd_end(struct imap_cmd *);
+/* Queues the command for writing (complete or not yet). */
+void	 imap_cmd_submit(struct imap_cmd *);
+/* 1 once the tagged answer came (the rest of it is dropped). */
+int	 imap_cmd_finished(const struct imap_cmd *);
+
+/*
+ * The resp-text of a status response as the server sent it, for
+ * messages: "[CODE arg] text" or "text".  Caller frees; NULL if out of
+ * memory.
+ */
+char	*imap_resp_text(const struct imap_resp *);
+/* "OK", "NO", "BAD", "PREAUTH", "BYE". */
+const char *imap_cond_name(int);
+
+#endif

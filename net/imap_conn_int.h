@@ -1,0 +1,142 @@
+/*
+ * Private to imap_conn.c (the session and the read side) and imap_cmd.c
+ * (commands and the write side): the connection's state.
+ */
+#ifndef NET_IMAP_CONN_INT_H
+#define NET_IMAP_CONN_INT_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "imap_conn.h"
+#include "imap_fmt.h"
+
+#define CONN_RBUF_SIZE	65536	/* one read from the stream */
+#define CONN_TAG_SIZE	16
+
+enum cmd_part_kind {
+	PART_TEXT,		/* bytes of the line */
+	PART_LITERAL,		/* "{N}" or "{N+}" CRLF */
+	PART_DATA,		/* literal bytes */
+	PART_CONT,		/* CRLF, then wait for "+" */
+	PART_END,		/* the final CRLF */
+};
+
+struct cmd_part {
+	enum cmd_part_kind	 kind;
+	unsigned char		*data;		/* TEXT, DATA */
+	size_t			 len, off;	/* off: bytes written */
+	uint64_t		 size;		/* LITERAL */
+	int			 sync;		/* LITERAL: wait for "+" */
+	int			 secret;	/* wipe; redact in the log */
+};
+
+struct imap_cmd {
+	TAILQ_ENTRY(imap_cmd)	 wentry;	/* the write queue */
+	TAILQ_ENTRY(imap_cmd)	 fentry;	/* in flight */
+	struct imap_conn	*conn;
+	char			 tag[CONN_TAG_SIZE];
+	const char		*name;
+	imap_cmd_cb		 cb;
+	void			*arg;
+	struct cmd_part		*parts;
+	size_t			 nparts, cap, ipart;
+	size_t			 queued;	/* bytes in parts, unwritten */
+	int			 closed;	/* imap_cmd_end() was called */
+	int			 submitted;
+	int			 inflight;	/* its first byte is out */
+	int			 waiting;	/* for a "+" continuation */
+	uint64_t		 lit_begin;	/* literal to start at "+" */
+	int			 lit_pending;
+	int			 finished;	/* the tagged answer came */
+	int			 secret;	/* a secret part was added */
+	int			 in_cb;		/* its callback is running */
+};
+
+TAILQ_HEAD(imap_cmdq, imap_cmd);
+
+enum conn_state {
+	CONN_NEW,		/* no stream yet */
+	CONN_HANDSHAKE,		/* imaps: TLS before the greeting */
+	CONN_GREETING,
+	CONN_SETUP,		/* CAPABILITY ... ENABLE */
+	CONN_READY,
+	CONN_LOGOUT,		/* LOGOUT sent */
+	CONN_CLOSED,
+};
+
+struct net_stream;
+struct imap_parser;
+
+struct imap_conn {
+	struct imap_conn_conf	 conf;
+	struct imap_conn_hooks	 hooks;
+	enum conn_state		 state;
+	struct net_stream	*stream;
+	struct imap_parser	*parser;
+	int			 debug;
+
+	/* read side */
+	unsigned char		*rbuf;
+	size_t			 roff, rend;	/* unfed bytes [roff, rend) */
+	size_t			 fed_end;	/* the window fed ends here */
+	int			 fed;		/* the parser holds a window */
+	int			 careful;	/* feed one line at a time */
+	int			 eof;		/* imap_parser_eof() called */
+	int			 stop_pump;
+
+	/* write side */
+	struct imap_cmdq	 wq;		/* submitted, not fully written */
+	struct imap_cmdq	 fq;		/* tag sent, no answer yet */
+	uint32_t		 tagno;
+	size_t			 queued;	/* bytes in all commands' parts */
+
+	/* session */
+	char			**caps;
+	size_t			 ncaps;
+	int			 caps_known;
+	char			**enabled;
+	size_t			 nenabled;
+	int			 authenticated;
+	int			 tls_done;	/* STARTTLS or imaps */
+	int			 compress_tried;
+	int			 enable_sent;
+	int			 in_auth;	/* quiet protocol log (debug 1) */
+	int			 tls_logged;
+	char			*bye;		/* the text of an untagged BYE */
+	struct imap_cmd		*logout;
+
+	/* protocol log (--debug) */
+	struct imap_buf		 clog;		/* the client line so far */
+	int			 clog_redact;
+	struct imap_buf		 slog;		/* the server line so far */
+	uint64_t		 slog_skip;	/* literal bytes to skip */
+	int			 slog_lit;	/* the line follows a literal */
+
+	/* timers (CLOCK_MONOTONIC seconds) */
+	time_t			 dead_timeout, idle_probe;
+	time_t			 last_io;	/* a byte moved either way */
+	time_t			 logout_at;
+	uint64_t		 io_mark;	/* raw counters at last_io */
+	int			 outstanding;	/* the server owes us bytes */
+	int			 probing;	/* our own NOOP in flight */
+};
+
+/* imap_cmd.c */
+void	 cmd_free(struct imap_cmd *);
+/* Frees it if answered, ended and written (or dropped). */
+void	 cmd_maybe_free(struct imap_cmd *);
+/* Writes what the queue allows; 0, or -1 (stream error). */
+int	 cmd_write(struct imap_conn *);
+/* The server's "+": the command waiting for it goes on. 0 / -1. */
+int	 cmd_continue(struct imap_conn *);
+/* The tagged answer of cmd: out of both queues, rest dropped. */
+void	 cmd_unlink(struct imap_cmd *);
+/* The --debug line logger for server bytes. */
+void	 conn_slog(struct imap_conn *, const unsigned char *, size_t);
+time_t	 conn_now(void);
+
+#endif

@@ -1,0 +1,1343 @@
+/*
+ * Engine requests -> IMAP commands, and server data -> engine messages
+ * (see imap_ops.h for the rules, ipc/imap_proto.h for the layouts).
+ */
+#include <sys/queue.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "imap_proto.h"
+#include "imap_conn.h"
+#include "imap_fmt.h"
+#include "imap_ops.h"
+#include "imap_parse.h"
+#include "uidset.h"
+
+#define OPS_MSG_MAX	65536	/* the catalogue's bound for our messages */
+#define OPS_SET_PIECE	60000	/* a long VANISHED set, cut into pieces */
+
+struct imap_ops;
+
+struct ops_req {
+	TAILQ_ENTRY(ops_req)	 entry;
+	struct imap_ops		*ops;
+	uint32_t		 id;
+	uint32_t		 type;
+	int			 pending;	/* commands not answered */
+	int			 sealed;	/* no more commands to come */
+	int			 failed;	/* a non-OK answer was taken */
+	uint32_t		 status;	/* IMAP_DONE_* */
+	uint32_t		 code;		/* IMAP_CODE_* */
+	struct imap_buf		 codedata;
+	char			*text;
+	char			*mailbox;	/* SELECT: the log prefix */
+};
+
+TAILQ_HEAD(ops_reqq, ops_req);
+
+struct imap_ops {
+	struct imap_conn	*conn;
+	struct ipc_chan		*engine;
+	struct ops_reqq		 reqs;
+	int			 closed;	/* the session is over */
+	struct ops_req		*logout;
+
+	/* the APPEND being received */
+	struct ops_req		*append;
+	struct imap_cmd		*append_cmd;
+	char			*append_mbox;
+	size_t			 append_mboxlen;
+	uint32_t		 append_nmsg;
+	uint64_t		 append_left;	/* bytes of this message due */
+
+	/* an IDLE in progress */
+	struct ops_req		*idle;
+	struct imap_cmd		*idle_cmd;
+
+	/* the FETCH response being parsed */
+	int			 body_active;	/* BEGIN sent, END not yet */
+	int			 body_done;	/* its body went out */
+	int			 body_skip;	/* too big: the FETCH is dropped */
+	uint32_t		 body_mask;	/* items sent with the body */
+};
+
+static void	 ops_broken(const struct ipc_msg *, const char *)
+		    __attribute__((noreturn));
+static void	 ops_send(struct imap_ops *, uint32_t, uint32_t,
+		    struct ipc_buf *);
+static uint32_t	 ops_cur_id(const struct imap_ops *);
+static struct ops_req *ops_req_new(struct imap_ops *, const struct ipc_msg *);
+static void	 ops_req_free(struct ops_req *);
+static void	 ops_req_fail(struct ops_req *, uint32_t, const char *);
+static void	 ops_flush_done(struct imap_ops *);
+static struct imap_cmd *ops_cmd(struct imap_ops *, struct ops_req *,
+		    const char *);
+static void	 ops_cmd_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static void	 ops_submit(struct imap_cmd *);
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void
+ops_broken(const struct ipc_msg *msg, const char *why)
+{
+	fatalx(EXIT_CHILD, "broken IPC message (%s) from the engine: %s",
+	    ipc_type_name(msg->hdr.type), why);
+}
+
+static void
+ops_send(struct imap_ops *o, uint32_t type, uint32_t id, struct ipc_buf *b)
+{
+	if (b->len > OPS_MSG_MAX)
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: a "
+		    "server response too large to pass on (%zu bytes)",
+		    b->len);
+	/* The engine gone, priv ends the run: nobody to tell. */
+	if (o->engine->fd != -1 &&
+	    ipc_send(o->engine, type, id, -1, b) == -1)
+		fatalx(EXIT_CHILD, "%s", o->engine->err);
+	ipc_buf_free(b);
+}
+
+static uint32_t
+ops_cur_id(const struct imap_ops *o)
+{
+	const struct ops_req *r = TAILQ_FIRST(&o->reqs);
+
+	return r != NULL ? r->id : 0;
+}
+
+/* A copy of data as a C string; NUL bytes inside are refused. */
+static char *
+ops_name(const struct ipc_msg *msg, const void *p, size_t len)
+{
+	char *s;
+
+	if (p == NULL || memchr(p, '\0', len) != NULL)
+		ops_broken(msg, "bad mailbox name");
+	if ((s = malloc(len + 1)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
+
+/* A sequence set as the engine may send it: digits, ':', ',', '*'. */
+static int
+ops_set_valid(const char *s)
+{
+	const char *p;
+	int digit = 0;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (p = s; *p != '\0'; p++) {
+		if (*p >= '0' && *p <= '9')
+			digit = 1;
+		else if (*p == '*')
+			digit = 1;
+		else if ((*p == ':' || *p == ',') && digit)
+			digit = 0;
+		else
+			return 0;
+	}
+	return digit;
+}
+
+/* A ranges set back to text ("1:3,7", "5:*"). */
+static void
+ops_set_format(struct imap_buf *b, const struct imap_range *r)
+{
+	if (r->lo == IMAP_SET_STAR)
+		imap_buf_str(b, "*");
+	else
+		imap_buf_printf(b, "%u", r->lo);
+	if (r->hi == IMAP_SET_STAR)
+		imap_buf_str(b, r->lo == IMAP_SET_STAR ? "" : ":*");
+	else if (r->hi != r->lo)
+		imap_buf_printf(b, ":%u", r->hi);
+}
+
+static uint32_t
+ops_code(enum imap_rc rc)
+{
+	switch (rc) {
+	case IMAP_RC_NONE:		return IMAP_CODE_NONE;
+	case IMAP_RC_UIDVALIDITY:	return IMAP_CODE_UIDVALIDITY;
+	case IMAP_RC_UIDNEXT:		return IMAP_CODE_UIDNEXT;
+	case IMAP_RC_HIGHESTMODSEQ:	return IMAP_CODE_HIGHESTMODSEQ;
+	case IMAP_RC_NOMODSEQ:		return IMAP_CODE_NOMODSEQ;
+	case IMAP_RC_UIDNOTSTICKY:	return IMAP_CODE_UIDNOTSTICKY;
+	case IMAP_RC_CLOSED:		return IMAP_CODE_CLOSED;
+	case IMAP_RC_READ_ONLY:		return IMAP_CODE_READ_ONLY;
+	case IMAP_RC_READ_WRITE:	return IMAP_CODE_READ_WRITE;
+	case IMAP_RC_APPENDUID:		return IMAP_CODE_APPENDUID;
+	case IMAP_RC_MODIFIED:		return IMAP_CODE_MODIFIED;
+	case IMAP_RC_TRYCREATE:		return IMAP_CODE_TRYCREATE;
+	default:			return IMAP_CODE_OTHER;
+	}
+}
+
+/* ---- requests and their answers ------------------------------------------ */
+
+struct imap_ops *
+imap_ops_new(struct ipc_chan *engine)
+{
+	struct imap_ops *o;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return NULL;
+	o->engine = engine;
+	TAILQ_INIT(&o->reqs);
+	return o;
+}
+
+void
+imap_ops_free(struct imap_ops *o)
+{
+	struct ops_req *r;
+
+	if (o == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&o->reqs)) != NULL) {
+		TAILQ_REMOVE(&o->reqs, r, entry);
+		ops_req_free(r);
+	}
+	free(o->append_mbox);
+	free(o);
+}
+
+void
+imap_ops_set_conn(struct imap_ops *o, struct imap_conn *c)
+{
+	o->conn = c;
+}
+
+int
+imap_ops_accepting(const struct imap_ops *o)
+{
+	return o->conn != NULL && imap_conn_queued(o->conn) < IMAP_QUEUE_HWM;
+}
+
+int
+imap_ops_congested(const struct imap_ops *o)
+{
+	return (size_t)ipc_pending(o->engine) > OPS_ENGINE_HWM;
+}
+
+static struct ops_req *
+ops_req_new(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ops_req *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	r->ops = o;
+	r->id = msg->hdr.peerid;
+	r->type = msg->hdr.type;
+	imap_buf_init(&r->codedata);
+	TAILQ_INSERT_TAIL(&o->reqs, r, entry);
+	return r;
+}
+
+static void
+ops_req_free(struct ops_req *r)
+{
+	imap_buf_free(&r->codedata);
+	free(r->text);
+	free(r->mailbox);
+	free(r);
+}
+
+/* A failure found here, not by the server. */
+static void
+ops_req_fail(struct ops_req *r, uint32_t status, const char *text)
+{
+	if (r->failed)
+		return;
+	r->failed = 1;
+	r->status = status;
+	r->code = IMAP_CODE_NONE;
+	imap_buf_reset(&r->codedata);
+	free(r->text);
+	if ((r->text = strdup(text)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+}
+
+/* DONE for every finished request at the head of the queue. */
+static void
+ops_flush_done(struct imap_ops *o)
+{
+	struct ops_req *r;
+	struct ipc_buf b;
+
+	while ((r = TAILQ_FIRST(&o->reqs)) != NULL && r->sealed &&
+	    r->pending == 0) {
+		TAILQ_REMOVE(&o->reqs, r, entry);
+		if (imap_buf_ok(&r->codedata) == -1)
+			fatalx(EXIT_FAIL, "out of memory");
+		ipc_buf_init(&b);
+		ipc_put_u32(&b, r->status);
+		ipc_put_u32(&b, r->code);
+		ipc_put_str(&b, r->codedata.data != NULL ?
+		    r->codedata.data : "");
+		ipc_put_str(&b, r->text != NULL ? r->text : "");
+		if (b.len > OPS_MSG_MAX) {
+			/* Only a hostile server's text gets there. */
+			ipc_buf_free(&b);
+			ipc_buf_init(&b);
+			ipc_put_u32(&b, r->status);
+			ipc_put_u32(&b, IMAP_CODE_NONE);
+			ipc_put_str(&b, "");
+			ipc_put_str(&b, "(response text too long)");
+		}
+		ops_send(o, IMSG_IMAP_DONE, r->id, &b);
+		ops_req_free(r);
+	}
+}
+
+static struct imap_cmd *
+ops_cmd(struct imap_ops *o, struct ops_req *r, const char *name)
+{
+	r->pending++;
+	return imap_cmd_new(o->conn, name, ops_cmd_cb, r);
+}
+
+static void
+ops_submit(struct imap_cmd *cmd)
+{
+	imap_cmd_end(cmd);
+	imap_cmd_submit(cmd);
+}
+
+static void
+ops_cmd_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+	struct imap_ops *o = r->ops;
+	const struct imap_code *code = &resp->cond.code;
+	uint32_t st;
+
+	switch (resp->cond.status) {
+	case IMAP_COND_OK:
+		st = IMAP_DONE_OK;
+		break;
+	case IMAP_COND_NO:
+		st = IMAP_DONE_NO;
+		break;
+	default:
+		st = IMAP_DONE_BAD;
+		break;
+	}
+	if (!r->failed) {
+		if (st != IMAP_DONE_OK) {
+			r->failed = 1;
+			imap_buf_reset(&r->codedata);
+		}
+		if (st != IMAP_DONE_OK || code->kind != IMAP_RC_NONE ||
+		    r->text == NULL) {
+			r->status = st;
+			free(r->text);
+			if ((r->text = imap_resp_text(resp)) == NULL)
+				fatalx(EXIT_FAIL, "out of memory");
+		}
+		if (code->kind == IMAP_RC_MODIFIED && r->code ==
+		    IMAP_CODE_MODIFIED && st == IMAP_DONE_OK) {
+			/* Split STORE: the sets of every piece. */
+			imap_buf_str(&r->codedata, ",");
+			imap_buf_str(&r->codedata, code->arg != NULL ?
+			    code->arg : "");
+		} else if (code->kind != IMAP_RC_NONE) {
+			r->code = ops_code(code->kind);
+			imap_buf_reset(&r->codedata);
+			if (r->code == IMAP_CODE_OTHER)
+				imap_buf_str(&r->codedata, code->name);
+			if (code->arg != NULL) {
+				if (r->code == IMAP_CODE_OTHER)
+					imap_buf_str(&r->codedata, " ");
+				imap_buf_str(&r->codedata, code->arg);
+			}
+		}
+	}
+	switch (r->type) {
+	case IMSG_IMAP_SELECT:
+		/* The log prefix names the mailbox once selected. */
+		log_set_mailbox(st == IMAP_DONE_OK ? r->mailbox : NULL);
+		break;
+	case IMSG_IMAP_UNSELECT:
+		if (st == IMAP_DONE_OK)
+			log_set_mailbox(NULL);
+		break;
+	default:
+		break;
+	}
+	r->pending--;
+	ops_flush_done(o);
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* Appends " " and a list-mailbox pattern or reference. */
+static void
+ops_astring(struct imap_cmd *cmd, const void *p, size_t len)
+{
+	imap_cmd_text(cmd, " ", 1);
+	imap_cmd_astring(cmd, p, len);
+}
+
+/* Atoms separated by spaces, for LIST's selection options. */
+static int
+ops_atoms_valid(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= ' ' && *p != ' ')
+			return 0;
+		else if (*p >= 0x7f || strchr("(){%*\"\\]", *p) != NULL)
+			return 0;
+	return 1;
+}
+
+static void
+ops_list(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct ops_req *r;
+	struct imap_cmd *cmd;
+	const void *ref, *pat;
+	size_t reflen, patlen;
+	uint32_t flags, n, i;
+	char *opts;
+
+	ipc_rd_init(&rd, msg);
+	flags = ipc_get_u32(&rd);
+	opts = ipc_get_str(&rd);
+	ref = ipc_get_data(&rd, &reflen);
+	n = ipc_get_u32(&rd);
+	if (rd.error || opts == NULL || ref == NULL ||
+	    !ops_atoms_valid(opts) || n > rd.left / 4 ||
+	    (flags & ~(IMAP_LIST_RET_SUBSCRIBED | IMAP_LIST_RET_STATUS)))
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	cmd = ops_cmd(o, r, "LIST");
+	if (*opts != '\0')
+		imap_cmd_printf(cmd, " (%s)", opts);
+	free(opts);
+	ops_astring(cmd, ref, reflen);
+	if (n == 0)
+		imap_cmd_str(cmd, " *");
+	else if (n > 1)
+		imap_cmd_str(cmd, " (");
+	for (i = 0; i < n; i++) {
+		if ((pat = ipc_get_data(&rd, &patlen)) == NULL ||
+		    memchr(pat, '\0', patlen) != NULL)
+			ops_broken(msg, "bad pattern");
+		if (n > 1 && i > 0)
+			imap_cmd_text(cmd, " ", 1);
+		if (n == 1)
+			imap_cmd_text(cmd, " ", 1);
+		imap_cmd_astring(cmd, pat, patlen);
+	}
+	if (n > 1)
+		imap_cmd_str(cmd, ")");
+	if (ipc_rd_end(&rd) == -1)
+		ops_broken(msg, "bad layout");
+	if (flags != 0) {
+		imap_cmd_str(cmd, " RETURN (");
+		if (flags & IMAP_LIST_RET_SUBSCRIBED)
+			imap_cmd_str(cmd, "SUBSCRIBED");
+		if (flags & IMAP_LIST_RET_STATUS)
+			imap_cmd_printf(cmd, "%sSTATUS (UIDVALIDITY UIDNEXT "
+			    "HIGHESTMODSEQ)", (flags &
+			    IMAP_LIST_RET_SUBSCRIBED) ? " " : "");
+		imap_cmd_str(cmd, ")");
+	}
+	ops_submit(cmd);
+	r->sealed = 1;
+}
+
+static void
+ops_select(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct ops_req *r;
+	struct imap_cmd *cmd;
+	const void *name;
+	size_t namelen;
+	uint32_t flags, uidvalidity = 0;
+	uint64_t modseq = 0;
+	char *known = NULL, *seqs = NULL, *uids = NULL;
+
+	ipc_rd_init(&rd, msg);
+	name = ipc_get_data(&rd, &namelen);
+	flags = ipc_get_u32(&rd);
+	if (flags & IMAP_SEL_QRESYNC) {
+		uidvalidity = ipc_get_u32(&rd);
+		modseq = ipc_get_u64(&rd);
+		known = ipc_get_str(&rd);
+		seqs = ipc_get_str(&rd);
+		uids = ipc_get_str(&rd);
+	}
+	if (ipc_rd_end(&rd) == -1 ||
+	    (flags & ~(IMAP_SEL_QRESYNC | IMAP_SEL_EXAMINE)) ||
+	    ((flags & IMAP_SEL_QRESYNC) && (known == NULL || seqs == NULL ||
+	    uids == NULL || (*known != '\0' && !ops_set_valid(known)) ||
+	    (*seqs == '\0') != (*uids == '\0') ||
+	    (*seqs != '\0' && (!ops_set_valid(seqs) ||
+	    !ops_set_valid(uids))))))
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	r->mailbox = ops_name(msg, name, namelen);
+	/* While the SELECT is in flight no mailbox is selected. */
+	log_set_mailbox(NULL);
+	cmd = ops_cmd(o, r, flags & IMAP_SEL_EXAMINE ? "EXAMINE" : "SELECT");
+	ops_astring(cmd, name, namelen);
+	if (flags & IMAP_SEL_QRESYNC) {
+		imap_cmd_printf(cmd, " (QRESYNC (%u %llu", uidvalidity,
+		    (unsigned long long)modseq);
+		if (*known != '\0')
+			imap_cmd_printf(cmd, " %s", known);
+		if (*seqs != '\0')
+			imap_cmd_printf(cmd, " (%s %s)", seqs, uids);
+		imap_cmd_str(cmd, "))");
+	}
+	free(known);
+	free(seqs);
+	free(uids);
+	ops_submit(cmd);
+	r->sealed = 1;
+}
+
+/* UNSELECT, NOOP: no argument. */
+static void
+ops_simple(struct imap_ops *o, const struct ipc_msg *msg, const char *name)
+{
+	struct ops_req *r;
+
+	if (msg->len != 0)
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	ops_submit(ops_cmd(o, r, name));
+	r->sealed = 1;
+}
+
+static const char *
+ops_fetch_items(uint32_t items, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t	 bit;
+		const char	*name;
+	} names[] = {
+		{ IMAP_FETCH_MODSEQ,		"MODSEQ" },
+		{ IMAP_FETCH_FLAGS,		"FLAGS" },
+		{ IMAP_FETCH_INTERNALDATE,	"INTERNALDATE" },
+		{ IMAP_FETCH_ENVELOPE,		"ENVELOPE" },
+		{ IMAP_FETCH_BODY,		"BODY.PEEK[]" },
+	};
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((items & names[i].bit) == 0)
+			continue;
+		if (buf[0] != '\0')
+			(void)strlcat(buf, " ", len);
+		(void)strlcat(buf, names[i].name, len);
+	}
+	if (buf[0] == '\0')
+		(void)strlcpy(buf, "UID", len);
+	return buf;
+}
+
+/*
+ * One command per piece of the set: prefix "<piece>" suffix.  Returns
+ * the number of commands.
+ */
+static void
+ops_split(struct imap_ops *o, struct ops_req *r, const struct ipc_msg *msg,
+    const char *set, const char *name, const char *suffix)
+{
+	struct imap_cmd *cmd;
+	const char *s = set;
+	size_t len = strlen(set), n;
+
+	while (len > 0) {
+		if ((n = imap_uids_chunk(s, len, UIDSET_CHUNK_MAX)) == 0)
+			ops_broken(msg, "UID set element too long");
+		cmd = ops_cmd(o, r, name);
+		imap_cmd_text(cmd, " ", 1);
+		imap_cmd_text(cmd, s, n);
+		imap_cmd_str(cmd, suffix);
+		ops_submit(cmd);
+		if (n == len)
+			break;
+		s += n + 1;
+		len -= n + 1;
+	}
+}
+
+static void
+ops_fetch(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct ops_req *r;
+	char *set, items[80], suffix[160];
+	uint32_t what;
+	uint64_t since;
+
+	ipc_rd_init(&rd, msg);
+	set = ipc_get_str(&rd);
+	what = ipc_get_u32(&rd);
+	since = ipc_get_u64(&rd);
+	if (ipc_rd_end(&rd) == -1 || !ops_set_valid(set) ||
+	    (what & ~(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |
+	    IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)))
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	if (since > 0)
+		(void)snprintf(suffix, sizeof(suffix), " (%s) (CHANGEDSINCE "
+		    "%llu)", ops_fetch_items(what, items, sizeof(items)),
+		    (unsigned long long)since);
+	else
+		(void)snprintf(suffix, sizeof(suffix), " (%s)",
+		    ops_fetch_items(what, items, sizeof(items)));
+	ops_split(o, r, msg, set, "UID FETCH", suffix);
+	free(set);
+	r->sealed = 1;
+}
+
+/*
+ * "(flag ...)" from a space-separated list; flags no server could take
+ * (not atoms) are left out with a warning rather than break a command.
+ */
+static void
+ops_flag_list(struct imap_buf *b, const char *flags)
+{
+	const char *s, *e;
+	int first = 1;
+
+	imap_buf_add(b, "(", 1);
+	for (s = flags; *s != '\0'; s = e) {
+		while (*s == ' ')
+			s++;
+		for (e = s; *e != '\0' && *e != ' '; e++)
+			;
+		if (e == s || (e - s == 7 && strncasecmp(s, "\\Recent",
+		    7) == 0))
+			continue;
+		if (!imap_flag_valid(s, (size_t)(e - s))) {
+			log_warnx("Not setting invalid flag %.*s",
+			    (int)(e - s), s);
+			continue;
+		}
+		if (!first)
+			imap_buf_add(b, " ", 1);
+		imap_buf_add(b, s, (size_t)(e - s));
+		first = 0;
+	}
+	imap_buf_add(b, ")", 1);
+}
+
+static void
+ops_store(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct ops_req *r;
+	struct imap_buf b;
+	char *set, *flags;
+	uint64_t since;
+	uint32_t mode;
+
+	ipc_rd_init(&rd, msg);
+	set = ipc_get_str(&rd);
+	since = ipc_get_u64(&rd);
+	mode = ipc_get_u32(&rd);
+	flags = ipc_get_str(&rd);
+	if (ipc_rd_end(&rd) == -1 || !ops_set_valid(set) || flags == NULL ||
+	    mode > IMAP_STORE_REMOVE)
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	imap_buf_init(&b);
+	if (since > 0)
+		imap_buf_printf(&b, " (UNCHANGEDSINCE %llu)",
+		    (unsigned long long)since);
+	imap_buf_printf(&b, " %sFLAGS.SILENT ", mode == IMAP_STORE_ADD ?
+	    "+" : mode == IMAP_STORE_REMOVE ? "-" : "");
+	ops_flag_list(&b, flags);
+	if (imap_buf_ok(&b) == -1)
+		fatalx(EXIT_FAIL, "out of memory");
+	ops_split(o, r, msg, set, "UID STORE", b.data);
+	imap_buf_free(&b);
+	free(set);
+	free(flags);
+	r->sealed = 1;
+}
+
+/* UID STORE +FLAGS.SILENT (\Deleted) then UID EXPUNGE, per piece. */
+static void
+ops_expunge(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct ops_req *r;
+	struct imap_cmd *cmd;
+	char *set, *s;
+	size_t len, n;
+
+	ipc_rd_init(&rd, msg);
+	set = ipc_get_str(&rd);
+	if (ipc_rd_end(&rd) == -1 || !ops_set_valid(set))
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	for (s = set, len = strlen(set); len > 0; s += n + 1, len -= n + 1) {
+		if ((n = imap_uids_chunk(s, len, UIDSET_CHUNK_MAX)) == 0)
+			ops_broken(msg, "UID set element too long");
+		cmd = ops_cmd(o, r, "UID STORE");
+		imap_cmd_printf(cmd, " %.*s +FLAGS.SILENT (\\Deleted)",
+		    (int)n, s);
+		ops_submit(cmd);
+		cmd = ops_cmd(o, r, "UID EXPUNGE");
+		imap_cmd_printf(cmd, " %.*s", (int)n, s);
+		ops_submit(cmd);
+		if (n == len)
+			break;
+	}
+	free(set);
+	r->sealed = 1;
+}
+
+static void
+ops_mailbox(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	static const char *const names[] = {
+		NULL, "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE"
+	};
+	struct ipc_rd rd;
+	struct ops_req *r;
+	struct imap_cmd *cmd;
+	const void *name, *newname;
+	size_t namelen, newlen;
+	uint32_t op;
+
+	ipc_rd_init(&rd, msg);
+	op = ipc_get_u32(&rd);
+	name = ipc_get_data(&rd, &namelen);
+	newname = ipc_get_data(&rd, &newlen);
+	if (ipc_rd_end(&rd) == -1 || op < IMAP_MBOP_CREATE ||
+	    op > IMAP_MBOP_UNSUBSCRIBE || name == NULL ||
+	    memchr(name, '\0', namelen) != NULL ||
+	    (op == IMAP_MBOP_RENAME) != (newname != NULL) ||
+	    (newname != NULL && memchr(newname, '\0', newlen) != NULL))
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	cmd = ops_cmd(o, r, names[op]);
+	ops_astring(cmd, name, namelen);
+	if (newname != NULL)
+		ops_astring(cmd, newname, newlen);
+	ops_submit(cmd);
+	r->sealed = 1;
+}
+
+static void
+ops_append(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	const void *name;
+	size_t len;
+
+	if (o->append != NULL)
+		ops_broken(msg, "an APPEND is already open");
+	ipc_rd_init(&rd, msg);
+	name = ipc_get_data(&rd, &len);
+	if (ipc_rd_end(&rd) == -1)
+		ops_broken(msg, "bad layout");
+	o->append_mbox = ops_name(msg, name, len);
+	o->append_mboxlen = len;
+	o->append = ops_req_new(o, msg);
+	o->append_cmd = NULL;
+	o->append_nmsg = 0;
+	o->append_left = 0;
+}
+
+static void
+ops_append_msg(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct imap_buf b;
+	char *flags, *date;
+	uint64_t size;
+
+	if (o->append == NULL || o->append_left > 0)
+		ops_broken(msg, "not expected now");
+	ipc_rd_init(&rd, msg);
+	flags = ipc_get_str(&rd);
+	date = ipc_get_str(&rd);
+	size = ipc_get_u64(&rd);
+	if (ipc_rd_end(&rd) == -1 || date == NULL)
+		ops_broken(msg, "bad layout");
+	if (o->append_nmsg++ == 0) {
+		o->append_cmd = ops_cmd(o, o->append, "APPEND");
+		ops_astring(o->append_cmd, o->append_mbox,
+		    o->append_mboxlen);
+		/* Written as soon as the bytes arrive. */
+		imap_cmd_submit(o->append_cmd);
+	}
+	imap_buf_init(&b);
+	if (flags != NULL) {
+		imap_buf_add(&b, " ", 1);
+		ops_flag_list(&b, flags);
+	}
+	if (*date != '\0') {
+		imap_buf_add(&b, " ", 1);
+		if (imap_fmt_date(&b, date) == -1) {
+			/* The server picks the date rather than break. */
+			log_warnx("Not using invalid INTERNALDATE \"%s\"",
+			    date);
+			b.len--;
+			b.data[b.len] = '\0';
+		}
+	}
+	imap_buf_add(&b, " ", 1);
+	if (imap_buf_ok(&b) == -1)
+		fatalx(EXIT_FAIL, "out of memory");
+	imap_cmd_text(o->append_cmd, b.data, b.len);
+	imap_buf_free(&b);
+	imap_cmd_literal(o->append_cmd, size);
+	o->append_left = size;
+	free(flags);
+	free(date);
+}
+
+static void
+ops_append_data(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	if (o->append == NULL || o->append_cmd == NULL ||
+	    (uint64_t)msg->len > o->append_left)
+		ops_broken(msg, "more bytes than announced");
+	imap_cmd_data(o->append_cmd, msg->data, msg->len);
+	o->append_left -= msg->len;
+}
+
+static void
+ops_append_end(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ops_req *r = o->append;
+
+	if (r == NULL || o->append_left > 0 || msg->len != 0)
+		ops_broken(msg, "not expected now");
+	if (o->append_cmd != NULL)
+		imap_cmd_end(o->append_cmd);
+	else
+		ops_req_fail(r, IMAP_DONE_BAD, "APPEND without a message");
+	o->append = NULL;
+	o->append_cmd = NULL;
+	free(o->append_mbox);
+	o->append_mbox = NULL;
+	r->sealed = 1;
+	ops_flush_done(o);
+}
+
+static void
+ops_logout(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ops_req *r;
+
+	if (msg->len != 0)
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	r->sealed = 1;
+	if (o->logout != NULL || o->closed) {
+		ops_req_fail(r, IMAP_DONE_BAD, "session closed");
+		ops_flush_done(o);
+		return;
+	}
+	r->pending = 1;		/* until the session is closed */
+	o->logout = r;
+	imap_conn_logout(o->conn);
+}
+
+static void
+ops_notify(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	static const char events[] =
+	    "(MessageNew MessageExpunge FlagChange)";
+	struct ipc_rd rd;
+	struct ops_req *r;
+	struct imap_cmd *cmd;
+	const void *name;
+	size_t len;
+	uint32_t flags, n, i;
+
+	ipc_rd_init(&rd, msg);
+	flags = ipc_get_u32(&rd);
+	n = ipc_get_u32(&rd);
+	if (rd.error || n > rd.left / 4 || (flags & ~(IMAP_NOTIFY_STATUS |
+	    IMAP_NOTIFY_PERSONAL | IMAP_NOTIFY_NONE)) ||
+	    ((flags & IMAP_NOTIFY_NONE) && (flags != IMAP_NOTIFY_NONE ||
+	    n != 0)))
+		ops_broken(msg, "bad layout");
+	r = ops_req_new(o, msg);
+	cmd = ops_cmd(o, r, "NOTIFY");
+	if (flags & IMAP_NOTIFY_NONE)
+		imap_cmd_str(cmd, " NONE");
+	else {
+		imap_cmd_str(cmd, " SET");
+		if (flags & IMAP_NOTIFY_STATUS)
+			imap_cmd_str(cmd, " STATUS");
+		if (n > 0)
+			imap_cmd_str(cmd, " (MAILBOXES (");
+		for (i = 0; i < n; i++) {
+			if ((name = ipc_get_data(&rd, &len)) == NULL ||
+			    memchr(name, '\0', len) != NULL)
+				ops_broken(msg, "bad mailbox name");
+			if (i > 0)
+				imap_cmd_text(cmd, " ", 1);
+			imap_cmd_astring(cmd, name, len);
+		}
+		if (n > 0)
+			imap_cmd_printf(cmd, ") %s)", events);
+		imap_cmd_printf(cmd, " (SELECTED %s)", events);
+		if (flags & IMAP_NOTIFY_PERSONAL)
+			imap_cmd_str(cmd, " (personal (MailboxName "
+			    "SubscriptionChange))");
+	}
+	if (ipc_rd_end(&rd) == -1)
+		ops_broken(msg, "bad layout");
+	ops_submit(cmd);
+	r->sealed = 1;
+}
+
+/* IDLE: open until IDLE_DONE (or any other request). */
+static void
+ops_idle(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	if (msg->len != 0)
+		ops_broken(msg, "bad layout");
+	o->idle = ops_req_new(o, msg);
+	o->idle_cmd = ops_cmd(o, o->idle, "IDLE");
+	imap_cmd_cont(o->idle_cmd);
+	imap_cmd_submit(o->idle_cmd);
+	o->idle->sealed = 1;
+}
+
+/* "DONE" after the server's "+" (the writer waits for it). */
+static void
+ops_idle_end(struct imap_ops *o)
+{
+	if (o->idle_cmd == NULL)
+		return;
+	imap_cmd_str(o->idle_cmd, "DONE");
+	imap_cmd_end(o->idle_cmd);
+	o->idle_cmd = NULL;
+	o->idle = NULL;
+}
+
+void
+imap_ops_request(struct imap_ops *o, const struct ipc_msg *msg)
+{
+	struct ops_req *r;
+
+	if (o->append != NULL && msg->hdr.type != IMSG_IMAP_APPEND_MSG &&
+	    msg->hdr.type != IMSG_IMAP_APPEND_DATA &&
+	    msg->hdr.type != IMSG_IMAP_APPEND_END)
+		ops_broken(msg, "inside an APPEND batch");
+	if (msg->hdr.type == IMSG_IMAP_IDLE_DONE) {
+		if (o->idle_cmd == NULL || msg->len != 0)
+			ops_broken(msg, "no IDLE in progress");
+		ops_idle_end(o);
+		return;
+	}
+	/* Anything else needs the IDLE over first. */
+	ops_idle_end(o);
+	if ((o->closed || o->logout != NULL) &&
+	    msg->hdr.type != IMSG_IMAP_LOGOUT) {
+		/* Still answered, in order. */
+		if (msg->hdr.type == IMSG_IMAP_APPEND_MSG ||
+		    msg->hdr.type == IMSG_IMAP_APPEND_DATA ||
+		    msg->hdr.type == IMSG_IMAP_APPEND_END)
+			ops_broken(msg, "APPEND after LOGOUT");
+		r = ops_req_new(o, msg);
+		r->sealed = 1;
+		ops_req_fail(r, IMAP_DONE_BAD, "session closed");
+		ops_flush_done(o);
+		return;
+	}
+	switch (msg->hdr.type) {
+	case IMSG_IMAP_LIST:
+		ops_list(o, msg);
+		break;
+	case IMSG_IMAP_SELECT:
+		ops_select(o, msg);
+		break;
+	case IMSG_IMAP_UNSELECT:
+		ops_simple(o, msg, "UNSELECT");
+		break;
+	case IMSG_IMAP_NOOP:
+		ops_simple(o, msg, "NOOP");
+		break;
+	case IMSG_IMAP_FETCH:
+		ops_fetch(o, msg);
+		break;
+	case IMSG_IMAP_STORE:
+		ops_store(o, msg);
+		break;
+	case IMSG_IMAP_EXPUNGE:
+		ops_expunge(o, msg);
+		break;
+	case IMSG_IMAP_MAILBOX:
+		ops_mailbox(o, msg);
+		break;
+	case IMSG_IMAP_APPEND:
+		ops_append(o, msg);
+		break;
+	case IMSG_IMAP_APPEND_MSG:
+		ops_append_msg(o, msg);
+		break;
+	case IMSG_IMAP_APPEND_DATA:
+		ops_append_data(o, msg);
+		break;
+	case IMSG_IMAP_APPEND_END:
+		ops_append_end(o, msg);
+		break;
+	case IMSG_IMAP_LOGOUT:
+		ops_logout(o, msg);
+		break;
+	case IMSG_IMAP_NOTIFY:
+		ops_notify(o, msg);
+		break;
+	case IMSG_IMAP_IDLE:
+		ops_idle(o, msg);
+		break;
+	default:
+		ops_broken(msg, "not expected from the engine");
+	}
+	ops_flush_done(o);
+}
+
+/* ---- what the server says --------------------------------------------------- */
+
+void
+imap_ops_ready(struct imap_ops *o)
+{
+	struct ipc_buf b;
+
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, imap_conn_capbits(o->conn));
+	ops_send(o, IMSG_IMAP_READY, 0, &b);
+}
+
+void
+imap_ops_closed(struct imap_ops *o)
+{
+	struct ops_req *r;
+
+	o->closed = 1;
+	TAILQ_FOREACH(r, &o->reqs, entry) {
+		if (r == o->logout) {
+			r->pending = 0;
+			continue;
+		}
+		if (r->pending > 0) {
+			ops_req_fail(r, IMAP_DONE_BAD, "session closed");
+			r->pending = 0;
+		}
+	}
+	o->logout = NULL;
+	ops_flush_done(o);
+}
+
+static uint32_t
+ops_attrs(const struct imap_strlist *l)
+{
+	static const struct {
+		const char	*name;
+		uint32_t	 bit;
+	} attrs[] = {
+		{ "\\Noselect",		IMAP_MBX_NOSELECT },
+		{ "\\NonExistent",	IMAP_MBX_NONEXISTENT },
+		{ "\\Subscribed",	IMAP_MBX_SUBSCRIBED },
+		{ "\\HasChildren",	IMAP_MBX_HASCHILDREN },
+		{ "\\HasNoChildren",	IMAP_MBX_HASNOCHILDREN },
+		{ "\\Noinferiors",	IMAP_MBX_NOINFERIORS },
+		{ "\\Marked",		IMAP_MBX_MARKED },
+		{ "\\Unmarked",		IMAP_MBX_UNMARKED },
+		{ "\\Remote",		IMAP_MBX_REMOTE },
+	};
+	uint32_t bits = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (imap_strlist_has(l, attrs[i].name))
+			bits |= attrs[i].bit;
+	return bits;
+}
+
+static void
+ops_list_item(struct imap_ops *o, const struct imap_list *l)
+{
+	struct ipc_buf b;
+
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, ops_attrs(&l->attrs));
+	ipc_put_u32(&b, l->delim < 0 ? IMAP_DELIM_NIL :
+	    (uint32_t)(unsigned char)l->delim);
+	ipc_put_data(&b, l->name, strlen(l->name));
+	ops_send(o, IMSG_IMAP_LIST_ITEM, ops_cur_id(o), &b);
+}
+
+static void
+ops_status_item(struct imap_ops *o, const struct imap_status_resp *s)
+{
+	struct ipc_buf b;
+	uint32_t mask = 0;
+
+	if (s->mask & IMAP_SA_UIDVALIDITY)
+		mask |= IMAP_ST_UIDVALIDITY;
+	if (s->mask & IMAP_SA_UIDNEXT)
+		mask |= IMAP_ST_UIDNEXT;
+	if (s->mask & IMAP_SA_HIGHESTMODSEQ)
+		mask |= IMAP_ST_HIGHESTMODSEQ;
+	if (s->mask & IMAP_SA_MESSAGES)
+		mask |= IMAP_ST_MESSAGES;
+	ipc_buf_init(&b);
+	ipc_put_data(&b, s->name, strlen(s->name));
+	ipc_put_u32(&b, mask);
+	ipc_put_u32(&b, s->uidvalidity);
+	ipc_put_u32(&b, s->uidnext);
+	ipc_put_u64(&b, s->highestmodseq);
+	ipc_put_u32(&b, s->messages);
+	ops_send(o, IMSG_IMAP_STATUS_ITEM, ops_cur_id(o), &b);
+}
+
+/* Response codes of untagged responses the engine keeps state from. */
+static void
+ops_untagged_code(struct imap_ops *o, const struct imap_code *code)
+{
+	struct ipc_buf b;
+	uint64_t value = 0;
+
+	switch (code->kind) {
+	case IMAP_RC_UIDVALIDITY:
+	case IMAP_RC_UIDNEXT:
+		value = code->num;
+		break;
+	case IMAP_RC_HIGHESTMODSEQ:
+		value = code->modseq;
+		break;
+	case IMAP_RC_NOMODSEQ:
+	case IMAP_RC_UIDNOTSTICKY:
+	case IMAP_RC_CLOSED:
+	case IMAP_RC_READ_ONLY:
+	case IMAP_RC_READ_WRITE:
+		break;
+	default:
+		return;
+	}
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, ops_code(code->kind));
+	ipc_put_u64(&b, value);
+	ipc_put_str(&b, code->arg != NULL ? code->arg : "");
+	ops_send(o, IMSG_IMAP_CODE, ops_cur_id(o), &b);
+}
+
+static void
+ops_vanished(struct imap_ops *o, const struct imap_vanished *v)
+{
+	struct imap_buf s;
+	struct ipc_buf b;
+	size_t i;
+
+	imap_buf_init(&s);
+	for (i = 0; i < v->uids.n; i++) {
+		if (s.len > 0)
+			imap_buf_add(&s, ",", 1);
+		ops_set_format(&s, &v->uids.r[i]);
+		if (s.len < OPS_SET_PIECE && i + 1 < v->uids.n)
+			continue;
+		if (imap_buf_ok(&s) == -1)
+			fatalx(EXIT_FAIL, "out of memory");
+		ipc_buf_init(&b);
+		ipc_put_u32(&b, v->earlier ? 1 : 0);
+		ipc_put_str(&b, s.data);
+		ops_send(o, IMSG_IMAP_VANISHED, ops_cur_id(o), &b);
+		imap_buf_reset(&s);
+	}
+	imap_buf_free(&s);
+}
+
+static uint32_t
+ops_fetch_mask(uint32_t fa)
+{
+	uint32_t m = 0;
+
+	if (fa & IMAP_FA_UID)
+		m |= IMAP_FETCH_UID;
+	if (fa & IMAP_FA_MODSEQ)
+		m |= IMAP_FETCH_MODSEQ;
+	if (fa & IMAP_FA_FLAGS)
+		m |= IMAP_FETCH_FLAGS;
+	if (fa & IMAP_FA_INTERNALDATE)
+		m |= IMAP_FETCH_INTERNALDATE;
+	if (fa & IMAP_FA_ENVELOPE)
+		m |= IMAP_FETCH_ENVELOPE;
+	if (fa & IMAP_FA_BODY)
+		m |= IMAP_FETCH_BODY;
+	return m;
+}
+
+/*
+ * IMSG_IMAP_FETCH_ITEM with the items of fa (IMAP_FA_*) from f; body:
+ * a body of size bytes follows.
+ */
+static void
+ops_fetch_item(struct imap_ops *o, const struct imap_fetch *f, uint32_t fa,
+    int body, uint64_t size)
+{
+	struct ipc_buf b;
+	char *flags = NULL;
+
+	fa &= ~IMAP_FA_BODY;
+	if ((fa & IMAP_FA_FLAGS) &&
+	    (flags = imap_flags_join(f->flags.v, f->flags.n)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, f->seq);
+	ipc_put_u32(&b, (fa & IMAP_FA_UID) ? f->uid : 0);
+	ipc_put_u64(&b, (fa & IMAP_FA_MODSEQ) ? f->modseq : 0);
+	ipc_put_u32(&b, ops_fetch_mask(fa) | (body ? IMAP_FETCH_BODY : 0));
+	ipc_put_str(&b, flags != NULL ? flags : "");
+	ipc_put_str(&b, (fa & IMAP_FA_INTERNALDATE) &&
+	    f->internaldate != NULL ? f->internaldate : "");
+	ipc_put_u64(&b, body ? size : 0);
+	ipc_put_str(&b, (fa & IMAP_FA_ENVELOPE) && f->env_from != NULL ?
+	    f->env_from : "");
+	free(flags);
+	ops_send(o, IMSG_IMAP_FETCH_ITEM, ops_cur_id(o), &b);
+}
+
+static void
+ops_body_end(struct imap_ops *o, uint32_t uid)
+{
+	struct ipc_buf b;
+
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, uid);
+	ops_send(o, IMSG_IMAP_BODY_END, ops_cur_id(o), &b);
+}
+
+/* The complete FETCH response (its body, if any, already went out). */
+static void
+ops_fetch_resp(struct imap_ops *o, const struct imap_fetch *f)
+{
+	uint32_t after;
+
+	if (o->body_skip) {
+		/* Too big to pass: the message is left for next time. */
+	} else if (o->body_done) {
+		/*
+		 * Items the server sent after the body literal, with the
+		 * UID (wherever it was) to say which message they are of.
+		 */
+		after = f->mask & ~o->body_mask & ~IMAP_FA_BODY;
+		if (after & ~IMAP_FA_UID)
+			ops_fetch_item(o, f, after | (f->mask & IMAP_FA_UID),
+			    0, 0);
+	} else if (f->body_state == IMAP_BODY_NIL) {
+		/* BODY[] NIL: a body of no bytes. */
+		ops_fetch_item(o, f, f->mask, 1, 0);
+		ops_body_end(o, (f->mask & IMAP_FA_UID) ? f->uid : 0);
+	} else
+		ops_fetch_item(o, f, f->mask, 0, 0);
+	o->body_done = o->body_skip = o->body_active = 0;
+	o->body_mask = 0;
+}
+
+void
+imap_ops_untagged(struct imap_ops *o, const struct imap_resp *r)
+{
+	struct ipc_buf b;
+
+	switch (r->type) {
+	case IMAP_RESP_COND:
+		ops_untagged_code(o, &r->cond.code);
+		break;
+	case IMAP_RESP_EXISTS:
+		ipc_buf_init(&b);
+		ipc_put_u32(&b, r->num);
+		ops_send(o, IMSG_IMAP_EXISTS, ops_cur_id(o), &b);
+		break;
+	case IMAP_RESP_EXPUNGE:
+		if (imap_conn_enabled(o->conn, "QRESYNC"))
+			imap_conn_fail(o->conn, EXIT_PANIC, "RFC 7162 "
+			    "violation! Got an EXPUNGE response with QRESYNC "
+			    "enabled.");
+		break;
+	case IMAP_RESP_VANISHED:
+		ops_vanished(o, &r->vanished);
+		break;
+	case IMAP_RESP_FETCH:
+		ops_fetch_resp(o, &r->fetch);
+		break;
+	case IMAP_RESP_LIST:
+		ops_list_item(o, &r->list);
+		break;
+	case IMAP_RESP_STATUS:
+		ops_status_item(o, &r->status);
+		break;
+	default:
+		/* FLAGS, RECENT, SEARCH, ESEARCH, others: nothing to do. */
+		break;
+	}
+}
+
+void
+imap_ops_body(struct imap_ops *o, const struct imap_event *ev)
+{
+	struct ops_req *r;
+
+	switch (ev->type) {
+	case IMAP_EV_BODY_BEGIN:
+		/* Only the whole message, once per response. */
+		if (!ev->whole || o->body_done || o->body_active ||
+		    o->body_skip)
+			return;
+		ops_fetch_item(o, ev->fetch, ev->fetch->mask, 1, ev->size);
+		o->body_active = 1;
+		o->body_mask = ev->fetch->mask;
+		break;
+	case IMAP_EV_BODY_CHUNK:
+		if (!o->body_active || ev->len == 0)
+			return;
+		if (o->engine->fd == -1)
+			return;
+		if (ipc_compose(o->engine, IMSG_IMAP_BODY_DATA, ops_cur_id(o),
+		    -1, ev->data, ev->len) == -1)
+			fatalx(EXIT_CHILD, "%s", o->engine->err);
+		break;
+	case IMAP_EV_BODY_END:
+		if (!o->body_active)
+			return;
+		o->body_active = 0;
+		o->body_done = 1;
+		ops_body_end(o, (ev->fetch->mask & IMAP_FA_UID) ?
+		    ev->fetch->uid : 0);
+		break;
+	case IMAP_EV_BODY_TOOBIG:
+		if (!ev->whole || o->body_done || o->body_active)
+			return;
+		o->body_skip = 1;
+		log_error("%s", ev->error);
+		if ((r = TAILQ_FIRST(&o->reqs)) != NULL)
+			ops_req_fail(r, IMAP_DONE_NO, ev->error);
+		break;
+	default:
+		break;
+	}
+}

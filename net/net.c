@@ -1,0 +1,598 @@
+/*
+ * A net process: one IMAP connection, for one side.  It holds its own
+ * section of the configuration (and so its own password, wiped when
+ * done) and nothing of the other side's; it talks to priv (fd 3: its
+ * configuration, the connected stream, logs) and to the engine (fd 4:
+ * IMAP operations).
+ *
+ * Start-up follows HOUSE-STYLE.md: name, close stray fds, drop
+ * privileges, rlimits, receive the section from priv (TLS settings are
+ * needed before the sandbox), enter the sandbox, say "sandbox loaded",
+ * report IMSG_CHILD_READY, and only then read from the server.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "conf_proto.h"
+#include "sandbox.h"
+#include "traffic.h"
+#include "imap_conn.h"
+#include "imap_ops.h"
+#include "net_sandbox.h"
+#include "tls.h"
+
+/* IMSG_NET_CONF, unpacked (ipc/conf_proto.h has the layout). */
+struct net_kv {
+	char	*key;
+	char	*value;
+};
+
+struct net_conf {
+	uint32_t	 debug;
+	uint32_t	 flags;		/* NET_CONF_* */
+	struct net_kv	*kv;
+	size_t		 nkv;
+};
+
+/* Poll slots. */
+enum {
+	PFD_PARENT = 0,
+	PFD_ENGINE,
+	PFD_STREAM,
+	PFD_MAX
+};
+
+struct net {
+	uint32_t		 side;		/* SIDE_LOCAL or SIDE_REMOTE */
+	struct ipc_chan		 parent;
+	struct ipc_chan		 engine;
+	struct imap_conn_conf	 cc;
+	struct imap_conn	*conn;
+	struct imap_ops		*ops;
+	int			 stopping;	/* IMSG_SHUTDOWN received */
+};
+
+/*
+ * Global so that every way out (exit() from fatal() included) wipes the
+ * secrets: see net_conf_wipe().
+ */
+static struct net_conf	 net_conf;
+
+static int	 net_secret(const char *);
+static void	 net_conf_wipe(void);
+static int	 net_conf_unpack(struct net_conf *, const struct ipc_msg *);
+static void	 net_recv_conf(struct net *);
+static void	 net_ready(struct net *);
+static char	*net_conf_get(const char *);
+static int	 net_conf_bool(const char *, int);
+static void	 net_session_conf(struct net *);
+static void	 net_exit(struct net *, int) __attribute__((noreturn));
+static int	 net_parent_msg(struct net *, struct ipc_msg *);
+static void	 net_stream(struct net *, struct ipc_msg *);
+static void	 net_engine_msgs(struct net *);
+static int	 net_parent_io(struct net *, short);
+static void	 net_engine_io(struct net *, short);
+static void	 net_loop(struct net *);
+
+/* Keys whose value is never logged, at any debug level. */
+static int
+net_secret(const char *key)
+{
+	return strcmp(key, "password") == 0;
+}
+
+/*
+ * Values may be secrets: zero them before giving the memory back.  Runs
+ * at exit (atexit), and whenever the section is no longer needed.
+ */
+static void
+net_conf_wipe(void)
+{
+	size_t i;
+
+	for (i = 0; i < net_conf.nkv; i++) {
+		if (net_conf.kv[i].key != NULL)
+			freezero(net_conf.kv[i].key,
+			    strlen(net_conf.kv[i].key));
+		if (net_conf.kv[i].value != NULL)
+			freezero(net_conf.kv[i].value,
+			    strlen(net_conf.kv[i].value));
+	}
+	if (net_conf.kv != NULL)
+		freezero(net_conf.kv, net_conf.nkv * sizeof(*net_conf.kv));
+	explicit_bzero(&net_conf, sizeof(net_conf));
+}
+
+/* 0, or -1 if the payload breaks the layout. */
+static int
+net_conf_unpack(struct net_conf *c, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	uint32_t nkeys, i;
+	size_t j;
+	char *key, *value;
+
+	ipc_rd_init(&rd, msg);
+	c->debug = ipc_get_u32(&rd);
+	c->flags = ipc_get_u32(&rd);
+	nkeys = ipc_get_u32(&rd);
+	if (rd.error || nkeys > NET_CONF_MAXKEYS ||
+	    (c->flags & ~(NET_CONF_WATCH | NET_CONF_COMPRESS |
+	    NET_CONF_NOTIFY)) != 0)
+		return -1;
+	if (nkeys > 0 && (c->kv = calloc(nkeys, sizeof(*c->kv))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	for (i = 0; i < nkeys; i++) {
+		key = ipc_get_str(&rd);
+		value = ipc_get_str(&rd);
+		/* Stored first, so that the wipe finds it either way. */
+		c->kv[i].key = key;
+		c->kv[i].value = value;
+		c->nkv = i + 1;
+		if (key == NULL || value == NULL || *key == '\0')
+			return -1;
+		for (j = 0; j < i; j++)
+			if (strcmp(c->kv[j].key, key) == 0)
+				return -1;
+	}
+	return ipc_rd_end(&rd);
+}
+
+/* The first message from priv must be our section. */
+static void
+net_recv_conf(struct net *n)
+{
+	struct ipc_msg msg;
+	size_t i;
+	int r;
+
+	if ((r = ipc_get_sync(&n->parent, &msg)) == 0)
+		exit(EXIT_OK);		/* priv went away first */
+	if (r == -1)
+		fatalx(EXIT_CHILD, "broken IPC channel from priv: %s",
+		    n->parent.err);
+	if (msg.hdr.type != IMSG_NET_CONF)
+		fatalx(EXIT_CHILD, "broken IPC message (%s): expected "
+		    "IMSG_NET_CONF", ipc_type_name(msg.hdr.type));
+	r = net_conf_unpack(&net_conf, &msg);
+	ipc_msg_free(&msg);	/* wipes the payload */
+	if (r == -1)
+		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_CONF): "
+		    "bad layout");
+
+	log_set_debug((int)net_conf.debug);
+	for (i = 0; i < net_conf.nkv; i++) {
+		if (net_secret(net_conf.kv[i].key))
+			log_debug("config: %s=<set>", net_conf.kv[i].key);
+		else
+			log_debug("config: %s=%s", net_conf.kv[i].key,
+			    net_conf.kv[i].value);
+	}
+	log_debug("config: watch %s, compress by default %s",
+	    net_conf.flags & NET_CONF_WATCH ? "yes" : "no",
+	    net_conf.flags & NET_CONF_COMPRESS ? "yes" : "no");
+}
+
+static void
+net_ready(struct net *n)
+{
+	struct ipc_buf buf;
+
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, IPC_CATALOGUE_VERSION);
+	if (ipc_send(&n->parent, IMSG_CHILD_READY, n->side, -1, &buf) == -1)
+		fatalx(EXIT_CHILD, "%s", n->parent.err);
+	ipc_buf_free(&buf);
+	if (ipc_flush_sync(&n->parent) == -1)
+		fatalx(EXIT_CHILD, "%s", n->parent.err);
+}
+
+/* The value of a key of our section, NULL if unset. */
+static char *
+net_conf_get(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < net_conf.nkv; i++)
+		if (strcmp(net_conf.kv[i].key, key) == 0)
+			return net_conf.kv[i].value;
+	return NULL;
+}
+
+static int
+net_conf_bool(const char *key, int dflt)
+{
+	const char *v = net_conf_get(key);
+
+	if (v == NULL)
+		return dflt;
+	return strcasecmp(v, "YES") == 0;
+}
+
+/*
+ * The connection settings, and the TLS context with its trusted
+ * certificates: files are read here, before privileges are dropped and
+ * the sandbox entered.  A bad TLS setting ends the child (EXIT_FAIL)
+ * with the reason.
+ */
+static void
+net_session_conf(struct net *n)
+{
+	struct imap_conn_conf *cc = &n->cc;
+	struct tls_config tc;
+	const char *type;
+	char err[256], *errp = NULL;
+	size_t i;
+	int r, tls;
+
+	memset(cc, 0, sizeof(*cc));
+	type = net_conf_get("type");
+	if (type == NULL || strcmp(type, "imaps") == 0)
+		cc->type = IMAP_TYPE_IMAPS;
+	else if (strcmp(type, "imap") == 0)
+		cc->type = IMAP_TYPE_IMAP;
+	else
+		cc->type = IMAP_TYPE_TUNNEL;
+	cc->host = net_conf_get("host");
+	if (cc->host == NULL)
+		cc->host = "localhost";
+	cc->starttls = net_conf_bool("STARTTLS", 1);
+	cc->auth = net_conf_get("auth");
+	if (cc->auth == NULL)
+		cc->auth = "PLAIN LOGIN";
+	cc->username = net_conf_get("username");
+	cc->password = net_conf_get("password");
+	cc->compress = net_conf_bool("compress",
+	    (net_conf.flags & NET_CONF_COMPRESS) != 0);
+	cc->notify = (net_conf.flags & NET_CONF_NOTIFY) != 0;
+
+	tls = cc->type == IMAP_TYPE_IMAPS ||
+	    (cc->type == IMAP_TYPE_IMAP && cc->starttls);
+	if (!tls)
+		return;
+	tls_config_init(&tc);
+	for (i = 0; i < net_conf.nkv; i++) {
+		r = tls_config_set(&tc, net_conf.kv[i].key,
+		    net_conf.kv[i].value, err, sizeof(err));
+		if (r == -1) {
+			tls_config_free(&tc);
+			log_error("%s", err);
+			net_exit(n, EXIT_FAIL);
+		}
+	}
+	cc->tls = tls_ctx_new(&tc, &errp);
+	tls_config_free(&tc);
+	if (cc->tls == NULL) {
+		log_error("%s", errp != NULL ? errp : "TLS set-up failed");
+		free(errp);
+		net_exit(n, EXIT_FAIL);
+	}
+}
+
+/*
+ * The end of the child: the traffic counters to priv (which prints the
+ * summary), the stream closed, out.  Called from anywhere, errors
+ * included (already logged), since nothing is unwound.
+ */
+static void
+net_exit(struct net *n, int code)
+{
+	struct traffic_stats st;
+	struct ipc_buf buf;
+
+	memset(&st, 0, sizeof(st));
+	if (n->conn != NULL)
+		imap_conn_stats(n->conn, &st);
+	ipc_buf_init(&buf);
+	ipc_put_u64(&buf, st.recv);
+	ipc_put_u64(&buf, st.recv_raw);
+	ipc_put_u64(&buf, st.sent);
+	ipc_put_u64(&buf, st.sent_raw);
+	if (n->parent.fd != -1 &&
+	    ipc_send(&n->parent, IMSG_NET_STATS, n->side, -1, &buf) == 0)
+		(void)ipc_flush_sync(&n->parent);
+	ipc_buf_free(&buf);
+	if (n->engine.fd != -1)
+		(void)ipc_flush(&n->engine);
+	if (code == EXIT_OK) {
+		imap_conn_free(n->conn);
+		n->conn = NULL;
+		imap_ops_free(n->ops);
+		n->ops = NULL;
+	}
+	exit(code);
+}
+
+/* ---- the connection's hooks --------------------------------------------- */
+
+static void
+net_hook_ready(void *arg)
+{
+	struct net *n = arg;
+
+	/* The password has done its job. */
+	if (n->cc.password != NULL)
+		explicit_bzero(n->cc.password, strlen(n->cc.password));
+	imap_ops_ready(n->ops);
+}
+
+static void
+net_hook_untagged(void *arg, const struct imap_resp *r)
+{
+	struct net *n = arg;
+
+	imap_ops_untagged(n->ops, r);
+}
+
+static void
+net_hook_body(void *arg, const struct imap_event *ev)
+{
+	struct net *n = arg;
+
+	imap_ops_body(n->ops, ev);
+}
+
+static int
+net_hook_congested(void *arg)
+{
+	struct net *n = arg;
+
+	return imap_ops_congested(n->ops);
+}
+
+static void
+net_hook_closed(void *arg)
+{
+	struct net *n = arg;
+
+	imap_ops_closed(n->ops);
+}
+
+static void
+net_hook_fatal(void *arg, int code)
+{
+	net_exit(arg, code);
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+/* IMSG_NET_STREAM: the connected peer, from priv. */
+static void
+net_stream(struct net *n, struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+
+	ipc_rd_init(&rd, msg);
+	(void)ipc_get_u32(&rd);		/* the transport: nothing to adapt */
+	if (ipc_rd_end(&rd) == -1 || msg->fd == -1)
+		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_STREAM): "
+		    "bad layout");
+	if (imap_conn_started(n->conn))
+		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_STREAM): "
+		    "sent twice");
+	imap_conn_start(n->conn, msg->fd);
+	msg->fd = -1;
+	log_debug("connected");
+}
+
+/* 1 to go on, 0 to leave cleanly. */
+static int
+net_parent_msg(struct net *n, struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	uint32_t t;
+
+	switch (msg->hdr.type) {
+	case IMSG_SHUTDOWN:
+		/* Politely: LOGOUT, then the counters, then out. */
+		n->stopping = 1;
+		if (imap_conn_started(n->conn))
+			imap_conn_logout(n->conn);
+		return 1;
+	case IMSG_NET_STREAM:
+		if (n->stopping)
+			return 1;
+		net_stream(n, msg);
+		return 1;
+	case IMSG_TEST_SANDBOX:
+		ipc_rd_init(&rd, msg);
+		t = ipc_get_u32(&rd);
+		if (ipc_rd_end(&rd) == -1)
+			fatalx(EXIT_CHILD, "broken IPC message "
+			    "(IMSG_TEST_SANDBOX): bad layout");
+		/* The IPC tests (101-103) come back; the rest do not. */
+		sandbox_test(&n->parent, t);
+		return 1;
+	default:
+		fatalx(EXIT_CHILD, "broken IPC message (%s): not expected "
+		    "from priv", ipc_type_name(msg->hdr.type));
+	}
+}
+
+/* The engine's requests already received, as far as we may take them. */
+static void
+net_engine_msgs(struct net *n)
+{
+	struct ipc_msg msg;
+	int r;
+
+	if (n->engine.fd == -1 || !imap_conn_ready(n->conn))
+		return;
+	while (imap_ops_accepting(n->ops) &&
+	    (r = ipc_get(&n->engine, &msg)) != 0) {
+		if (r == -1)
+			fatalx(EXIT_CHILD, "broken IPC channel from the "
+			    "engine: %s", n->engine.err);
+		imap_ops_request(n->ops, &msg);
+		ipc_msg_free(&msg);
+	}
+}
+
+/* Reads the channel to priv; 0 when priv is gone. */
+static int
+net_parent_io(struct net *n, short revents)
+{
+	struct ipc_msg msg;
+	ssize_t rn;
+	int r;
+
+	if ((revents & POLLOUT) && ipc_flush(&n->parent) == -1)
+		return 0;
+	if ((revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+		return 1;
+	rn = ipc_read(&n->parent);
+	if (rn == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 1;
+	if (rn <= 0)
+		return 0;
+	while ((r = ipc_get(&n->parent, &msg)) == 1) {
+		(void)net_parent_msg(n, &msg);
+		ipc_msg_free(&msg);
+	}
+	if (r == -1)
+		fatalx(EXIT_CHILD, "broken IPC channel from priv: %s",
+		    n->parent.err);
+	return 1;
+}
+
+static void
+net_engine_io(struct net *n, short revents)
+{
+	ssize_t rn;
+
+	if (n->engine.fd == -1)
+		return;
+	if ((revents & POLLOUT) && ipc_flush(&n->engine) == -1)
+		goto gone;
+	if ((revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+		return;
+	rn = ipc_read(&n->engine);
+	if (rn == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (rn > 0)
+		return;
+gone:
+	/*
+	 * The engine is gone: priv sees why and ends the run.  Nobody to
+	 * serve any more; leave the server politely meanwhile.
+	 */
+	ipc_chan_close(&n->engine);
+	if (imap_conn_started(n->conn))
+		imap_conn_logout(n->conn);
+}
+
+static void
+net_loop(struct net *n)
+{
+	struct pollfd pfd[PFD_MAX];
+	int i, timeout;
+
+	for (;;) {
+		net_engine_msgs(n);
+		if (imap_conn_started(n->conn)) {
+			imap_conn_io(n->conn);
+			net_engine_msgs(n);
+		}
+		if (n->engine.fd != -1 && ipc_pending(&n->engine) > 0 &&
+		    ipc_flush(&n->engine) == -1)
+			net_engine_io(n, POLLHUP);
+		if (n->stopping && (!imap_conn_started(n->conn) ||
+		    imap_conn_closed(n->conn)))
+			net_exit(n, EXIT_OK);
+
+		pfd[PFD_PARENT].fd = n->parent.fd;
+		pfd[PFD_PARENT].events = POLLIN;
+		if (ipc_pending(&n->parent) > 0)
+			pfd[PFD_PARENT].events |= POLLOUT;
+		pfd[PFD_ENGINE].fd = n->engine.fd;
+		pfd[PFD_ENGINE].events = 0;
+		if (imap_conn_ready(n->conn) || imap_conn_closed(n->conn)) {
+			if (imap_ops_accepting(n->ops))
+				pfd[PFD_ENGINE].events |= POLLIN;
+		}
+		if (n->engine.fd != -1 && ipc_pending(&n->engine) > 0)
+			pfd[PFD_ENGINE].events |= POLLOUT;
+		pfd[PFD_STREAM].fd = imap_conn_fd(n->conn);
+		pfd[PFD_STREAM].events = imap_conn_events(n->conn);
+		if (pfd[PFD_STREAM].events == 0)
+			pfd[PFD_STREAM].fd = -1;
+		for (i = 0; i < PFD_MAX; i++)
+			pfd[i].revents = 0;
+		timeout = imap_conn_timeout(n->conn);
+
+		if (poll(pfd, PFD_MAX, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal(EXIT_CHILD, "poll");
+		}
+		if (!net_parent_io(n, pfd[PFD_PARENT].revents))
+			exit(EXIT_OK);	/* priv is gone */
+		net_engine_io(n, pfd[PFD_ENGINE].revents);
+	}
+}
+
+int
+net_main(int argc, char *argv[], uint32_t side)
+{
+	static const struct imap_conn_hooks hooks_template = {
+		.ready = net_hook_ready,
+		.untagged = net_hook_untagged,
+		.body = net_hook_body,
+		.congested = net_hook_congested,
+		.closed = net_hook_closed,
+		.fatal = net_hook_fatal,
+	};
+	struct imap_conn_hooks hooks;
+	struct net n;
+
+	sandbox_child_init(argc, argv, side == SIDE_LOCAL ? "net(local)" :
+	    "net(remote)", IPC_FD_ENGINE + 1);
+	memset(&n, 0, sizeof(n));
+	n.side = side;
+	if (ipc_chan_init(&n.parent, IPC_FD_PARENT, PROC_NET,
+	    PROC_PRIV) == -1)
+		fatalx(EXIT_CHILD, "no channel to priv: %s",
+		    n.parent.err);
+	log_set_chan(&n.parent);
+	log_set_name(ipc_side_name(side));
+	if (ipc_chan_init(&n.engine, IPC_FD_ENGINE, PROC_NET,
+	    PROC_ENGINE) == -1)
+		fatalx(EXIT_CHILD, "channel to the engine missing");
+	if (atexit(net_conf_wipe) != 0)
+		fatalx(EXIT_CHILD, "atexit failed");
+
+	net_recv_conf(&n);
+	/*
+	 * What touches files comes before the privileges go (the chroot
+	 * leaves nothing to read): OpenSSL's configuration and the trusted
+	 * certificates.
+	 */
+	net_session_conf(&n);
+	/* OpenSSL looks at the time zone while checking certificates. */
+	tzset();
+	if ((n.ops = imap_ops_new(&n.engine)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	hooks = hooks_template;
+	hooks.arg = &n;
+	if ((n.conn = imap_conn_new(&n.cc, &hooks)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	imap_ops_set_conn(n.ops, n.conn);
+	sandbox_drop_privs(NULL);
+	sandbox_rlimits();
+	net_sandbox();
+	log_debug("sandbox loaded");
+	net_ready(&n);
+
+	net_loop(&n);
+	/* NOTREACHED */
+	return EXIT_OK;
+}

@@ -1,0 +1,507 @@
+/*
+ * priv's handler of the engine's database requests (priv_db.h): layout
+ * checks, invariants, then one db.h operation each, and the answer.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "db_proto.h"
+#include "imap_proto.h"
+#include "db.h"
+#include "priv_db.h"
+
+/* Rows per IMSG_DB_MAP_ROWS (12 + 8n bytes, far below IPC_ANYLEN). */
+#define PRIV_DB_PAIRS_PER_MSG	16384
+
+/* The indexes the engine may name: every row it was told about. */
+static int64_t	*priv_db_idx;
+static size_t	 priv_db_nidx, priv_db_capidx;
+static unsigned long priv_db_commits;
+
+static void	 priv_db_idx_add(int64_t);
+static int	 priv_db_idx_known(int64_t);
+static void	 priv_db_result(struct ipc_chan *, uint32_t, uint64_t,
+		    const char *);
+static int	 priv_db_fail(struct db *, struct ipc_chan *, const char *);
+static int	 priv_db_refuse(struct ipc_chan *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 priv_db_send(struct ipc_chan *, uint32_t, struct ipc_buf *);
+static void	 priv_db_pairs(struct ipc_chan *, int64_t,
+		    const struct db_pair *, size_t);
+static void	 priv_db_test_kill(const char *, unsigned long);
+
+int
+priv_db_is_request(unsigned int type)
+{
+	switch (type) {
+	case IMSG_DB_MIGRATE:
+	case IMSG_DB_LOAD:
+	case IMSG_DB_INTERRUPTED:
+	case IMSG_DB_MAP_LOAD:
+	case IMSG_DB_MAILBOX_ADD:
+	case IMSG_DB_SUBSCRIBE:
+	case IMSG_DB_STATE_INIT:
+	case IMSG_DB_STATE_SET:
+	case IMSG_DB_MAP_ADD:
+	case IMSG_DB_MAP_DEL:
+	case IMSG_DB_DELETE:
+	case IMSG_DB_RENAME:
+	case IMSG_DB_COMMIT:
+		return 1;
+	}
+	return 0;
+}
+
+static void
+priv_db_idx_add(int64_t idx)
+{
+	size_t lo = 0, hi = priv_db_nidx, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (priv_db_idx[mid] == idx)
+			return;
+		if (priv_db_idx[mid] < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (priv_db_nidx == priv_db_capidx) {
+		priv_db_capidx = priv_db_capidx ? priv_db_capidx * 2 : 64;
+		priv_db_idx = reallocarray(priv_db_idx, priv_db_capidx,
+		    sizeof(*priv_db_idx));
+		if (priv_db_idx == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+	}
+	memmove(&priv_db_idx[lo + 1], &priv_db_idx[lo],
+	    (priv_db_nidx - lo) * sizeof(*priv_db_idx));
+	priv_db_idx[lo] = idx;
+	priv_db_nidx++;
+}
+
+static int
+priv_db_idx_known(int64_t idx)
+{
+	size_t lo = 0, hi = priv_db_nidx, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (priv_db_idx[mid] == idx)
+			return 1;
+		if (priv_db_idx[mid] < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void
+priv_db_send(struct ipc_chan *chan, uint32_t type, struct ipc_buf *buf)
+{
+	if (ipc_send(chan, type, SIDE_NONE, -1, buf) == -1)
+		fatalx(EXIT_FAIL, "%s", chan->err);
+}
+
+static void
+priv_db_result(struct ipc_chan *chan, uint32_t status, uint64_t value,
+    const char *err)
+{
+	struct ipc_buf buf;
+
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, status);
+	ipc_put_u64(&buf, value);
+	ipc_put_str(&buf, err != NULL ? err : "");
+	priv_db_send(chan, IMSG_DB_RESULT, &buf);
+	ipc_buf_free(&buf);
+	(void)ipc_flush(chan);
+}
+
+/* An SQLite failure: logged as the database's, answered as an error. */
+static int
+priv_db_fail(struct db *db, struct ipc_chan *chan, const char *what)
+{
+	log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: %s%s%s",
+	    what != NULL ? what : "", what != NULL ? ": " : "",
+	    db_error(db));
+	priv_db_result(chan, DB_RESULT_ERROR, 0, db_error(db));
+	return 0;
+}
+
+/* A request that breaks an invariant: refused, the run ends. */
+static int
+priv_db_refuse(struct ipc_chan *chan, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[256];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: refusing the "
+	    "engine's request: %s", buf);
+	priv_db_result(chan, DB_RESULT_ERROR, 0, buf);
+	return 0;
+}
+
+static void
+priv_db_pairs(struct ipc_chan *chan, int64_t idx, const struct db_pair *p,
+    size_t n)
+{
+	struct ipc_buf buf;
+	size_t i, k, j;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i > PRIV_DB_PAIRS_PER_MSG ? PRIV_DB_PAIRS_PER_MSG :
+		    n - i;
+		ipc_buf_init(&buf);
+		ipc_put_u64(&buf, (uint64_t)idx);
+		ipc_put_u32(&buf, (uint32_t)k);
+		for (j = 0; j < k; j++) {
+			ipc_put_u32(&buf, p[i + j].luid);
+			ipc_put_u32(&buf, p[i + j].ruid);
+		}
+		priv_db_send(chan, IMSG_DB_MAP_ROWS, &buf);
+		ipc_buf_free(&buf);
+		/* Let the engine take rows while we read more. */
+		(void)ipc_flush(chan);
+	}
+}
+
+/* The crash-resume test hooks: see priv_db.h. */
+static void
+priv_db_test_kill(const char *var, unsigned long nth)
+{
+	const char *env, *errstr;
+	long long n;
+
+	if ((env = getenv(var)) == NULL || *env == '\0')
+		return;
+	n = strtonum(env, 1, LLONG_MAX, &errstr);
+	if (errstr == NULL && (unsigned long long)n == nth)
+		_exit(137);
+}
+
+/* Reads the delimiter of a side: a byte, or 0 for flat (NIL). */
+static int
+priv_db_delim(uint32_t d, int *out)
+{
+	if (d == IMAP_DELIM_NIL) {
+		*out = 0;
+		return 0;
+	}
+	if (d == 0 || d > 0xff)
+		return -1;
+	*out = (int)d;
+	return 0;
+}
+
+const char *
+priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct ipc_buf buf;
+	struct db_mailbox *mbs = NULL, mb;
+	struct db_pair *pairs = NULL;
+	struct db_state st[2];
+	const void *name, *name2;
+	size_t n, i, len, len2;
+	uint64_t idx, v, deleted;
+	uint32_t u32, which, count, l, r, side, ld, rd2;
+	int dl, dr, rc, k, side_i;
+	char err[512];
+
+	ipc_rd_init(&rd, msg);
+	switch (msg->hdr.type) {
+	case IMSG_DB_MIGRATE:
+		ld = ipc_get_u32(&rd);
+		rd2 = ipc_get_u32(&rd);
+		if (ipc_rd_end(&rd) == -1 || priv_db_delim(ld, &dl) == -1 ||
+		    priv_db_delim(rd2, &dr) == -1)
+			return "bad layout";
+		rc = db_migrate(db, dl, dr, err, sizeof(err));
+		if (rc == -1)
+			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s", err);
+		else if (rc == -2)
+			log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: %s",
+			    err);
+		priv_db_result(chan, rc == 0 ? DB_RESULT_OK :
+		    DB_RESULT_ERROR, 0, rc == 0 ? NULL : err);
+		return NULL;
+
+	case IMSG_DB_LOAD:
+		if (ipc_rd_end(&rd) == -1)
+			return "bad layout";
+		if (db_mailbox_list(db, &mbs, &n) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		for (i = 0; i < n; i++) {
+			priv_db_idx_add(mbs[i].idx);
+			ipc_buf_init(&buf);
+			ipc_put_u64(&buf, (uint64_t)mbs[i].idx);
+			ipc_put_data(&buf, mbs[i].name, mbs[i].namelen);
+			ipc_put_u32(&buf, mbs[i].subscribed ? 1 : 0);
+			ipc_put_u32(&buf, mbs[i].has_state ? 1 : 0);
+			ipc_put_u32(&buf, mbs[i].local.uidvalidity);
+			ipc_put_u32(&buf, mbs[i].local.uidnext);
+			ipc_put_u64(&buf, mbs[i].local.highestmodseq);
+			ipc_put_u32(&buf, mbs[i].remote.uidvalidity);
+			ipc_put_u32(&buf, mbs[i].remote.uidnext);
+			ipc_put_u64(&buf, mbs[i].remote.highestmodseq);
+			priv_db_send(chan, IMSG_DB_MAILBOX_ROW, &buf);
+			ipc_buf_free(&buf);
+		}
+		db_mailboxes_free(mbs, n);
+		priv_db_result(chan, DB_RESULT_OK, n, NULL);
+		return NULL;
+
+	case IMSG_DB_INTERRUPTED:
+		if (ipc_rd_end(&rd) == -1)
+			return "bad layout";
+		if (db_interrupted_list(db, &mbs, &n) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		for (i = 0; i < n; i++) {
+			size_t np;
+
+			if (db_interrupted_pairs(db, mbs[i].idx, &pairs,
+			    &np) == -1) {
+				db_mailboxes_free(mbs, n);
+				priv_db_fail(db, chan, NULL);
+				return NULL;
+			}
+			priv_db_pairs(chan, mbs[i].idx, pairs, np);
+			free(pairs);
+			pairs = NULL;
+		}
+		db_mailboxes_free(mbs, n);
+		priv_db_result(chan, DB_RESULT_OK, n, NULL);
+		return NULL;
+
+	case IMSG_DB_MAP_LOAD:
+		idx = ipc_get_u64(&rd);
+		if (ipc_rd_end(&rd) == -1)
+			return "bad layout";
+		if (!priv_db_idx_known((int64_t)idx)) {
+			priv_db_refuse(chan, "unknown mailbox index %llu",
+			    (unsigned long long)idx);
+			return NULL;
+		}
+		if (db_mapping_list(db, (int64_t)idx, &pairs, &n) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		priv_db_pairs(chan, (int64_t)idx, pairs, n);
+		free(pairs);
+		priv_db_result(chan, DB_RESULT_OK, n, NULL);
+		return NULL;
+
+	case IMSG_DB_MAILBOX_ADD:
+		name = ipc_get_data(&rd, &len);
+		u32 = ipc_get_u32(&rd);
+		if (ipc_rd_end(&rd) == -1 || name == NULL || u32 > 1)
+			return "bad layout";
+		if (len == 0) {
+			priv_db_refuse(chan, "empty mailbox name");
+			return NULL;
+		}
+		if (db_mailbox_add(db, name, len, (int)u32,
+		    (int64_t *)&idx) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		priv_db_idx_add((int64_t)idx);
+		priv_db_result(chan, DB_RESULT_OK, idx, NULL);
+		return NULL;
+
+	case IMSG_DB_SUBSCRIBE:
+		idx = ipc_get_u64(&rd);
+		u32 = ipc_get_u32(&rd);
+		if (ipc_rd_end(&rd) == -1 || u32 > 1)
+			return "bad layout";
+		if (!priv_db_idx_known((int64_t)idx)) {
+			priv_db_refuse(chan, "unknown mailbox index %llu",
+			    (unsigned long long)idx);
+			return NULL;
+		}
+		if (db_mailbox_set_subscribed(db, (int64_t)idx, (int)u32) ==
+		    -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
+		return NULL;
+
+	case IMSG_DB_STATE_INIT:
+		idx = ipc_get_u64(&rd);
+		memset(st, 0, sizeof(st));
+		st[0].uidvalidity = ipc_get_u32(&rd);
+		st[1].uidvalidity = ipc_get_u32(&rd);
+		if (ipc_rd_end(&rd) == -1)
+			return "bad layout";
+		if (!priv_db_idx_known((int64_t)idx) ||
+		    st[0].uidvalidity == 0 || st[1].uidvalidity == 0) {
+			priv_db_refuse(chan, "state of mailbox %llu: unknown "
+			    "index or UIDVALIDITY 0", (unsigned long long)idx);
+			return NULL;
+		}
+		if (db_state_insert(db, (int64_t)idx, &st[0], &st[1]) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
+		return NULL;
+
+	case IMSG_DB_STATE_SET:
+		idx = ipc_get_u64(&rd);
+		which = ipc_get_u32(&rd);
+		memset(st, 0, sizeof(st));
+		for (k = 0; k < 2; k++) {
+			st[k].uidnext = ipc_get_u32(&rd);
+			st[k].highestmodseq = ipc_get_u64(&rd);
+		}
+		if (ipc_rd_end(&rd) == -1 || which == 0 ||
+		    (which & ~(DB_SET_UIDNEXT_LOCAL | DB_SET_MODSEQ_LOCAL |
+		    DB_SET_UIDNEXT_REMOTE | DB_SET_MODSEQ_REMOTE)) != 0)
+			return "bad layout";
+		if (!priv_db_idx_known((int64_t)idx)) {
+			priv_db_refuse(chan, "unknown mailbox index %llu",
+			    (unsigned long long)idx);
+			return NULL;
+		}
+		for (side_i = 0; side_i < 2; side_i++) {
+			unsigned int what = 0;
+
+			if (which & (side_i == 0 ? DB_SET_UIDNEXT_LOCAL :
+			    DB_SET_UIDNEXT_REMOTE))
+				what |= DB_STATE_UIDNEXT;
+			if (which & (side_i == 0 ? DB_SET_MODSEQ_LOCAL :
+			    DB_SET_MODSEQ_REMOTE))
+				what |= DB_STATE_MODSEQ;
+			if (what == 0)
+				continue;
+			if (db_state_set(db, (int64_t)idx, side_i == 0 ?
+			    DB_LOCAL : DB_REMOTE, what, &st[side_i]) == -1) {
+				priv_db_fail(db, chan, NULL);
+				return NULL;
+			}
+		}
+		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
+		return NULL;
+
+	case IMSG_DB_MAP_ADD:
+		idx = ipc_get_u64(&rd);
+		count = ipc_get_u32(&rd);
+		if (rd.error || rd.left != (size_t)count * 8)
+			return "bad layout";
+		if (!priv_db_idx_known((int64_t)idx)) {
+			priv_db_refuse(chan, "unknown mailbox index %llu",
+			    (unsigned long long)idx);
+			return NULL;
+		}
+		for (i = 0; i < count; i++) {
+			l = ipc_get_u32(&rd);
+			r = ipc_get_u32(&rd);
+			if (l == 0 || r == 0) {
+				priv_db_refuse(chan, "mapping (%u,%u): a UID "
+				    "is 0", l, r);
+				return NULL;
+			}
+			if (db_mapping_add(db, (int64_t)idx, l, r) == -1) {
+				priv_db_fail(db, chan, NULL);
+				return NULL;
+			}
+		}
+		priv_db_result(chan, DB_RESULT_OK, count, NULL);
+		return NULL;
+
+	case IMSG_DB_MAP_DEL:
+		idx = ipc_get_u64(&rd);
+		side = ipc_get_u32(&rd);
+		count = ipc_get_u32(&rd);
+		if (rd.error || rd.left != (size_t)count * 4 ||
+		    (side != SIDE_LOCAL && side != SIDE_REMOTE))
+			return "bad layout";
+		if (!priv_db_idx_known((int64_t)idx)) {
+			priv_db_refuse(chan, "unknown mailbox index %llu",
+			    (unsigned long long)idx);
+			return NULL;
+		}
+		deleted = 0;
+		for (i = 0; i < count; i++) {
+			u32 = ipc_get_u32(&rd);
+			rc = db_mapping_delete(db, (int64_t)idx, side ==
+			    SIDE_LOCAL ? DB_LOCAL : DB_REMOTE, u32);
+			if (rc == -1) {
+				priv_db_fail(db, chan, NULL);
+				return NULL;
+			}
+			deleted += (uint64_t)rc;
+		}
+		priv_db_result(chan, DB_RESULT_OK, deleted, NULL);
+		return NULL;
+
+	case IMSG_DB_DELETE:
+		name = ipc_get_data(&rd, &len);
+		if (ipc_rd_end(&rd) == -1 || name == NULL)
+			return "bad layout";
+		memset(&mb, 0, sizeof(mb));
+		rc = db_mailbox_find(db, name, len, &mb);
+		if (rc == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		v = 0;
+		if (rc == 1) {
+			if (db_mailbox_delete(db, mb.idx) == -1) {
+				db_mailbox_clear(&mb);
+				priv_db_fail(db, chan, NULL);
+				return NULL;
+			}
+			v = 1;
+		}
+		db_mailbox_clear(&mb);
+		priv_db_result(chan, DB_RESULT_OK, v, NULL);
+		return NULL;
+
+	case IMSG_DB_RENAME:
+		name = ipc_get_data(&rd, &len);
+		name2 = ipc_get_data(&rd, &len2);
+		if (ipc_rd_end(&rd) == -1 || name == NULL || name2 == NULL)
+			return "bad layout";
+		if (len == 0 || len2 == 0) {
+			priv_db_refuse(chan, "empty mailbox name");
+			return NULL;
+		}
+		if (db_mailbox_rename(db, name, len, name2, len2, &k) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		priv_db_result(chan, DB_RESULT_OK, (uint64_t)k, NULL);
+		return NULL;
+
+	case IMSG_DB_COMMIT:
+		if (ipc_rd_end(&rd) == -1)
+			return "bad layout";
+		priv_db_test_kill("INTERIMAP_TEST_KILL_BEFORE",
+		    priv_db_commits + 1);
+		if (db_commit(db) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		priv_db_commits++;
+		priv_db_test_kill("INTERIMAP_TEST_KILL_AT", priv_db_commits);
+		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
+		return NULL;
+	}
+	return "not a database request";
+}

@@ -1,0 +1,210 @@
+#!/bin/bash
+#
+# Crash resume: a sync interrupted at every commit point (priv leaves with
+# _exit just before, or just after, its n-th database commit: the
+# INTERIMAP_TEST_KILL_BEFORE / INTERIMAP_TEST_KILL_AT hooks of
+# priv/priv_db.c) and at many moments in time (SIGKILL of the whole
+# process group after a delay), during a first sync and during a later
+# one; then run again.  Afterwards both servers must hold, in every
+# mailbox, exactly the messages they should: nothing lost, nothing
+# duplicated, same flags on both sides; and a further run has nothing to
+# do.
+#
+# Servers: two pre-authenticated Dovecots (tunnels), delimiters "/" and
+# ".", so that a round is cheap: each round restores both mail stores
+# from a snapshot.
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+tl=$(dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
+tr=$(dovecot_tunnel remote .) || { t_fail "dovecot_tunnel remote"; t_done; }
+LDIR=$(cd "$T/local" && pwd -P)
+RDIR=$(cd "$T/remote" && pwd -P)
+
+write_config "$T/crash.conf" <<EOF
+database = $T/sync.db
+
+[local]
+type = tunnel
+command = $tl
+
+[remote]
+type = tunnel
+command = $tr
+EOF
+
+# ---- messages --------------------------------------------------------------
+
+mkdir -p "$T/msgs"
+mkmsg()
+{
+	local f=$T/msgs/$1.eml
+	{
+		printf 'From: crash test <crash@example.org>\r\n'
+		printf 'Subject: message %s\r\n' "$1"
+		printf 'Message-ID: <%s@crash.example.org>\r\n\r\n' "$1"
+		printf 'Body of %s.\r\n' "$1"
+		# Some weight, so that batches also end on the 1 MiB bound.
+		head -c $((($2 + 0) * 1024)) /dev/zero | tr '\0' 'x'
+		printf '\r\n'
+	} >"$f"
+	echo "$f"
+}
+
+files=()
+for i in $(seq 1 150); do files+=("$(mkmsg l$i $((i % 17)))"); done
+mail_add_many local INBOX "${files[@]}"
+files=()
+for i in $(seq 1 140); do files+=("$(mkmsg r$i $((i % 13)))"); done
+mail_add_many remote INBOX "${files[@]}"
+files=()
+for i in $(seq 1 5); do files+=("$(mkmsg lf$i 1)"); done
+mail_add_many local foo "${files[@]}"
+mail_add remote bar "$(mkmsg rb1 0)" '\Flagged'
+mail_add remote bar "$(mkmsg rb2 0)" '\Seen'
+mail_store local INBOX 1:10 + '\Seen'
+mail_store remote INBOX 5:8 + '\Answered' '$Label1'
+
+# The snapshot of both stores; the database goes with it.
+snap()
+{
+	rm -rf "$T/snap-$1"
+	mkdir -p "$T/snap-$1"
+	cp -a "$LDIR/home" "$T/snap-$1/local"
+	cp -a "$RDIR/home" "$T/snap-$1/remote"
+	if [ -f "$T/sync.db" ]; then
+		cp -a "$T/sync.db" "$T/snap-$1/sync.db"
+	fi
+}
+
+restore()
+{
+	rm -rf "$LDIR/home" "$RDIR/home" "$T/sync.db" "$T/sync.db-journal"
+	cp -a "$T/snap-$1/local" "$LDIR/home"
+	cp -a "$T/snap-$1/remote" "$RDIR/home"
+	if [ -f "$T/snap-$1/sync.db" ]; then
+		cp -a "$T/snap-$1/sync.db" "$T/sync.db"
+	fi
+}
+
+# What both sides must hold once in sync: "hash flags date" per mailbox,
+# identical on both sides, each hash once.
+state()
+{
+	local m
+	for m in INBOX foo bar; do
+		echo "== $m"
+		mail_dump "$1" "$m"
+	done
+}
+
+# The expected contents, from a run that is never interrupted.
+snap first
+run_ours --config="$T/crash.conf"
+t_expect_eq "$OURS_RC" 0 "uninterrupted first sync"
+expect_first=$(state local)
+t_expect_eq "$(state remote)" "$expect_first" "uninterrupted: both sides"
+t_expect_eq "$(printf '%s\n' "$expect_first" | grep -vc '^==')" 297 \
+    "uninterrupted: 297 messages"
+
+# Later changes on both sides, from the synced state.
+mail_add_many local INBOX $(for i in $(seq 1 40); do mkmsg nl$i 3; done)
+mail_add_many remote INBOX $(for i in $(seq 1 30); do mkmsg nr$i 5; done)
+mail_store local INBOX 11:20 + '\Flagged'
+mail_store remote INBOX 100:110 = '\Seen'
+mail_expunge local INBOX 21:25
+mail_expunge remote INBOX 140:145
+mail_add remote foo "$(mkmsg rf9 2)"
+snap second
+run_ours --config="$T/crash.conf"
+t_expect_eq "$OURS_RC" 0 "uninterrupted second sync"
+expect_second=$(state local)
+t_expect_eq "$(state remote)" "$expect_second" "uninterrupted second: both"
+
+# After an interruption: run again until it succeeds (at most 3), then
+# the state must be the expected one and a further run silent.
+check_after()
+{
+	local what=$1 expect=$2 n rcs=""
+
+	for n in 1 2 3; do
+		run_ours --config="$T/crash.conf"
+		rcs="$rcs $OURS_RC"
+		[ "$OURS_RC" -eq 0 ] && break
+	done
+	if [ "$OURS_RC" -ne 0 ]; then
+		t_fail "$what: rerun exits 0 (got$rcs)"
+		sed 's/^/#   /' "$T/ours.err" | head -20
+		return
+	fi
+	local l r
+	l=$(state local)
+	r=$(state remote)
+	if [ "$l" != "$expect" ] || [ "$r" != "$expect" ]; then
+		t_fail "$what: state after resuming"
+		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$l") |
+		    head -10 | sed 's/^/#   local: /'
+		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$r") |
+		    head -10 | sed 's/^/#   remote: /'
+		return
+	fi
+	run_ours --config="$T/crash.conf"
+	if [ "$OURS_RC" -ne 0 ] || [ -s "$T/ours.err" ]; then
+		t_fail "$what: the run after is clean"
+		sed 's/^/#   /' "$T/ours.err" | head -10
+		return
+	fi
+	t_pass "$what"
+}
+
+# Flags set by hand in an interrupted run may legitimately be merged
+# (the union of §6.5): compare the messages and, separately, that both
+# sides agree.
+for phase in first second; do
+	expect=expect_$phase
+	for hook in BEFORE AT; do
+		n=1
+		while [ "$n" -le 60 ]; do
+			restore "$phase"
+			kb=
+			ka=
+			if [ "$hook" = BEFORE ]; then kb=$n; else ka=$n; fi
+			INTERIMAP_TEST_KILL_BEFORE=$kb \
+			    INTERIMAP_TEST_KILL_AT=$ka \
+			    run_ours --config="$T/crash.conf"
+			if [ "$OURS_RC" -ne 137 ]; then
+				# Past the last commit: the run completed.
+				t_expect_eq "$OURS_RC" 0 \
+				    "$phase sync, $hook commit $n: completes"
+				break
+			fi
+			check_after "$phase sync killed $hook commit $n" \
+			    "${!expect}"
+			n=$((n + 1))
+		done
+		t_log "$phase sync: $((n - 1)) commit points ($hook)"
+	done
+done
+
+# SIGKILL at moments in time, whole process group (priv and children).
+for phase in first second; do
+	expect=expect_$phase
+	for ms in 20 60 100 150 200 260 330 420 550 700 900; do
+		restore "$phase"
+		(
+			set -m
+			"$INTERIMAP" --config="$T/crash.conf" </dev/null \
+			    >"$T/kill.out" 2>"$T/kill.err" &
+			pid=$!
+			sleep "$(printf '0.%03d' "$ms")"
+			kill -KILL -- "-$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+		)
+		# Leftover tunnels end with their sockets.
+		sleep 0.2
+		check_after "$phase sync SIGKILLed after ${ms} ms" "${!expect}"
+	done
+done
+
+t_done

@@ -1,0 +1,418 @@
+#!/usr/bin/python3
+"""
+A scripted IMAP server for the net child's tests (net_hostile.sh,
+net_protocol.sh): well-behaved enough to get a session established, then
+misbehaving (or merely unusual) the way the scenario says.
+
+    net_fake_imap.py SCENARIO                   serve stdin/stdout (tunnel)
+    net_fake_imap.py --tcp PORTFILE [--cert DIR] SCENARIO
+                                                listen on 127.0.0.1, write
+                                                the port to PORTFILE, serve
+                                                one connection
+
+What the client sent is appended to $FAKE_IMAP_LOG (if set), one line per
+command line ("C: ..."), and notes ("#: ...").
+"""
+
+import base64
+import os
+import re
+import socket
+import ssl
+import sys
+import time
+
+CAPS = ("IMAP4rev1 LITERAL+ ENABLE QRESYNC CONDSTORE LIST-EXTENDED "
+        "LIST-STATUS UIDPLUS MULTIAPPEND UNSELECT IDLE")
+USER, PASSWORD = b"user", b'pa"ss w\\rd'
+# How LOGIN must send it: a quoted string, escaped.
+LOGIN_ARGS = b'user "pa\\"ss w\\\\rd"'
+
+
+
+class Closed(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, recv, send, sock=None):
+        self.recv, self.sendall, self.sock = recv, send, sock
+        self.buf = b""
+        self.log = open(os.environ["FAKE_IMAP_LOG"], "ab") \
+            if os.environ.get("FAKE_IMAP_LOG") else None
+
+    def note(self, what):
+        if self.log:
+            self.log.write(b"#: " + what.encode() + b"\n")
+            self.log.flush()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        try:
+            self.sendall(data)
+        except (OSError, ssl.SSLError):
+            raise Closed()
+
+    def _fill(self):
+        try:
+            chunk = self.recv(65536)
+        except (OSError, ssl.SSLError):
+            chunk = b""
+        if not chunk:
+            raise Closed()
+        self.buf += chunk
+
+    def line(self):
+        while b"\n" not in self.buf:
+            self._fill()
+        i = self.buf.index(b"\n") + 1
+        ln, self.buf = self.buf[:i], self.buf[i:]
+        return ln
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def command(self, sync_reply=None):
+        """One command with its literals: (tag, NAME, whole bytes)."""
+        whole = b""
+        while True:
+            ln = self.line()
+            m = re.search(rb"\{(\d+)(\+?)\}\r\n$", ln)
+            whole += ln
+            if not m:
+                break
+            if not m.group(2):
+                if sync_reply is not None:
+                    r = sync_reply(whole)
+                    if r is not None:
+                        self.send(r)
+                        whole += b"<REFUSED>"
+                        break
+                self.send(b"+ Ready for literal data\r\n")
+            whole += self.exact(int(m.group(1)))
+        if self.log:
+            shown = re.sub(rb"\{(\d+)\+?\}\r\n", rb"{\1}", whole[:300])
+            self.log.write(b"C: " + shown.rstrip(b"\r\n") + b"\n")
+            self.log.flush()
+        parts = whole.split(b" ", 2)
+        tag = parts[0].decode(errors="replace")
+        name = parts[1].rstrip(b"\r\n").upper().decode(errors="replace") \
+            if len(parts) > 1 else ""
+        if name == "UID" and len(parts) > 2:
+            name += " " + parts[2].split(b" ", 1)[0].decode().upper()
+        return tag, name, whole
+
+    def until_eof(self):
+        try:
+            while True:
+                self._fill()
+                self.buf = b""
+        except Closed:
+            pass
+
+
+MSG = b"From: fake@example.org\r\nSubject: fake\r\n\r\nhello\r\n"
+
+
+def standard(c, tag, name, whole, caps=CAPS):
+    """The well-behaved answer to a command."""
+    if name == "CAPABILITY":
+        c.send("* CAPABILITY %s\r\n%s OK done\r\n" % (caps, tag))
+    elif name == "ENABLE":
+        c.send("* ENABLED QRESYNC\r\n%s OK enabled\r\n" % tag)
+    elif name == "LIST":
+        c.send('* LIST (\\HasNoChildren) "/" INBOX\r\n'
+               '* STATUS INBOX (UIDNEXT 2 UIDVALIDITY 42 '
+               'HIGHESTMODSEQ 7)\r\n%s OK listed\r\n' % tag)
+    elif name in ("SELECT", "EXAMINE"):
+        c.send("* 1 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+               "* OK [UIDNEXT 2] x\r\n* OK [HIGHESTMODSEQ 7] x\r\n"
+               "%s OK [READ-WRITE] selected\r\n" % tag)
+    elif name == "UID FETCH":
+        c.send(b'* 1 FETCH (UID 1 MODSEQ (7) FLAGS (\\Seen) BODY[] {%d}'
+               b'\r\n%s)\r\n%s OK fetched\r\n' % (len(MSG), MSG,
+                                                  tag.encode()))
+    elif name == "APPEND":
+        c.send("%s OK [APPENDUID 42 2] appended\r\n" % tag)
+    elif name == "LOGOUT":
+        c.send("* BYE bye\r\n%s OK logged out\r\n" % tag)
+        raise Closed()
+    elif name in ("NOOP", "UNSELECT", "CREATE", "DELETE", "SUBSCRIBE"):
+        c.send("%s OK done\r\n" % tag)
+    else:
+        c.send("%s BAD unknown command\r\n" % tag)
+
+
+def serve(c, greeting="* PREAUTH [CAPABILITY %s] fake ready\r\n" % CAPS,
+          special=None, caps=CAPS, sync_reply=None):
+    """Greeting, then commands; special(c, tag, name, whole) may take one
+    over (return True)."""
+    c.send(greeting)
+    while True:
+        tag, name, whole = c.command(sync_reply)
+        if b"<REFUSED>" in whole:
+            continue
+        if special and special(c, tag, name, whole):
+            continue
+        standard(c, tag, name, whole, caps)
+
+
+def check_login(c, tag, name, whole):
+    """LOGIN or AUTHENTICATE PLAIN with the expected credentials."""
+    if name == "LOGIN":
+        ok = whole.split(b" ", 2)[2].rstrip(b"\r\n") == LOGIN_ARGS
+        c.note("LOGIN " + ("credentials ok" if ok else "BAD credentials"))
+    elif name == "AUTHENTICATE":
+        m = re.match(rb"\S+ AUTHENTICATE PLAIN ?(\S*)\r\n", whole)
+        b64 = m.group(1) if m else b""
+        if not b64:
+            c.send(b"+ \r\n")
+            b64 = c.line().strip()
+        try:
+            ok = base64.b64decode(b64) == b"\0" + USER + b"\0" + PASSWORD
+        except ValueError:
+            ok = False
+        c.note("PLAIN " + ("credentials ok" if ok else "BAD credentials"))
+    else:
+        return False
+    c.send("%s %s\r\n" % (tag, "OK [CAPABILITY %s] in" % CAPS if ok else
+                          "NO [AUTHENTICATIONFAILED] wrong"))
+    return True
+
+
+def on_list(reply, then=None):
+    """A scenario that answers LIST with reply (then: 'close', 'hold')."""
+    def special(c, tag, name, whole):
+        if name != "LIST":
+            return False
+        c.send(reply.replace("TAG", tag) if isinstance(reply, str)
+               else reply.replace(b"TAG", tag.encode()))
+        if then == "close":
+            raise Closed()
+        if then == "hold":
+            c.until_eof()
+            raise Closed()
+        return True
+    return special
+
+
+def sc_pipeline(c):
+    """Answers nothing until three commands are in: a client that waits
+    for each answer before the next command would hang here."""
+    c.send("* PREAUTH [CAPABILITY %s] fake\r\n" % CAPS)
+    while True:
+        tag, name, whole = c.command()
+        if name == "LIST":
+            break
+        standard(c, tag, name, whole)
+    pending = [(tag, name, whole)]
+    while len(pending) < 3:
+        pending.append(c.command())
+    c.note("3 commands received before any answer")
+    for p in pending:
+        standard(c, *p)
+    serve_rest(c)
+
+
+def sc_reorder(c):
+    """Two commands answered in the reverse order."""
+    c.send("* PREAUTH [CAPABILITY %s] fake\r\n" % CAPS)
+    while True:
+        tag, name, whole = c.command()
+        if name == "NOOP":
+            break
+        standard(c, tag, name, whole)
+    second = c.command()
+    c.send("%s OK second first\r\n" % second[0])
+    c.send("%s OK first last\r\n" % tag)
+    serve_rest(c)
+
+
+def serve_rest(c):
+    while True:
+        standard(c, *c.command())
+
+
+def sc_starttls_inject(c, certdir):
+    """STARTTLS, with bytes injected after the OK, then TLS."""
+    c.send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR] hi\r\n")
+    while True:
+        tag, name, whole = c.command()
+        if name == "STARTTLS":
+            c.send("%s OK begin TLS\r\n* OK [ALERT] injected\r\n" % tag)
+            break
+        standard(c, tag, name, whole)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certdir + "/cert.pem", certdir + "/key.pem")
+    # Whatever the client may have sent after STARTTLS is TLS.
+    s = ctx.wrap_socket(c.sock, server_side=True)
+    t = Conn(s.recv, s.sendall, s)
+    t.log = c.log
+    try:
+        while True:
+            tag, name, whole = t.command()
+            if check_login(t, tag, name, whole):
+                continue
+            standard(t, tag, name, whole)
+    finally:
+        pass
+
+
+def write_all(data):
+    while data:
+        n = os.write(1, data)
+        data = data[n:]
+
+
+def sc_huge_body(c):
+    """A FETCH body claimed to be 100 TB, then the end of the stream."""
+    def special(c, tag, name, whole):
+        if name != "UID FETCH":
+            return False
+        c.send(b"* 1 FETCH (UID 1 BODY[] {109951162777600}\r\n" +
+               b"x" * 4096)
+        raise Closed()
+    serve(c, special=special)
+
+
+def sc_close_after_greeting(c):
+    c.send("* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS)
+    raise Closed()
+
+
+def sc_not_enabled(c):
+    """ENABLE answered OK without the untagged ENABLED."""
+    def special(c, tag, name, whole):
+        if name != "ENABLE":
+            return False
+        c.send("%s OK nothing enabled\r\n" % tag)
+        return True
+    serve(c, special=special)
+
+
+SCENARIOS = {
+    # ---- well-behaved variants ----
+    "ok": lambda c: serve(c),
+    "preauth_nocaps": lambda c: serve(c, "* PREAUTH fake, no capabilities"
+                                      "\r\n"),
+    "plain_cont": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", check_login),
+    "plain_saslir": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n",
+        check_login),
+    # Only LOGIN offered.
+    "login_quoted": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1] hi\r\n", check_login,
+        caps=CAPS.replace("LITERAL+ ", "")),
+    "logindisabled": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=PLAIN] hi\r\n",
+        check_login),
+    "no_auth_mech": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 AUTH=CRAM-MD5] hi\r\n", check_login),
+    "no_starttls": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", check_login),
+    "preauth": lambda c: serve(c),
+    "no_qresync": lambda c: serve(
+        c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("QRESYNC ",
+                                                              "")),
+    "no_enable": lambda c: serve(
+        c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("ENABLE ", "")),
+    "no_liststatus": lambda c: serve(
+        c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("LIST-STATUS ",
+                                                              "")),
+    "not_imap4": lambda c: serve(c, "* PREAUTH [CAPABILITY IMAP2] hi\r\n"),
+    "not_enabled": sc_not_enabled,
+    # Synchronising literals refused: the rest of the command is dropped.
+    "sync_reject": lambda c: serve(
+        c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("LITERAL+ ",
+                                                              ""),
+        sync_reply=lambda w: (w.split(b" ")[0] +
+                              b" NO [TRYCREATE] no such mailbox\r\n")
+        if b" APPEND nosuch " in w else None),
+    "pipeline": sc_pipeline,
+    "reorder": sc_reorder,
+    "alert": lambda c: serve(c, special=on_list(
+        '* OK [ALERT] the server says hello\r\nTAG OK listed\r\n')),
+    "childinfo": lambda c: serve(c, special=on_list(
+        '* LIST (\\HasChildren) "/" foo ("CHILDINFO" ("SUBSCRIBED"))\r\n'
+        '* LIST (\\Subscribed \\NonExistent) "/" bar ("OLDNAME" ("baz"))'
+        '\r\nTAG OK listed\r\n')),
+    # ---- hostile ----
+    "garbage_greeting": lambda c: (c.send(b"\x16\x03\x01 garbage \xff\r\n"),
+                                   c.until_eof()),
+    "no_crlf": lambda c: (c.send(b"* PREAUTH hi\n"), c.until_eof()),
+    "nul_byte": lambda c: (c.send(b"* PREAUTH h\x00i\r\n"), c.until_eof()),
+    "silence": lambda c: c.until_eof(),
+    "bye_greeting": lambda c: c.send("* BYE Too many connections\r\n"),
+    "endless_line": lambda c: (c.send(b"* OK " + b"a" * (3 << 20)),
+                               c.until_eof()),
+    "huge_literal": lambda c: serve(c, special=on_list(
+        '* LIST () "/" {109951162777600}\r\nabc', "hold")),
+    "huge_body": sc_huge_body,
+    "malformed_list": lambda c: serve(c, special=on_list(
+        '* LIST (\\Noselect "/" foo\r\nTAG OK listed\r\n', "hold")),
+    "malformed_status": lambda c: serve(c, special=on_list(
+        '* STATUS INBOX (UIDNEXT x)\r\nTAG OK listed\r\n', "hold")),
+    "malformed_fetch": lambda c: serve(c, special=on_list(
+        '* 1 FETCH (UID 1 FLAGS (\\Seen)\r\nTAG OK listed\r\n', "hold")),
+    "disconnect_mid": lambda c: serve(c, special=on_list(
+        '* LIST () "/" {10}\r\nabc', "close")),
+    "wrong_tag": lambda c: serve(c, special=on_list(
+        'ZZ9999 OK listed\r\n', "hold")),
+    "bye_mid": lambda c: serve(c, special=on_list(
+        '* BYE server shutting down\r\n', "close")),
+    "expunge": lambda c: serve(c, special=on_list(
+        '* 1 EXPUNGE\r\nTAG OK listed\r\n', "hold")),
+    "unexpected_cont": lambda c: serve(c, special=on_list(
+        '+ go ahead\r\n', "hold")),
+    "close_after_greeting": sc_close_after_greeting,
+}
+
+
+def main():
+    args = sys.argv[1:]
+    portfile = certdir = None
+    while args and args[0].startswith("--"):
+        if args[0] == "--tcp":
+            portfile, args = args[1], args[2:]
+        elif args[0] == "--cert":
+            certdir, args = args[1], args[2:]
+        else:
+            sys.exit("unknown option " + args[0])
+    if len(args) != 1 or args[0] not in SCENARIOS and \
+            args[0] != "starttls_inject":
+        sys.exit("usage: net_fake_imap.py [--tcp PORTFILE] SCENARIO")
+    name = args[0]
+    if portfile:
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        with open(portfile + ".tmp", "w") as f:
+            f.write("%d\n" % ls.getsockname()[1])
+        os.rename(portfile + ".tmp", portfile)
+        ls.settimeout(60)
+        s, _ = ls.accept()
+        ls.close()
+        c = Conn(s.recv, s.sendall, s)
+    else:
+        c = Conn(lambda n: os.read(0, n), write_all)
+    try:
+        if name == "starttls_inject":
+            sc_starttls_inject(c, certdir)
+        else:
+            SCENARIOS[name](c)
+        c.until_eof()
+    except Closed:
+        pass
+    except ssl.SSLError as e:
+        c.note("TLS: " + str(e))
+    c.note("end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+#!/bin/bash
+#
+# Hostile and broken servers (net_fake_imap.py, as the remote tunnel):
+# garbage, silence, huge literal claims, endless lines, malformed
+# LIST/STATUS/FETCH, a disconnect in the middle of a response, tags we
+# never sent, BYE, EXPUNGE under QRESYNC, stray continuations.  Each run
+# must end with a clear "remote: ERROR: ..." line, the right exit code
+# (1 for I/O and server errors, 255 for protocol violations), no
+# process killed by a signal, nothing left running, and no hang.
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+FAKE=$SRCDIR/tests/integration/net_fake_imap.py
+# A run that hangs is killed (exit 124, not the code expected): with the
+# dead-peer timeout at 2 s nothing legitimate takes this long.
+T_TIMEOUT=120
+CONF=$T/interimap.conf
+
+# case NAME SCENARIO SCRIPT CODE REGEX
+hostile()
+{
+	local name=$1 scenario=$2 script=$3 code=$4 regex=$5 err left
+
+	write_config "$CONF" <<EOF
+[local]
+type = tunnel
+command = python3 $FAKE ok
+
+[remote]
+type = tunnel
+command = python3 $FAKE $scenario
+EOF
+	INTERIMAP_TEST_TIMEOUT=2 INTERIMAP_TEST_ENGINE_SCRIPT=$script \
+	    run_ours --config="$CONF"
+	err=$(cat "$T/ours.err")
+	t_log "$name: $(grep 'remote: ERROR' <<<"$err" | head -n 1)"
+	t_expect_eq "$OURS_RC" "$code" "$name: exit $code"
+	t_expect_match "$err" "(^|"$'\n'")remote: ERROR: $regex($|"$'\n'")" \
+	    "$name: the error says what happened"
+	t_expect_eq "$(grep -c 'killed by signal\|exited unexpectedly\|broken IPC\|PANIC at\|Sanitizer' <<<"$err")" 0 \
+	    "$name: no process died of it"
+	t_expect_eq "$(grep -c '^local: ERROR\|^engine' <<<"$err")" 0 \
+	    "$name: nothing said about the others"
+	left=$(_t_marked_pids)
+	if [ -n "$left" ]; then
+		sleep 1
+		left=$(_t_marked_pids)
+	fi
+	t_expect_eq "$left" "" "$name: no process left"
+}
+
+hostile "garbage greeting" garbage_greeting list 255 \
+    'Protocol error: malformed tagged response: .*'
+hostile "line without CRLF" no_crlf list 255 \
+    'Protocol error: response line not terminated by CRLF'
+hostile "NUL byte" nul_byte list 255 'Protocol error: NUL byte.*'
+hostile "silence" silence list 1 \
+    'Connection timed out \(nothing received for 2 seconds\)'
+hostile "BYE greeting" bye_greeting list 1 \
+    'Server refused the connection: BYE Too many connections'
+hostile "endless line" endless_line list 255 \
+    'Protocol error: response longer than [0-9]+ bytes'
+hostile "100 TB literal" huge_literal list 255 \
+    'Protocol error: literal of 109951162777600 bytes is larger than the limit.*'
+hostile "100 TB body" huge_body "remote fetch 1:* body" 1 \
+    'connection closed inside a literal.*'
+t_expect_match "$(cat "$T/ours.err")" \
+    'remote: ERROR: FETCH BODY\[\] of message 1 is 109951162777600 bytes, more than the limit of [0-9]+: skipped' \
+    "100 TB body: the message is refused, not allocated"
+hostile "malformed LIST" malformed_list list 255 \
+    'Protocol error: malformed LIST response: .*'
+hostile "malformed STATUS" malformed_status list 255 \
+    'Protocol error: malformed STATUS response: .*'
+hostile "malformed FETCH" malformed_fetch list 255 \
+    'Protocol error: malformed FETCH response: .*'
+hostile "disconnect mid-response" disconnect_mid list 1 \
+    'connection closed inside a literal.*'
+hostile "unknown tag" wrong_tag list 255 \
+    'Protocol error: unexpected tagged response "ZZ9999 OK".*'
+hostile "BYE, then EOF" bye_mid list 1 \
+    'Connection closed by the server: server shutting down'
+hostile "EXPUNGE with QRESYNC" expunge list 255 \
+    'RFC 7162 violation! Got an EXPUNGE response with QRESYNC enabled\.'
+hostile "stray continuation" unexpected_cont list 255 \
+    'Protocol error: unexpected continuation request.*'
+hostile "EOF after the greeting" close_after_greeting list 1 \
+    '(Connection closed by the server \(0 bytes read, got EOF\)|read: Connection reset by peer)'
+
+t_done

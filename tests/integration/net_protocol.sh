@@ -1,0 +1,268 @@
+#!/bin/bash
+#
+# The session and the command machinery against scripted servers
+# (net_fake_imap.py) that do what Dovecot does not: pipelining proven by a
+# server that answers nothing before three commands are in, answers out
+# of order, synchronising literals (accepted and refused), AUTHENTICATE
+# PLAIN with and without SASL-IR, LOGIN with a literal password,
+# LOGINDISABLED, mechanism choice, capability checks with the
+# reference's messages, PREAUTH without capabilities, [ALERT], LIST
+# extended data, and over TCP: STARTTLS missing, PREAUTH in plain text,
+# and bytes injected after STARTTLS's OK.
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+FAKE=$SRCDIR/tests/integration/net_fake_imap.py
+CONF=$T/interimap.conf
+export FAKE_IMAP_LOG=$T/fake.log
+PASSWORD='pa"ss w\rd'
+
+# conf_tunnel SCENARIO [EXTRA-REMOTE-LINES]
+conf_tunnel()
+{
+	write_config "$CONF" <<EOF
+[local]
+type = tunnel
+command = python3 $FAKE ok
+
+[remote]
+type = tunnel
+command = python3 $FAKE $1
+username = user
+password = $PASSWORD
+${2:-}
+EOF
+}
+
+# run SCRIPT [ARGS...]: $ERR, $OURS_RC; the fake's log in $FLOG.
+run()
+{
+	local script=$1
+
+	shift
+	: >"$FAKE_IMAP_LOG"
+	INTERIMAP_TEST_TIMEOUT=5 INTERIMAP_TEST_ENGINE_SCRIPT=$script \
+	    run_ours --config="$CONF" "$@"
+	ERR=$(cat "$T/ours.err")
+	FLOG=$(cat "$FAKE_IMAP_LOG")
+}
+
+has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
+hasnt() { t_expect_eq "$(grep -cE -- "$2" <<<"$1")" 0 "$3"; }
+
+# ---- pipelining ----------------------------------------------------------------
+
+conf_tunnel pipeline
+run "remote list; remote noop; remote noop"
+t_expect_eq "$OURS_RC" 0 "pipeline: exit 0"
+has "$FLOG" "#: 3 commands received before any answer" \
+    "pipeline: three commands in flight at once"
+t_expect_eq "$(grep -o 'remote: #[0-9] [A-Z]* OK' <<<"$ERR" | tr '\n' ,)" \
+    "remote: #1 LIST OK,remote: #2 NOOP OK,remote: #3 NOOP OK," \
+    "pipeline: answered in order"
+
+conf_tunnel reorder
+run "remote noop; remote noop"
+t_expect_eq "$OURS_RC" 0 "reorder: exit 0"
+t_expect_eq "$(grep -o 'remote: #[0-9] NOOP OK .*' <<<"$ERR" | tr '\n' ,)" \
+    "remote: #1 NOOP OK first last,remote: #2 NOOP OK second first," \
+    "tagged answers out of order: requests still answered in order"
+
+# ---- synchronising literals ------------------------------------------------------
+
+conf_tunnel sync_reject
+run 'remote append nosuch "" "" "Subject: a\n\nhello\n"; remote noop; remote append INBOX "\\Seen" "01-Jan-2020 00:00:00 +0000" "Subject: b\n\nhi\n"' \
+    --debug
+t_expect_eq "$OURS_RC" 0 "sync literals: exit 0"
+has "$ERR" 'remote: C: 000001 APPEND nosuch \(\) \{21\}' \
+    "without LITERAL+, a synchronising literal"
+has "$ERR" 'remote: #1 APPEND NO \[TRYCREATE\] no such mailbox \{TRYCREATE \}' \
+    "literal refused: the command fails with the server's answer"
+has "$ERR" 'remote: #2 NOOP OK done' "refused literal: the next command goes on"
+has "$ERR" 'remote: #3 APPEND OK \[APPENDUID 42 2\] appended \{APPENDUID 42 2\}' \
+    "accepted literal: the message goes after the \"+\""
+has "$FLOG" 'C: 000003 APPEND INBOX \(\\Seen\) "01-Jan-2020 00:00:00 \+0000" \{18\}Subject: b.*' \
+    "the server got the flags, the date and the bytes"
+hasnt "$FLOG" 'Subject: a' "the refused literal's bytes were never sent"
+
+# ---- authentication ---------------------------------------------------------------
+
+conf_tunnel plain_cont
+run "remote noop" --debug
+t_expect_eq "$OURS_RC" 0 "PLAIN without SASL-IR: exit 0"
+has "$FLOG" "#: PLAIN credentials ok" \
+    "PLAIN without SASL-IR: the continuation carries the credentials"
+has "$ERR" "remote: C: 000000 AUTHENTICATE PLAIN" \
+    "PLAIN without SASL-IR: the command, no initial response"
+hasnt "$ERR" 'remote: S: \+|AHVzZXIA|\[REDACTED\]' \
+    "--debug: nothing of the exchange shown"
+hasnt "$ERR" 'w\\rd' "--debug: no password"
+
+run "remote noop" --debug --debug
+has "$ERR" "remote: C: AHVzZXIAcGEic3Mgd1xyZA==" \
+    "--debug twice: the exchange is shown"
+
+conf_tunnel plain_saslir
+run "remote noop" --debug
+t_expect_eq "$OURS_RC" 0 "PLAIN with SASL-IR: exit 0"
+has "$FLOG" "#: PLAIN credentials ok" "SASL-IR: credentials ok"
+has "$ERR" 'remote: C: 000000 AUTHENTICATE PLAIN \[REDACTED\]' \
+    "SASL-IR: the initial response redacted"
+hasnt "$ERR" 'AHVzZXIA|w\\rd' "SASL-IR: no credentials in the log"
+
+conf_tunnel login_quoted
+run "remote noop" --debug
+t_expect_eq "$OURS_RC" 0 "LOGIN: exit 0"
+has "$FLOG" "#: LOGIN credentials ok" \
+    "LOGIN: the password quoted, \\ and \" escaped"
+has "$ERR" 'remote: C: 000000 LOGIN \[REDACTED\]' "LOGIN redacted"
+hasnt "$ERR" 'w\\rd|LOGIN user' "LOGIN: nothing else of it shown"
+run "remote noop" --debug --debug
+has "$ERR" 'remote: C: 000000 LOGIN user "pa\\"ss w\\\\rd"' \
+    "LOGIN with --debug twice: shown"
+
+conf_tunnel logindisabled
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "LOGINDISABLED: exit 1"
+has "$ERR" "remote: ERROR: Logins are disabled\." "LOGINDISABLED: message"
+hasnt "$FLOG" "credentials" "LOGINDISABLED: no credentials sent"
+
+conf_tunnel no_auth_mech "auth = CRAM-MD5"
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "unsupported mechanism: exit 1"
+has "$ERR" "remote: ERROR: Unsupported authentication mechanism: CRAM-MD5" \
+    "unsupported mechanism: message"
+
+conf_tunnel plain_saslir "auth = CRAM-MD5"
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "no mechanism: exit 1"
+has "$ERR" "remote: ERROR: Failed to choose an authentication mechanism" \
+    "no mechanism: message"
+
+conf_tunnel plain_saslir "auth = login"
+run "remote noop"
+t_expect_eq "$OURS_RC" 0 "auth = login (any case): exit 0"
+has "$FLOG" "#: LOGIN credentials ok" "auth = login: LOGIN used"
+
+# ---- capabilities ----------------------------------------------------------------
+
+conf_tunnel preauth_nocaps
+run "remote noop" --debug
+t_expect_eq "$OURS_RC" 0 "PREAUTH without capabilities: exit 0"
+has "$ERR" "remote: C: 000000 CAPABILITY" \
+    "PREAUTH without capabilities: CAPABILITY fetched first"
+
+conf_tunnel not_imap4
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "not IMAP4rev1: exit 1"
+has "$ERR" "remote: ERROR: Missing IMAP4rev1 CAPABILITY\.  Not an IMAP4 server\?" \
+    "not IMAP4rev1: message"
+
+conf_tunnel no_enable
+run "remote noop"
+has "$ERR" "remote: ERROR: Server did not advertise ENABLE \(RFC 5161\) capability\." \
+    "no ENABLE: message"
+t_expect_eq "$OURS_RC" 1 "no ENABLE: exit 1"
+
+conf_tunnel no_qresync
+run "remote noop"
+has "$ERR" "remote: ERROR: Server did not advertise QRESYNC capability\." \
+    "no QRESYNC: message"
+
+conf_tunnel not_enabled
+run "remote noop"
+has "$ERR" "remote: ERROR: Couldn't ENABLE QRESYNC" \
+    "QRESYNC not in ENABLED: message"
+
+conf_tunnel no_liststatus
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "no LIST-STATUS: exit 1"
+has "$ERR" "Non LIST-STATUS-capable IMAP server\." \
+    "no LIST-STATUS: the reference's message, unprefixed"
+INTERIMAP_TEST_DB_ONLY=1 run_ours --config="$CONF"
+run "remote noop" --notify
+t_expect_eq "$OURS_RC" 0 "no LIST-STATUS with --notify: fine"
+
+# ---- what servers say ---------------------------------------------------------------
+
+conf_tunnel alert
+run "remote list"
+has "$ERR" "remote: \[ALERT\] the server says hello" "[ALERT] shown"
+
+conf_tunnel childinfo
+run "remote list"
+t_expect_eq "$OURS_RC" 0 "LIST-EXTENDED data (CHILDINFO, OLDNAME): accepted"
+has "$ERR" 'remote: LIST foo delim=/ attrs=\(\\HasChildren\)' \
+    "LIST with CHILDINFO"
+has "$ERR" 'remote: LIST bar delim=/ attrs=\(\\NonExistent \\Subscribed\)' \
+    "LIST with OLDNAME"
+
+# ---- over TCP ------------------------------------------------------------------------
+
+# fake_tcp SCENARIO [CERTDIR]: a fake server on a port ($FPORT).
+fake_tcp()
+{
+	local i
+
+	rm -f "$T/port"
+	python3 "$FAKE" --tcp "$T/port" ${2:+--cert "$2"} "$1" \
+	    2>>"$T/fake.err" &
+	t_track_pid $!
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$T/port" ] && break
+		sleep 0.05
+	done
+	FPORT=$(cat "$T/port")
+}
+
+conf_tcp()
+{
+	write_config "$CONF" <<EOF
+[local]
+type = tunnel
+command = python3 $FAKE ok
+
+[remote]
+type = imap
+host = localhost
+port = $FPORT
+username = user
+password = $PASSWORD
+${1:-}
+EOF
+}
+
+fake_tcp no_starttls
+conf_tcp
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "no STARTTLS: exit 1"
+has "$ERR" "remote: ERROR: Server did not advertise STARTTLS capability\." \
+    "no STARTTLS: refused"
+hasnt "$FLOG" "credentials" "no STARTTLS: no credentials sent in clear"
+
+fake_tcp preauth
+conf_tcp
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "PREAUTH in plain text: exit 1"
+has "$ERR" 'remote: ERROR: PREAUTH greeting on plaintext connection\? MiTM in action\? Aborting, set "STARTTLS = NO" to ignore\.' \
+    "PREAUTH in plain text: the reference's message"
+
+fake_tcp preauth
+conf_tcp "STARTTLS = NO"
+run "remote noop"
+t_expect_eq "$OURS_RC" 0 "PREAUTH with STARTTLS = NO: accepted"
+
+make_cert "$T/cert" localhost
+fake_tcp starttls_inject "$T/cert"
+conf_tcp "SSL_CAfile = $T/cert/cert.pem"
+run "remote noop" --debug
+t_expect_eq "$OURS_RC" 0 "STARTTLS with injected bytes: the session goes on"
+has "$ERR" "remote: WARNING: Truncating non-empty output buffer \(unauthenticated response injection\?\)" \
+    "injected bytes: the reference's warning"
+hasnt "$ERR" "ALERT\] injected" "injected bytes: never parsed"
+has "$FLOG" "#: LOGIN credentials ok" \
+    "after STARTTLS: capabilities fetched again, LOGIN over TLS"
+has "$ERR" "remote: TLSv1\.[23] connection using .*" "the TLS session"
+
+t_done

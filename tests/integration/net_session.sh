@@ -1,0 +1,180 @@
+#!/bin/bash
+#
+# Sessions with real Dovecot servers, driven by the test engine
+# (INTERIMAP_TEST_ENGINE_SCRIPT): tunnel (PREAUTH), IMAP with STARTTLS,
+# IMAPS, COMPRESS=DEFLATE on and off (and what the traffic summary says),
+# AUTHENTICATE PLAIN with SASL-IR, without it (continuation), LOGIN,
+# synchronising literals against a server without LITERAL+, a missing
+# capability, and a wrong password (a clear
+# error, exit 1, the database untouched).
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+CONF=$T/interimap.conf
+LT=$(dovecot_tunnel loc)
+dovecot_server srv .
+# The same server without SASL-IR, LITERAL+ and COMPRESS (and STATUS=SIZE
+# etc. that we don't use).
+DOVECOT_EXTRA_CONF='imap_capability = IMAP4rev1 ENABLE IDLE UNSELECT UIDPLUS LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC MULTIAPPEND NAMESPACE CHILDREN' \
+    dovecot_server bare
+DOVECOT_EXTRA_CONF='imap_capability = IMAP4rev1 ENABLE IDLE UNSELECT UIDPLUS LIST-EXTENDED CONDSTORE QRESYNC MULTIAPPEND' \
+    dovecot_server nostatus
+
+# conf REMOTE-LINES...: local is the tunnel, remote as given.
+conf()
+{
+	{
+		printf '[local]\ntype = tunnel\ncommand = %s\n\n[remote]\n' "$LT"
+		printf '%s\n' "$@"
+	} | write_config "$CONF"
+}
+
+run()
+{
+	local script=$1
+
+	shift
+	INTERIMAP_TEST_ENGINE_SCRIPT=$script run_ours --config="$CONF" "$@"
+	ERR=$(cat "$T/ours.err")
+	RUNS=$((${RUNS:-0} + 1))
+	cp "$T/ours.err" "$T/run$RUNS.log"
+}
+
+has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
+hasnt() { t_expect_eq "$(grep -cE -- "$2" <<<"$1")" 0 "$3"; }
+
+mailbox_create srv 'a b'
+mailbox_create srv 'a b.c'
+
+# ---- tunnel: PREAUTH -----------------------------------------------------------
+
+conf "type = tunnel" "command = $DOVECOT_SRV_TUNNEL"
+run "local list; remote list" --debug
+t_expect_eq "$OURS_RC" 0 "tunnels: exit 0"
+has "$ERR" 'local: S: \* PREAUTH \[CAPABILITY IMAP4rev1 .*' \
+    "tunnel: PREAUTH greeting"
+has "$ERR" "local: C: 000000 ENABLE QRESYNC" \
+    "tunnel: straight to ENABLE QRESYNC, no CAPABILITY, no login"
+has "$ERR" 'remote: LIST a b\.c delim=\. attrs=\(\)' \
+    "tunnel: LIST items (a name with a space)"
+has "$ERR" 'remote: STATUS a b mask=0x7 UIDVALIDITY [0-9]+ UIDNEXT 1 HIGHESTMODSEQ [0-9]+ MESSAGES 0' \
+    "tunnel: LIST-STATUS items"
+has "$ERR" 'remote: C: 000001 LIST "" \* RETURN \(SUBSCRIBED STATUS \(UIDVALIDITY UIDNEXT HIGHESTMODSEQ\)\)' \
+    "the LIST command"
+has "$ERR" "local: C: 000002 LOGOUT" "LOGOUT at the end"
+has "$ERR" "local: IMAP traffic \(bytes\): recv [0-9.K]+ sent [0-9]+" \
+    "tunnel: summary, no compression"
+
+# ---- IMAP + STARTTLS, PLAIN with SASL-IR, COMPRESS (remote default) -------------
+
+conf "type = imap" "host = localhost" "port = $DOVECOT_SRV_IMAP_PORT" \
+    "username = user" "password = pass" "SSL_CAfile = $DOVECOT_SRV_CERT"
+run "remote list" --debug
+t_expect_eq "$OURS_RC" 0 "imap+STARTTLS: exit 0"
+has "$ERR" "remote: C: 000000 STARTTLS" "STARTTLS first"
+has "$ERR" "remote: C: 000001 CAPABILITY" "capabilities again after TLS"
+has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN \[REDACTED\]' \
+    "AUTHENTICATE PLAIN with an initial response (SASL-IR), redacted"
+has "$ERR" "remote: C: 000003 COMPRESS DEFLATE" \
+    "COMPRESS DEFLATE (the remote default)"
+has "$ERR" "remote: C: 000004 ENABLE QRESYNC" "then ENABLE QRESYNC"
+has "$ERR" 'remote: READY caps=0x[0-9a-f]+ compressed' "compressed"
+has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\) sent [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\)' \
+    "the summary shows the compression"
+hasnt "$ERR" "AHVzZXIA|cGFzcw" "no credentials in the log"
+
+run "remote list" --debug --debug
+has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN AHVzZXIAcGFzcw==' \
+    "--debug twice: the credentials are shown"
+
+# ---- IMAPS, compress = NO -----------------------------------------------------------
+
+conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
+    "username = user" "password = pass" "SSL_CAfile = $DOVECOT_SRV_CERT" \
+    "compress = NO"
+run "remote list" --debug
+t_expect_eq "$OURS_RC" 0 "imaps: exit 0"
+has "$ERR" 'remote: S: \* OK \[CAPABILITY .*\] Dovecot .* ready\.' \
+    "imaps: the greeting came over TLS"
+hasnt "$ERR" "STARTTLS$|COMPRESS DEFLATE" "imaps: no STARTTLS, no COMPRESS"
+has "$ERR" 'remote: READY caps=0x[0-9a-f]+' "imaps: not compressed"
+has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ sent [0-9.K]+' \
+    "compress = NO: no compression in the summary"
+
+# compress = YES on local: the tunnel has no COMPRESS, nothing happens.
+{
+	printf '[local]\ntype = imap\nhost = localhost\nport = %s\n' \
+	    "$DOVECOT_SRV_IMAP_PORT"
+	printf 'username = user\npassword = pass\nSSL_CAfile = %s\n' \
+	    "$DOVECOT_SRV_CERT"
+	printf 'compress = YES\n\n[remote]\ntype = tunnel\ncommand = %s\n' "$LT"
+} | write_config "$CONF"
+run "local list"
+t_expect_eq "$OURS_RC" 0 "local with compress = YES: exit 0"
+has "$ERR" 'local: READY caps=0x[0-9a-f]+ compressed' \
+    "local with compress = YES: compressed"
+
+# ---- LOGIN -------------------------------------------------------------------------
+
+conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
+    "username = user" "password = pass" "SSL_CAfile = $DOVECOT_SRV_CERT" \
+    "auth = LOGIN PLAIN"
+run "remote noop" --debug
+t_expect_eq "$OURS_RC" 0 "auth = LOGIN: exit 0"
+has "$ERR" 'remote: C: 000000 LOGIN \[REDACTED\]' "auth = LOGIN: LOGIN, redacted"
+hasnt "$ERR" 'LOGIN user|pass$' "LOGIN: no credentials in the log"
+
+# ---- no SASL-IR, no LITERAL+ ------------------------------------------------------------
+
+conf "type = imap" "host = localhost" "port = $DOVECOT_BARE_IMAP_PORT" \
+    "username = user" "password = pass" "SSL_CAfile = $DOVECOT_BARE_CERT"
+run 'remote append INBOX "\\Flagged" "05-May-2021 10:11:12 +0000" "Subject: sync\n\nliteral\n"; remote append INBOX "" "" "Subject: two\n\n\n"' \
+    --debug
+t_expect_eq "$OURS_RC" 0 "no SASL-IR, no LITERAL+: exit 0"
+has "$ERR" "remote: C: 000002 AUTHENTICATE PLAIN" \
+    "without SASL-IR: AUTHENTICATE PLAIN, the response after the \"+\""
+hasnt "$ERR" 'remote: S: \+ $' "the continuation of the exchange is not shown"
+has "$ERR" 'remote: C: 000004 APPEND INBOX \(\\Flagged\) "05-May-2021 10:11:12 \+0000" \{26\}' \
+    "without LITERAL+: a synchronising literal"
+has "$ERR" 'remote: S: \+ OK' "Dovecot's continuation"
+has "$ERR" 'remote: #1 APPEND OK \[APPENDUID [0-9]+ 1\] .*' "APPEND accepted"
+has "$ERR" 'remote: #2 APPEND OK \[APPENDUID [0-9]+ 2\] .*' \
+    "the next command after the literal"
+dump=$(mail_dump bare INBOX)
+t_expect_eq "$(wc -l <<<"$dump")" 2 "two messages arrived"
+t_expect_match "$dump" \
+    "(^|"$'\n'")$(printf 'Subject: sync\r\n\r\nliteral\r\n' | sha256sum |
+    cut -d' ' -f1) "'\\Flagged 05-May-2021 10:11:12 \+0000' \
+    "the first one byte-exact, with its flag and date"
+
+# ---- refusals -------------------------------------------------------------------------
+# (Dovecot never says LOGINDISABLED on loopback: net_protocol.sh has it.)
+
+conf "type = imaps" "host = localhost" "port = $DOVECOT_NOSTATUS_IMAPS_PORT" \
+    "username = user" "password = pass" "SSL_CAfile = $DOVECOT_NOSTATUS_CERT"
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "no LIST-STATUS: exit 1"
+has "$ERR" 'Non LIST-STATUS-capable IMAP server\.' "no LIST-STATUS: message"
+
+# ---- a wrong password: nothing else happens -----------------------------------------
+
+conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
+    "username = user" "password = pass" "SSL_CAfile = $DOVECOT_SRV_CERT"
+run_ref --config="$CONF"
+t_expect_eq "$REF_RC" 0 "the reference fills the database"
+DB=$XDG_DATA_HOME/interimap/localhost.db
+before=$(sqlite3 "$DB" .dump)
+t_expect_match "$before" "INSERT INTO mailboxes" "the database has rows"
+conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
+    "username = user" "password = wrong" "SSL_CAfile = $DOVECOT_SRV_CERT"
+run_ours --config="$CONF"
+ERR=$(cat "$T/ours.err")
+t_expect_eq "$OURS_RC" 1 "wrong password: exit 1"
+has "$ERR" 'remote: ERROR: Authentication failed: NO \[AUTHENTICATIONFAILED\] Authentication failed\.' \
+    "wrong password: the server's answer"
+hasnt "$ERR" 'killed|exited unexpectedly|broken' "wrong password: a clean end"
+t_expect_eq "$(sqlite3 "$DB" .dump)" "$before" \
+    "wrong password: the database untouched"
+
+t_done
