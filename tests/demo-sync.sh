@@ -5,7 +5,7 @@
 # a network server reached over IMAPS with COMPRESS=DEFLATE (delimiter ".").
 # Both are deleted at the end (KEEP=1 keeps them for a look).
 #
-#	contrib/demo-sync.sh [path/to/interimap]
+#	tests/demo-sync.sh [path/to/interimap]
 #
 # Needs root (Dovecot runs as the unprivileged user imaptest) and the
 # packages of .ci/install-deps.
