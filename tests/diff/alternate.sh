@@ -14,6 +14,8 @@
 # With INTERIMAP_SCENARIO_SELFTEST=1 "ours" is the reference too, which
 # proves the test itself.  Local delimiter "/", remote "." (IMAPS).
 
+# Flags such as '$Label1' are meant literally:
+# shellcheck disable=SC2016
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/scenario.sh"
 t_setup
@@ -93,19 +95,19 @@ add()
 # store SIDE MAILBOX MSG +|-|= [FLAG...]
 store()
 {
-	local side=$1 mbox=$2 msg=$3 op=$4 key cur
+	local side=$1 mbox=$2 msg=$3 op=$4 key cur=() keep
 
 	shift 4
 	scen_ops "$(tunnel_of "$side")" \
 	    <<<"store \"$(srvname "$side" "$mbox")\" @$msg $op $*" ||
 	    t_fail "store $side $mbox $msg"
 	key="$mbox"$'\t'"$msg"
-	cur=${LEDGER[$key]}
-	[ "$cur" = - ] && cur=
+	[ "${LEDGER[$key]}" = - ] || IFS=, read -ra cur <<<"${LEDGER[$key]}"
 	case $op in
-	+)	LEDGER[$key]=$(flagset ${cur//,/ } "$@") ;;
-	-)	LEDGER[$key]=$(flagset $(printf '%s\n' ${cur//,/ } |
-		    grep -vxF -f <(printf '%s\n' "$@"))) ;;
+	+)	LEDGER[$key]=$(flagset "${cur[@]}" "$@") ;;
+	-)	mapfile -t keep < <(printf '%s\n' "${cur[@]}" |
+		    grep -vxF -f <(printf '%s\n' "$@"))
+		LEDGER[$key]=$(flagset "${keep[@]}") ;;
 	=)	LEDGER[$key]=$(flagset "$@") ;;
 	esac
 }

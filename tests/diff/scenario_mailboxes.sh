@@ -8,6 +8,8 @@
 # runs in world A, ours in world B (the reference too with
 # INTERIMAP_SCENARIO_SELFTEST=1); see tests/lib/scenario.sh.
 
+# The regular expressions are single-quoted on purpose:
+# shellcheck disable=SC2016
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/scenario.sh"
 t_setup

@@ -9,6 +9,8 @@
 # Servers: local = pre-authenticated Dovecot (tunnel), remote = network
 # Dovecot over IMAPS, both with "/" as hierarchy delimiter.
 
+# The regular expressions are single-quoted on purpose:
+# shellcheck disable=SC2016
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/scenario.sh"
 t_setup

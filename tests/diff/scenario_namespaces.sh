@@ -9,6 +9,8 @@
 # in world B (the reference too with INTERIMAP_SCENARIO_SELFTEST=1); see
 # tests/lib/scenario.sh.
 
+# NAMESPACES is read by scen_layout (local=...:NAMESPACES):
+# shellcheck disable=SC2034
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/scenario.sh"
 t_setup

@@ -650,7 +650,7 @@ scen_read_world()
 	{
 		echo "world $dir"
 		while [ $# -gt 0 ] && [ "$1" != -- ]; do
-			IFS== read -r role tunnel port <<<"$1"
+			IFS='=' read -r role tunnel port <<<"$1"
 			echo "server $role $tunnel $port"
 			shift
 		done
