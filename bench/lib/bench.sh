@@ -1,0 +1,196 @@
+# shellcheck shell=bash
+# Variables set here are read by the scripts that source this file, and
+# BENCH_BIN is set by them:
+# shellcheck disable=SC2034,SC2153
+#
+# Shared by bench/run.sh, bench/lib/scenario.sh and bench/memory.sh:
+# building the two helpers, starting delay relays, running one client
+# under proctrack and turning what it left into one row of numbers.
+# Servers, stores and clean-up come from tests/lib/common.sh (t_setup,
+# dovecot_server, dovecot_tunnel, the EXIT trap).
+#
+#   bench_tools DIR             compile relay and proctrack into DIR
+#   bench_client_exe BINARY     the executable its processes run (the
+#                               interpreter for a script)
+#   bench_relay NAME RTT_MS PORT     relay to 127.0.0.1:PORT; sets
+#                               RELAY_<NAME>_PORT/_PID/_LOG
+#   bench_run BINARY CONF BASE RELAYLOG RELAYPID
+#                               one traced run; files BASE.{pt,out,err},
+#                               $BENCH_RC, $BENCH_STRAGGLERS; prints nothing
+#   bench_rc_verdict            "ok", or what its exit status says
+#   bench_row BASE EXE RELAYLOG RELAYPID
+#                               the TSV fields of that run (report.py row)
+#   bench_server_idle NAME      wait until network server NAME has no
+#                               session left (imap, imap-login)
+#   bench_snapshot NAME DIR / bench_restore NAME DIR
+#                               copy a server's home out and back
+#   bench_wipe NAME             empty a server's home
+
+BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_PY=/usr/bin/python3
+
+bench_log()
+{
+	printf '# %s\n' "$*" >&2
+}
+
+bench_tools()
+{
+	local dir=$1 f
+
+	mkdir -p "$dir" || return 1
+	for f in relay proctrack; do
+		if [ ! -x "$dir/$f" ] ||
+		    [ "$BENCH_LIB/../$f.c" -nt "$dir/$f" ]; then
+			cc -O2 -Wall -Wextra -Werror -o "$dir/$f" \
+			    "$BENCH_LIB/../$f.c" || return 1
+		fi
+	done
+}
+
+bench_client_exe()
+{
+	local bin=$1 line interp
+
+	bin=$(readlink -f "$bin") || return 1
+	IFS= read -r line <"$bin" || true
+	if [[ $line == '#!'* ]]; then
+		read -r interp line <<<"${line#'#!'}"
+		if [ "$(basename "$interp")" = env ]; then
+			interp=$(command -v "${line%% *}") || return 1
+		fi
+		readlink -f "$interp"
+		return
+	fi
+	echo "$bin"
+}
+
+bench_relay()
+{
+	local name=$1 rtt=$2 port=$3 dir log pid line='' i
+
+	dir=$T/relay-$name
+	mkdir -p "$dir"
+	log=$dir/conns.log
+	: >"$log"
+	# Half the round trip each way, in microseconds.
+	"$BENCH_BIN/relay" -d "$(awk -v r="$rtt" 'BEGIN { printf "%d", r * 500 }')" \
+	    -s "$log" 0 "$port" >"$dir/stdout" 2>"$dir/stderr" &
+	pid=$!
+	t_track_pid "$pid"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$dir/stdout" ] && read -r _ line <"$dir/stdout"
+		[ -n "$line" ] && break
+		sleep 0.05
+	done
+	if [ -z "$line" ]; then
+		echo "bench_relay: relay did not start" >&2
+		cat "$dir/stderr" >&2
+		return 1
+	fi
+	declare -g "RELAY_${name}_PORT=$line" "RELAY_${name}_PID=$pid" \
+	    "RELAY_${name}_LOG=$log"
+}
+
+# CPU time (ms) a process has used so far.
+bench_proc_cpu_ms()
+{
+	local stat tick f
+
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	stat=${stat##*) }
+	tick=$(getconf CLK_TCK)
+	read -r -a f <<<"$stat"
+	# Fields 14 and 15 of stat, counted from after "comm)".
+	echo $(((f[11] + f[12]) * 1000 / tick))
+}
+
+bench_run()
+{
+	local bin=$1 conf=$2 base=$3 rlog=$4 rpid=$5 i n0 last
+
+	BENCH_RLINES0=$(wc -l <"$rlog")
+	BENCH_RCPU0=$(bench_proc_cpu_ms "$rpid")
+	# Whatever an earlier step left dirty is written out now, not
+	# during the measurement.
+	sync
+	timeout -k 5 "${T_TIMEOUT:-300}" "$BENCH_BIN/proctrack" -o "$base.pt" \
+	    -- "$bin" --config="$conf" </dev/null >"$base.out" 2>"$base.err"
+	BENCH_RC=$?
+	# Processes that outlived the client by 10 s (proctrack killed them).
+	BENCH_STRAGGLERS=$(grep -c '^straggler' "$base.pt" 2>/dev/null)
+	: "${BENCH_STRAGGLERS:=0}"
+	# The relay logs the connection once both ends have closed it.
+	n0=$BENCH_RLINES0
+	for ((i = 0; i < 100; i++)); do
+		last=$(tail -n 1 "$rlog")
+		if [ "$(wc -l <"$rlog")" -gt "$n0" ] &&
+		    [[ $last == *" active 0" ]]; then
+			break
+		fi
+		sleep 0.05
+	done
+	return 0
+}
+
+# What went wrong with the run's exit status, or "ok".
+bench_rc_verdict()
+{
+	case $BENCH_RC in
+	0)	echo ok ;;
+	124)	echo "timed out after ${T_TIMEOUT:-300} s" ;;
+	*)	echo "exit status $BENCH_RC" ;;
+	esac
+}
+
+bench_row()
+{
+	local base=$1 exe=$2 rlog=$3 rpid=$4
+
+	"$BENCH_PY" "$BENCH_LIB/report.py" row "$base.pt" "$base.err" "$exe" \
+	    "$rlog" "$BENCH_RLINES0" "$BENCH_RCPU0" \
+	    "$(bench_proc_cpu_ms "$rpid")"
+}
+
+bench_server_idle()
+{
+	local name=$1 dir base master pid comm i busy
+
+	dir=$(cd "$T/$name" && pwd -P) || return 1
+	base=$(cat "$dir/base_dir" 2>/dev/null) || return 0
+	master=$(cat "$base/master.pid" 2>/dev/null) || return 0
+	for ((i = 0; i < 200; i++)); do
+		busy=
+		for pid in $(pgrep -P "$master"); do
+			comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+			case $comm in
+			imap|imap-login) busy=1 ;;
+			esac
+		done
+		[ -z "$busy" ] && return 0
+		sleep 0.05
+	done
+	echo "bench_server_idle: $name still has sessions" >&2
+	return 1
+}
+
+bench_snapshot()
+{
+	local name=$1 snap=$2
+
+	rm -rf "$snap"
+	cp -a "$T/$name/home/." "$snap/"
+}
+
+bench_restore()
+{
+	local name=$1 snap=$2
+
+	bench_wipe "$name"
+	cp -a "$snap/." "$T/$name/home/"
+}
+
+bench_wipe()
+{
+	find "$T/$1/home" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+}

@@ -1,0 +1,328 @@
+#!/usr/bin/python3
+"""
+Numbers of the benchmark.
+
+    report.py row PTFILE ERRFILE CLIENT_EXE RELAYLOG LINES0 RCPU0 RCPU1
+        One run's TSV fields (see FIELDS) from proctrack's output, the
+        client's stderr (its "IMAP traffic" lines) and the relay's log.
+    report.py table TSV [TITLE]
+        The Markdown report of a whole benchmark: medians per case and
+        the ratios reference / ours.
+    report.py memory TSV COUNT BIG_MIB
+        The Markdown report of bench/memory.sh.
+
+A process belongs to the client when the executable it ended with is the
+client's (our binary, or the Perl interpreter for the reference); the
+others are the tunnel's (sh, setpriv, doveadm, Dovecot's imap), reported
+apart as "tunnel CPU".
+"""
+
+import re
+import statistics
+import sys
+
+FIELDS = ['rc', 'wall_ms', 'cpu_ms', 'user_ms', 'sys_ms', 'nproc',
+          'rss_sum_kb', 'rss_max_kb', 'srv_cpu_ms', 'tree_cpu_ms',
+          'local_recv', 'local_sent', 'remote_recv', 'remote_sent',
+          'wire_up', 'wire_down', 'relay_cpu_ms', 'procs']
+KEYS = ['storage', 'rtt', 'case', 'impl', 'rep']
+HEADER = KEYS + FIELDS + ['verified']
+
+UNITS = {'': 1, 'K': 1024, 'M': 1 << 20, 'G': 1 << 30}
+TRAFFIC = re.compile(
+    r'^(local|remote)\S*: IMAP traffic \(bytes\): recv ([0-9.]+)([KMG]?)'
+    r'(?: \(compr\. [^)]*\))? sent ([0-9.]+)([KMG]?)')
+
+
+def kv(line):
+    out = {}
+    for tok in line.split()[1:]:
+        k, _, v = tok.partition('=')
+        out[k] = v
+    return out
+
+
+def row(ptfile, errfile, exe, rlog, lines0, rcpu0, rcpu1):
+    procs, root = [], {}
+    try:
+        with open(ptfile) as f:
+            for line in f:
+                if line.startswith('proc '):
+                    procs.append(kv(line))
+                elif line.startswith('root '):
+                    root = kv(line)
+    except OSError:
+        pass
+    client = [p for p in procs if p.get('exe') == exe]
+    server = [p for p in procs if p.get('exe') != exe]
+    cpu = sum(int(p['cpu_ns']) for p in client) / 1e6
+    user = sum(int(p['user_ms']) for p in client)
+    sys_ = sum(int(p['sys_ms']) for p in client)
+    hwm = [int(p['hwm_kb']) for p in client]
+    srv = sum(int(p['cpu_ns']) for p in server) / 1e6
+    tree = (int(root.get('tree_user_us', 0)) +
+            int(root.get('tree_sys_us', 0))) / 1000
+    traffic = {'local': (0, 0), 'remote': (0, 0)}
+    try:
+        with open(errfile, errors='replace') as f:
+            for line in f:
+                m = TRAFFIC.match(line)
+                if m:
+                    traffic[m.group(1)] = (
+                        int(float(m.group(2)) * UNITS[m.group(3)]),
+                        int(float(m.group(4)) * UNITS[m.group(5)]))
+    except OSError:
+        pass
+    up = down = 0
+    try:
+        with open(rlog) as f:
+            for i, line in enumerate(f):
+                if i < int(lines0):
+                    continue
+                t = line.split()
+                if len(t) >= 6 and t[0] == 'conn':
+                    up += int(t[3])
+                    down += int(t[5])
+    except OSError:
+        pass
+    detail = ';'.join('%s:%s:%d' % (p.get('title', '-'), p['hwm_kb'],
+                                    int(p['cpu_ns']) // 1000000)
+                      for p in client) or '-'
+    vals = [root.get('status', '125'), '%.1f' % (int(root.get(
+        'wall_ns', 0)) / 1e6), '%.1f' % cpu, str(user), str(sys_),
+        str(len(client)), str(sum(hwm)), str(max(hwm) if hwm else 0),
+        '%.1f' % srv, '%.1f' % tree, str(traffic['local'][0]),
+        str(traffic['local'][1]), str(traffic['remote'][0]),
+        str(traffic['remote'][1]), str(up), str(down),
+        str(int(rcpu1) - int(rcpu0)), detail]
+    print('\t'.join(vals))
+
+
+def load(tsv):
+    rows = []
+    with open(tsv) as f:
+        head = f.readline().rstrip('\n').split('\t')
+        for line in f:
+            t = line.rstrip('\n').split('\t')
+            if len(t) != len(head):
+                continue
+            rows.append(dict(zip(head, t)))
+    return rows
+
+
+def med(vals):
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, scale=1.0, digits=2):
+    if v is None:
+        return 'n/a'
+    return '%.*f' % (digits, v / scale)
+
+
+def ratio(ref, ours):
+    if ref is None or ours is None or ours == 0:
+        return 'n/a'
+    return '%.2f' % (ref / ours)
+
+
+CASE_NAMES = {'first': '(1) first sync', 'nochange': '(2) no change',
+              'incremental': '(3) incremental'}
+CASE_ORDER = ['first', 'nochange', 'incremental']
+
+
+def groups(rows):
+    keys = []
+    for r in rows:
+        k = (r['case'], r['storage'], r['rtt'])
+        if k not in keys:
+            keys.append(k)
+    keys.sort(key=lambda k: (CASE_ORDER.index(k[0])
+                             if k[0] in CASE_ORDER else 9,
+                             k[1] != 'tmpfs', float(k[2])))
+    return keys
+
+
+def pick(rows, key, impl):
+    return [r for r in rows if (r['case'], r['storage'], r['rtt']) == key
+            and r['impl'] == impl]
+
+
+def stat(rs, field, f=float):
+    good = [f(r[field]) for r in rs if r['verified'] == 'ok']
+    return med(good)
+
+
+def traffic(r):
+    return sum(int(r[k]) for k in ('local_recv', 'local_sent',
+                                   'remote_recv', 'remote_sent'))
+
+
+def table(tsv, title):
+    rows = load(tsv)
+    out = []
+    bad = [r for r in rows if r['verified'] != 'ok']
+    name = {'tmpfs': 'tmpfs', 'disk': 'disk'}
+    out.append('Medians over the verified runs; **x = reference / ours** '
+               '(above 1: ours is faster, lighter or terser).')
+    out.append('')
+    out.append('| case | store | RTT ms | runs | wall ref s | wall ours s '
+               '| x | client CPU ref s | ours s | x | peak RSS ref MiB '
+               '| ours MiB | x | IMAP traffic ref MiB | ours MiB | x |')
+    out.append('|' + '---|' * 16)
+    for key in groups(rows):
+        ref, ours = pick(rows, key, 'ref'), pick(rows, key, 'ours')
+        ok = '%d/%d' % (sum(r['verified'] == 'ok' for r in ref),
+                        sum(r['verified'] == 'ok' for r in ours))
+        w = (stat(ref, 'wall_ms'), stat(ours, 'wall_ms'))
+        c = (stat(ref, 'cpu_ms'), stat(ours, 'cpu_ms'))
+        m = (stat(ref, 'rss_sum_kb'), stat(ours, 'rss_sum_kb'))
+        tr = (med([traffic(r) for r in ref if r['verified'] == 'ok']),
+              med([traffic(r) for r in ours if r['verified'] == 'ok']))
+        out.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s '
+                   '| %s | %s | %s | %s | %s |' % (
+                       CASE_NAMES.get(key[0], key[0]), name.get(key[1],
+                                                                key[1]),
+                       key[2], ok, fmt(w[0], 1000), fmt(w[1], 1000),
+                       ratio(*w), fmt(c[0], 1000), fmt(c[1], 1000),
+                       ratio(*c), fmt(m[0], 1024, 1), fmt(m[1], 1024, 1),
+                       ratio(*m), fmt(tr[0], 1 << 20, 3),
+                       fmt(tr[1], 1 << 20, 3), ratio(*tr)))
+    out.append('')
+    out.append('Details (medians; "ref | ours"): wall time range over the '
+               'runs, client CPU split user/sys (clock ticks), client '
+               'processes, largest single process, CPU of the local '
+               'tunnel\'s processes (Dovecot, not the client\'s), bytes on '
+               'the wire to the remote (TLS, compressed; counted by the '
+               'relay), CPU of the relay itself.')
+    out.append('')
+    out.append('| case | store | RTT | wall min-max s | user/sys s | procs '
+               '| largest MiB | tunnel CPU s | wire MiB up/down | relay '
+               'CPU s |')
+    out.append('|' + '---|' * 10)
+    for key in groups(rows):
+        cells = {}
+        for impl in ('ref', 'ours'):
+            rs = [r for r in pick(rows, key, impl) if r['verified'] == 'ok']
+            if not rs:
+                cells[impl] = ['n/a'] * 7
+                continue
+            walls = [float(r['wall_ms']) for r in rs]
+            cells[impl] = [
+                '%.2f-%.2f' % (min(walls) / 1000, max(walls) / 1000),
+                '%s/%s' % (fmt(stat(rs, 'user_ms'), 1000),
+                           fmt(stat(rs, 'sys_ms'), 1000)),
+                '%d' % stat(rs, 'nproc'),
+                fmt(stat(rs, 'rss_max_kb'), 1024, 1),
+                fmt(stat(rs, 'srv_cpu_ms'), 1000),
+                '%s/%s' % (fmt(stat(rs, 'wire_up'), 1 << 20, 3),
+                           fmt(stat(rs, 'wire_down'), 1 << 20, 3)),
+                fmt(stat(rs, 'relay_cpu_ms'), 1000)]
+        out.append('| %s | %s | %s | %s |' % (
+            CASE_NAMES.get(key[0], key[0]), key[1], key[2],
+            ' | '.join('%s \\| %s' % (a, b)
+                       for a, b in zip(cells['ref'], cells['ours']))))
+    if bad:
+        out.append('')
+        out.append('**Runs that failed verification (left out above):**')
+        out.append('')
+        for r in bad:
+            out.append('- %s %s %s ms, %s, repetition %s: exit %s, %s' % (
+                r['case'], r['storage'], r['rtt'], r['impl'], r['rep'],
+                r['rc'], r['verified']))
+    text = '\n'.join(out) + '\n'
+    if title:
+        text = '%s\n\n%s' % (title, text)
+    sys.stdout.write(text)
+
+
+def procs_of(r):
+    """[(title, hwm_kb, cpu_ms)] sorted by title, numbered when repeated
+    (so that the same process is found again in another run)."""
+    out = []
+    for p in r['procs'].split(';'):
+        t = p.rsplit(':', 2)
+        if len(t) == 3:
+            title = t[0].replace('_', ' ')
+            # The main process keeps its argv[0]: a path.
+            if title.startswith('/'):
+                title = '%s (main)' % title.rsplit('/', 1)[1]
+            out.append((title, int(t[1]), int(t[2])))
+    out.sort()
+    seen = {}
+    named = []
+    for title, hwm, cpu in out:
+        seen[title] = seen.get(title, 0) + 1
+        if seen[title] > 1:
+            title = '%s #%d' % (title, seen[title])
+        named.append((title, hwm, cpu))
+    return named
+
+
+def memory(tsv, count, big_mib):
+    rows = load(tsv)
+    count = int(count)
+    big = int(big_mib) << 20
+    out = []
+    out.append('Peak RSS (VmHWM) of each client process; **growth** is '
+               'the difference with the same process in the baseline run '
+               '(one small message), also shown per message for *many* '
+               'and as a share of the message for *big*.  For scale, the '
+               'UID mapping itself is %d pairs of 32-bit UIDs: %.2f MiB.'
+               % (count, count * 8 / (1 << 20)))
+    out.append('')
+    out.append('| case | impl | verified | wall s | CPU s | process '
+               '| peak MiB | growth MiB | growth per input |')
+    out.append('|' + '---|' * 9)
+    base = {}
+    for r in rows:
+        if r['case'] == 'baseline':
+            for title, hwm, _ in procs_of(r):
+                base[(r['impl'], title)] = hwm
+    for r in rows:
+        if not procs_of(r):
+            out.append('| %s | %s | **FAILED: %s** | %.1f | - | (no process '
+                       'recorded) | - | - | - |' % (
+                           r['case'], r['impl'], r['verified'],
+                           float(r['wall_ms']) / 1000))
+            continue
+        for i, (title, hwm, cpu) in enumerate(procs_of(r)):
+            b = base.get((r['impl'], title))
+            grow = per = 'n/a'
+            if b is not None:
+                g = (hwm - b) * 1024
+                grow = '%.1f' % (g / (1 << 20))
+                if r['case'].startswith('many'):
+                    per = '%.0f B/message' % (g / count)
+                elif r['case'] == 'big':
+                    per = '%.1f %% of the message' % (100.0 * g / big)
+                else:
+                    per = '-'
+            first = i == 0
+            verdict = r['verified']
+            if verdict != 'ok':
+                verdict = '**FAILED: %s** (peaks up to the failure)' % verdict
+            out.append('| %s | %s | %s | %s | %s | %s | %.1f | %s | %s |' % (
+                r['case'] if first else '', r['impl'] if first else '',
+                verdict if first else '',
+                '%.1f' % (float(r['wall_ms']) / 1000) if first else '',
+                '%.1f' % (float(r['cpu_ms']) / 1000) if first else '',
+                title, hwm / 1024, grow, per))
+    sys.stdout.write('\n'.join(out) + '\n')
+
+
+def main(argv):
+    if len(argv) >= 9 and argv[1] == 'row':
+        row(*argv[2:9])
+    elif len(argv) >= 3 and argv[1] == 'table':
+        table(argv[2], argv[3] if len(argv) > 3 else '')
+    elif len(argv) >= 5 and argv[1] == 'memory':
+        memory(argv[2], argv[3], argv[4])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
