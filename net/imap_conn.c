@@ -247,7 +247,7 @@ conn_stream_fail(struct imap_conn *c)
 	conn_end(c, EXIT_FAIL);
 }
 
-/* ---- life cycle ------------------------------------------------------------ */
+/* ---- life cycle ---------------------------------------------------------- */
 
 struct imap_conn *
 imap_conn_new(const struct imap_conn_conf *conf,
@@ -363,6 +363,19 @@ imap_conn_queued(const struct imap_conn *c)
 	    stream_out_pending(c->stream) : 0);
 }
 
+uint64_t
+imap_conn_progress(const struct imap_conn *c)
+{
+	struct traffic_stats st;
+
+	if (c == NULL || c->stream == NULL)
+		return 0;
+	stream_stats(c->stream, &st);
+	return st.recv + st.sent + st.recv_raw + st.sent_raw +
+	    (uint64_t)imap_conn_queued(c) + (uint64_t)c->roff +
+	    (uint64_t)c->rend;
+}
+
 int
 imap_conn_busy(const struct imap_conn *c)
 {
@@ -405,7 +418,7 @@ imap_conn_events(const struct imap_conn *c)
 	return (short)ev;
 }
 
-/* ---- timers ---------------------------------------------------------------- */
+/* ---- timers -------------------------------------------------------------- */
 
 /*
  * Is the server expected to send something?  Not while the head of the
@@ -460,6 +473,14 @@ imap_conn_timeout(const struct imap_conn *c)
 
 	if (c->stream == NULL || c->state == CONN_CLOSED)
 		return -1;
+	/*
+	 * Bytes already read from the socket (in our buffer, or decrypted
+	 * or inflated and waiting in the stream) will not make the socket
+	 * readable again: after a pause for a congested engine channel,
+	 * poll must not wait for them.
+	 */
+	if (c->state != CONN_HANDSHAKE && c->read_paused && conn_can_read(c))
+		return 0;
 	now = conn_now();
 	if (c->state == CONN_LOGOUT)
 		deadline = c->logout_at + LOGOUT_GRACE;
@@ -495,6 +516,12 @@ conn_timers(struct imap_conn *c)
 	out = conn_outstanding(c);
 	if (out && !c->outstanding)
 		c->last_io = now;	/* the wait starts now */
+	/*
+	 * Bytes of the server's still wait for the engine to catch up:
+	 * whoever is slow, it is not the server.
+	 */
+	if (c->fed || c->roff < c->rend)
+		c->last_io = now;
 	c->outstanding = out;
 	if (out && now - c->last_io >= c->dead_timeout)
 		imap_conn_fail(c, EXIT_FAIL, "Connection timed out (nothing "
@@ -510,7 +537,7 @@ conn_timers(struct imap_conn *c)
 	}
 }
 
-/* ---- reading ----------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------- */
 
 void
 imap_conn_io(struct imap_conn *c)
@@ -557,6 +584,12 @@ conn_read(struct imap_conn *c)
 
 	for (;;) {
 		conn_pump(c);
+		/*
+		 * Paused (parser full, engine channel congested) with bytes
+		 * possibly already read from the socket: see
+		 * imap_conn_timeout().
+		 */
+		c->read_paused = 1;
 		if (!conn_can_read(c) || c->roff < c->rend)
 			return;
 		c->roff = c->rend = 0;
@@ -565,6 +598,7 @@ conn_read(struct imap_conn *c)
 			c->rend = (size_t)n;
 			continue;
 		}
+		c->read_paused = 0;
 		if (n == 0) {
 			c->eof = 1;
 			imap_parser_eof(c->parser);
@@ -775,7 +809,7 @@ conn_tagged(struct imap_conn *c, struct imap_resp *r)
 	cmd_maybe_free(cmd);
 }
 
-/* ---- the session ------------------------------------------------------------ */
+/* ---- the session --------------------------------------------------------- */
 
 static void
 conn_greeting(struct imap_conn *c, const struct imap_resp *r)
@@ -879,7 +913,8 @@ conn_setup(struct imap_conn *c)
 		conn_fail_plain(c, EXIT_FAIL,
 		    "Non LIST-EXTENDED-capable IMAP server.");
 	if (!imap_conn_has_cap(c, "UIDPLUS"))
-		conn_fail_plain(c, EXIT_FAIL, "Non UIDPLUS-capable IMAP server.");
+		conn_fail_plain(c, EXIT_FAIL,
+		    "Non UIDPLUS-capable IMAP server.");
 	if (!c->conf.notify && !imap_conn_has_cap(c, "LIST-STATUS"))
 		conn_fail_plain(c, EXIT_FAIL,
 		    "Non LIST-STATUS-capable IMAP server.");
@@ -1055,7 +1090,7 @@ conn_ready(struct imap_conn *c)
 		c->hooks.ready(c->hooks.arg);
 }
 
-/* ---- the end -------------------------------------------------------------- */
+/* ---- the end ------------------------------------------------------------- */
 
 static void
 logout_cb(struct imap_conn *c, struct imap_cmd *cmd,

@@ -137,6 +137,12 @@ int	 imap_conn_has_cap(const struct imap_conn *, const char *);
 int	 imap_conn_enabled(const struct imap_conn *, const char *);
 /* Bytes of commands not yet written (flow control). */
 size_t	 imap_conn_queued(const struct imap_conn *);
+/*
+ * A number that changes whenever the connection moved bytes (read,
+ * written, queued): the event loop runs until it stops changing before
+ * it polls, since data already inside our buffers never wakes poll.
+ */
+uint64_t imap_conn_progress(const struct imap_conn *);
 /* 1 while some command awaits its tagged answer. */
 int	 imap_conn_busy(const struct imap_conn *);
 /*

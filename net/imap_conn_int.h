@@ -82,6 +82,7 @@ struct imap_conn {
 	/* read side */
 	unsigned char		*rbuf;
 	size_t			 roff, rend;	/* unfed bytes [roff, rend) */
+	int			 read_paused;	/* stopped reading, not EAGAIN */
 	size_t			 fed_end;	/* the window fed ends here */
 	int			 fed;		/* the parser holds a window */
 	int			 careful;	/* feed one line at a time */
@@ -89,10 +90,10 @@ struct imap_conn {
 	int			 stop_pump;
 
 	/* write side */
-	struct imap_cmdq	 wq;		/* submitted, not fully written */
+	struct imap_cmdq	 wq;	/* submitted, not fully written */
 	struct imap_cmdq	 fq;		/* tag sent, no answer yet */
 	uint32_t		 tagno;
-	size_t			 queued;	/* bytes in all commands' parts */
+	size_t			 queued; /* bytes in all commands' parts */
 
 	/* session */
 	char			**caps;
@@ -104,9 +105,9 @@ struct imap_conn {
 	int			 tls_done;	/* STARTTLS or imaps */
 	int			 compress_tried;
 	int			 enable_sent;
-	int			 in_auth;	/* quiet protocol log (debug 1) */
+	int			 in_auth; /* quiet protocol log (debug 1) */
 	int			 tls_logged;
-	char			*bye;		/* the text of an untagged BYE */
+	char			*bye;	/* the text of an untagged BYE */
 	struct imap_cmd		*logout;
 
 	/* protocol log (--debug) */

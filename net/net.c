@@ -59,6 +59,7 @@ struct net {
 	struct imap_conn	*conn;
 	struct imap_ops		*ops;
 	int			 stopping;	/* IMSG_SHUTDOWN received */
+	int			 ready;		/* IMSG_CHILD_READY sent */
 };
 
 /*
@@ -194,6 +195,7 @@ net_ready(struct net *n)
 	ipc_buf_free(&buf);
 	if (ipc_flush_sync(&n->parent) == -1)
 		fatalx(EXIT_CHILD, "%s", n->parent.err);
+	n->ready = 1;
 }
 
 /* The value of a key of our section, NULL if unset. */
@@ -297,7 +299,8 @@ net_exit(struct net *n, int code)
 	ipc_put_u64(&buf, st.recv_raw);
 	ipc_put_u64(&buf, st.sent);
 	ipc_put_u64(&buf, st.sent_raw);
-	if (n->parent.fd != -1 &&
+	/* priv takes nothing but logs before READY. */
+	if (n->ready && n->parent.fd != -1 &&
 	    ipc_send(&n->parent, IMSG_NET_STATS, n->side, -1, &buf) == 0)
 		(void)ipc_flush_sync(&n->parent);
 	ipc_buf_free(&buf);
@@ -490,21 +493,44 @@ gone:
 		imap_conn_logout(n->conn);
 }
 
+/* See net_loop(). */
+static uint64_t
+net_progress(const struct net *n)
+{
+	uint64_t mark = 0;
+
+	if (n->engine.fd != -1)
+		mark += (uint64_t)ipc_pending(&n->engine) +
+		    (uint64_t)n->engine.rlen + (uint64_t)n->engine.roff;
+	if (imap_conn_started(n->conn))
+		mark += imap_conn_progress(n->conn);
+	return mark;
+}
+
 static void
 net_loop(struct net *n)
 {
 	struct pollfd pfd[PFD_MAX];
+	uint64_t mark;
 	int i, timeout;
 
 	for (;;) {
-		net_engine_msgs(n);
-		if (imap_conn_started(n->conn)) {
-			imap_conn_io(n->conn);
+		/*
+		 * Until nothing moves: a pass can free room (engine channel
+		 * flushed, stream written out) for bytes that already sit in
+		 * our buffers, and those never make poll return.
+		 */
+		do {
+			mark = net_progress(n);
 			net_engine_msgs(n);
-		}
-		if (n->engine.fd != -1 && ipc_pending(&n->engine) > 0 &&
-		    ipc_flush(&n->engine) == -1)
-			net_engine_io(n, POLLHUP);
+			if (imap_conn_started(n->conn)) {
+				imap_conn_io(n->conn);
+				net_engine_msgs(n);
+			}
+			if (n->engine.fd != -1 && ipc_pending(&n->engine) > 0 &&
+			    ipc_flush(&n->engine) == -1)
+				net_engine_io(n, POLLHUP);
+		} while (net_progress(n) != mark);
 		if (n->stopping && (!imap_conn_started(n->conn) ||
 		    imap_conn_closed(n->conn)))
 			net_exit(n, EXIT_OK);
