@@ -10,9 +10,12 @@
  *
  * IMSG_NET_CONF	u32 debug (--debug count), u32 flags (NET_CONF_*),
  *			u32 nkeys, then nkeys x (str key, str value): the
- *			effective [local] or [remote] section, defaults
- *			applied, sorted by key.  Keys are unique and
- *			non-empty, values never NULL.
+ *			keys a net uses of the effective [local] or
+ *			[remote] section (type, host, STARTTLS, auth,
+ *			username, password, compress, SSL_*; never proxy
+ *			or command, which are priv's), defaults applied,
+ *			sorted by key.  Keys are unique and non-empty,
+ *			values never NULL.
  *
  * IMSG_ENGINE_CONF	u32 debug, u32 flags (ENGINE_CONF_*),
  *			u32 command (ENGINE_CMD_*),

@@ -46,6 +46,7 @@ static void	 ipc_close_rfds(struct ipc_chan *);
 static int	 ipc_check_hdr(struct ipc_chan *, const struct ipc_hdr *);
 static void	 ipc_rbuf_space(struct ipc_chan *);
 static void	 ipc_wq_pop(struct ipc_chan *);
+static void	 ipc_get_fixed(struct ipc_rd *, void *, size_t);
 
 static void
 ipc_seterr(struct ipc_chan *chan, const char *fmt, ...)
@@ -640,18 +641,26 @@ ipc_rd_init(struct ipc_rd *rd, const struct ipc_msg *msg)
 	rd->error = 0;
 }
 
+/* The next n bytes into v, or zeroes and rd->error. */
+static void
+ipc_get_fixed(struct ipc_rd *rd, void *v, size_t n)
+{
+	if (rd->error || rd->left < n) {
+		rd->error = 1;
+		memset(v, 0, n);
+		return;
+	}
+	memcpy(v, rd->p, n);
+	rd->p += n;
+	rd->left -= n;
+}
+
 uint32_t
 ipc_get_u32(struct ipc_rd *rd)
 {
 	uint32_t v;
 
-	if (rd->error || rd->left < sizeof(v)) {
-		rd->error = 1;
-		return 0;
-	}
-	memcpy(&v, rd->p, sizeof(v));
-	rd->p += sizeof(v);
-	rd->left -= sizeof(v);
+	ipc_get_fixed(rd, &v, sizeof(v));
 	return v;
 }
 
@@ -660,13 +669,7 @@ ipc_get_u64(struct ipc_rd *rd)
 {
 	uint64_t v;
 
-	if (rd->error || rd->left < sizeof(v)) {
-		rd->error = 1;
-		return 0;
-	}
-	memcpy(&v, rd->p, sizeof(v));
-	rd->p += sizeof(v);
-	rd->left -= sizeof(v);
+	ipc_get_fixed(rd, &v, sizeof(v));
 	return v;
 }
 

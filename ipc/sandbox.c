@@ -5,14 +5,17 @@
  * engine/sandbox.c) and hands it to sandbox_seccomp().
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,15 +58,19 @@ static void	 sandbox_add(scmp_filter_ctx, const struct sandbox_rule *);
 static void	 sandbox_trap_setup(void);
 static void	 sandbox_trap(int, siginfo_t *, void *);
 static size_t	 sandbox_utoa(char *, unsigned long);
+static void	 sandbox_test_flood(struct ipc_chan *, uint32_t,
+		    const struct ipc_buf *) __attribute__((noreturn));
 static void	 sandbox_test_ipc(struct ipc_chan *, uint32_t);
 
 /*
- * What every process needs whatever its job: leaving, returning from a
- * signal handler, restarting an interrupted call, and abort(3) on itself
- * (getpid + tgkill(self, ..., SIGABRT); the pid is filled in at load).
+ * What every child needs whatever its job, since each talks IPC and
+ * allocates memory.  Its own policy (net/sandbox.c, engine/sandbox.c)
+ * adds the rest.  Every descriptor a child holds was given to it (the
+ * re-exec left its channels and stdio, RLIMIT_NOFILE bounds the rest and
+ * nothing here can create one), so I/O calls need no descriptor filter.
  */
 static const struct sandbox_rule sandbox_base[] = {
-	/* exit */
+	/* leaving */
 	SANDBOX_ALLOW(exit),
 	SANDBOX_ALLOW(exit_group),
 	/* signals: return from a handler, restart, abort(3) masks first */
@@ -72,6 +79,45 @@ static const struct sandbox_rule sandbox_base[] = {
 	SANDBOX_ALLOW(rt_sigprocmask),
 	SANDBOX_ALLOW(getpid),
 	SANDBOX_ALLOW(gettid),
+	/*
+	 * IPC: framed messages (descriptors ride on sendmsg/recvmsg);
+	 * write and writev for stderr (the trap handler, glibc's fatal
+	 * messages, the sanitizers), read for a net's peer stream.
+	 */
+	SANDBOX_ALLOW(read),
+	SANDBOX_ALLOW(write),
+	SANDBOX_ALLOW(writev),
+	SANDBOX_ALLOW(recvmsg),
+	SANDBOX_ALLOW(sendmsg),
+	SANDBOX_ALLOW(close),
+	/* waiting for messages (and a net for its server) */
+	SANDBOX_ALLOW(poll),
+	SANDBOX_ALLOW(ppoll),
+	/* descriptor flags only (non-blocking, close-on-exec) */
+	SANDBOX_ALLOW_IF(fcntl, SANDBOX_ARG(1, SCMP_CMP_EQ, F_GETFL, 0)),
+	SANDBOX_ALLOW_IF(fcntl, SANDBOX_ARG(1, SCMP_CMP_EQ, F_SETFL, 0)),
+	SANDBOX_ALLOW_IF(fcntl, SANDBOX_ARG(1, SCMP_CMP_EQ, F_GETFD, 0)),
+	SANDBOX_ALLOW_IF(fcntl, SANDBOX_ARG(1, SCMP_CMP_EQ, F_SETFD, 0)),
+	/* malloc(3): memory, never executable */
+	SANDBOX_ALLOW(brk),
+	SANDBOX_ALLOW_IF(mmap,
+	    SANDBOX_ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)),
+	SANDBOX_ALLOW_IF(mprotect,
+	    SANDBOX_ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)),
+	SANDBOX_ALLOW(munmap),
+	SANDBOX_ALLOW(mremap),
+	SANDBOX_ALLOW(madvise),
+	/* time, when the vDSO cannot answer */
+	SANDBOX_ALLOW(clock_gettime),
+	SANDBOX_ALLOW(gettimeofday),
+	/* libc locks */
+	SANDBOX_ALLOW(futex),
+	/*
+	 * glibc's qsort() asks sysconf(_SC_PHYS_PAGES), i.e. sysinfo, before
+	 * sorting a large array (the engine's UID lists, a net's flags of a
+	 * FETCH with many keywords): read-only.
+	 */
+	SANDBOX_ALLOW(sysinfo),
 #ifdef INTERIMAP_SANITIZE
 	/*
 	 * ASan/UBSan runtime: its signal wrapper looks at the alternate
@@ -401,6 +447,48 @@ sandbox_active(void)
 	return sb.active;
 }
 
+/*
+ * One frame written over and over, raw, as fast as the socket takes it,
+ * reading nothing, until priv ends us.
+ */
+static void
+sandbox_test_flood(struct ipc_chan *chan, uint32_t type,
+    const struct ipc_buf *payload)
+{
+	struct ipc_hdr hdr;
+	struct pollfd pfd;
+	unsigned char *frame;
+	size_t len, off;
+	ssize_t w;
+
+	if (ipc_flush_sync(chan) == -1)
+		fatalx(EXIT_CHILD, "%s", chan->err);
+	len = IPC_HDR_SIZE + payload->len;
+	if ((frame = malloc(len)) == NULL)
+		fatalx(EXIT_CHILD, "out of memory");
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = type;
+	hdr.len = (uint32_t)payload->len;
+	hdr.peerid = SIDE_NONE;
+	hdr.pid = (uint32_t)getpid();
+	memcpy(frame, &hdr, sizeof(hdr));
+	if (payload->len > 0)
+		memcpy(frame + IPC_HDR_SIZE, payload->data, payload->len);
+	for (off = 0;;) {
+		if ((w = write(chan->fd, frame + off, len - off)) > 0) {
+			off = (off + (size_t)w) % len;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno != EAGAIN)
+			_exit(EXIT_CHILD);	/* priv closed the channel */
+		pfd.fd = chan->fd;
+		pfd.events = POLLOUT;
+		(void)poll(&pfd, 1, -1);
+	}
+}
+
 /* Protocol violations for priv to catch (SANDBOX_TEST_*). */
 static void
 sandbox_test_ipc(struct ipc_chan *chan, uint32_t n)
@@ -435,6 +523,8 @@ sandbox_test_ipc(struct ipc_chan *chan, uint32_t n)
 		if (ipc_send(chan, IMSG_LOG, SIDE_NONE, -1, &buf) == -1)
 			fatalx(EXIT_CHILD, "%s", chan->err);
 		break;
+	case SANDBOX_TEST_UNREAD:
+		sandbox_test_flood(chan, IMSG_DB_LOAD, &buf);
 	}
 	ipc_buf_free(&buf);
 	if (ipc_flush_sync(chan) == -1)
@@ -447,6 +537,8 @@ sandbox_test(struct ipc_chan *chan, uint32_t n)
 	char *const argv[] = { (char *)"true", NULL };
 	char *const envp[] = { NULL };
 	const char *what;
+	struct iovec iov;
+	char byte[1];
 	pid_t pid;
 	int fd;
 
@@ -454,6 +546,7 @@ sandbox_test(struct ipc_chan *chan, uint32_t n)
 	case SANDBOX_TEST_READY_TWICE:
 	case SANDBOX_TEST_UNKNOWN_TYPE:
 	case SANDBOX_TEST_BAD_LOG:
+	case SANDBOX_TEST_UNREAD:
 		sandbox_test_ipc(chan, n);
 		return;
 	case 1:
@@ -474,6 +567,13 @@ sandbox_test(struct ipc_chan *chan, uint32_t n)
 		what = "fork";
 		if ((pid = fork()) == 0)
 			_exit(0);
+		break;
+	case 5:
+		what = "readv";
+		iov.iov_base = byte;
+		iov.iov_len = sizeof(byte);
+		if (readv(STDIN_FILENO, &iov, 1) == -1)
+			fatal(EXIT_CHILD, "readv");
 		break;
 	default:
 		fatalx(EXIT_CHILD, "sandbox test: no forbidden call %u", n);

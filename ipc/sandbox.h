@@ -67,8 +67,9 @@ void	 sandbox_drop_privs(const char *);
 /* RLIMIT_NOFILE SANDBOX_NOFILE, RLIMIT_FSIZE 0, RLIMIT_CORE 0, NPROC 0. */
 void	 sandbox_rlimits(void);
 /*
- * Loads the policy: rules, then the allowances every process needs
- * (exit, signal return, abort(3) on itself, sanitizer runtime).  The
+ * Loads the policy: the allowances every child needs (exit, signal
+ * return, abort(3) on itself, IPC, memory, time, locks, the sanitizer
+ * runtime: ipc/sandbox.c), then rules (may be NULL if nrules is 0).  The
  * default action kills the process (SIGSYS), or traps and names the call
  * on stderr when INTERIMAP_SECCOMP_TRAP=1.
  */
@@ -77,19 +78,23 @@ void	 sandbox_seccomp(const struct sandbox_rule *, size_t);
 int	 sandbox_active(void);
 /*
  * IMSG_TEST_SANDBOX n, received on the channel to priv:
- *	1..4	attempt a forbidden call (1 openat /etc/passwd, 2 socket
- *		AF_INET, 3 execve /bin/true, 4 fork); if the filter lets it
- *		through, that is fatal;
+ *	1..5	attempt a forbidden call (1 openat /etc/passwd, 2 socket
+ *		AF_INET, 3 execve /bin/true, 4 fork, 5 readv on stdin); if
+ *		the filter lets it through, that is fatal;
  *	101	send IMSG_CHILD_READY a second time,
  *	102	send a frame of an unknown type,
  *	103	send an IMSG_LOG that breaks its layout:
  *		priv must find the child broken and end it (the child goes
- *		on as if nothing happened).
+ *		on as if nothing happened);
+ *	104	(engine) send IMSG_DB_LOAD requests forever and read none
+ *		of the answers: priv must end the child before the answers
+ *		fill its memory.
  * Any other n is fatal.
  */
 #define SANDBOX_TEST_READY_TWICE	101
 #define SANDBOX_TEST_UNKNOWN_TYPE	102
 #define SANDBOX_TEST_BAD_LOG		103
+#define SANDBOX_TEST_UNREAD		104
 struct ipc_chan;
 void	 sandbox_test(struct ipc_chan *, uint32_t);
 

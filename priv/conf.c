@@ -16,6 +16,7 @@
  *    when they are used, so a broken value is found before it matters;
  *    ignore-mailbox is compiled with PCRE2 here;
  *  - a file readable by group or others gets a warning;
+ *  - an invalid password is not shown, nor a proxy URI's userinfo;
  *  - UTF-8 values are accepted (see conf_validate.c).
  * Within a section keys are validated in file order (upstream: Perl's
  * hash order), so the first bad line is the one reported.
@@ -37,38 +38,25 @@
 #include "cli.h"
 #include "conf.h"
 #include "conf_int.h"
+#include "socks5.h"
 
 #define CONF_MAXSIZE		(16 * 1024 * 1024)
 #define CONF_DEFAULT_FILE	"config"
 #define CONF_DEFAULT_PREFIX	"%?n?%?m?%n(%m)&%n?: ?"
 
 /*
- * A section being built: entries own their strings, which may still hold
- * NUL bytes (the file is raw bytes) until they are validated.
+ * A section being built is a struct ini_section (conf_int.h) with no
+ * name: its entries own their strings, which may still hold NUL bytes
+ * (the file is raw bytes) until they are validated.
  */
-struct bkv {
-	char		*key;
-	size_t		 keylen;
-	char		*value;
-	size_t		 vallen;
-	int		 line;
-};
-
-struct build {
-	struct bkv	*kv;
-	size_t		 nkv;
-};
 
 static int	conf_read(const char *, char **, size_t *);
-static int	build_set(struct build *, const char *, size_t, const char *,
-		    size_t, int);
-static const char *build_get(const struct build *, const char *);
-static void	build_free(struct build *);
 static int	build_section(struct conf *, const struct ini *,
 		    const char *, struct conf_section *);
 static int	kv_line_cmp(const void *, const void *);
 static int	kv_key_cmp(const void *, const void *);
 static char	*escape(const char *, size_t);
+static char	*shown_value(const struct ini_kv *);
 static void	section_free(struct conf_section *);
 static int	derive(struct conf *, const struct cli *);
 static void	dump_quoted(FILE *, const char *, size_t);
@@ -106,6 +94,26 @@ escape(const char *s, size_t len)
 	}
 	*p = '\0';
 	return e;
+}
+
+/*
+ * A bad value as an error message shows it: escaped, and never a secret
+ * (the reference printed them): a password is masked, a proxy URI loses
+ * its userinfo.  Caller frees; NULL if out of memory.
+ */
+static char *
+shown_value(const struct ini_kv *kv)
+{
+	char *e, *r;
+
+	if (strcmp(kv->key, "password") == 0)
+		return strdup(kv->vallen > 0 ? "********" : "");
+	if ((e = escape(kv->value, kv->vallen)) == NULL ||
+	    strcmp(kv->key, "proxy") != 0)
+		return e;
+	r = socks5_uri_redact(e);
+	freezero(e, strlen(e) + 1);
+	return r;
 }
 
 /*
@@ -188,87 +196,10 @@ fail:
 	return -1;
 }
 
-static char *
-dupmem(const char *p, size_t n)
-{
-	char *s;
-
-	if ((s = malloc(n + 1)) == NULL)
-		return NULL;
-	memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
-}
-
-/* Sets (or replaces) key in b; takes copies. */
-static int
-build_set(struct build *b, const char *key, size_t klen, const char *value,
-    size_t vlen, int line)
-{
-	struct bkv *kv;
-	char *v;
-	size_t i;
-
-	if ((v = dupmem(value, vlen)) == NULL)
-		return -1;
-	for (i = 0; i < b->nkv; i++) {
-		kv = &b->kv[i];
-		if (kv->keylen == klen && memcmp(kv->key, key, klen) == 0) {
-			freezero(kv->value, kv->vallen + 1);
-			kv->value = v;
-			kv->vallen = vlen;
-			kv->line = line;
-			return 0;
-		}
-	}
-	if ((kv = reallocarray(b->kv, b->nkv + 1, sizeof(*kv))) == NULL) {
-		freezero(v, vlen + 1);
-		return -1;
-	}
-	b->kv = kv;
-	kv = &kv[b->nkv];
-	if ((kv->key = dupmem(key, klen)) == NULL) {
-		freezero(v, vlen + 1);
-		return -1;
-	}
-	kv->keylen = klen;
-	kv->value = v;
-	kv->vallen = vlen;
-	kv->line = line;
-	b->nkv++;
-	return 0;
-}
-
-static const char *
-build_get(const struct build *b, const char *key)
-{
-	size_t i, klen = strlen(key);
-
-	for (i = 0; i < b->nkv; i++)
-		if (b->kv[i].keylen == klen &&
-		    memcmp(b->kv[i].key, key, klen) == 0)
-			return b->kv[i].value;
-	return NULL;
-}
-
-static void
-build_free(struct build *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->nkv; i++) {
-		free(b->kv[i].key);
-		freezero(b->kv[i].value, b->kv[i].vallen + 1);
-	}
-	free(b->kv);
-	b->kv = NULL;
-	b->nkv = 0;
-}
-
 static int
 kv_line_cmp(const void *a, const void *b)
 {
-	const struct bkv *x = a, *y = b;
+	const struct ini_kv *x = a, *y = b;
 
 	return (x->line > y->line) - (x->line < y->line);
 }
@@ -283,8 +214,8 @@ kv_key_cmp(const void *a, const void *b)
 
 /* Adds a default unless key is set. */
 #define DEFAULT(b, key, value)						\
-	(build_get((b), (key)) != NULL ? 0 :				\
-	    build_set((b), (key), strlen(key), (value), strlen(value), 0))
+	(conf_ini_get((b), (key)) != NULL ? 0 :				\
+	    conf_ini_set((b), (key), strlen(key), (value), strlen(value), 0))
 
 /*
  * The effective section name ("_" for the default): a copy of the default
@@ -297,8 +228,8 @@ build_section(struct conf *conf, const struct ini *ini, const char *name,
 {
 	const struct ini_section *dflt, *sec;
 	const struct ini_kv *ik;
-	struct build b = { NULL, 0 };
-	struct bkv *kv;
+	struct ini_section b = { NULL, 0, NULL, 0 };
+	struct ini_kv *kv;
 	const char *type;
 	char *ek, *ev;
 	size_t i;
@@ -315,13 +246,13 @@ build_section(struct conf *conf, const struct ini *ini, const char *name,
 
 	for (i = 0; i < dflt->nkv; i++) {
 		ik = &dflt->kv[i];
-		if (build_set(&b, ik->key, ik->keylen, ik->value, ik->vallen,
+		if (conf_ini_set(&b, ik->key, ik->keylen, ik->value, ik->vallen,
 		    ik->line) == -1)
 			goto nomem;
 	}
 	for (i = 0; sec != dflt && i < sec->nkv; i++) {
 		ik = &sec->kv[i];
-		if (build_set(&b, ik->key, ik->keylen, ik->value, ik->vallen,
+		if (conf_ini_set(&b, ik->key, ik->keylen, ik->value, ik->vallen,
 		    ik->line) == -1)
 			goto nomem;
 	}
@@ -330,7 +261,7 @@ build_section(struct conf *conf, const struct ini *ini, const char *name,
 	if (DEFAULT(&b, "type", "imaps") == -1 ||
 	    DEFAULT(&b, "host", "localhost") == -1)
 		goto nomem;
-	type = build_get(&b, "type");
+	type = conf_ini_get(&b, "type");
 	if (strcmp(type, "imaps") == 0 && DEFAULT(&b, "port", "993") == -1)
 		goto nomem;
 	if (strcmp(type, "imap") == 0 && DEFAULT(&b, "port", "143") == -1)
@@ -354,7 +285,7 @@ build_section(struct conf *conf, const struct ini *ini, const char *name,
 			free(ek);
 			goto fail;
 		case CONF_BADVALUE:
-			ev = escape(kv->value, kv->vallen);
+			ev = shown_value(kv);
 			conf_error("%s:%d: Invalid option %s = %s",
 			    conf->path, kv->line, kv->key, ev ? ev : "");
 			freezero(ev, ev ? strlen(ev) + 1 : 0);
@@ -362,7 +293,7 @@ build_section(struct conf *conf, const struct ini *ini, const char *name,
 		}
 		if (conf_is_bool(kv->key)) {
 			/* Normalised for conf_get_bool() and the dump. */
-			ev = dupmem(strcasecmp(kv->value, "YES") == 0 ?
+			ev = conf_dupmem(strcasecmp(kv->value, "YES") == 0 ?
 			    "YES" : "NO", strcasecmp(kv->value, "YES") == 0 ?
 			    3 : 2);
 			if (ev == NULL)
@@ -388,13 +319,13 @@ build_section(struct conf *conf, const struct ini *ini, const char *name,
 		b.kv[i].vallen = 0;
 	}
 	out->nkv = b.nkv;
-	build_free(&b);
+	conf_ini_clear(&b);
 	qsort(out->kv, out->nkv, sizeof(*out->kv), kv_key_cmp);
 	return 0;
 nomem:
 	conf_error("out of memory");
 fail:
-	build_free(&b);
+	conf_ini_clear(&b);
 	return -1;
 }
 

@@ -51,6 +51,19 @@ int	 conf_ini_parse(struct ini *, const char *, size_t);
 void	 conf_ini_free(struct ini *);
 /* The section named name, or NULL. */
 const struct ini_section *conf_ini_section(const struct ini *, const char *);
+/*
+ * One section's keys, also used to build the effective sections
+ * (conf.c): conf_ini_set() sets key (klen bytes) to a copy of the value
+ * (a repeated key keeps its place and takes the new line), 0 or -1 if
+ * out of memory; conf_ini_get() is the value or NULL; conf_ini_clear()
+ * frees the keys, wiping the values (passwords), not the name.
+ */
+int	 conf_ini_set(struct ini_section *, const char *, size_t, const char *,
+	    size_t, int);
+const char *conf_ini_get(const struct ini_section *, const char *);
+void	 conf_ini_clear(struct ini_section *);
+/* A NUL-terminated copy of n bytes that may hold NUL; NULL if no memory. */
+char	*conf_dupmem(const char *, size_t);
 
 /* Decoding of values as UTF-8, invalid bytes standing for Latin-1. */
 uint32_t conf_utf8_next(const unsigned char *, size_t, size_t *);

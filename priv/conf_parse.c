@@ -22,12 +22,10 @@
 #include "conf_int.h"
 
 static int	ini_space(unsigned char);
-static struct ini_section *ini_find(struct ini *, const char *, size_t);
+static struct ini_section *ini_find(const struct ini *, const char *,
+		    size_t);
 static struct ini_section *ini_add_section(struct ini *, const char *,
 		    size_t);
-static int	ini_set(struct ini_section *, const char *, size_t,
-		    const char *, size_t, int);
-static char	*ini_dup(const char *, size_t);
 static int	ini_line(struct ini *, struct ini_section **, const char *,
 		    size_t, int);
 
@@ -38,9 +36,8 @@ ini_space(unsigned char c)
 	    c == '\r';
 }
 
-/* A NUL-terminated copy of n bytes that may hold NUL; NULL if no memory. */
-static char *
-ini_dup(const char *p, size_t n)
+char *
+conf_dupmem(const char *p, size_t n)
 {
 	char *s;
 
@@ -52,7 +49,7 @@ ini_dup(const char *p, size_t n)
 }
 
 static struct ini_section *
-ini_find(struct ini *ini, const char *name, size_t len)
+ini_find(const struct ini *ini, const char *name, size_t len)
 {
 	size_t i;
 
@@ -76,23 +73,22 @@ ini_add_section(struct ini *ini, const char *name, size_t len)
 	ini->sec = sec;
 	s = &sec[ini->nsec];
 	memset(s, 0, sizeof(*s));
-	if ((s->name = ini_dup(name, len)) == NULL)
+	if ((s->name = conf_dupmem(name, len)) == NULL)
 		return NULL;
 	s->namelen = len;
 	ini->nsec++;
 	return s;
 }
 
-/* Sets key in sec; a repeated key keeps its place and takes the new line. */
-static int
-ini_set(struct ini_section *sec, const char *key, size_t klen,
+int
+conf_ini_set(struct ini_section *sec, const char *key, size_t klen,
     const char *val, size_t vlen, int line)
 {
 	struct ini_kv *kv;
 	char *v;
 	size_t i;
 
-	if ((v = ini_dup(val, vlen)) == NULL)
+	if ((v = conf_dupmem(val, vlen)) == NULL)
 		return -1;
 	for (i = 0; i < sec->nkv; i++) {
 		kv = &sec->kv[i];
@@ -111,7 +107,7 @@ ini_set(struct ini_section *sec, const char *key, size_t klen,
 	}
 	sec->kv = kv;
 	kv = &kv[sec->nkv];
-	if ((kv->key = ini_dup(key, klen)) == NULL) {
+	if ((kv->key = conf_dupmem(key, klen)) == NULL) {
 		freezero(v, vlen + 1);
 		return -1;
 	}
@@ -202,7 +198,7 @@ ini_line(struct ini *ini, struct ini_section **cur, const char *p,
 	j = n;
 	while (j > i && ini_space((unsigned char)p[j - 1]))
 		j--;
-	if (ini_set(*cur, p + b, e - b, p + i, j - i, lineno) == -1)
+	if (conf_ini_set(*cur, p + b, e - b, p + i, j - i, lineno) == -1)
 		return -1;
 	return 0;
 }
@@ -244,8 +240,8 @@ conf_ini_parse(struct ini *ini, const char *buf, size_t len)
 		if (r == 1) {
 			ini->errline = lineno;
 			ini->errlen = i - start;
-			if ((ini->errtext = ini_dup(buf + start, i - start)) ==
-			    NULL)
+			ini->errtext = conf_dupmem(buf + start, i - start);
+			if (ini->errtext == NULL)
 				ini->errline = 0;
 			return -1;
 		}
@@ -254,21 +250,41 @@ conf_ini_parse(struct ini *ini, const char *buf, size_t len)
 	return 0;
 }
 
+const char *
+conf_ini_get(const struct ini_section *sec, const char *key)
+{
+	size_t i, klen = strlen(key);
+
+	for (i = 0; i < sec->nkv; i++)
+		if (sec->kv[i].keylen == klen &&
+		    memcmp(sec->kv[i].key, key, klen) == 0)
+			return sec->kv[i].value;
+	return NULL;
+}
+
+void
+conf_ini_clear(struct ini_section *sec)
+{
+	size_t i;
+
+	for (i = 0; i < sec->nkv; i++) {
+		free(sec->kv[i].key);
+		/* Values may be passwords. */
+		freezero(sec->kv[i].value, sec->kv[i].vallen + 1);
+	}
+	free(sec->kv);
+	sec->kv = NULL;
+	sec->nkv = 0;
+}
+
 void
 conf_ini_free(struct ini *ini)
 {
-	struct ini_section *s;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < ini->nsec; i++) {
-		s = &ini->sec[i];
-		for (j = 0; j < s->nkv; j++) {
-			free(s->kv[j].key);
-			/* Values may be passwords. */
-			freezero(s->kv[j].value, s->kv[j].vallen + 1);
-		}
-		free(s->kv);
-		free(s->name);
+		conf_ini_clear(&ini->sec[i]);
+		free(ini->sec[i].name);
 	}
 	free(ini->sec);
 	if (ini->errtext != NULL)
@@ -279,11 +295,5 @@ conf_ini_free(struct ini *ini)
 const struct ini_section *
 conf_ini_section(const struct ini *ini, const char *name)
 {
-	size_t i, len = strlen(name);
-
-	for (i = 0; i < ini->nsec; i++)
-		if (ini->sec[i].namelen == len &&
-		    memcmp(ini->sec[i].name, name, len) == 0)
-			return &ini->sec[i];
-	return NULL;
+	return ini_find(ini, name, strlen(name));
 }

@@ -441,6 +441,21 @@ connect_hostip(const char *host, char **bare, int *af, void *addr,
 	return 0;
 }
 
+int
+connect_resolve(const char *host, const char *port,
+    const struct addrinfo *hints, struct addrinfo **res, const char *name)
+{
+	int	gai;
+
+	if ((gai = getaddrinfo(host, port, hints, res)) != 0) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: getaddrinfo(%s): %s",
+		    host, gai == EAI_SYSTEM ? strerror(errno) :
+		    gai_strerror(gai));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * One address: a non-blocking connect bounded by connect_timeout.
  * Returns the connected, blocking, close-on-exec socket, or -1 with *err.
@@ -521,7 +536,7 @@ tcp_connect(const char *host, const char *port, const char *name,
 	struct addrinfo	 hints, *res, *ai;
 	unsigned char	 addr[16];
 	char		*bare;
-	int		 lit, af, gai, s = -1, err = ECONNREFUSED;
+	int		 lit, af, s = -1, err = ECONNREFUSED;
 
 	if ((lit = connect_hostip(host, &bare, &af, addr, name)) == -1)
 		return -1;
@@ -531,10 +546,7 @@ tcp_connect(const char *host, const char *port, const char *name,
 	hints.ai_family = lit ? af : AF_UNSPEC;
 	if (lit)
 		hints.ai_flags |= AI_NUMERICHOST;
-	if ((gai = getaddrinfo(bare, port, &hints, &res)) != 0) {
-		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: getaddrinfo(%s): %s",
-		    bare, gai == EAI_SYSTEM ? strerror(errno) :
-		    gai_strerror(gai));
+	if (connect_resolve(bare, port, &hints, &res, name) == -1) {
 		free(bare);
 		return -1;
 	}

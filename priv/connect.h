@@ -151,6 +151,15 @@ void	 connect_cmd_free(struct connect_cmd *);
  */
 int	 connect_hostip(const char *, char **, int *, void *, const char *);
 
+/*
+ * getaddrinfo(3) for host and port (NULL: none), or -1 after logging the
+ * reference's "ERROR: getaddrinfo(H): <reason>" (log name: name).  The
+ * caller frees *res with freeaddrinfo(3).
+ */
+struct addrinfo;
+int	 connect_resolve(const char *, const char *, const struct addrinfo *,
+	    struct addrinfo **, const char *);
+
 /* Test hook: the per-address connect and SOCKS timeout, in ms. */
 void	 connect_set_timeout(int);
 

@@ -57,26 +57,20 @@ static const char *const tables[] = {
 	"mailboxes", "local", "remote", "mapping",
 };
 
+/* A mailbox row with both sides' state, as db_ops.c reads it. */
+#define MAILBOX_ROWS							\
+	"SELECT m.idx, m.mailbox, m.subscribed,"			\
+	" l.UIDVALIDITY, l.UIDNEXT, l.HIGHESTMODSEQ,"			\
+	" r.UIDVALIDITY, r.UIDNEXT, r.HIGHESTMODSEQ,"			\
+	" l.idx IS NOT NULL AND r.idx IS NOT NULL"			\
+	" FROM mailboxes m"						\
+	" LEFT JOIN local l ON l.idx = m.idx"				\
+	" LEFT JOIN remote r ON r.idx = m.idx"
+
 /* The operations' statements, indexed by enum db_stmt. */
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_MBX_LIST] =
-	    "SELECT m.idx, m.mailbox, m.subscribed,"
-	    " l.UIDVALIDITY, l.UIDNEXT, l.HIGHESTMODSEQ,"
-	    " r.UIDVALIDITY, r.UIDNEXT, r.HIGHESTMODSEQ,"
-	    " l.idx IS NOT NULL AND r.idx IS NOT NULL"
-	    " FROM mailboxes m"
-	    " LEFT JOIN local l ON l.idx = m.idx"
-	    " LEFT JOIN remote r ON r.idx = m.idx"
-	    " ORDER BY m.mailbox, m.idx",
-	[ST_MBX_FIND] =
-	    "SELECT m.idx, m.mailbox, m.subscribed,"
-	    " l.UIDVALIDITY, l.UIDNEXT, l.HIGHESTMODSEQ,"
-	    " r.UIDVALIDITY, r.UIDNEXT, r.HIGHESTMODSEQ,"
-	    " l.idx IS NOT NULL AND r.idx IS NOT NULL"
-	    " FROM mailboxes m"
-	    " LEFT JOIN local l ON l.idx = m.idx"
-	    " LEFT JOIN remote r ON r.idx = m.idx"
-	    " WHERE m.mailbox = ?1",
+	[ST_MBX_LIST] = MAILBOX_ROWS " ORDER BY m.mailbox, m.idx",
+	[ST_MBX_FIND] = MAILBOX_ROWS " WHERE m.mailbox = ?1",
 	[ST_MBX_INSERT] =
 	    "INSERT INTO mailboxes (mailbox, subscribed) VALUES (?1, ?2)",
 	[ST_MBX_SUBSCRIBE] =
@@ -613,24 +607,27 @@ db_begin(struct db *db)
 	return db_write_begin(db, "begin transaction");
 }
 
-int
-db_commit(struct db *db)
+/* Ends the open transaction, if any, with sql (COMMIT or ROLLBACK). */
+static int
+db_end(struct db *db, const char *sql, const char *what)
 {
 	if (sqlite3_get_autocommit(db->h))
 		return 0;
-	if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		return db_sqlerr(db, "commit");
+	if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_sqlerr(db, what);
 	return 0;
+}
+
+int
+db_commit(struct db *db)
+{
+	return db_end(db, "COMMIT", "commit");
 }
 
 int
 db_rollback(struct db *db)
 {
-	if (sqlite3_get_autocommit(db->h))
-		return 0;
-	if (sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-		return db_sqlerr(db, "rollback");
-	return 0;
+	return db_end(db, "ROLLBACK", "rollback");
 }
 
 int

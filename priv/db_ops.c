@@ -50,15 +50,17 @@ db_col_u32(struct db *db, sqlite3_stmt *st, int col, uint32_t min,
 
 /*
  * Reads a row of the mailbox queries: idx, mailbox, subscribed, local
- * state (3 columns), remote state (3 columns), has_state.  The name is
- * copied with an extra NUL; the caller clears mb.
+ * state (3 columns), remote state (3 columns), has_state, into elem, a
+ * struct db_mailbox (a db_row_fn).  The name is copied with an extra
+ * NUL; the caller clears it.
  */
 static int
-db_read_mailbox(struct db *db, sqlite3_stmt *st, struct db_mailbox *mb,
+db_read_mailbox(struct db *db, sqlite3_stmt *st, void *elem, void *arg,
     const char *what)
 {
-	const void	*name;
-	int		 len;
+	struct db_mailbox	*mb = elem;
+	const void		*name;
+	int			 len;
 
 	memset(mb, 0, sizeof(*mb));
 	mb->idx = sqlite3_column_int64(st, 0);
@@ -114,53 +116,84 @@ db_mailboxes_free(struct db_mailbox *mbs, size_t n)
 	free(mbs);
 }
 
-/* Runs a mailbox query to its end into a growing array. */
+/*
+ * Reads one row of a query into the array element elem (arg: the
+ * caller's): 0, 1 if the row is not wanted (elem left empty), or -1.
+ */
+typedef int	db_row_fn(struct db *, sqlite3_stmt *, void *, void *,
+		    const char *);
+
+/*
+ * Runs a query to its end, each row read by fn into a growing array of
+ * elements of size bytes: *out (caller frees) and *nout.  On failure,
+ * clear(array, rows read) frees what the rows hold and the array.
+ */
 static int
-db_mailbox_rows(struct db *db, sqlite3_stmt *st, struct db_mailbox **out,
-    size_t *nout, const char *what)
+db_rows(struct db *db, sqlite3_stmt *st, size_t size, db_row_fn *fn,
+    void *arg, void (*clear)(void *, size_t), void **out, size_t *nout,
+    const char *what)
 {
-	struct db_mailbox	*mbs = NULL, *tmp;
-	size_t			 n = 0, cap = 0;
-	int			 rc;
+	unsigned char	*rows = NULL, *tmp;
+	size_t		 n = 0, cap = 0;
+	int		 rc, r;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			tmp = reallocarray(mbs, cap, sizeof(*mbs));
-			if (tmp == NULL) {
+			if ((tmp = reallocarray(rows, cap, size)) == NULL) {
 				db_seterr(db, "%s: out of memory", what);
 				goto fail;
 			}
-			mbs = tmp;
+			rows = tmp;
 		}
-		if (db_read_mailbox(db, st, &mbs[n], what) == -1)
+		if ((r = fn(db, st, rows + n * size, arg, what)) == -1)
 			goto fail;
-		n++;
+		if (r == 0)
+			n++;
 	}
 	if (rc != SQLITE_DONE) {
 		db_sqlerr(db, what);
 		goto fail;
 	}
 	sqlite3_reset(st);
-	*out = mbs;
+	*out = rows;
 	*nout = n;
 	return 0;
  fail:
 	sqlite3_reset(st);
-	db_mailboxes_free(mbs, n);
+	clear(rows, n);
 	return -1;
+}
+
+static void
+db_mailbox_rows_free(void *mbs, size_t n)
+{
+	db_mailboxes_free(mbs, n);
+}
+
+/* The mailbox rows statement id gives, in a new array. */
+static int
+db_mailboxes_query(struct db *db, enum db_stmt id, struct db_mailbox **out,
+    size_t *n, const char *what)
+{
+	sqlite3_stmt	*st;
+	void		*rows;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, id)) == NULL)
+		return -1;
+	if (db_rows(db, st, sizeof(**out), db_read_mailbox, NULL,
+	    db_mailbox_rows_free, &rows, n, what) == -1)
+		return -1;
+	*out = rows;
+	return 0;
 }
 
 int
 db_mailbox_list(struct db *db, struct db_mailbox **out, size_t *n)
 {
-	sqlite3_stmt	*st;
-
-	*out = NULL;
-	*n = 0;
-	if ((st = db_stmt(db, ST_MBX_LIST)) == NULL)
-		return -1;
-	return db_mailbox_rows(db, st, out, n, "list mailboxes");
+	return db_mailboxes_query(db, ST_MBX_LIST, out, n, "list mailboxes");
 }
 
 static int
@@ -200,7 +233,7 @@ db_mailbox_find(struct db *db, const char *name, size_t len,
 		sqlite3_reset(st);
 		return -1;
 	}
-	if (db_read_mailbox(db, st, mb, what) == -1) {
+	if (db_read_mailbox(db, st, mb, NULL, what) == -1) {
 		sqlite3_reset(st);
 		return -1;
 	}
@@ -294,72 +327,75 @@ struct db_rename {
 };
 
 static void
-db_renames_free(struct db_rename *rn, size_t n)
+db_renames_free(void *renames, size_t n)
 {
-	size_t	i;
+	struct db_rename	*rn = renames;
+	size_t			 i;
 
 	for (i = 0; i < n; i++)
 		free(rn[i].name);
 	free(rn);
 }
 
+/* What db_rename_row() renames: from (flen bytes) into to (tlen). */
+struct db_rename_arg {
+	const char	*from, *to;
+	size_t		 flen, tlen;
+};
+
 /*
- * Collects the rows to rename with their new names: SRC itself and every
- * SRC+NUL+rest, which becomes DST+NUL+rest.  Done on bytes in C rather
- * than with SUBSTR() in SQL, which counts characters on TEXT values.
+ * A row to rename, with its new name, if it is SRC itself or an
+ * SRC+NUL+rest, which becomes DST+NUL+rest (a db_row_fn).  Done on bytes
+ * in C rather than with SUBSTR() in SQL, which counts characters on TEXT
+ * values.
  */
+static int
+db_rename_row(struct db *db, sqlite3_stmt *st, void *elem, void *arg,
+    const char *what)
+{
+	struct db_rename	*rn = elem;
+	struct db_rename_arg	*a = arg;
+	const char		*name;
+	size_t			 len, rest;
+
+	name = sqlite3_column_blob(st, 1);
+	len = (size_t)sqlite3_column_bytes(st, 1);
+	if (name == NULL || len < a->flen ||
+	    memcmp(name, a->from, a->flen) != 0 ||
+	    (len > a->flen && name[a->flen] != '\0'))
+		return 1;
+	rest = len - a->flen;
+	if ((rn->name = malloc(a->tlen + rest + 1)) == NULL) {
+		db_seterr(db, "%s: out of memory", what);
+		return -1;
+	}
+	/* A leading byte 0xff, for the collision-free first pass. */
+	rn->name[0] = '\xff';
+	memcpy(rn->name + 1, a->to, a->tlen);
+	memcpy(rn->name + 1 + a->tlen, name + a->flen, rest);
+	rn->len = a->tlen + rest;
+	rn->idx = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+/* Collects the rows to rename (db_rename_row()); the caller frees. */
 static int
 db_rename_collect(struct db *db, const char *from, size_t flen,
     const char *to, size_t tlen, struct db_rename **out, size_t *nout)
 {
-	struct db_rename	*rn = NULL, *tmp;
+	struct db_rename_arg	 a = { from, to, flen, tlen };
 	sqlite3_stmt		*st;
-	const char		*what = "rename mailbox";
-	const char		*name;
-	size_t			 n = 0, cap = 0, len, rest;
-	int			 rc;
+	void			*rows;
 
+	*out = NULL;
+	*nout = 0;
 	if ((st = db_stmt(db, ST_MBX_NAMES)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		name = sqlite3_column_blob(st, 1);
-		len = (size_t)sqlite3_column_bytes(st, 1);
-		if (name == NULL || len < flen ||
-		    memcmp(name, from, flen) != 0 ||
-		    (len > flen && name[flen] != '\0'))
-			continue;
-		rest = len - flen;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((tmp = reallocarray(rn, cap, sizeof(*rn))) ==
-			    NULL)
-				goto nomem;
-			rn = tmp;
-		}
-		if ((rn[n].name = malloc(tlen + rest + 1)) == NULL)
-			goto nomem;
-		/* A leading byte 0xff, for the collision-free first pass. */
-		rn[n].name[0] = '\xff';
-		memcpy(rn[n].name + 1, to, tlen);
-		memcpy(rn[n].name + 1 + tlen, name + flen, rest);
-		rn[n].len = tlen + rest;
-		rn[n].idx = sqlite3_column_int64(st, 0);
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		db_sqlerr(db, what);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	*out = rn;
-	*nout = n;
+	if (db_rows(db, st, sizeof(**out), db_rename_row, &a, db_renames_free,
+	    &rows, nout, "rename mailbox") == -1)
+		return -1;
+	*out = rows;
 	return 0;
- nomem:
-	db_seterr(db, "%s: out of memory", what);
- fail:
-	sqlite3_reset(st);
-	db_renames_free(rn, n);
-	return -1;
 }
 
 static int
@@ -698,80 +734,63 @@ db_mapping_last(struct db *db, int64_t idx, enum db_side side,
 	return 0;
 }
 
-/* Runs a (lUID, rUID) query to its end into a growing array. */
 static int
-db_pair_rows(struct db *db, sqlite3_stmt *st, struct db_pair **out,
-    size_t *nout, const char *what)
+db_pair_row(struct db *db, sqlite3_stmt *st, void *elem, void *arg,
+    const char *what)
 {
-	struct db_pair	*pairs = NULL, *tmp;
-	size_t		 n = 0, cap = 0;
-	int		 rc;
+	struct db_pair	*p = elem;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = reallocarray(pairs, cap, sizeof(*pairs));
-			if (tmp == NULL) {
-				db_seterr(db, "%s: out of memory", what);
-				goto fail;
-			}
-			pairs = tmp;
-		}
-		if (db_col_u32(db, st, 0, 1, &pairs[n].luid, what) == -1 ||
-		    db_col_u32(db, st, 1, 1, &pairs[n].ruid, what) == -1)
-			goto fail;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		db_sqlerr(db, what);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	*out = pairs;
-	*nout = n;
+	if (db_col_u32(db, st, 0, 1, &p->luid, what) == -1 ||
+	    db_col_u32(db, st, 1, 1, &p->ruid, what) == -1)
+		return -1;
 	return 0;
- fail:
-	sqlite3_reset(st);
+}
+
+static void
+db_pairs_free(void *pairs, size_t n)
+{
 	free(pairs);
-	return -1;
+}
+
+/* The (lUID, rUID) rows statement id gives for idx, in a new array. */
+static int
+db_pairs_query(struct db *db, enum db_stmt id, int64_t idx,
+    struct db_pair **pairs, size_t *n, const char *what)
+{
+	sqlite3_stmt	*st;
+	void		*rows;
+
+	*pairs = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, id)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, idx);
+	if (db_rows(db, st, sizeof(**pairs), db_pair_row, NULL, db_pairs_free,
+	    &rows, n, what) == -1)
+		return -1;
+	*pairs = rows;
+	return 0;
 }
 
 int
 db_mapping_list(struct db *db, int64_t idx, struct db_pair **pairs,
     size_t *n)
 {
-	sqlite3_stmt	*st;
-
-	*pairs = NULL;
-	*n = 0;
-	if ((st = db_stmt(db, ST_MAP_LIST)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, idx);
-	return db_pair_rows(db, st, pairs, n, "list mappings");
+	return db_pairs_query(db, ST_MAP_LIST, idx, pairs, n,
+	    "list mappings");
 }
 
 int
 db_interrupted_list(struct db *db, struct db_mailbox **out, size_t *n)
 {
-	sqlite3_stmt	*st;
-
-	*out = NULL;
-	*n = 0;
-	if ((st = db_stmt(db, ST_INT_LIST)) == NULL)
-		return -1;
-	return db_mailbox_rows(db, st, out, n, "list interrupted syncs");
+	return db_mailboxes_query(db, ST_INT_LIST, out, n,
+	    "list interrupted syncs");
 }
 
 int
 db_interrupted_pairs(struct db *db, int64_t idx, struct db_pair **pairs,
     size_t *n)
 {
-	sqlite3_stmt	*st;
-
-	*pairs = NULL;
-	*n = 0;
-	if ((st = db_stmt(db, ST_INT_PAIRS)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, idx);
-	return db_pair_rows(db, st, pairs, n, "list interrupted pairs");
+	return db_pairs_query(db, ST_INT_PAIRS, idx, pairs, n,
+	    "list interrupted pairs");
 }

@@ -43,6 +43,12 @@
 
 #define PRIV_SHUTDOWN_MS	5000	/* to leave after IMSG_SHUTDOWN */
 #define PRIV_EOF_WAIT_MS	1000	/* from a channel's EOF to exit */
+/*
+ * Answers a child may leave unread before its next message is refused:
+ * far above the largest legitimate answer (the mapping rows of one
+ * mailbox), which the engine reads before asking for more.
+ */
+#define PRIV_UNREAD_MAX		(256 * 1024 * 1024)
 #define PRIV_ENV_TEST_SANDBOX	"INTERIMAP_TEST_SANDBOX"
 #define PRIV_ENV_TEST_HOLD	"INTERIMAP_TEST_HOLD"
 
@@ -82,6 +88,7 @@ static volatile sig_atomic_t priv_got_int, priv_got_term, priv_got_chld;
 
 static void	 priv_sighandler(int);
 static int	 priv_test_env(struct priv *);
+static int	 priv_net_key(const char *);
 static int	 priv_send(struct priv *, int, uint32_t, struct ipc_buf *);
 static int	 priv_send_net_conf(struct priv *, int);
 static int	 priv_send_engine_conf(struct priv *);
@@ -218,13 +225,35 @@ priv_send(struct priv *p, int slot, uint32_t type, struct ipc_buf *buf)
 	return 0;
 }
 
-/* IMSG_NET_CONF: that side's section and nothing else. */
+/*
+ * The keys of a section a net uses (net/net.c, net/tls.c).  The others
+ * are priv's business and some are secrets the net must never hold (it
+ * logs what it gets at --debug): `proxy` (its userinfo is the SOCKS
+ * password), `command` (may carry credentials), and the default
+ * section's own keys (database, logfile...).
+ */
+static int
+priv_net_key(const char *key)
+{
+	static const char *const keys[] = { "type", "host", "STARTTLS",
+	    "auth", "username", "password", "compress" };
+	size_t i;
+
+	if (strncmp(key, "SSL_", 4) == 0)
+		return 1;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* IMSG_NET_CONF: what that side's net needs of its section, no more. */
 static int
 priv_send_net_conf(struct priv *p, int slot)
 {
 	const struct conf_section *sec;
 	struct ipc_buf buf;
-	uint32_t flags = 0;
+	uint32_t flags = 0, nkeys = 0;
 	size_t i;
 	int r;
 
@@ -240,8 +269,12 @@ priv_send_net_conf(struct priv *p, int slot)
 	ipc_buf_init(&buf);
 	ipc_put_u32(&buf, (uint32_t)p->cli->debug);
 	ipc_put_u32(&buf, flags);
-	ipc_put_u32(&buf, (uint32_t)sec->nkv);
+	for (i = 0; i < sec->nkv; i++)
+		nkeys += priv_net_key(sec->kv[i].key);
+	ipc_put_u32(&buf, nkeys);
 	for (i = 0; i < sec->nkv; i++) {
+		if (!priv_net_key(sec->kv[i].key))
+			continue;
 		ipc_put_str(&buf, sec->kv[i].key);
 		ipc_put_str(&buf, sec->kv[i].value);
 	}
@@ -537,7 +570,14 @@ priv_child_io(struct priv *p, int slot, short revents)
 	if (n <= 0)
 		return priv_lost(p, slot);
 	while ((r = ipc_get(&c->chan, &msg)) == 1) {
-		why = priv_dispatch(p, slot, &msg);
+		/*
+		 * A child that reads nothing would have us queue answers
+		 * without end, for 16 bytes a request: it is broken.
+		 */
+		if (ipc_pending(&c->chan) > PRIV_UNREAD_MAX)
+			why = "leaves its answers unread";
+		else
+			why = priv_dispatch(p, slot, &msg);
 		if (why != NULL) {
 			r = priv_broken(p, slot, ipc_type_name(msg.hdr.type),
 			    why);

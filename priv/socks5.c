@@ -253,7 +253,7 @@ socks5_target(struct socks5_target *t, const char *host, const char *port,
 	char		*bare = NULL;
 	const char	*p;
 	unsigned long	 n;
-	int		 af, lit, gai;
+	int		 af, lit;
 
 	memset(t, 0, sizeof(*t));
 
@@ -309,10 +309,7 @@ socks5_target(struct socks5_target *t, const char *host, const char *port,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if ((gai = getaddrinfo(bare, NULL, &hints, &res)) != 0) {
-		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: getaddrinfo(%s): %s",
-		    bare, gai == EAI_SYSTEM ? strerror(errno) :
-		    gai_strerror(gai));
+	if (connect_resolve(bare, NULL, &hints, &res, name) == -1) {
 		free(bare);
 		return -1;
 	}

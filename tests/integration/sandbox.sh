@@ -2,11 +2,13 @@
 #
 # The seccomp filters hold: every child (engine, net(local), net(remote))
 # asked to make a forbidden call (IMSG_TEST_SANDBOX: 1 openat, 2 socket,
-# 3 execve, 4 fork) dies by SIGSYS, priv names it and exits EXIT_CHILD,
-# and nothing is left running.  With INTERIMAP_SECCOMP_TRAP=1 the child's
-# trap handler names the call instead.  A normal run, in trap mode, makes
-# no call its filter forbids.  And a child that breaks the IPC rules
-# (the same hook, n = 101..103) is named, killed, and ends the run.
+# 3 execve, 4 fork, 5 readv, which no child has a use for) dies by SIGSYS,
+# priv names it and exits EXIT_CHILD, and nothing is left running.  With
+# INTERIMAP_SECCOMP_TRAP=1 the child's trap handler names the call
+# instead.  A normal run, in trap mode, makes no call its filter forbids.
+# A child that breaks the IPC rules (the same hook, n = 101..103) is
+# named, killed, and ends the run; so is an engine that reads none of
+# priv's answers (n = 104) before they fill priv's memory.
 #
 # The sanitizer build runs it too (see skeleton.sh).
 
@@ -31,7 +33,7 @@ declare -A LABEL=([engine]=engine [net-local]='net(local)'
     [net-remote]='net(remote)')
 # What the trap handler may call each attempt (libc picks the variant).
 declare -A CALL=([1]='openat|open' [2]='socket|socketcall'
-    [3]='execve|execveat' [4]='clone|clone3|fork|vfork')
+    [3]='execve|execveat' [4]='clone|clone3|fork|vfork' [5]='readv')
 
 # PIDs of processes carrying this run's marker in their environment.
 marked()
@@ -64,7 +66,7 @@ t_expect_eq "$(grep -c 'forbidden system call' "$T/ours.err")" 0 \
 
 for child in engine net-local net-remote; do
 	label=${LABEL[$child]}
-	for n in 1 2 3 4; do
+	for n in 1 2 3 4 5; do
 		INTERIMAP_TEST_SANDBOX=$child:$n run_marked "kill-$child-$n"
 		t_expect_eq "$OURS_RC" "$EXIT_CHILD" \
 		    "$label, call $n: priv exits EXIT_CHILD"
@@ -113,5 +115,50 @@ t_expect_match "$(cat "$T/ours.err")" \
 
 INTERIMAP_TEST_SANDBOX=bogus run_marked bad-hook
 t_expect_eq "$OURS_RC" 1 "malformed INTERIMAP_TEST_SANDBOX: exit 1"
+
+# ---- an engine that reads none of priv's answers -------------------------
+#
+# It asks for the database's mailboxes (about 1 MB of rows each time) and
+# never reads: priv must end it long before those answers fill its memory
+# (PRIV_UNREAD_MAX, 256 MiB; the sanitizers add their own overhead).
+# Watched, so that a priv without the limit fails the test instead of the
+# machine.
+
+DB=$XDG_DATA_HOME/interimap/localhost.db
+sqlite3 "$DB" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1
+    FROM n WHERE i < 16) INSERT INTO mailboxes (mailbox, subscribed)
+    SELECT CAST(printf('%.*c', 60000, 'm') || i AS BLOB), 0 FROM n;" ||
+    t_fail "sqlite3: large mailbox rows"
+INTERIMAP_TEST_SANDBOX=engine:104 SANDBOX_TEST_RUN=unread \
+    "$INTERIMAP" --config="$CONF" </dev/null 2>"$T/unread.err" &
+pid=$!
+t_track_pid "$pid"
+maxrss=0
+stuck=1
+for ((i = 0; i < 1800; i++)); do
+	# No VmRSS once it has exited (a zombie, or gone).
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	if [ -z "$rss" ]; then
+		stuck=0
+		break
+	fi
+	[ "$rss" -gt "$maxrss" ] && maxrss=$rss
+	[ "$rss" -gt 2097152 ] && break		# 2 GiB: no limit at work
+	sleep 0.1
+done
+if [ "$stuck" = 1 ]; then
+	t_fail "unread answers: priv still running, ${maxrss} kB"
+	kill -KILL "$pid"
+fi
+wait "$pid"
+rc=$?
+t_expect_eq "$rc" "$EXIT_CHILD" "unread answers: priv exits EXIT_CHILD"
+unread="engine: ERROR: broken IPC message (IMSG_DB_LOAD): leaves its"
+unread="$unread answers unread"
+t_expect_eq "$(grep -cFx "$unread" "$T/unread.err")" 1 \
+    "unread answers: the engine is named"
+t_expect_eq "$((maxrss < 1024 * 1024))" 1 \
+    "unread answers: priv stayed below 1 GiB (${maxrss} kB)"
+t_expect_eq "$(marked unread)" "" "unread answers: no process left"
 
 t_done

@@ -3,6 +3,9 @@
  * sections 4.4, 4.5 and 4.8, then the same functions run against the
  * reference's own (Net::IMAP::InterIMAP, through perl) on random input.
  */
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include "imap_fmt.h"
+#include "net_sandbox.h"
 #include "tap.h"
 #include "uidset.h"
 
@@ -150,6 +154,36 @@ test_flags(void)
 	OK(memcmp(b.data + 69993, "009999 ", 7) == 0 &&
 	    b.data[70000] == '\0', "buffer content");
 	imap_buf_free(&b);
+}
+
+/*
+ * A FETCH may carry many keywords: joining them sorts a large array,
+ * and glibc's qsort() then asks sysinfo(2) how much memory there is.
+ * That must work inside the net child's filter (or a server could have
+ * the child killed by SIGSYS with one FETCH).
+ */
+static void
+test_flags_sandboxed(void)
+{
+	static char names[300][16];
+	char *v[300], *s;
+	pid_t pid;
+	size_t i;
+	int status = -1;
+
+	for (i = 0; i < 300; i++) {
+		(void)snprintf(names[i], sizeof(names[i]), "kw%03zu", 299 - i);
+		v[i] = names[i];
+	}
+	if ((pid = fork()) == 0) {
+		net_sandbox();
+		s = imap_flags_join(v, 300);
+		_exit(s != NULL && strncmp(s, "kw000 kw001 ", 12) == 0 ? 0 :
+		    1);
+	}
+	(void)waitpid(pid, &status, 0);
+	OK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "300 flags joined inside the net sandbox (status %#x)", status);
 }
 
 static void
@@ -535,8 +569,8 @@ test_reference(void)
 			line[strcspn(line, "\n")] = '\0';
 			if (strcmp(line, e) != 0) {
 				if (bad++ < 5)
-					printf("# reference: %s\n# ours:      %s\n",
-					    line, e);
+					printf("# reference: %s\n"
+					    "# ours:      %s\n", line, e);
 			}
 			e = nl + 1;
 		}
@@ -555,6 +589,7 @@ main(void)
 {
 	test_astring();
 	test_flags();
+	test_flags_sandboxed();
 	test_sets();
 	test_chunks();
 	test_sample();
