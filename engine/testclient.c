@@ -71,7 +71,7 @@ tc_side(const char *w)
 	return -1;
 }
 
-/* ---- the script ------------------------------------------------------------ */
+/* ---- the script ---------------------------------------------------------- */
 
 static void
 tc_add_word(struct tc_step *st, const char *w, size_t len)
@@ -153,7 +153,7 @@ tc_parse(struct tc *t, const char *s)
 	return 0;
 }
 
-/* ---- requests ----------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 static uint32_t
 tc_req(struct tc *t, int side, uint32_t type, struct ipc_buf *b,
@@ -484,7 +484,7 @@ tc_run(struct tc *t)
 	}
 }
 
-/* ---- answers -------------------------------------------------------------- */
+/* ---- answers ------------------------------------------------------------- */
 
 static const char *
 tc_status(uint32_t st)
@@ -762,7 +762,7 @@ tc_net_msg(struct tc *t, int side, const struct ipc_msg *msg)
 	}
 }
 
-/* ---- the loop ----------------------------------------------------------------- */
+/* ---- the loop ------------------------------------------------------------ */
 
 static void
 tc_report(struct tc *t, int code)

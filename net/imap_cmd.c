@@ -540,8 +540,9 @@ conn_slog(struct imap_conn *c, const unsigned char *p, size_t n)
 		lf = memchr(p, '\n', n);
 		k = lf != NULL ? (size_t)(lf - p) + 1 : n;
 		if (c->slog.len < LOG_LINE_MAX)
-			imap_buf_add(&c->slog, p, k < LOG_LINE_MAX - c->slog.len ?
-			    k : LOG_LINE_MAX - c->slog.len);
+			imap_buf_add(&c->slog, p,
+			    k < LOG_LINE_MAX - c->slog.len ? k :
+			    LOG_LINE_MAX - c->slog.len);
 		p += k;
 		n -= k;
 		if (lf == NULL)

@@ -404,6 +404,20 @@ conn_can_read(const struct imap_conn *c)
 	return 1;
 }
 
+int
+imap_conn_input_pending(const struct imap_conn *c)
+{
+	if (c->stream == NULL || c->state == CONN_CLOSED ||
+	    c->state == CONN_HANDSHAKE)
+		return 0;
+	if (c->state == CONN_READY && c->hooks.congested != NULL &&
+	    c->hooks.congested(c->hooks.arg))
+		return 0;
+	/* Our buffer, or TLS's, or zlib's: poll(2) would not say so. */
+	return c->fed || c->roff < c->rend ||
+	    (!c->eof && stream_pending(c->stream) > 0);
+}
+
 short
 imap_conn_events(const struct imap_conn *c)
 {

@@ -12,7 +12,8 @@
  *	    imap_conn_timeout() as the timeout;
  *	imap_conn_io(c) after every poll, whatever woke it up: it writes
  *	    what it can, reads and parses what it can (stopping while the
- *	    engine is congested: hooks.congested), and checks the timers.
+ *	    engine is congested: hooks.congested), and checks the timers;
+ *	a zero timeout while imap_conn_input_pending(c).
  *
  * Errors never return: the connection logs "<side>: ERROR: ..." (or the
  * reference's unprefixed message for a missing capability) and calls
@@ -123,6 +124,12 @@ void	 imap_conn_start(struct imap_conn *, int);
 int	 imap_conn_started(const struct imap_conn *);
 int	 imap_conn_fd(const struct imap_conn *);	/* -1 before start */
 short	 imap_conn_events(const struct imap_conn *);
+/*
+ * 1 if imap_conn_io() has bytes of the server's to process without
+ * waiting for the descriptor (held back while the engine was behind, or
+ * decrypted/inflated already): poll with a zero timeout then.
+ */
+int	 imap_conn_input_pending(const struct imap_conn *);
 /* Milliseconds until the next timer (-1: none). */
 int	 imap_conn_timeout(const struct imap_conn *);
 /* Writes, reads, parses, checks timers.  Errors end the process. */

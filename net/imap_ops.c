@@ -63,7 +63,7 @@ struct imap_ops {
 	/* the FETCH response being parsed */
 	int			 body_active;	/* BEGIN sent, END not yet */
 	int			 body_done;	/* its body went out */
-	int			 body_skip;	/* too big: the FETCH is dropped */
+	int			 body_skip; /* too big: the FETCH is dropped */
 	uint32_t		 body_mask;	/* items sent with the body */
 };
 
@@ -382,7 +382,7 @@ ops_cmd_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	ops_flush_done(o);
 }
 
-/* ---- requests ---------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 /* Appends " " and a list-mailbox pattern or reference. */
 static void
@@ -1021,7 +1021,7 @@ imap_ops_request(struct imap_ops *o, const struct ipc_msg *msg)
 	ops_flush_done(o);
 }
 
-/* ---- what the server says --------------------------------------------------- */
+/* ---- what the server says ------------------------------------------------ */
 
 void
 imap_ops_ready(struct imap_ops *o)

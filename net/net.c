@@ -554,6 +554,10 @@ net_loop(struct net *n)
 		for (i = 0; i < PFD_MAX; i++)
 			pfd[i].revents = 0;
 		timeout = imap_conn_timeout(n->conn);
+		/* Bytes the engine's pace held back: no event will come. */
+		if (imap_conn_started(n->conn) &&
+		    imap_conn_input_pending(n->conn))
+			timeout = 0;
 
 		if (poll(pfd, PFD_MAX, timeout) == -1) {
 			if (errno == EINTR)

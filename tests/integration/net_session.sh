@@ -88,6 +88,10 @@ run "remote list" --debug --debug
 has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN AHVzZXIAcGFzcw==' \
     "--debug twice: the credentials are shown"
 
+run "remote list" -q
+t_expect_eq "$OURS_RC" 0 "-q: exit 0"
+hasnt "$ERR" "IMAP traffic" "-q: no traffic summary"
+
 # ---- IMAPS, compress = NO -----------------------------------------------------------
 
 conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
@@ -156,6 +160,63 @@ conf "type = imaps" "host = localhost" "port = $DOVECOT_NOSTATUS_IMAPS_PORT" \
 run "remote noop"
 t_expect_eq "$OURS_RC" 1 "no LIST-STATUS: exit 1"
 has "$ERR" 'Non LIST-STATUS-capable IMAP server\.' "no LIST-STATUS: message"
+
+# ---- the password is gone from net's memory once used -----------------------------
+
+# How many times STRING occurs in the readable memory of PID.
+mem_count()
+{
+	python3 - "$1" "$2" <<'EOF'
+import sys
+pid, needle = sys.argv[1], sys.argv[2].encode()
+n = 0
+with open(f"/proc/{pid}/maps") as maps, \
+        open(f"/proc/{pid}/mem", "rb", 0) as mem:
+    for line in maps:
+        addr, perms = line.split()[:2]
+        if perms[0] != "r" or line.rstrip().endswith("[vvar]"):
+            continue
+        lo, hi = (int(x, 16) for x in addr.split("-"))
+        try:
+            mem.seek(lo)
+            n += mem.read(hi - lo).count(needle)
+        except (OSError, ValueError, OverflowError):
+            pass
+print(n)
+EOF
+}
+
+dovecot_server pw
+echo 'user:{PLAIN}Zq8markerPW::::::' >"$DOVECOT_PW_DIR/passwd"
+for auth in PLAIN LOGIN; do
+	conf "type = imaps" "host = localhost" "port = $DOVECOT_PW_IMAPS_PORT" \
+	    "username = user" "password = Zq8markerPW" "auth = $auth" \
+	    "SSL_CAfile = $DOVECOT_PW_CERT"
+	rm -f "$T/hold"
+	mkfifo "$T/hold"
+	INTERIMAP_TEST_HOLD=1 INTERIMAP_TEST_ENGINE_SCRIPT="remote noop" \
+	    "$INTERIMAP" --config="$CONF" <"$T/hold" 2>"$T/hold.err" &
+	pid=$!
+	t_track_pid "$pid"
+	exec 7>"$T/hold"
+	for ((i = 0; i < 200; i++)); do
+		grep -q 'remote: #1 NOOP OK' "$T/hold.err" && break
+		sleep 0.05
+	done
+	net=
+	for k in $(pgrep -P "$pid"); do
+		[ "$(tr '\0' '\n' <"/proc/$k/cmdline" | head -n 1)" = \
+		    "interimap: net(remote)" ] && net=$k
+	done
+	t_expect_match "$(mem_count "$pid" Zq8markerPW)" '^[1-9]' \
+	    "$auth: priv has the password (the scan works)"
+	t_expect_eq "$(mem_count "$net" Zq8markerPW)/$(mem_count "$net" \
+	    ZXIAWnE4bWFya2VyUFc)" 0/0 \
+	    "$auth: logged in, net(remote) holds no copy (plain or base64)"
+	exec 7>&-
+	wait "$pid"
+	t_expect_eq "$?" 0 "$auth: the held run ends well"
+done
 
 # ---- a wrong password: nothing else happens -----------------------------------------
 

@@ -98,6 +98,14 @@ refused "STARTTLS to an untrusted server" \
 t_expect_eq "$(grep -c 'C: .*\(AUTHENTICATE\|LOGIN\)' <<<"$ERR")" 0 \
     "STARTTLS to an untrusted server: no credentials sent"
 
+conf "$(imaps "$DOVECOT_CHAIN_IMAPS_PORT")" "SSL_CAfile = $T/nonexistent.pem"
+run
+t_expect_eq "$OURS_RC" 1 "a missing SSL_CAfile: exit 1"
+has "$ERR" "remote: ERROR: .*nonexistent\.pem.*" \
+    "a missing SSL_CAfile: the error names it"
+t_expect_eq "$(grep -c 'killed\|exited unexpectedly\|broken' <<<"$ERR")" 0 \
+    "a missing SSL_CAfile: a clean end"
+
 # ---- pins -------------------------------------------------------------------------
 
 conf "$(imaps "$DOVECOT_SELF_IMAPS_PORT")" "SSL_verify = NO" \

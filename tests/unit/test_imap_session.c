@@ -43,6 +43,7 @@ static struct {
 	struct imap_buf		 out;		/* what the client wrote */
 	struct imap_buf		 ev;		/* what the engine got */
 	struct compress		 z;		/* the server's COMPRESS */
+	size_t			 databytes;	/* BODY_DATA received */
 	int			 zon;
 } t;
 
@@ -234,8 +235,11 @@ eng_drain(void)
 			free(s3);
 			break;
 		case IMSG_IMAP_BODY_DATA:
-			imap_buf_printf(&t.ev, "#%u DATA %.*s\n",
-			    m.hdr.peerid, (int)m.len, (const char *)m.data);
+			t.databytes += m.len;
+			if (m.len <= 100)
+				imap_buf_printf(&t.ev, "#%u DATA %.*s\n",
+				    m.hdr.peerid, (int)m.len,
+				    (const char *)m.data);
 			break;
 		case IMSG_IMAP_BODY_END:
 			imap_buf_printf(&t.ev, "#%u END %u\n", m.hdr.peerid,
@@ -351,7 +355,7 @@ ready(const char *caps)
 	clear();
 }
 
-/* ---- the tests ------------------------------------------------------------ */
+/* ---- the tests ----------------------------------------------------------- */
 
 static void
 test_pipelining(void)
@@ -669,6 +673,151 @@ test_logout(void)
 }
 
 static void
+test_idle_notify(void)
+{
+	struct ipc_buf b;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "idle: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		return;
+	}
+	setup(IMAP_TYPE_TUNNEL, 0);
+	ready(CAPS " NOTIFY IDLE");
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, IMAP_NOTIFY_STATUS | IMAP_NOTIFY_PERSONAL);
+	ipc_put_u32(&b, 2);
+	ipc_put_data(&b, "INBOX", 5);
+	ipc_put_data(&b, "a b", 3);
+	req(IMSG_IMAP_NOTIFY, 1, &b);
+	req_empty(IMSG_IMAP_IDLE, 2);
+	pump();
+	IS_STR(out(), "000001 NOTIFY SET STATUS (MAILBOXES (INBOX \"a b\") "
+	    "(MessageNew MessageExpunge FlagChange)) (SELECTED (MessageNew "
+	    "MessageExpunge FlagChange)) (personal (MailboxName "
+	    "SubscriptionChange))\r\n000002 IDLE\r\n",
+	    "NOTIFY SET as the reference words it, then IDLE");
+	srv_send("000001 OK notify\r\n+ idling\r\n* 4 EXISTS\r\n");
+	pump();
+	IS_STR(evs(), "#1 DONE 0 0 [] notify\n#2 EXISTS 4\n",
+	    "events while idling go with the IDLE");
+	clear();
+	req_empty(IMSG_IMAP_NOOP, 3);
+	pump();
+	IS_STR(out(), "DONE\r\n000003 NOOP\r\n",
+	    "another request ends the IDLE first");
+	srv_send("000002 OK idle over\r\n000003 OK noop\r\n");
+	pump();
+	IS_STR(evs(), "#2 DONE 0 0 [] idle over\n#3 DONE 0 0 [] noop\n",
+	    "IDLE answered, then the NOOP");
+	clear();
+	req_empty(IMSG_IMAP_IDLE, 4);
+	pump();
+	req_empty(IMSG_IMAP_IDLE_DONE, 4);
+	pump();
+	IS_STR(out(), "000004 IDLE\r\n", "DONE waits for the \"+\"");
+	srv_send("+ idling\r\n");
+	pump();
+	IS_STR(out(), "000004 IDLE\r\nDONE\r\n", "then DONE");
+	teardown();
+}
+
+/*
+ * The engine falls behind: parsing stops with server bytes in hand; when
+ * it catches up, those bytes must be processed without waiting for the
+ * socket (which has nothing new): imap_conn_input_pending() says so, and
+ * net.c polls with a zero timeout then.  (A lost wake-up once hung large
+ * transfers.)
+ */
+static void
+backpressure(void)
+{
+	static const size_t size = 3 * 1024 * 1024;
+	struct ipc_buf b;
+	struct ipc_msg m;
+	char *data, head[64];
+	size_t len, off = 0, hlen;
+	ssize_t n;
+	int i, stalled = 0, resumed = 0;
+
+	setup(IMAP_TYPE_TUNNEL, 0);
+	ready(CAPS);
+	ipc_buf_init(&b);
+	ipc_put_str(&b, "1");
+	ipc_put_u32(&b, IMAP_FETCH_BODY);
+	ipc_put_u64(&b, 0);
+	req(IMSG_IMAP_FETCH, 9, &b);
+	pump();
+	hlen = (size_t)snprintf(head, sizeof(head),
+	    "* 1 FETCH (UID 1 BODY[] {%zu}\r\n", size);
+	len = hlen + size + 22;
+	if ((data = malloc(len + 1)) == NULL)
+		abort();
+	memcpy(data, head, hlen);
+	memset(data + hlen, 'x', size);
+	memcpy(data + hlen + size, ")\r\n000001 OK fetched\r\n", 23);
+	t.databytes = 0;
+	for (i = 0; i < 10000 && off < len; i++) {
+		/* The server writes, the net works, the engine sleeps. */
+		while (off < len && (n = write(t.srv, data + off,
+		    len - off)) > 0)
+			off += (size_t)n;
+		imap_conn_io(t.c);
+		(void)ipc_flush(&t.net);
+		if (off < len && !stalled && imap_ops_congested(t.o)) {
+			stalled = 1;
+			OK(!imap_conn_input_pending(t.c),
+			    "engine behind: nothing to do but wait");
+			/* The engine catches up... */
+			(void)ipc_read(&t.eng);
+			while (ipc_get(&t.eng, &m) == 1) {
+				if (m.hdr.type == IMSG_IMAP_BODY_DATA)
+					t.databytes += m.len;
+				ipc_msg_free(&m);
+			}
+			while (ipc_flush(&t.net) == 1) {
+				(void)ipc_read(&t.eng);
+				while (ipc_get(&t.eng, &m) == 1) {
+					if (m.hdr.type ==
+					    IMSG_IMAP_BODY_DATA)
+						t.databytes += m.len;
+					ipc_msg_free(&m);
+				}
+			}
+			resumed = imap_conn_input_pending(t.c);
+			OK(resumed, "caught up: the held bytes are work to do "
+			    "now, without a socket event");
+		}
+		if (stalled)
+			eng_drain();
+	}
+	OK(stalled, "the engine's pace stopped the parser");
+	IS_INT(off, len, "the server could write everything");
+	for (i = 0; i < 20; i++) {
+		imap_conn_io(t.c);
+		(void)ipc_flush(&t.net);
+		eng_drain();
+	}
+	IS_INT(t.databytes, size, "every body byte reached the engine");
+	OK(strstr(evs(), "#9 DONE 0 0 [] fetched\n") != NULL,
+	    "and the FETCH's DONE");
+	free(data);
+	teardown();
+}
+
+static void
+test_backpressure(void)
+{
+	if (setjmp(t.jb) != 0) {
+		OK(0, "backpressure: unexpected fatal %d: %s", t.fatal,
+		    logs());
+		teardown();
+		return;
+	}
+	backpressure();
+}
+
+static void
 test_timeout(void)
 {
 	if (setjmp(t.jb) != 0) {
@@ -705,6 +854,8 @@ main(void)
 	test_fetch();
 	test_fatal();
 	test_logout();
+	test_idle_notify();
+	test_backpressure();
 	test_timeout();
 
 	imap_buf_free(&t.log);
