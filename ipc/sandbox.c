@@ -525,6 +525,13 @@ sandbox_test_ipc(struct ipc_chan *chan, uint32_t n)
 		break;
 	case SANDBOX_TEST_UNREAD:
 		sandbox_test_flood(chan, IMSG_DB_LOAD, &buf);
+		break;
+	case SANDBOX_TEST_DB_DELETE:
+		/* A request only --delete may make (the engine's end only). */
+		ipc_put_data(&buf, "INBOX", 5);
+		if (ipc_send(chan, IMSG_DB_DELETE, SIDE_NONE, -1, &buf) == -1)
+			fatalx(EXIT_CHILD, "%s", chan->err);
+		break;
 	}
 	ipc_buf_free(&buf);
 	if (ipc_flush_sync(chan) == -1)
@@ -547,6 +554,7 @@ sandbox_test(struct ipc_chan *chan, uint32_t n)
 	case SANDBOX_TEST_UNKNOWN_TYPE:
 	case SANDBOX_TEST_BAD_LOG:
 	case SANDBOX_TEST_UNREAD:
+	case SANDBOX_TEST_DB_DELETE:
 		sandbox_test_ipc(chan, n);
 		return;
 	case 1:

@@ -95,6 +95,7 @@ int	 sandbox_active(void);
 #define SANDBOX_TEST_UNKNOWN_TYPE	102
 #define SANDBOX_TEST_BAD_LOG		103
 #define SANDBOX_TEST_UNREAD		104
+#define SANDBOX_TEST_DB_DELETE		105	/* engine: --delete's request */
 struct ipc_chan;
 void	 sandbox_test(struct ipc_chan *, uint32_t);
 

@@ -425,6 +425,16 @@ priv_dispatch(struct priv *p, int slot, const struct ipc_msg *msg)
 			return "not accepted from this process";
 		if (!c->ready)
 			return "before IMSG_CHILD_READY";
+		/*
+		 * Removing or renaming database rows is what --delete and
+		 * --rename ask for, and nothing else may: an engine asking
+		 * for it during a synchronisation is broken (or subverted).
+		 */
+		if ((msg->hdr.type == IMSG_DB_DELETE &&
+		    p->cli->command != CMD_DELETE) ||
+		    (msg->hdr.type == IMSG_DB_RENAME &&
+		    p->cli->command != CMD_RENAME))
+			return "not accepted for this command";
 		return priv_db_imsg(p->db, &c->chan, msg);
 	}
 	for (i = 0; i < sizeof(priv_handlers) / sizeof(priv_handlers[0]);

@@ -106,6 +106,19 @@ for child in engine net-local net-remote; do
 	done
 done
 
+# An engine asking to remove database rows during a synchronisation (only
+# --delete may) is ended, and the database keeps its rows.
+DBFILE=$XDG_DATA_HOME/interimap/localhost.db
+before=$(sqlite3 "$DBFILE" .dump)
+t_expect_match "$before" "INSERT INTO mailboxes" \
+    "db-delete: the database holds mailbox rows"
+INTERIMAP_TEST_SANDBOX=engine:105 run_marked db-delete
+t_expect_eq "$OURS_RC" "$EXIT_CHILD" "db-delete during a sync: EXIT_CHILD"
+t_expect_eq "$(grep -cFx 'engine: ERROR: broken IPC message (IMSG_DB_DELETE): not accepted for this command' "$T/ours.err")" 1 \
+    "db-delete during a sync: named"
+t_expect_eq "$(sqlite3 "$DBFILE" .dump)" "$before" \
+    "db-delete during a sync: no row removed"
+
 # The hook itself: an unknown call number is reported, not ignored.
 INTERIMAP_TEST_SANDBOX=net-local:99 run_marked unknown-call
 t_expect_eq "$OURS_RC" "$EXIT_CHILD" "unknown sandbox test: EXIT_CHILD"
