@@ -101,6 +101,7 @@ struct mbox {
 	int		 known;		/* the reference's KNOWN_INDEXES */
 	int		 sync;		/* in the list of mailboxes to sync */
 	int		 ignored;	/* ignore-mailbox matched */
+	int		 prefetched;	/* first sync, one side empty */
 };
 
 /* ------------------------------------------------------------------ */
@@ -165,6 +166,7 @@ typedef void	 req_cb(struct peer *, struct req *, struct ipc_msg *);
 typedef void	 req_done_cb(struct peer *, struct req *);
 
 #define REQ_AUTOFREE	0x1
+#define REQ_NOMOD	0x2	/* FETCH answers without FLAGS are no change */
 
 struct req {
 	struct req	*next;
@@ -238,8 +240,9 @@ void	 netc_fail_req(struct peer *, struct req *);
 const char *netc_mbox(const struct peer *);
 
 /* Mailbox commands with a done state (the reference's API). */
+/* SELECT, with QRESYNC from the pcache and the sample (may be NULL). */
 struct req *netc_select(struct peer *, struct mbox *, const char *,
-	    const char *, uint64_t);
+	    const char *);
 struct req *netc_fetch(struct peer *, const char *, uint32_t, req_cb *,
 	    void *);
 struct req *netc_store(struct peer *, const char *, uint64_t, uint32_t,
@@ -293,6 +296,7 @@ void	 dbc_map_load(struct eng *, int64_t, struct map *);
 /* The run. */
 
 struct dbreq;
+struct xfer;
 
 struct eng {
 	struct ipc_chan	*parent;
@@ -311,6 +315,7 @@ struct eng {
 
 	/* The mailbox in hand and its mapping. */
 	struct mbox	*cur;
+	struct xfer	*pre;		/* a FETCH sent with the SELECT */
 	struct map	 map;
 	int		 map_loaded;
 
@@ -344,6 +349,8 @@ void	 mbox_free_all(struct eng *);
 
 /* sync.c */
 int	 sync_run(struct eng *);
+/* An INTERNALDATE as seconds since the epoch; INT64_MIN if invalid. */
+int64_t	 eng_internaldate(const char *);
 
 /* The engine's whole run (engine.c calls it after the set-up). */
 int	 eng_main_run(struct eng *);

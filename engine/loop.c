@@ -20,7 +20,7 @@
 #include "proc.h"
 #include "sandbox.h"
 
-#define ENG_QUEUE_MAX	(8 * 1024 * 1024)
+#define ENG_QUEUE_MAX	(1024 * 1024)
 
 /* Poll slots. */
 enum {

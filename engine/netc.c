@@ -22,6 +22,8 @@ static void	 netc_code(struct peer *, uint32_t, uint64_t);
 static void	 netc_exists(struct peer *, uint32_t);
 static void	 netc_vanished(struct peer *, uint32_t, const char *);
 static int	 netc_fetch_item(struct peer *, struct ipc_msg *);
+static int	 netc_nomod(const struct peer *);
+static struct req *netc_owner(struct peer *, uint32_t);
 static void	 netc_status_item(struct peer *, struct ipc_msg *);
 static void	 netc_done(struct peer *, struct ipc_msg *);
 static void	 netc_check_selected(struct peer *);
@@ -425,6 +427,43 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 	uidranges_free(&rs);
 }
 
+/* Is one of our metadata FETCHes (REQ_NOMOD) in flight? */
+static int
+netc_nomod(const struct peer *p)
+{
+	const struct req *r;
+
+	for (r = p->head; r != NULL; r = r->next)
+		if (r->flags & REQ_NOMOD)
+			return 1;
+	return 0;
+}
+
+/*
+ * The request a piece of data belongs to.  net stamps untagged data
+ * with the oldest request in flight, but a server may answer pipelined
+ * commands out of order (Dovecot sends a FETCH's bodies before the
+ * tagged OK of the STORE sent before it): data goes to the oldest
+ * request in flight that takes this kind of data.
+ */
+static struct req *
+netc_owner(struct peer *p, uint32_t type)
+{
+	struct req *r;
+
+	for (r = p->head; r != NULL; r = r->next) {
+		if (r->cb == NULL)
+			continue;
+		if (type == IMSG_IMAP_LIST_ITEM ||
+		    type == IMSG_IMAP_STATUS_ITEM) {
+			if (r->type == IMSG_IMAP_LIST)
+				return r;
+		} else if (r->type == IMSG_IMAP_FETCH)
+			return r;
+	}
+	return NULL;
+}
+
 /*
  * A FETCH response: the live cache follows it, and one without body or
  * envelope is a flag change for the MODIFIED table.  Returns 1 if it
@@ -486,8 +525,14 @@ netc_fetch_item(struct peer *p, struct ipc_msg *msg)
 		    "PANIC: FETCH response without MODSEQ with QRESYNC "
 		    "enabled");
 	}
+	/*
+	 * A flag change: a FETCH with a UID, without body or envelope,
+	 * unless it answers one of our own metadata FETCHes (REQ_NOMOD)
+	 * and carries no flags.
+	 */
 	if (!cont && !(mask & (IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)) &&
-	    (mask & IMAP_FETCH_UID) && uid > 0) {
+	    (mask & IMAP_FETCH_UID) && uid > 0 &&
+	    !(netc_nomod(p) && !(mask & IMAP_FETCH_FLAGS))) {
 		me = modtab_get(&p->modified, uid);
 		if (me == NULL || me->modseq < modseq ||
 		    (me->modseq == modseq && me->flags == NULL)) {
@@ -656,10 +701,11 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 		netc_done(p, msg);
 		return;
 	case IMSG_IMAP_LIST_ITEM:
+		r = netc_owner(p, msg->hdr.type);
 		break;
 	case IMSG_IMAP_STATUS_ITEM:
 		/* A listing collects its own; otherwise update the cache. */
-		if (r == NULL || r->type != IMSG_IMAP_LIST)
+		if ((r = netc_owner(p, msg->hdr.type)) == NULL)
 			netc_status_item(p, msg);
 		break;
 	case IMSG_IMAP_CODE:
@@ -692,9 +738,10 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 		break;
 	case IMSG_IMAP_FETCH_ITEM:
 		cont = netc_fetch_item(p, msg);
+		r = netc_owner(p, msg->hdr.type);
 		break;
 	case IMSG_IMAP_BODY_DATA:
-		if (r == NULL || r->cb == NULL)
+		if ((r = netc_owner(p, msg->hdr.type)) == NULL)
 			netc_bad(p, msg, "body data for no FETCH");
 		break;
 	case IMSG_IMAP_BODY_END:
@@ -702,7 +749,7 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 		u = ipc_get_u32(&rd);
 		if (ipc_rd_end(&rd) == -1)
 			netc_bad(p, msg, "bad layout");
-		if (r == NULL || r->cb == NULL)
+		if ((r = netc_owner(p, msg->hdr.type)) == NULL)
 			netc_bad(p, msg, "body end for no FETCH");
 		was_body = 1;
 		p->body_uid = u;
@@ -724,7 +771,7 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 
 struct req *
 netc_select(struct peer *p, struct mbox *mb, const char *seqset,
-    const char *uidset, uint64_t unused)
+    const char *uidset)
 {
 	struct mcache *pc = &mb->pcache[p->side];
 	struct mcache *c = &mb->cache[p->side];
@@ -733,7 +780,6 @@ netc_select(struct peer *p, struct mbox *mb, const char *seqset,
 	char *known;
 	int qresync;
 
-	(void)unused;
 	if (pc->has & MC_UIDVALIDITY) {
 		c->uidvalidity = pc->uidvalidity;
 		c->has |= MC_UIDVALIDITY;

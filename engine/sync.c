@@ -21,10 +21,16 @@
  *    message is copied back to the side it vanished from, with a new
  *    mapping, so both sides agree again and nothing is lost;
  *  - 11: a resumed sync selects with QRESYNC from the last synced state
- *    (changes made before and after the interruption are not lost), and
- *    a copy whose flags differ from its original is settled by the
- *    side whose MODSEQ moved since the copy, not by a blind union.
+ *    instead of a plain SELECT, so changes made to older messages around
+ *    the interruption are propagated, not skipped by a jump of
+ *    HIGHESTMODSEQ.  (A copy of the interrupted run whose flags differ
+ *    from its original still gets the union: nothing records which of
+ *    the two changed.)
+ * And one of our own: copies made by a run killed between an APPEND and
+ * the commit of its mapping rows are recognised by the next run
+ * (adopt_copies) instead of being copied back as duplicates.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,6 +49,10 @@
 #define SET_CHUNK	16384
 
 #define OTHER(s)	((s) == SIDE_LOCAL ? SIDE_REMOTE : SIDE_LOCAL)
+
+/* What a new message is fetched with (§6.4). */
+#define XFER_ITEMS	(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |		\
+			 IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY)
 
 /* Flag changes pulled from one side: uid -> (modseq, flags). */
 struct pulled {
@@ -82,10 +92,12 @@ struct xfer {
 	uint32_t	 uidnext;	/* the reference's local $UIDNEXT */
 	struct batch	*cur;		/* open APPEND, or NULL */
 	size_t		 pending;	/* APPENDs not yet answered */
-	struct uidvec	 tuids;		/* target UIDs created */
+	size_t		 ntuids;	/* target UIDs created */
 	int		 maxmsg;
 	int		 record;	/* keep the flags copied, by uid */
 	struct modtab	 copied;
+	struct req	**prereqs;	/* prefetch(): FETCH already sent */
+	size_t		 nprereqs;
 
 	/* The message being received. */
 	int		 mode;		/* MSG_* */
@@ -117,9 +129,12 @@ static void	 fgroups_finish(struct peer *, struct fgroups *);
 static struct modent *pulled_get(struct pulled *, uint32_t);
 static int	 sync_known_messages(struct eng *, struct mbox *);
 static void	 sync_messages(struct eng *, struct mbox *, struct uidvec[2]);
-static void	 xfer_pass(struct eng *, struct mbox *, uint32_t,
-		    struct uidvec *, struct uidvec *);
+static size_t	 xfer_pass(struct eng *, struct mbox *, uint32_t,
+		    struct uidvec *);
 static void	 xfer_cb(struct peer *, struct req *, struct ipc_msg *);
+static struct xfer *xfer_new(struct eng *, struct mbox *, uint32_t);
+static void	 xfer_free(struct xfer *);
+static void	 prefetch(struct eng *, struct mbox *);
 static void	 xfer_msg_start(struct xfer *);
 static void	 xfer_finish_buffered(struct xfer *);
 static void	 xfer_reset_msg(struct xfer *);
@@ -132,6 +147,9 @@ static void	 state_load(struct eng *);
 static struct mbox *next_dirty(struct eng *);
 static void	 restore_copies(struct eng *, struct mbox *, uint32_t,
 		    struct uidvec *);
+static void	 adopt_copies(struct eng *, struct mbox *, struct uidvec[2]);
+static char	*new_range(struct eng *, struct mbox *, uint32_t,
+		    struct uidvec *, uint32_t *);
 
 /* ------------------------------------------------------------------ */
 /* Helpers. */
@@ -479,19 +497,19 @@ removal_finish(struct peer *p, struct removal *rm, struct uidvec *failed)
 	struct uidranges keep;
 	size_t i, j;
 	uint32_t uid;
-	int refused = 0;
 
 	if (rm->uids.n == 0)
 		return;
+	/*
+	 * A NO is not fatal (the reference does not check): what counts is
+	 * which UIDs came back VANISHED.
+	 */
 	for (j = 0; j < rm->nreqs; j++) {
 		netc_wait(rm->reqs[j]);
-		if (rm->reqs[j]->status != IMAP_DONE_OK)
-			refused = 1;
 		netc_req_free(rm->reqs[j]);
 	}
 	free(rm->reqs);
 	rm->reqs = NULL;
-	(void)refused;
 
 	memset(&gone, 0, sizeof(gone));
 	memset(&exp, 0, sizeof(exp));
@@ -777,7 +795,7 @@ batch_close(struct xfer *x)
 		return;
 	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_END, NULL, 0);
 	/* Its EXISTS is not new mail (§9.6). */
-	if (x->dst->sel == x->mb)
+	if (x->dst->sel == x->mb || x->dst->sel_delayed == x->mb)
 		x->dst->exists_self += b->n;
 	b->closed = 1;
 	x->cur = NULL;
@@ -984,10 +1002,22 @@ batch_done(struct peer *t, struct req *r)
 			    x->mb->pretty);
 		map_add(&e->map, lu[i], ru[i]);
 	}
+	/*
+	 * A first sync with a prefetch can finish a batch before the loop
+	 * got to insert the state rows: they go first (not committed by
+	 * themselves, §5.4).
+	 */
+	if (!x->mb->known) {
+		dbc_state_init(e, x->mb->idx,
+		    x->mb->cache[SIDE_LOCAL].uidvalidity,
+		    x->mb->cache[SIDE_REMOTE].uidvalidity);
+		x->mb->known = 1;
+		x->mb->has_state = 1;
+	}
 	/* One commit per batch, before any UIDNEXT moves (§5.4). */
 	dbc_map_add(e, x->mb->idx, lu, ru, tu.n);
 	dbc_commit(e);
-	uidvec_append(&x->tuids, tu.v, tu.n);
+	x->ntuids += tu.n;
 	uidvec_free(&tu);
 	uidvec_free(&b->suids);
 	x->pending--;
@@ -996,143 +1026,633 @@ batch_done(struct peer *t, struct req *r)
 
 /*
  * pull_new_messages on src (§4.8) with new-message handling into dst:
- * returns in *tuids the UIDs created on dst.
+ * returns how many messages were created on dst.  (They need not go in
+ * dst's ignore list, as the reference does: they are mapped, and a mapped
+ * UID is never taken for new.)
  */
-static void
+static size_t
 xfer_pass(struct eng *e, struct mbox *mb, uint32_t sside,
-    struct uidvec *ignore, struct uidvec *tuids)
+    struct uidvec *ignore)
 {
-	struct xfer x;
+	struct xfer *x;
 	struct peer *src = &e->peer[sside];
-	struct mcache *c = &mb->cache[sside], *pc = &mb->pcache[sside];
-	struct uidvec skip;
-	struct sbuf range = { NULL, 0, 0 };
+	struct mcache *c = &mb->cache[sside];
 	struct req **reqs = NULL;
-	char **chunks;
-	size_t i, nch, nreqs;
-	uint32_t since, first, uid;
-	int have_first;
+	char **chunks, *rstr;
+	size_t i, nch, nreqs = 0, n;
+	uint32_t first;
+	int pre = 0;
 
-	memset(&x, 0, sizeof(x));
-	x.e = e;
-	x.mb = mb;
-	x.src = src;
-	x.dst = &e->peer[OTHER(sside)];
-	x.maxmsg = (x.dst->caps & IMAP_CAP_MULTIAPPEND) ? BATCH_MAXMSG : 1;
-	memset(&skip, 0, sizeof(skip));
+	if (e->pre != NULL && e->pre->mb == mb && e->pre->src == src) {
+		/* The FETCH went out with the SELECT (prefetch()). */
+		x = e->pre;
+		e->pre = NULL;
+		reqs = x->prereqs;
+		nreqs = x->nprereqs;
+		x->prereqs = NULL;
+		pre = 1;
+	} else
+		x = xfer_new(e, mb, sside);
 
 	do {
-		/*
-		 * Skip the ignore list and every UID already mapped: a
-		 * mapped UID above UIDNEXT is a copy we made ourselves.
-		 */
-		since = (pc->has & MC_UIDNEXT) && pc->uidnext > 0 ?
-		    pc->uidnext : 1;
-		uidvec_clear(&skip);
-		for (i = 0; i < ignore->n; i++)
-			if (ignore->v[i] >= since)
-				uidvec_push(&skip, ignore->v[i]);
-		for (i = e->map.n; i-- > 0;) {
-			struct map_pair *mp = sside == SIDE_LOCAL ?
-			    &e->map.byl[i] : &e->map.byr[i];
-			uid = sside == SIDE_LOCAL ? mp->luid : mp->ruid;
-			if (uid < since)
-				break;
-			if (mp->luid != 0 && mp->ruid != 0)
-				uidvec_push(&skip, uid);
-		}
-		uidvec_sort_uniq(&skip);
-		sbuf_free(&range);
-		have_first = 0;
-		first = 0;
-		for (i = 0; i < skip.n; i++) {
-			uid = skip.v[i];
-			if (since < uid) {
-				if (!have_first) {
-					first = since;
-					have_first = 1;
-				}
-				if (range.len > 0)
-					sbuf_addc(&range, ',');
-				if (since < uid - 1)
-					sbuf_printf(&range, "%u:%u", since,
-					    uid - 1);
-				else
-					sbuf_printf(&range, "%u", since);
-				since = uid + 1;
-			} else if (since == uid)
-				since++;
-		}
-		if (!have_first)
-			first = since;
-		if (range.len > 0)
-			sbuf_addc(&range, ',');
-		sbuf_printf(&range, "%u:4294967295", since);
-
 		if (!(c->has & MC_UIDNEXT))
 			eng_fail(e, EXIT_PANIC, src->name, netc_mbox(src),
 			    "PANIC: Unknown UIDNEXT value - non-compliant "
 			    "server?");
-		x.uidnext = c->uidnext;
-		if (first < x.uidnext || src->newmail > 0) {
-			chunks = set_chunks(sbuf_str(&range), &nch);
+		if (x->uidnext < c->uidnext || !pre)
+			x->uidnext = c->uidnext;
+		if (!pre) {
+			rstr = new_range(e, mb, sside, ignore, &first);
 			nreqs = 0;
-			for (i = 0; i < nch; i++) {
-				reqs = eng_reallocarray(reqs, nreqs + 1,
-				    sizeof(*reqs));
-				reqs[nreqs++] = netc_fetch(src, chunks[i],
-				    IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |
-				    IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY,
-				    xfer_cb, &x);
+			if (first < x->uidnext || src->newmail > 0) {
+				chunks = set_chunks(rstr, &nch);
+				for (i = 0; i < nch; i++) {
+					reqs = eng_reallocarray(reqs,
+					    nreqs + 1, sizeof(*reqs));
+					reqs[nreqs++] = netc_fetch(src,
+					    chunks[i], XFER_ITEMS, xfer_cb,
+					    x);
+				}
+				chunks_free(chunks, nch);
 			}
-			chunks_free(chunks, nch);
-			for (i = 0; i < nreqs; i++) {
-				netc_wait(reqs[i]);
-				if (reqs[i]->status != IMAP_DONE_OK)
-					netc_fail_req(src, reqs[i]);
-				netc_req_free(reqs[i]);
-			}
-			xfer_finish_buffered(&x);
-			xfer_reset_msg(&x);
+			free(rstr);
 		}
-		netc_set_pcache(src, mb, MC_UIDNEXT, 0, x.uidnext, 0);
+		pre = 0;
+		for (i = 0; i < nreqs; i++) {
+			netc_wait(reqs[i]);
+			if (reqs[i]->status != IMAP_DONE_OK)
+				netc_fail_req(src, reqs[i]);
+			netc_req_free(reqs[i]);
+		}
+		xfer_finish_buffered(x);
+		xfer_reset_msg(x);
+		netc_set_pcache(src, mb, MC_UIDNEXT, 0, x->uidnext, 0);
 		src->newmail = 0;
-	} while (src->newmail > 0 || x.uidnext < c->uidnext);
+	} while (src->newmail > 0 || x->uidnext < c->uidnext);
 
-	batch_close(&x);
-	while (x.pending > 0)
+	batch_close(x);
+	while (x->pending > 0)
 		eng_poll(e);
-	uidvec_append(tuids, x.tuids.v, x.tuids.n);
-	uidvec_free(&x.tuids);
-	uidvec_free(&skip);
-	sbuf_free(&range);
+	n = x->ntuids;
+	xfer_free(x);
 	free(reqs);
+	return n;
+}
+
+static struct xfer *
+xfer_new(struct eng *e, struct mbox *mb, uint32_t sside)
+{
+	struct xfer *x;
+
+	x = eng_calloc(1, sizeof(*x));
+	x->e = e;
+	x->mb = mb;
+	x->src = &e->peer[sside];
+	x->dst = &e->peer[OTHER(sside)];
+	x->maxmsg = (x->dst->caps & IMAP_CAP_MULTIAPPEND) ? BATCH_MAXMSG : 1;
+	return x;
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	xfer_reset_msg(x);
+	modtab_free(&x->copied);
+	free(x->prereqs);
+	free(x);
+}
+
+/*
+ * The first sync of a mailbox whose one side is empty: the FETCH of the
+ * other side's messages goes out right behind its SELECT, saving a round
+ * trip per mailbox (the answer is what xfer_pass would ask for).  Only
+ * then: no known messages to reconcile first, no copies to recognise.
+ */
+static void
+prefetch(struct eng *e, struct mbox *mb)
+{
+	struct mcache *lc = &mb->cache[SIDE_LOCAL];
+	struct mcache *rc = &mb->cache[SIDE_REMOTE];
+	struct xfer *x;
+	uint32_t src;
+	int lfull, rfull;
+
+	if (mb->known || e->pre != NULL || map_count(&e->map) > 0)
+		return;
+	/* From LIST-STATUS, or not listed at all (we created it). */
+	lfull = !mb->listed[SIDE_LOCAL] ? 0 :
+	    !(lc->has & MC_UIDNEXT) ? -1 : lc->uidnext > 1;
+	rfull = !mb->listed[SIDE_REMOTE] ? 0 :
+	    !(rc->has & MC_UIDNEXT) ? -1 : rc->uidnext > 1;
+	if (lfull == 1 && rfull == 0)
+		src = SIDE_LOCAL;
+	else if (rfull == 1 && lfull == 0)
+		src = SIDE_REMOTE;
+	else
+		return;
+	x = xfer_new(e, mb, src);
+	x->prereqs = eng_calloc(1, sizeof(*x->prereqs));
+	x->prereqs[0] = netc_fetch(x->src, "1:4294967295", XFER_ITEMS,
+	    xfer_cb, x);
+	x->nprereqs = 1;
+	mb->prefetched = 1;
+	e->pre = x;
+}
+
+/*
+ * The UID set of side's new messages: from its last synced UIDNEXT up,
+ * skipping the ignore list and every UID already mapped (a mapped UID
+ * above UIDNEXT is a copy we made ourselves).  *first: the first UID
+ * not skipped.  Caller frees.
+ */
+static char *
+new_range(struct eng *e, struct mbox *mb, uint32_t sside,
+    struct uidvec *ignore, uint32_t *first)
+{
+	struct mcache *pc = &mb->pcache[sside];
+	struct uidvec skip;
+	struct sbuf range = { NULL, 0, 0 };
+	uint32_t since, uid;
+	size_t i;
+	int have_first = 0;
+
+	memset(&skip, 0, sizeof(skip));
+	since = (pc->has & MC_UIDNEXT) && pc->uidnext > 0 ? pc->uidnext : 1;
+	for (i = 0; i < ignore->n; i++)
+		if (ignore->v[i] >= since)
+			uidvec_push(&skip, ignore->v[i]);
+	for (i = e->map.n; i-- > 0;) {
+		struct map_pair *mp = sside == SIDE_LOCAL ? &e->map.byl[i] :
+		    &e->map.byr[i];
+
+		uid = sside == SIDE_LOCAL ? mp->luid : mp->ruid;
+		if (uid < since)
+			break;
+		if (mp->luid != 0 && mp->ruid != 0)
+			uidvec_push(&skip, uid);
+	}
+	uidvec_sort_uniq(&skip);
+	*first = 0;
+	for (i = 0; i < skip.n; i++) {
+		uid = skip.v[i];
+		if (since < uid) {
+			if (!have_first) {
+				*first = since;
+				have_first = 1;
+			}
+			if (range.len > 0)
+				sbuf_addc(&range, ',');
+			if (since < uid - 1)
+				sbuf_printf(&range, "%u:%u", since, uid - 1);
+			else
+				sbuf_printf(&range, "%u", since);
+			since = uid + 1;
+		} else if (since == uid)
+			since++;
+	}
+	if (!have_first)
+		*first = since;
+	if (range.len > 0)
+		sbuf_addc(&range, ',');
+	sbuf_printf(&range, "%u:4294967295", since);
+	uidvec_free(&skip);
+	return sbuf_take(&range);
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * Copies made by an interrupted run.  Between the server's answer to an
+ * APPEND and the commit of its mapping rows, a run that dies (SIGKILL,
+ * power loss) leaves copies the database does not know; the reference
+ * then copies them back, and each such message ends up twice on both
+ * sides.  So when both sides have unmapped new messages, the ones with
+ * the same INTERNALDATE (an APPEND copies it) are compared byte for byte
+ * (by length and two independent 64-bit hashes of the body, computed as
+ * it streams), and identical pairs are mapped instead of copied.
+ */
+
+struct cand {
+	uint32_t	 uid;
+	int64_t		 when;		/* INTERNALDATE, seconds (UTC) */
+	char		*date;
+	uint64_t	 len, h1, h2;
+	char		*flags;
+	int		 have;		/* body seen */
+	int		 paired;
+};
+
+struct cands {
+	struct cand	*v;
+	size_t		 n;
+	struct cand	*cur;		/* body being hashed */
+};
+
+static struct cand *
+cands_find(struct cands *c, uint32_t uid)
+{
+	size_t lo = 0, hi = c->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (c->v[mid].uid == uid)
+			return &c->v[mid];
+		if (c->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void
+cands_free(struct cands *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->v[i].date);
+		free(c->v[i].flags);
+	}
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cand_cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct cand *)a)->uid;
+	uint32_t y = ((const struct cand *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * An INTERNALDATE ("dd-Mon-yyyy hh:mm:ss +zzzz", day maybe space-padded)
+ * as seconds since the epoch, so that two servers writing the same
+ * instant in different zones agree; INT64_MIN if it does not parse.
+ */
+int64_t
+eng_internaldate(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int d, mo, y, h, mi, sec, zh, zm, sign;
+	int64_t days, yy, era, yoe, doy, doe, m;
+	char mon[4];
+	const char *p;
+
+	if (sscanf(s, "%d-%3c-%d %d:%d:%d", &d, mon, &y, &h, &mi, &sec) != 6)
+		return INT64_MIN;
+	mon[3] = '\0';
+	if ((p = strstr(months, mon)) == NULL || (p - months) % 3 != 0)
+		return INT64_MIN;
+	mo = (int)((p - months) / 3) + 1;
+	if ((p = strrchr(s, ' ')) == NULL || (p[1] != '+' && p[1] != '-') ||
+	    strlen(p + 2) != 4)
+		return INT64_MIN;
+	sign = p[1] == '-' ? -1 : 1;
+	zh = (p[2] - '0') * 10 + (p[3] - '0');
+	zm = (p[4] - '0') * 10 + (p[5] - '0');
+	if (d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return INT64_MIN;
+	/* Days from the civil date (proleptic Gregorian). */
+	yy = mo <= 2 ? y - 1 : y;
+	era = (yy >= 0 ? yy : yy - 399) / 400;
+	yoe = yy - era * 400;
+	m = mo > 2 ? mo - 3 : mo + 9;
+	doy = (153 * m + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	days = era * 146097 + doe - 719468;
+	return days * 86400 + h * 3600 + mi * 60 + sec -
+	    sign * (zh * 3600 + zm * 60);
+}
+
+static int
+cand_cmp_date(const void *a, const void *b)
+{
+	int64_t x = ((const struct cand *)a)->when;
+	int64_t y = ((const struct cand *)b)->when;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Identity of a body: date, length, hashes; then UID for the order. */
+static int
+cand_key(const struct cand *a, const struct cand *b)
+{
+	if (a->when != b->when)
+		return a->when < b->when ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	if (a->h1 != b->h1)
+		return a->h1 < b->h1 ? -1 : 1;
+	if (a->h2 != b->h2)
+		return a->h2 < b->h2 ? -1 : 1;
+	return 0;
+}
+
+static int
+cand_cmp_key(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	int d;
+
+	if (x->have != y->have)
+		return x->have ? 1 : -1;
+	if ((d = cand_key(x, y)) != 0)
+		return d;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* FETCH (INTERNALDATE) and FETCH (FLAGS BODY.PEEK[]) answers. */
+static void
+cands_cb(struct peer *p, struct req *r, struct ipc_msg *msg)
+{
+	struct cands *c = r->arg;
+	struct ipc_rd rd;
+	struct cand *cd;
+	uint32_t uid, mask;
+	uint64_t size;
+	char *flags, *date, *env;
+	const unsigned char *q;
+	size_t i;
+
+	(void)p;
+	switch (msg->hdr.type) {
+	case IMSG_IMAP_FETCH_ITEM:
+		c->cur = NULL;
+		ipc_rd_init(&rd, msg);
+		(void)ipc_get_u32(&rd);
+		uid = ipc_get_u32(&rd);
+		(void)ipc_get_u64(&rd);
+		mask = ipc_get_u32(&rd);
+		flags = ipc_get_str(&rd);
+		date = ipc_get_str(&rd);
+		size = ipc_get_u64(&rd);
+		env = ipc_get_str(&rd);
+		free(env);
+		if (rd.error || !(mask & IMAP_FETCH_UID)) {
+			free(flags);
+			free(date);
+			return;
+		}
+		if (r->n == 0) {
+			/* Collecting dates: any UID of the set. */
+			if ((mask & IMAP_FETCH_INTERNALDATE) && date != NULL) {
+				c->v = eng_reallocarray(c->v, c->n + 1,
+				    sizeof(*c->v));
+				memset(&c->v[c->n], 0, sizeof(c->v[c->n]));
+				c->v[c->n].uid = uid;
+				c->v[c->n].when = eng_internaldate(date);
+				c->v[c->n].date = date;
+				date = NULL;
+				c->n++;
+			}
+		} else if ((mask & IMAP_FETCH_BODY) &&
+		    (cd = cands_find(c, uid)) != NULL) {
+			cd->len = size;
+			cd->h1 = 14695981039346656037ULL;	/* FNV-1a */
+			cd->h2 = 5381;				/* djb2 */
+			cd->have = 1;
+			free(cd->flags);
+			cd->flags = (mask & IMAP_FETCH_FLAGS) && flags ?
+			    flags_sorted(flags) : eng_strdup("");
+			c->cur = cd;
+		}
+		free(flags);
+		free(date);
+		break;
+	case IMSG_IMAP_BODY_DATA:
+		if ((cd = c->cur) == NULL)
+			break;
+		q = msg->data;
+		for (i = 0; i < msg->len; i++) {
+			cd->h1 = (cd->h1 ^ q[i]) * 1099511628211ULL;
+			cd->h2 = cd->h2 * 33 + q[i];
+		}
+		break;
+	case IMSG_IMAP_BODY_END:
+		c->cur = NULL;
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct map_pair *)a)->luid;
+	uint32_t y = ((const struct map_pair *)b)->luid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts two parallel UID vectors by the first. */
+static void
+pairs_sort(struct uidvec *a, struct uidvec *b)
+{
+	struct map_pair *p;
+	size_t i;
+
+	p = eng_calloc(a->n, sizeof(*p));
+	for (i = 0; i < a->n; i++) {
+		p[i].luid = a->v[i];
+		p[i].ruid = b->v[i];
+	}
+	qsort(p, a->n, sizeof(*p), pair_cmp);
+	for (i = 0; i < a->n; i++) {
+		a->v[i] = p[i].luid;
+		b->v[i] = p[i].ruid;
+	}
+	free(p);
+}
+
+static void
+adopt_copies(struct eng *e, struct mbox *mb, struct uidvec ignore[2])
+{
+	struct cands c[2];
+	struct uidvec want[2], lu, ru;
+	struct fgroups upd[2];
+	struct req *r[2];
+	struct cand *a, *b;
+	char *range, *set, *uflags, *ls, *rs;
+	uint32_t s, first;
+	size_t i, j;
+
+	/* A prefetched first sync had one side empty: nothing to find. */
+	if (mb->prefetched)
+		return;
+	/* Only when both sides have (maybe) new messages. */
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		struct mcache *pc = &mb->pcache[s], *cc = &mb->cache[s];
+		uint32_t since = (pc->has & MC_UIDNEXT) && pc->uidnext > 0 ?
+		    pc->uidnext : 1;
+
+		if ((cc->has & MC_UIDNEXT) && cc->uidnext <= since &&
+		    e->peer[s].newmail == 0)
+			return;
+	}
+	memset(c, 0, sizeof(c));
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		range = new_range(e, mb, s, &ignore[s], &first);
+		r[s] = netc_fetch(&e->peer[s], range, IMAP_FETCH_MODSEQ |
+		    IMAP_FETCH_INTERNALDATE, cands_cb, &c[s]);
+		r[s]->flags |= REQ_NOMOD;
+		r[s]->n = 0;
+		free(range);
+	}
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		netc_wait(r[s]);
+		if (r[s]->status != IMAP_DONE_OK)
+			netc_fail_req(&e->peer[s], r[s]);
+		netc_req_free(r[s]);
+		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_uid);
+	}
+	/* Candidates: a date the other side also has (a merge by date). */
+	memset(want, 0, sizeof(want));
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_date);
+	for (i = 0, j = 0; i < c[0].n && j < c[1].n;) {
+		int d = c[0].v[i].when < c[1].v[j].when ? -1 :
+		    c[0].v[i].when > c[1].v[j].when;
+		size_t i2, j2;
+
+		if (d < 0) {
+			i++;
+			continue;
+		}
+		if (d > 0) {
+			j++;
+			continue;
+		}
+		if (c[0].v[i].when == INT64_MIN) {
+			i++;
+			continue;
+		}
+		for (i2 = i; i2 < c[0].n && c[0].v[i2].when == c[0].v[i].when;
+		    i2++)
+			uidvec_push(&want[0], c[0].v[i2].uid);
+		for (j2 = j; j2 < c[1].n && c[1].v[j2].when == c[1].v[j].when;
+		    j2++)
+			uidvec_push(&want[1], c[1].v[j2].uid);
+		i = i2;
+		j = j2;
+	}
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_uid);
+	if (want[0].n == 0)
+		goto done;
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		uidvec_sort_uniq(&want[s]);
+		set = uid_compact_set(want[s].v, want[s].n);
+		r[s] = netc_fetch(&e->peer[s], set, IMAP_FETCH_MODSEQ |
+		    IMAP_FETCH_FLAGS | IMAP_FETCH_BODY, cands_cb, &c[s]);
+		r[s]->n = 1;
+		free(set);
+	}
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		netc_wait(r[s]);
+		if (r[s]->status != IMAP_DONE_OK)
+			netc_fail_req(&e->peer[s], r[s]);
+		netc_req_free(r[s]);
+	}
+
+	memset(&lu, 0, sizeof(lu));
+	memset(&ru, 0, sizeof(ru));
+	memset(upd, 0, sizeof(upd));
+	/* Pairs: same date, length and hashes; in UID order, one-to-one. */
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_key);
+	for (i = 0, j = 0; i < c[0].n && j < c[1].n;) {
+		int d;
+
+		a = &c[0].v[i];
+		b = &c[1].v[j];
+		if (!a->have) {
+			i++;
+			continue;
+		}
+		if (!b->have) {
+			j++;
+			continue;
+		}
+		if ((d = cand_key(a, b)) < 0) {
+			i++;
+			continue;
+		}
+		if (d > 0) {
+			j++;
+			continue;
+		}
+		i++;
+		j++;
+		{
+			b->paired = 1;
+			uidvec_push(&lu, a->uid);
+			uidvec_push(&ru, b->uid);
+			map_add(&e->map, a->uid, b->uid);
+			if (strcmp(a->flags, b->flags) != 0) {
+				uflags = flags_union(a->flags, b->flags);
+				log_msg(LOG_LVL_WARN, NULL, NULL, "WARNING: "
+				    "Conflicting flag update in %s for local "
+				    "UID %u (%s) and remote UID %u (%s). "
+				    "Setting both to the union (%s).",
+				    mb->pretty, a->uid, a->flags, b->uid,
+				    b->flags, uflags);
+				if (strcmp(uflags, a->flags) != 0)
+					fgroups_add(&upd[0], uflags, a->uid);
+				if (strcmp(uflags, b->flags) != 0)
+					fgroups_add(&upd[1], uflags, b->uid);
+				free(uflags);
+			}
+		}
+	}
+	if (lu.n > 0) {
+		pairs_sort(&lu, &ru);
+		ls = uid_compact_list(lu.v, lu.n);
+		rs = uid_compact_list(ru.v, ru.n);
+		log_msg(LOG_LVL_NOTICE, NULL, NULL, "Recovered %zu message(s) "
+		    "copied by an interrupted sync of %s: local UID(s) %s = "
+		    "remote UID(s) %s", lu.n, mb->pretty, ls, rs);
+		free(ls);
+		free(rs);
+		dbc_map_add(e, mb->idx, lu.v, ru.v, lu.n);
+		dbc_commit(e);
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			fgroups_send(&e->peer[s], &upd[s]);
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			fgroups_finish(&e->peer[s], &upd[s]);
+	}
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		fgroups_free(&upd[s]);
+	uidvec_free(&lu);
+	uidvec_free(&ru);
+done:
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		uidvec_free(&want[s]);
+		cands_free(&c[s]);
+	}
 }
 
 /* sync_messages (§6.4); ignore: per side, UIDs not to copy. */
 static void
 sync_messages(struct eng *e, struct mbox *mb, struct uidvec ignore[2])
 {
-	struct uidvec tu;
 	struct mcache *pl = &mb->pcache[SIDE_LOCAL];
 	struct mcache *pr = &mb->pcache[SIDE_REMOTE];
 	uint32_t src;
 	int again;
 
-	memset(&tu, 0, sizeof(tu));
+	adopt_copies(e, mb, ignore);
 	do {
 		again = 0;
 		/* Remote's new mail first, as the reference. */
 		for (src = SIDE_REMOTE;; src = SIDE_LOCAL) {
-			uidvec_clear(&tu);
-			xfer_pass(e, mb, src, &ignore[src], &tu);
-			uidvec_append(&ignore[OTHER(src)], tu.v, tu.n);
-			again = tu.n > 0;
+			again = xfer_pass(e, mb, src, &ignore[src]) > 0;
 			if (src == SIDE_LOCAL)
 				break;
 		}
 	} while (again);
-	uidvec_free(&tu);
 
 	(void)sync_known_messages(e, mb);
 
@@ -1145,16 +1665,6 @@ sync_messages(struct eng *e, struct mbox *mb, struct uidvec ignore[2])
 
 /* ------------------------------------------------------------------ */
 /* §9.8: copy back messages whose removal the server refused. */
-
-struct recopy {
-	struct uidvec	 have;
-};
-
-static void
-recopy_cb(struct peer *p, struct req *r, struct ipc_msg *msg)
-{
-	xfer_cb(p, r, msg);
-}
 
 /*
  * side refused to expunge uids (their counterparts vanished on the
@@ -1191,7 +1701,7 @@ restore_copies(struct eng *e, struct mbox *mb, uint32_t side,
 		reqs = eng_reallocarray(reqs, i + 1, sizeof(*reqs));
 		reqs[i] = netc_fetch(x.src, chunks[i], IMAP_FETCH_MODSEQ |
 		    IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE |
-		    IMAP_FETCH_BODY, recopy_cb, &x);
+		    IMAP_FETCH_BODY, xfer_cb, &x);
 	}
 	chunks_free(chunks, nch);
 	for (i = 0; i < nch; i++) {
@@ -1218,7 +1728,6 @@ restore_copies(struct eng *e, struct mbox *mb, uint32_t side,
 			modtab_del(&x.src->modified, uids->v[i]);
 	}
 	modtab_free(&x.copied);
-	uidvec_free(&x.tuids);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1249,8 +1758,10 @@ select_mbx(struct eng *e, struct mbox *mb, int sample)
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		if (sample)
 			map_sample(&e->map, s, &seq[s], &uids[s]);
-		r[s] = netc_select(&e->peer[s], mb, seq[s], uids[s], 0);
+		r[s] = netc_select(&e->peer[s], mb, seq[s], uids[s]);
 	}
+	if (sample)
+		prefetch(e, mb);
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		netc_wait(r[s]);
 		if (r[s]->status != IMAP_DONE_OK)
@@ -1364,6 +1875,7 @@ resume(struct eng *e)
 			continue;
 		log_msg(LOG_LVL_NOTICE, NULL, NULL, "Resuming interrupted "
 		    "sync for %s", mb->pretty);
+		mb->known = 1;		/* its state rows exist */
 		/*
 		 * Select from the last synced state (with QRESYNC): what
 		 * changed on old messages since is not lost (§9.11).
@@ -1455,7 +1967,7 @@ resume(struct eng *e)
 	free(il.v);
 }
 
-/* IMSG_DB_LOAD again: the state after resuming. */
+/* The last synced state of every known mailbox (§6.3). */
 static void
 state_load(struct eng *e)
 {
@@ -1465,7 +1977,8 @@ state_load(struct eng *e)
 
 	for (i = 0; i < e->nmbox; i++) {
 		mb = e->mbox[i];
-		if (!mb->sync || mb->idx == 0 || !mb->has_state)
+		/* A resumed mailbox's state is already the synced one. */
+		if (!mb->sync || mb->idx == 0 || !mb->has_state || mb->known)
 			continue;
 		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 			netc_set_pcache(&e->peer[s], mb, MC_UIDVALIDITY |

@@ -265,9 +265,31 @@ test_flags(void)
 	free(s);
 }
 
+static void
+test_dates(void)
+{
+	IS_INT(eng_internaldate("01-Jan-1970 00:00:00 +0000"), 0, "epoch");
+	IS_INT(eng_internaldate("04-Feb-2024 06:59:59 +0000"),
+	    eng_internaldate("03-Feb-2024 23:59:59 -0700"),
+	    "same instant, two zones");
+	IS_INT(eng_internaldate(" 4-Feb-2024 06:59:59 +0000"),
+	    eng_internaldate("04-Feb-2024 06:59:59 +0000"),
+	    "space-padded day");
+	IS_INT(eng_internaldate("29-Feb-2024 12:00:00 +0100"), 1709204400,
+	    "leap day");
+	IS_INT(eng_internaldate("31-Dec-1999 23:59:59 +0000"), 946684799,
+	    "end of 1999");
+	OK(eng_internaldate("04-Fob-2024 06:59:59 +0000") == INT64_MIN,
+	    "bad month");
+	OK(eng_internaldate("04-Feb-2024 06:59:59") == INT64_MIN,
+	    "no zone");
+	OK(eng_internaldate("") == INT64_MIN, "empty");
+}
+
 int
 main(void)
 {
+	test_dates();
 	test_sets();
 	test_contains_parse();
 	test_uidvec();
