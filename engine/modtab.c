@@ -149,7 +149,7 @@ modtab_drain(struct modtab *m, size_t *n)
 		m->t[i].flags = NULL;
 	}
 	m->n = 0;
-	qsort(out, k, sizeof(*out), modent_cmp);
+	eng_sort(out, k, sizeof(*out), modent_cmp);
 	*n = k;
 	return out;
 }

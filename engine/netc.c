@@ -189,7 +189,7 @@ flags_join(char **v, size_t n, int uniq)
 	struct sbuf b = { NULL, 0, 0 };
 	size_t i;
 
-	qsort(v, n, sizeof(*v), flag_cmp);
+	eng_sort(v, n, sizeof(*v), flag_cmp);
 	for (i = 0; i < n; i++) {
 		if (uniq && i > 0 && strcmp(v[i], v[i - 1]) == 0)
 			continue;

@@ -373,7 +373,7 @@ fgroups_send(struct peer *p, struct fgroups *gs)
 	size_t i, j, nch;
 
 	/* A deterministic order: by flag string. */
-	qsort(gs->g, gs->n, sizeof(*gs->g), fgroup_cmp);
+	eng_sort(gs->g, gs->n, sizeof(*gs->g), fgroup_cmp);
 	for (i = 0; i < gs->n; i++) {
 		set = uid_compact_set(gs->g[i].uids.v, gs->g[i].uids.n);
 		chunks = set_chunks(set, &nch);
@@ -1459,7 +1459,7 @@ pairs_sort(struct uidvec *a, struct uidvec *b)
 		p[i].luid = a->v[i];
 		p[i].ruid = b->v[i];
 	}
-	qsort(p, a->n, sizeof(*p), pair_cmp);
+	eng_sort(p, a->n, sizeof(*p), pair_cmp);
 	for (i = 0; i < a->n; i++) {
 		a->v[i] = p[i].luid;
 		b->v[i] = p[i].ruid;
@@ -1506,12 +1506,12 @@ adopt_copies(struct eng *e, struct mbox *mb, struct uidvec ignore[2])
 		if (r[s]->status != IMAP_DONE_OK)
 			netc_fail_req(&e->peer[s], r[s]);
 		netc_req_free(r[s]);
-		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_uid);
+		eng_sort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_uid);
 	}
 	/* Candidates: a date the other side also has (a merge by date). */
 	memset(want, 0, sizeof(want));
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_date);
+		eng_sort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_date);
 	for (i = 0, j = 0; i < c[0].n && j < c[1].n;) {
 		int d = c[0].v[i].when < c[1].v[j].when ? -1 :
 		    c[0].v[i].when > c[1].v[j].when;
@@ -1539,7 +1539,7 @@ adopt_copies(struct eng *e, struct mbox *mb, struct uidvec ignore[2])
 		j = j2;
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_uid);
+		eng_sort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_uid);
 	if (want[0].n == 0)
 		goto done;
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
@@ -1562,7 +1562,7 @@ adopt_copies(struct eng *e, struct mbox *mb, struct uidvec ignore[2])
 	memset(upd, 0, sizeof(upd));
 	/* Pairs: same date, length and hashes; in UID order, one-to-one. */
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		qsort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_key);
+		eng_sort(c[s].v, c[s].n, sizeof(*c[s].v), cand_cmp_key);
 	for (i = 0, j = 0; i < c[0].n && j < c[1].n;) {
 		int d;
 

@@ -60,7 +60,7 @@ uidvec_sort_uniq(struct uidvec *u)
 
 	if (u->n < 2)
 		return;
-	qsort(u->v, u->n, sizeof(*u->v), uid_cmp);
+	eng_sort(u->v, u->n, sizeof(*u->v), uid_cmp);
 	for (i = 1, j = 1; i < u->n; i++)
 		if (u->v[i] != u->v[j - 1])
 			u->v[j++] = u->v[i];

@@ -15,6 +15,8 @@ void	*eng_reallocarray(void *, size_t, size_t);
 char	*eng_strdup(const char *);
 /* len bytes and a NUL after them; caller frees. */
 char	*eng_memdup(const void *, size_t);
+/* qsort(), but an empty (possibly NULL) array is fine: qsort's is UB. */
+void	 eng_sort(void *, size_t, size_t, int (*)(const void *, const void *));
 
 /*
  * A growable string; zero-initialised is empty.  s is always
