@@ -666,6 +666,13 @@ priv_stopped(struct priv *p)
 	for (i = 0; i < PROC_NSLOTS; i++)
 		if (!p->child[i].reaped)
 			return 0;
+	/*
+	 * A child's last messages (a net's traffic counters) may still sit
+	 * in its channel: the SIGCHLD can be read in the same pass as, or
+	 * before, the data that preceded it.
+	 */
+	for (i = 0; i < PROC_NSLOTS; i++)
+		priv_drain(p, i);
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		c = &p->child[i];
 		if (p->reported[i] || priv_exit_ok(p, i))
