@@ -169,18 +169,7 @@ pulled_free(struct pulled *u)
 static struct modent *
 pulled_get(struct pulled *u, uint32_t uid)
 {
-	size_t lo = 0, hi = u->nmod, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (u->mod[mid].uid == uid)
-			return &u->mod[mid];
-		if (u->mod[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return eng_find_uid(u->mod, u->nmod, sizeof(*u->mod), uid);
 }
 
 /* Splits a UID set at commas into pieces of at most SET_CHUNK bytes. */
@@ -1250,18 +1239,7 @@ struct cands {
 static struct cand *
 cands_find(struct cands *c, uint32_t uid)
 {
-	size_t lo = 0, hi = c->n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (c->v[mid].uid == uid)
-			return &c->v[mid];
-		if (c->v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return eng_find_uid(c->v, c->n, sizeof(*c->v), uid);
 }
 
 static void

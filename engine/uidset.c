@@ -70,18 +70,7 @@ uidvec_sort_uniq(struct uidvec *u)
 int
 uidvec_has(const struct uidvec *u, uint32_t uid)
 {
-	size_t lo = 0, hi = u->n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (u->v[mid] == uid)
-			return 1;
-		if (u->v[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return eng_find_uid(u->v, u->n, sizeof(*u->v), uid) != NULL;
 }
 
 void

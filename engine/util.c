@@ -145,3 +145,20 @@ eng_sort(void *base, size_t n, size_t size,
 	if (n > 1)
 		qsort(base, n, size, cmp);
 }
+
+static int
+eng_uid_cmp(const void *key, const void *elem)
+{
+	uint32_t a = *(const uint32_t *)key, b;
+
+	memcpy(&b, elem, sizeof(b));
+	return a < b ? -1 : a > b;
+}
+
+void *
+eng_find_uid(const void *base, size_t n, size_t size, uint32_t uid)
+{
+	if (n == 0)
+		return NULL;
+	return bsearch(&uid, base, n, size, eng_uid_cmp);
+}

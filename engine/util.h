@@ -15,6 +15,11 @@ void	*eng_reallocarray(void *, size_t, size_t);
 char	*eng_strdup(const char *);
 /* len bytes and a NUL after them; caller frees. */
 char	*eng_memdup(const void *, size_t);
+/*
+ * The element of a sorted array whose first member, a uint32_t UID,
+ * equals uid; NULL if none (an empty, possibly NULL, array included).
+ */
+void	*eng_find_uid(const void *, size_t, size_t, uint32_t);
 /* qsort(), but an empty (possibly NULL) array is fine: qsort's is UB. */
 void	 eng_sort(void *, size_t, size_t, int (*)(const void *, const void *));
 
