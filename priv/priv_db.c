@@ -58,20 +58,32 @@ priv_db_is_request(unsigned int type)
 	return 0;
 }
 
-static void
-priv_db_idx_add(int64_t idx)
+/* Where idx is, or would go, in the sorted priv_db_idx; *found set. */
+static size_t
+priv_db_idx_pos(int64_t idx, int *found)
 {
 	size_t lo = 0, hi = priv_db_nidx, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (priv_db_idx[mid] == idx)
-			return;
 		if (priv_db_idx[mid] < idx)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	*found = lo < priv_db_nidx && priv_db_idx[lo] == idx;
+	return lo;
+}
+
+static void
+priv_db_idx_add(int64_t idx)
+{
+	size_t lo;
+	int found;
+
+	lo = priv_db_idx_pos(idx, &found);
+	if (found)
+		return;
 	if (priv_db_nidx == priv_db_capidx) {
 		priv_db_capidx = priv_db_capidx ? priv_db_capidx * 2 : 64;
 		priv_db_idx = reallocarray(priv_db_idx, priv_db_capidx,
@@ -88,18 +100,10 @@ priv_db_idx_add(int64_t idx)
 static int
 priv_db_idx_known(int64_t idx)
 {
-	size_t lo = 0, hi = priv_db_nidx, mid;
+	int found;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (priv_db_idx[mid] == idx)
-			return 1;
-		if (priv_db_idx[mid] < idx)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	(void)priv_db_idx_pos(idx, &found);
+	return found;
 }
 
 static void
