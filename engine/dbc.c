@@ -5,10 +5,12 @@
  * error with the right component), the engine leaves with EXIT_DB and
  * priv rolls back what was not committed.
  *
- * Writes that need no answer are posted (sent without waiting), so the
- * commits that follow each APPEND batch cost the sync no round trip;
- * priv executes them in order, which keeps the commit points exactly
- * where the reference has them.
+ * Writes nobody waits for are posted: the commits that follow each
+ * APPEND batch cost the sync no round trip.  priv executes requests in
+ * order, so the commit points stay exactly where the jobs put them; a
+ * job posts each group of writes that belong together (the mapping rows
+ * of a batch and their commit, the new UIDNEXT and its commit) in one
+ * step, so no other job's commit can fall between them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,56 +24,100 @@
 struct dbreq {
 	struct dbreq	*next;
 	uint32_t	 type;
-	int		 done;
-	int		 posted;	/* nobody waits: free when answered */
-	uint64_t	 value;
-	dbc_row_cb	*cb;
+	struct task	*t;
+	dbc_row_cb	*row;
+	dbc_done_cb	*done;
 	void		*arg;
 };
 
-static struct dbreq *dbc_send(struct eng *, uint32_t, struct ipc_buf *,
-		    dbc_row_cb *, void *, int);
 static void	 dbc_map_rows(struct eng *, struct ipc_msg *, void *);
+static void	 dbc_broken(struct eng *, struct ipc_msg *, const char *);
 
-static struct dbreq *
-dbc_send(struct eng *e, uint32_t type, struct ipc_buf *buf, dbc_row_cb *cb,
-    void *arg, int posted)
+static void
+dbc_broken(struct eng *e, struct ipc_msg *msg, const char *why)
+{
+	log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message (%s): %s",
+	    ipc_type_name(msg->hdr.type), why);
+	eng_exit(e, EXIT_CHILD);
+}
+
+void
+dbc_send(struct eng *e, struct task *t, uint32_t type, struct ipc_buf *buf,
+    dbc_row_cb *row, dbc_done_cb *done, void *arg)
 {
 	struct dbreq *r;
 
 	r = eng_calloc(1, sizeof(*r));
 	r->type = type;
-	r->cb = cb;
+	r->t = t;
+	r->row = row;
+	r->done = done;
 	r->arg = arg;
-	r->posted = posted;
 	if (ipc_send(e->parent, type, SIDE_NONE, -1, buf) == -1)
-		fatalx(EXIT_FAIL, "engine: %s", e->parent->err);
+		fatalx(EXIT_CHILD, "engine: %s", e->parent->err);
 	if (e->dbtail != NULL)
 		e->dbtail->next = r;
 	else
 		e->dbhead = r;
 	e->dbtail = r;
-	return r;
+	e->dbinflight++;
+	if (t != NULL)
+		task_hold(t);
 }
 
 void
-dbc_call(struct eng *e, uint32_t type, struct ipc_buf *buf, dbc_row_cb *cb,
-    void *arg, uint64_t *value)
+dbc_dispatch(struct eng *e, struct ipc_msg *msg)
 {
-	struct dbreq *r;
+	struct dbreq *r = e->dbhead;
+	struct ipc_rd rd;
+	struct task *t;
+	uint32_t status;
+	uint64_t value;
+	char *err;
 
-	r = dbc_send(e, type, buf, cb, arg, 0);
-	while (!r->done)
-		eng_poll(e);
-	if (value != NULL)
-		*value = r->value;
+	if (r == NULL)
+		dbc_broken(e, msg, "answer to no database request");
+	if (msg->hdr.type != IMSG_DB_RESULT) {
+		if (r->row == NULL)
+			dbc_broken(e, msg, "rows for a request without any");
+		r->row(e, msg, r->arg);
+		return;
+	}
+	ipc_rd_init(&rd, msg);
+	status = ipc_get_u32(&rd);
+	value = ipc_get_u64(&rd);
+	err = ipc_get_str(&rd);
+	if (ipc_rd_end(&rd) == -1) {
+		free(err);
+		dbc_broken(e, msg, "bad layout");
+	}
+	if (status != DB_RESULT_OK) {
+		/* priv logged the reason; nothing more may be written. */
+		log_msg(LOG_LVL_DEBUG, "engine", NULL, "%s refused: %s",
+		    ipc_type_name(r->type), err ? err : "");
+		free(err);
+		jobs_flush_logs(e);
+		eng_exit(e, EXIT_DB);
+	}
+	free(err);
+	e->dbhead = r->next;
+	if (e->dbhead == NULL)
+		e->dbtail = NULL;
+	e->dbinflight--;
+	t = r->t;
+	if (r->done != NULL)
+		r->done(e, value, r->arg);
 	free(r);
+	if (t != NULL)
+		task_release(t);
+	if (e->dbhead == NULL)
+		run_wake(e);
 }
 
-void
+static void
 dbc_post(struct eng *e, uint32_t type, struct ipc_buf *buf)
 {
-	(void)dbc_send(e, type, buf, NULL, NULL, 1);
+	dbc_send(e, NULL, type, buf, NULL, NULL, NULL);
 }
 
 void
@@ -82,79 +128,6 @@ dbc_commit(struct eng *e)
 	ipc_buf_init(&buf);
 	dbc_post(e, IMSG_DB_COMMIT, &buf);
 	ipc_buf_free(&buf);
-}
-
-void
-dbc_wait_all(struct eng *e)
-{
-	while (e->dbhead != NULL)
-		eng_poll(e);
-}
-
-void
-dbc_dispatch(struct eng *e, struct ipc_msg *msg)
-{
-	struct dbreq *r = e->dbhead;
-	struct ipc_rd rd;
-	uint32_t status;
-	uint64_t value;
-	char *err;
-
-	if (r == NULL) {
-		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
-		    "(%s): answer to no database request",
-		    ipc_type_name(msg->hdr.type));
-		eng_exit(e, EXIT_CHILD);
-	}
-	if (msg->hdr.type != IMSG_DB_RESULT) {
-		if (r->cb == NULL) {
-			log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC "
-			    "message (%s): rows for a request without any",
-			    ipc_type_name(msg->hdr.type));
-			eng_exit(e, EXIT_CHILD);
-		}
-		r->cb(e, msg, r->arg);
-		return;
-	}
-	ipc_rd_init(&rd, msg);
-	status = ipc_get_u32(&rd);
-	value = ipc_get_u64(&rd);
-	err = ipc_get_str(&rd);
-	if (ipc_rd_end(&rd) == -1) {
-		free(err);
-		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
-		    "(IMSG_DB_RESULT): bad layout");
-		eng_exit(e, EXIT_CHILD);
-	}
-	if (status != DB_RESULT_OK) {
-		/* priv logged the reason. */
-		log_msg(LOG_LVL_DEBUG, "engine", NULL, "%s refused: %s",
-		    ipc_type_name(r->type), err ? err : "");
-		free(err);
-		eng_exit(e, EXIT_DB);
-	}
-	free(err);
-	e->dbhead = r->next;
-	if (e->dbhead == NULL)
-		e->dbtail = NULL;
-	r->value = value;
-	r->done = 1;
-	if (r->posted)
-		free(r);
-}
-
-int64_t
-dbc_mailbox_add(struct eng *e, const struct mbox *mb, int subscribed)
-{
-	struct ipc_buf buf;
-	uint64_t idx;
-
-	ipc_buf_init(&buf);
-	ipc_put_data(&buf, mb->name, mb->len);
-	ipc_put_u32(&buf, subscribed ? 1 : 0);
-	dbc_call(e, IMSG_DB_MAILBOX_ADD, &buf, NULL, NULL, &idx);
-	ipc_buf_free(&buf);
-	return (int64_t)idx;
 }
 
 void
@@ -207,14 +180,14 @@ dbc_map_add(struct eng *e, int64_t idx, const uint32_t *luids,
     const uint32_t *ruids, size_t n)
 {
 	struct ipc_buf buf;
-	size_t i, k;
+	size_t i, j, k;
 
 	for (i = 0; i < n; i += k) {
 		k = n - i > DBC_PAIRS_PER_MSG ? DBC_PAIRS_PER_MSG : n - i;
 		ipc_buf_init(&buf);
 		ipc_put_u64(&buf, (uint64_t)idx);
 		ipc_put_u32(&buf, (uint32_t)k);
-		for (size_t j = 0; j < k; j++) {
+		for (j = 0; j < k; j++) {
 			ipc_put_u32(&buf, luids[i + j]);
 			ipc_put_u32(&buf, ruids[i + j]);
 		}
@@ -228,7 +201,7 @@ dbc_map_del(struct eng *e, int64_t idx, uint32_t side, const uint32_t *uids,
     size_t n)
 {
 	struct ipc_buf buf;
-	size_t i, k;
+	size_t i, j, k;
 
 	for (i = 0; i < n; i += k) {
 		k = n - i > 2 * DBC_PAIRS_PER_MSG ? 2 * DBC_PAIRS_PER_MSG :
@@ -237,7 +210,7 @@ dbc_map_del(struct eng *e, int64_t idx, uint32_t side, const uint32_t *uids,
 		ipc_put_u64(&buf, (uint64_t)idx);
 		ipc_put_u32(&buf, side);
 		ipc_put_u32(&buf, (uint32_t)k);
-		for (size_t j = 0; j < k; j++)
+		for (j = 0; j < k; j++)
 			ipc_put_u32(&buf, uids[i + j]);
 		dbc_post(e, IMSG_DB_MAP_DEL, &buf);
 		ipc_buf_free(&buf);
@@ -255,11 +228,8 @@ dbc_map_rows(struct eng *e, struct ipc_msg *msg, void *arg)
 	ipc_rd_init(&rd, msg);
 	(void)ipc_get_u64(&rd);
 	n = ipc_get_u32(&rd);
-	if (rd.error || rd.left != (size_t)n * 8) {
-		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
-		    "(IMSG_DB_MAP_ROWS): bad layout");
-		eng_exit(e, EXIT_CHILD);
-	}
+	if (rd.error || rd.left != (size_t)n * 8)
+		dbc_broken(e, msg, "bad layout");
 	for (i = 0; i < n; i++) {
 		l = ipc_get_u32(&rd);
 		r = ipc_get_u32(&rd);
@@ -268,12 +238,12 @@ dbc_map_rows(struct eng *e, struct ipc_msg *msg, void *arg)
 }
 
 void
-dbc_map_load(struct eng *e, int64_t idx, struct map *m)
+dbc_map_load(struct eng *e, struct task *t, int64_t idx, struct map *m)
 {
 	struct ipc_buf buf;
 
 	ipc_buf_init(&buf);
 	ipc_put_u64(&buf, (uint64_t)idx);
-	dbc_call(e, IMSG_DB_MAP_LOAD, &buf, dbc_map_rows, m, NULL);
+	dbc_send(e, t, IMSG_DB_MAP_LOAD, &buf, dbc_map_rows, NULL, m);
 	ipc_buf_free(&buf);
 }

@@ -1,30 +1,43 @@
 /*
- * The engine's internals: the run context, the two peers (netc.c), the
- * database client (dbc.c), the mailbox table (mbox.c), the UID mapping of
- * the mailbox in hand (map.c), the MODIFIED table (modtab.c) and the
- * synchronisation itself (sync.c).
+ * The engine's internals.
  *
- * Shape (HOUSE-STYLE: isync's driver interface): the algorithm in sync.c
- * talks to each server only through netc's small asynchronous interface.
- * A request is sent at once and answered later; the caller either waits
- * for it (netc_wait) or lets an on_done callback consume it.  Everything
- * the servers say on their own (EXISTS, VANISHED, flag changes, response
- * codes) is folded into the peer's state by netc as it arrives, whatever
- * request is waiting, exactly as the reference's client library does;
- * data belonging to a request (LIST items, FETCHed bodies) also goes to
- * that request's callback.  Waiting on one peer runs the poll loop over
- * all three channels, so the other peer and priv progress meanwhile.
+ * Shape (HOUSE-STYLE "Event loops"): one poll loop at the top of the
+ * call graph (loop.c) reads priv and both nets and hands each message to
+ * its handler; no handler ever waits.  Work that needs answers is a
+ * task (task.c): a state machine whose step function sends requests and
+ * returns; each answer, when it arrives, is consumed by the request's
+ * callback and releases the task, and when nothing the task sent is
+ * still in flight its step runs again and moves the state on.
+ *
+ * The tasks:
+ *  - the run (run.c): peers ready, listing (mbox.c), the database's
+ *    migration and mailbox rows, reconciliation, the queue of mailbox
+ *    jobs, the end;
+ *  - one job per mailbox to synchronise (job.c), started in mailbox
+ *    order, several at once up to eng->jobs_max.  A job loads its UID
+ *    mapping, then leases a connection to each server (netc.c) for the
+ *    commands that need its mailbox selected, and runs the reference's
+ *    sync of that mailbox (REFERENCE-BEHAVIOUR §6.3-6.5): known messages
+ *    (known.c), copies recognised (adopt.c), new messages (xfer.c),
+ *    interrupted syncs resumed (resume.c);
+ *  - request groups (rgroup.c): one logical request whose UID set is
+ *    sent in as many pieces as the IPC bound needs, answered once all
+ *    pieces are.
+ *
+ * Everything a server says on its own (EXISTS, VANISHED, flag changes,
+ * response codes) is folded by netc into the state of the mailbox it is
+ * about (struct msel), whatever request is in flight, as the reference's
+ * client library does; data belonging to a request (LIST items, FETCHed
+ * items and bodies) also goes to that request's callback.
  *
  * Ownership rules:
- *  - struct req is owned by the peer while in flight.  netc_send() gives
- *    the caller a pointer it must hand back with netc_req_free() after
- *    the request is done, unless REQ_AUTOFREE was given (then netc frees
- *    it right after its on_done callback, and the caller keeps nothing).
- *  - A message passed to a callback belongs to netc; callbacks copy what
- *    they keep.
+ *  - struct req belongs to its peer from netc_send() to its answer; the
+ *    callbacks see it, then netc frees it.  Callbacks copy what they keep.
+ *  - A task belongs to whoever made it (the run, the job list, the job
+ *    that made a group); it is freed by its fin callback once done.
  *  - Mailbox entries (struct mbox) belong to the table in struct eng and
- *    live for the whole run; peers and the sync only point to them.
- *  - Strings handed to netc_* are copied into the request.
+ *    live for the whole run; peers, jobs and requests only point to them.
+ *  - Strings handed to netc_* and dbc_* are copied into the message.
  */
 #ifndef ENGINE_ENG_H
 #define ENGINE_ENG_H
@@ -40,6 +53,10 @@ struct eng;
 struct peer;
 struct req;
 struct mbox;
+struct job;
+struct task;
+
+#define OTHER(s)	((s) == SIDE_LOCAL ? SIDE_REMOTE : SIDE_LOCAL)
 
 /* ------------------------------------------------------------------ */
 /* Configuration (IMSG_ENGINE_CONF, ipc/conf_proto.h). */
@@ -65,6 +82,36 @@ struct eng_conf {
 };
 
 /* ------------------------------------------------------------------ */
+/* Tasks (task.c). */
+
+typedef void	 task_fn(struct task *);
+
+struct task {
+	task_fn		*step;		/* moves the state on */
+	task_fn		*fin;		/* frees it once done (may be NULL) */
+	const char	*what;		/* for diagnostics */
+	int		 state;
+	int		 pending;	/* requests in flight for it */
+	int		 stepping;	/* inside step */
+	int		 waiting;	/* for something other than answers */
+	int		 done;
+	int		 queued;	/* on the run queue (eng_wake) */
+	struct task	*rnext;
+};
+
+void	 task_init(struct task *, const char *, task_fn *, task_fn *);
+/* One more request in flight for t. */
+void	 task_hold(struct task *);
+/* An answer for t was consumed: runs its step when nothing is left. */
+void	 task_release(struct task *);
+/* Runs the step now. */
+void	 task_run(struct task *);
+/* Runs a waiting task's step from the top of the loop (not nested). */
+void	 eng_wake(struct eng *, struct task *);
+/* Runs the woken tasks; 1 if any ran. */
+int	 eng_run_woken(struct eng *);
+
+/* ------------------------------------------------------------------ */
 /* Per-mailbox, per-side values (the reference's cache and pcache). */
 
 #define MC_UIDVALIDITY	0x01
@@ -82,31 +129,7 @@ struct mcache {
 	int		 uidnotsticky;
 };
 
-/* A mailbox, by internal name (reference removed, delimiter = NUL). */
-struct mbox {
-	char		*name;		/* NUL-terminated after len bytes */
-	size_t		 len;
-	char		*pretty;	/* local delimiter, no reference */
-	char		*srv[2];	/* server names, by SIDE_* */
-	int		 listed[2];	/* a LIST reply named it */
-	uint32_t	 attrs[2];	/* IMAP_MBX_* */
-	struct mcache	 cache[2];	/* live server values */
-	struct mcache	 pcache[2];	/* last synchronised state */
-	int64_t		 idx;		/* database index, 0 if none */
-	int		 db_subscribed;
-	int		 has_state;	/* DB rows local/remote exist */
-	uint32_t	 db_uidvalidity[2];
-	uint32_t	 db_uidnext[2];
-	uint64_t	 db_hms[2];
-	int		 known;		/* the reference's KNOWN_INDEXES */
-	int		 sync;		/* in the list of mailboxes to sync */
-	int		 ignored;	/* ignore-mailbox matched */
-	int		 prefetched;	/* first sync, one side empty */
-};
-
-/* ------------------------------------------------------------------ */
 /* The MODIFIED table: uid -> (modseq, flags or unknown). modtab.c */
-
 struct modent {
 	uint32_t	 uid;		/* 0: empty slot */
 	uint64_t	 modseq;
@@ -131,8 +154,52 @@ void		 modtab_free(struct modtab *);
  */
 struct modent	*modtab_drain(struct modtab *, size_t *);
 
+/*
+ * What a server said about a mailbox while it was selected, not yet
+ * consumed by its job (the reference keeps these per connection, for
+ * the selected mailbox only).
+ */
+struct msel {
+	struct uidranges vanished;	/* VANISHED, as reported */
+	struct modtab	 modified;	/* flag changes */
+	uint64_t	 newmail;	/* the reference's _NEW */
+	uint64_t	 exists_self;	/* our appends not yet in EXISTS */
+	/*
+	 * The request at the head of the queue when the last untagged
+	 * [HIGHESTMODSEQ] arrived: an APPEND that sees its own id there
+	 * knows the server reported the new HIGHESTMODSEQ.
+	 */
+	uint32_t	 hms_req;
+};
+
+/* A mailbox, by internal name (reference removed, delimiter = NUL). */
+struct mbox {
+	char		*name;		/* NUL-terminated after len bytes */
+	size_t		 len;
+	char		*pretty;	/* local delimiter, no reference */
+	char		*srv[2];	/* server names, by SIDE_* */
+	int		 listed[2];	/* a LIST reply named it */
+	uint32_t	 attrs[2];	/* IMAP_MBX_* */
+	struct mcache	 cache[2];	/* live server values */
+	struct mcache	 pcache[2];	/* last synchronised state */
+	struct msel	 sel[2];	/* selected-state reports */
+	int64_t		 idx;		/* database index, 0 if none */
+	int		 db_subscribed;
+	int		 has_state;	/* DB rows local/remote exist */
+	uint32_t	 db_uidvalidity[2];
+	uint32_t	 db_uidnext[2];
+	uint64_t	 db_hms[2];
+	int		 known;		/* the reference's KNOWN_INDEXES */
+	int		 sync;		/* in the list of mailboxes to sync */
+	int		 ignored;	/* ignore-mailbox matched */
+	int		 resumed;	/* an interrupted sync to resume */
+	struct uidvec	 intr[2];	/* its mapping rows (lUID, rUID) */
+	struct job	*job;		/* the job on it, if any */
+	int		 queued;	/* (run.c, while queueing) */
+};
+
 /* ------------------------------------------------------------------ */
-/* The UID mapping of the mailbox in hand.  map.c */
+/* The UID mapping of one mailbox.  map.c */
 
 struct map_pair {
 	uint32_t	 luid, ruid;	/* 0 in the key side: deleted */
@@ -154,35 +221,81 @@ uint32_t map_lookup(const struct map *, uint32_t, uint32_t);
 uint32_t map_del(struct map *, uint32_t, uint32_t);
 size_t	 map_count(const struct map *);
 /*
+ * The live pairs whose side UID lies in [lo, hi], in increasing order of
+ * that UID: *first is the index in the side's array (byl or byr) to
+ * start from; map_side_at() reads them.  The array is compacted first.
+ */
+size_t	 map_lower_bound(struct map *, uint32_t, uint32_t);
+const struct map_pair *map_side(const struct map *, uint32_t);
+/* qsort() order of pairs by local UID. */
+int	 map_pair_cmp_luid(const void *, const void *);
+/*
  * The QRESYNC sample (REFERENCE-BEHAVIOUR §4.8) for side: *seqset and
  * *uidset (caller frees) or both NULL when the map is empty.
  */
 void	 map_sample(struct map *, uint32_t, char **, char **);
 
 /* ------------------------------------------------------------------ */
+/* A FETCH item from a net, decoded (fetch.c). */
+
+struct fitem {
+	uint32_t	 seq;
+	uint32_t	 uid;		/* 0 if absent */
+	uint64_t	 modseq;
+	uint32_t	 mask;		/* IMAP_FETCH_* present */
+	char		*flags;		/* NULL unless IMAP_FETCH_FLAGS */
+	char		*date;		/* NULL unless IMAP_FETCH_INTERNALDATE */
+	char		*env;		/* NULL unless IMAP_FETCH_ENVELOPE */
+	uint64_t	 size;		/* with IMAP_FETCH_BODY: body bytes */
+	int		 cont;		/* items sent after a body literal */
+};
+
+/* -1 if the payload breaks the layout (fi then holds nothing). */
+int	 fitem_decode(const struct ipc_msg *, struct fitem *);
+void	 fitem_free(struct fitem *);
+
+/* ------------------------------------------------------------------ */
 /* Requests to a net (netc.c). */
 
-typedef void	 req_cb(struct peer *, struct req *, struct ipc_msg *);
-typedef void	 req_done_cb(struct peer *, struct req *);
+/* What a request's data callback gets. */
+enum rdata_kind {
+	RD_LIST,		/* IMSG_IMAP_LIST_ITEM / STATUS_ITEM: msg */
+	RD_ITEM,		/* a FETCH item: fi */
+	RD_BODY,		/* body bytes: data, len */
+	RD_END,			/* end of the body: uid */
+};
 
-#define REQ_AUTOFREE	0x1
-#define REQ_NOMOD	0x2	/* FETCH answers without FLAGS are no change */
+struct rdata {
+	enum rdata_kind	 kind;
+	struct ipc_msg	*msg;
+	const struct fitem *fi;
+	const void	*data;
+	size_t		 len;
+	uint32_t	 uid;
+};
+
+typedef void	 req_data_cb(struct req *, const struct rdata *);
+typedef void	 req_done_cb(struct req *);
+
+#define REQ_NOMOD	0x1	/* FETCH answers without FLAGS are no change */
 
 struct req {
 	struct req	*next;
 	struct peer	*p;
+	struct task	*t;		/* released when answered */
 	uint32_t	 id;
 	uint32_t	 type;
 	int		 flags;		/* REQ_* */
-	int		 done;
+	int		 opened;	/* SELECT: the mailbox switch is done */
 	uint32_t	 status;	/* IMAP_DONE_* */
 	uint32_t	 code;		/* IMAP_CODE_* */
 	char		*codedata;
 	char		*text;
-	req_cb		*cb;		/* data belonging to the request */
-	req_done_cb	*on_done;
+	struct mbox	*mb;		/* the mailbox it is about */
+	struct uidranges set;		/* FETCH: its UIDs, sorted */
+	req_data_cb	*data;
+	req_done_cb	*done;
 	void		*arg;
-	struct mbox	*mb;		/* SELECT: the mailbox */
 	uint64_t	 n;		/* caller's use */
 };
 
@@ -201,57 +314,58 @@ struct peer {
 	/* The hierarchy delimiter: -1 unknown, a byte, or IMAP_DELIM_NIL. */
 	int		 delim;
 
-	/* Selection (the reference's _SELECTED, _SELECTED_DELAYED). */
-	int		 selected;	/* state SELECTED (log prefix) */
+	/*
+	 * Selection.  sel: the mailbox the server's untagged data is about
+	 * at this point of the response stream (switched at [CLOSED] or
+	 * at the SELECT's answer); selected: the reference's SELECTED
+	 * state; qsel: the mailbox selected once everything sent so far is
+	 * done.
+	 */
 	struct mbox	*sel;
-	struct mbox	*sel_delayed;
+	int		 selected;
+	struct mbox	*qsel;
 
-	/* For the selected mailbox only. */
-	struct uidranges vanished;
-	struct modtab	 modified;
-	uint64_t	 newmail;	/* the reference's _NEW */
-	uint64_t	 exists_self;	/* our appends not yet in EXISTS */
+	/*
+	 * The request the last FETCH body went to (items after the body
+	 * literal go there too), and whether the body is still streaming.
+	 */
+	struct req	*body_req;
+	int		 body_open;
 
-	/* FETCH continuation: items after a body literal. */
-	uint32_t	 body_uid;	/* uid of the last BODY_END, or 0 */
+	/* The job allowed to send selected-state commands (the lease). */
+	struct job	*holder;
 };
 
 void	 netc_init(struct peer *, struct eng *, uint32_t, struct ipc_chan *);
 void	 netc_free(struct peer *);
 /*
- * Queues a request (type, payload in buf, emptied); returns it (see the
- * ownership rules above).
+ * Queues a request (type, payload in buf, emptied) on behalf of task t
+ * (held until the answer) about mailbox mb (may be NULL); returns it.
  */
-struct req *netc_send(struct peer *, uint32_t, struct ipc_buf *, req_cb *,
-	    req_done_cb *, void *, int);
+struct req *netc_send(struct peer *, struct task *, uint32_t,
+	    struct ipc_buf *, struct mbox *, req_data_cb *, req_done_cb *,
+	    void *);
 /* Queues a message that continues the request (APPEND_*), same id. */
 void	 netc_send_more(struct peer *, struct req *, uint32_t, const void *,
 	    size_t);
-void	 netc_wait(struct req *);
-void	 netc_req_free(struct req *);
-/* Waits for every request in flight on both peers. */
-void	 netc_wait_all(struct eng *);
 /* Dispatches one message from this peer's net. */
 void	 netc_dispatch(struct peer *, struct ipc_msg *);
 /* A request that failed where the reference calls fail(): exits. */
 __attribute__((noreturn))
-void	 netc_fail_req(struct peer *, struct req *);
-/* The log-prefix mailbox: the selected mailbox's server name, or NULL. */
-const char *netc_mbox(const struct peer *);
+void	 netc_fail_req(struct req *);
+/* The log-prefix mailbox of a request's failure, or NULL. */
+const char *netc_req_mbox(const struct req *);
 
-/* Mailbox commands with a done state (the reference's API). */
-/* SELECT, with QRESYNC from the pcache and the sample (may be NULL). */
-struct req *netc_select(struct peer *, struct mbox *, const char *,
-	    const char *);
-struct req *netc_fetch(struct peer *, const char *, uint32_t, req_cb *,
-	    void *);
-struct req *netc_store(struct peer *, const char *, uint64_t, uint32_t,
-	    const char *);
-struct req *netc_expunge(struct peer *, const char *);
-struct req *netc_mailbox_op(struct peer *, uint32_t, const char *,
-	    const char *);
-struct req *netc_list(struct peer *, uint32_t, const char *, const char *,
-	    char *const *, size_t, req_cb *, void *);
+/* SELECT mb, with QRESYNC from the pcache and the sample (may be NULL). */
+struct req *netc_select(struct peer *, struct task *, struct mbox *,
+	    const char *, const char *);
+struct req *netc_fetch(struct peer *, struct task *, struct mbox *,
+	    const char *, uint32_t, int, req_data_cb *, req_done_cb *, void *);
+struct req *netc_mailbox_op(struct peer *, struct task *, uint32_t,
+	    const char *, const char *, req_done_cb *, void *);
+struct req *netc_list(struct peer *, struct task *, uint32_t,
+	    const char *, const char *, char *const *, size_t,
+	    req_data_cb *, req_done_cb *, void *);
 
 /* UIDVALIDITY bookkeeping shared by STATUS, SELECT codes, APPENDUID. */
 void	 netc_set_uidvalidity(struct peer *, struct mbox *, uint32_t);
@@ -266,22 +380,68 @@ char	*flags_sorted(const char *);
 char	*flags_union(const char *, const char *);
 
 /* ------------------------------------------------------------------ */
+/* Request groups: one UID set in pieces (rgroup.c). */
+
+struct rgroup;
+typedef void	 rgroup_done_cb(struct rgroup *);
+
+struct rgroup {
+	struct task	 t;
+	struct task	*parent;
+	struct peer	*p;
+	struct mbox	*mb;
+	size_t		 nreq;		/* pieces sent */
+	uint32_t	 status;	/* the worst answer */
+	struct req	*failed;	/* unused: see text */
+	char		*text;		/* the first non-OK answer's text */
+	uint32_t	 code;		/* ... and its code */
+	struct uidranges modified;	/* STORE: the [MODIFIED] sets */
+	rgroup_done_cb	*done;
+	req_data_cb	*data;
+	void		*arg;
+};
+
+/*
+ * The IPC bound on a request's UID set text (net cuts it again into
+ * IMAP commands of at most 4,096 bytes).
+ */
+#define RG_SET_MAX	(65536 - 256)
+
+/*
+ * Each sends the UIDs of the sorted, duplicate-free array (or ranges)
+ * as one request per piece, answers gathered: done (may be NULL) runs
+ * once every piece is answered, then the parent task is released.  An
+ * empty set sends nothing and calls nothing.  data gets every FETCH
+ * item and body of every piece.
+ */
+void	 rg_fetch(struct task *, struct peer *, struct mbox *,
+	    const struct uidranges *, uint32_t, int, req_data_cb *,
+	    rgroup_done_cb *, void *);
+void	 rg_store(struct task *, struct peer *, struct mbox *,
+	    const struct uidranges *, uint64_t, uint32_t, const char *,
+	    rgroup_done_cb *, void *);
+void	 rg_expunge(struct task *, struct peer *, struct mbox *,
+	    const struct uidranges *, rgroup_done_cb *, void *);
+/* A non-OK piece where the reference calls fail(): exits. */
+void	 rg_check(struct rgroup *);
+
+/* ------------------------------------------------------------------ */
 /* The database, through priv (dbc.c). */
 
 typedef void	 dbc_row_cb(struct eng *, struct ipc_msg *, void *);
+typedef void	 dbc_done_cb(struct eng *, uint64_t, void *);
 
-/* Sends a request and waits for its result; value (may be NULL). */
-void	 dbc_call(struct eng *, uint32_t, struct ipc_buf *, dbc_row_cb *,
-	    void *, uint64_t *);
-/* Sends a request whose result is only checked (errors are fatal). */
-void	 dbc_post(struct eng *, uint32_t, struct ipc_buf *);
-void	 dbc_commit(struct eng *);
-/* Waits until every database request is answered. */
-void	 dbc_wait_all(struct eng *);
+/*
+ * Sends a request; rows go to row (may be NULL), the result's value to
+ * done (may be NULL); t (may be NULL: a write nobody waits for) is held
+ * until the answer.  priv answers in order; a refusal ends the engine.
+ */
+void	 dbc_send(struct eng *, struct task *, uint32_t, struct ipc_buf *,
+	    dbc_row_cb *, dbc_done_cb *, void *);
 void	 dbc_dispatch(struct eng *, struct ipc_msg *);
 
-/* Typed requests (ipc/db_proto.h). */
-int64_t	 dbc_mailbox_add(struct eng *, const struct mbox *, int);
+/* Typed writes, posted (nobody waits). */
+void	 dbc_commit(struct eng *);
 void	 dbc_subscribe(struct eng *, int64_t, int);
 void	 dbc_state_init(struct eng *, int64_t, uint32_t, uint32_t);
 void	 dbc_state_set(struct eng *, int64_t, uint32_t, uint32_t, uint64_t,
@@ -290,13 +450,110 @@ void	 dbc_map_add(struct eng *, int64_t, const uint32_t *,
 	    const uint32_t *, size_t);
 void	 dbc_map_del(struct eng *, int64_t, uint32_t, const uint32_t *,
 	    size_t);
-void	 dbc_map_load(struct eng *, int64_t, struct map *);
+/* Loads a mailbox's mapping into m for task t. */
+void	 dbc_map_load(struct eng *, struct task *, int64_t, struct map *);
+
+/* ------------------------------------------------------------------ */
+/* Mailbox jobs (job.c). */
+
+struct job_log;
+struct known;
+struct xfer;
+struct adopt;
+struct resume;
+
+enum job_kind {
+	JOB_SYNC,
+	JOB_RESUME,
+};
+
+struct job {
+	struct task	 t;
+	struct eng	*e;
+	struct mbox	*mb;
+	enum job_kind	 kind;
+	struct job	*next;		/* e->jobs, in start order */
+	struct job	*wnext;		/* waiting for a lease */
+
+	struct map	 map;		/* the mailbox's UID mapping */
+	int		 state_inited;	/* local/remote rows written */
+	int		 found;		/* sync_known found something */
+	int		 again;		/* the local pass appended */
+	int		 prefetched;	/* new mailbox, FETCH sent with SELECT */
+	int		 finished;	/* only its kept lines remain */
+
+	struct known	*known;		/* sync_known_messages in progress */
+	struct xfer	*x;		/* a pass of new messages */
+	struct xfer	*pre;		/* a FETCH sent with the SELECT */
+	struct adopt	*adopt;
+	struct resume	*resume;
+	struct uidvec	 ignore[2];	/* §6.5: not to be copied */
+
+	/* Lines logged while another job owns the log. */
+	struct job_log	*log, *logtail;
+};
+
+/* Logs as the job: at once if its lines are next, else kept in order. */
+void	 jlog(struct job *, int, const char *, const char *, const char *,
+	    ...) __attribute__((format(printf, 5, 6)));
+/* Posts the job's local/remote rows if not yet (before its first write). */
+void	 job_state_init(struct job *);
+
+/* The sub-machines; each ends by setting j->t.state = j->ret. */
+void	 known_start(struct job *, int);
+void	 known_step(struct job *);
+void	 known_free(struct known *);
+void	 xfer_start(struct job *, uint32_t, int);
+void	 xfer_step(struct job *);
+void	 xfer_free(struct xfer *);
+/* The first sync of a mailbox one side of which is empty: see xfer.c. */
+void	 xfer_prefetch(struct job *);
+/*
+ * The UIDs of side's new messages (from the synced UIDNEXT up, minus the
+ * ignore list and mapped UIDs), ending with n:4294967295; *first is the
+ * lowest.
+ */
+void	 xfer_new_range(struct job *, uint32_t, struct uidranges *,
+	    uint32_t *);
+void	 adopt_start(struct job *, int);
+void	 adopt_step(struct job *);
+void	 adopt_free(struct adopt *);
+void	 resume_start(struct job *, int);
+void	 resume_step(struct job *);
+void	 resume_free(struct resume *);
+/*
+ * The UIDs of side the expunges removed (now reported VANISHED) are
+ * dropped from VANISHED and MODIFIED and logged; the others go to
+ * failed.  rm is sorted.
+ */
+void	 known_removal_finish(struct job *, uint32_t, const struct uidvec *,
+	    struct uidvec *);
+/* §9.8: copy back UIDs of side whose expunge the server refused. */
+void	 xfer_restore(struct job *, uint32_t, const struct uidvec *, int);
+
+/* Sub-machine states: each machine its own hundred; the job's below. */
+#define JOB_SUB		100	/* known.c */
+#define XFER_SUB	200	/* xfer.c */
+#define ADOPT_SUB	300	/* adopt.c */
+#define RESUME_SUB	400	/* resume.c */
+
+/* The scheduler (job.c). */
+void	 jobs_queue(struct eng *, struct mbox *, enum job_kind);
+/* Starts queued jobs up to the limit; 1 while any is queued or running. */
+int	 jobs_busy(struct eng *);
+/* Leases both peers to j, or queues it (0). */
+int	 lease_acquire(struct job *);
+void	 lease_release(struct job *);
+/* Flushes every job's kept lines (before an error ends the run). */
+void	 jobs_flush_logs(struct eng *);
 
 /* ------------------------------------------------------------------ */
 /* The run. */
 
 struct dbreq;
-struct xfer;
+struct run;
+
+#define ENG_JOBS_MAX	4	/* jobs in flight at once, by default */
 
 struct eng {
 	struct ipc_chan	*parent;
@@ -307,24 +564,35 @@ struct eng {
 
 	/* Database requests in flight, oldest first. */
 	struct dbreq	*dbhead, *dbtail;
+	size_t		 dbinflight;
 
 	/* Mailboxes, sorted by internal name once listed. */
 	struct mbox	**mbox;
 	size_t		 nmbox;
 	void		*ignore_re;	/* pcre2_code *, or NULL */
 
-	/* The mailbox in hand and its mapping. */
-	struct mbox	*cur;
-	struct xfer	*pre;		/* a FETCH sent with the SELECT */
-	struct map	 map;
-	int		 map_loaded;
+	/* Jobs: queued, running (in start order), waiting for a lease. */
+	struct mbox	**queue;
+	enum job_kind	*queue_kind;
+	size_t		 nqueue, queue_off, capqueue;
+	struct job	*jobs, *jobstail;
+	size_t		 njobs;
+	size_t		 jobs_max;
+	struct job	*lwait, *lwaittail;
 
+	struct task	*runq, *runqtail;	/* woken tasks */
+
+	struct run	*run;
+	int		 finished;	/* the run is over */
+	int		 code;		/* its exit code */
 	int		 shutdown;	/* IMSG_SHUTDOWN seen */
 	int		 done;		/* IMSG_ENGINE_DONE sent */
 };
 
 /* The event loop: one round of poll + dispatch over the channels. */
 void	 eng_poll(struct eng *);
+/* Something the run may be waiting for happened (run.c). */
+void	 run_wake(struct eng *);
 
 /*
  * Logs "ERROR: ..." as component name (NULL = none) and mailbox, tells
@@ -343,16 +611,19 @@ struct mbox *mbox_find(struct eng *, const char *, size_t);
 struct mbox *mbox_get(struct eng *, const char *, size_t);
 /* Server name -> mailbox (NULL when outside the reference). */
 struct mbox *mbox_by_server(struct eng *, uint32_t, const char *);
-int	 mbox_list(struct eng *);
-int	 mbox_reconcile(struct eng *);
+struct mbox *mbox_by_idx(struct eng *, int64_t);
 void	 mbox_free_all(struct eng *);
+/*
+ * Listing and reconciliation, steps of the run task: each returns 1
+ * when its phase is complete, 0 when it sent requests (the run's step
+ * comes back once they are answered).
+ */
+int	 mbox_list_step(struct eng *, struct task *);
+int	 mbox_reconcile_step(struct eng *, struct task *);
 
-/* sync.c */
+/* run.c: the whole run; returns the exit code. */
 int	 sync_run(struct eng *);
 /* An INTERNALDATE as seconds since the epoch; INT64_MIN if invalid. */
 int64_t	 eng_internaldate(const char *);
-
-/* The engine's whole run (engine.c calls it after the set-up). */
-int	 eng_main_run(struct eng *);
 
 #endif

@@ -59,6 +59,8 @@ eng_exit(struct eng *e, int code)
 
 	if (e->done)
 		exit(code);
+	/* Each mailbox's lines, in order, before the end. */
+	jobs_flush_logs(e);
 	ipc_buf_init(&buf);
 	ipc_put_u32(&buf, (uint32_t)code);
 	if (e->parent->fd != -1 &&
@@ -75,6 +77,7 @@ eng_fail(struct eng *e, int code, const char *name, const char *mailbox,
 	va_list ap;
 	char *text;
 
+	jobs_flush_logs(e);
 	va_start(ap, fmt);
 	if (vasprintf(&text, fmt, ap) == -1)
 		text = NULL;

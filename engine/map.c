@@ -166,6 +166,42 @@ map_count(const struct map *m)
 	return m->n - m->dead;
 }
 
+int
+map_pair_cmp_luid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct map_pair *)a)->luid;
+	uint32_t y = ((const struct map_pair *)b)->luid;
+
+	return x < y ? -1 : x > y;
+}
+
+size_t
+map_lower_bound(struct map *m, uint32_t side, uint32_t uid)
+{
+	const struct map_pair *a;
+	size_t lo = 0, hi, mid;
+	int byr = side == SIDE_REMOTE;
+
+	if (m->dead > 0)
+		map_compact(m);
+	a = byr ? m->byr : m->byl;
+	hi = m->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (map_key(&a[mid], byr) < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct map_pair *
+map_side(const struct map *m, uint32_t side)
+{
+	return side == SIDE_REMOTE ? m->byr : m->byl;
+}
+
 /*
  * The reference's sample(): walk the side's mapped UIDs from the top
  * (at most 1024), merging runs; stop once the set text passes 256 bytes

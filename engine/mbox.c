@@ -39,15 +39,39 @@ struct listing {
 	size_t		 nst, capst;
 };
 
-static struct listing	 mbox_listing[2];
+/* The listing in progress: per side, its phase and what came back. */
+enum {
+	LS_PAT = 0,		/* patterns, maybe the delimiter first */
+	LS_PAT_LEARNED,
+	LS_SEND,
+	LS_LISTED,		/* the delimiter, maybe asked for */
+	LS_PICK_LEARNED,
+	LS_DONE,
+};
+
+struct lside {
+	int		 state;
+	struct listing	 l;		/* the LIST */
+	struct listing	 learn;		/* LIST <ref> "" */
+	char		**pat;
+	size_t		 npat;
+};
+
+static struct {
+	int		 started;
+	struct lside	 s[2];
+} mbox_ls;
 
 static int	 mbox_cmp_name(const char *, size_t, const char *, size_t);
 static ssize_t	 mbox_search(struct eng *, const char *, size_t, size_t *);
-static void	 mbox_list_cb(struct peer *, struct req *, struct ipc_msg *);
+static void	 mbox_list_data(struct req *, const struct rdata *);
+static void	 mbox_list_done(struct req *);
 static void	 listing_free(struct listing *);
 static char	*mbox_delim_str(int);
-static void	 mbox_learn_delim(struct eng *, struct peer *);
-static void	 mbox_pick_delim(struct eng *, struct peer *);
+static void	 mbox_learn_send(struct eng *, struct task *, uint32_t);
+static void	 mbox_learn_take(struct eng *, uint32_t);
+static void	 mbox_pick_delim(struct eng *, uint32_t, int);
+static int	 mbox_pick_needs_learn(struct eng *, uint32_t);
 static char	*mbox_unname(struct eng *, uint32_t, const char *, size_t *);
 static char	*mbox_server_name(struct eng *, uint32_t, const char *,
 		    size_t);
@@ -55,8 +79,9 @@ static void	 mbox_build(struct eng *);
 static int	 mbox_exists(const struct mbox *, uint32_t);
 static int	 mbox_subscribed(const struct mbox *, uint32_t);
 static int	 mbox_ignore(struct eng *, const struct mbox *);
-static char	**mbox_patterns(struct eng *, uint32_t, size_t *);
+static char	**mbox_patterns(struct eng *, uint32_t, size_t *, int *);
 static void	 patterns_free(char **, size_t);
+static int	 mbox_list_side(struct eng *, struct task *, uint32_t);
 
 static int
 mbox_cmp_name(const char *a, size_t alen, const char *b, size_t blen)
@@ -132,6 +157,11 @@ mbox_free_all(struct eng *e)
 		free(e->mbox[i]->pretty);
 		free(e->mbox[i]->srv[0]);
 		free(e->mbox[i]->srv[1]);
+		for (int s = 0; s < 2; s++) {
+			uidranges_free(&e->mbox[i]->sel[s].vanished);
+			modtab_free(&e->mbox[i]->sel[s].modified);
+			uidvec_free(&e->mbox[i]->intr[s]);
+		}
 		free(e->mbox[i]);
 	}
 	free(e->mbox);
@@ -210,6 +240,17 @@ mbox_by_server(struct eng *e, uint32_t side, const char *srv)
 	return mb;
 }
 
+struct mbox *
+mbox_by_idx(struct eng *e, int64_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < e->nmbox; i++)
+		if (e->mbox[i]->idx == idx)
+			return e->mbox[i];
+	return NULL;
+}
+
 /* The reference's print_delimiter(): "x", "\\", "\"" or NIL. */
 static char *
 mbox_delim_str(int d)
@@ -243,9 +284,10 @@ listing_free(struct listing *l)
 }
 
 static void
-mbox_list_cb(struct peer *p, struct req *r, struct ipc_msg *msg)
+mbox_list_data(struct req *r, const struct rdata *d)
 {
 	struct listing *l = r->arg;
+	struct ipc_msg *msg = d->msg;
 	struct ipc_rd rd;
 	const char *name;
 	size_t len;
@@ -292,57 +334,78 @@ mbox_list_cb(struct peer *p, struct req *r, struct ipc_msg *msg)
 bad:
 	log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message (%s) "
 	    "from net(%s): bad layout", ipc_type_name(msg->hdr.type),
-	    p->name);
-	eng_exit(p->e, EXIT_CHILD);
+	    r->p->name);
+	eng_exit(r->p->e, EXIT_CHILD);
+}
+
+static void
+mbox_list_done(struct req *r)
+{
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
 }
 
 /* LIST <ref> "": exactly one reply, whose delimiter is the side's. */
 static void
-mbox_learn_delim(struct eng *e, struct peer *p)
+mbox_learn_send(struct eng *e, struct task *t, uint32_t side)
 {
-	struct listing l;
-	struct req *r;
 	char *empty[1] = { (char *)"" };
+
+	listing_free(&mbox_ls.s[side].learn);
+	(void)netc_list(&e->peer[side], t, 0, NULL,
+	    e->conf->list_reference[side], empty, 1, mbox_list_data,
+	    mbox_list_done, &mbox_ls.s[side].learn);
+}
+
+static void
+mbox_learn_take(struct eng *e, uint32_t side)
+{
+	struct listing *l = &mbox_ls.s[side].learn;
+	struct peer *p = &e->peer[side];
 	size_t i;
 
-	if (p->delim != -1)
-		return;
-	memset(&l, 0, sizeof(l));
-	r = netc_list(p, 0, NULL, e->conf->list_reference[p->side], empty,
-	    1, mbox_list_cb, &l);
-	netc_wait(r);
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(p, r);
-	netc_req_free(r);
 	/* Distinct names: the reference counts its name -> delim hash. */
-	for (i = 1; i < l.nli; i++)
-		if (strcmp(l.li[i].name, l.li[0].name) != 0)
+	for (i = 1; i < l->nli; i++)
+		if (strcmp(l->li[i].name, l->li[0].name) != 0)
 			break;
-	if (l.nli == 0 || i < l.nli) {
-		listing_free(&l);
-		eng_fail(e, EXIT_FAIL, p->name, netc_mbox(p),
+	if (l->nli == 0 || i < l->nli)
+		eng_fail(e, EXIT_FAIL, p->name, NULL,
 		    "Missing or unexpected (unsolicited) LIST response.");
-	}
-	p->delim = (int)l.li[l.nli - 1].delim;
-	listing_free(&l);
+	p->delim = (int)l->li[l->nli - 1].delim;
+	listing_free(l);
+}
+
+/* After a LIST: is the delimiter still unknown with nothing to learn it? */
+static int
+mbox_pick_needs_learn(struct eng *e, uint32_t side)
+{
+	struct listing *l = &mbox_ls.s[side].l;
+	size_t i;
+
+	if (e->peer[side].delim != -1)
+		return 0;
+	for (i = 0; i < l->nli; i++)
+		if (strcmp(l->li[i].name, "INBOX") != 0)
+			return 0;
+	return 1;
 }
 
 /*
  * After a LIST: the delimiter, if still unknown, is that of the
- * smallest non-INBOX name listed (or asked for); then every non-INBOX
- * name must have it.
+ * smallest non-INBOX name listed (or was asked for); then every
+ * non-INBOX name must have it.
  */
 static void
-mbox_pick_delim(struct eng *e, struct peer *p)
+mbox_pick_delim(struct eng *e, uint32_t side, int learned)
 {
-	struct listing *l = &mbox_listing[p->side];
+	struct listing *l = &mbox_ls.s[side].l;
+	struct peer *p = &e->peer[side];
 	const struct litem *best = NULL;
 	char *want, *got;
-	int cached = p->delim != -1;
 	size_t i;
 
-	if (!cached) {
-		for (i = 0; i < l->nli; i++) {
+	if (p->delim == -1 || learned) {
+		for (i = 0; i < l->nli && !learned; i++) {
 			if (strcmp(l->li[i].name, "INBOX") == 0)
 				continue;
 			if (best == NULL || strcmp(l->li[i].name,
@@ -351,11 +414,9 @@ mbox_pick_delim(struct eng *e, struct peer *p)
 		}
 		if (best != NULL)
 			p->delim = (int)best->delim;
-		else
-			mbox_learn_delim(e, p);
 		if (log_debug_level() > 0) {
 			want = mbox_delim_str(p->delim);
-			log_msg(LOG_LVL_DEBUG, p->name, netc_mbox(p),
+			log_msg(LOG_LVL_DEBUG, p->name, NULL,
 			    "Using %s as hierarchy delimiter", want);
 			free(want);
 		}
@@ -367,9 +428,9 @@ mbox_pick_delim(struct eng *e, struct peer *p)
 			continue;
 		want = mbox_delim_str(p->delim);
 		got = mbox_delim_str((int)l->li[i].delim);
-		eng_fail(e, EXIT_FAIL, p->name, netc_mbox(p),
-		    "Mailbox %s has hierarchy delimiter %s, while %s was "
-		    "expected.", l->li[i].name, got, want);
+		eng_fail(e, EXIT_FAIL, p->name, NULL, "Mailbox %s has "
+		    "hierarchy delimiter %s, while %s was expected.",
+		    l->li[i].name, got, want);
 	}
 }
 
@@ -386,19 +447,18 @@ patterns_free(char **v, size_t n)
 /*
  * The patterns to send to side: the MAILBOX arguments (local delimiter,
  * which the remote side gets translated), or list-mailbox (NUL = the
- * delimiter).  NUL is substituted with the side's delimiter, learnt
- * first if needed.
+ * delimiter).  *nul: some hold NUL, to be replaced by the side's
+ * delimiter (mbox_patterns_subst) once known.
  */
 static char **
-mbox_patterns(struct eng *e, uint32_t side, size_t *np)
+mbox_patterns(struct eng *e, uint32_t side, size_t *np, int *nul)
 {
-	struct peer *p = &e->peer[side];
 	const struct eng_data *src;
 	int ld = e->peer[SIDE_LOCAL].delim;
 	size_t n, i, j;
 	char **v;
-	int nul = 0;
 
+	*nul = 0;
 	if (e->conf->nmailbox > 0) {
 		src = e->conf->mailbox;
 		n = e->conf->nmailbox;
@@ -418,22 +478,93 @@ mbox_patterns(struct eng *e, uint32_t side, size_t *np)
 				if ((unsigned char)v[i][j] == ld)
 					v[i][j] = '\0';
 		if (memchr(v[i], '\0', src[i].len) != NULL)
-			nul = 1;
-	}
-	if (nul) {
-		mbox_learn_delim(e, p);
-		if (p->delim == IMAP_DELIM_NIL) {
-			patterns_free(v, n);
-			eng_fail(e, EXIT_FAIL, p->name, netc_mbox(p),
-			    "Mailbox name contains null characters but the "
-			    "namespace is flat!");
-		}
-		for (i = 0; i < n; i++)
-			for (j = 0; j < src[i].len; j++)
-				if (v[i][j] == '\0')
-					v[i][j] = (char)p->delim;
+			*nul = 1;
 	}
 	return v;
+}
+
+static void
+mbox_patterns_subst(struct eng *e, uint32_t side)
+{
+	struct lside *ls = &mbox_ls.s[side];
+	struct peer *p = &e->peer[side];
+	const struct eng_data *src;
+	size_t i, j;
+
+	if (p->delim == IMAP_DELIM_NIL)
+		eng_fail(e, EXIT_FAIL, p->name, NULL, "Mailbox name contains "
+		    "null characters but the namespace is flat!");
+	src = e->conf->nmailbox > 0 ? e->conf->mailbox : e->conf->pattern;
+	for (i = 0; i < ls->npat; i++)
+		for (j = 0; j < src[i].len; j++)
+			if (ls->pat[i][j] == '\0')
+				ls->pat[i][j] = (char)p->delim;
+}
+
+/* One side's listing: 1 when over, 0 while waiting for answers. */
+static int
+mbox_list_side(struct eng *e, struct task *t, uint32_t side)
+{
+	struct eng_conf *c = e->conf;
+	struct lside *ls = &mbox_ls.s[side];
+	struct peer *p = &e->peer[side];
+	uint32_t flags;
+	const char *selopts;
+	int nul;
+
+	for (;;) {
+		switch (ls->state) {
+		case LS_PAT:
+			ls->pat = mbox_patterns(e, side, &ls->npat, &nul);
+			ls->state = LS_SEND;
+			if (nul) {
+				if (p->delim == -1) {
+					mbox_learn_send(e, t, side);
+					ls->state = LS_PAT_LEARNED;
+					return 0;
+				}
+				mbox_patterns_subst(e, side);
+			}
+			break;
+		case LS_PAT_LEARNED:
+			mbox_learn_take(e, side);
+			mbox_patterns_subst(e, side);
+			ls->state = LS_SEND;
+			break;
+		case LS_SEND:
+			flags = IMAP_LIST_RET_SUBSCRIBED;
+			if (!(c->flags & ENGINE_CONF_NOTIFY))
+				flags |= IMAP_LIST_RET_STATUS;
+			selopts = c->list_select_opts != NULL &&
+			    *c->list_select_opts != '\0' ?
+			    c->list_select_opts : NULL;
+			listing_free(&ls->l);
+			(void)netc_list(p, t, flags, selopts,
+			    c->list_reference[side], ls->pat, ls->npat,
+			    mbox_list_data, mbox_list_done, &ls->l);
+			patterns_free(ls->pat, ls->npat);
+			ls->pat = NULL;
+			ls->npat = 0;
+			ls->state = LS_LISTED;
+			return 0;
+		case LS_LISTED:
+			if (mbox_pick_needs_learn(e, side)) {
+				mbox_learn_send(e, t, side);
+				ls->state = LS_PICK_LEARNED;
+				return 0;
+			}
+			mbox_pick_delim(e, side, 0);
+			ls->state = LS_DONE;
+			break;
+		case LS_PICK_LEARNED:
+			mbox_learn_take(e, side);
+			mbox_pick_delim(e, side, 1);
+			ls->state = LS_DONE;
+			break;
+		case LS_DONE:
+			return 1;
+		}
+	}
 }
 
 static int
@@ -483,7 +614,7 @@ mbox_build(struct eng *e)
 	uint32_t side;
 
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-		l = &mbox_listing[side];
+		l = &mbox_ls.s[side].l;
 		for (i = 0; i < l->nli; i++) {
 			name = mbox_unname(e, side, l->li[i].name, &len);
 			if (name == NULL)
@@ -509,7 +640,7 @@ mbox_build(struct eng *e)
 	/* LIST-STATUS replies: the live cache. */
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
 		p = &e->peer[side];
-		l = &mbox_listing[side];
+		l = &mbox_ls.s[side].l;
 		for (i = 0; i < l->nst; i++) {
 			if ((mb = mbox_by_server(e, side, l->st[i].name)) ==
 			    NULL)
@@ -529,72 +660,41 @@ mbox_build(struct eng *e)
 	}
 }
 
-/* §6.1: list both sides. */
+/*
+ * §6.1: list both sides.  Without patterns both sides at once; with
+ * them, remote after local (its patterns need the local delimiter).
+ */
 int
-mbox_list(struct eng *e)
+mbox_list_step(struct eng *e, struct task *t)
 {
 	struct eng_conf *c = e->conf;
-	struct req *r[2];
-	char **pat[2] = { NULL, NULL };
-	size_t npat[2] = { 0, 0 };
-	uint32_t flags, side;
 	char *ld, *rd;
-	const char *selopts;
+	uint32_t side;
+	int parallel, done;
 
-	if (c->ignore_mailbox != NULL && e->ignore_re == NULL &&
-	    c->nmailbox == 0) {
-		int err;
-		PCRE2_SIZE off;
+	if (!mbox_ls.started) {
+		memset(&mbox_ls, 0, sizeof(mbox_ls));
+		mbox_ls.started = 1;
+		if (c->ignore_mailbox != NULL && e->ignore_re == NULL &&
+		    c->nmailbox == 0) {
+			int err;
+			PCRE2_SIZE off;
 
-		e->ignore_re = pcre2_compile((PCRE2_SPTR)c->ignore_mailbox,
-		    PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
-		if (e->ignore_re == NULL)
-			eng_fail(e, EXIT_CONFIG, NULL, NULL,
-			    "Invalid ignore-mailbox regular expression");
-	}
-	flags = IMAP_LIST_RET_SUBSCRIBED;
-	if (!(c->flags & ENGINE_CONF_NOTIFY))
-		flags |= IMAP_LIST_RET_STATUS;
-	selopts = c->list_select_opts != NULL && *c->list_select_opts != '\0'
-	    ? c->list_select_opts : NULL;
-
-	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
-		listing_free(&mbox_listing[side]);
-
-	if (c->nmailbox == 0 && c->npattern == 0) {
-		/* Nothing depends on the other side: both at once. */
-		for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
-			r[side] = netc_list(&e->peer[side], flags, selopts,
-			    c->list_reference[side], NULL, 0, mbox_list_cb,
-			    &mbox_listing[side]);
-		for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-			netc_wait(r[side]);
-			if (r[side]->status != IMAP_DONE_OK)
-				netc_fail_req(&e->peer[side], r[side]);
-		}
-		for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-			netc_req_free(r[side]);
-			mbox_pick_delim(e, &e->peer[side]);
-		}
-	} else {
-		/*
-		 * The remote patterns need the local delimiter, learnt
-		 * from the local listing: one side after the other, as
-		 * the reference.
-		 */
-		for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-			pat[side] = mbox_patterns(e, side, &npat[side]);
-			r[side] = netc_list(&e->peer[side], flags, selopts,
-			    c->list_reference[side], pat[side], npat[side],
-			    mbox_list_cb, &mbox_listing[side]);
-			netc_wait(r[side]);
-			if (r[side]->status != IMAP_DONE_OK)
-				netc_fail_req(&e->peer[side], r[side]);
-			netc_req_free(r[side]);
-			patterns_free(pat[side], npat[side]);
-			mbox_pick_delim(e, &e->peer[side]);
+			e->ignore_re = pcre2_compile(
+			    (PCRE2_SPTR)c->ignore_mailbox,
+			    PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
+			if (e->ignore_re == NULL)
+				eng_fail(e, EXIT_CONFIG, NULL, NULL,
+				    "Invalid ignore-mailbox regular "
+				    "expression");
 		}
 	}
+	parallel = c->nmailbox == 0 && c->npattern == 0;
+	done = mbox_list_side(e, t, SIDE_LOCAL);
+	if (!done && !parallel)
+		return 0;
+	if (!mbox_list_side(e, t, SIDE_REMOTE) || !done)
+		return 0;
 
 	if ((e->peer[SIDE_LOCAL].delim == IMAP_DELIM_NIL) !=
 	    (e->peer[SIDE_REMOTE].delim == IMAP_DELIM_NIL)) {
@@ -605,9 +705,12 @@ mbox_list(struct eng *e)
 		    "(local %s, remote %s).", ld, rd);
 	}
 	mbox_build(e);
-	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
-		listing_free(&mbox_listing[side]);
-	return 0;
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+		listing_free(&mbox_ls.s[side].l);
+		listing_free(&mbox_ls.s[side].learn);
+	}
+	mbox_ls.started = 0;
+	return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -656,18 +759,13 @@ mbox_db_row(struct eng *e, struct ipc_msg *msg, void *arg)
 	}
 }
 
-/* Log text of a tagged reply: "NO [CODE] text" (the reference's). */
-static const char *
-mbox_resp(struct req *r)
-{
-	static char buf[1024];
-
-	(void)snprintf(buf, sizeof(buf), "%s %s",
-	    r->status == IMAP_DONE_OK ? "OK" :
-	    r->status == IMAP_DONE_NO ? "NO" : "BAD",
-	    r->text ? r->text : "");
-	return buf;
-}
+/* The answer of one server command of the plan. */
+struct opres {
+	int		 sent;
+	int		 done;
+	uint32_t	 status;
+	char		*text;
+};
 
 /* What reconciliation does for one mailbox. */
 struct mbox_plan {
@@ -675,68 +773,148 @@ struct mbox_plan {
 	int		 db_add;	/* new DB row, subscribed = db_sub */
 	int		 db_set;	/* update subscribed to db_sub */
 	int		 db_sub;
-	struct req	*create[2];
-	struct req	*sub[2];	/* SUBSCRIBE */
-	struct req	*unsub[2];	/* UNSUBSCRIBE */
+	struct opres	 create[2];
+	struct opres	 sub[2];	/* SUBSCRIBE */
+	struct opres	 unsub[2];	/* UNSUBSCRIBE */
+};
+
+static struct {
+	int		 state;
+	struct mbox_plan *plan;
+	size_t		 n;
+} mbox_rc;
+
+enum {
+	RC_LOAD = 0,
+	RC_PLAN,
+	RC_APPLY,
+	RC_DONE,
 };
 
 static void
-mbox_plan_wait(struct eng *e, struct mbox_plan *pl)
+mbox_op_done(struct req *r)
 {
-	struct peer *p;
-	struct req *r;
-	uint32_t s;
+	struct opres *o = r->arg;
 
-	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-		p = &e->peer[s];
-		if ((r = pl->create[s]) != NULL) {
-			netc_wait(r);
-			if (r->status == IMAP_DONE_OK)
-				log_msg(LOG_LVL_INFO, p->name, netc_mbox(p),
-				    "Created mailbox %s", pl->mb->srv[s]);
-			else
-				log_msg(LOG_LVL_WARN, p->name, netc_mbox(p),
-				    "WARNING: Couldn't create mailbox %s: %s",
-				    pl->mb->srv[s], mbox_resp(r));
-			netc_req_free(r);
-		}
-		if ((r = pl->sub[s]) != NULL) {
-			netc_wait(r);
-			if (r->status != IMAP_DONE_OK)
-				netc_fail_req(p, r);
-			log_msg(LOG_LVL_INFO, p->name, netc_mbox(p),
-			    "Subscribe to %s", pl->mb->srv[s]);
-			netc_req_free(r);
-		}
-		if ((r = pl->unsub[s]) != NULL) {
-			netc_wait(r);
-			if (r->status != IMAP_DONE_OK)
-				netc_fail_req(p, r);
-			log_msg(LOG_LVL_INFO, p->name, netc_mbox(p),
-			    "Unsubscribe to %s", pl->mb->srv[s]);
-			netc_req_free(r);
-		}
-	}
+	o->done = 1;
+	o->status = r->status;
+	o->text = eng_strdup(r->text != NULL ? r->text : "");
 }
 
-int
-mbox_reconcile(struct eng *e)
+static void
+mbox_op(struct eng *e, struct task *t, uint32_t side, uint32_t op,
+    struct mbox *mb, struct opres *o)
 {
-	struct mbox_plan *plan;
+	o->sent = 1;
+	(void)netc_mailbox_op(&e->peer[side], t, op, mb->srv[side], NULL,
+	    mbox_op_done, o);
+}
+
+static const char *
+mbox_status_name(uint32_t status)
+{
+	return status == IMAP_DONE_OK ? "OK" : status == IMAP_DONE_NO ?
+	    "NO" : "BAD";
+}
+
+static void
+mbox_idx_done(struct eng *e, uint64_t value, void *arg)
+{
+	struct mbox *mb = arg;
+
+	(void)e;
+	if (value == 0 || value > INT64_MAX) {
+		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
+		    "(IMSG_DB_RESULT): bad mailbox index");
+		eng_exit(e, EXIT_CHILD);
+	}
+	mb->idx = (int64_t)value;
+}
+
+/* The server commands' results, in mailbox order; the database. */
+static void
+mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
+{
+	struct mbox *mb = pl->mb;
 	struct ipc_buf buf;
+	struct peer *p;
+	struct opres *o;
+	uint32_t s;
+
+	if (pl->db_add) {
+		log_msg(LOG_LVL_NOTICE, "database", NULL, "Created mailbox %s",
+		    mb->pretty);
+		ipc_buf_init(&buf);
+		ipc_put_data(&buf, mb->name, mb->len);
+		ipc_put_u32(&buf, pl->db_sub ? 1 : 0);
+		dbc_send(e, t, IMSG_DB_MAILBOX_ADD, &buf, NULL, mbox_idx_done,
+		    mb);
+		ipc_buf_free(&buf);
+		mb->db_subscribed = pl->db_sub;
+	}
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		p = &e->peer[s];
+		o = &pl->create[s];
+		if (o->sent) {
+			if (o->status == IMAP_DONE_OK)
+				log_msg(LOG_LVL_INFO, p->name, NULL,
+				    "Created mailbox %s", mb->srv[s]);
+			else
+				log_msg(LOG_LVL_WARN, p->name, NULL,
+				    "WARNING: Couldn't create mailbox %s: "
+				    "%s %s", mb->srv[s],
+				    mbox_status_name(o->status), o->text);
+		}
+		o = &pl->sub[s];
+		if (o->sent) {
+			if (o->status != IMAP_DONE_OK)
+				eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
+				    mbox_status_name(o->status), o->text);
+			log_msg(LOG_LVL_INFO, p->name, NULL,
+			    "Subscribe to %s", mb->srv[s]);
+		}
+		o = &pl->unsub[s];
+		if (o->sent) {
+			if (o->status != IMAP_DONE_OK)
+				eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
+				    mbox_status_name(o->status), o->text);
+			log_msg(LOG_LVL_INFO, p->name, NULL,
+			    "Unsubscribe to %s", mb->srv[s]);
+		}
+	}
+	if (pl->db_set) {
+		dbc_subscribe(e, mb->idx, pl->db_sub);
+		mb->db_subscribed = pl->db_sub;
+	}
+	if (pl->db_add || pl->db_set)
+		dbc_commit(e);
+}
+
+static void
+mbox_plan_free(void)
+{
+	size_t i;
+	uint32_t s;
+
+	for (i = 0; i < mbox_rc.n; i++)
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			free(mbox_rc.plan[i].create[s].text);
+			free(mbox_rc.plan[i].sub[s].text);
+			free(mbox_rc.plan[i].unsub[s].text);
+		}
+	free(mbox_rc.plan);
+	memset(&mbox_rc, 0, sizeof(mbox_rc));
+}
+
+/* Every server command at once; their results then in order. */
+static void
+mbox_plan(struct eng *e, struct task *t)
+{
+	struct mbox_plan *pl;
 	struct mbox *mb;
-	size_t i, n = 0;
+	size_t i;
 	int lex, rex, ls, rs;
 	uint32_t s1, s2;
-
-	/* The database's view of every listed mailbox. */
-	for (i = 0; i < e->nmbox; i++) {
-		e->mbox[i]->idx = 0;
-		e->mbox[i]->sync = 0;
-	}
-	ipc_buf_init(&buf);
-	dbc_call(e, IMSG_DB_LOAD, &buf, mbox_db_row, NULL, NULL);
-	ipc_buf_free(&buf);
 
 	/*
 	 * Refusals first, so that a refused run changes nothing (the
@@ -754,9 +932,7 @@ mbox_reconcile(struct eng *e)
 			    "--delete %s` to delete.", mb->pretty,
 			    mb->pretty);
 	}
-
-	/* Every server command at once, then the results in order. */
-	plan = eng_calloc(e->nmbox, sizeof(*plan));
+	mbox_rc.plan = eng_calloc(e->nmbox, sizeof(*mbox_rc.plan));
 	for (i = 0; i < e->nmbox; i++) {
 		mb = e->mbox[i];
 		if (mb->ignored)
@@ -766,7 +942,8 @@ mbox_reconcile(struct eng *e)
 		if (!lex && !rex)
 			continue;
 		mb->sync = 1;
-		plan[n].mb = mb;
+		pl = &mbox_rc.plan[mbox_rc.n++];
+		pl->mb = mb;
 		if (lex && rex) {
 			ls = mbox_subscribed(mb, SIDE_LOCAL);
 			rs = mbox_subscribed(mb, SIDE_REMOTE);
@@ -775,73 +952,82 @@ mbox_reconcile(struct eng *e)
 					if (mb->db_subscribed) {
 						s1 = ls ? SIDE_LOCAL :
 						    SIDE_REMOTE;
-						plan[n].unsub[s1] =
-						    netc_mailbox_op(
-						    &e->peer[s1],
-						    IMAP_MBOP_UNSUBSCRIBE,
-						    mb->srv[s1], NULL);
+						mbox_op(e, t, s1,
+						    IMAP_MBOP_UNSUBSCRIBE, mb,
+						    &pl->unsub[s1]);
 					} else {
 						s1 = ls ? SIDE_REMOTE :
 						    SIDE_LOCAL;
-						plan[n].sub[s1] =
-						    netc_mailbox_op(
-						    &e->peer[s1],
-						    IMAP_MBOP_SUBSCRIBE,
-						    mb->srv[s1], NULL);
+						mbox_op(e, t, s1,
+						    IMAP_MBOP_SUBSCRIBE, mb,
+						    &pl->sub[s1]);
 					}
-					plan[n].db_set = 1;
-					plan[n].db_sub = !mb->db_subscribed;
+					pl->db_set = 1;
+					pl->db_sub = !mb->db_subscribed;
 				} else if (ls != mb->db_subscribed) {
-					plan[n].db_set = 1;
-					plan[n].db_sub = ls;
+					pl->db_set = 1;
+					pl->db_sub = ls;
 				}
 			} else {
-				plan[n].db_add = 1;
-				plan[n].db_sub = ls || rs;
-				if (plan[n].db_sub && !ls)
-					plan[n].sub[SIDE_LOCAL] =
-					    netc_mailbox_op(
-					    &e->peer[SIDE_LOCAL],
-					    IMAP_MBOP_SUBSCRIBE,
-					    mb->srv[SIDE_LOCAL], NULL);
-				if (plan[n].db_sub && !rs)
-					plan[n].sub[SIDE_REMOTE] =
-					    netc_mailbox_op(
-					    &e->peer[SIDE_REMOTE],
-					    IMAP_MBOP_SUBSCRIBE,
-					    mb->srv[SIDE_REMOTE], NULL);
+				pl->db_add = 1;
+				pl->db_sub = ls || rs;
+				if (pl->db_sub && !ls)
+					mbox_op(e, t, SIDE_LOCAL,
+					    IMAP_MBOP_SUBSCRIBE, mb,
+					    &pl->sub[SIDE_LOCAL]);
+				if (pl->db_sub && !rs)
+					mbox_op(e, t, SIDE_REMOTE,
+					    IMAP_MBOP_SUBSCRIBE, mb,
+					    &pl->sub[SIDE_REMOTE]);
 			}
 		} else {
 			s1 = lex ? SIDE_LOCAL : SIDE_REMOTE;
 			s2 = lex ? SIDE_REMOTE : SIDE_LOCAL;
-			plan[n].db_add = 1;
-			plan[n].db_sub = mbox_subscribed(mb, s1);
-			plan[n].create[s2] = netc_mailbox_op(&e->peer[s2],
-			    IMAP_MBOP_CREATE, mb->srv[s2], NULL);
-			if (plan[n].db_sub)
-				plan[n].sub[s2] = netc_mailbox_op(
-				    &e->peer[s2], IMAP_MBOP_SUBSCRIBE,
-				    mb->srv[s2], NULL);
+			pl->db_add = 1;
+			pl->db_sub = mbox_subscribed(mb, s1);
+			mbox_op(e, t, s2, IMAP_MBOP_CREATE, mb,
+			    &pl->create[s2]);
+			if (pl->db_sub)
+				mbox_op(e, t, s2, IMAP_MBOP_SUBSCRIBE, mb,
+				    &pl->sub[s2]);
 		}
-		n++;
 	}
+}
 
-	for (i = 0; i < n; i++) {
-		mb = plan[i].mb;
-		if (plan[i].db_add) {
-			log_msg(LOG_LVL_NOTICE, "database", NULL,
-			    "Created mailbox %s", mb->pretty);
-			mb->idx = dbc_mailbox_add(e, mb, plan[i].db_sub);
-			mb->db_subscribed = plan[i].db_sub;
+int
+mbox_reconcile_step(struct eng *e, struct task *t)
+{
+	struct ipc_buf buf;
+	size_t i;
+
+	switch (mbox_rc.state) {
+	case RC_LOAD:
+		/* The database's view of every listed mailbox. */
+		for (i = 0; i < e->nmbox; i++) {
+			e->mbox[i]->idx = 0;
+			e->mbox[i]->sync = 0;
 		}
-		mbox_plan_wait(e, &plan[i]);
-		if (plan[i].db_set) {
-			dbc_subscribe(e, mb->idx, plan[i].db_sub);
-			mb->db_subscribed = plan[i].db_sub;
-		}
-		if (plan[i].db_add || plan[i].db_set)
-			dbc_commit(e);
+		ipc_buf_init(&buf);
+		dbc_send(e, t, IMSG_DB_LOAD, &buf, mbox_db_row, NULL, NULL);
+		ipc_buf_free(&buf);
+		mbox_rc.state = RC_PLAN;
+		return 0;
+	case RC_PLAN:
+		mbox_plan(e, t);
+		mbox_rc.state = RC_APPLY;
+		if (t->pending > 0)
+			return 0;
+		/* FALLTHROUGH */
+	case RC_APPLY:
+		for (i = 0; i < mbox_rc.n; i++)
+			mbox_apply(e, t, &mbox_rc.plan[i]);
+		mbox_rc.state = RC_DONE;
+		if (t->pending > 0)
+			return 0;
+		/* FALLTHROUGH */
+	case RC_DONE:
+		mbox_plan_free();
+		return 1;
 	}
-	free(plan);
-	return 0;
+	return 1;
 }

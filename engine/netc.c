@@ -2,11 +2,17 @@
  * The client side of one net peer (eng.h has the interface and its
  * ownership rules).  Requests go out with a fresh id in hdr.peerid; net
  * answers them in order, each ending with IMSG_IMAP_DONE.  Whatever the
- * server says on its own is folded into the peer's state here, as the
- * reference's client library does in its response handler (REFERENCE-
- * BEHAVIOUR §4.6-4.8): EXISTS and the new-mail counter, VANISHED, the
- * MODIFIED table, the live cache of the selected mailbox and the
- * deferred switch of mailbox on [CLOSED].
+ * server says on its own is folded here into the state of the mailbox it
+ * is about, as the reference's client library does in its response
+ * handler (REFERENCE-BEHAVIOUR §4.6-4.8): EXISTS and the new-mail
+ * counter, VANISHED, the MODIFIED table, the live cache, and the switch
+ * of mailbox at [CLOSED] or at the SELECT's answer.
+ *
+ * Which mailbox untagged data is about follows the response stream, not
+ * what was sent: a SELECT pipelined behind other commands takes effect
+ * when the server processes it ([CLOSED] comes first when a mailbox was
+ * selected, RFC 7162 §3.2.11), so data of the commands before it still
+ * goes to the mailbox they were about.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +23,18 @@
 #include "proc.h"
 
 static void	 netc_bad(struct peer *, struct ipc_msg *, const char *);
-static void	 netc_open_mailbox(struct peer *, struct mbox *);
+static void	 netc_open(struct peer *, struct mbox *);
 static void	 netc_code(struct peer *, uint32_t, uint64_t);
 static void	 netc_exists(struct peer *, uint32_t);
 static void	 netc_vanished(struct peer *, uint32_t, const char *);
-static int	 netc_fetch_item(struct peer *, struct ipc_msg *);
+static void	 netc_fetch_item(struct peer *, struct fitem *);
 static int	 netc_nomod(const struct peer *);
-static struct req *netc_owner(struct peer *, uint32_t);
+static struct req *netc_owner_list(struct peer *);
+static struct req *netc_owner_fetch(struct peer *, uint32_t);
 static void	 netc_status_item(struct peer *, struct ipc_msg *);
 static void	 netc_done(struct peer *, struct ipc_msg *);
 static void	 netc_check_selected(struct peer *);
+static void	 netc_unselected(struct peer *);
 static int	 flag_cmp(const void *, const void *);
 static const char *netc_status_name(uint32_t);
 
@@ -42,6 +50,17 @@ netc_init(struct peer *p, struct eng *e, uint32_t side, struct ipc_chan *c)
 	p->delim = -1;
 }
 
+static void
+req_free(struct req *r)
+{
+	if (r == NULL)
+		return;
+	free(r->codedata);
+	free(r->text);
+	uidranges_free(&r->set);
+	free(r);
+}
+
 void
 netc_free(struct peer *p)
 {
@@ -49,19 +68,9 @@ netc_free(struct peer *p)
 
 	for (r = p->head; r != NULL; r = next) {
 		next = r->next;
-		netc_req_free(r);
+		req_free(r);
 	}
 	p->head = p->tail = NULL;
-	uidranges_free(&p->vanished);
-	modtab_free(&p->modified);
-}
-
-const char *
-netc_mbox(const struct peer *p)
-{
-	if (!p->selected || p->sel == NULL)
-		return NULL;
-	return p->sel->srv[p->side];
 }
 
 static void
@@ -73,29 +82,32 @@ netc_bad(struct peer *p, struct ipc_msg *msg, const char *why)
 }
 
 struct req *
-netc_send(struct peer *p, uint32_t type, struct ipc_buf *buf, req_cb *cb,
-    req_done_cb *on_done, void *arg, int flags)
+netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
+    struct mbox *mb, req_data_cb *data, req_done_cb *done, void *arg)
 {
 	struct req *r;
 
 	r = eng_calloc(1, sizeof(*r));
 	r->p = p;
+	r->t = t;
 	r->id = p->next_id++;
 	if (p->next_id == 0)
 		p->next_id = 1;		/* 0 means "no request" */
 	r->type = type;
-	r->cb = cb;
-	r->on_done = on_done;
+	r->mb = mb;
+	r->data = data;
+	r->done = done;
 	r->arg = arg;
-	r->flags = flags;
 	if (ipc_send(p->chan, type, r->id, -1, buf) == -1)
-		fatalx(EXIT_FAIL, "engine: %s", p->chan->err);
+		fatalx(EXIT_CHILD, "engine: %s", p->chan->err);
 	if (p->tail != NULL)
 		p->tail->next = r;
 	else
 		p->head = r;
 	p->tail = r;
 	p->inflight++;
+	if (t != NULL)
+		task_hold(t);
 	return r;
 }
 
@@ -104,32 +116,7 @@ netc_send_more(struct peer *p, struct req *r, uint32_t type, const void *data,
     size_t len)
 {
 	if (ipc_compose(p->chan, type, r->id, -1, data, len) == -1)
-		fatalx(EXIT_FAIL, "engine: %s", p->chan->err);
-}
-
-void
-netc_wait(struct req *r)
-{
-	while (!r->done)
-		eng_poll(r->p->e);
-}
-
-void
-netc_req_free(struct req *r)
-{
-	if (r == NULL)
-		return;
-	free(r->codedata);
-	free(r->text);
-	free(r);
-}
-
-void
-netc_wait_all(struct eng *e)
-{
-	while (e->peer[SIDE_LOCAL].head != NULL ||
-	    e->peer[SIDE_REMOTE].head != NULL)
-		eng_poll(e);
+		fatalx(EXIT_CHILD, "engine: %s", p->chan->err);
 }
 
 static const char *
@@ -145,10 +132,19 @@ netc_status_name(uint32_t status)
 	}
 }
 
-void
-netc_fail_req(struct peer *p, struct req *r)
+const char *
+netc_req_mbox(const struct req *r)
 {
-	eng_fail(p->e, EXIT_FAIL, p->name, netc_mbox(p), "%s %s",
+	/* While a SELECT is in flight no mailbox is selected (§4.8). */
+	if (r->type == IMSG_IMAP_SELECT || r->mb == NULL)
+		return NULL;
+	return r->mb->srv[r->p->side];
+}
+
+void
+netc_fail_req(struct req *r)
+{
+	eng_fail(r->p->e, EXIT_FAIL, r->p->name, netc_req_mbox(r), "%s %s",
 	    netc_status_name(r->status), r->text ? r->text : "");
 }
 
@@ -234,17 +230,36 @@ flags_union(const char *a, const char *b)
 /* ------------------------------------------------------------------ */
 /* State. */
 
-/* The reference's _open_mailbox(): a fresh selection. */
+/*
+ * The server now speaks of mb (the reference's _open_mailbox()).  What
+ * was reported about mb earlier and not yet consumed stays: its job
+ * still needs it.  Only EXISTS starts afresh, so that the SELECT's own
+ * EXISTS is not taken for new mail.
+ */
 static void
-netc_open_mailbox(struct peer *p, struct mbox *mb)
+netc_open(struct peer *p, struct mbox *mb)
 {
-	uidranges_free(&p->vanished);
-	modtab_clear(&p->modified);
-	p->newmail = 0;
-	p->exists_self = 0;
 	p->sel = mb;
+	mb->sel[p->side].exists_self = 0;
 	mb->cache[p->side].has &= ~MC_EXISTS;
 	mb->cache[p->side].exists = 0;
+}
+
+/* Nothing is selected any more; a SELECT in flight comes next. */
+static void
+netc_unselected(struct peer *p)
+{
+	struct req *r;
+
+	p->sel = NULL;
+	p->selected = 0;
+	for (r = p->head; r != NULL; r = r->next)
+		if (r->type == IMSG_IMAP_SELECT && !r->opened) {
+			/* No [CLOSED] will come: its data starts now. */
+			netc_open(p, r->mb);
+			r->opened = 1;
+			break;
+		}
 }
 
 void
@@ -254,10 +269,11 @@ netc_set_uidvalidity(struct peer *p, struct mbox *mb, uint32_t v)
 	struct mcache *pc = &mb->pcache[p->side];
 
 	if ((c->has & MC_UIDVALIDITY) && c->uidvalidity != v)
-		eng_fail(p->e, EXIT_FAIL, p->name, netc_mbox(p),
-		    "UIDVALIDITY changed! (%u != %u)  Need to invalidate "
-		    "the UID cache for %s.", c->uidvalidity, v,
-		    mb->srv[p->side] ? mb->srv[p->side] : "");
+		eng_fail(p->e, EXIT_FAIL, p->name, p->selected && p->sel ?
+		    p->sel->srv[p->side] : NULL, "UIDVALIDITY changed! "
+		    "(%u != %u)  Need to invalidate the UID cache for %s.",
+		    c->uidvalidity, v, mb->srv[p->side] ? mb->srv[p->side] :
+		    "");
 	c->uidvalidity = v;
 	c->has |= MC_UIDVALIDITY;
 	if (!(pc->has & MC_UIDVALIDITY)) {
@@ -275,7 +291,7 @@ netc_set_pcache(struct peer *p, struct mbox *mb, unsigned int what,
 	if (what & MC_UIDVALIDITY) {
 		if ((pc->has & MC_UIDVALIDITY) &&
 		    pc->uidvalidity != uidvalidity)
-			eng_fail(p->e, EXIT_FAIL, p->name, netc_mbox(p),
+			eng_fail(p->e, EXIT_FAIL, p->name, NULL,
 			    "UIDVALIDITY changed! (%u != %u)  Need to "
 			    "invalidate the UID cache for %s.",
 			    pc->uidvalidity, uidvalidity, mb->srv[p->side]);
@@ -287,7 +303,8 @@ netc_set_pcache(struct peer *p, struct mbox *mb, unsigned int what,
 		pc->hms = hms;
 	pc->has |= what;
 	if (log_debug_level() > 0) {
-		log_msg(LOG_LVL_DEBUG, p->name, netc_mbox(p),
+		log_msg(LOG_LVL_DEBUG, p->name, mb->job != NULL ?
+		    mb->srv[p->side] : NULL,
 		    "Update last clean state for %s: (%s%u%s%u%s%llu)",
 		    mb->srv[p->side],
 		    (pc->has & MC_UIDVALIDITY) ? "UIDVALIDITY " : "",
@@ -299,8 +316,10 @@ netc_set_pcache(struct peer *p, struct mbox *mb, unsigned int what,
 }
 
 /*
- * The reference's is_dirty(): pending new mail on the connection, or
- * UIDNEXT/HIGHESTMODSEQ unknown or different from the last synced state.
+ * The reference's is_dirty(): pending new mail, or UIDNEXT/HIGHESTMODSEQ
+ * unknown or different from the last synced state.  (The reference counts
+ * new mail per connection; here it is per mailbox, which is what it
+ * means.)
  */
 int
 netc_is_dirty(struct peer *p, struct mbox *mb)
@@ -308,7 +327,7 @@ netc_is_dirty(struct peer *p, struct mbox *mb)
 	struct mcache *c = &mb->cache[p->side];
 	struct mcache *pc = &mb->pcache[p->side];
 
-	if (p->newmail > 0)
+	if (mb->sel[p->side].newmail > 0)
 		return 1;
 	if (!(pc->has & MC_UIDNEXT) || pc->uidnext == 0 ||
 	    !(c->has & MC_UIDNEXT) || c->uidnext != pc->uidnext)
@@ -324,12 +343,17 @@ static void
 netc_code(struct peer *p, uint32_t code, uint64_t value)
 {
 	struct mcache *c;
+	struct req *r;
 
 	if (code == IMAP_CODE_CLOSED) {
-		if (p->sel_delayed != NULL) {
-			netc_open_mailbox(p, p->sel_delayed);
-			p->sel_delayed = NULL;
-		}
+		/* The oldest SELECT in flight is being processed. */
+		for (r = p->head; r != NULL; r = r->next)
+			if (r->type == IMSG_IMAP_SELECT && !r->opened) {
+				netc_open(p, r->mb);
+				r->opened = 1;
+				p->selected = 0;
+				break;
+			}
 		return;
 	}
 	/*
@@ -354,6 +378,8 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 	case IMAP_CODE_HIGHESTMODSEQ:
 		c->hms = value;
 		c->has |= MC_HMS;
+		p->sel->sel[p->side].hms_req = p->head != NULL ?
+		    p->head->id : 0;
 		break;
 	case IMAP_CODE_NOMODSEQ:
 		c->nomodseq = 1;
@@ -370,16 +396,18 @@ static void
 netc_exists(struct peer *p, uint32_t n)
 {
 	struct mcache *c;
+	struct msel *ms;
 	uint64_t d, a;
 
 	if (p->sel == NULL)
 		return;
 	c = &p->sel->cache[p->side];
+	ms = &p->sel->sel[p->side];
 	if (c->has & MC_EXISTS) {
 		if (n < c->exists)
-			eng_fail(p->e, EXIT_PANIC, p->name, netc_mbox(p),
-			    "PANIC: Unexpected EXISTS shrink %u < %u!", n,
-			    c->exists);
+			eng_fail(p->e, EXIT_PANIC, p->name,
+			    p->sel->srv[p->side], "PANIC: Unexpected EXISTS "
+			    "shrink %u < %u!", n, c->exists);
 		if (n > c->exists) {
 			/*
 			 * Messages we appended ourselves are not new mail:
@@ -387,9 +415,9 @@ netc_exists(struct peer *p, uint32_t n)
 			 * batch (§9.6).
 			 */
 			d = n - c->exists;
-			a = d < p->exists_self ? d : p->exists_self;
-			p->exists_self -= a;
-			p->newmail += d - a;
+			a = d < ms->exists_self ? d : ms->exists_self;
+			ms->exists_self -= a;
+			ms->newmail += d - a;
 		}
 	}
 	c->exists = n;
@@ -406,8 +434,9 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 
 	if (uidset_parse(set, &rs) == -1) {
 		uidranges_free(&rs);
-		eng_fail(p->e, EXIT_PANIC, p->name, netc_mbox(p),
-		    "PANIC: Invalid VANISHED set %s", set);
+		eng_fail(p->e, EXIT_PANIC, p->name, p->sel ?
+		    p->sel->srv[p->side] : NULL, "PANIC: Invalid VANISHED set "
+		    "%s", set);
 	}
 	if (p->sel == NULL) {
 		uidranges_free(&rs);
@@ -415,6 +444,12 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 	}
 	c = &p->sel->cache[p->side];
 	for (i = 0; i < rs.n; i++) {
+		if (rs.r[i].lo > rs.r[i].hi) {
+			uint32_t t = rs.r[i].lo;
+
+			rs.r[i].lo = rs.r[i].hi;
+			rs.r[i].hi = t;
+		}
 		cnt = (uint64_t)rs.r[i].hi - rs.r[i].lo + 1;
 		if (!earlier && (c->has & MC_EXISTS))
 			c->exists = cnt > c->exists ? 0 :
@@ -422,7 +457,8 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 		if ((c->has & MC_UIDNEXT) && c->uidnext <= rs.r[i].hi &&
 		    rs.r[i].hi < UINT32_MAX)
 			c->uidnext = rs.r[i].hi + 1;
-		uidranges_push(&p->vanished, rs.r[i].lo, rs.r[i].hi);
+		uidranges_push(&p->sel->sel[p->side].vanished, rs.r[i].lo,
+		    rs.r[i].hi);
 	}
 	uidranges_free(&rs);
 }
@@ -439,26 +475,37 @@ netc_nomod(const struct peer *p)
 	return 0;
 }
 
+/* The LIST in flight that collects items: the oldest. */
+static struct req *
+netc_owner_list(struct peer *p)
+{
+	struct req *r;
+
+	for (r = p->head; r != NULL; r = r->next)
+		if (r->type == IMSG_IMAP_LIST && r->data != NULL)
+			return r;
+	return NULL;
+}
+
 /*
- * The request a piece of data belongs to.  net stamps untagged data
- * with the oldest request in flight, but a server may answer pipelined
+ * The request a FETCH item belongs to.  net stamps untagged data with
+ * the oldest request in flight, but a server may answer pipelined
  * commands out of order (Dovecot sends a FETCH's bodies before the
- * tagged OK of the STORE sent before it): data goes to the oldest
- * request in flight that takes this kind of data.
+ * tagged OK of the STORE sent before it), and flag changes of other
+ * sessions or of our STOREs come as FETCH items too: an item goes to the
+ * oldest FETCH in flight about the mailbox it is about whose UID set
+ * holds its UID (any such FETCH if the UID comes later).
  */
 static struct req *
-netc_owner(struct peer *p, uint32_t type)
+netc_owner_fetch(struct peer *p, uint32_t uid)
 {
 	struct req *r;
 
 	for (r = p->head; r != NULL; r = r->next) {
-		if (r->cb == NULL)
+		if (r->type != IMSG_IMAP_FETCH || r->data == NULL ||
+		    r->mb != p->sel)
 			continue;
-		if (type == IMSG_IMAP_LIST_ITEM ||
-		    type == IMSG_IMAP_STATUS_ITEM) {
-			if (r->type == IMSG_IMAP_LIST)
-				return r;
-		} else if (r->type == IMSG_IMAP_FETCH)
+		if (uid == 0 || uidranges_has(&r->set, uid))
 			return r;
 	}
 	return NULL;
@@ -466,83 +513,56 @@ netc_owner(struct peer *p, uint32_t type)
 
 /*
  * A FETCH response: the live cache follows it, and one without body or
- * envelope is a flag change for the MODIFIED table.  Returns 1 if it
- * continues the previous body (items after the literal).
+ * envelope is a flag change for the MODIFIED table.  Items after a body
+ * literal (fi->cont) continue the message already handed out.
  */
-static int
-netc_fetch_item(struct peer *p, struct ipc_msg *msg)
+static void
+netc_fetch_item(struct peer *p, struct fitem *fi)
 {
-	struct ipc_rd rd;
 	struct mcache *c;
 	struct modent *me;
-	uint32_t seq, uid, mask;
-	uint64_t modseq, size;
-	char *flags, *date, *env;
-	int cont;
+	struct msel *ms;
 
-	ipc_rd_init(&rd, msg);
-	seq = ipc_get_u32(&rd);
-	uid = ipc_get_u32(&rd);
-	modseq = ipc_get_u64(&rd);
-	mask = ipc_get_u32(&rd);
-	flags = ipc_get_str(&rd);
-	date = ipc_get_str(&rd);
-	size = ipc_get_u64(&rd);
-	env = ipc_get_str(&rd);
-	free(date);
-	free(env);
-	(void)size;
-	if (ipc_rd_end(&rd) == -1) {
-		free(flags);
-		netc_bad(p, msg, "bad layout");
-	}
-	cont = p->body_uid != 0 && !(mask & IMAP_FETCH_BODY) &&
-	    (!(mask & IMAP_FETCH_UID) || uid == p->body_uid);
-	if (p->sel == NULL) {
-		free(flags);
-		return cont;
-	}
+	if (p->sel == NULL)
+		return;
 	c = &p->sel->cache[p->side];
-	if (seq > 0 && (!(c->has & MC_EXISTS) || seq > c->exists)) {
-		c->exists = seq;
+	ms = &p->sel->sel[p->side];
+	if (fi->seq > 0 && (!(c->has & MC_EXISTS) || fi->seq > c->exists)) {
+		c->exists = fi->seq;
 		c->has |= MC_EXISTS;
 	}
-	if ((mask & IMAP_FETCH_UID) && uid > 0) {
-		if ((!(c->has & MC_UIDNEXT) || c->uidnext <= uid) &&
-		    uid < UINT32_MAX) {
-			c->uidnext = uid + 1;
+	if ((fi->mask & IMAP_FETCH_UID) && fi->uid > 0) {
+		if ((!(c->has & MC_UIDNEXT) || c->uidnext <= fi->uid) &&
+		    fi->uid < UINT32_MAX) {
+			c->uidnext = fi->uid + 1;
 			c->has |= MC_UIDNEXT;
 		}
 	}
-	if (mask & IMAP_FETCH_MODSEQ) {
-		if (!(c->has & MC_HMS) || c->hms < modseq) {
-			c->hms = modseq;
+	if (fi->mask & IMAP_FETCH_MODSEQ) {
+		if (!(c->has & MC_HMS) || c->hms < fi->modseq) {
+			c->hms = fi->modseq;
 			c->has |= MC_HMS;
 		}
-	} else if (!cont && (p->caps & IMAP_CAP_QRESYNC)) {
-		free(flags);
-		eng_fail(p->e, EXIT_PANIC, p->name, netc_mbox(p),
+	} else if (!fi->cont && (p->caps & IMAP_CAP_QRESYNC))
+		eng_fail(p->e, EXIT_PANIC, p->name, p->sel->srv[p->side],
 		    "PANIC: FETCH response without MODSEQ with QRESYNC "
 		    "enabled");
-	}
 	/*
 	 * A flag change: a FETCH with a UID, without body or envelope,
 	 * unless it answers one of our own metadata FETCHes (REQ_NOMOD)
 	 * and carries no flags.
 	 */
-	if (!cont && !(mask & (IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)) &&
-	    (mask & IMAP_FETCH_UID) && uid > 0 &&
-	    !(netc_nomod(p) && !(mask & IMAP_FETCH_FLAGS))) {
-		me = modtab_get(&p->modified, uid);
-		if (me == NULL || me->modseq < modseq ||
-		    (me->modseq == modseq && me->flags == NULL)) {
-			modtab_put(&p->modified, uid, modseq,
-			    (mask & IMAP_FETCH_FLAGS) && flags != NULL ?
-			    flags_sorted(flags) : NULL);
+	if (!fi->cont && !(fi->mask & (IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)) &&
+	    (fi->mask & IMAP_FETCH_UID) && fi->uid > 0 &&
+	    !(netc_nomod(p) && !(fi->mask & IMAP_FETCH_FLAGS))) {
+		me = modtab_get(&ms->modified, fi->uid);
+		if (me == NULL || me->modseq < fi->modseq ||
+		    (me->modseq == fi->modseq && me->flags == NULL)) {
+			modtab_put(&ms->modified, fi->uid, fi->modseq,
+			    (fi->mask & IMAP_FETCH_FLAGS) && fi->flags != NULL ?
+			    flags_sorted(fi->flags) : NULL);
 		}
 	}
-	free(flags);
-	return cont;
 }
 
 static void
@@ -553,7 +573,7 @@ netc_status_item(struct peer *p, struct ipc_msg *msg)
 	const char *name;
 	char *sname;
 	size_t len;
-	uint32_t mask, uidvalidity, uidnext, messages;
+	uint32_t mask, uidvalidity, uidnext;
 	uint64_t hms;
 
 	ipc_rd_init(&rd, msg);
@@ -562,8 +582,7 @@ netc_status_item(struct peer *p, struct ipc_msg *msg)
 	uidvalidity = ipc_get_u32(&rd);
 	uidnext = ipc_get_u32(&rd);
 	hms = ipc_get_u64(&rd);
-	messages = ipc_get_u32(&rd);
-	(void)messages;
+	(void)ipc_get_u32(&rd);
 	if (ipc_rd_end(&rd) == -1 || name == NULL ||
 	    memchr(name, '\0', len) != NULL)
 		netc_bad(p, msg, "bad layout");
@@ -594,10 +613,10 @@ netc_check_selected(struct peer *p)
 		return;
 	c = &p->sel->cache[p->side];
 	if (c->nomodseq)
-		eng_fail(p->e, EXIT_FAIL, p->name, netc_mbox(p),
+		eng_fail(p->e, EXIT_FAIL, p->name, p->sel->srv[p->side],
 		    "Mailbox %s doesn't support MODSEQ.", p->sel->srv[p->side]);
 	if (c->uidnotsticky)
-		eng_fail(p->e, EXIT_FAIL, p->name, netc_mbox(p),
+		eng_fail(p->e, EXIT_FAIL, p->name, p->sel->srv[p->side],
 		    "Mailbox %s does not support persistent UIDs.",
 		    p->sel->srv[p->side]);
 }
@@ -607,6 +626,7 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 {
 	struct ipc_rd rd;
 	struct req *r = p->head;
+	struct task *t;
 	uint32_t status, code;
 	char *data, *text, *end;
 	unsigned long long v;
@@ -635,8 +655,16 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 	r->code = code;
 	r->codedata = data;
 	r->text = text;
-	r->done = 1;
+	if (p->body_req == r)
+		p->body_req = NULL;
 
+	if (r->type == IMSG_IMAP_SELECT) {
+		if (!r->opened) {
+			/* No [CLOSED] came: the switch happens now. */
+			netc_open(p, r->mb);
+			r->opened = 1;
+		}
+	}
 	/* The tagged response's code is processed like an untagged one. */
 	if ((code == IMAP_CODE_UIDVALIDITY || code == IMAP_CODE_UIDNEXT ||
 	    code == IMAP_CODE_HIGHESTMODSEQ) && data != NULL) {
@@ -644,68 +672,74 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 		if (*data != '\0' && *end == '\0')
 			netc_code(p, code, v);
 	} else if (code == IMAP_CODE_NOMODSEQ ||
-	    code == IMAP_CODE_UIDNOTSTICKY || code == IMAP_CODE_CLOSED)
+	    code == IMAP_CODE_UIDNOTSTICKY)
 		netc_code(p, code, 0);
 
 	if (r->type == IMSG_IMAP_SELECT) {
-		if (p->sel_delayed != NULL) {
-			/* No [CLOSED] came: switch now. */
-			netc_open_mailbox(p, p->sel_delayed);
-			p->sel_delayed = NULL;
-		}
 		if (status == IMAP_DONE_OK)
 			p->selected = 1;
-	} else if (r->type == IMSG_IMAP_UNSELECT && status == IMAP_DONE_OK) {
-		p->selected = 0;
-		p->sel = NULL;
-		uidranges_free(&p->vanished);
-		modtab_clear(&p->modified);
-		p->newmail = 0;
-	}
+		else {
+			/* A failed SELECT leaves nothing selected. */
+			if (p->qsel == r->mb)
+				p->qsel = NULL;
+			netc_unselected(p);
+		}
+	} else if (r->type == IMSG_IMAP_UNSELECT && status == IMAP_DONE_OK)
+		netc_unselected(p);
 	if (status == IMAP_DONE_OK)
 		netc_check_selected(p);
-	if (r->on_done != NULL)
-		r->on_done(p, r);
-	if (r->flags & REQ_AUTOFREE)
-		netc_req_free(r);
+	t = r->t;
+	if (r->done != NULL)
+		r->done(r);
+	req_free(r);
+	if (t != NULL)
+		task_release(t);
 }
 
 void
 netc_dispatch(struct peer *p, struct ipc_msg *msg)
 {
 	struct ipc_rd rd;
+	struct rdata d;
+	struct fitem fi;
 	struct req *r = p->head;
 	uint32_t u, earlier;
 	uint64_t v;
 	char *s;
-	int cont = 0, was_body = 0;
 
 	if (msg->hdr.type == IMSG_IMAP_READY) {
 		ipc_rd_init(&rd, msg);
 		p->caps = ipc_get_u32(&rd);
-		if (ipc_rd_end(&rd) == -1)
+		if (ipc_rd_end(&rd) == -1 || p->ready)
 			netc_bad(p, msg, "bad layout");
 		p->ready = 1;
+		run_wake(p->e);
 		return;
 	}
 	if (!p->ready)
 		netc_bad(p, msg, "before IMSG_IMAP_READY");
 	if (msg->hdr.peerid != 0 && (r == NULL || r->id != msg->hdr.peerid))
 		netc_bad(p, msg, "answer to no request in flight");
-	if (msg->hdr.peerid == 0)
-		r = NULL;
 
+	memset(&d, 0, sizeof(d));
 	switch (msg->hdr.type) {
 	case IMSG_IMAP_DONE:
-		p->body_uid = 0;
 		netc_done(p, msg);
 		return;
 	case IMSG_IMAP_LIST_ITEM:
-		r = netc_owner(p, msg->hdr.type);
+		if ((r = netc_owner_list(p)) != NULL) {
+			d.kind = RD_LIST;
+			d.msg = msg;
+			r->data(r, &d);
+		}
 		break;
 	case IMSG_IMAP_STATUS_ITEM:
 		/* A listing collects its own; otherwise update the cache. */
-		if ((r = netc_owner(p, msg->hdr.type)) == NULL)
+		if ((r = netc_owner_list(p)) != NULL) {
+			d.kind = RD_LIST;
+			d.msg = msg;
+			r->data(r, &d);
+		} else
 			netc_status_item(p, msg);
 		break;
 	case IMSG_IMAP_CODE:
@@ -737,48 +771,73 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 		free(s);
 		break;
 	case IMSG_IMAP_FETCH_ITEM:
-		cont = netc_fetch_item(p, msg);
-		r = netc_owner(p, msg->hdr.type);
+		if (fitem_decode(msg, &fi) == -1)
+			netc_bad(p, msg, "bad layout");
+		if (p->body_open) {
+			fitem_free(&fi);
+			netc_bad(p, msg, "FETCH item inside a body");
+		}
+		netc_fetch_item(p, &fi);
+		if (fi.cont) {
+			/* The rest of the message the body belonged to. */
+			r = p->body_req;
+		} else {
+			r = netc_owner_fetch(p, (fi.mask & IMAP_FETCH_UID) ?
+			    fi.uid : 0);
+			if (fi.mask & IMAP_FETCH_BODY) {
+				p->body_req = r;
+				p->body_open = 1;
+			}
+		}
+		if (r != NULL) {
+			d.kind = RD_ITEM;
+			d.fi = &fi;
+			r->data(r, &d);
+		}
+		fitem_free(&fi);
 		break;
 	case IMSG_IMAP_BODY_DATA:
-		if ((r = netc_owner(p, msg->hdr.type)) == NULL)
-			netc_bad(p, msg, "body data for no FETCH");
+		if (!p->body_open)
+			netc_bad(p, msg, "body data outside a body");
+		if ((r = p->body_req) != NULL) {
+			d.kind = RD_BODY;
+			d.data = msg->data;
+			d.len = msg->len;
+			r->data(r, &d);
+		}
 		break;
 	case IMSG_IMAP_BODY_END:
 		ipc_rd_init(&rd, msg);
 		u = ipc_get_u32(&rd);
 		if (ipc_rd_end(&rd) == -1)
 			netc_bad(p, msg, "bad layout");
-		if ((r = netc_owner(p, msg->hdr.type)) == NULL)
-			netc_bad(p, msg, "body end for no FETCH");
-		was_body = 1;
-		p->body_uid = u;
-		break;
+		if (!p->body_open)
+			netc_bad(p, msg, "body end outside a body");
+		p->body_open = 0;
+		if ((r = p->body_req) != NULL) {
+			d.kind = RD_END;
+			d.uid = u;
+			r->data(r, &d);
+		}
+		return;
 	default:
 		netc_bad(p, msg, "not expected from a net");
 	}
-	if (!was_body && msg->hdr.type != IMSG_IMAP_BODY_DATA)
-		p->body_uid = 0;
-	/* A continuation is part of the body the callback already has. */
-	if (cont)
-		p->body_uid = 0;
-	if (r != NULL && r->cb != NULL)
-		r->cb(p, r, msg);
 }
 
 /* ------------------------------------------------------------------ */
 /* Commands. */
 
 struct req *
-netc_select(struct peer *p, struct mbox *mb, const char *seqset,
-    const char *uidset)
+netc_select(struct peer *p, struct task *t, struct mbox *mb,
+    const char *seqset, const char *uidset)
 {
 	struct mcache *pc = &mb->pcache[p->side];
 	struct mcache *c = &mb->cache[p->side];
 	struct ipc_buf buf;
 	struct req *r;
 	char *known;
-	int qresync;
+	int qresync, none;
 
 	if (pc->has & MC_UIDVALIDITY) {
 		c->uidvalidity = pc->uidvalidity;
@@ -799,20 +858,21 @@ netc_select(struct peer *p, struct mbox *mb, const char *seqset,
 		ipc_put_str(&buf, seqset && uidset ? seqset : "");
 		ipc_put_str(&buf, seqset && uidset ? uidset : "");
 	}
-	if (p->selected && (p->caps &
-	    (IMAP_CAP_CONDSTORE | IMAP_CAP_QRESYNC)))
-		p->sel_delayed = mb;	/* switch on [CLOSED] */
-	else
-		netc_open_mailbox(p, mb);
-	p->selected = 0;
-	r = netc_send(p, IMSG_IMAP_SELECT, &buf, NULL, NULL, NULL, 0);
-	r->mb = mb;
+	/* Nothing selected when the server gets to it: no [CLOSED]. */
+	none = p->qsel == NULL && p->sel == NULL;
+	r = netc_send(p, t, IMSG_IMAP_SELECT, &buf, mb, NULL, NULL, NULL);
 	ipc_buf_free(&buf);
+	p->qsel = mb;
+	if (none) {
+		netc_open(p, mb);
+		r->opened = 1;
+	}
 	return r;
 }
 
 struct req *
-netc_fetch(struct peer *p, const char *set, uint32_t items, req_cb *cb,
+netc_fetch(struct peer *p, struct task *t, struct mbox *mb, const char *set,
+    uint32_t items, int flags, req_data_cb *data, req_done_cb *done,
     void *arg)
 {
 	struct ipc_buf buf;
@@ -822,44 +882,19 @@ netc_fetch(struct peer *p, const char *set, uint32_t items, req_cb *cb,
 	ipc_put_str(&buf, set);
 	ipc_put_u32(&buf, items);
 	ipc_put_u64(&buf, 0);
-	r = netc_send(p, IMSG_IMAP_FETCH, &buf, cb, NULL, arg, 0);
+	r = netc_send(p, t, IMSG_IMAP_FETCH, &buf, mb, data, done, arg);
 	ipc_buf_free(&buf);
+	r->flags = flags;
+	if (uidset_parse(set, &r->set) == -1)
+		fatalx(EXIT_CHILD, "engine: internal error: bad UID set %s",
+		    set);
+	uidranges_normalize(&r->set);
 	return r;
 }
 
 struct req *
-netc_store(struct peer *p, const char *set, uint64_t unchangedsince,
-    uint32_t mode, const char *flags)
-{
-	struct ipc_buf buf;
-	struct req *r;
-
-	ipc_buf_init(&buf);
-	ipc_put_str(&buf, set);
-	ipc_put_u64(&buf, unchangedsince);
-	ipc_put_u32(&buf, mode);
-	ipc_put_str(&buf, flags);
-	r = netc_send(p, IMSG_IMAP_STORE, &buf, NULL, NULL, NULL, 0);
-	ipc_buf_free(&buf);
-	return r;
-}
-
-struct req *
-netc_expunge(struct peer *p, const char *set)
-{
-	struct ipc_buf buf;
-	struct req *r;
-
-	ipc_buf_init(&buf);
-	ipc_put_str(&buf, set);
-	r = netc_send(p, IMSG_IMAP_EXPUNGE, &buf, NULL, NULL, NULL, 0);
-	ipc_buf_free(&buf);
-	return r;
-}
-
-struct req *
-netc_mailbox_op(struct peer *p, uint32_t op, const char *name,
-    const char *newname)
+netc_mailbox_op(struct peer *p, struct task *t, uint32_t op,
+    const char *name, const char *newname, req_done_cb *done, void *arg)
 {
 	struct ipc_buf buf;
 	struct req *r;
@@ -868,15 +903,15 @@ netc_mailbox_op(struct peer *p, uint32_t op, const char *name,
 	ipc_put_u32(&buf, op);
 	ipc_put_data(&buf, name, strlen(name));
 	ipc_put_data(&buf, newname, newname ? strlen(newname) : 0);
-	r = netc_send(p, IMSG_IMAP_MAILBOX, &buf, NULL, NULL, NULL, 0);
+	r = netc_send(p, t, IMSG_IMAP_MAILBOX, &buf, NULL, NULL, done, arg);
 	ipc_buf_free(&buf);
 	return r;
 }
 
 struct req *
-netc_list(struct peer *p, uint32_t flags, const char *selopts,
-    const char *ref, char *const *patterns, size_t npatterns, req_cb *cb,
-    void *arg)
+netc_list(struct peer *p, struct task *t, uint32_t flags,
+    const char *selopts, const char *ref, char *const *patterns,
+    size_t npatterns, req_data_cb *data, req_done_cb *done, void *arg)
 {
 	struct ipc_buf buf;
 	struct req *r;
@@ -889,7 +924,7 @@ netc_list(struct peer *p, uint32_t flags, const char *selopts,
 	ipc_put_u32(&buf, (uint32_t)npatterns);
 	for (i = 0; i < npatterns; i++)
 		ipc_put_data(&buf, patterns[i], strlen(patterns[i]));
-	r = netc_send(p, IMSG_IMAP_LIST, &buf, cb, NULL, arg, 0);
+	r = netc_send(p, t, IMSG_IMAP_LIST, &buf, NULL, data, done, arg);
 	ipc_buf_free(&buf);
 	return r;
 }

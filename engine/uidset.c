@@ -2,6 +2,8 @@
  * UID lists and IMAP UID sets (uidset.h).
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,5 +272,122 @@ uid_range_str(uint32_t lo, uint32_t hi)
 	struct sbuf b = { NULL, 0, 0 };
 
 	uid_put_run(&b, lo, hi);
+	return sbuf_take(&b);
+}
+
+static int
+range_cmp(const void *a, const void *b)
+{
+	const struct uid_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+void
+uidranges_normalize(struct uidranges *rs)
+{
+	size_t i, j;
+
+	if (rs->n < 2)
+		return;
+	eng_sort(rs->r, rs->n, sizeof(*rs->r), range_cmp);
+	for (i = 1, j = 0; i < rs->n; i++) {
+		if (rs->r[j].hi == UINT32_MAX ||
+		    rs->r[i].lo <= rs->r[j].hi + 1) {
+			if (rs->r[i].hi > rs->r[j].hi)
+				rs->r[j].hi = rs->r[i].hi;
+			continue;
+		}
+		rs->r[++j] = rs->r[i];
+	}
+	rs->n = j + 1;
+}
+
+int
+uidranges_has(const struct uidranges *rs, uint32_t uid)
+{
+	size_t lo = 0, hi = rs->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (rs->r[mid].hi < uid)
+			lo = mid + 1;
+		else if (rs->r[mid].lo > uid)
+			hi = mid;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+void
+uidranges_from_vec(struct uidranges *rs, const uint32_t *v, size_t n)
+{
+	size_t i;
+	uint32_t lo, hi;
+
+	if (n == 0)
+		return;
+	lo = hi = v[0];
+	for (i = 1; i < n; i++) {
+		if (v[i] == hi + 1 && hi != UINT32_MAX) {
+			hi = v[i];
+			continue;
+		}
+		uidranges_push(rs, lo, hi);
+		lo = hi = v[i];
+	}
+	uidranges_push(rs, lo, hi);
+}
+
+void
+uidranges_clip(struct uidranges *rs, uint32_t below)
+{
+	size_t i, j;
+
+	for (i = 0, j = 0; i < rs->n; i++) {
+		if (rs->r[i].lo >= below)
+			continue;
+		rs->r[j] = rs->r[i];
+		if (rs->r[j].hi >= below)
+			rs->r[j].hi = below - 1;
+		j++;
+	}
+	rs->n = j;
+}
+
+size_t
+uidranges_piece(const struct uidranges *rs, size_t from, size_t max,
+    struct sbuf *out)
+{
+	char one[32];
+	int len;
+	size_t i;
+
+	for (i = from; i < rs->n; i++) {
+		if (rs->r[i].lo == rs->r[i].hi)
+			len = snprintf(one, sizeof(one), "%u", rs->r[i].lo);
+		else
+			len = snprintf(one, sizeof(one), "%u:%u", rs->r[i].lo,
+			    rs->r[i].hi);
+		if (out->len > 0 && out->len + 1 + (size_t)len > max)
+			break;
+		if (out->len > 0)
+			sbuf_addc(out, ',');
+		sbuf_add(out, one, (size_t)len);
+	}
+	return i;
+}
+
+char *
+uidranges_str(const struct uidranges *rs)
+{
+	struct sbuf b = { NULL, 0, 0 };
+
+	if (rs->n == 0)
+		return NULL;
+	(void)uidranges_piece(rs, 0, SIZE_MAX, &b);
 	return sbuf_take(&b);
 }

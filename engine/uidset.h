@@ -44,6 +44,24 @@ void	 uidranges_push(struct uidranges *, uint32_t, uint32_t);
 void	 uidranges_free(struct uidranges *);
 /* Number of UIDs covered, counting overlaps twice. */
 uint64_t uidranges_count(const struct uidranges *);
+/* Sorts and merges overlapping or adjacent ranges. */
+void	 uidranges_normalize(struct uidranges *);
+/* Membership in normalized ranges (a binary search). */
+int	 uidranges_has(const struct uidranges *, uint32_t);
+/* Appends the runs of a sorted, duplicate-free array. */
+void	 uidranges_from_vec(struct uidranges *, const uint32_t *, size_t);
+/* Drops every UID >= below (normalized ranges stay so). */
+void	 uidranges_clip(struct uidranges *, uint32_t);
+/*
+ * Appends to out the compact text of the ranges from index from on, as
+ * many as fit in max bytes (one at least); returns the index of the
+ * first range left out (rs->n when all went).
+ */
+struct sbuf;
+size_t	 uidranges_piece(const struct uidranges *, size_t, size_t,
+	    struct sbuf *);
+/* The compact text of all ranges (NULL when empty); caller frees. */
+char	*uidranges_str(const struct uidranges *);
 
 /*
  * Parses a sequence-set of numbers and "a:b" ranges (either order) into

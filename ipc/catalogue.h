@@ -16,7 +16,7 @@
 
 #include "proc.h"
 
-#define IPC_CATALOGUE_VERSION	2
+#define IPC_CATALOGUE_VERSION	3
 #define IPC_ANYLEN		(256 * 1024)
 
 #define IPC_MESSAGES(X)							\

@@ -45,7 +45,8 @@
  *   -> IMSG_IMAP_BODY_END	u32 uid
  *   A FETCH_ITEM with IMAP_FETCH_BODY is sent when the body literal
  *   starts, with the items seen before it; items the server sends after
- *   the literal come in a second FETCH_ITEM for the same uid.
+ *   the literal come in a second FETCH_ITEM marked IMAP_FETCH_CONT (with
+ *   the UID, wherever the server put it).
  *
  * IMSG_IMAP_STORE		str uid-set, u64 unchangedsince (0: none),
  *				u32 mode (IMAP_STORE_*), str flags
@@ -150,6 +151,7 @@
 #define IMAP_FETCH_BODY		0x08	/* BODY.PEEK[] */
 #define IMAP_FETCH_ENVELOPE	0x10
 #define IMAP_FETCH_UID		0x20	/* presence only */
+#define IMAP_FETCH_CONT		0x40	/* items after the previous body */
 
 /* STORE modes. */
 #define IMAP_STORE_REPLACE	0	/* FLAGS.SILENT */

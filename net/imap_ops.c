@@ -1193,8 +1193,9 @@ ops_fetch_mask(uint32_t fa)
 }
 
 /*
- * IMSG_IMAP_FETCH_ITEM with the items of fa (IMAP_FA_*) from f; body:
- * a body of size bytes follows.
+ * IMSG_IMAP_FETCH_ITEM with the items of fa (IMAP_FA_*) from f; body 1:
+ * a body of size bytes follows; body 2: these items came after the body
+ * of the previous item (IMAP_FETCH_CONT).
  */
 static void
 ops_fetch_item(struct imap_ops *o, const struct imap_fetch *f, uint32_t fa,
@@ -1211,11 +1212,12 @@ ops_fetch_item(struct imap_ops *o, const struct imap_fetch *f, uint32_t fa,
 	ipc_put_u32(&b, f->seq);
 	ipc_put_u32(&b, (fa & IMAP_FA_UID) ? f->uid : 0);
 	ipc_put_u64(&b, (fa & IMAP_FA_MODSEQ) ? f->modseq : 0);
-	ipc_put_u32(&b, ops_fetch_mask(fa) | (body ? IMAP_FETCH_BODY : 0));
+	ipc_put_u32(&b, ops_fetch_mask(fa) | (body == 1 ? IMAP_FETCH_BODY :
+	    body == 2 ? IMAP_FETCH_CONT : 0));
 	ipc_put_str(&b, flags != NULL ? flags : "");
 	ipc_put_str(&b, (fa & IMAP_FA_INTERNALDATE) &&
 	    f->internaldate != NULL ? f->internaldate : "");
-	ipc_put_u64(&b, body ? size : 0);
+	ipc_put_u64(&b, body == 1 ? size : 0);
 	ipc_put_str(&b, (fa & IMAP_FA_ENVELOPE) && f->env_from != NULL ?
 	    f->env_from : "");
 	free(flags);
@@ -1248,7 +1250,7 @@ ops_fetch_resp(struct imap_ops *o, const struct imap_fetch *f)
 		after = f->mask & ~o->body_mask & ~IMAP_FA_BODY;
 		if (after & ~IMAP_FA_UID)
 			ops_fetch_item(o, f, after | (f->mask & IMAP_FA_UID),
-			    0, 0);
+			    2, 0);
 	} else if (f->body_state == IMAP_BODY_NIL) {
 		/* BODY[] NIL: a body of no bytes. */
 		ops_fetch_item(o, f, f->mask, 1, 0);

@@ -573,7 +573,7 @@ test_fetch(void)
 	IS_STR(evs(), "#4 FETCH uid=5 modseq=0 mask=0x2a flags=(\\Seen) "
 	    "date= size=10 env=\n"
 	    "#4 DATA 01234\n#4 DATA 56789\n#4 END 5\n"
-	    "#4 FETCH uid=5 modseq=9 mask=0x21 flags=() date= size=0 env=\n"
+	    "#4 FETCH uid=5 modseq=9 mask=0x61 flags=() date= size=0 env=\n"
 	    "#4 FETCH uid=6 modseq=0 mask=0x28 flags=() date= size=0 env=\n"
 	    "#4 END 6\n"
 	    "#4 VANISHED 1 1:3,7\n#4 EXISTS 3\n",

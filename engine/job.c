@@ -1,0 +1,467 @@
+/*
+ * Mailbox jobs (eng.h): the synchronisation of one mailbox as a state
+ * machine, the scheduler that runs several at once, the lease of the
+ * server connections, and the log that keeps each mailbox's lines
+ * together.
+ *
+ * A job's own states follow the reference's main loop for one mailbox
+ * (REFERENCE-BEHAVIOUR §6.3-6.5):
+ *
+ *	START	load the UID mapping from the database
+ *	LEASE	wait for the connections (one per server today)
+ *	SELECT	SELECT both sides at once, QRESYNC from the last synced
+ *		state, with the sample; a new mailbox with one empty side
+ *		also sends the FETCH of the other side's messages
+ *	SELECTED  a resumed sync goes through resume.c; a known mailbox
+ *		propagates its known changes (known.c) and stores both
+ *		HIGHESTMODSEQs if anything was found
+ *	MESSAGES  copies recognised (adopt.c), then new messages remote ->
+ *		local and local -> remote (xfer.c), again while the local
+ *		pass gave remote new mail; known changes once more; the new
+ *		UIDNEXT and HIGHESTMODSEQ of both sides stored and
+ *		committed; again from MESSAGES while the mailbox is dirty
+ *	END	the connections go to the next job
+ *
+ * Jobs start in the order they were queued (mailbox order) and at most
+ * eng->jobs_max are in flight.  The commands that need a mailbox
+ * selected go through a lease: a job holds the connection to each
+ * server from its SELECT to its END, so one mailbox's commands are never
+ * interleaved with another's on a connection (a job waiting for the
+ * lease has loaded its mapping meanwhile).  A job's lines are logged at
+ * once while it is the oldest job in flight; a later job's lines wait,
+ * in order, until every job started before it is over.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_proto.h"
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "proc.h"
+
+enum {
+	J_START = 0,
+	J_LEASE,
+	J_SELECT,
+	J_SELECTED,
+	J_KNOWN_DONE,
+	J_MESSAGES,
+	J_PASS_REMOTE,
+	J_PASS_LOCAL,
+	J_PASSES_DONE,
+	J_STORE,
+	J_CHECK,
+	J_END,
+};
+
+struct job_log {
+	struct job_log	*next;
+	int		 level;
+	char		*name;
+	char		*mbox;
+	char		*text;
+};
+
+static void	 job_step(struct task *);
+static void	 job_fin(struct task *);
+static void	 job_select_done(struct req *);
+static void	 jobs_reap(struct eng *);
+static void	 job_log_flush(struct job *);
+
+/* ------------------------------------------------------------------ */
+/* The log. */
+
+void
+jlog(struct job *j, int level, const char *name, const char *mbox,
+    const char *fmt, ...)
+{
+	struct job_log *l;
+	va_list ap;
+	char *text;
+
+	if (level == LOG_LVL_DEBUG && log_debug_level() == 0)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatalx(EXIT_FAIL, "engine: out of memory");
+	va_end(ap);
+	if (j == NULL || j->e->jobs == j) {
+		log_msg(level, name, mbox, "%s", text);
+		free(text);
+		return;
+	}
+	l = eng_calloc(1, sizeof(*l));
+	l->level = level;
+	l->name = name != NULL ? eng_strdup(name) : NULL;
+	l->mbox = mbox != NULL ? eng_strdup(mbox) : NULL;
+	l->text = text;
+	if (j->logtail != NULL)
+		j->logtail->next = l;
+	else
+		j->log = l;
+	j->logtail = l;
+}
+
+static void
+job_log_flush(struct job *j)
+{
+	struct job_log *l, *next;
+
+	for (l = j->log; l != NULL; l = next) {
+		next = l->next;
+		log_msg(l->level, l->name, l->mbox, "%s", l->text);
+		free(l->name);
+		free(l->mbox);
+		free(l->text);
+		free(l);
+	}
+	j->log = j->logtail = NULL;
+}
+
+void
+jobs_flush_logs(struct eng *e)
+{
+	struct job *j;
+
+	for (j = e->jobs; j != NULL; j = j->next)
+		job_log_flush(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* The scheduler. */
+
+void
+jobs_queue(struct eng *e, struct mbox *mb, enum job_kind kind)
+{
+	if (e->nqueue == e->capqueue) {
+		e->capqueue = e->capqueue ? e->capqueue * 2 : 64;
+		e->queue = eng_reallocarray(e->queue, e->capqueue,
+		    sizeof(*e->queue));
+		e->queue_kind = eng_reallocarray(e->queue_kind, e->capqueue,
+		    sizeof(*e->queue_kind));
+	}
+	e->queue[e->nqueue] = mb;
+	e->queue_kind[e->nqueue] = kind;
+	e->nqueue++;
+}
+
+static size_t
+jobs_running(const struct eng *e)
+{
+	const struct job *j;
+	size_t n = 0;
+
+	for (j = e->jobs; j != NULL; j = j->next)
+		if (!j->finished)
+			n++;
+	return n;
+}
+
+int
+jobs_busy(struct eng *e)
+{
+	struct job *j;
+	struct mbox *mb;
+	size_t max = e->jobs_max > 0 ? e->jobs_max : 1;
+
+	while (e->queue_off < e->nqueue && jobs_running(e) < max) {
+		mb = e->queue[e->queue_off];
+		j = eng_calloc(1, sizeof(*j));
+		task_init(&j->t, "mailbox job", job_step, job_fin);
+		j->e = e;
+		j->mb = mb;
+		j->kind = e->queue_kind[e->queue_off];
+		e->queue_off++;
+		map_init(&j->map);
+		if (e->jobstail != NULL)
+			e->jobstail->next = j;
+		else
+			e->jobs = j;
+		e->jobstail = j;
+		e->njobs++;
+		mb->job = j;
+		eng_wake(e, &j->t);
+	}
+	if (e->queue_off == e->nqueue) {
+		e->nqueue = e->queue_off = 0;
+	}
+	return e->jobs != NULL || e->queue_off < e->nqueue;
+}
+
+/* Drops finished jobs from the head: the next one owns the log. */
+static void
+jobs_reap(struct eng *e)
+{
+	struct job *j;
+
+	while ((j = e->jobs) != NULL && j->finished) {
+		job_log_flush(j);
+		e->jobs = j->next;
+		if (e->jobs == NULL)
+			e->jobstail = NULL;
+		e->njobs--;
+		free(j);
+		if (e->jobs != NULL)
+			job_log_flush(e->jobs);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The lease. */
+
+int
+lease_acquire(struct job *j)
+{
+	struct eng *e = j->e;
+	struct peer *l = &e->peer[SIDE_LOCAL], *r = &e->peer[SIDE_REMOTE];
+	struct job *w, **pw;
+
+	if (l->holder == j && r->holder == j)
+		return 1;
+	if (l->holder == NULL && r->holder == NULL &&
+	    (e->lwait == NULL || e->lwait == j)) {
+		/* Out of the queue, if it was there. */
+		for (pw = &e->lwait; (w = *pw) != NULL; pw = &w->wnext)
+			if (w == j) {
+				*pw = w->wnext;
+				if (e->lwaittail == w) {
+					e->lwaittail = NULL;
+					for (w = e->lwait; w != NULL;
+					    w = w->wnext)
+						e->lwaittail = w;
+				}
+				break;
+			}
+		j->wnext = NULL;
+		l->holder = r->holder = j;
+		return 1;
+	}
+	for (w = e->lwait; w != NULL; w = w->wnext)
+		if (w == j)
+			break;
+	if (w == NULL) {
+		j->wnext = NULL;
+		if (e->lwaittail != NULL)
+			e->lwaittail->wnext = j;
+		else
+			e->lwait = j;
+		e->lwaittail = j;
+	}
+	j->t.waiting = 1;
+	return 0;
+}
+
+void
+lease_release(struct job *j)
+{
+	struct eng *e = j->e;
+	uint32_t s;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		if (e->peer[s].holder == j)
+			e->peer[s].holder = NULL;
+	if (e->lwait != NULL)
+		eng_wake(e, &e->lwait->t);
+}
+
+/* ------------------------------------------------------------------ */
+/* The job. */
+
+void
+job_state_init(struct job *j)
+{
+	struct mbox *mb = j->mb;
+
+	if (mb->has_state)
+		return;
+	/* Not committed by itself: with the first write group (§5.4). */
+	dbc_state_init(j->e, mb->idx, mb->cache[SIDE_LOCAL].uidvalidity,
+	    mb->cache[SIDE_REMOTE].uidvalidity);
+	mb->has_state = 1;
+}
+
+static void
+job_select_done(struct req *r)
+{
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+}
+
+static void
+job_step(struct task *t)
+{
+	struct job *j = (struct job *)t;
+	struct eng *e = j->e;
+	struct mbox *mb = j->mb;
+	struct mcache *pl = &mb->pcache[SIDE_LOCAL];
+	struct mcache *pr = &mb->pcache[SIDE_REMOTE];
+	char *seq[2], *uids[2];
+	uint32_t s;
+
+	for (;;) {
+		if (t->pending > 0 || t->waiting || t->done)
+			return;
+		if (t->state >= JOB_SUB) {
+			if (t->state < XFER_SUB && j->known != NULL)
+				known_step(j);
+			else if (t->state >= XFER_SUB &&
+			    t->state < ADOPT_SUB && j->x != NULL)
+				xfer_step(j);
+			else if (t->state >= ADOPT_SUB &&
+			    t->state < RESUME_SUB && j->adopt != NULL)
+				adopt_step(j);
+			else if (t->state >= RESUME_SUB && j->resume != NULL)
+				resume_step(j);
+			else
+				fatalx(EXIT_CHILD, "engine: internal error: "
+				    "job state %d without its machine",
+				    t->state);
+			continue;
+		}
+		switch (t->state) {
+		case J_START:
+			if (j->kind == JOB_RESUME)
+				jlog(j, LOG_LVL_NOTICE, NULL, NULL, "Resuming "
+				    "interrupted sync for %s", mb->pretty);
+			t->state = J_LEASE;
+			if (mb->idx != 0 && mb->has_state)
+				dbc_map_load(e, t, mb->idx, &j->map);
+			break;
+
+		case J_LEASE:
+			if (!lease_acquire(j))
+				return;
+			t->state = J_SELECT;
+			break;
+
+		case J_SELECT:
+			if (mb->idx == 0)
+				eng_fail(e, EXIT_FAIL, NULL, NULL, "internal "
+				    "error: mailbox %s has no database index",
+				    mb->pretty);
+			if (j->kind == JOB_RESUME) {
+				/*
+				 * From the last synced state, with QRESYNC:
+				 * what changed on old messages since is not
+				 * lost (§9.11).
+				 */
+				for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+					netc_set_pcache(&e->peer[s], mb,
+					    MC_UIDVALIDITY | MC_UIDNEXT |
+					    MC_HMS, mb->db_uidvalidity[s],
+					    mb->db_uidnext[s], mb->db_hms[s]);
+			}
+			for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+				map_sample(&j->map, s, &seq[s], &uids[s]);
+				netc_select(&e->peer[s], t, mb, seq[s],
+				    uids[s])->done = job_select_done;
+				free(seq[s]);
+				free(uids[s]);
+			}
+			if (j->kind == JOB_SYNC)
+				xfer_prefetch(j);
+			t->state = J_SELECTED;
+			break;
+
+		case J_SELECTED:
+			if (j->kind == JOB_RESUME) {
+				resume_start(j, J_MESSAGES);
+				break;
+			}
+			if (!mb->known) {
+				/* The rows go with the first commit. */
+				mb->known = 1;
+				t->state = J_MESSAGES;
+				break;
+			}
+			known_start(j, J_KNOWN_DONE);
+			break;
+
+		case J_KNOWN_DONE:
+			if (j->found) {
+				dbc_state_set(e, mb->idx, DB_SET_MODSEQ_LOCAL |
+				    DB_SET_MODSEQ_REMOTE, 0, pl->hms, 0,
+				    pr->hms);
+				dbc_commit(e);
+			}
+			t->state = J_MESSAGES;
+			break;
+
+		case J_MESSAGES:
+			adopt_start(j, J_PASS_REMOTE);
+			break;
+
+		case J_PASS_REMOTE:
+			/* Remote's new mail first, as the reference. */
+			j->again = 0;
+			xfer_start(j, SIDE_REMOTE, J_PASS_LOCAL);
+			break;
+
+		case J_PASS_LOCAL:
+			xfer_start(j, SIDE_LOCAL, J_PASSES_DONE);
+			break;
+
+		case J_PASSES_DONE:
+			if (j->again) {
+				t->state = J_PASS_REMOTE;
+				break;
+			}
+			known_start(j, J_STORE);
+			break;
+
+		case J_STORE:
+			/* Never before the mappings of the copies. */
+			job_state_init(j);
+			dbc_state_set(e, mb->idx, DB_SET_UIDNEXT_LOCAL |
+			    DB_SET_MODSEQ_LOCAL | DB_SET_UIDNEXT_REMOTE |
+			    DB_SET_MODSEQ_REMOTE, pl->uidnext, pl->hms,
+			    pr->uidnext, pr->hms);
+			dbc_commit(e);
+			uidvec_free(&j->ignore[SIDE_LOCAL]);
+			uidvec_free(&j->ignore[SIDE_REMOTE]);
+			t->state = J_CHECK;
+			break;
+
+		case J_CHECK:
+			if (netc_is_dirty(&e->peer[SIDE_LOCAL], mb) ||
+			    netc_is_dirty(&e->peer[SIDE_REMOTE], mb)) {
+				t->state = J_MESSAGES;
+				break;
+			}
+			t->state = J_END;
+			break;
+
+		case J_END:
+			lease_release(j);
+			t->done = 1;
+			return;
+
+		default:
+			fatalx(EXIT_CHILD, "engine: internal error: job "
+			    "state %d", t->state);
+		}
+	}
+}
+
+static void
+job_fin(struct task *t)
+{
+	struct job *j = (struct job *)t;
+	struct eng *e = j->e;
+
+	j->mb->job = NULL;
+	map_free(&j->map);
+	uidvec_free(&j->ignore[SIDE_LOCAL]);
+	uidvec_free(&j->ignore[SIDE_REMOTE]);
+	if (j->pre != NULL)
+		xfer_free(j->pre);
+	j->pre = NULL;
+	j->finished = 1;
+	jobs_reap(e);
+	/* Room for the next job, or the run's end. */
+	(void)jobs_busy(e);
+	run_wake(e);
+}

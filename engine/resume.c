@@ -1,0 +1,165 @@
+/*
+ * Resuming an interrupted sync (REFERENCE-BEHAVIOUR §6.5), a sub-machine
+ * of a JOB_RESUME job, between its SELECT (from the last synced state)
+ * and the copy of new messages.  The mapping rows beyond a side's stored
+ * UIDNEXT are copies whose sync was cut short: the pairs still present
+ * on both sides are kept (and not copied again: the ignore lists), a
+ * pair with one copy gone loses the other, and the rows go.  Every UID
+ * is asked for, in as many pieces as the set needs (rgroup.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "proc.h"
+
+enum {
+	R_EXIST = RESUME_SUB,
+	R_REMOVE,
+	R_REMOVED,
+};
+
+struct resume {
+	int		 ret;
+	struct uidvec	 have[2];	/* present, sorted */
+	struct uidvec	 rm[2];		/* to remove, sorted */
+	struct uidvec	 del;		/* local UIDs of rows to delete */
+	int		 rm_done[2];
+};
+
+static void	 exist_data(struct req *, const struct rdata *);
+static void	 resume_rm_done(struct rgroup *);
+
+void
+resume_free(struct resume *r)
+{
+	uint32_t s;
+
+	if (r == NULL)
+		return;
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		uidvec_free(&r->have[s]);
+		uidvec_free(&r->rm[s]);
+	}
+	uidvec_free(&r->del);
+	free(r);
+}
+
+/* Collects the UIDs a FETCH (MODSEQ FLAGS) reports as existing. */
+static void
+exist_data(struct req *r, const struct rdata *d)
+{
+	struct uidvec *have = r->arg;
+
+	if (d->kind == RD_ITEM && !d->fi->cont && d->fi->uid != 0)
+		uidvec_push(have, d->fi->uid);
+}
+
+static void
+resume_rm_done(struct rgroup *g)
+{
+	int *done = g->arg;
+
+	*done = 1;
+}
+
+void
+resume_start(struct job *j, int ret)
+{
+	struct resume *r;
+	struct uidranges set;
+	struct uidvec v;
+	uint32_t s;
+
+	r = eng_calloc(1, sizeof(*r));
+	r->ret = ret;
+	j->resume = r;
+	j->mb->known = 1;		/* its state rows exist */
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		memset(&v, 0, sizeof(v));
+		uidvec_append(&v, j->mb->intr[s].v, j->mb->intr[s].n);
+		uidvec_sort_uniq(&v);
+		memset(&set, 0, sizeof(set));
+		uidranges_from_vec(&set, v.v, v.n);
+		rg_fetch(&j->t, &j->e->peer[s], j->mb, &set,
+		    IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS, 0, exist_data, NULL,
+		    &r->have[s]);
+		uidranges_free(&set);
+		uidvec_free(&v);
+	}
+	j->t.state = R_REMOVE;
+}
+
+void
+resume_step(struct job *j)
+{
+	struct resume *r = j->resume;
+	struct eng *e = j->e;
+	struct mbox *mb = j->mb;
+	struct uidranges set;
+	struct uidvec failed;
+	size_t i;
+	uint32_t s, l, ru;
+	int hl, hr;
+
+	switch (j->t.state) {
+	case R_REMOVE:
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			uidvec_sort_uniq(&r->have[s]);
+		for (i = 0; i < mb->intr[SIDE_LOCAL].n; i++) {
+			l = mb->intr[SIDE_LOCAL].v[i];
+			ru = mb->intr[SIDE_REMOTE].v[i];
+			hl = uidvec_has(&r->have[SIDE_LOCAL], l);
+			hr = uidvec_has(&r->have[SIDE_REMOTE], ru);
+			if (hl && hr) {
+				uidvec_push(&j->ignore[SIDE_LOCAL], l);
+				uidvec_push(&j->ignore[SIDE_REMOTE], ru);
+				continue;
+			}
+			if (hl)
+				uidvec_push(&r->rm[SIDE_LOCAL], l);
+			if (hr)
+				uidvec_push(&r->rm[SIDE_REMOTE], ru);
+			uidvec_push(&r->del, l);
+			(void)map_del(&j->map, SIDE_LOCAL, l);
+		}
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			uidvec_sort_uniq(&j->ignore[s]);
+			uidvec_sort_uniq(&r->rm[s]);
+			memset(&set, 0, sizeof(set));
+			uidranges_from_vec(&set, r->rm[s].v, r->rm[s].n);
+			rg_expunge(&j->t, &e->peer[s], mb, &set,
+			    resume_rm_done, &r->rm_done[s]);
+			uidranges_free(&set);
+		}
+		j->t.state = R_REMOVED;
+		return;
+
+	case R_REMOVED:
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			memset(&failed, 0, sizeof(failed));
+			known_removal_finish(j, s, &r->rm[s], &failed);
+			uidvec_free(&failed);
+		}
+		/* The rows go once both expunges are over. */
+		if (r->del.n > 0) {
+			uidvec_sort_uniq(&r->del);
+			dbc_map_del(e, mb->idx, SIDE_LOCAL, r->del.v, r->del.n);
+		}
+		if (r->rm[SIDE_LOCAL].n > 0 || r->rm[SIDE_REMOTE].n > 0)
+			dbc_commit(e);
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			uidvec_free(&mb->intr[s]);
+		}
+		j->t.state = r->ret;
+		resume_free(r);
+		j->resume = NULL;
+		return;
+
+	default:
+		fatalx(EXIT_CHILD, "engine: internal error: resume state %d",
+		    j->t.state);
+	}
+}

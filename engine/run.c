@@ -1,0 +1,320 @@
+/*
+ * The run (REFERENCE-BEHAVIOUR §3, §6): one task whose steps are the
+ * phases of a sync, in the reference's order:
+ *
+ *	READY		both nets logged in (IMSG_IMAP_READY), their
+ *			capabilities checked
+ *	LIST		both servers listed (mbox.c)
+ *	MIGRATE		the database's v0 -> v1 migration, which needs the
+ *			delimiters (§3.8)
+ *	RECONCILE	the mailbox lists reconciled with each other and with
+ *			the database (mbox.c)
+ *	INTERRUPTED	mailboxes whose last sync was cut short (§6.5)
+ *	QUEUE		a resume job for each of those, the last synced state
+ *			of every other known mailbox, a sync job for each
+ *			dirty one (changed UIDNEXT or HIGHESTMODSEQ, or new)
+ *	JOBS		the jobs run (job.c); once none is left, mailboxes
+ *			still dirty get another
+ *	FINAL		every database request answered: the end
+ *
+ * sync_run() runs the engine's one event loop until the run is over.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_proto.h"
+#include "db_proto.h"
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "proc.h"
+
+enum {
+	R_READY = 0,
+	R_LIST,
+	R_MIGRATE,
+	R_RECONCILE,
+	R_INTERRUPTED,
+	R_QUEUE,
+	R_JOBS,
+	R_FINAL,
+};
+
+struct run {
+	struct task	 t;
+	struct eng	*e;
+};
+
+static void	 run_step(struct task *);
+static void	 run_check_caps(struct eng *);
+static void	 run_interrupted_rows(struct eng *, struct ipc_msg *, void *);
+static int	 run_queue_dirty(struct eng *);
+static void	 run_state_load(struct eng *);
+
+void
+run_wake(struct eng *e)
+{
+	if (e->run != NULL && e->run->t.waiting)
+		eng_wake(e, &e->run->t);
+}
+
+static void
+run_check_caps(struct eng *e)
+{
+	struct peer *p;
+	uint32_t s;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		p = &e->peer[s];
+		if (!(p->caps & IMAP_CAP_LIST_EXTENDED))
+			eng_fail(e, EXIT_FAIL, NULL, NULL,
+			    "Non LIST-EXTENDED-capable IMAP server.");
+		if (!(p->caps & IMAP_CAP_UIDPLUS))
+			eng_fail(e, EXIT_FAIL, NULL, NULL,
+			    "Non UIDPLUS-capable IMAP server.");
+		if (!(e->conf->flags & ENGINE_CONF_NOTIFY) &&
+		    !(p->caps & IMAP_CAP_LIST_STATUS))
+			eng_fail(e, EXIT_FAIL, NULL, NULL,
+			    "Non LIST-STATUS-capable IMAP server.");
+	}
+}
+
+/* IMSG_DB_MAP_ROWS of IMSG_DB_INTERRUPTED: u64 idx, u32 n, n pairs. */
+static void
+run_interrupted_rows(struct eng *e, struct ipc_msg *msg, void *arg)
+{
+	struct ipc_rd rd;
+	struct mbox *mb;
+	uint64_t idx;
+	uint32_t n, i;
+
+	(void)arg;
+	ipc_rd_init(&rd, msg);
+	idx = ipc_get_u64(&rd);
+	n = ipc_get_u32(&rd);
+	if (rd.error || rd.left != (size_t)n * 8 || idx == 0 ||
+	    idx > INT64_MAX) {
+		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
+		    "(IMSG_DB_MAP_ROWS): bad layout");
+		eng_exit(e, EXIT_CHILD);
+	}
+	if ((mb = mbox_by_idx(e, (int64_t)idx)) == NULL || !mb->sync ||
+	    !mb->has_state)
+		return;
+	mb->resumed = 1;
+	for (i = 0; i < n; i++) {
+		uidvec_push(&mb->intr[SIDE_LOCAL], ipc_get_u32(&rd));
+		uidvec_push(&mb->intr[SIDE_REMOTE], ipc_get_u32(&rd));
+	}
+}
+
+/* The last synced state of every known mailbox (§6.3). */
+static void
+run_state_load(struct eng *e)
+{
+	struct mbox *mb;
+	size_t i;
+	uint32_t s;
+
+	for (i = 0; i < e->nmbox; i++) {
+		mb = e->mbox[i];
+		/* A resumed mailbox's job loads its own. */
+		if (!mb->sync || mb->idx == 0 || !mb->has_state ||
+		    mb->known || mb->resumed)
+			continue;
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			netc_set_pcache(&e->peer[s], mb, MC_UIDVALIDITY |
+			    MC_UIDNEXT | MC_HMS, mb->db_uidvalidity[s],
+			    mb->db_uidnext[s], mb->db_hms[s]);
+		mb->known = 1;
+	}
+}
+
+/*
+ * A job for every dirty mailbox without one: those dirty locally first,
+ * then those dirty remotely (the reference's next_dirty order, with
+ * mailboxes sorted instead of in hash order).  Returns how many.
+ */
+static int
+run_queue_dirty(struct eng *e)
+{
+	struct sbuf dirty = { NULL, 0, 0 };
+	struct mbox *mb;
+	size_t i;
+	uint32_t s;
+	int n = 0;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		for (i = 0; i < e->nmbox; i++) {
+			mb = e->mbox[i];
+			if (!mb->sync || !netc_is_dirty(&e->peer[s], mb))
+				continue;
+			if (log_debug_level() > 0) {
+				if (dirty.len > 0)
+					sbuf_adds(&dirty, ", ");
+				sbuf_adds(&dirty, mb->srv[s]);
+			}
+			if (mb->job != NULL || mb->queued)
+				continue;
+			mb->queued = 1;
+			jobs_queue(e, mb, JOB_SYNC);
+			n++;
+		}
+		if (log_debug_level() > 0)
+			log_msg(LOG_LVL_DEBUG, e->peer[s].name, NULL,
+			    dirty.len > 0 ? "Dirty mailboxes: %s" :
+			    "Clean state!", sbuf_str(&dirty));
+		sbuf_free(&dirty);
+	}
+	for (i = 0; i < e->nmbox; i++)
+		e->mbox[i]->queued = 0;
+	return n;
+}
+
+static void
+run_step(struct task *t)
+{
+	struct run *run = (struct run *)t;
+	struct eng *e = run->e;
+	struct ipc_buf buf;
+	struct mbox *mb;
+	size_t i;
+
+	for (;;) {
+		if (t->pending > 0 || t->waiting || t->done)
+			return;
+		switch (t->state) {
+		case R_READY:
+			if (!e->peer[SIDE_LOCAL].ready ||
+			    !e->peer[SIDE_REMOTE].ready) {
+				t->waiting = 1;
+				return;
+			}
+			run_check_caps(e);
+			switch (e->conf->command) {
+			case ENGINE_CMD_REPAIR:
+				eng_fail(e, EXIT_FAIL, NULL, NULL,
+				    "--repair is not implemented yet");
+			case ENGINE_CMD_DELETE:
+				eng_fail(e, EXIT_FAIL, NULL, NULL,
+				    "--delete is not implemented yet");
+			case ENGINE_CMD_RENAME:
+				eng_fail(e, EXIT_FAIL, NULL, NULL,
+				    "--rename is not implemented yet");
+			default:
+				break;
+			}
+			if (e->conf->flags & (ENGINE_CONF_WATCH |
+			    ENGINE_CONF_NOTIFY))
+				eng_fail(e, EXIT_FAIL, NULL, NULL, "--watch and "
+				    "--notify are not implemented yet");
+			t->state = R_LIST;
+			break;
+
+		case R_LIST:
+			if (!mbox_list_step(e, t))
+				return;
+			t->state = R_MIGRATE;
+			break;
+
+		case R_MIGRATE:
+			ipc_buf_init(&buf);
+			ipc_put_u32(&buf, (uint32_t)e->peer[SIDE_LOCAL].delim);
+			ipc_put_u32(&buf,
+			    (uint32_t)e->peer[SIDE_REMOTE].delim);
+			dbc_send(e, t, IMSG_DB_MIGRATE, &buf, NULL, NULL,
+			    NULL);
+			ipc_buf_free(&buf);
+			t->state = R_RECONCILE;
+			return;
+
+		case R_RECONCILE:
+			if (!mbox_reconcile_step(e, t))
+				return;
+			t->state = R_INTERRUPTED;
+			break;
+
+		case R_INTERRUPTED:
+			ipc_buf_init(&buf);
+			dbc_send(e, t, IMSG_DB_INTERRUPTED, &buf,
+			    run_interrupted_rows, NULL, NULL);
+			ipc_buf_free(&buf);
+			t->state = R_QUEUE;
+			return;
+
+		case R_QUEUE:
+			for (i = 0; i < e->nmbox; i++) {
+				mb = e->mbox[i];
+				if (mb->resumed)
+					jobs_queue(e, mb, JOB_RESUME);
+			}
+			run_state_load(e);
+			(void)run_queue_dirty(e);
+			t->state = R_JOBS;
+			break;
+
+		case R_JOBS:
+			if (jobs_busy(e)) {
+				t->waiting = 1;
+				return;
+			}
+			/* The reference loops while any is dirty. */
+			if (run_queue_dirty(e) > 0)
+				break;
+			t->state = R_FINAL;
+			break;
+
+		case R_FINAL:
+			if (e->dbhead != NULL) {
+				t->waiting = 1;
+				return;
+			}
+			e->code = EXIT_OK;
+			e->finished = 1;
+			t->done = 1;
+			return;
+
+		default:
+			fatalx(EXIT_CHILD, "engine: internal error: run state "
+			    "%d", t->state);
+		}
+	}
+}
+
+static int
+run_idle(const struct eng *e)
+{
+	return e->peer[SIDE_LOCAL].inflight == 0 &&
+	    e->peer[SIDE_REMOTE].inflight == 0 && e->dbhead == NULL &&
+	    e->runq == NULL;
+}
+
+int
+sync_run(struct eng *e)
+{
+	struct run run;
+
+	memset(&run, 0, sizeof(run));
+	task_init(&run.t, "the run", run_step, NULL);
+	run.e = e;
+	e->run = &run;
+	if (e->jobs_max == 0)
+		e->jobs_max = ENG_JOBS_MAX;
+	task_run(&run.t);
+	while (!e->finished) {
+		if (eng_run_woken(e))
+			continue;
+		/*
+		 * Nothing in flight, nothing to run, and not over: no answer
+		 * will ever come.  The engine's own bug: say so, not hang.
+		 */
+		if (run_idle(e) && e->peer[SIDE_LOCAL].ready &&
+		    e->peer[SIDE_REMOTE].ready)
+			fatalx(EXIT_CHILD, "engine: internal error: stalled "
+			    "(run state %d, %zu job(s))", run.t.state,
+			    e->njobs);
+		eng_poll(e);
+	}
+	e->run = NULL;
+	return e->code;
+}

@@ -1,0 +1,770 @@
+/*
+ * New messages (the reference's pull_new_messages and new-message
+ * handling, REFERENCE-BEHAVIOUR §4.8, §6.4) as a sub-machine of a
+ * mailbox job: a pass FETCHes the source side's new messages and
+ * streams each body, chunk by chunk as it arrives, into a MULTIAPPEND
+ * on the other side (batches of 128 messages or 1 MiB, as the
+ * reference); each APPENDUID answer becomes mapping rows, committed per
+ * batch before any UIDNEXT moves (§5.4).
+ *
+ * The engine never holds a whole body.  A body is streamed only once
+ * its UID, flags and INTERNALDATE are known, which servers send before
+ * the body literal when asked for them first (as we do).  A server that
+ * sends them after the literal gets that message's body dropped as it
+ * passes; the message is fetched again, its metadata first (one FETCH
+ * for all such messages), then its body alone (one FETCH per message,
+ * so that the body is known to be that UID's whatever the order of the
+ * items).
+ *
+ * Beyond the reference:
+ *  - a new mailbox whose one side is empty gets the FETCH of the other
+ *    side's messages sent right behind its SELECT (xfer_prefetch), a
+ *    round trip saved per mailbox;
+ *  - a server that answers APPEND without [HIGHESTMODSEQ] (Cyrus) would
+ *    leave the stored HIGHESTMODSEQ behind, and the next run would take
+ *    our own copies for changes made on the server (a flag removed on
+ *    the other side meanwhile then comes back as the union).  So when
+ *    no [HIGHESTMODSEQ] arrived for a batch, the MODSEQ of the copies is
+ *    fetched once the pass is over, which raises the live HIGHESTMODSEQ;
+ *    servers that send the code cost nothing more;
+ *  - xfer_restore: §9.8, messages whose expunge was refused are copied
+ *    back to the side they vanished from.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "proc.h"
+
+/* Batches of MULTIAPPEND, as the reference: 128 messages or 1 MiB. */
+#define BATCH_MAXMSG	128
+#define BATCH_MAXBYTES	(1024 * 1024)
+
+/* What a new message is fetched with (§6.4). */
+#define XFER_ITEMS	(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |		\
+			 IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY)
+#define XFER_META	(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |		\
+			 IMAP_FETCH_INTERNALDATE)
+
+enum {
+	X_START = XFER_SUB,	/* the range of new UIDs, the FETCH */
+	X_FETCHED,		/* the FETCH and its APPENDs answered */
+	X_LATE_META,		/* late messages: their metadata */
+	X_LATE_BODY,		/* ... then their bodies */
+	X_MODSEQ,		/* the copies' MODSEQ, if no code told */
+	X_RESTORED,		/* restore: our own \Deleted echo dropped */
+	X_END,
+};
+
+/* The message being received. */
+enum {
+	M_NONE = 0,
+	M_STREAM,	/* forwarded chunk by chunk */
+	M_SKIP,		/* 0-length: not copied */
+	M_LATE,		/* metadata after the body: fetched again */
+};
+
+struct batch {
+	struct xfer	*x;
+	struct req	*req;
+	struct uidvec	 suids;		/* source UIDs, in order */
+	uint64_t	 bytes;
+	uint32_t	 n;
+};
+
+struct latemeta {
+	uint32_t	 uid;		/* first: eng_find_uid() */
+	uint64_t	 modseq;
+	char		*flags;
+	char		*date;
+};
+
+struct xfer {
+	struct job	*j;
+	struct mbox	*mb;
+	struct peer	*src, *dst;
+	uint32_t	 sside;
+	int		 ret;
+	int		 pre;		/* the FETCH went with the SELECT */
+	int		 restore;	/* §9.8 mode */
+	uint32_t	 uidnext;	/* the reference's local $UIDNEXT */
+	struct batch	*cur;		/* open APPEND, or NULL */
+	size_t		 ntuids;	/* target UIDs created */
+	int		 maxmsg;
+	struct modtab	 copied;	/* restore: flags copied, by uid */
+	struct uidvec	 restored;	/* restore: the UIDs */
+	struct uidvec	 nomodseq;	/* copies no [HIGHESTMODSEQ] covered */
+
+	/* The message being received. */
+	int		 mode;		/* M_* */
+	uint32_t	 uid;
+	uint64_t	 size, got;
+	int		 late_uid;	/* M_LATE without a UID yet */
+
+	/* Messages whose metadata came after their body. */
+	struct uidvec	 late;
+	struct latemeta	*lm;		/* sorted by uid once fetched */
+	size_t		 nlm;
+	size_t		 late_out;	/* body FETCHes not answered */
+};
+
+static struct xfer *xfer_new(struct job *, uint32_t);
+static void	 xfer_data(struct req *, const struct rdata *);
+static void	 xfer_fetch_done(struct rgroup *);
+static void	 xfer_pre_done(struct req *);
+static void	 xfer_item(struct xfer *, const struct fitem *);
+static void	 xfer_msg_start(struct xfer *, const char *, const char *,
+		    uint64_t);
+static void	 xfer_late_end(struct xfer *);
+static void	 xfer_reset_msg(struct xfer *);
+static void	 batch_close(struct xfer *);
+static void	 batch_done(struct req *);
+static void	 late_meta_data(struct req *, const struct rdata *);
+static void	 late_body_data(struct req *, const struct rdata *);
+static void	 late_body_done(struct req *);
+
+static struct xfer *
+xfer_new(struct job *j, uint32_t sside)
+{
+	struct xfer *x;
+
+	x = eng_calloc(1, sizeof(*x));
+	x->j = j;
+	x->mb = j->mb;
+	x->sside = sside;
+	x->src = &j->e->peer[sside];
+	x->dst = &j->e->peer[OTHER(sside)];
+	x->maxmsg = (x->dst->caps & IMAP_CAP_MULTIAPPEND) ? BATCH_MAXMSG : 1;
+	return x;
+}
+
+void
+xfer_free(struct xfer *x)
+{
+	size_t i;
+
+	if (x == NULL)
+		return;
+	modtab_free(&x->copied);
+	uidvec_free(&x->restored);
+	uidvec_free(&x->nomodseq);
+	uidvec_free(&x->late);
+	for (i = 0; i < x->nlm; i++) {
+		free(x->lm[i].flags);
+		free(x->lm[i].date);
+	}
+	free(x->lm);
+	free(x);
+}
+
+static void
+xfer_reset_msg(struct xfer *x)
+{
+	x->mode = M_NONE;
+	x->uid = 0;
+	x->size = x->got = 0;
+	x->late_uid = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches. */
+
+/* Opens the APPEND if needed and announces the message. */
+static void
+xfer_msg_start(struct xfer *x, const char *flags, const char *date,
+    uint64_t modseq)
+{
+	struct ipc_buf buf;
+	struct batch *b;
+	struct sbuf fl = { NULL, 0, 0 };
+	char *copy, *p, *tok;
+
+	if (x->cur != NULL && (x->cur->n >= (uint32_t)x->maxmsg ||
+	    (x->cur->n > 0 && x->cur->bytes + x->size > BATCH_MAXBYTES)))
+		batch_close(x);
+	if (x->cur == NULL) {
+		b = eng_calloc(1, sizeof(*b));
+		b->x = x;
+		ipc_buf_init(&buf);
+		ipc_put_data(&buf, x->mb->srv[x->dst->side],
+		    strlen(x->mb->srv[x->dst->side]));
+		b->req = netc_send(x->dst, &x->j->t, IMSG_IMAP_APPEND, &buf,
+		    x->mb, NULL, batch_done, b);
+		ipc_buf_free(&buf);
+		x->cur = b;
+	}
+	b = x->cur;
+	ipc_buf_init(&buf);
+	/* \Recent cannot be set by APPEND. */
+	copy = eng_strdup(flags);
+	for (p = copy; (tok = strsep(&p, " ")) != NULL;) {
+		if (*tok == '\0' || strcasecmp(tok, "\\Recent") == 0)
+			continue;
+		if (fl.len > 0)
+			sbuf_addc(&fl, ' ');
+		sbuf_adds(&fl, tok);
+	}
+	free(copy);
+	ipc_put_str(&buf, sbuf_str(&fl));
+	sbuf_free(&fl);
+	ipc_put_str(&buf, date);
+	ipc_put_u64(&buf, x->size);
+	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_MSG, buf.data,
+	    buf.len);
+	ipc_buf_free(&buf);
+	if (x->restore)
+		modtab_put(&x->copied, x->uid, modseq, flags_sorted(flags));
+	uidvec_push(&b->suids, x->uid);
+	b->bytes += x->size;
+	b->n++;
+}
+
+static void
+batch_close(struct xfer *x)
+{
+	struct batch *b = x->cur;
+
+	if (b == NULL)
+		return;
+	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_END, NULL, 0);
+	/* Its EXISTS is not new mail (§9.6). */
+	if (x->dst->qsel == x->mb)
+		x->mb->sel[x->dst->side].exists_self += b->n;
+	x->cur = NULL;
+}
+
+/* The target answered an APPEND: mapping rows, commit, log (§6.4). */
+static void
+batch_done(struct req *r)
+{
+	struct batch *b = r->arg;
+	struct xfer *x = b->x;
+	struct job *j = x->j;
+	struct eng *e = j->e;
+	struct peer *t = r->p;
+	struct mbox *mb = x->mb;
+	struct uidranges rs;
+	struct uidvec tu;
+	uint32_t uv, *lu, *ru, uid;
+	char *end, *sl, *tl, *sp;
+	size_t i;
+
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+	if (r->code != IMAP_CODE_APPENDUID || r->codedata == NULL ||
+	    (sp = strchr(r->codedata, ' ')) == NULL)
+		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
+		    r->text ? r->text : "APPEND without APPENDUID");
+	uv = (uint32_t)strtoul(r->codedata, &end, 10);
+	memset(&rs, 0, sizeof(rs));
+	if (end != sp || uv == 0 || uidset_parse(sp + 1, &rs) == -1)
+		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
+		    r->codedata);
+	netc_set_uidvalidity(t, mb, uv);
+	if (uidranges_count(&rs) != b->n)
+		eng_fail(e, EXIT_FAIL, t->name, mb->srv[t->side], "%s "
+		    "contains %llu elements while %u messages were appended.",
+		    sp + 1, (unsigned long long)uidranges_count(&rs), b->n);
+	memset(&tu, 0, sizeof(tu));
+	for (i = 0; i < rs.n; i++)
+		for (uid = rs.r[i].lo;; uid++) {
+			uidvec_push(&tu, uid);
+			if (uid == rs.r[i].hi)
+				break;
+		}
+	uidranges_free(&rs);
+	if (t->sel == mb) {
+		struct mcache *c = &mb->cache[t->side];
+
+		for (i = 0; i < tu.n; i++)
+			if ((c->has & MC_UIDNEXT) && c->uidnext <= tu.v[i] &&
+			    tu.v[i] < UINT32_MAX)
+				c->uidnext = tu.v[i] + 1;
+		/* No [HIGHESTMODSEQ] for this APPEND: see the top. */
+		if (r->code != IMAP_CODE_HIGHESTMODSEQ &&
+		    mb->sel[t->side].hms_req != r->id)
+			uidvec_append(&x->nomodseq, tu.v, tu.n);
+	}
+	if (!e->quiet) {
+		sl = uid_compact_list(b->suids.v, b->suids.n);
+		tl = uid_compact_list(tu.v, tu.n);
+		if (t->side == SIDE_LOCAL)
+			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
+			    "Added %u UID(s) %s <- %s", b->n, tl, sl);
+		else
+			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
+			    "Added %u UID(s) %s -> %s", b->n, sl, tl);
+		free(sl);
+		free(tl);
+	}
+	lu = t->side == SIDE_LOCAL ? tu.v : b->suids.v;
+	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
+	for (i = 0; i < tu.n; i++) {
+		if (log_debug_level() > 0)
+			jlog(j, LOG_LVL_DEBUG, "", NULL, "Adding mapping "
+			    "(lUID,rUID) = (%u,%u) for %s", lu[i], ru[i],
+			    mb->pretty);
+		map_add(&j->map, lu[i], ru[i]);
+	}
+	/* One commit per batch, before any UIDNEXT moves (§5.4). */
+	job_state_init(j);
+	dbc_map_add(e, mb->idx, lu, ru, tu.n);
+	dbc_commit(e);
+	x->ntuids += tu.n;
+	uidvec_free(&tu);
+	uidvec_free(&b->suids);
+	free(b);
+}
+
+/* ------------------------------------------------------------------ */
+/* FETCH answers. */
+
+static void
+xfer_item(struct xfer *x, const struct fitem *fi)
+{
+	struct peer *p = x->src;
+
+	if (fi->cont) {
+		/* Items after the literal: a late message's UID. */
+		if (x->late_uid) {
+			if (fi->uid == 0)
+				eng_fail(x->j->e, EXIT_PANIC, p->name,
+				    x->mb->srv[p->side], "PANIC: FETCH "
+				    "response without UID");
+			uidvec_push(&x->late, fi->uid);
+			if (x->uidnext <= fi->uid && fi->uid < UINT32_MAX)
+				x->uidnext = fi->uid + 1;
+			x->late_uid = 0;
+		}
+		return;
+	}
+	xfer_late_end(x);
+	if (!(fi->mask & IMAP_FETCH_BODY))
+		return;		/* a flag change (netc has it), not ours */
+	xfer_reset_msg(x);
+	x->uid = fi->uid;
+	if (x->uid != 0 && x->uidnext <= x->uid && x->uid < UINT32_MAX)
+		x->uidnext = x->uid + 1;
+	x->size = fi->size;
+	if (fi->size == 0) {
+		x->mode = M_SKIP;
+		jlog(x->j, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
+		    "WARNING: Ignoring new 0-length message (UID %u)", x->uid);
+	} else if (x->uid != 0 && fi->flags != NULL && fi->date != NULL) {
+		x->mode = M_STREAM;
+		xfer_msg_start(x, fi->flags, fi->date, fi->modseq);
+	} else
+		x->mode = M_LATE;
+}
+
+/* A late message's body ended: its UID is known now or comes next. */
+static void
+xfer_late_end(struct xfer *x)
+{
+	if (x->late_uid)
+		eng_fail(x->j->e, EXIT_PANIC, x->src->name,
+		    x->mb->srv[x->src->side], "PANIC: FETCH response without "
+		    "UID");
+}
+
+static void
+xfer_data(struct req *r, const struct rdata *d)
+{
+	struct xfer *x = r->arg;
+	struct peer *p = x->src;
+
+	switch (d->kind) {
+	case RD_ITEM:
+		xfer_item(x, d->fi);
+		break;
+	case RD_BODY:
+		if (x->got + d->len > x->size)
+			eng_fail(x->j->e, EXIT_PANIC, p->name,
+			    x->mb->srv[p->side], "PANIC: body of UID %u longer "
+			    "than announced", x->uid);
+		x->got += d->len;
+		if (x->mode == M_STREAM)
+			netc_send_more(x->dst, x->cur->req,
+			    IMSG_IMAP_APPEND_DATA, d->data, d->len);
+		else if (x->mode == M_NONE)
+			eng_fail(x->j->e, EXIT_PANIC, p->name,
+			    x->mb->srv[p->side], "PANIC: body data outside "
+			    "a message");
+		break;
+	case RD_END:
+		if (x->got != x->size)
+			eng_fail(x->j->e, EXIT_PANIC, p->name,
+			    x->mb->srv[p->side], "PANIC: body of UID %u "
+			    "shorter than announced", x->uid);
+		if (x->mode == M_LATE) {
+			if (x->uid != 0) {
+				uidvec_push(&x->late, x->uid);
+			} else
+				x->late_uid = 1;
+		}
+		x->mode = M_NONE;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every piece of the FETCH answered: the last batch can end. */
+static void
+xfer_fetch_done(struct rgroup *g)
+{
+	struct xfer *x = g->arg;
+
+	rg_check(g);
+	xfer_late_end(x);
+	xfer_reset_msg(x);
+	batch_close(x);
+}
+
+static void
+xfer_pre_done(struct req *r)
+{
+	struct xfer *x = r->arg;
+
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+	xfer_late_end(x);
+	xfer_reset_msg(x);
+	batch_close(x);
+}
+
+/* Late messages: metadata, then each body on its own. */
+static void
+late_meta_data(struct req *r, const struct rdata *d)
+{
+	struct xfer *x = r->arg;
+	const struct fitem *fi = d->fi;
+	struct latemeta *m;
+
+	if (d->kind != RD_ITEM || fi->cont || fi->uid == 0 ||
+	    fi->flags == NULL || fi->date == NULL ||
+	    !uidvec_has(&x->late, fi->uid))
+		return;
+	x->lm = eng_reallocarray(x->lm, x->nlm + 1, sizeof(*x->lm));
+	m = &x->lm[x->nlm++];
+	m->uid = fi->uid;
+	m->modseq = fi->modseq;
+	m->flags = eng_strdup(fi->flags);
+	m->date = eng_strdup(fi->date);
+}
+
+static void
+late_body_data(struct req *r, const struct rdata *d)
+{
+	struct xfer *x = r->arg;
+	const struct latemeta *m;
+
+	if (d->kind == RD_ITEM) {
+		if (d->fi->cont || !(d->fi->mask & IMAP_FETCH_BODY))
+			return;
+		xfer_reset_msg(x);
+		x->uid = (uint32_t)r->n;
+		x->size = d->fi->size;
+		m = eng_find_uid(x->lm, x->nlm, sizeof(*x->lm), x->uid);
+		if (m == NULL || d->fi->size == 0)
+			x->mode = M_SKIP;	/* gone meanwhile */
+		else {
+			x->mode = M_STREAM;
+			xfer_msg_start(x, m->flags, m->date, m->modseq);
+		}
+		return;
+	}
+	xfer_data(r, d);
+}
+
+static void
+late_body_done(struct req *r)
+{
+	struct xfer *x = r->arg;
+
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+	xfer_reset_msg(x);
+	if (--x->late_out == 0)
+		batch_close(x);
+}
+
+static int
+latemeta_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct latemeta *)a)->uid;
+	uint32_t y = ((const struct latemeta *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------------ */
+/* The range of new UIDs. */
+
+/*
+ * side's new messages: from its last synced UIDNEXT up, skipping the
+ * ignore list and every UID already mapped (a mapped UID above UIDNEXT
+ * is a copy we made ourselves).  *first: the first UID not skipped.
+ */
+void
+xfer_new_range(struct job *j, uint32_t side, struct uidranges *out,
+    uint32_t *first)
+{
+	struct mcache *pc = &j->mb->pcache[side];
+	struct uidvec skip;
+	const struct map_pair *a;
+	size_t i, n;
+	uint32_t since, uid;
+
+	memset(&skip, 0, sizeof(skip));
+	since = (pc->has & MC_UIDNEXT) && pc->uidnext > 0 ? pc->uidnext : 1;
+	for (i = 0; i < j->ignore[side].n; i++)
+		if (j->ignore[side].v[i] >= since)
+			uidvec_push(&skip, j->ignore[side].v[i]);
+	i = map_lower_bound(&j->map, side, since);
+	a = map_side(&j->map, side);
+	for (n = j->map.n; i < n; i++)
+		uidvec_push(&skip, side == SIDE_LOCAL ? a[i].luid :
+		    a[i].ruid);
+	uidvec_sort_uniq(&skip);
+	*first = 0;
+	for (i = 0; i < skip.n; i++) {
+		uid = skip.v[i];
+		if (since < uid) {
+			if (*first == 0)
+				*first = since;
+			uidranges_push(out, since, uid - 1);
+		}
+		if (uid == UINT32_MAX) {
+			uidvec_free(&skip);
+			if (*first == 0)
+				*first = UINT32_MAX;
+			return;
+		}
+		if (since <= uid)
+			since = uid + 1;
+	}
+	if (*first == 0)
+		*first = since;
+	uidranges_push(out, since, UINT32_MAX);
+	uidvec_free(&skip);
+}
+
+/* ------------------------------------------------------------------ */
+/* The machine. */
+
+void
+xfer_start(struct job *j, uint32_t sside, int ret)
+{
+	struct xfer *x;
+
+	if (j->pre != NULL && j->pre->sside == sside) {
+		x = j->pre;
+		j->pre = NULL;
+	} else
+		x = xfer_new(j, sside);
+	x->ret = ret;
+	j->x = x;
+	j->t.state = X_START;
+}
+
+/*
+ * The first sync of a mailbox one side of which is empty (as LIST-STATUS
+ * says, or not listed at all: we created it): the FETCH of the other
+ * side's messages goes out right behind its SELECT, since its answer is
+ * what the first pass would ask for.  Only then: no known messages to
+ * reconcile first, no copies to recognise.
+ */
+void
+xfer_prefetch(struct job *j)
+{
+	struct mbox *mb = j->mb;
+	struct mcache *lc = &mb->cache[SIDE_LOCAL];
+	struct mcache *rc = &mb->cache[SIDE_REMOTE];
+	struct xfer *x;
+	struct req *r;
+	uint32_t src;
+	int lfull, rfull;
+
+	if (mb->known || j->pre != NULL || map_count(&j->map) > 0)
+		return;
+	lfull = !mb->listed[SIDE_LOCAL] ? 0 :
+	    !(lc->has & MC_UIDNEXT) ? -1 : lc->uidnext > 1;
+	rfull = !mb->listed[SIDE_REMOTE] ? 0 :
+	    !(rc->has & MC_UIDNEXT) ? -1 : rc->uidnext > 1;
+	if (lfull == 1 && rfull == 0)
+		src = SIDE_LOCAL;
+	else if (rfull == 1 && lfull == 0)
+		src = SIDE_REMOTE;
+	else
+		return;
+	x = xfer_new(j, src);
+	x->pre = 1;
+	r = netc_fetch(x->src, &j->t, mb, "1:4294967295", XFER_ITEMS, 0,
+	    xfer_data, xfer_pre_done, x);
+	(void)r;
+	j->pre = x;
+	j->prefetched = 1;
+}
+
+void
+xfer_restore(struct job *j, uint32_t side, const struct uidvec *uids, int ret)
+{
+	struct xfer *x;
+	struct uidranges set;
+	char *str;
+
+	x = xfer_new(j, side);
+	x->ret = ret;
+	x->restore = 1;
+	uidvec_append(&x->restored, uids->v, uids->n);
+	uidvec_sort_uniq(&x->restored);
+	j->x = x;
+	str = uid_compact_set(x->restored.v, x->restored.n);
+	jlog(j, LOG_LVL_WARN, x->src->name, j->mb->srv[side], "WARNING: "
+	    "Restoring UID(s) %s on %s: they could not be expunged here", str,
+	    x->dst->name);
+	free(str);
+	memset(&set, 0, sizeof(set));
+	uidranges_from_vec(&set, x->restored.v, x->restored.n);
+	/* Best effort: the copy below does not depend on it. */
+	rg_store(&j->t, x->src, j->mb, &set, 0, IMAP_STORE_REMOVE, "\\Deleted",
+	    NULL, NULL);
+	rg_fetch(&j->t, x->src, j->mb, &set, XFER_ITEMS, 0, xfer_data,
+	    xfer_fetch_done, x);
+	uidranges_free(&set);
+	j->t.state = X_FETCHED;
+}
+
+void
+xfer_step(struct job *j)
+{
+	struct xfer *x = j->x;
+	struct mbox *mb = j->mb;
+	struct mcache *c = &mb->cache[x->sside];
+	struct msel *ms = &mb->sel[x->sside];
+	struct uidranges set;
+	struct req *r;
+	char uidstr[16];
+	uint32_t first;
+	size_t i;
+
+	switch (j->t.state) {
+	case X_START:
+		if (!(c->has & MC_UIDNEXT))
+			eng_fail(j->e, EXIT_PANIC, x->src->name,
+			    mb->srv[x->sside], "PANIC: Unknown UIDNEXT value - "
+			    "non-compliant server?");
+		if (x->uidnext < c->uidnext)
+			x->uidnext = c->uidnext;
+		j->t.state = X_FETCHED;
+		if (x->pre) {
+			/* Its FETCH went with the SELECT, answered. */
+			x->pre = 0;
+			return;
+		}
+		memset(&set, 0, sizeof(set));
+		xfer_new_range(j, x->sside, &set, &first);
+		if (first < x->uidnext || ms->newmail > 0)
+			rg_fetch(&j->t, x->src, mb, &set, XFER_ITEMS, 0,
+			    xfer_data, xfer_fetch_done, x);
+		uidranges_free(&set);
+		return;
+
+	case X_FETCHED:
+		if (x->late.n > 0) {
+			j->t.state = X_LATE_META;
+			return;
+		}
+		if (x->restore) {
+			j->t.state = X_RESTORED;
+			return;
+		}
+		netc_set_pcache(x->src, mb, MC_UIDNEXT, 0, x->uidnext, 0);
+		ms->newmail = 0;
+		if (x->uidnext < c->uidnext) {
+			j->t.state = X_START;
+			return;
+		}
+		j->t.state = X_MODSEQ;
+		return;
+
+	case X_LATE_META:
+		uidvec_sort_uniq(&x->late);
+		memset(&set, 0, sizeof(set));
+		uidranges_from_vec(&set, x->late.v, x->late.n);
+		rg_fetch(&j->t, x->src, mb, &set, XFER_META, REQ_NOMOD,
+		    late_meta_data, NULL, x);
+		uidranges_free(&set);
+		j->t.state = X_LATE_BODY;
+		return;
+
+	case X_LATE_BODY:
+		eng_sort(x->lm, x->nlm, sizeof(*x->lm), latemeta_cmp);
+		for (i = 0; i < x->late.n; i++) {
+			(void)snprintf(uidstr, sizeof(uidstr), "%u",
+			    x->late.v[i]);
+			if (eng_find_uid(x->lm, x->nlm, sizeof(*x->lm),
+			    x->late.v[i]) == NULL)
+				continue;	/* gone meanwhile */
+			r = netc_fetch(x->src, &j->t, mb, uidstr,
+			    IMAP_FETCH_BODY, REQ_NOMOD, late_body_data,
+			    late_body_done, x);
+			r->n = x->late.v[i];
+			x->late_out++;
+		}
+		uidvec_free(&x->late);
+		j->t.state = X_FETCHED;
+		return;
+
+	case X_MODSEQ:
+		/*
+		 * The copies' MODSEQ raises the live HIGHESTMODSEQ where
+		 * no [HIGHESTMODSEQ] did (see the top).
+		 */
+		j->t.state = X_END;
+		if (x->nomodseq.n > 0 && x->dst->qsel == mb) {
+			uidvec_sort_uniq(&x->nomodseq);
+			memset(&set, 0, sizeof(set));
+			uidranges_from_vec(&set, x->nomodseq.v,
+			    x->nomodseq.n);
+			rg_fetch(&j->t, x->dst, mb, &set, IMAP_FETCH_MODSEQ,
+			    REQ_NOMOD, NULL, NULL, NULL);
+			uidranges_free(&set);
+		}
+		return;
+
+	case X_RESTORED:
+		/*
+		 * Our own "-FLAGS \Deleted" came back as a flag change; the
+		 * copy already has those flags: nothing to propagate.
+		 */
+		for (i = 0; i < x->restored.n; i++) {
+			struct modent *me = modtab_get(&ms->modified,
+			    x->restored.v[i]);
+			struct modent *cp = modtab_get(&x->copied,
+			    x->restored.v[i]);
+
+			if (me != NULL && cp != NULL && me->modseq <= cp->modseq)
+				modtab_del(&ms->modified, x->restored.v[i]);
+		}
+		j->t.state = X_END;
+		return;
+
+	case X_END:
+		if (x->sside == SIDE_LOCAL && !x->restore)
+			j->again = x->ntuids > 0;
+		j->t.state = x->ret;
+		xfer_free(x);
+		j->x = NULL;
+		return;
+
+	default:
+		fatalx(EXIT_CHILD, "engine: internal error: xfer state %d",
+		    j->t.state);
+	}
+}
