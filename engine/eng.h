@@ -278,6 +278,7 @@ typedef void	 req_data_cb(struct req *, const struct rdata *);
 typedef void	 req_done_cb(struct req *);
 
 #define REQ_NOMOD	0x1	/* FETCH answers without FLAGS are no change */
+#define REQ_META	0x2	/* its FETCH answers are no change at all */
 
 struct req {
 	struct req	*next;
@@ -331,6 +332,7 @@ struct peer {
 	 */
 	struct req	*body_req;
 	int		 body_open;
+	int		 modseq_due;	/* a body item came without MODSEQ */
 
 	/* The job allowed to send selected-state commands (the lease). */
 	struct job	*holder;

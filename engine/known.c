@@ -350,17 +350,14 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 {
 	struct peer *p = &j->e->peer[s];
 	struct msel *ms = &j->mb->sel[s];
-	struct uidranges keep;
 	struct uidvec gone;
-	size_t i, gi;
-	uint32_t uid, lo;
+	size_t i;
+	uint32_t uid;
 	char *set;
-	int wrapped;
 
 	if (rm->n == 0)
 		return;
 	memset(&gone, 0, sizeof(gone));
-	memset(&keep, 0, sizeof(keep));
 	uidranges_normalize(&ms->vanished);
 	for (i = 0; i < rm->n; i++) {
 		uid = rm->v[i];
@@ -371,25 +368,7 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 			uidvec_push(failed, uid);
 	}
 	/* VANISHED minus ours: the rest stays for the next pull. */
-	for (i = 0, gi = 0; i < ms->vanished.n; i++) {
-		struct uid_range r = ms->vanished.r[i];
-
-		lo = r.lo;
-		wrapped = 0;
-		while (gi < gone.n && gone.v[gi] < r.lo)
-			gi++;
-		for (; gi < gone.n && gone.v[gi] <= r.hi; gi++) {
-			if (gone.v[gi] > lo)
-				uidranges_push(&keep, lo, gone.v[gi] - 1);
-			if (gone.v[gi] == UINT32_MAX)
-				wrapped = 1;
-			lo = gone.v[gi] + 1;
-		}
-		if (!wrapped && lo <= r.hi)
-			uidranges_push(&keep, lo, r.hi);
-	}
-	uidranges_free(&ms->vanished);
-	ms->vanished = keep;
+	uidranges_minus(&ms->vanished, gone.v, gone.n);
 	if (gone.n > 0 && !j->e->quiet) {
 		set = uid_compact_set(gone.v, gone.n);
 		jlog(j, LOG_LVL_INFO, p->name, j->mb->srv[s], "Removed %zu "

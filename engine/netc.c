@@ -27,7 +27,9 @@ static void	 netc_open(struct peer *, struct mbox *);
 static void	 netc_code(struct peer *, uint32_t, uint64_t);
 static void	 netc_exists(struct peer *, uint32_t);
 static void	 netc_vanished(struct peer *, uint32_t, const char *);
-static void	 netc_fetch_item(struct peer *, struct fitem *);
+static void	 netc_fetch_item(struct peer *, struct fitem *,
+		    const struct req *);
+static void	 netc_no_modseq(struct peer *);
 static int	 netc_nomod(const struct peer *);
 static struct req *netc_owner_list(struct peer *);
 static struct req *netc_owner_fetch(struct peer *, uint32_t);
@@ -517,7 +519,7 @@ netc_owner_fetch(struct peer *p, uint32_t uid)
  * literal (fi->cont) continue the message already handed out.
  */
 static void
-netc_fetch_item(struct peer *p, struct fitem *fi)
+netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
 {
 	struct mcache *c;
 	struct modent *me;
@@ -543,10 +545,11 @@ netc_fetch_item(struct peer *p, struct fitem *fi)
 			c->hms = fi->modseq;
 			c->has |= MC_HMS;
 		}
-	} else if (!fi->cont && (p->caps & IMAP_CAP_QRESYNC))
-		eng_fail(p->e, EXIT_PANIC, p->name, p->sel->srv[p->side],
-		    "PANIC: FETCH response without MODSEQ with QRESYNC "
-		    "enabled");
+		p->modseq_due = 0;
+	} else if (fi->mask & IMAP_FETCH_BODY)
+		p->modseq_due = 1;	/* may come after the literal */
+	else if (!fi->cont || p->modseq_due)
+		netc_no_modseq(p);
 	/*
 	 * A flag change: a FETCH with a UID, without body or envelope,
 	 * unless it answers one of our own metadata FETCHes (REQ_NOMOD)
@@ -554,6 +557,7 @@ netc_fetch_item(struct peer *p, struct fitem *fi)
 	 */
 	if (!fi->cont && !(fi->mask & (IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)) &&
 	    (fi->mask & IMAP_FETCH_UID) && fi->uid > 0 &&
+	    !(owner != NULL && (owner->flags & REQ_META)) &&
 	    !(netc_nomod(p) && !(fi->mask & IMAP_FETCH_FLAGS))) {
 		me = modtab_get(&ms->modified, fi->uid);
 		if (me == NULL || me->modseq < fi->modseq ||
@@ -563,6 +567,18 @@ netc_fetch_item(struct peer *p, struct fitem *fi)
 			    flags_sorted(fi->flags) : NULL);
 		}
 	}
+}
+
+/* The whole FETCH response lacked MODSEQ: the reference panics. */
+static void
+netc_no_modseq(struct peer *p)
+{
+	p->modseq_due = 0;
+	if (!(p->caps & IMAP_CAP_QRESYNC))
+		return;
+	eng_fail(p->e, EXIT_PANIC, p->name, p->sel != NULL ?
+	    p->sel->srv[p->side] : NULL, "PANIC: FETCH response without "
+	    "MODSEQ with QRESYNC enabled");
 }
 
 static void
@@ -724,6 +740,8 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 	memset(&d, 0, sizeof(d));
 	switch (msg->hdr.type) {
 	case IMSG_IMAP_DONE:
+		if (p->modseq_due)
+			netc_no_modseq(p);
 		netc_done(p, msg);
 		return;
 	case IMSG_IMAP_LIST_ITEM:
@@ -777,7 +795,8 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 			fitem_free(&fi);
 			netc_bad(p, msg, "FETCH item inside a body");
 		}
-		netc_fetch_item(p, &fi);
+		if (p->modseq_due && !fi.cont)
+			netc_no_modseq(p);
 		if (fi.cont) {
 			/* The rest of the message the body belonged to. */
 			r = p->body_req;
@@ -789,6 +808,7 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 				p->body_open = 1;
 			}
 		}
+		netc_fetch_item(p, &fi, r);
 		if (r != NULL) {
 			d.kind = RD_ITEM;
 			d.fi = &fi;

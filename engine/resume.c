@@ -65,6 +65,45 @@ resume_rm_done(struct rgroup *g)
 	*done = 1;
 }
 
+/*
+ * What the QRESYNC SELECT reported that the resume dealt with: the
+ * interrupted UIDs found gone (their pairs are undone, no "No match"
+ * to say later), and the flag changes of messages above the synced
+ * UIDNEXT that are no interrupted copy (new messages: their copy will
+ * carry their flags).  The interrupted pairs' flags stay, to be compared
+ * once UIDNEXT has moved past them, as the reference does.
+ */
+static void
+resume_forget(struct job *j, struct resume *r, uint32_t s)
+{
+	struct mbox *mb = j->mb;
+	struct msel *ms = &mb->sel[s];
+	struct mcache *pc = &mb->pcache[s];
+	struct uidvec gone;
+	struct modent *ent;
+	size_t i, n;
+
+	memset(&gone, 0, sizeof(gone));
+	for (i = 0; i < mb->intr[s].n; i++)
+		if (!uidvec_has(&r->have[s], mb->intr[s].v[i]))
+			uidvec_push(&gone, mb->intr[s].v[i]);
+	uidvec_sort_uniq(&gone);
+	uidranges_minus(&ms->vanished, gone.v, gone.n);
+	uidvec_free(&gone);
+
+	ent = modtab_drain(&ms->modified, &n);
+	for (i = 0; i < n; i++) {
+		if ((!(pc->has & MC_UIDNEXT) || ent[i].uid >= pc->uidnext) &&
+		    !uidvec_has(&j->ignore[s], ent[i].uid)) {
+			free(ent[i].flags);
+			continue;
+		}
+		modtab_put(&ms->modified, ent[i].uid, ent[i].modseq,
+		    ent[i].flags);
+	}
+	free(ent);
+}
+
 void
 resume_start(struct job *j, int ret)
 {
@@ -151,6 +190,7 @@ resume_step(struct job *j)
 		if (r->rm[SIDE_LOCAL].n > 0 || r->rm[SIDE_REMOTE].n > 0)
 			dbc_commit(e);
 		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			resume_forget(j, r, s);
 			uidvec_free(&mb->intr[s]);
 		}
 		j->t.state = r->ret;

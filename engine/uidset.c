@@ -391,3 +391,35 @@ uidranges_str(const struct uidranges *rs)
 	(void)uidranges_piece(rs, 0, SIZE_MAX, &b);
 	return sbuf_take(&b);
 }
+
+void
+uidranges_minus(struct uidranges *rs, const uint32_t *v, size_t n)
+{
+	struct uidranges keep = { NULL, 0, 0 };
+	size_t i, k;
+	uint32_t lo;
+	int wrapped;
+
+	if (n == 0 || rs->n == 0)
+		return;
+	uidranges_normalize(rs);
+	for (i = 0, k = 0; i < rs->n; i++) {
+		lo = rs->r[i].lo;
+		wrapped = 0;
+		while (k < n && v[k] < rs->r[i].lo)
+			k++;
+		for (; k < n && v[k] <= rs->r[i].hi; k++) {
+			if (v[k] < lo)
+				continue;	/* a duplicate */
+			if (v[k] > lo)
+				uidranges_push(&keep, lo, v[k] - 1);
+			if (v[k] == UINT32_MAX)
+				wrapped = 1;
+			lo = v[k] + 1;
+		}
+		if (!wrapped && lo <= rs->r[i].hi)
+			uidranges_push(&keep, lo, rs->r[i].hi);
+	}
+	uidranges_free(rs);
+	*rs = keep;
+}

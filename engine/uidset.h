@@ -50,6 +50,8 @@ void	 uidranges_normalize(struct uidranges *);
 int	 uidranges_has(const struct uidranges *, uint32_t);
 /* Appends the runs of a sorted, duplicate-free array. */
 void	 uidranges_from_vec(struct uidranges *, const uint32_t *, size_t);
+/* Removes the UIDs of a sorted array (the ranges get normalized). */
+void	 uidranges_minus(struct uidranges *, const uint32_t *, size_t);
 /* Drops every UID >= below (normalized ranges stay so). */
 void	 uidranges_clip(struct uidranges *, uint32_t);
 /*

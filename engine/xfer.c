@@ -104,6 +104,7 @@ struct xfer {
 	uint32_t	 uid;
 	uint64_t	 size, got;
 	int		 late_uid;	/* M_LATE without a UID yet */
+	int		 zero_uid;	/* 0-length without a UID yet */
 
 	/* Messages whose metadata came after their body. */
 	struct uidvec	 late;
@@ -168,6 +169,7 @@ xfer_reset_msg(struct xfer *x)
 	x->uid = 0;
 	x->size = x->got = 0;
 	x->late_uid = 0;
+	x->zero_uid = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -330,6 +332,18 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 
 	if (fi->cont) {
 		/* Items after the literal: a late message's UID. */
+		if (x->zero_uid) {
+			if (fi->uid == 0)
+				eng_fail(x->j->e, EXIT_PANIC, p->name,
+				    x->mb->srv[p->side], "PANIC: FETCH "
+				    "response without UID");
+			jlog(x->j, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
+			    "WARNING: Ignoring new 0-length message (UID %u)",
+			    fi->uid);
+			if (x->uidnext <= fi->uid && fi->uid < UINT32_MAX)
+				x->uidnext = fi->uid + 1;
+			x->zero_uid = 0;
+		}
 		if (x->late_uid) {
 			if (fi->uid == 0)
 				eng_fail(x->j->e, EXIT_PANIC, p->name,
@@ -352,8 +366,12 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 	x->size = fi->size;
 	if (fi->size == 0) {
 		x->mode = M_SKIP;
-		jlog(x->j, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
-		    "WARNING: Ignoring new 0-length message (UID %u)", x->uid);
+		if (x->uid == 0)
+			x->zero_uid = 1;	/* said once the UID comes */
+		else
+			jlog(x->j, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
+			    "WARNING: Ignoring new 0-length message (UID %u)",
+			    x->uid);
 	} else if (x->uid != 0 && fi->flags != NULL && fi->date != NULL) {
 		x->mode = M_STREAM;
 		xfer_msg_start(x, fi->flags, fi->date, fi->modseq);
@@ -365,7 +383,7 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 static void
 xfer_late_end(struct xfer *x)
 {
-	if (x->late_uid)
+	if (x->late_uid || x->zero_uid)
 		eng_fail(x->j->e, EXIT_PANIC, x->src->name,
 		    x->mb->srv[x->src->side], "PANIC: FETCH response without "
 		    "UID");
@@ -697,7 +715,7 @@ xfer_step(struct job *j)
 		uidvec_sort_uniq(&x->late);
 		memset(&set, 0, sizeof(set));
 		uidranges_from_vec(&set, x->late.v, x->late.n);
-		rg_fetch(&j->t, x->src, mb, &set, XFER_META, REQ_NOMOD,
+		rg_fetch(&j->t, x->src, mb, &set, XFER_META, REQ_META,
 		    late_meta_data, NULL, x);
 		uidranges_free(&set);
 		j->t.state = X_LATE_BODY;

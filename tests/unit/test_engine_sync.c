@@ -73,7 +73,12 @@ struct fsrv {
 	struct fmbox	*sel;
 	uint32_t	 next_uv;
 	int		 refuse_expunge;
+	int		 late_meta;	/* UID, FLAGS, ... after BODY[] */
+	int		 no_append_hms;	/* as Cyrus: APPEND without it */
+	uint32_t	 vanish_below;	/* QRESYNC: VANISHED 1:n-1 */
 	int		 nfetch_body;	/* FETCH requests with BODY */
+	int		 nfetch;	/* FETCH requests */
+	int		 nstore;	/* STORE requests */
 	int		 nselect;
 	/* An APPEND being received. */
 	struct fmbox	*app;
@@ -132,15 +137,42 @@ fs_add(struct fmbox *mb, const char *body, const char *flags)
 	return m;
 }
 
+/* Messages are kept in UID order: a binary search. */
 static struct fmsg *
 fs_msg(struct fmbox *mb, uint32_t uid)
 {
-	size_t i;
+	size_t lo = 0, hi = mb->n, mid;
 
-	for (i = 0; i < mb->n; i++)
-		if (mb->m[i].uid == uid)
-			return &mb->m[i];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (mb->m[mid].uid == uid)
+			return &mb->m[mid];
+		if (mb->m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
+}
+
+/* A UID set parsed once, for sets of many thousand UIDs. */
+struct fset {
+	struct uidranges rs;
+};
+
+static void
+fset_parse(struct fset *f, const char *set)
+{
+	memset(f, 0, sizeof(*f));
+	if (set != NULL)
+		(void)uidset_parse(set, &f->rs);
+	uidranges_normalize(&f->rs);
+}
+
+static int
+fset_has(const struct fset *f, uint32_t uid)
+{
+	return uidranges_has(&f->rs, uid);
 }
 
 /* Another client changes flags. */
@@ -158,13 +190,12 @@ fs_setflags(struct fmbox *mb, uint32_t uid, const char *flags)
 static void
 fs_expunge(struct fmbox *mb, uint32_t uid)
 {
+	struct fmsg *m;
 	size_t i;
 
-	for (i = 0; i < mb->n; i++)
-		if (mb->m[i].uid == uid)
-			break;
-	if (i == mb->n)
+	if ((m = fs_msg(mb, uid)) == NULL)
 		return;
+	i = (size_t)(m - mb->m);
 	free(mb->m[i].body);
 	memmove(&mb->m[i], &mb->m[i + 1], (mb->n - i - 1) * sizeof(*mb->m));
 	mb->n--;
@@ -178,7 +209,10 @@ fs_expunge(struct fmbox *mb, uint32_t uid)
 static char *
 fs_content(struct fmbox *mb)
 {
-	static char out[8192];
+	/* Two calls in one check must not share a buffer. */
+	static char bufs[4][8192];
+	static unsigned int next;
+	char *out = bufs[next++ % 4];
 	char *lines[256];
 	size_t i, j, n = 0;
 
@@ -288,11 +322,21 @@ fs_fetch_item(struct fsrv *s, uint32_t id, struct fmbox *mb, struct fmsg *m,
 		mask |= IMAP_FETCH_BODY;
 	ipc_buf_init(&b);
 	ipc_put_u32(&b, seq);
-	ipc_put_u32(&b, m->uid);
-	ipc_put_u64(&b, m->modseq);
-	ipc_put_u32(&b, mask);
-	ipc_put_str(&b, (mask & IMAP_FETCH_FLAGS) ? m->flags : "");
-	ipc_put_str(&b, (mask & IMAP_FETCH_INTERNALDATE) ? m->date : "");
+	if (s->late_meta && (mask & IMAP_FETCH_BODY)) {
+		/* "* n FETCH (BODY[] {len}... UID u MODSEQ (m) FLAGS ...)" */
+		ipc_put_u32(&b, 0);
+		ipc_put_u64(&b, 0);
+		ipc_put_u32(&b, IMAP_FETCH_BODY);
+		ipc_put_str(&b, "");
+		ipc_put_str(&b, "");
+	} else {
+		ipc_put_u32(&b, m->uid);
+		ipc_put_u64(&b, m->modseq);
+		ipc_put_u32(&b, mask);
+		ipc_put_str(&b, (mask & IMAP_FETCH_FLAGS) ? m->flags : "");
+		ipc_put_str(&b, (mask & IMAP_FETCH_INTERNALDATE) ? m->date :
+		    "");
+	}
 	ipc_put_u64(&b, (mask & IMAP_FETCH_BODY) ? m->len : 0);
 	ipc_put_str(&b, "");
 	fs_send(s, IMSG_IMAP_FETCH_ITEM, id, &b);
@@ -307,7 +351,23 @@ fs_fetch_item(struct fsrv *s, uint32_t id, struct fmbox *mb, struct fmsg *m,
 		} else if (m->len == 1)
 			(void)ipc_compose(&s->chan, IMSG_IMAP_BODY_DATA, id, -1,
 			    m->body, 1);
-		fs_u32(s, IMSG_IMAP_BODY_END, id, m->uid);
+		fs_u32(s, IMSG_IMAP_BODY_END, id, s->late_meta ? 0 : m->uid);
+		if (s->late_meta) {
+			ipc_buf_init(&b);
+			ipc_put_u32(&b, seq);
+			ipc_put_u32(&b, m->uid);
+			ipc_put_u64(&b, m->modseq);
+			ipc_put_u32(&b, (mask & ~IMAP_FETCH_BODY) |
+			    IMAP_FETCH_CONT);
+			ipc_put_str(&b, (mask & IMAP_FETCH_FLAGS) ? m->flags :
+			    "");
+			ipc_put_str(&b, (mask & IMAP_FETCH_INTERNALDATE) ?
+			    m->date : "");
+			ipc_put_u64(&b, 0);
+			ipc_put_str(&b, "");
+			fs_send(s, IMSG_IMAP_FETCH_ITEM, id, &b);
+			ipc_buf_free(&b);
+		}
 	}
 }
 
@@ -457,6 +517,19 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 				    uidset_contains(known, mb->gone[i].uid))
 					uidvec_push(&van, mb->gone[i].uid);
 			fs_vanished(s, id, 1, van.v, van.n);
+			if (s->vanish_below > 1) {
+				/* A compressed range, unknown UIDs in it. */
+				char r[32];
+				struct ipc_buf vb;
+
+				(void)snprintf(r, sizeof(r), "1:%u",
+				    s->vanish_below - 1);
+				ipc_buf_init(&vb);
+				ipc_put_u32(&vb, 1);
+				ipc_put_str(&vb, r);
+				fs_send(s, IMSG_IMAP_VANISHED, id, &vb);
+				ipc_buf_free(&vb);
+			}
 			for (i = 0; i < mb->n; i++)
 				if (mb->m[i].modseq > hms)
 					fs_fetch_item(s, id, mb, &mb->m[i],
@@ -470,21 +543,28 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 		return;
 	}
 
-	case IMSG_IMAP_FETCH:
+	case IMSG_IMAP_FETCH: {
+		struct fset fset;
+
 		set = ipc_get_str(&rd);
 		flagsw = ipc_get_u32(&rd);
 		if (flagsw & IMAP_FETCH_BODY)
 			s->nfetch_body++;
+		s->nfetch++;
 		mb = s->sel;
+		fset_parse(&fset, set);
 		for (i = 0; mb != NULL && i < mb->n; i++)
-			if (uidset_contains(set, mb->m[i].uid))
+			if (fset_has(&fset, mb->m[i].uid))
 				fs_fetch_item(s, id, mb, &mb->m[i], flagsw);
+		uidranges_free(&fset.rs);
 		free(set);
 		fs_done(s, id, IMAP_DONE_OK, 0, NULL, NULL);
 		return;
+	}
 
 	case IMSG_IMAP_STORE: {
 		struct uidvec failed = { NULL, 0, 0 };
+		struct fset fset;
 		char *fs;
 
 		set = ipc_get_str(&rd);
@@ -492,10 +572,12 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 		mode = ipc_get_u32(&rd);
 		flags = ipc_get_str(&rd);
 		mb = s->sel;
+		s->nstore++;
+		fset_parse(&fset, set);
 		for (i = 0; mb != NULL && i < mb->n; i++) {
 			struct fmsg *m = &mb->m[i];
 
-			if (!uidset_contains(set, m->uid))
+			if (!fset_has(&fset, m->uid))
 				continue;
 			if (unch != 0 && m->modseq > unch) {
 				uidvec_push(&failed, m->uid);
@@ -505,6 +587,7 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 			m->modseq = ++mb->hms;
 			fs_fetch_item(s, id, mb, m, 0);
 		}
+		uidranges_free(&fset.rs);
 		fs = failed.n ? uid_compact_set(failed.v, failed.n) : NULL;
 		fs_done(s, id, IMAP_DONE_OK, fs ? IMAP_CODE_MODIFIED : 0, fs,
 		    "Store completed");
@@ -517,13 +600,15 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 
 	case IMSG_IMAP_EXPUNGE: {
 		struct uidvec gone = { NULL, 0, 0 };
+		struct fset fset;
 
 		set = ipc_get_str(&rd);
 		mb = s->sel;
+		fset_parse(&fset, set);
 		if (s->refuse_expunge) {
 			/* The \Deleted is set, the expunge refused. */
 			for (i = 0; mb != NULL && i < mb->n; i++)
-				if (uidset_contains(set, mb->m[i].uid)) {
+				if (fset_has(&fset, mb->m[i].uid)) {
 					flags_apply(mb->m[i].flags,
 					    sizeof(mb->m[i].flags),
 					    IMAP_STORE_ADD, "\\Deleted");
@@ -531,13 +616,15 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 					fs_fetch_item(s, id, mb, &mb->m[i], 0);
 				}
 			free(set);
+			uidranges_free(&fset.rs);
 			fs_done(s, id, IMAP_DONE_NO, 0, NULL,
 			    "[NOPERM] Permission denied");
 			return;
 		}
 		for (i = 0; mb != NULL && i < mb->n; i++)
-			if (uidset_contains(set, mb->m[i].uid))
+			if (fset_has(&fset, mb->m[i].uid))
 				uidvec_push(&gone, mb->m[i].uid);
+		uidranges_free(&fset.rs);
 		for (i = 0; i < gone.n; i++)
 			fs_expunge(mb, gone.v[i]);
 		fs_vanished(s, id, 0, gone.v, gone.n);
@@ -611,7 +698,9 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 		if (s->sel == s->app) {
 			/* As Dovecot: EXISTS, then OK [HIGHESTMODSEQ n]. */
 			fs_u32(s, IMSG_IMAP_EXISTS, id, (uint32_t)s->app->n);
-			fs_code(s, id, IMAP_CODE_HIGHESTMODSEQ, s->app->hms);
+			if (!s->no_append_hms)
+				fs_code(s, id, IMAP_CODE_HIGHESTMODSEQ,
+				    s->app->hms);
 		}
 		k = s->app_first + s->app_n - 1;
 		if (s->app_n == 1)
@@ -644,11 +733,12 @@ struct h {
 	char		 dbpath[256];
 	struct fsrv	 srv[2];
 	struct ipc_chan	 parent;
-	char		 log[65536];
+	char		 log[262144];
 	int		 code;
 };
 
 static struct eng_conf	 h_conf;
+static size_t		 h_jobs_max;	/* 0: the engine's default */
 static char		*h_ref[2] = { (char *)"", (char *)"" };
 
 static void
@@ -671,6 +761,7 @@ h_engine_child(int pfd, int lfd, int rfd)
 	h_conf.list_reference[0] = h_ref[0];
 	h_conf.list_reference[1] = h_ref[1];
 	e.conf = &h_conf;
+	e.jobs_max = h_jobs_max;
 	netc_init(&e.peer[SIDE_LOCAL], &e, SIDE_LOCAL, &lc);
 	netc_init(&e.peer[SIDE_REMOTE], &e, SIDE_REMOTE, &rc);
 	code = sync_run(&e);
@@ -1132,6 +1223,278 @@ t_resume(void)
 	h_fini(&h);
 }
 
+/*
+ * Bug (issue 7, 2): a first sync of a big mailbox with scattered UIDs,
+ * killed: UIDNEXT stays 0, every mapping row counts as interrupted, and
+ * the set of UIDs to look for is over a megabyte.  The old engine capped
+ * it at 64 pieces and took the UIDs past the cap for gone: it expunged
+ * their copies and copied them again.
+ */
+static void
+t_resume_scattered(void)
+{
+	struct h h;
+	struct fmbox *l, *r;
+	struct fmsg *a, *b;
+	struct db *db;
+	struct db_state st;
+	char err[256], body[32];
+	const uint32_t n = 100000;
+	uint32_t i;
+
+	h_init(&h, "scattered");
+	l = fs_mbox(&h.srv[0], "INBOX");
+	r = fs_mbox(&h.srv[1], "INBOX");
+	fs_add(l, "seed", "");
+	IS_INT(h_run(&h), 0, "first sync of one message");
+	for (i = 0; i < n; i++) {
+		/* 10-digit UIDs two apart: 11 bytes each in a set. */
+		l->uidnext = 3000000001U + 2 * i;
+		(void)snprintf(body, sizeof(body), "m%u", i);
+		a = fs_add(l, body, "");
+		b = fs_add(r, body, "");
+		(void)strlcpy(b->date, a->date, sizeof(b->date));
+	}
+	db = db_open(h.dbpath, 0, err, sizeof(err));
+	OK(db != NULL, "open db");
+	for (i = 0; i < n; i++)
+		(void)db_mapping_add(db, 1, 3000000001U + 2 * i, 2 + i);
+	memset(&st, 0, sizeof(st));
+	(void)db_state_set(db, 1, DB_LOCAL, DB_STATE_UIDNEXT |
+	    DB_STATE_MODSEQ, &st);
+	(void)db_state_set(db, 1, DB_REMOTE, DB_STATE_UIDNEXT |
+	    DB_STATE_MODSEQ, &st);
+	OK(db_commit(db) == 0, "an interrupted first sync of %u messages", n);
+	db_close(db);
+
+	IS_INT(h_run(&h), 0, "resumed sync exits 0");
+	LOG_HAS(&h, "Resuming interrupted sync for INBOX");
+	LOG_LACKS(&h, "Removed");
+	LOG_LACKS(&h, "Added");
+	IS_INT((int)l->n, (int)n + 1, "nothing lost or doubled locally");
+	IS_INT((int)r->n, (int)n + 1, "nothing lost or doubled remotely");
+	OK(fs_msg(r, n + 1) != NULL, "the last copy kept its UID");
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "", "then clean");
+	h_fini(&h);
+}
+
+/*
+ * Bug (issue 7, 4): a server that answers APPEND without [HIGHESTMODSEQ]
+ * (Cyrus IMAP) left the stored HIGHESTMODSEQ behind; the next run took
+ * our copies for changes made on the server, and a flag removed locally
+ * meanwhile came back as the union.
+ */
+static void
+t_append_without_hms(void)
+{
+	struct h h;
+	struct fmbox *l, *r;
+
+	h_init(&h, "nohms");
+	h.srv[1].no_append_hms = 1;
+	l = fs_mbox(&h.srv[0], "INBOX");
+	r = fs_mbox(&h.srv[1], "INBOX");
+	fs_add(l, "one", "\\Seen");
+	fs_add(l, "two", "\\Seen");
+	IS_INT(h_run(&h), 0, "copies to a server without the code");
+	LOG_HAS(&h, "remote(INBOX): Added 2 UID(s) 1:2 -> 1:2");
+	fs_setflags(l, 1, "");
+	IS_INT(h_run(&h), 0, "a flag removed locally");
+	LOG_LACKS(&h, "Conflicting");
+	LOG_HAS(&h, "remote(INBOX): Updated flags () for UID 1");
+	IS_STR(fs_msg(r, 1)->flags, "", "\\Seen gone remotely");
+	IS_STR(fs_msg(l, 1)->flags, "", "and stays gone locally");
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "", "then clean");
+	h_fini(&h);
+}
+
+/*
+ * A VANISHED range as wide as the UID space (servers compress, unknown
+ * UIDs included) is walked with the mapping, not expanded UID by UID.
+ */
+static void
+t_huge_vanished(void)
+{
+	struct h h;
+	struct fmbox *l, *r;
+
+	h_init(&h, "vanished");
+	l = fs_mbox(&h.srv[0], "INBOX");
+	r = fs_mbox(&h.srv[1], "INBOX");
+	fs_add(l, "low", "");
+	l->uidnext = 4000000000U;
+	fs_add(l, "high", "");
+	IS_INT(h_run(&h), 0, "sync of two messages far apart");
+	fs_expunge(l, 1);
+	h.srv[0].vanish_below = 4000000000U;
+	IS_INT(h_run(&h), 0, "VANISHED (EARLIER) 1:3999999999");
+	LOG_HAS(&h, "remote(INBOX): Removed 1 UID(s) 1");
+	LOG_HAS(&h, "remote(INBOX): WARNING: No match for 3999999998 "
+	    "vanished local UID(s) 2:3999999999. Ignoring.");
+	IS_INT((int)r->n, 1, "one message left remotely");
+	SAME(&h, "INBOX");
+	h_fini(&h);
+}
+
+/*
+ * A server that sends UID, FLAGS and INTERNALDATE after the body
+ * literal: the body is not held, the message is fetched again, its
+ * metadata first.
+ */
+static void
+t_late_metadata(void)
+{
+	struct h h;
+	struct fmbox *l, *r;
+	int before;
+
+	h_init(&h, "late");
+	h.srv[1].late_meta = 1;
+	l = fs_mbox(&h.srv[0], "INBOX");
+	r = fs_mbox(&h.srv[1], "INBOX");
+	fs_add(r, "first body", "\\Seen");
+	fs_add(r, "second body", "\\Flagged");
+	fs_add(r, "", "");
+	IS_INT(h_run(&h), 0, "copies from a late-metadata server");
+	LOG_HAS(&h, "local(INBOX): Added 2 UID(s) 1:2 <- 1:2");
+	LOG_LACKS(&h, "Updated flags");
+	LOG_HAS(&h, "remote(INBOX): WARNING: Ignoring new 0-length message "
+	    "(UID 3)");
+	SAME(&h, "INBOX");
+	IS_STR(fs_msg(l, 2)->flags, "\\Flagged", "flags kept");
+	IS_STR(fs_msg(l, 1)->date, fs_msg(r, 1)->date, "date kept");
+	before = h.srv[1].nfetch;
+	fs_add(r, "third", "");
+	IS_INT(h_run(&h), 0, "an incremental run");
+	LOG_HAS(&h, "local(INBOX): Added 1 UID(s) 3 <- 4");
+	OK(h.srv[1].nfetch - before >= 3, "fetched again, metadata first");
+	h_fini(&h);
+}
+
+/* The mailbox of a log line: "side(NAME): ...", "... in NAME for". */
+static void
+line_mailbox(const char *line, char *out, size_t len)
+{
+	const char *p, *q;
+
+	out[0] = '\0';
+	if ((strncmp(line, "local(", 6) == 0 && (p = line + 6)) ||
+	    (strncmp(line, "remote(", 7) == 0 && (p = line + 7))) {
+		if ((q = strstr(p, "): ")) != NULL)
+			(void)snprintf(out, len, "%.*s", (int)(q - p), p);
+	} else if ((p = strstr(line, "sync for ")) != NULL)
+		(void)snprintf(out, len, "%s", p + 9);
+	else if ((p = strstr(line, " update in ")) != NULL &&
+	    (q = strstr(p + 11, " for ")) != NULL)
+		(void)snprintf(out, len, "%.*s", (int)(q - p - 11), p + 11);
+}
+
+/* Every mailbox's lines together: none comes back after another's. */
+static int
+lines_grouped(const char *log)
+{
+	char seen[64][64], cur[64] = "", mbx[64], *copy, *line, *p;
+	size_t nseen = 0, i;
+	int ok = 1;
+
+	copy = strdup(log);
+	for (p = copy; (line = strsep(&p, "\n")) != NULL;) {
+		line_mailbox(line, mbx, sizeof(mbx));
+		if (mbx[0] == '\0' || strcmp(mbx, cur) == 0)
+			continue;
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], mbx) == 0)
+				ok = 0;
+		if (nseen < 64)
+			(void)strlcpy(seen[nseen++], mbx, sizeof(seen[0]));
+		(void)strlcpy(cur, mbx, sizeof(cur));
+	}
+	free(copy);
+	return ok;
+}
+
+/*
+ * Several jobs in flight (1, 2 and 8 at once): the same end state and
+ * the same lines, each mailbox's together and in order, whatever the
+ * interleaving; resumed syncs too (a waiting job logs before its turn).
+ */
+static void
+t_jobs(size_t max)
+{
+	struct h h;
+	struct fmbox *l, *r;
+	struct db *db;
+	char name[16], body[32], err[256], want[128], what[128];
+	int i, k;
+
+	h_jobs_max = max;
+	h_init(&h, "jobs");
+	for (i = 0; i < 6; i++) {
+		(void)snprintf(name, sizeof(name), "box%d", i);
+		l = fs_create(&h.srv[0], name);
+		(void)snprintf(name, sizeof(name), "box%d", i);
+		r = fs_create(&h.srv[1], name);
+		for (k = 0; k < 3; k++) {
+			(void)snprintf(body, sizeof(body), "l%d-%d", i, k);
+			fs_add(l, body, k == 0 ? "\\Seen" : "");
+			(void)snprintf(body, sizeof(body), "r%d-%d", i, k);
+			fs_add(r, body, "");
+		}
+	}
+	(void)snprintf(what, sizeof(what), "jobs=%zu: first sync of 6 "
+	    "mailboxes", max);
+	IS_INT(h_run(&h), 0, what);
+	OK(lines_grouped(h.log), "jobs=%zu: each mailbox's lines together",
+	    max);
+	for (i = 0; i < 6; i++) {
+		(void)snprintf(want, sizeof(want), "remote(box%d): Added 3 "
+		    "UID(s) 1:3 -> 4:6", i);
+		LOG_HAS(&h, want);
+	}
+	/* Changes everywhere, and two interrupted syncs. */
+	for (i = 0; i < 6; i++) {
+		(void)snprintf(name, sizeof(name), "box%d", i);
+		l = fs_mbox(&h.srv[0], name);
+		r = fs_mbox(&h.srv[1], name);
+		fs_setflags(l, 2, "\\Answered");
+		fs_expunge(r, 3);
+		fs_add(r, "late arrival", "");
+	}
+	db = db_open(h.dbpath, 0, err, sizeof(err));
+	OK(db != NULL, "open db");
+	{
+		struct db_state st;
+
+		memset(&st, 0, sizeof(st));
+		st.uidnext = 2;
+		(void)db_state_set(db, 3, DB_LOCAL, DB_STATE_UIDNEXT, &st);
+		(void)db_state_set(db, 5, DB_REMOTE, DB_STATE_UIDNEXT, &st);
+	}
+	(void)db_commit(db);
+	db_close(db);
+	(void)snprintf(what, sizeof(what), "jobs=%zu: changes, two "
+	    "resumed", max);
+	IS_INT(h_run(&h), 0, what);
+	OK(lines_grouped(h.log), "jobs=%zu: grouped again", max);
+	LOG_HAS(&h, "Resuming interrupted sync for box1");
+	LOG_HAS(&h, "Resuming interrupted sync for box3");
+	LOG_LACKS(&h, "WARNING");
+	for (i = 0; i < 6; i++) {
+		(void)snprintf(name, sizeof(name), "box%d", i);
+		(void)snprintf(what, sizeof(what), "jobs=%zu: %s agrees",
+		    max, name);
+		IS_STR(fs_content(fs_mbox(&h.srv[0], name)),
+		    fs_content(fs_mbox(&h.srv[1], name)), what);
+	}
+	(void)snprintf(what, sizeof(what), "jobs=%zu: next sync", max);
+	IS_INT(h_run(&h), 0, what);
+	IS_STR(h.log, "", "then clean");
+	h_fini(&h);
+	h_jobs_max = 0;
+}
+
 int
 main(void)
 {
@@ -1142,5 +1505,12 @@ main(void)
 	t_vanished_unmatched_and_empty();
 	t_refusals();
 	t_resume();
+	t_resume_scattered();
+	t_append_without_hms();
+	t_huge_vanished();
+	t_late_metadata();
+	t_jobs(1);
+	t_jobs(2);
+	t_jobs(8);
 	return tap_done();
 }
