@@ -58,7 +58,7 @@ struct fmbox {
 	uint64_t	 hms;
 	int		 sub;
 	struct fmsg	*m;
-	size_t		 n;
+	size_t		 n, cap;
 	struct fgone	*gone;
 	size_t		 ngone;
 };
@@ -122,7 +122,10 @@ fs_add(struct fmbox *mb, const char *body, const char *flags)
 {
 	struct fmsg *m;
 
-	mb->m = reallocarray(mb->m, mb->n + 1, sizeof(*mb->m));
+	if (mb->n == mb->cap) {
+		mb->cap = mb->cap ? mb->cap * 2 : 16;
+		mb->m = reallocarray(mb->m, mb->cap, sizeof(*mb->m));
+	}
 	m = &mb->m[mb->n++];
 	memset(m, 0, sizeof(*m));
 	m->uid = mb->uidnext++;
