@@ -98,7 +98,7 @@ chan_close(void)
 }
 
 /*
- * The engine sends one request (buf emptied); priv serves it as its loop
+ * The engine sends one request (buf freed); priv serves it as its loop
  * would; the engine reads the answer.
  */
 static struct answer
@@ -109,11 +109,14 @@ request(struct db *db, uint32_t type, struct ipc_buf *buf)
 	struct ipc_rd	 rd;
 	const char	*why;
 	char		*err;
+	int		 r;
 
 	memset(&a, 0, sizeof(a));
 	a.status = 99;
-	if (ipc_send(&ec, type, SIDE_NONE, -1, buf) == -1 ||
-	    ipc_flush_sync(&ec) == -1 || ipc_get_sync(&pc, &msg) != 1) {
+	r = ipc_send(&ec, type, SIDE_NONE, -1, buf);
+	ipc_buf_free(buf);
+	if (r == -1 || ipc_flush_sync(&ec) == -1 ||
+	    ipc_get_sync(&pc, &msg) != 1) {
 		printf("# request %s: %s\n", ipc_type_name(type), ec.err);
 		return a;
 	}
