@@ -40,6 +40,16 @@
 /* Syscall names for the trap handler, resolved before the filter. */
 #define SANDBOX_MAXNR		1024
 
+/* Each child's RLIMIT_DATA (sandbox.h), by its sandbox_child_init() name. */
+static const struct {
+	const char	*who;
+	rlim_t		 data;
+} sandbox_data[] = {
+	{ "engine",	 SANDBOX_DATA_ENGINE },
+	{ "net(local)",	 SANDBOX_DATA_NET },
+	{ "net(remote)", SANDBOX_DATA_NET },
+};
+
 static struct {
 	pid_t	 ppid;			/* priv */
 	int	 active;		/* the filter is loaded */
@@ -54,6 +64,7 @@ static void	 sandbox_title(int, char **, const char *);
 static const char *sandbox_emptydir(void);
 static int	 sandbox_dir_ok(const char *);
 static void	 sandbox_setrlimit(int, rlim_t, const char *);
+static rlim_t	 sandbox_data_bound(void);
 static void	 sandbox_add(scmp_filter_ctx, const struct sandbox_rule *);
 static void	 sandbox_trap_setup(void);
 static void	 sandbox_trap(int, siginfo_t *, void *);
@@ -325,6 +336,29 @@ sandbox_rlimits(void)
 	 * by now if we started as root; seccomp forbids fork anyway.
 	 */
 	sandbox_setrlimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+	/*
+	 * Bounded memory.  Not under the sanitizers: their shadow memory
+	 * alone is far beyond any bound (sandbox.h).
+	 */
+#ifndef INTERIMAP_SANITIZE
+	sandbox_setrlimit(RLIMIT_DATA, sandbox_data_bound(), "RLIMIT_DATA");
+#else
+	(void)sandbox_data_bound();	/* every child has one all the same */
+#endif
+}
+
+/* This child's RLIMIT_DATA, whether or not in force. */
+static rlim_t
+sandbox_data_bound(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sandbox_data) / sizeof(sandbox_data[0]); i++)
+		if (strcmp(sb.who, sandbox_data[i].who) == 0)
+			return sandbox_data[i].data;
+	/* A new kind of child needs a bound of its own. */
+	fatalx(EXIT_CHILD, "no memory bound for a child named \"%s\"",
+	    sb.who);
 }
 
 static void
