@@ -121,7 +121,12 @@ int	 sandbox_active(void);
  *		on as if nothing happened);
  *	104	(engine) send IMSG_DB_LOAD requests forever and read none
  *		of the answers: priv must end the child before the answers
- *		fill its memory.
+ *		fill its memory;
+ *	106	allocate memory, 1 MiB at a time, until malloc(3) fails: it
+ *		must fail at the child's RLIMIT_DATA bound, and the child
+ *		ends with an out-of-memory error (EXIT_CHILD); if it gets
+ *		64 MiB past the bound (the sanitizers' builds, which have
+ *		none), that is said and fatal too.
  * Any other n is fatal.
  */
 #define SANDBOX_TEST_READY_TWICE	101
@@ -129,6 +134,7 @@ int	 sandbox_active(void);
 #define SANDBOX_TEST_BAD_LOG		103
 #define SANDBOX_TEST_UNREAD		104
 #define SANDBOX_TEST_DB_DELETE		105	/* engine: --delete's request */
+#define SANDBOX_TEST_ALLOC		106
 struct ipc_chan;
 void	 sandbox_test(struct ipc_chan *, uint32_t);
 
