@@ -43,8 +43,10 @@ if ! mount -t tmpfs -o size=64k,mode=0700 interimap-test "$SMALL"; then
 fi
 t_on_exit "umount '$SMALL'"
 
-write_config "$T/small.conf" <<EOF
-database = $SMALL/sync.db
+# One configuration per place of the database: on the tmpfs, then not.
+for where in "small:$SMALL" "big:$T"; do
+	write_config "$T/${where%%:*}.conf" <<EOF
+database = ${where#*:}/sync.db
 
 [local]
 type = tunnel
@@ -54,17 +56,7 @@ command = $tl
 type = tunnel
 command = $tr
 EOF
-write_config "$T/big.conf" <<EOF
-database = $T/sync.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-type = tunnel
-command = $tr
-EOF
+done
 
 # ---- messages --------------------------------------------------------------
 
