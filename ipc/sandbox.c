@@ -40,6 +40,20 @@
 /* Syscall names for the trap handler, resolved before the filter. */
 #define SANDBOX_MAXNR		1024
 
+/* SANDBOX_TEST_ALLOC: its step, and how far past the bound it gives up. */
+#define SANDBOX_TEST_STEP	((rlim_t)1024 * 1024)
+#define SANDBOX_TEST_MARGIN	(64 * SANDBOX_TEST_STEP)
+
+/* Each child's RLIMIT_DATA (sandbox.h), by its sandbox_child_init() name. */
+static const struct {
+	const char	*who;
+	rlim_t		 data;
+} sandbox_data[] = {
+	{ "engine",	 SANDBOX_DATA_ENGINE },
+	{ "net(local)",	 SANDBOX_DATA_NET },
+	{ "net(remote)", SANDBOX_DATA_NET },
+};
+
 static struct {
 	pid_t	 ppid;			/* priv */
 	int	 active;		/* the filter is loaded */
@@ -54,6 +68,7 @@ static void	 sandbox_title(int, char **, const char *);
 static const char *sandbox_emptydir(void);
 static int	 sandbox_dir_ok(const char *);
 static void	 sandbox_setrlimit(int, rlim_t, const char *);
+static rlim_t	 sandbox_data_bound(void);
 static void	 sandbox_add(scmp_filter_ctx, const struct sandbox_rule *);
 static void	 sandbox_trap_setup(void);
 static void	 sandbox_trap(int, siginfo_t *, void *);
@@ -61,6 +76,7 @@ static size_t	 sandbox_utoa(char *, unsigned long);
 static void	 sandbox_test_flood(struct ipc_chan *, uint32_t,
 		    const struct ipc_buf *) __attribute__((noreturn));
 static void	 sandbox_test_ipc(struct ipc_chan *, uint32_t);
+static void	 sandbox_test_alloc(void) __attribute__((noreturn));
 
 /*
  * What every child needs whatever its job, since each talks IPC and
@@ -325,6 +341,29 @@ sandbox_rlimits(void)
 	 * by now if we started as root; seccomp forbids fork anyway.
 	 */
 	sandbox_setrlimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+	/*
+	 * Bounded memory.  Not under the sanitizers: their shadow memory
+	 * alone is far beyond any bound (sandbox.h).
+	 */
+#ifndef INTERIMAP_SANITIZE
+	sandbox_setrlimit(RLIMIT_DATA, sandbox_data_bound(), "RLIMIT_DATA");
+#else
+	(void)sandbox_data_bound();	/* every child has one all the same */
+#endif
+}
+
+/* This child's RLIMIT_DATA, whether or not in force. */
+static rlim_t
+sandbox_data_bound(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sandbox_data) / sizeof(sandbox_data[0]); i++)
+		if (strcmp(sb.who, sandbox_data[i].who) == 0)
+			return sandbox_data[i].data;
+	/* A new kind of child needs a bound of its own. */
+	fatalx(EXIT_CHILD, "no memory bound for a child named \"%s\"",
+	    sb.who);
 }
 
 static void
@@ -489,6 +528,40 @@ sandbox_test_flood(struct ipc_chan *chan, uint32_t type,
 	}
 }
 
+/*
+ * SANDBOX_TEST_ALLOC.  The chunks are chained through their first word,
+ * so that only one page of each is ever touched: the bound counts the
+ * address space taken, and the test costs no real memory.  They are all
+ * freed before the error is reported (reporting allocates).
+ */
+static void
+sandbox_test_alloc(void)
+{
+	rlim_t bound = sandbox_data_bound(), got = 0;
+	void **chunk, **last = NULL;
+
+	while (got < bound + SANDBOX_TEST_MARGIN &&
+	    (chunk = malloc(SANDBOX_TEST_STEP)) != NULL) {
+		*chunk = last;
+		last = chunk;
+		got += SANDBOX_TEST_STEP;
+	}
+	while (last != NULL) {
+		chunk = *last;
+		free(last);
+		last = chunk;
+	}
+	if (got >= bound + SANDBOX_TEST_MARGIN)
+		fatalx(EXIT_CHILD, "sandbox test: %llu MiB allocated, past "
+		    "the memory bound of %llu MiB: no RLIMIT_DATA in force",
+		    (unsigned long long)(got >> 20),
+		    (unsigned long long)(bound >> 20));
+	fatalx(EXIT_CHILD, "out of memory: the bound of %llu MiB (RLIMIT_DATA) "
+	    "reached, %llu MiB allocated by the sandbox test",
+	    (unsigned long long)(bound >> 20),
+	    (unsigned long long)(got >> 20));
+}
+
 /* Protocol violations for priv to catch (SANDBOX_TEST_*). */
 static void
 sandbox_test_ipc(struct ipc_chan *chan, uint32_t n)
@@ -557,6 +630,9 @@ sandbox_test(struct ipc_chan *chan, uint32_t n)
 	case SANDBOX_TEST_DB_DELETE:
 		sandbox_test_ipc(chan, n);
 		return;
+	case SANDBOX_TEST_ALLOC:
+		sandbox_test_alloc();
+		/* NOTREACHED */
 	case 1:
 		what = "openat";
 		if ((fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY)) != -1)

@@ -4,7 +4,8 @@
  *
  *	sandbox_child_init()	name the process, close stray fds, signals
  *	sandbox_drop_privs()	chroot + unprivileged user, when root
- *	sandbox_rlimits()	no files, no core, no processes
+ *	sandbox_rlimits()	no files, no core, no processes, bounded
+ *				memory
  *	(load what touches files: CA store, zlib, ...)
  *	sandbox_seccomp()	the process's system call policy
  *	log "sandbox loaded", and only then read from a server
@@ -22,6 +23,35 @@
 
 /* Descriptors a child may hold: its channels, stdio, one peer stream. */
 #define SANDBOX_NOFILE		16
+/*
+ * RLIMIT_DATA of each child: the heap and every private writable mapping
+ * (malloc's brk and mmap alike), counted as address space, not as pages
+ * in use.  Far above what legitimate work takes, so that only a runaway
+ * meets it, as a malloc(3) that fails.  Documented in interimap(1).
+ *
+ * The engine holds the UID mappings and the per-mailbox state of the
+ * sync: at most 150 bytes per message measured (bench/memory.sh: under
+ * 20 MiB at its peak, heap under 8 MiB today, for a first sync of
+ * 100,000 messages), so 1 GiB leaves room for mailboxes of millions of
+ * messages.
+ *
+ * A net holds TLS and DEFLATE state, the CA store, one response of at
+ * most 1 MiB (16 MiB parsed), 64 KiB literals and queues bounded at
+ * 1 MiB each way: under 10 MiB at its peak (heap under 3 MiB) in the
+ * same measures, whether 100,000 messages or one of 50 MiB, and nothing
+ * that grows with a mailbox.
+ *
+ * RLIMIT_DATA rather than RLIMIT_AS: the address space also counts the
+ * code, the stack and reservations never filled, so a bound on it says
+ * less about the memory a child takes, and would need more slack.
+ *
+ * Not under the sanitizers: ASan's shadow memory is one huge private
+ * writable mapping (VmData about 14 TiB), already beyond any such bound
+ * when the child starts, and every allocation after the limit would
+ * fail.
+ */
+#define SANDBOX_DATA_ENGINE	(1024UL * 1024 * 1024)
+#define SANDBOX_DATA_NET	(256UL * 1024 * 1024)
 /* Who the children become when priv runs as root. */
 #define SANDBOX_USER		"nobody"
 /* Set to 1 for SIGSYS traps that name the call instead of a silent kill. */
@@ -64,7 +94,10 @@ void	 sandbox_child_init(int, char **, const char *, int);
  * user (NULL: SANDBOX_USER), dropping all groups.  A no-op otherwise.
  */
 void	 sandbox_drop_privs(const char *);
-/* RLIMIT_NOFILE SANDBOX_NOFILE, RLIMIT_FSIZE 0, RLIMIT_CORE 0, NPROC 0. */
+/*
+ * RLIMIT_NOFILE SANDBOX_NOFILE, RLIMIT_FSIZE 0, RLIMIT_CORE 0, NPROC 0,
+ * RLIMIT_DATA SANDBOX_DATA_* by the child's name (sandbox_child_init()).
+ */
 void	 sandbox_rlimits(void);
 /*
  * Loads the policy: the allowances every child needs (exit, signal
@@ -88,7 +121,12 @@ int	 sandbox_active(void);
  *		on as if nothing happened);
  *	104	(engine) send IMSG_DB_LOAD requests forever and read none
  *		of the answers: priv must end the child before the answers
- *		fill its memory.
+ *		fill its memory;
+ *	106	allocate memory, 1 MiB at a time, until malloc(3) fails: it
+ *		must fail at the child's RLIMIT_DATA bound, and the child
+ *		ends with an out-of-memory error (EXIT_CHILD); if it gets
+ *		64 MiB past the bound (the sanitizers' builds, which have
+ *		none), that is said and fatal too.
  * Any other n is fatal.
  */
 #define SANDBOX_TEST_READY_TWICE	101
@@ -96,6 +134,7 @@ int	 sandbox_active(void);
 #define SANDBOX_TEST_BAD_LOG		103
 #define SANDBOX_TEST_UNREAD		104
 #define SANDBOX_TEST_DB_DELETE		105	/* engine: --delete's request */
+#define SANDBOX_TEST_ALLOC		106
 struct ipc_chan;
 void	 sandbox_test(struct ipc_chan *, uint32_t);
 

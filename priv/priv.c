@@ -10,6 +10,14 @@
  * ends the run (EXIT_CHILD), named in the message, with the others ended
  * and nothing committed.
  *
+ * A database request that fails (priv_db.c) ends the run too: priv asks
+ * every child to leave at once, any child may then leave in any way
+ * without being the run's failure (the engine with EXIT_DB, before or
+ * after its IMSG_ENGINE_DONE is read; the nets whenever they notice),
+ * and the exit status is EXIT_DB whatever happens after, signals
+ * included.  The order in which priv learns of these things is timing,
+ * and must not decide what the user or a script sees.
+ *
  * Test hooks (environment):
  *	INTERIMAP_TEST_SANDBOX=<child>:<n>
  *		right after that child's READY, ask it to attempt forbidden
@@ -510,17 +518,23 @@ priv_broken(struct priv *p, int slot, const char *type, const char *why)
 }
 
 /*
- * May this child go now?  Everyone once IMSG_SHUTDOWN is sent; the
- * engine also once it has reported IMSG_ENGINE_DONE (it may leave right
- * after, with the code it reported).
+ * May this child go now?  Everyone once IMSG_SHUTDOWN is sent or the
+ * database has failed (the run is over); the engine also once it has
+ * reported IMSG_ENGINE_DONE (it may leave right after, with the code it
+ * reported).
  */
 static int
 priv_may_leave(const struct priv *p, int slot)
 {
-	return p->stopping || (slot == PROC_SLOT_ENGINE && p->engine_done);
+	return p->stopping || priv_db_failed() ||
+	    (slot == PROC_SLOT_ENGINE && p->engine_done);
 }
 
-/* A reaped child ended as it should. */
+/*
+ * A reaped child ended as it should: with 0, or the engine with the
+ * code it reported, or with EXIT_DB once priv refused it a request
+ * (whether or not its IMSG_ENGINE_DONE was read before it went).
+ */
 static int
 priv_exit_ok(const struct priv *p, int slot)
 {
@@ -530,8 +544,10 @@ priv_exit_ok(const struct priv *p, int slot)
 		return 0;
 	if (WEXITSTATUS(c->status) == 0)
 		return 1;
-	return slot == PROC_SLOT_ENGINE && p->engine_done &&
-	    WEXITSTATUS(c->status) == p->engine_code;
+	if (slot != PROC_SLOT_ENGINE)
+		return 0;
+	return (p->engine_done && WEXITSTATUS(c->status) == p->engine_code) ||
+	    (priv_db_failed() && WEXITSTATUS(c->status) == EXIT_DB);
 }
 
 /* A child's channel is closed: fine if it may leave, fatal otherwise. */
@@ -700,9 +716,13 @@ priv_run(const struct cli *cli, const struct conf *conf,
 {
 	int r;
 
+	priv_db_init();
 	priv_net_init();
 	r = priv_run_loop(cli, conf, targets, db, argv0);
 	priv_net_finish();
+	/* The database failed: that is the run's outcome, come what may. */
+	if (priv_db_failed())
+		r = EXIT_DB;
 	return r;
 }
 
@@ -813,8 +833,13 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 			}
 		}
 
-		if (!p.stopping && p.engine_done &&
-		    p.nready == PROC_NSLOTS && !p.hold)
+		/*
+		 * The engine is done; or the database failed, and the run
+		 * cannot go on whatever the engine does next (a net that is
+		 * not READY yet takes IMSG_SHUTDOWN as well).
+		 */
+		if (!p.stopping && !p.hold && (priv_db_failed() ||
+		    (p.engine_done && p.nready == PROC_NSLOTS)))
 			priv_stop(&p);
 		if (p.stopping) {
 			if (priv_stopped(&p))

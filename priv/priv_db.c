@@ -23,18 +23,40 @@
 static int64_t	*priv_db_idx;
 static size_t	 priv_db_nidx, priv_db_capidx;
 static unsigned long priv_db_commits;
+/*
+ * Set by the run's first request that failed or was refused (priv_db.h):
+ * from then on nothing reaches SQLite.
+ */
+static int	 priv_db_closed;
 
 static void	 priv_db_idx_add(int64_t);
 static int	 priv_db_idx_known(int64_t);
 static void	 priv_db_result(struct ipc_chan *, uint32_t, uint64_t,
 		    const char *);
+static void	 priv_db_shut(struct db *, struct ipc_chan *, const char *);
 static int	 priv_db_fail(struct db *, struct ipc_chan *, const char *);
-static int	 priv_db_refuse(struct ipc_chan *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
+static int	 priv_db_refuse(struct db *, struct ipc_chan *, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
 static void	 priv_db_send(struct ipc_chan *, uint32_t, struct ipc_buf *);
 static void	 priv_db_pairs(struct ipc_chan *, int64_t,
 		    const struct db_pair *, size_t);
 static void	 priv_db_test_kill(const char *, unsigned long);
+
+void
+priv_db_init(void)
+{
+	free(priv_db_idx);
+	priv_db_idx = NULL;
+	priv_db_nidx = priv_db_capidx = 0;
+	priv_db_commits = 0;
+	priv_db_closed = 0;
+}
+
+int
+priv_db_failed(void)
+{
+	return priv_db_closed;
+}
 
 int
 priv_db_is_request(unsigned int type)
@@ -128,6 +150,29 @@ priv_db_result(struct ipc_chan *chan, uint32_t status, uint64_t value,
 	(void)ipc_flush(chan);
 }
 
+/*
+ * The run's first database error (already logged): what the open
+ * transaction holds is undone, the request is answered with err, and
+ * every later one will be refused.  Requests the engine sent before it
+ * learns of the error rest on this one having succeeded: the rows of an
+ * APPEND batch, then a COMMIT, then the UIDNEXTs that the rows justify.
+ * SQLite may leave the transaction open after a failed statement (a
+ * constraint) or end it itself (a full disk); either way, a COMMIT that
+ * followed would make durable a state that never was.
+ */
+static void
+priv_db_shut(struct db *db, struct ipc_chan *chan, const char *err)
+{
+	char buf[512];
+
+	priv_db_closed = 1;
+	(void)strlcpy(buf, err, sizeof(buf));
+	if (db_in_transaction(db) && db_rollback(db) == -1)
+		log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: %s",
+		    db_error(db));
+	priv_db_result(chan, DB_RESULT_ERROR, 0, buf);
+}
+
 /* An SQLite failure: logged as the database's, answered as an error. */
 static int
 priv_db_fail(struct db *db, struct ipc_chan *chan, const char *what)
@@ -135,13 +180,13 @@ priv_db_fail(struct db *db, struct ipc_chan *chan, const char *what)
 	log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: %s%s%s",
 	    what != NULL ? what : "", what != NULL ? ": " : "",
 	    db_error(db));
-	priv_db_result(chan, DB_RESULT_ERROR, 0, db_error(db));
+	priv_db_shut(db, chan, db_error(db));
 	return 0;
 }
 
 /* A request that breaks an invariant: refused, the run ends. */
 static int
-priv_db_refuse(struct ipc_chan *chan, const char *fmt, ...)
+priv_db_refuse(struct db *db, struct ipc_chan *chan, const char *fmt, ...)
 {
 	va_list ap;
 	char buf[256];
@@ -151,7 +196,7 @@ priv_db_refuse(struct ipc_chan *chan, const char *fmt, ...)
 	va_end(ap);
 	log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: refusing the "
 	    "engine's request: %s", buf);
-	priv_db_result(chan, DB_RESULT_ERROR, 0, buf);
+	priv_db_shut(db, chan, buf);
 	return 0;
 }
 
@@ -222,6 +267,17 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 	int dl, dr, rc, k, side_i;
 	char err[512];
 
+	if (!priv_db_is_request(msg->hdr.type))
+		return "not a database request";
+	/* Fail closed: nothing of the run reaches SQLite after an error. */
+	if (priv_db_closed) {
+		log_debug("database: %s refused: an earlier request failed",
+		    ipc_type_name(msg->hdr.type));
+		priv_db_result(chan, DB_RESULT_ERROR, 0, "refused: an earlier "
+		    "database request failed");
+		return NULL;
+	}
+
 	ipc_rd_init(&rd, msg);
 	switch (msg->hdr.type) {
 	case IMSG_DB_MIGRATE:
@@ -231,13 +287,16 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		    priv_db_delim(rd2, &dr) == -1)
 			return "bad layout";
 		rc = db_migrate(db, dl, dr, err, sizeof(err));
+		if (rc == 0) {
+			priv_db_result(chan, DB_RESULT_OK, 0, NULL);
+			return NULL;
+		}
 		if (rc == -1)
 			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s", err);
-		else if (rc == -2)
+		else
 			log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: %s",
 			    err);
-		priv_db_result(chan, rc == 0 ? DB_RESULT_OK :
-		    DB_RESULT_ERROR, 0, rc == 0 ? NULL : err);
+		priv_db_shut(db, chan, err);
 		return NULL;
 
 	case IMSG_DB_LOAD:
@@ -296,7 +355,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		if (ipc_rd_end(&rd) == -1)
 			return "bad layout";
 		if (!priv_db_idx_known((int64_t)idx)) {
-			priv_db_refuse(chan, "unknown mailbox index %llu",
+			priv_db_refuse(db, chan, "unknown mailbox index %llu",
 			    (unsigned long long)idx);
 			return NULL;
 		}
@@ -315,7 +374,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		if (ipc_rd_end(&rd) == -1 || name == NULL || u32 > 1)
 			return "bad layout";
 		if (len == 0) {
-			priv_db_refuse(chan, "empty mailbox name");
+			priv_db_refuse(db, chan, "empty mailbox name");
 			return NULL;
 		}
 		if (db_mailbox_add(db, name, len, (int)u32,
@@ -333,7 +392,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		if (ipc_rd_end(&rd) == -1 || u32 > 1)
 			return "bad layout";
 		if (!priv_db_idx_known((int64_t)idx)) {
-			priv_db_refuse(chan, "unknown mailbox index %llu",
+			priv_db_refuse(db, chan, "unknown mailbox index %llu",
 			    (unsigned long long)idx);
 			return NULL;
 		}
@@ -354,8 +413,9 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			return "bad layout";
 		if (!priv_db_idx_known((int64_t)idx) ||
 		    st[0].uidvalidity == 0 || st[1].uidvalidity == 0) {
-			priv_db_refuse(chan, "state of mailbox %llu: unknown "
-			    "index or UIDVALIDITY 0", (unsigned long long)idx);
+			priv_db_refuse(db, chan, "state of mailbox %llu: "
+			    "unknown index or UIDVALIDITY 0",
+			    (unsigned long long)idx);
 			return NULL;
 		}
 		if (db_state_insert(db, (int64_t)idx, &st[0], &st[1]) == -1) {
@@ -378,7 +438,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		    DB_SET_UIDNEXT_REMOTE | DB_SET_MODSEQ_REMOTE)) != 0)
 			return "bad layout";
 		if (!priv_db_idx_known((int64_t)idx)) {
-			priv_db_refuse(chan, "unknown mailbox index %llu",
+			priv_db_refuse(db, chan, "unknown mailbox index %llu",
 			    (unsigned long long)idx);
 			return NULL;
 		}
@@ -408,7 +468,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		if (rd.error || rd.left != (size_t)count * 8)
 			return "bad layout";
 		if (!priv_db_idx_known((int64_t)idx)) {
-			priv_db_refuse(chan, "unknown mailbox index %llu",
+			priv_db_refuse(db, chan, "unknown mailbox index %llu",
 			    (unsigned long long)idx);
 			return NULL;
 		}
@@ -416,8 +476,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			l = ipc_get_u32(&rd);
 			r = ipc_get_u32(&rd);
 			if (l == 0 || r == 0) {
-				priv_db_refuse(chan, "mapping (%u,%u): a UID "
-				    "is 0", l, r);
+				priv_db_refuse(db, chan, "mapping (%u,%u): a "
+				    "UID is 0", l, r);
 				return NULL;
 			}
 			if (db_mapping_add(db, (int64_t)idx, l, r) == -1) {
@@ -436,7 +496,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		    (side != SIDE_LOCAL && side != SIDE_REMOTE))
 			return "bad layout";
 		if (!priv_db_idx_known((int64_t)idx)) {
-			priv_db_refuse(chan, "unknown mailbox index %llu",
+			priv_db_refuse(db, chan, "unknown mailbox index %llu",
 			    (unsigned long long)idx);
 			return NULL;
 		}
@@ -483,7 +543,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		if (ipc_rd_end(&rd) == -1 || name == NULL || name2 == NULL)
 			return "bad layout";
 		if (len == 0 || len2 == 0) {
-			priv_db_refuse(chan, "empty mailbox name");
+			priv_db_refuse(db, chan, "empty mailbox name");
 			return NULL;
 		}
 		if (db_mailbox_rename(db, name, len, name2, len2, &k) == -1) {

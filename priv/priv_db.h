@@ -9,7 +9,15 @@
  * formed but refused (unknown idx, a UID of 0, an SQLite error) is
  * answered with an error result, after priv has logged the reason with
  * the reference's component ("database: ERROR: ..."); the engine then
- * stops and priv rolls back what was not committed.
+ * stops.
+ *
+ * The database side fails closed: at that first error the open
+ * transaction is rolled back, and every later request of the run is
+ * answered with an error without being executed (not even a read), so
+ * that what the engine pipelined behind the failed request (a COMMIT,
+ * the UIDNEXTs) never lands.  What was committed before stays.  The run
+ * then ends with EXIT_DB whatever else happens (priv.c asks
+ * priv_db_failed()).
  *
  * Test hooks (environment), for the crash-resume tests:
  *	INTERIMAP_TEST_KILL_AT=<n>	_exit(137) right after the n-th
@@ -24,6 +32,10 @@ struct db;
 struct ipc_chan;
 struct ipc_msg;
 
+/* A run starts: no index known, no failure. */
+void		 priv_db_init(void);
+/* 1 once a request of this run failed or was refused. */
+int		 priv_db_failed(void);
 /* 1 if the message type is an engine database request. */
 int		 priv_db_is_request(unsigned int);
 /*

@@ -8,7 +8,10 @@
 # instead.  A normal run, in trap mode, makes no call its filter forbids.
 # A child that breaks the IPC rules (the same hook, n = 101..103) is
 # named, killed, and ends the run; so is an engine that reads none of
-# priv's answers (n = 104) before they fill priv's memory.
+# priv's answers (n = 104) before they fill priv's memory.  A child that
+# allocates without end (n = 106) meets its RLIMIT_DATA bound: malloc
+# fails there, the child says it is out of memory, priv names it and
+# exits EXIT_CHILD (a sanitizer build has no bound: the child says so).
 #
 # The sanitizer build runs it too (see skeleton.sh).
 
@@ -84,6 +87,42 @@ for child in engine net-local net-remote; do
 		    "interimap: ${label//[()]/.}: seccomp: forbidden system call (${CALL[$n]}) \([0-9]+\)" \
 		    "$label, call $n, trap mode: the handler names the call"
 	done
+done
+
+# ---- each child, a runaway allocation --------------------------------------
+
+# RLIMIT_DATA in MiB (ipc/sandbox.h, interimap(1)).
+declare -A DATA_MIB=([engine]=1024 [net-local]=256 [net-remote]=256)
+declare -A PREFIX=([engine]='' [net-local]='local: ' [net-remote]='remote: ')
+SANITIZED=0
+grep -qa __asan_init "$INTERIMAP" && SANITIZED=1
+for child in engine net-local net-remote; do
+	label=${LABEL[$child]}
+	mib=${DATA_MIB[$child]}
+	INTERIMAP_TEST_SANDBOX=$child:106 run_marked "alloc-$child"
+	t_expect_eq "$OURS_RC" "$EXIT_CHILD" \
+	    "$label, runaway allocation: priv exits EXIT_CHILD"
+	t_expect_eq "$(grep -cFx \
+	    "ERROR: $label exited unexpectedly (status $EXIT_CHILD)" \
+	    "$T/ours.err")" 1 "$label, runaway allocation: priv names it"
+	if [ "$SANITIZED" = 1 ]; then
+		said="ERROR: sandbox test: [0-9]+ MiB allocated, past the"
+		said="$said memory bound of $mib MiB: no RLIMIT_DATA in force"
+		t_expect_eq "$(grep -cEx "${PREFIX[$child]}$said" \
+		    "$T/ours.err")" 1 \
+		    "$label, runaway allocation: no bound (sanitizer build)"
+		continue
+	fi
+	said="ERROR: out of memory: the bound of $mib MiB \(RLIMIT_DATA\)"
+	said="$said reached, ([0-9]+) MiB allocated by the sandbox test"
+	line=$(grep -Ex "${PREFIX[$child]}$said" "$T/ours.err")
+	t_expect_eq "$(printf '%s' "$line" | grep -c .)" 1 \
+	    "$label, runaway allocation: out of memory at $mib MiB"
+	# malloc failed at the bound, not before it: only what the child
+	# held already is missing.
+	got=$(sed -En "s/.*$said\$/\\1/p" <<<"$line")
+	t_expect_eq "$((${got:-0} > mib - 64 && ${got:-0} <= mib))" 1 \
+	    "$label, runaway allocation: malloc failed at ${got:-?} of $mib MiB"
 done
 
 # ---- a child that breaks the IPC rules is named and ended ----------------

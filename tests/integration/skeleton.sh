@@ -2,10 +2,11 @@
 #
 # The four-process skeleton: priv starts engine, net(local), net(remote),
 # each named, confined (seccomp, no new privileges, an unprivileged user
-# in an empty root when we are root) and given only its own part of the
-# configuration; the database is locked before any child starts; a child
-# that dies is named and ends the run; signals end it cleanly; nothing is
-# left running.  Both servers are pre-authenticated Dovecot tunnels with
+# in an empty root when we are root, a memory bound, RLIMIT_DATA, except
+# in a sanitizer build) and given only its own part of the configuration;
+# the database is locked before any child starts; a child that dies is
+# named and ends the run; signals end it cleanly; nothing is left
+# running.  Both servers are pre-authenticated Dovecot tunnels with
 # nothing to synchronise; [remote] carries a password all the same (a
 # tunnel ignores it), to prove it never reaches net(local).
 #
@@ -34,6 +35,12 @@ EOF
 DB=$XDG_DATA_HOME/interimap/localhost.db
 EXIT_CHILD=4
 EXIT_DB=3
+# RLIMIT_DATA of the children (ipc/sandbox.h, interimap(1)); none in a
+# sanitizer build, whose children keep priv's.
+DATA_ENGINE=$((1024 * 1024 * 1024))
+DATA_NET=$((256 * 1024 * 1024))
+SANITIZED=0
+grep -qa __asan_init "$INTERIMAP" && SANITIZED=1
 
 # ---- helpers ---------------------------------------------------------------
 
@@ -41,6 +48,14 @@ EXIT_DB=3
 status_field()
 {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null
+}
+
+# "soft hard" of the limit named NAME in /proc/PID/limits.
+limit_of()
+{
+	awk -v name="$2" 'index($0, name) == 1 {
+		n = split(substr($0, length(name) + 1), f)
+		print f[1], f[2] }' "/proc/$1/limits" 2>/dev/null
 }
 
 # The title: the first string of /proc/PID/cmdline.
@@ -238,6 +253,14 @@ interimap: net(remote)" "the children's titles"
 			t_expect_eq "$(ls -A "/proc/$k/root" | wc -l)" 0 \
 			    "$t: its root is empty"
 		fi
+		case $t in
+		*engine) data="$DATA_ENGINE $DATA_ENGINE" ;;
+		*) data="$DATA_NET $DATA_NET" ;;
+		esac
+		[ "$SANITIZED" = 1 ] &&
+		    data=$(limit_of "$HELD_PID" "Max data size")
+		t_expect_eq "$(limit_of "$k" "Max data size")" "$data" \
+		    "$t: RLIMIT_DATA (soft hard)"
 		# stdio, the channels; a net also its server's stream.
 		t_expect_match "$(ls "/proc/$k/fd" | sort -n | tr '\n' ' ')" \
 		    "$(case $t in *engine) echo '^0 1 2 3 4 5 $';;

@@ -820,6 +820,8 @@ h_run(struct h *h)
 		fprintf(stderr, "db_open: %s\n", err);
 		return -1;
 	}
+	/* Each run is a new priv run: a failure of the last one is gone. */
+	priv_db_init();
 	for (i = 0; i < 3; i++)
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp[i]) == -1)
 			return -1;

@@ -3,6 +3,7 @@
 interimap_unit_test(ipc ipc)
 interimap_unit_test(logsink priv)
 interimap_unit_test(db priv)
+interimap_unit_test(priv_db priv)
 interimap_unit_test(tls net)
 interimap_unit_test(stream net)
 interimap_unit_test(connect priv)
