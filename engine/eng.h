@@ -614,6 +614,15 @@ struct mbox *mbox_get(struct eng *, const char *, size_t);
 /* Server name -> mailbox (NULL when outside the reference). */
 struct mbox *mbox_by_server(struct eng *, uint32_t, const char *);
 struct mbox *mbox_by_idx(struct eng *, int64_t);
+/* Server name -> internal name (caller frees), NULL outside the ref. */
+char	*mbox_unname(struct eng *, uint32_t, const char *, size_t *);
+/* Internal name -> server name of side (SIDE_NONE: pretty); caller frees. */
+char	*mbox_server_name(struct eng *, uint32_t, const char *, size_t);
+/* The reference's print_delimiter(); caller frees. */
+char	*mbox_delim_str(int);
+/* Listed on side, and neither \NonExistent nor \NoSelect. */
+int	 mbox_exists(const struct mbox *, uint32_t);
+int	 mbox_subscribed(const struct mbox *, uint32_t);
 void	 mbox_free_all(struct eng *);
 /*
  * Listing and reconciliation, steps of the run task: each returns 1

@@ -31,6 +31,7 @@ enum {
 };
 
 static void	 eng_parent_msg(struct eng *, struct ipc_msg *);
+static void	 eng_poll_once(struct eng *);
 static struct ipc_chan *eng_slot_chan(struct eng *, int);
 
 static struct ipc_chan *
@@ -126,8 +127,26 @@ eng_parent_msg(struct eng *e, struct ipc_msg *msg)
 	}
 }
 
+/*
+ * The engine's one wait.  Handlers run inside it and must not wait in
+ * turn (HOUSE-STYLE "Event loops"); a nested call is the engine's bug,
+ * ended here rather than left to hide one answer behind another.
+ */
+static int eng_polling;
+
 void
 eng_poll(struct eng *e)
+{
+	if (eng_polling)
+		fatalx(EXIT_CHILD, "engine: internal error: a handler waited "
+		    "(nested poll)");
+	eng_polling = 1;
+	eng_poll_once(e);
+	eng_polling = 0;
+}
+
+static void
+eng_poll_once(struct eng *e)
 {
 	struct pollfd pfd[PFD_MAX];
 	struct ipc_chan *chan;

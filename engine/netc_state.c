@@ -1,0 +1,385 @@
+/*
+ * What a server says about its mailboxes, folded into the engine's state
+ * as it arrives (REFERENCE-BEHAVIOUR §4.6-4.8): the selection followed
+ * along the response stream, response codes, EXISTS and the new-mail
+ * counter, VANISHED, flag changes into MODIFIED, STATUS, the live cache
+ * and the last synchronised state (pcache).  netc.c calls these; jobs
+ * read the results in struct mbox.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "netc_int.h"
+#include "proc.h"
+
+/*
+ * The server now speaks of mb (the reference's _open_mailbox()).  What
+ * was reported about mb earlier and not yet consumed stays: its job
+ * still needs it.  Only EXISTS starts afresh, so that the SELECT's own
+ * EXISTS is not taken for new mail.
+ */
+void
+netc_open(struct peer *p, struct mbox *mb)
+{
+	p->sel = mb;
+	mb->sel[p->side].exists_self = 0;
+	mb->cache[p->side].has &= ~MC_EXISTS;
+	mb->cache[p->side].exists = 0;
+}
+
+/* Nothing is selected any more; a SELECT in flight comes next. */
+void
+netc_unselected(struct peer *p)
+{
+	struct req *r;
+
+	p->sel = NULL;
+	p->selected = 0;
+	for (r = p->head; r != NULL; r = r->next)
+		if (r->type == IMSG_IMAP_SELECT && !r->opened) {
+			/* No [CLOSED] will come: its data starts now. */
+			netc_open(p, r->mb);
+			r->opened = 1;
+			break;
+		}
+}
+
+void
+netc_set_uidvalidity(struct peer *p, struct mbox *mb, uint32_t v)
+{
+	struct mcache *c = &mb->cache[p->side];
+	struct mcache *pc = &mb->pcache[p->side];
+
+	if ((c->has & MC_UIDVALIDITY) && c->uidvalidity != v)
+		eng_fail(p->e, EXIT_FAIL, p->name, p->selected && p->sel ?
+		    p->sel->srv[p->side] : NULL, "UIDVALIDITY changed! "
+		    "(%u != %u)  Need to invalidate the UID cache for %s.",
+		    c->uidvalidity, v, mb->srv[p->side] ? mb->srv[p->side] :
+		    "");
+	c->uidvalidity = v;
+	c->has |= MC_UIDVALIDITY;
+	if (!(pc->has & MC_UIDVALIDITY)) {
+		pc->uidvalidity = v;
+		pc->has |= MC_UIDVALIDITY;
+	}
+}
+
+void
+netc_set_pcache(struct peer *p, struct mbox *mb, unsigned int what,
+    uint32_t uidvalidity, uint32_t uidnext, uint64_t hms)
+{
+	struct mcache *pc = &mb->pcache[p->side];
+
+	if (what & MC_UIDVALIDITY) {
+		if ((pc->has & MC_UIDVALIDITY) &&
+		    pc->uidvalidity != uidvalidity)
+			eng_fail(p->e, EXIT_FAIL, p->name, NULL,
+			    "UIDVALIDITY changed! (%u != %u)  Need to "
+			    "invalidate the UID cache for %s.",
+			    pc->uidvalidity, uidvalidity, mb->srv[p->side]);
+		pc->uidvalidity = uidvalidity;
+	}
+	if (what & MC_UIDNEXT)
+		pc->uidnext = uidnext;
+	if (what & MC_HMS)
+		pc->hms = hms;
+	pc->has |= what;
+	if (log_debug_level() > 0) {
+		log_msg(LOG_LVL_DEBUG, p->name, mb->job != NULL ?
+		    mb->srv[p->side] : NULL,
+		    "Update last clean state for %s: (%s%u%s%u%s%llu)",
+		    mb->srv[p->side],
+		    (pc->has & MC_UIDVALIDITY) ? "UIDVALIDITY " : "",
+		    pc->uidvalidity,
+		    (pc->has & MC_UIDNEXT) ? " UIDNEXT " : " ", pc->uidnext,
+		    (pc->has & MC_HMS) ? " HIGHESTMODSEQ " : " ",
+		    (unsigned long long)pc->hms);
+	}
+}
+
+/*
+ * The reference's is_dirty(): pending new mail, or UIDNEXT/HIGHESTMODSEQ
+ * unknown or different from the last synced state.  (The reference counts
+ * new mail per connection; here it is per mailbox, which is what it
+ * means.)
+ */
+int
+netc_is_dirty(struct peer *p, struct mbox *mb)
+{
+	struct mcache *c = &mb->cache[p->side];
+	struct mcache *pc = &mb->pcache[p->side];
+
+	if (mb->sel[p->side].newmail > 0)
+		return 1;
+	if (!(pc->has & MC_UIDNEXT) || pc->uidnext == 0 ||
+	    !(c->has & MC_UIDNEXT) || c->uidnext != pc->uidnext)
+		return 1;
+	if (!(pc->has & MC_HMS) || pc->hms == 0 ||
+	    !(c->has & MC_HMS) || c->hms != pc->hms)
+		return 1;
+	return 0;
+}
+
+/* A response code, untagged or tagged, about the selected mailbox. */
+void
+netc_code(struct peer *p, uint32_t code, uint64_t value)
+{
+	struct mcache *c;
+	struct req *r;
+
+	if (code == IMAP_CODE_CLOSED) {
+		/* The oldest SELECT in flight is being processed. */
+		for (r = p->head; r != NULL; r = r->next)
+			if (r->type == IMSG_IMAP_SELECT && !r->opened) {
+				netc_open(p, r->mb);
+				r->opened = 1;
+				p->selected = 0;
+				break;
+			}
+		return;
+	}
+	/*
+	 * With no mailbox selected these codes belong to nothing; the
+	 * reference panics (§9.17), we ignore them.
+	 */
+	if (p->sel == NULL)
+		return;
+	c = &p->sel->cache[p->side];
+	switch (code) {
+	case IMAP_CODE_UIDVALIDITY:
+		if (value == 0 || value > UINT32_MAX)
+			break;
+		netc_set_uidvalidity(p, p->sel, (uint32_t)value);
+		break;
+	case IMAP_CODE_UIDNEXT:
+		if (value > UINT32_MAX)
+			break;
+		c->uidnext = (uint32_t)value;
+		c->has |= MC_UIDNEXT;
+		break;
+	case IMAP_CODE_HIGHESTMODSEQ:
+		c->hms = value;
+		c->has |= MC_HMS;
+		p->sel->sel[p->side].hms_req = p->head != NULL ?
+		    p->head->id : 0;
+		break;
+	case IMAP_CODE_NOMODSEQ:
+		c->nomodseq = 1;
+		break;
+	case IMAP_CODE_UIDNOTSTICKY:
+		c->uidnotsticky = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+void
+netc_exists(struct peer *p, uint32_t n)
+{
+	struct mcache *c;
+	struct msel *ms;
+	uint64_t d, a;
+
+	if (p->sel == NULL)
+		return;
+	c = &p->sel->cache[p->side];
+	ms = &p->sel->sel[p->side];
+	if (c->has & MC_EXISTS) {
+		if (n < c->exists)
+			eng_fail(p->e, EXIT_PANIC, p->name,
+			    p->sel->srv[p->side], "PANIC: Unexpected EXISTS "
+			    "shrink %u < %u!", n, c->exists);
+		if (n > c->exists) {
+			/*
+			 * Messages we appended ourselves are not new mail:
+			 * counting them would cost a useless UID FETCH per
+			 * batch (§9.6).
+			 */
+			d = n - c->exists;
+			a = d < ms->exists_self ? d : ms->exists_self;
+			ms->exists_self -= a;
+			ms->newmail += d - a;
+		}
+	}
+	c->exists = n;
+	c->has |= MC_EXISTS;
+}
+
+void
+netc_vanished(struct peer *p, uint32_t earlier, const char *set)
+{
+	struct uidranges rs = { NULL, 0, 0 };
+	struct mcache *c;
+	uint64_t cnt;
+	size_t i;
+
+	if (uidset_parse(set, &rs) == -1) {
+		uidranges_free(&rs);
+		eng_fail(p->e, EXIT_PANIC, p->name, p->sel ?
+		    p->sel->srv[p->side] : NULL, "PANIC: Invalid VANISHED set "
+		    "%s", set);
+	}
+	if (p->sel == NULL) {
+		uidranges_free(&rs);
+		return;
+	}
+	c = &p->sel->cache[p->side];
+	for (i = 0; i < rs.n; i++) {
+		if (rs.r[i].lo > rs.r[i].hi) {
+			uint32_t t = rs.r[i].lo;
+
+			rs.r[i].lo = rs.r[i].hi;
+			rs.r[i].hi = t;
+		}
+		cnt = (uint64_t)rs.r[i].hi - rs.r[i].lo + 1;
+		if (!earlier && (c->has & MC_EXISTS))
+			c->exists = cnt > c->exists ? 0 :
+			    c->exists - (uint32_t)cnt;
+		if ((c->has & MC_UIDNEXT) && c->uidnext <= rs.r[i].hi &&
+		    rs.r[i].hi < UINT32_MAX)
+			c->uidnext = rs.r[i].hi + 1;
+		uidranges_push(&p->sel->sel[p->side].vanished, rs.r[i].lo,
+		    rs.r[i].hi);
+	}
+	uidranges_free(&rs);
+}
+
+/* Is one of our metadata FETCHes (REQ_NOMOD) in flight? */
+int
+netc_nomod(const struct peer *p)
+{
+	const struct req *r;
+
+	for (r = p->head; r != NULL; r = r->next)
+		if (r->flags & REQ_NOMOD)
+			return 1;
+	return 0;
+}
+
+/*
+ * A FETCH response: the live cache follows it, and one without body or
+ * envelope is a flag change for the MODIFIED table.  Items after a body
+ * literal (fi->cont) continue the message already handed out.
+ */
+void
+netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
+{
+	struct mcache *c;
+	struct modent *me;
+	struct msel *ms;
+
+	if (p->sel == NULL)
+		return;
+	c = &p->sel->cache[p->side];
+	ms = &p->sel->sel[p->side];
+	if (fi->seq > 0 && (!(c->has & MC_EXISTS) || fi->seq > c->exists)) {
+		c->exists = fi->seq;
+		c->has |= MC_EXISTS;
+	}
+	if ((fi->mask & IMAP_FETCH_UID) && fi->uid > 0) {
+		if ((!(c->has & MC_UIDNEXT) || c->uidnext <= fi->uid) &&
+		    fi->uid < UINT32_MAX) {
+			c->uidnext = fi->uid + 1;
+			c->has |= MC_UIDNEXT;
+		}
+	}
+	if (fi->mask & IMAP_FETCH_MODSEQ) {
+		if (!(c->has & MC_HMS) || c->hms < fi->modseq) {
+			c->hms = fi->modseq;
+			c->has |= MC_HMS;
+		}
+		p->modseq_due = 0;
+	} else if (fi->mask & IMAP_FETCH_BODY)
+		p->modseq_due = 1;	/* may come after the literal */
+	else if (!fi->cont || p->modseq_due)
+		netc_no_modseq(p);
+	/*
+	 * A flag change: a FETCH with a UID, without body or envelope,
+	 * unless it answers one of our own metadata FETCHes (REQ_NOMOD)
+	 * and carries no flags.
+	 */
+	if (!fi->cont && !(fi->mask & (IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)) &&
+	    (fi->mask & IMAP_FETCH_UID) && fi->uid > 0 &&
+	    !(owner != NULL && (owner->flags & REQ_META)) &&
+	    !(netc_nomod(p) && !(fi->mask & IMAP_FETCH_FLAGS))) {
+		me = modtab_get(&ms->modified, fi->uid);
+		if (me == NULL || me->modseq < fi->modseq ||
+		    (me->modseq == fi->modseq && me->flags == NULL)) {
+			modtab_put(&ms->modified, fi->uid, fi->modseq,
+			    (fi->mask & IMAP_FETCH_FLAGS) && fi->flags != NULL ?
+			    flags_sorted(fi->flags) : NULL);
+		}
+	}
+}
+
+/* The whole FETCH response lacked MODSEQ: the reference panics. */
+void
+netc_no_modseq(struct peer *p)
+{
+	p->modseq_due = 0;
+	if (!(p->caps & IMAP_CAP_QRESYNC))
+		return;
+	eng_fail(p->e, EXIT_PANIC, p->name, p->sel != NULL ?
+	    p->sel->srv[p->side] : NULL, "PANIC: FETCH response without "
+	    "MODSEQ with QRESYNC enabled");
+}
+
+void
+netc_status_item(struct peer *p, struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	struct mbox *mb;
+	const char *name;
+	char *sname;
+	size_t len;
+	uint32_t mask, uidvalidity, uidnext;
+	uint64_t hms;
+
+	ipc_rd_init(&rd, msg);
+	name = ipc_get_data(&rd, &len);
+	mask = ipc_get_u32(&rd);
+	uidvalidity = ipc_get_u32(&rd);
+	uidnext = ipc_get_u32(&rd);
+	hms = ipc_get_u64(&rd);
+	(void)ipc_get_u32(&rd);
+	if (ipc_rd_end(&rd) == -1 || name == NULL ||
+	    memchr(name, '\0', len) != NULL)
+		netc_bad(p, msg, "bad layout");
+	sname = eng_memdup(name, len);
+	mb = mbox_by_server(p->e, p->side, sname);
+	free(sname);
+	if (mb == NULL)
+		return;
+	if (mask & IMAP_ST_UIDVALIDITY)
+		netc_set_uidvalidity(p, mb, uidvalidity);
+	if (mask & IMAP_ST_UIDNEXT) {
+		mb->cache[p->side].uidnext = uidnext;
+		mb->cache[p->side].has |= MC_UIDNEXT;
+	}
+	if (mask & IMAP_ST_HIGHESTMODSEQ) {
+		mb->cache[p->side].hms = hms;
+		mb->cache[p->side].has |= MC_HMS;
+	}
+}
+
+/* The reference's checks after every command on the selected mailbox. */
+void
+netc_check_selected(struct peer *p)
+{
+	struct mcache *c;
+
+	if (!p->selected || p->sel == NULL)
+		return;
+	c = &p->sel->cache[p->side];
+	if (c->nomodseq)
+		eng_fail(p->e, EXIT_FAIL, p->name, p->sel->srv[p->side],
+		    "Mailbox %s doesn't support MODSEQ.", p->sel->srv[p->side]);
+	if (c->uidnotsticky)
+		eng_fail(p->e, EXIT_FAIL, p->name, p->sel->srv[p->side],
+		    "Mailbox %s does not support persistent UIDs.",
+		    p->sel->srv[p->side]);
+}

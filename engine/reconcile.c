@@ -1,0 +1,339 @@
+/*
+ * The reconciliation of both mailbox lists with each other and with the
+ * database (REFERENCE-BEHAVIOUR §6.2), as steps of the run: refusals
+ * first (a known mailbox gone from one side changes nothing), then every
+ * CREATE, SUBSCRIBE and UNSUBSCRIBE sent at once, then, in mailbox
+ * order, their results logged and the database rows written, each
+ * mailbox's committed after its server commands.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_proto.h"
+#include "db_proto.h"
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "proc.h"
+
+/* ------------------------------------------------------------------ */
+/* §6.2: reconciliation. */
+
+/* IMSG_DB_MAILBOX_ROW, see ipc/db_proto.h. */
+static void
+mbox_db_row(struct eng *e, struct ipc_msg *msg, void *arg)
+{
+	struct ipc_rd rd;
+	struct mbox *mb;
+	const char *name;
+	uint64_t idx;
+	size_t len;
+	uint32_t sub, has, uv[2], un[2];
+	uint64_t hms[2];
+	int s;
+
+	(void)arg;
+	ipc_rd_init(&rd, msg);
+	idx = ipc_get_u64(&rd);
+	name = ipc_get_data(&rd, &len);
+	sub = ipc_get_u32(&rd);
+	has = ipc_get_u32(&rd);
+	for (s = 0; s < 2; s++) {
+		uv[s] = ipc_get_u32(&rd);
+		un[s] = ipc_get_u32(&rd);
+		hms[s] = ipc_get_u64(&rd);
+	}
+	if (ipc_rd_end(&rd) == -1 || name == NULL || len == 0 || idx == 0 ||
+	    idx > INT64_MAX) {
+		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
+		    "(IMSG_DB_MAILBOX_ROW): bad layout");
+		eng_exit(e, EXIT_CHILD);
+	}
+	/* Only mailboxes some server listed matter. */
+	if ((mb = mbox_find(e, name, len)) == NULL)
+		return;
+	mb->idx = (int64_t)idx;
+	mb->db_subscribed = sub != 0;
+	mb->has_state = has != 0;
+	for (s = 0; s < 2; s++) {
+		mb->db_uidvalidity[s] = uv[s];
+		mb->db_uidnext[s] = un[s];
+		mb->db_hms[s] = hms[s];
+	}
+}
+
+/* The answer of one server command of the plan. */
+struct opres {
+	int		 sent;
+	int		 done;
+	uint32_t	 status;
+	char		*text;
+};
+
+/* What reconciliation does for one mailbox. */
+struct mbox_plan {
+	struct mbox	*mb;
+	int		 db_add;	/* new DB row, subscribed = db_sub */
+	int		 db_set;	/* update subscribed to db_sub */
+	int		 db_sub;
+	struct opres	 create[2];
+	struct opres	 sub[2];	/* SUBSCRIBE */
+	struct opres	 unsub[2];	/* UNSUBSCRIBE */
+};
+
+static struct {
+	int		 state;
+	struct mbox_plan *plan;
+	size_t		 n;
+} mbox_rc;
+
+enum {
+	RC_LOAD = 0,
+	RC_PLAN,
+	RC_APPLY,
+	RC_DONE,
+};
+
+static void
+mbox_op_done(struct req *r)
+{
+	struct opres *o = r->arg;
+
+	o->done = 1;
+	o->status = r->status;
+	o->text = eng_strdup(r->text != NULL ? r->text : "");
+}
+
+static void
+mbox_op(struct eng *e, struct task *t, uint32_t side, uint32_t op,
+    struct mbox *mb, struct opres *o)
+{
+	o->sent = 1;
+	(void)netc_mailbox_op(&e->peer[side], t, op, mb->srv[side], NULL,
+	    mbox_op_done, o);
+}
+
+static const char *
+mbox_status_name(uint32_t status)
+{
+	return status == IMAP_DONE_OK ? "OK" : status == IMAP_DONE_NO ?
+	    "NO" : "BAD";
+}
+
+static void
+mbox_idx_done(struct eng *e, uint64_t value, void *arg)
+{
+	struct mbox *mb = arg;
+
+	(void)e;
+	if (value == 0 || value > INT64_MAX) {
+		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
+		    "(IMSG_DB_RESULT): bad mailbox index");
+		eng_exit(e, EXIT_CHILD);
+	}
+	mb->idx = (int64_t)value;
+}
+
+/* The server commands' results, in mailbox order; the database. */
+static void
+mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
+{
+	struct mbox *mb = pl->mb;
+	struct ipc_buf buf;
+	struct peer *p;
+	struct opres *o;
+	uint32_t s;
+
+	if (pl->db_add) {
+		log_msg(LOG_LVL_NOTICE, "database", NULL, "Created mailbox %s",
+		    mb->pretty);
+		ipc_buf_init(&buf);
+		ipc_put_data(&buf, mb->name, mb->len);
+		ipc_put_u32(&buf, pl->db_sub ? 1 : 0);
+		dbc_send(e, t, IMSG_DB_MAILBOX_ADD, &buf, NULL, mbox_idx_done,
+		    mb);
+		ipc_buf_free(&buf);
+		mb->db_subscribed = pl->db_sub;
+	}
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		p = &e->peer[s];
+		o = &pl->create[s];
+		if (o->sent) {
+			if (o->status == IMAP_DONE_OK)
+				log_msg(LOG_LVL_INFO, p->name, NULL,
+				    "Created mailbox %s", mb->srv[s]);
+			else
+				log_msg(LOG_LVL_WARN, p->name, NULL,
+				    "WARNING: Couldn't create mailbox %s: "
+				    "%s %s", mb->srv[s],
+				    mbox_status_name(o->status), o->text);
+		}
+		o = &pl->sub[s];
+		if (o->sent) {
+			if (o->status != IMAP_DONE_OK)
+				eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
+				    mbox_status_name(o->status), o->text);
+			log_msg(LOG_LVL_INFO, p->name, NULL,
+			    "Subscribe to %s", mb->srv[s]);
+		}
+		o = &pl->unsub[s];
+		if (o->sent) {
+			if (o->status != IMAP_DONE_OK)
+				eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
+				    mbox_status_name(o->status), o->text);
+			log_msg(LOG_LVL_INFO, p->name, NULL,
+			    "Unsubscribe to %s", mb->srv[s]);
+		}
+	}
+	if (pl->db_set) {
+		dbc_subscribe(e, mb->idx, pl->db_sub);
+		mb->db_subscribed = pl->db_sub;
+	}
+	if (pl->db_add || pl->db_set)
+		dbc_commit(e);
+}
+
+static void
+mbox_plan_free(void)
+{
+	size_t i;
+	uint32_t s;
+
+	for (i = 0; i < mbox_rc.n; i++)
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			free(mbox_rc.plan[i].create[s].text);
+			free(mbox_rc.plan[i].sub[s].text);
+			free(mbox_rc.plan[i].unsub[s].text);
+		}
+	free(mbox_rc.plan);
+	memset(&mbox_rc, 0, sizeof(mbox_rc));
+}
+
+/* Every server command at once; their results then in order. */
+static void
+mbox_plan(struct eng *e, struct task *t)
+{
+	struct mbox_plan *pl;
+	struct mbox *mb;
+	size_t i;
+	int lex, rex, ls, rs;
+	uint32_t s1, s2;
+
+	/*
+	 * Refusals first, so that a refused run changes nothing (the
+	 * reference stops half-way, in hash order).
+	 */
+	for (i = 0; i < e->nmbox; i++) {
+		mb = e->mbox[i];
+		if (mb->ignored)
+			continue;
+		lex = mbox_exists(mb, SIDE_LOCAL);
+		rex = mbox_exists(mb, SIDE_REMOTE);
+		if (lex != rex && mb->idx != 0)
+			eng_fail(e, EXIT_FAIL, "database", NULL, "Mailbox %s "
+			    "exists. Run `interimap --target=database "
+			    "--delete %s` to delete.", mb->pretty,
+			    mb->pretty);
+	}
+	mbox_rc.plan = eng_calloc(e->nmbox, sizeof(*mbox_rc.plan));
+	for (i = 0; i < e->nmbox; i++) {
+		mb = e->mbox[i];
+		if (mb->ignored)
+			continue;
+		lex = mbox_exists(mb, SIDE_LOCAL);
+		rex = mbox_exists(mb, SIDE_REMOTE);
+		if (!lex && !rex)
+			continue;
+		mb->sync = 1;
+		pl = &mbox_rc.plan[mbox_rc.n++];
+		pl->mb = mb;
+		if (lex && rex) {
+			ls = mbox_subscribed(mb, SIDE_LOCAL);
+			rs = mbox_subscribed(mb, SIDE_REMOTE);
+			if (mb->idx != 0) {
+				if (ls != rs) {
+					if (mb->db_subscribed) {
+						s1 = ls ? SIDE_LOCAL :
+						    SIDE_REMOTE;
+						mbox_op(e, t, s1,
+						    IMAP_MBOP_UNSUBSCRIBE, mb,
+						    &pl->unsub[s1]);
+					} else {
+						s1 = ls ? SIDE_REMOTE :
+						    SIDE_LOCAL;
+						mbox_op(e, t, s1,
+						    IMAP_MBOP_SUBSCRIBE, mb,
+						    &pl->sub[s1]);
+					}
+					pl->db_set = 1;
+					pl->db_sub = !mb->db_subscribed;
+				} else if (ls != mb->db_subscribed) {
+					pl->db_set = 1;
+					pl->db_sub = ls;
+				}
+			} else {
+				pl->db_add = 1;
+				pl->db_sub = ls || rs;
+				if (pl->db_sub && !ls)
+					mbox_op(e, t, SIDE_LOCAL,
+					    IMAP_MBOP_SUBSCRIBE, mb,
+					    &pl->sub[SIDE_LOCAL]);
+				if (pl->db_sub && !rs)
+					mbox_op(e, t, SIDE_REMOTE,
+					    IMAP_MBOP_SUBSCRIBE, mb,
+					    &pl->sub[SIDE_REMOTE]);
+			}
+		} else {
+			s1 = lex ? SIDE_LOCAL : SIDE_REMOTE;
+			s2 = lex ? SIDE_REMOTE : SIDE_LOCAL;
+			pl->db_add = 1;
+			pl->db_sub = mbox_subscribed(mb, s1);
+			mbox_op(e, t, s2, IMAP_MBOP_CREATE, mb,
+			    &pl->create[s2]);
+			if (pl->db_sub)
+				mbox_op(e, t, s2, IMAP_MBOP_SUBSCRIBE, mb,
+				    &pl->sub[s2]);
+		}
+	}
+}
+
+int
+mbox_reconcile_step(struct eng *e, struct task *t)
+{
+	struct ipc_buf buf;
+	size_t i;
+
+	switch (mbox_rc.state) {
+	case RC_LOAD:
+		/* The database's view of every listed mailbox. */
+		for (i = 0; i < e->nmbox; i++) {
+			e->mbox[i]->idx = 0;
+			e->mbox[i]->sync = 0;
+		}
+		ipc_buf_init(&buf);
+		dbc_send(e, t, IMSG_DB_LOAD, &buf, mbox_db_row, NULL, NULL);
+		ipc_buf_free(&buf);
+		mbox_rc.state = RC_PLAN;
+		return 0;
+	case RC_PLAN:
+		mbox_plan(e, t);
+		mbox_rc.state = RC_APPLY;
+		if (t->pending > 0)
+			return 0;
+		/* FALLTHROUGH */
+	case RC_APPLY:
+		for (i = 0; i < mbox_rc.n; i++)
+			mbox_apply(e, t, &mbox_rc.plan[i]);
+		mbox_rc.state = RC_DONE;
+		if (t->pending > 0)
+			return 0;
+		/* FALLTHROUGH */
+	case RC_DONE:
+		mbox_plan_free();
+		return 1;
+	}
+	return 1;
+}
