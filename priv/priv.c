@@ -479,6 +479,14 @@ priv_drain(struct priv *p, int slot)
 			else if (msg.hdr.type == IMSG_NET_STATS &&
 			    c->kind == PROC_NET)
 				(void)priv_net_stats(c->side, &msg);
+			else if (msg.hdr.type == IMSG_ENGINE_DONE &&
+			    slot == PROC_SLOT_ENGINE && !p->engine_done)
+				/*
+				 * Its last word, overtaken by its SIGCHLD:
+				 * the run ended as it said, not "exited
+				 * unexpectedly".
+				 */
+				(void)priv_engine_done(p, slot, &msg);
 			ipc_msg_free(&msg);
 		}
 	} while (n > 0);
