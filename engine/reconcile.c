@@ -137,6 +137,19 @@ mbox_idx_done(struct eng *e, uint64_t value, void *arg)
 	mb->idx = (int64_t)value;
 }
 
+/* A SUBSCRIBE or UNSUBSCRIBE answered: fatal unless OK (§4.8). */
+static void
+mbox_sub_result(struct eng *e, struct peer *p, const struct opres *o,
+    const char *verb, const char *name)
+{
+	if (!o->sent)
+		return;
+	if (o->status != IMAP_DONE_OK)
+		eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
+		    mbox_status_name(o->status), o->text);
+	log_msg(LOG_LVL_INFO, p->name, NULL, "%s to %s", verb, name);
+}
+
 /* The server commands' results, in mailbox order; the database. */
 static void
 mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
@@ -171,22 +184,9 @@ mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
 				    "%s %s", mb->srv[s],
 				    mbox_status_name(o->status), o->text);
 		}
-		o = &pl->sub[s];
-		if (o->sent) {
-			if (o->status != IMAP_DONE_OK)
-				eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
-				    mbox_status_name(o->status), o->text);
-			log_msg(LOG_LVL_INFO, p->name, NULL,
-			    "Subscribe to %s", mb->srv[s]);
-		}
-		o = &pl->unsub[s];
-		if (o->sent) {
-			if (o->status != IMAP_DONE_OK)
-				eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
-				    mbox_status_name(o->status), o->text);
-			log_msg(LOG_LVL_INFO, p->name, NULL,
-			    "Unsubscribe to %s", mb->srv[s]);
-		}
+		mbox_sub_result(e, p, &pl->sub[s], "Subscribe", mb->srv[s]);
+		mbox_sub_result(e, p, &pl->unsub[s], "Unsubscribe",
+		    mb->srv[s]);
 	}
 	if (pl->db_set) {
 		dbc_subscribe(e, mb->idx, pl->db_sub);
