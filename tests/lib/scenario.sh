@@ -132,8 +132,7 @@ def sq(name):
 def listing(c):
     untagged, _ = c.command(b'LIST "" "*"')
     listed = imapctl.parse_list(untagged, b'LIST')
-    untagged, _ = c.command(b'LSUB "" "*"')
-    subs = imapctl.parse_list(untagged, b'LSUB')
+    subs = imapctl.subscriptions(c)
     return listed, subs
 
 
@@ -172,7 +171,7 @@ def dump(c, name):
                        if f.upper() != b'\\RECENT')
         lines.append('%s %s %s' % (hashlib.sha256(body).hexdigest(),
                                    ','.join(flags) if flags else '-',
-                                   d[b'INTERNALDATE'].decode('latin-1')))
+                                   imapctl.internaldate(d[b'INTERNALDATE'])))
     return sorted(lines)
 
 
