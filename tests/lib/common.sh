@@ -33,7 +33,7 @@
 #   cyrus_server NAME [SEP]       network Cyrus IMAP 3.6; sets CYRUS_<NAME>_*
 #   cyrus_reset NAME              empty that Cyrus (restarted, same ports)
 #   server_var NAME FIELD         IMAP_PORT, IMAPS_PORT, CERT or ENDPOINT of
-#                                 a network server
+#                                 a network server (ENDPOINT: for scen_ops)
 #   mail_add NAME MAILBOX FILE [FLAG...]   (MAIL_DATE="dd-Mon-yyyy ...")
 #   mail_add_many NAME MAILBOX FILE...
 #   mail_dump NAME MAILBOX        "sha256 flags internaldate", sorted
@@ -72,6 +72,11 @@
 # (any other name or password is refused).  dovecot_server must run in
 # the test's shell (it sets variables); dovecot_tunnel may run in $(...).
 #
+# The variant: $INTERIMAP_TEST_REMOTE, in $T_REMOTE (tests/CMakeLists.txt
+# sets it for the NAME@cyrus tests), names the implementation of the
+# network servers: "dovecot" (the default) or "cyrus"; scen_layout
+# (scenario.sh) starts a Cyrus for every "imaps" role when it is "cyrus".
+#
 # A Cyrus server (cyrus_server) has the same user and password, over
 # IMAP (+STARTTLS) and IMAPS; its directory $T/NAME holds imapd.conf,
 # cyrus.conf, conf/ (configdirectory), spool/ (the partition), sasldb2,
@@ -101,6 +106,14 @@ REF_INTERIMAP=${REF_INTERIMAP:-/usr/bin/interimap}
 T_SRV_TZ=${DOVECOT_TZ:-UTC}
 # How long one run_ref/run_ours may take before it is killed.
 T_TIMEOUT=${T_TIMEOUT:-300}
+# The implementation of this variant's network servers (see above).
+T_REMOTE=${INTERIMAP_TEST_REMOTE:-dovecot}
+case $T_REMOTE in
+dovecot|cyrus)	;;
+*)	echo "common.sh: INTERIMAP_TEST_REMOTE must be dovecot or cyrus" \
+	    "(not '$T_REMOTE')" >&2
+	exit 1 ;;
+esac
 
 export LC_ALL=C
 
