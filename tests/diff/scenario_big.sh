@@ -6,7 +6,10 @@
 # MULTIAPPEND batch limit), copied byte for byte with flags and
 # INTERNALDATE.  The reference runs in world A, ours in world B (the
 # reference too with INTERIMAP_SCENARIO_SELFTEST=1); see
-# tests/lib/scenario.sh.
+# tests/lib/scenario.sh.  In the @cyrus variant the remote is Cyrus IMAP
+# (unixhierarchysep: no, "."; munge8bit: no keeps 8-bit header bytes).
+#
+# ctest-variants: cyrus
 
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/scenario.sh"

@@ -6,7 +6,10 @@
 # command line, and the refusals of REFERENCE-BEHAVIOUR §6.2/§6.3/§8 (a
 # known mailbox gone from one side, a changed UIDVALIDITY).  The reference
 # runs in world A, ours in world B (the reference too with
-# INTERIMAP_SCENARIO_SELFTEST=1); see tests/lib/scenario.sh.
+# INTERIMAP_SCENARIO_SELFTEST=1); see tests/lib/scenario.sh.  In the
+# @cyrus variant the remote is Cyrus IMAP (unixhierarchysep: no, ".").
+#
+# ctest-variants: cyrus
 
 # The regular expressions are single-quoted on purpose:
 # shellcheck disable=SC2016
@@ -65,6 +68,7 @@ scen_expect_state '^remote: projects\.alpha\.2023: 1 message' \
 scen_expect_state '^db sync: mailbox projects\\0alpha subscribed=1$' \
     "NUL as delimiter in the database"
 scen_expect_synced "local creations"
+scen_cyrus_parents sync projects
 scen_expect_quiet sync
 
 # ---- mailboxes created on the remote side -----------------------------------

@@ -7,7 +7,10 @@
 # its own config and database; the "perso" remote uses "/", the "work"
 # remote "." as hierarchy delimiter.  The reference runs in world A, ours
 # in world B (the reference too with INTERIMAP_SCENARIO_SELFTEST=1); see
-# tests/lib/scenario.sh.
+# tests/lib/scenario.sh.  In the @cyrus variant both remotes are Cyrus
+# IMAP ("perso" with unixhierarchysep: yes, "work" with no).
+#
+# ctest-variants: cyrus
 
 # NAMESPACES is read by scen_layout (local=...:NAMESPACES):
 # shellcheck disable=SC2034
@@ -144,6 +147,7 @@ scen_expect_log '^local: Created mailbox work/projects/x$' "new remote mailbox"
 scen_expect_log '^remote\(INBOX\): Removed UID 1$' "expunge pushed"
 scen_expect_log '^remote\(INBOX\.todo\): Added UID 2 -> 2$' "new local mail"
 scen_expect_synced "work account" work
+scen_cyrus_parents perso perso/new
 scen_expect_quiet perso
 scen_expect_quiet work
 

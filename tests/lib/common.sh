@@ -30,6 +30,10 @@
 #   dovecot_tunnel NAME [SEP]     prints a tunnel command (pre-auth Dovecot)
 #   dovecot_server NAME [SEP [CERTDIR]]
 #                                 network Dovecot; sets DOVECOT_<NAME>_*
+#   cyrus_server NAME [SEP]       network Cyrus IMAP 3.6; sets CYRUS_<NAME>_*
+#   cyrus_reset NAME              empty that Cyrus (restarted, same ports)
+#   server_var NAME FIELD         IMAP_PORT, IMAPS_PORT, CERT or ENDPOINT of
+#                                 a network server (ENDPOINT: for scen_ops)
 #   mail_add NAME MAILBOX FILE [FLAG...]   (MAIL_DATE="dd-Mon-yyyy ...")
 #   mail_add_many NAME MAILBOX FILE...
 #   mail_dump NAME MAILBOX        "sha256 flags internaldate", sorted
@@ -42,7 +46,8 @@
 #                                 NAME MAILBOX
 #   mailbox_rename NAME OLD NEW
 #   imap_raw NAME COMMAND...      raw IMAP commands, responses printed;
-#                                 status 1 if one was answered NO/BAD
+#                                 status 1 if one was answered NO/BAD; a
+#                                 LF is sent as CRLF ({N+} literals)
 #   free_port / wait_port PORT [SECONDS]
 #   make_cert DIR CN [SAN] / make_ca_and_cert DIR [CN [SAN]]
 #   cert_spki_sha256 CERT
@@ -61,10 +66,25 @@
 #   DOVECOT_EXTRA_CONF     text appended to dovecot.conf (later settings
 #                          win: e.g. "protocol imap {\n mail_plugins =\n}"
 #                          removes COMPRESS, "auth_mechanisms = login")
-#   DOVECOT_TZ             the servers' time zone (default UTC)
+#   DOVECOT_TZ             the servers' time zone (default UTC; Cyrus's
+#                          too)
 # A network server has LOGIN and PLAIN for user "user", password "pass"
 # (any other name or password is refused).  dovecot_server must run in
 # the test's shell (it sets variables); dovecot_tunnel may run in $(...).
+#
+# The variant: $INTERIMAP_TEST_REMOTE, in $T_REMOTE (tests/CMakeLists.txt
+# sets it for the NAME@cyrus tests), names the implementation of the
+# network servers: "dovecot" (the default) or "cyrus"; scen_layout
+# (scenario.sh) starts a Cyrus for every "imaps" role when it is "cyrus".
+#
+# A Cyrus server (cyrus_server) has the same user and password, over
+# IMAP (+STARTTLS) and IMAPS; its directory $T/NAME holds imapd.conf,
+# cyrus.conf, conf/ (configdirectory), spool/ (the partition), sasldb2,
+# master.log, and imapctl.login, the endpoint through which the helpers
+# below log in (plain LOGIN over TCP) where a Dovecot has tunnel.sh.
+# $CYRUS_EXTRA_CONF is appended to imapd.conf (Cyrus refuses a key given
+# twice: only keys cyrus_server does not set).  Cyrus's own facts and
+# quirks: tests/lib/CYRUS-NOTES.md.
 #
 # mail_dump prints, per message, the SHA-256 of the message as the server
 # returns it (BODY[], CRLF), its flags sorted and joined by "," ("-" when
@@ -86,6 +106,14 @@ REF_INTERIMAP=${REF_INTERIMAP:-/usr/bin/interimap}
 T_SRV_TZ=${DOVECOT_TZ:-UTC}
 # How long one run_ref/run_ours may take before it is killed.
 T_TIMEOUT=${T_TIMEOUT:-300}
+# The implementation of this variant's network servers (see above).
+T_REMOTE=${INTERIMAP_TEST_REMOTE:-dovecot}
+case $T_REMOTE in
+dovecot|cyrus)	;;
+*)	echo "common.sh: INTERIMAP_TEST_REMOTE must be dovecot or cyrus" \
+	    "(not '$T_REMOTE')" >&2
+	exit 1 ;;
+esac
 
 export LC_ALL=C
 
@@ -232,7 +260,8 @@ _t_diagnostics()
 
 	echo "# ---- diagnostics ($T) ----"
 	for f in "$T"/*.err "$T"/*/dovecot.log "$T"/*/imap.log \
-	    "$T"/*/start.err "$T"/socks-*/log "$T"/socks-*/danted.log; do
+	    "$T"/*/master.log "$T"/*/start.err "$T"/socks-*/log \
+	    "$T"/socks-*/danted.log; do
 		[ -s "$f" ] || continue
 		echo "# -- ${f#"$T"/} (last 25 lines)"
 		tail -n 25 "$f" | sed 's/^/#   /'
@@ -281,9 +310,12 @@ _t_cleanup()
 	local what arg
 
 	[ -f "$T/.cleanup" ] || return 0
-	# Dovecot first, in an orderly way, then whatever is left.
+	# Dovecot and Cyrus first, in an orderly way, then whatever is left.
 	while read -r what arg; do
-		[ "$what" = dovecot ] && _t_dovecot_stop "$arg"
+		case $what in
+		dovecot) _t_dovecot_stop "$arg" ;;
+		cyrus)	_t_cyrus_stop "$arg" ;;
+		esac
 	done <"$T/.cleanup"
 	while read -r what arg; do
 		[ "$what" = pid ] && _t_kill "$arg"
@@ -536,11 +568,25 @@ _t_srvdir()
 {
 	local dir=$T/$1
 
-	if [ ! -f "$dir/tunnel.sh" ]; then
+	if [ ! -f "$dir/kind" ]; then
 		echo "common.sh: no server named '$1'" >&2
 		return 1
 	fi
 	(cd "$dir" && pwd -P)
+}
+
+# The endpoint of server NAME for imapctl.py: its tunnel.sh (Dovecot,
+# pre-authenticated) or its imapctl.login (Cyrus, LOGIN over TCP).
+_t_endpoint()
+{
+	local dir
+
+	dir=$(_t_srvdir "$1") || return 1
+	if [ -f "$dir/tunnel.sh" ]; then
+		echo "$dir/tunnel.sh"
+	else
+		echo "$dir/imapctl.login"
+	fi
 }
 
 # The settings both kinds share.  $DOVECOT_MAIL_LOCATION overrides the
@@ -709,7 +755,7 @@ EOF
 	    "${var}_DIR=$dir" "${var}_TUNNEL=$dir/tunnel.sh" \
 	    "${var}_USER=user" "${var}_PASS=pass"
 	printf '%s\n' "IMAP_PORT=$imap_port" "IMAPS_PORT=$imaps_port" \
-	    "CERT=$trust" >"$dir/vars"
+	    "CERT=$trust" "ENDPOINT=$dir/tunnel.sh" >"$dir/vars"
 }
 
 # Wait for the real greeting (the one with CAPABILITY: before the auth
@@ -754,11 +800,11 @@ _t_dovecot_stop()
 
 _t_imapctl()
 {
-	local name=$1 dir
+	local name=$1 endpoint
 
 	shift
-	dir=$(_t_srvdir "$name") || return 1
-	/usr/bin/python3 "$T_LIBDIR/imapctl.py" "$dir/tunnel.sh" "$@"
+	endpoint=$(_t_endpoint "$name") || return 1
+	/usr/bin/python3 "$T_LIBDIR/imapctl.py" "$endpoint" "$@"
 }
 
 # Helpers that change a store: a failure means the test's set-up is broken,
@@ -845,6 +891,222 @@ mailbox_status()
 imap_raw()
 {
 	_t_imapctl "$1" raw "${@:2}"
+}
+
+# --------------------------------------------------------------------------
+# Cyrus IMAP
+
+# Unpacked there by .ci/install-deps (its packages conflict with Dovecot's).
+CYRUS_ROOT=${CYRUS_ROOT:-/opt/interimap-test/cyrus}
+
+# cyrus_server NAME [SEP]: a network Cyrus IMAP 3.6 on 127.0.0.1, IMAP
+# (+STARTTLS) and IMAPS with a self-signed localhost certificate, LOGIN and
+# PLAIN for user "user" password "pass" (sasldb), the alternate namespace
+# (personal mailboxes beside INBOX, as on Dovecot) with SEP ("/" or ".")
+# as hierarchy delimiter, COMPRESS=DEFLATE, QRESYNC.  The processes run as
+# the test user (cyrus_user).  Sets CYRUS_<NAME>_{IMAP_PORT,IMAPS_PORT,
+# CERT,DIR,LOGIN,USER,PASS} (LOGIN: the imapctl.py endpoint).  Must run
+# in the test's shell (it sets variables).
+cyrus_server()
+{
+	local name=$1 sep=${2:-/} dir sock imap_port imaps_port try var
+
+	case $sep in
+	/|.)	;;
+	*)	echo "cyrus_server: SEP must be / or . (not '$sep')" >&2
+		return 1 ;;
+	esac
+	if [ ! -x "$CYRUS_ROOT/usr/lib/cyrus/bin/master" ]; then
+		echo "cyrus_server: no Cyrus in $CYRUS_ROOT:" \
+		    "run .ci/install-deps" >&2
+		return 1
+	fi
+	dir=$(_t_mkserverdir "$name") || return 1
+	if [[ $dir =~ [[:space:]\"] ]]; then
+		# cyrus.conf splits cmd= on white space.
+		echo "cyrus_server: unusable directory '$dir'" >&2
+		return 1
+	fi
+	make_cert "$dir" localhost || return 1
+	# The SASL realm is Cyrus's servername (localhost).
+	printf pass | saslpasswd2 -p -c -f "$dir/sasldb2" -u localhost user ||
+	    return 1
+	printf '%s\n' "host 127.0.0.1" "user user" "pass pass" \
+	    >"$dir/imapctl.login"
+	echo cyrus >"$dir/kind"
+	chown -R "$IMAPTEST_USER:$IMAPTEST_USER" "$dir"
+	chmod 600 "$dir/key.pem" "$dir/sasldb2"
+
+	# Unix sockets (idled's, lmtpd's, notifyd's: unused, but master and
+	# imapd still bind or look for some) need a short path (sun_path).
+	sock=$(mktemp -d /tmp/imt.XXXXXX) || return 1
+	chown "$IMAPTEST_USER:$IMAPTEST_USER" "$sock"
+	echo "rmdir $sock" >>"$T/.cleanup"
+	echo "cyrus $dir" >>"$T/.cleanup"
+
+	for ((try = 0; try < 8; try++)); do
+		imap_port=$(free_port) && imaps_port=$(free_port) || return 1
+		_t_cyrus_conf "$dir" "$sep" "$imap_port" "$imaps_port" "$sock"
+		if _t_cyrus_start "$dir" "$imap_port" "$imaps_port"; then
+			break
+		fi
+		_t_cyrus_stop "$dir"
+		imap_port=
+	done
+	if [ -z "$imap_port" ]; then
+		echo "cyrus_server: $name did not start:" >&2
+		tail -n 20 "$dir/start.err" "$dir/master.log" >&2 2>/dev/null
+		return 1
+	fi
+	echo "port $imap_port" >>"$dir/imapctl.login"
+
+	var=CYRUS_$(echo "$name" | tr '[:lower:]' '[:upper:]')
+	declare -g "${var}_IMAP_PORT=$imap_port" \
+	    "${var}_IMAPS_PORT=$imaps_port" "${var}_CERT=$dir/cert.pem" \
+	    "${var}_DIR=$dir" "${var}_LOGIN=$dir/imapctl.login" \
+	    "${var}_USER=user" "${var}_PASS=pass"
+	printf '%s\n' "IMAP_PORT=$imap_port" "IMAPS_PORT=$imaps_port" \
+	    "CERT=$dir/cert.pem" "ENDPOINT=$dir/imapctl.login" >"$dir/vars"
+}
+
+# cyrus_reset NAME: stop the server, throw its mailboxes, subscriptions
+# and databases away, start it again on the same ports (a new INBOX is
+# made at the next login).  Deleting mailboxes over IMAP cannot do it:
+# the user's INBOX (and its UIDNEXT) would stay.
+cyrus_reset()
+{
+	local dir imap_port imaps_port
+
+	dir=$(_t_srvdir "$1") || return 1
+	imap_port=$(sed -n 's/^IMAP_PORT=//p' "$dir/vars")
+	imaps_port=$(sed -n 's/^IMAPS_PORT=//p' "$dir/vars")
+	_t_cyrus_stop "$dir"
+	if ! _t_cyrus_start "$dir" "$imap_port" "$imaps_port"; then
+		echo "cyrus_reset: $1 did not start again:" >&2
+		tail -n 20 "$dir/start.err" "$dir/master.log" >&2 2>/dev/null
+		return 1
+	fi
+}
+
+# imapd.conf and cyrus.conf; what each setting is for is in
+# tests/lib/CYRUS-NOTES.md.  Cyrus refuses a key given twice (master
+# exits 78, silently: it logs to syslog).
+_t_cyrus_conf()
+{
+	local dir=$1 sep=$2 imap_port=$3 imaps_port=$4 sock=$5 bin uhs=no
+
+	bin=$CYRUS_ROOT/usr/lib/cyrus/bin
+	[ "$sep" = / ] && uhs=yes
+	cat >"$dir/imapd.conf" <<EOF
+# Written by tests/lib/common.sh for test $TESTNAME (cyrus_server).
+configdirectory: $dir/conf
+defaultpartition: default
+partition-default: $dir/spool
+idlesocket: $sock/idle
+lmtpsocket: $sock/lmtp
+notifysocket: $sock/notify
+cyrus_user: $IMAPTEST_USER
+servername: localhost
+altnamespace: yes
+unixhierarchysep: $uhs
+munge8bit: no
+allowplaintext: yes
+allowallsubscribe: yes
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: $dir/sasldb2
+sasl_mech_list: PLAIN LOGIN
+failedloginpause: 0
+autocreate_quota: 0
+expunge_mode: semidelayed
+delete_mode: immediate
+tls_server_cert: $dir/cert.pem
+tls_server_key: $dir/key.pem
+EOF
+	printf '%s\n' "${CYRUS_EXTRA_CONF:-}" >>"$dir/imapd.conf"
+	# master passes no -C to its services: each cmd names imapd.conf.
+	cat >"$dir/cyrus.conf" <<EOF
+# Written by tests/lib/common.sh for test $TESTNAME (cyrus_server).
+SERVICES {
+	imap	cmd="$bin/imapd -C $dir/imapd.conf" listen="127.0.0.1:$imap_port" proto=tcp4 prefork=1
+	imaps	cmd="$bin/imapd -s -C $dir/imapd.conf" listen="127.0.0.1:$imaps_port" proto=tcp4 prefork=1
+}
+EOF
+}
+
+# Start master on an empty store; wait for the IMAP greeting and for the
+# IMAPS port.
+_t_cyrus_start()
+{
+	local dir=$1 imap_port=$2 imaps_port=$3 libdir
+
+	libdir=$(dirname "$(echo "$CYRUS_ROOT"/usr/lib/*/libcyrus_min.so.0)")
+	rm -rf "$dir/conf" "$dir/spool"
+	mkdir -p "$dir/conf/socket" "$dir/spool" || return 1
+	chown -R "$IMAPTEST_USER:$IMAPTEST_USER" "$dir/conf" "$dir/spool"
+	rm -f "$dir/master.pid"
+	# master opens master.log, binds its ports, then becomes cyrus_user
+	# and (-d) goes into the background.
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ="$T_SRV_TZ" \
+	    LD_LIBRARY_PATH="$libdir" INTERIMAP_TEST_SCRATCH="$T" \
+	    "$CYRUS_ROOT/usr/lib/cyrus/bin/master" -C "$dir/imapd.conf" \
+	    -M "$dir/cyrus.conf" -p "$dir/master.pid" -L "$dir/master.log" \
+	    -d 2>>"$dir/start.err" || {
+		# 78 (EX_CONFIG): e.g. a key twice in imapd.conf.
+		echo "master exited with status $?" >>"$dir/start.err"
+		return 1
+	}
+	_t_wait_greeting "$imap_port" && wait_port "$imaps_port" 5
+}
+
+# The PIDs of the master and the services of the Cyrus in DIR: Cyrus
+# programs with DIR/imapd.conf as an argument (grep itself has it too).
+_t_cyrus_pids()
+{
+	local pid
+
+	grep -lzxF -- "$1/imapd.conf" /proc/[0-9]*/cmdline 2>/dev/null |
+	    while IFS=/ read -r _ _ pid _; do
+		[[ $(readlink "/proc/$pid/exe" 2>/dev/null) == \
+		    "$CYRUS_ROOT"/* ]] && _t_alive "$pid" && echo "$pid"
+	done
+	return 0
+}
+
+# SIGTERM to master ends its services too; wait for all of them.
+_t_cyrus_stop()
+{
+	local dir=$1 pid i
+
+	pid=$(cat "$dir/master.pid" 2>/dev/null)
+	if [ -n "$pid" ] &&
+	    grep -qzxF -- "$dir/imapd.conf" "/proc/$pid/cmdline" 2>/dev/null
+	then
+		kill -TERM "$pid" 2>/dev/null
+	fi
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(_t_cyrus_pids "$dir")" ] || break
+		sleep 0.05
+	done
+	for pid in $(_t_cyrus_pids "$dir"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	rm -f "$dir/master.pid"
+	return 0
+}
+
+# --------------------------------------------------------------------------
+# Either kind
+
+# server_var NAME FIELD: a network server's IMAP_PORT, IMAPS_PORT, CERT
+# (the file to trust) or ENDPOINT (tunnel.sh or imapctl.login).
+server_var()
+{
+	local dir
+
+	dir=$(_t_srvdir "$1") || return 1
+	sed -n "s/^$2=//p" "$dir/vars" | grep . ||
+	    { echo "server_var: $1 has no $2" >&2; return 1; }
 }
 
 # --------------------------------------------------------------------------

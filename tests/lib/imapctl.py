@@ -2,11 +2,14 @@
 """
 Test-side IMAP client for tests/lib/common.sh.
 
-It talks to a pre-authenticated Dovecot through a tunnel command (the
-tunnel.sh that common.sh writes for every server), so that tests can fill
-and inspect mail stores without going through the client under test.  It
-is deliberately independent of interimap: its own tiny parser, plain
-commands, no pipelining.
+It talks to a server through an endpoint, so that tests can fill and
+inspect mail stores without going through the client under test:
+either an executable tunnel command giving a pre-authenticated session
+(the tunnel.sh that common.sh writes for every Dovecot), or a login file
+(common.sh writes imapctl.login for a Cyrus server) whose lines are
+"host H", "port P", "user U", "pass W": a plain TCP connection and LOGIN.
+It is deliberately independent of interimap: its own tiny parser, plain
+commands, no pipelining.  TUNNEL below is either kind of endpoint.
 
     imapctl.py TUNNEL add MAILBOX FILE [FLAG...]      (env IMAPCTL_DATE)
     imapctl.py TUNNEL addmany MAILBOX FILE...
@@ -18,7 +21,9 @@ commands, no pipelining.
     imapctl.py TUNNEL rename OLD NEW
     imapctl.py TUNNEL store MAILBOX UIDSET OP FLAG...   (OP: + - =)
     imapctl.py TUNNEL expunge MAILBOX UIDSET
-    imapctl.py TUNNEL raw COMMAND...     (status 1 if any was not OK)
+    imapctl.py TUNNEL raw COMMAND...     (status 1 if any was not OK;
+                                          a bare LF is sent as CRLF, so a
+                                          COMMAND may hold {N+} literals)
 
 Exit status 0 on success, 1 when the server refused a command, 2 on usage
 or protocol errors.
@@ -27,6 +32,7 @@ or protocol errors.
 import hashlib
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -119,29 +125,62 @@ class Parser:
         return atom
 
 
+def read_login(path):
+    """The settings of a login file: {'host': ..., 'port': ...}."""
+    conf = {}
+    with open(path, encoding='utf-8') as fh:
+        for ln in fh.read().splitlines():
+            k, _, v = ln.partition(' ')
+            conf[k] = v
+    for k in ('host', 'port', 'user', 'pass'):
+        if k not in conf:
+            raise ImapError('%s: no "%s" line' % (path, k))
+    return conf
+
+
 class Conn:
-    def __init__(self, tunnel):
-        self.proc = subprocess.Popen([tunnel], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE)
+    def __init__(self, endpoint):
         self.tagn = 0
+        self.proc = self.sock = None
+        if os.access(endpoint, os.X_OK):
+            self.proc = subprocess.Popen([endpoint], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE)
+            self.rfile, self.wfile = self.proc.stdout, self.proc.stdin
+            greeting = self.response()
+            if not greeting.startswith(b'* PREAUTH'):
+                raise ImapError('expected PREAUTH greeting, got %r' %
+                                greeting)
+            return
+        conf = read_login(endpoint)
+        # A server that stops answering fails the helper, not the test's
+        # whole time budget.
+        self.sock = socket.create_connection((conf['host'],
+                                              int(conf['port'])), timeout=60)
+        self.rfile = self.sock.makefile('rb')
+        self.wfile = self.sock.makefile('wb')
         greeting = self.response()
-        if not greeting.startswith(b'* PREAUTH'):
-            raise ImapError('expected PREAUTH greeting, got %r' % greeting)
+        if not greeting.startswith(b'* OK'):
+            raise ImapError('expected OK greeting, got %r' % greeting)
+        self.command(b'LOGIN ' + quote(conf['user']) + b' ' +
+                     quote(conf['pass']))
 
     def close(self):
         try:
             self.command(b'LOGOUT')
         except (ImapError, Refused, OSError):
             pass
-        self.proc.stdin.close()
-        self.proc.stdout.close()
-        self.proc.wait()
+        self.wfile.close()
+        self.rfile.close()
+        if self.proc is not None:
+            self.proc.wait()
+        else:
+            self.sock.close()
 
     def response(self):
         """One whole response, literals included."""
         out = bytearray()
         while True:
-            line = self.proc.stdout.readline()
+            line = self.rfile.readline()
             if not line:
                 raise ImapError('connection closed by server')
             out += line
@@ -149,7 +188,7 @@ class Conn:
             if not m:
                 break
             n = int(m.group(1))
-            data = self.proc.stdout.read(n)
+            data = self.rfile.read(n)
             if len(data) != n:
                 raise ImapError('short literal')
             out += data
@@ -163,8 +202,8 @@ class Conn:
         line = tag + b' ' + cmd
         if literal is not None:
             line += b' {%d+}\r\n' % len(literal) + literal
-        self.proc.stdin.write(line + b'\r\n')
-        self.proc.stdin.flush()
+        self.wfile.write(line + b'\r\n')
+        self.wfile.flush()
         untagged = []
         while True:
             r = self.response()
@@ -221,9 +260,17 @@ def fetch_all(c, items):
 
 
 def create(c, mailbox):
+    """CREATE unless the mailbox exists (Cyrus refuses an existing one
+    with a plain NO, without [ALREADYEXISTS])."""
     _, r = c.command(b'CREATE ' + quote(mailbox), check=False)
     status = r.split(b' ', 2)[1].upper()
     if status == b'OK' or b'[ALREADYEXISTS]' in r:
+        return
+    untagged, _ = c.command(b'LIST "" ' + quote(mailbox))
+    attrs = parse_list(untagged, b'LIST').get(
+        mailbox.encode('utf-8') if isinstance(mailbox, str) else mailbox)
+    if attrs is not None and '\\noselect' not in attrs[0] and \
+            '\\nonexistent' not in attrs[0]:
         return
     raise Refused('CREATE %s: %s' % (mailbox, r.decode('latin-1').rstrip()))
 
@@ -248,6 +295,13 @@ def do_add(c, mailbox, files, flags):
         c.command(cmd, literal=data)
 
 
+def internaldate(value):
+    """INTERNALDATE with a two-digit day: Dovecot sends "03-Dec-2023 ...",
+    Cyrus " 3-Dec-2023 ..." (both date-day-fixed, RFC 3501)."""
+    d = value.decode('latin-1')
+    return '0' + d[1:] if d.startswith(' ') else d
+
+
 def do_dump(c, mailbox):
     if select(c, mailbox) == 0:
         return
@@ -258,7 +312,7 @@ def do_dump(c, mailbox):
                        if f.upper() != b'\\RECENT')
         lines.append('%s %s %s' % (hashlib.sha256(body).hexdigest(),
                                    ','.join(flags) if flags else '-',
-                                   d[b'INTERNALDATE'].decode('latin-1')))
+                                   internaldate(d[b'INTERNALDATE'])))
     for ln in sorted(lines):
         print(ln)
 
@@ -297,11 +351,18 @@ def parse_list(untagged, keyword):
     return out
 
 
+def subscriptions(c):
+    """{name: (attributes, delimiter)} of the subscribed names, those of
+    no mailbox included (LIST-EXTENDED: Cyrus's LSUB leaves them out)."""
+    untagged, _ = c.command(b'LIST (SUBSCRIBED) "" "*"')
+    return dict((k, v) for k, v in parse_list(untagged, b'LIST').items()
+                if '\\subscribed' in v[0])
+
+
 def do_list(c, sep):
     untagged, _ = c.command(b'LIST "" "*"')
     listed = parse_list(untagged, b'LIST')
-    untagged, _ = c.command(b'LSUB "" "*"')
-    subscribed = parse_list(untagged, b'LSUB')
+    subscribed = subscriptions(c)
     lines = []
     for name in set(listed) | set(subscribed):
         attrs, delim = listed.get(name) or subscribed[name]
@@ -333,7 +394,11 @@ def main(argv):
         print('imapctl: bad usage: %s %s' % (op, ' '.join(args)),
               file=sys.stderr)
         return 2
-    c = Conn(tunnel)
+    try:
+        c = Conn(tunnel)
+    except (ImapError, Refused, OSError) as e:
+        print('imapctl: %s: %s' % (tunnel, e), file=sys.stderr)
+        return 2
     try:
         if op == 'add':
             do_add(c, args[0], [args[1]], args[2:])
@@ -370,7 +435,8 @@ def main(argv):
         elif op == 'raw':
             refused = False
             for cmd in args:
-                untagged, r = c.command(cmd.encode('utf-8'), check=False)
+                cmd = re.sub(rb'(?<!\r)\n', b'\r\n', cmd.encode('utf-8'))
+                untagged, r = c.command(cmd, check=False)
                 for u in untagged + [r]:
                     sys.stdout.buffer.write(u)
                 if r.split(b' ', 2)[1].upper() != b'OK':
