@@ -313,10 +313,14 @@ def db_text(name, conf, servers, registry):
                                (p, s, nm(idx), un))
                     continue
                 st = srv.selectable[n][1]
-                out.append('%s: %s %s uidvalidity%s uidnext=%s hms%s' % (
-                    p, s, nm(idx),
-                    '=srv' if uv == st['UIDVALIDITY'] else '!=srv',
-                    rel(un, st['UIDNEXT']),
+                if uv != st['UIDVALIDITY']:
+                    # Another mailbox of that name (recreated): its
+                    # UIDNEXT and HIGHESTMODSEQ say nothing of the row's.
+                    out.append('%s: %s %s uidvalidity!=srv' %
+                               (p, s, nm(idx)))
+                    continue
+                out.append('%s: %s %s uidvalidity=srv uidnext=%s hms%s' % (
+                    p, s, nm(idx), rel(un, st['UIDNEXT']),
                     '<=srv' if hms <= st['HIGHESTMODSEQ'] else '>srv'))
         for idx, l, r in con.execute(
                 'SELECT idx, lUID, rUID FROM mapping'):
