@@ -22,17 +22,7 @@ tr=$(dovecot_tunnel remote .) || { t_fail "dovecot_tunnel remote"; t_done; }
 LDIR=$(cd "$T/local" && pwd -P)
 RDIR=$(cd "$T/remote" && pwd -P)
 
-write_config "$T/crash.conf" <<EOF
-database = $T/sync.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-type = tunnel
-command = $tr
-EOF
+tunnel_config "$T/crash.conf" "$T/sync.db" "$tl" "$tr"
 
 # ---- messages --------------------------------------------------------------
 

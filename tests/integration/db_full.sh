@@ -45,17 +45,7 @@ t_on_exit "umount '$SMALL'"
 
 # One configuration per place of the database: on the tmpfs, then not.
 for where in "small:$SMALL" "big:$T"; do
-	write_config "$T/${where%%:*}.conf" <<EOF
-database = ${where#*:}/sync.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-type = tunnel
-command = $tr
-EOF
+	tunnel_config "$T/${where%%:*}.conf" "${where#*:}/sync.db" "$tl" "$tr"
 done
 
 # ---- messages --------------------------------------------------------------

@@ -36,17 +36,7 @@ tr=$(dovecot_tunnel remote .) || { t_fail "dovecot_tunnel remote"; t_done; }
 LDIR=$(cd "$T/local" && pwd -P)
 RDIR=$(cd "$T/remote" && pwd -P)
 
-write_config "$T/scale.conf" <<EOF
-database = $T/sync.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-type = tunnel
-command = $tr
-EOF
+tunnel_config "$T/scale.conf" "$T/sync.db" "$tl" "$tr"
 
 # The 1,000 names, in order, with separator SEP, of the subtrees d$1..d$2:
 # dNN, dNN/tT (T 1..9), dNN/tT/pP (P 0..9).

@@ -28,17 +28,7 @@ plugin {
 }" dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
 tr=$(dovecot_tunnel remote .) || { t_fail "dovecot_tunnel remote"; t_done; }
 
-write_config "$T/fixes.conf" <<EOF
-database = $T/fixes.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-type = tunnel
-command = $tr
-EOF
+tunnel_config "$T/fixes.conf" "$T/fixes.db" "$tl" "$tr"
 
 mkdir -p "$T/msgs"
 msg()

@@ -52,6 +52,7 @@
 #   make_cert DIR CN [SAN] / make_ca_and_cert DIR [CN [SAN]]
 #   cert_spki_sha256 CERT
 #   write_config FILE <<EOF ... EOF
+#   tunnel_config FILE DATABASE LOCALCMD REMOTECMD   two tunnels' config
 #   run_ref ARGS... / run_ours ARGS...   ($REF_RC, $OURS_RC, $T/*.err)
 #   ours_pids                     our binary's processes still running
 #   socks_server microsocks|danted [USER:PASS]   sets SOCKS_PORT
@@ -494,6 +495,23 @@ write_config()
 # Run the reference / our binary with the test's environment, no stdin,
 # stdout to $T/{ref,ours}.out, stderr to $T/{ref,ours}.err, the exit status
 # in $REF_RC / $OURS_RC.  Never fails itself (safe under set -e).
+# tunnel_config FILE DATABASE LOCALCMD REMOTECMD: a configuration of two
+# tunnelled servers (dovecot_tunnel's commands) and the database.
+tunnel_config()
+{
+	write_config "$1" <<EOF
+database = $2
+
+[local]
+type = tunnel
+command = $3
+
+[remote]
+type = tunnel
+command = $4
+EOF
+}
+
 run_ref()
 {
 	_t_run "$T/ref" "$REF_INTERIMAP" "$@"
