@@ -756,13 +756,13 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 
 	if (proc_spawn(p.child, argv0) == -1) {
 		(void)priv_end(&p, EXIT_CHILD);
-		return p.exitcode;
+		goto out;
 	}
 	if (priv_send_net_conf(&p, PROC_SLOT_NET_LOCAL) == -1 ||
 	    priv_send_net_conf(&p, PROC_SLOT_NET_REMOTE) == -1 ||
 	    priv_send_engine_conf(&p) == -1) {
 		(void)priv_end(&p, EXIT_CONFIG);
-		return p.exitcode;
+		goto out;
 	}
 
 	for (;;) {
@@ -787,17 +787,17 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: poll: %s",
 			    strerror(errno));
 			(void)priv_end(&p, EXIT_FAIL);
-			return p.exitcode;
+			goto out;
 		}
 
 		chld = 0;
 		if (pfd[PFD_SIGNAL].revents & POLLIN &&
 		    priv_signals(&p, &chld) == -1)
-			return p.exitcode;
+			goto out;
 		for (i = 0; i < PROC_NSLOTS; i++)
 			if (priv_child_io(&p, i, pfd[PFD_CHILD + i].revents)
 			    == -1)
-				return p.exitcode;
+				goto out;
 
 		if (chld && proc_reap(p.child) > 0 && !p.stopping) {
 			/* Died on its own: its last words, then ours. */
@@ -811,13 +811,13 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 				/* A net that failed has said why. */
 				if ((code = priv_net_exitcode(c)) != -1) {
 					(void)priv_end(&p, code);
-					return p.exitcode;
+					goto out;
 				}
 				log_msg(LOG_LVL_ERROR, NULL, NULL,
 				    "ERROR: %s %s", c->label,
 				    proc_status_text(c));
 				(void)priv_end(&p, EXIT_CHILD);
-				return p.exitcode;
+				goto out;
 			}
 		}
 
@@ -837,7 +837,7 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 			if (priv_net_connect(conf, cli->watch > 0 ||
 			    cli->notify, p.child) == -1) {
 				(void)priv_end(&p, EXIT_FAIL);
-				return p.exitcode;
+				goto out;
 			}
 		}
 
@@ -851,7 +851,7 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 			priv_stop(&p);
 		if (p.stopping) {
 			if (priv_stopped(&p))
-				return p.exitcode;
+				goto out;
 			if (priv_stop_left(&p) == 0) {
 				for (i = 0; i < PROC_NSLOTS; i++)
 					if (!p.child[i].reaped)
@@ -859,8 +859,13 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 						    NULL, "ERROR: %s did not "
 						    "exit", p.child[i].label);
 				(void)priv_end(&p, EXIT_CHILD);
-				return p.exitcode;
+				goto out;
 			}
 		}
 	}
+out:
+	/* Whatever ended the run, the channels' buffers go with it. */
+	for (i = 0; i < PROC_NSLOTS; i++)
+		ipc_chan_close(&p.child[i].chan);
+	return p.exitcode;
 }
