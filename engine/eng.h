@@ -195,7 +195,7 @@ struct mbox {
 	int		 resumed;	/* an interrupted sync to resume */
 	struct uidvec	 intr[2];	/* its mapping rows (lUID, rUID) */
 	struct job	*job;		/* the job on it, if any */
-	int		 queued;	/* (run.c, while queueing) */
+	int		 queued;	/* a job for it is queued */
 };
 
 /* ------------------------------------------------------------------ */

@@ -146,6 +146,7 @@ jobs_queue(struct eng *e, struct mbox *mb, enum job_kind kind)
 	e->queue[e->nqueue] = mb;
 	e->queue_kind[e->nqueue] = kind;
 	e->nqueue++;
+	mb->queued = 1;		/* one job at a time for a mailbox */
 }
 
 static size_t
@@ -183,6 +184,7 @@ jobs_busy(struct eng *e)
 		e->jobstail = j;
 		e->njobs++;
 		mb->job = j;
+		mb->queued = 0;
 		eng_wake(e, &j->t);
 	}
 	if (e->queue_off == e->nqueue) {

@@ -156,7 +156,6 @@ run_queue_dirty(struct eng *e)
 			}
 			if (mb->job != NULL || mb->queued)
 				continue;
-			mb->queued = 1;
 			jobs_queue(e, mb, JOB_SYNC);
 			n++;
 		}
@@ -166,8 +165,6 @@ run_queue_dirty(struct eng *e)
 			    "Clean state!", sbuf_str(&dirty));
 		sbuf_free(&dirty);
 	}
-	for (i = 0; i < e->nmbox; i++)
-		e->mbox[i]->queued = 0;
 	return n;
 }
 

@@ -1432,7 +1432,7 @@ t_jobs(size_t max)
 	struct fmbox *l, *r;
 	struct db *db;
 	char name[16], body[32], err[256], want[128], what[128];
-	int i, k;
+	int i, k, before;
 
 	h_jobs_max = max;
 	h_init(&h, "jobs");
@@ -1479,9 +1479,13 @@ t_jobs(size_t max)
 	}
 	(void)db_commit(db);
 	db_close(db);
+	before = h.srv[0].nselect;
 	(void)snprintf(what, sizeof(what), "jobs=%zu: changes, two "
 	    "resumed", max);
 	IS_INT(h_run(&h), 0, what);
+	(void)snprintf(what, sizeof(what), "jobs=%zu: one job, one SELECT "
+	    "a mailbox", max);
+	IS_INT(h.srv[0].nselect - before, 6, what);
 	OK(lines_grouped(h.log), "jobs=%zu: grouped again", max);
 	LOG_HAS(&h, "Resuming interrupted sync for box1");
 	LOG_HAS(&h, "Resuming interrupted sync for box3");
