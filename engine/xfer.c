@@ -3,9 +3,9 @@
  * handling, REFERENCE-BEHAVIOUR §4.8, §6.4) as a sub-machine of a
  * mailbox job: a pass FETCHes the source side's new messages and
  * streams each body, chunk by chunk as it arrives, into a MULTIAPPEND
- * on the other side (batches of 128 messages or 1 MiB, as the
- * reference); each APPENDUID answer becomes mapping rows, committed per
- * batch before any UIDNEXT moves (§5.4).
+ * on the other side (append.c: batches of 128 messages or 1 MiB, as the
+ * reference; each APPENDUID answer becomes mapping rows, committed per
+ * batch before any UIDNEXT moves, §5.4).
  *
  * The engine never holds a whole body.  A body is streamed only once
  * its UID, flags and INTERNALDATE are known, which servers send before
@@ -39,91 +39,15 @@
 #include "imap_proto.h"
 #include "log.h"
 #include "proc.h"
-
-/* Batches of MULTIAPPEND, as the reference: 128 messages or 1 MiB. */
-#define BATCH_MAXMSG	128
-#define BATCH_MAXBYTES	(1024 * 1024)
-
-/* What a new message is fetched with (§6.4). */
-#define XFER_ITEMS	(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |		\
-			 IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY)
-#define XFER_META	(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |		\
-			 IMAP_FETCH_INTERNALDATE)
-
-enum {
-	X_START = XFER_SUB,	/* the range of new UIDs, the FETCH */
-	X_FETCHED,		/* the FETCH and its APPENDs answered */
-	X_LATE_META,		/* late messages: their metadata */
-	X_LATE_BODY,		/* ... then their bodies */
-	X_MODSEQ,		/* the copies' MODSEQ, if no code told */
-	X_RESTORED,		/* restore: our own \Deleted echo dropped */
-	X_END,
-};
-
-/* The message being received. */
-enum {
-	M_NONE = 0,
-	M_STREAM,	/* forwarded chunk by chunk */
-	M_SKIP,		/* 0-length: not copied */
-	M_LATE,		/* metadata after the body: fetched again */
-};
-
-struct batch {
-	struct xfer	*x;
-	struct req	*req;
-	struct uidvec	 suids;		/* source UIDs, in order */
-	uint64_t	 bytes;
-	uint32_t	 n;
-};
-
-struct latemeta {
-	uint32_t	 uid;		/* first: eng_find_uid() */
-	uint64_t	 modseq;
-	char		*flags;
-	char		*date;
-};
-
-struct xfer {
-	struct job	*j;
-	struct mbox	*mb;
-	struct peer	*src, *dst;
-	uint32_t	 sside;
-	int		 ret;
-	int		 pre;		/* the FETCH went with the SELECT */
-	int		 restore;	/* §9.8 mode */
-	uint32_t	 uidnext;	/* the reference's local $UIDNEXT */
-	struct batch	*cur;		/* open APPEND, or NULL */
-	size_t		 ntuids;	/* target UIDs created */
-	int		 maxmsg;
-	struct modtab	 copied;	/* restore: flags copied, by uid */
-	struct uidvec	 restored;	/* restore: the UIDs */
-	struct uidvec	 nomodseq;	/* copies no [HIGHESTMODSEQ] covered */
-
-	/* The message being received. */
-	int		 mode;		/* M_* */
-	uint32_t	 uid;
-	uint64_t	 size, got;
-	int		 late_uid;	/* M_LATE without a UID yet */
-	int		 zero_uid;	/* 0-length without a UID yet */
-
-	/* Messages whose metadata came after their body. */
-	struct uidvec	 late;
-	struct latemeta	*lm;		/* sorted by uid once fetched */
-	size_t		 nlm;
-	size_t		 late_out;	/* body FETCHes not answered */
-};
+#include "xfer.h"
 
 static struct xfer *xfer_new(struct job *, uint32_t);
 static void	 xfer_data(struct req *, const struct rdata *);
 static void	 xfer_fetch_done(struct rgroup *);
 static void	 xfer_pre_done(struct req *);
 static void	 xfer_item(struct xfer *, const struct fitem *);
-static void	 xfer_msg_start(struct xfer *, const char *, const char *,
-		    uint64_t);
 static void	 xfer_late_end(struct xfer *);
 static void	 xfer_reset_msg(struct xfer *);
-static void	 batch_close(struct xfer *);
-static void	 batch_done(struct req *);
 static void	 late_meta_data(struct req *, const struct rdata *);
 static void	 late_body_data(struct req *, const struct rdata *);
 static void	 late_body_done(struct req *);
@@ -170,156 +94,6 @@ xfer_reset_msg(struct xfer *x)
 	x->size = x->got = 0;
 	x->late_uid = 0;
 	x->zero_uid = 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Batches. */
-
-/* Opens the APPEND if needed and announces the message. */
-static void
-xfer_msg_start(struct xfer *x, const char *flags, const char *date,
-    uint64_t modseq)
-{
-	struct ipc_buf buf;
-	struct batch *b;
-	struct sbuf fl = { NULL, 0, 0 };
-	char *copy, *p, *tok;
-
-	if (x->cur != NULL && (x->cur->n >= (uint32_t)x->maxmsg ||
-	    (x->cur->n > 0 && x->cur->bytes + x->size > BATCH_MAXBYTES)))
-		batch_close(x);
-	if (x->cur == NULL) {
-		b = eng_calloc(1, sizeof(*b));
-		b->x = x;
-		ipc_buf_init(&buf);
-		ipc_put_data(&buf, x->mb->srv[x->dst->side],
-		    strlen(x->mb->srv[x->dst->side]));
-		b->req = netc_send(x->dst, &x->j->t, IMSG_IMAP_APPEND, &buf,
-		    x->mb, NULL, batch_done, b);
-		ipc_buf_free(&buf);
-		x->cur = b;
-	}
-	b = x->cur;
-	ipc_buf_init(&buf);
-	/* \Recent cannot be set by APPEND. */
-	copy = eng_strdup(flags);
-	for (p = copy; (tok = strsep(&p, " ")) != NULL;) {
-		if (*tok == '\0' || strcasecmp(tok, "\\Recent") == 0)
-			continue;
-		if (fl.len > 0)
-			sbuf_addc(&fl, ' ');
-		sbuf_adds(&fl, tok);
-	}
-	free(copy);
-	ipc_put_str(&buf, sbuf_str(&fl));
-	sbuf_free(&fl);
-	ipc_put_str(&buf, date);
-	ipc_put_u64(&buf, x->size);
-	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_MSG, buf.data,
-	    buf.len);
-	ipc_buf_free(&buf);
-	if (x->restore)
-		modtab_put(&x->copied, x->uid, modseq, flags_sorted(flags));
-	uidvec_push(&b->suids, x->uid);
-	b->bytes += x->size;
-	b->n++;
-}
-
-static void
-batch_close(struct xfer *x)
-{
-	struct batch *b = x->cur;
-
-	if (b == NULL)
-		return;
-	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_END, NULL, 0);
-	/* Its EXISTS is not new mail (§9.6). */
-	if (x->dst->qsel == x->mb)
-		x->mb->sel[x->dst->side].exists_self += b->n;
-	x->cur = NULL;
-}
-
-/* The target answered an APPEND: mapping rows, commit, log (§6.4). */
-static void
-batch_done(struct req *r)
-{
-	struct batch *b = r->arg;
-	struct xfer *x = b->x;
-	struct job *j = x->j;
-	struct eng *e = j->e;
-	struct peer *t = r->p;
-	struct mbox *mb = x->mb;
-	struct uidranges rs;
-	struct uidvec tu;
-	uint32_t uv, *lu, *ru, uid;
-	char *end, *sl, *tl, *sp;
-	size_t i;
-
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(r);
-	if (r->code != IMAP_CODE_APPENDUID || r->codedata == NULL ||
-	    (sp = strchr(r->codedata, ' ')) == NULL)
-		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
-		    r->text ? r->text : "APPEND without APPENDUID");
-	uv = (uint32_t)strtoul(r->codedata, &end, 10);
-	memset(&rs, 0, sizeof(rs));
-	if (end != sp || uv == 0 || uidset_parse(sp + 1, &rs) == -1)
-		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
-		    r->codedata);
-	netc_set_uidvalidity(t, mb, uv);
-	if (uidranges_count(&rs) != b->n)
-		eng_fail(e, EXIT_FAIL, t->name, mb->srv[t->side], "%s "
-		    "contains %llu elements while %u messages were appended.",
-		    sp + 1, (unsigned long long)uidranges_count(&rs), b->n);
-	memset(&tu, 0, sizeof(tu));
-	for (i = 0; i < rs.n; i++)
-		for (uid = rs.r[i].lo;; uid++) {
-			uidvec_push(&tu, uid);
-			if (uid == rs.r[i].hi)
-				break;
-		}
-	uidranges_free(&rs);
-	if (t->sel == mb) {
-		struct mcache *c = &mb->cache[t->side];
-
-		for (i = 0; i < tu.n; i++)
-			if ((c->has & MC_UIDNEXT) && c->uidnext <= tu.v[i] &&
-			    tu.v[i] < UINT32_MAX)
-				c->uidnext = tu.v[i] + 1;
-		/* No [HIGHESTMODSEQ] for this APPEND: see the top. */
-		if (r->code != IMAP_CODE_HIGHESTMODSEQ &&
-		    mb->sel[t->side].hms_req != r->id)
-			uidvec_append(&x->nomodseq, tu.v, tu.n);
-	}
-	if (!e->quiet) {
-		sl = uid_compact_list(b->suids.v, b->suids.n);
-		tl = uid_compact_list(tu.v, tu.n);
-		if (t->side == SIDE_LOCAL)
-			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
-			    "Added %u UID(s) %s <- %s", b->n, tl, sl);
-		else
-			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
-			    "Added %u UID(s) %s -> %s", b->n, sl, tl);
-		free(sl);
-		free(tl);
-	}
-	lu = t->side == SIDE_LOCAL ? tu.v : b->suids.v;
-	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
-	for (i = 0; i < tu.n; i++) {
-		if (log_debug_level() > 0)
-			jlog(j, LOG_LVL_DEBUG, "", NULL, "Adding mapping "
-			    "(lUID,rUID) = (%u,%u) for %s", lu[i], ru[i],
-			    mb->pretty);
-		map_add(&j->map, lu[i], ru[i]);
-	}
-	/* One commit per batch, before any UIDNEXT moves (§5.4). */
-	job_state_init(j);
-	dbc_map_add(e, mb->idx, lu, ru, tu.n);
-	dbc_commit(e);
-	x->ntuids += tu.n;
-	uidvec_free(&tu);
-	uidvec_free(&b->suids);
-	free(b);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,0 +1,165 @@
+/*
+ * The APPEND side of a pass of new messages (xfer.c): messages go out
+ * in MULTIAPPEND batches (128 messages or 1 MiB, as the reference), each
+ * body streamed as it arrives; a batch's APPENDUID answer becomes the
+ * mapping rows, committed with the batch, before any UIDNEXT moves
+ * (REFERENCE-BEHAVIOUR §5.4, §6.4).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "eng.h"
+#include "imap_proto.h"
+#include "log.h"
+#include "proc.h"
+#include "xfer.h"
+
+static void	 batch_done(struct req *);
+
+/* Opens the APPEND if needed and announces the message. */
+void
+xfer_msg_start(struct xfer *x, const char *flags, const char *date,
+    uint64_t modseq)
+{
+	struct ipc_buf buf;
+	struct batch *b;
+	struct sbuf fl = { NULL, 0, 0 };
+	char *copy, *p, *tok;
+
+	if (x->cur != NULL && (x->cur->n >= (uint32_t)x->maxmsg ||
+	    (x->cur->n > 0 && x->cur->bytes + x->size > BATCH_MAXBYTES)))
+		batch_close(x);
+	if (x->cur == NULL) {
+		b = eng_calloc(1, sizeof(*b));
+		b->x = x;
+		ipc_buf_init(&buf);
+		ipc_put_data(&buf, x->mb->srv[x->dst->side],
+		    strlen(x->mb->srv[x->dst->side]));
+		b->req = netc_send(x->dst, &x->j->t, IMSG_IMAP_APPEND, &buf,
+		    x->mb, NULL, batch_done, b);
+		ipc_buf_free(&buf);
+		x->cur = b;
+	}
+	b = x->cur;
+	ipc_buf_init(&buf);
+	/* \Recent cannot be set by APPEND. */
+	copy = eng_strdup(flags);
+	for (p = copy; (tok = strsep(&p, " ")) != NULL;) {
+		if (*tok == '\0' || strcasecmp(tok, "\\Recent") == 0)
+			continue;
+		if (fl.len > 0)
+			sbuf_addc(&fl, ' ');
+		sbuf_adds(&fl, tok);
+	}
+	free(copy);
+	ipc_put_str(&buf, sbuf_str(&fl));
+	sbuf_free(&fl);
+	ipc_put_str(&buf, date);
+	ipc_put_u64(&buf, x->size);
+	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_MSG, buf.data,
+	    buf.len);
+	ipc_buf_free(&buf);
+	if (x->restore)
+		modtab_put(&x->copied, x->uid, modseq, flags_sorted(flags));
+	uidvec_push(&b->suids, x->uid);
+	b->bytes += x->size;
+	b->n++;
+}
+
+void
+batch_close(struct xfer *x)
+{
+	struct batch *b = x->cur;
+
+	if (b == NULL)
+		return;
+	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_END, NULL, 0);
+	/* Its EXISTS is not new mail (§9.6). */
+	if (x->dst->qsel == x->mb)
+		x->mb->sel[x->dst->side].exists_self += b->n;
+	x->cur = NULL;
+}
+
+/* The target answered an APPEND: mapping rows, commit, log (§6.4). */
+static void
+batch_done(struct req *r)
+{
+	struct batch *b = r->arg;
+	struct xfer *x = b->x;
+	struct job *j = x->j;
+	struct eng *e = j->e;
+	struct peer *t = r->p;
+	struct mbox *mb = x->mb;
+	struct uidranges rs;
+	struct uidvec tu;
+	uint32_t uv, *lu, *ru, uid;
+	char *end, *sl, *tl, *sp;
+	size_t i;
+
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+	if (r->code != IMAP_CODE_APPENDUID || r->codedata == NULL ||
+	    (sp = strchr(r->codedata, ' ')) == NULL)
+		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
+		    r->text ? r->text : "APPEND without APPENDUID");
+	uv = (uint32_t)strtoul(r->codedata, &end, 10);
+	memset(&rs, 0, sizeof(rs));
+	if (end != sp || uv == 0 || uidset_parse(sp + 1, &rs) == -1)
+		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
+		    r->codedata);
+	netc_set_uidvalidity(t, mb, uv);
+	if (uidranges_count(&rs) != b->n)
+		eng_fail(e, EXIT_FAIL, t->name, mb->srv[t->side], "%s "
+		    "contains %llu elements while %u messages were appended.",
+		    sp + 1, (unsigned long long)uidranges_count(&rs), b->n);
+	memset(&tu, 0, sizeof(tu));
+	for (i = 0; i < rs.n; i++)
+		for (uid = rs.r[i].lo;; uid++) {
+			uidvec_push(&tu, uid);
+			if (uid == rs.r[i].hi)
+				break;
+		}
+	uidranges_free(&rs);
+	if (t->sel == mb) {
+		struct mcache *c = &mb->cache[t->side];
+
+		for (i = 0; i < tu.n; i++)
+			if ((c->has & MC_UIDNEXT) && c->uidnext <= tu.v[i] &&
+			    tu.v[i] < UINT32_MAX)
+				c->uidnext = tu.v[i] + 1;
+		/* No [HIGHESTMODSEQ] for this APPEND: see the top. */
+		if (r->code != IMAP_CODE_HIGHESTMODSEQ &&
+		    mb->sel[t->side].hms_req != r->id)
+			uidvec_append(&x->nomodseq, tu.v, tu.n);
+	}
+	if (!e->quiet) {
+		sl = uid_compact_list(b->suids.v, b->suids.n);
+		tl = uid_compact_list(tu.v, tu.n);
+		if (t->side == SIDE_LOCAL)
+			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
+			    "Added %u UID(s) %s <- %s", b->n, tl, sl);
+		else
+			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
+			    "Added %u UID(s) %s -> %s", b->n, sl, tl);
+		free(sl);
+		free(tl);
+	}
+	lu = t->side == SIDE_LOCAL ? tu.v : b->suids.v;
+	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
+	for (i = 0; i < tu.n; i++) {
+		if (log_debug_level() > 0)
+			jlog(j, LOG_LVL_DEBUG, "", NULL, "Adding mapping "
+			    "(lUID,rUID) = (%u,%u) for %s", lu[i], ru[i],
+			    mb->pretty);
+		map_add(&j->map, lu[i], ru[i]);
+	}
+	/* One commit per batch, before any UIDNEXT moves (§5.4). */
+	job_state_init(j);
+	dbc_map_add(e, mb->idx, lu, ru, tu.n);
+	dbc_commit(e);
+	x->ntuids += tu.n;
+	uidvec_free(&tu);
+	uidvec_free(&b->suids);
+	free(b);
+}
