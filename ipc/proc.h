@@ -50,4 +50,18 @@ int	 net_main(int, char **, uint32_t /* side */);
 #define EXIT_CHILD	4	/* a child process died or broke the IPC rules */
 #define EXIT_PANIC	255	/* a server violated the protocol */
 
+/*
+ * A net's own exit code, never priv's: the connection was lost or the
+ * server went silent (EOF, a read or write error, no answer in time), a
+ * transient fault.  With --watch priv connects again; otherwise the run
+ * ends with EXIT_FAIL.  Permanent faults (authentication, certificate,
+ * protocol) keep EXIT_FAIL / EXIT_PANIC.
+ */
+#define EXIT_NET_LOST	5
+
+/* IMSG_ENGINE_STATUS states. */
+#define ENGINE_ST_SYNCING	1	/* a pass is running */
+#define ENGINE_ST_IDLE		2	/* waiting for changes or the timer */
+#define ENGINE_ST_RECONNECT	3	/* a server is being reconnected */
+
 #endif

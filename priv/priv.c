@@ -107,6 +107,8 @@ static const char *priv_engine_done(struct priv *, int,
 static const char *priv_dispatch(struct priv *, int,
 		    const struct ipc_msg *);
 static const char *priv_stats(struct priv *, int, const struct ipc_msg *);
+static const char *priv_engine_status(struct priv *, int,
+		    const struct ipc_msg *);
 static int	 priv_run_loop(const struct cli *, const struct conf *,
 		    unsigned int, struct db *, const char *);
 static void	 priv_drain(struct priv *, int);
@@ -135,6 +137,7 @@ static const struct {
 	{ IMSG_LOG,		PROC_CHILD,	1, priv_log },
 	{ IMSG_CHILD_READY,	PROC_CHILD,	1, priv_ready },
 	{ IMSG_ENGINE_DONE,	PROC_ENGINE,	0, priv_engine_done },
+	{ IMSG_ENGINE_STATUS,	PROC_ENGINE,	0, priv_engine_status },
 	{ IMSG_NET_STATS,	PROC_NET,	0, priv_stats },
 };
 
@@ -411,6 +414,29 @@ priv_engine_done(struct priv *p, int slot, const struct ipc_msg *msg)
 		return "exit code out of range";
 	p->engine_done = 1;
 	p->engine_code = p->exitcode = (int)code;
+	return NULL;
+}
+
+/* Where the run stands (watch mode), for the service manager. */
+static const char *
+priv_engine_status(struct priv *p, int slot, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	uint32_t state, nmbox;
+	uint64_t last;
+
+	(void)p;
+	(void)slot;
+	ipc_rd_init(&rd, msg);
+	state = ipc_get_u32(&rd);
+	nmbox = ipc_get_u32(&rd);
+	last = ipc_get_u64(&rd);
+	if (ipc_rd_end(&rd) == -1 || state < ENGINE_ST_SYNCING ||
+	    state > ENGINE_ST_RECONNECT)
+		return "bad layout";
+	log_debug("engine: %s, %u mailbox(es), last pass ended at %llu",
+	    state == ENGINE_ST_SYNCING ? "syncing" : state == ENGINE_ST_IDLE ?
+	    "idle" : "reconnecting", nmbox, (unsigned long long)last);
 	return NULL;
 }
 
