@@ -584,6 +584,12 @@ struct eng {
 
 	struct task	*runq, *runqtail;	/* woken tasks */
 
+	/* One timer (watch mode's sleep), and a wake-up from priv. */
+	uint64_t	 timer_at;	/* eng_now_ms() */
+	struct task	*timer_task;	/* woken when it fires, or NULL */
+	int		 timer_fired;
+	int		 wake;		/* IMSG_ENGINE_WAKE seen */
+
 	struct run	*run;
 	int		 finished;	/* the run is over */
 	int		 code;		/* its exit code */
@@ -593,6 +599,10 @@ struct eng {
 
 /* The event loop: one round of poll + dispatch over the channels. */
 void	 eng_poll(struct eng *);
+/* A monotonic clock in milliseconds; the timer wakes t after ms. */
+uint64_t eng_now_ms(void);
+void	 eng_timer_set(struct eng *, struct task *, uint64_t);
+void	 eng_timer_cancel(struct eng *);
 /* Something the run may be waiting for happened (run.c). */
 void	 run_wake(struct eng *);
 

@@ -465,11 +465,18 @@ mbox_list_step(struct eng *e, struct task *t)
 	struct eng_conf *c = e->conf;
 	char *ld, *rd;
 	uint32_t side;
+	size_t i;
 	int parallel, done;
 
 	if (!mbox_ls.started) {
 		memset(&mbox_ls, 0, sizeof(mbox_ls));
 		mbox_ls.started = 1;
+		/* A new listing (watch mode lists again each pass). */
+		for (i = 0; i < e->nmbox; i++)
+			for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+				e->mbox[i]->listed[side] = 0;
+				e->mbox[i]->attrs[side] = 0;
+			}
 		if (c->ignore_mailbox != NULL && e->ignore_re == NULL &&
 		    c->nmailbox == 0) {
 			int err;

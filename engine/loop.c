@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eng.h"
@@ -32,6 +33,8 @@ enum {
 
 static void	 eng_parent_msg(struct eng *, struct ipc_msg *);
 static void	 eng_poll_once(struct eng *);
+static int	 eng_timer_left(const struct eng *);
+static void	 eng_timer_check(struct eng *);
 static struct ipc_chan *eng_slot_chan(struct eng *, int);
 
 static struct ipc_chan *
@@ -119,12 +122,75 @@ eng_parent_msg(struct eng *e, struct ipc_msg *msg)
 	case IMSG_DB_RESULT:
 		dbc_dispatch(e, msg);
 		break;
+	case IMSG_ENGINE_WAKE:
+		/* SIGHUP: look at every mailbox now (watch mode). */
+		if (msg->len != 0) {
+			log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC "
+			    "message (IMSG_ENGINE_WAKE): bad layout");
+			exit(EXIT_CHILD);
+		}
+		e->wake = 1;
+		run_wake(e);
+		break;
 	default:
 		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
 		    "(%s): not expected from priv",
 		    ipc_type_name(msg->hdr.type));
 		exit(EXIT_CHILD);
 	}
+}
+
+/* Milliseconds of a monotonic clock. */
+uint64_t
+eng_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal(EXIT_CHILD, "clock_gettime");
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+eng_timer_set(struct eng *e, struct task *t, uint64_t ms)
+{
+	e->timer_at = eng_now_ms() + ms;
+	e->timer_task = t;
+}
+
+void
+eng_timer_cancel(struct eng *e)
+{
+	e->timer_at = 0;
+	e->timer_task = NULL;
+}
+
+/* poll()'s timeout: until the timer, or forever. */
+static int
+eng_timer_left(const struct eng *e)
+{
+	uint64_t now;
+
+	if (e->timer_task == NULL)
+		return -1;
+	now = eng_now_ms();
+	if (now >= e->timer_at)
+		return 0;
+	return e->timer_at - now > INT32_MAX ? INT32_MAX :
+	    (int)(e->timer_at - now);
+}
+
+static void
+eng_timer_check(struct eng *e)
+{
+	struct task *t;
+
+	if (e->timer_task == NULL || eng_now_ms() < e->timer_at)
+		return;
+	t = e->timer_task;
+	eng_timer_cancel(e);
+	e->timer_fired = 1;
+	eng_wake(e, t);
 }
 
 /*
@@ -183,11 +249,12 @@ eng_poll_once(struct eng *e)
 			pfd[i].events |= POLLOUT;
 		pfd[i].revents = 0;
 	}
-	if (poll(pfd, PFD_MAX, -1) == -1) {
+	if (poll(pfd, PFD_MAX, eng_timer_left(e)) == -1) {
 		if (errno == EINTR)
 			return;
 		fatal(EXIT_CHILD, "poll");
 	}
+	eng_timer_check(e);
 	for (i = 0; i < PFD_MAX; i++) {
 		chan = eng_slot_chan(e, i);
 		if (chan->fd == -1)

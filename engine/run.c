@@ -21,6 +21,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf_proto.h"
 #include "db_proto.h"
@@ -38,11 +39,15 @@ enum {
 	R_QUEUE,
 	R_JOBS,
 	R_FINAL,
+	R_IDLE,
+	R_SLEEP,
 };
 
 struct run {
 	struct task	 t;
 	struct eng	*e;
+	int		 migrated;	/* the database's schema is checked */
+	uint64_t	 last_pass;	/* end of the last pass (epoch s) */
 };
 
 static void	 run_step(struct task *);
@@ -50,6 +55,68 @@ static void	 run_check_caps(struct eng *);
 static void	 run_interrupted_rows(struct eng *, struct ipc_msg *, void *);
 static int	 run_queue_dirty(struct eng *);
 static void	 run_state_load(struct eng *);
+static void	 run_status(struct eng *, uint32_t);
+static void	 run_rest(struct eng *, struct task *);
+static void	 run_rest_done(struct req *);
+static int	 run_watching(const struct eng *);
+
+/* Where the run stands, for priv (sd_notify STATUS=, the log). */
+static void
+run_status(struct eng *e, uint32_t state)
+{
+	struct ipc_buf buf;
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < e->nmbox; i++)
+		if (e->mbox[i]->sync)
+			n++;
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, state);
+	ipc_put_u32(&buf, n);
+	ipc_put_u64(&buf, e->run != NULL ? e->run->last_pass : 0);
+	if (ipc_send(e->parent, IMSG_ENGINE_STATUS, SIDE_NONE, -1, &buf) ==
+	    -1)
+		fatalx(EXIT_CHILD, "engine: %s", e->parent->err);
+	ipc_buf_free(&buf);
+}
+
+/* Watch mode: the end of a pass, before the sleep. */
+static void
+run_rest(struct eng *e, struct task *t)
+{
+	struct ipc_buf buf;
+	struct peer *p;
+	uint32_t s;
+	int unselect;
+
+	/*
+	 * As the reference: UNSELECT where both servers can, so that
+	 * nothing is selected while we sleep; otherwise a NOOP, which
+	 * also proves both connections alive.
+	 */
+	unselect = (e->peer[SIDE_LOCAL].caps & IMAP_CAP_UNSELECT) &&
+	    (e->peer[SIDE_REMOTE].caps & IMAP_CAP_UNSELECT);
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		p = &e->peer[s];
+		ipc_buf_init(&buf);
+		if (unselect && p->qsel != NULL) {
+			(void)netc_send(p, t, IMSG_IMAP_UNSELECT, &buf, NULL,
+			    NULL, run_rest_done, NULL);
+			p->qsel = NULL;
+		} else
+			(void)netc_send(p, t, IMSG_IMAP_NOOP, &buf, NULL, NULL,
+			    run_rest_done, NULL);
+		ipc_buf_free(&buf);
+	}
+}
+
+static void
+run_rest_done(struct req *r)
+{
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+}
 
 void
 run_wake(struct eng *e)
@@ -201,20 +268,20 @@ run_step(struct task *t)
 			default:
 				break;
 			}
-			if (e->conf->flags & (ENGINE_CONF_WATCH |
-			    ENGINE_CONF_NOTIFY))
-				eng_fail(e, EXIT_FAIL, NULL, NULL, "--watch and "
-				    "--notify are not implemented yet");
+			if (e->conf->flags & ENGINE_CONF_NOTIFY)
+				eng_fail(e, EXIT_FAIL, NULL, NULL, "--notify is "
+				    "not implemented yet");
 			t->state = R_LIST;
 			break;
 
 		case R_LIST:
 			if (!mbox_list_step(e, t))
 				return;
-			t->state = R_MIGRATE;
+			t->state = run->migrated ? R_RECONCILE : R_MIGRATE;
 			break;
 
 		case R_MIGRATE:
+			run->migrated = 1;
 			ipc_buf_init(&buf);
 			ipc_put_u32(&buf, (uint32_t)e->peer[SIDE_LOCAL].delim);
 			ipc_put_u32(&buf,
@@ -258,7 +325,7 @@ run_step(struct task *t)
 			/* The reference loops while any is dirty. */
 			if (run_queue_dirty(e) > 0)
 				break;
-			t->state = R_FINAL;
+			t->state = run_watching(e) ? R_IDLE : R_FINAL;
 			break;
 
 		case R_FINAL:
@@ -271,6 +338,31 @@ run_step(struct task *t)
 			t->done = 1;
 			return;
 
+		case R_IDLE:
+			/* Watch mode: a pass is over. */
+			run->last_pass = (uint64_t)time(NULL);
+			run_status(e, ENGINE_ST_IDLE);
+			run_rest(e, t);
+			e->wake = 0;
+			e->timer_fired = 0;
+			t->state = R_SLEEP;
+			return;
+
+		case R_SLEEP:
+			/* Until the interval is over or priv says now. */
+			if (!e->wake && !e->timer_fired) {
+				if (e->timer_task == NULL)
+					eng_timer_set(e, t,
+					    (uint64_t)e->conf->watch * 1000);
+				t->waiting = 1;
+				return;
+			}
+			eng_timer_cancel(e);
+			e->wake = e->timer_fired = 0;
+			run_status(e, ENGINE_ST_SYNCING);
+			t->state = R_LIST;
+			break;
+
 		default:
 			fatalx(EXIT_CHILD, "engine: internal error: run state "
 			    "%d", t->state);
@@ -278,12 +370,20 @@ run_step(struct task *t)
 	}
 }
 
+/* --watch (or --notify): the run goes on after a pass. */
+static int
+run_watching(const struct eng *e)
+{
+	return (e->conf->flags & (ENGINE_CONF_WATCH | ENGINE_CONF_NOTIFY)) &&
+	    e->conf->watch > 0;
+}
+
 static int
 run_idle(const struct eng *e)
 {
 	return e->peer[SIDE_LOCAL].inflight == 0 &&
 	    e->peer[SIDE_REMOTE].inflight == 0 && e->dbhead == NULL &&
-	    e->runq == NULL;
+	    e->runq == NULL && e->timer_task == NULL;
 }
 
 int
@@ -297,6 +397,8 @@ sync_run(struct eng *e)
 	e->run = &run;
 	if (e->jobs_max == 0)
 		e->jobs_max = ENG_JOBS_MAX;
+	if (run_watching(e))
+		run_status(e, ENGINE_ST_SYNCING);
 	task_run(&run.t);
 	while (!e->finished) {
 		if (eng_run_woken(e))
