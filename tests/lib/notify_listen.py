@@ -4,8 +4,9 @@
     notify_listen.py ADDRESS OUTFILE
 
 Binds an AF_UNIX datagram socket to ADDRESS (a path, or "@name" for an
-abstract one), as systemd does for $NOTIFY_SOCKET, with SO_PASSCRED so
-that each datagram comes with its sender's PID.  Each datagram is
+abstract one), as systemd does for $NOTIFY_SOCKET: anyone may send to it
+(a path socket is mode 0777), and SO_PASSCRED gives each datagram its
+sender's PID.  Each datagram is
 appended to OUTFILE as one line, "PID<TAB>KEY=VALUE|KEY=VALUE..." (its
 newlines shown as "|"), and flushed at once.  OUTFILE exists, empty, as
 soon as the socket is bound.  Runs until SIGTERM.
@@ -29,6 +30,7 @@ def main():
         sock.bind("\0" + address[1:])
     else:
         sock.bind(address)
+        os.chmod(address, 0o777)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ucred = struct.calcsize("iII")
     with open(outfile + ".tmp", "w") as out:
