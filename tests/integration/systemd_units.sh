@@ -25,6 +25,9 @@ source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/unit.sh"
 t_setup
 
+# `cmake --install` needs the build tree: the binary's, by hand.
+: "${BUILDDIR:=$(dirname "$INTERIMAP")}"
+
 ROOT=$T/root
 REF_UNITS=/usr/lib/systemd/user
 USER_UNITS=(interimap.service interimap@.service)
