@@ -48,6 +48,7 @@
 #include "priv_net.h"
 #include "proc.h"
 #include "priv_db.h"
+#include "sdnotify.h"
 
 #define PRIV_SHUTDOWN_MS	5000	/* to leave after IMSG_SHUTDOWN */
 #define PRIV_EOF_WAIT_MS	1000	/* from a channel's EOF to exit */
@@ -437,6 +438,8 @@ priv_engine_status(struct priv *p, int slot, const struct ipc_msg *msg)
 	log_debug("engine: %s, %u mailbox(es), last pass ended at %llu",
 	    state == ENGINE_ST_SYNCING ? "syncing" : state == ENGINE_ST_IDLE ?
 	    "idle" : "reconnecting", nmbox, (unsigned long long)last);
+	/* Which side is being reconnected is not said (yet). */
+	sdnotify_engine_status(state, nmbox, last, SIDE_NONE);
 	return NULL;
 }
 
@@ -524,6 +527,7 @@ priv_end(struct priv *p, int code)
 {
 	int i;
 
+	sdnotify_stopping();
 	for (i = 0; i < PROC_NSLOTS; i++)
 		priv_drain(p, i);
 	proc_terminate(p->child, PROC_GRACE_MS);
@@ -684,6 +688,7 @@ priv_stop(struct priv *p)
 	int i;
 
 	p->stopping = 1;
+	sdnotify_stopping();
 	(void)clock_gettime(CLOCK_MONOTONIC, &p->stop_t0);
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		if (p->child[i].chan.fd == -1)
@@ -752,7 +757,10 @@ priv_run(const struct cli *cli, const struct conf *conf,
 
 	priv_db_init();
 	priv_net_init();
+	/* Before any child or tunnel is started: they must not inherit it. */
+	sdnotify_init();
 	r = priv_run_loop(cli, conf, targets, db, argv0);
+	sdnotify_close();
 	priv_net_finish();
 	/* The database failed: that is the run's outcome, come what may. */
 	if (priv_db_failed())
@@ -806,6 +814,7 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		for (i = 0; i < PFD_MAX; i++)
 			pfd[i].revents = 0;
 		timeout = p.stopping ? (int)priv_stop_left(&p) : -1;
+		timeout = sdnotify_poll_timeout(timeout);
 
 		if (poll(pfd, PFD_MAX, timeout) == -1) {
 			if (errno == EINTR)
@@ -815,6 +824,7 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 			(void)priv_end(&p, EXIT_FAIL);
 			goto out;
 		}
+		sdnotify_watchdog();
 
 		chld = 0;
 		if (pfd[PFD_SIGNAL].revents & POLLIN &&
@@ -865,6 +875,7 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 				(void)priv_end(&p, EXIT_FAIL);
 				goto out;
 			}
+			sdnotify_ready("connected, syncing");
 		}
 
 		/*

@@ -2,6 +2,7 @@
 # The first library names the directory whose private headers the test sees.
 interimap_unit_test(ipc ipc)
 interimap_unit_test(logsink priv)
+interimap_unit_test(sdnotify priv)
 interimap_unit_test(db priv)
 interimap_unit_test(priv_db priv)
 interimap_unit_test(tls net)
