@@ -52,6 +52,8 @@ static void	 conn_read(struct imap_conn *);
 static void	 conn_event(struct imap_conn *, struct imap_event *);
 static void	 conn_response(struct imap_conn *, struct imap_resp *);
 static void	 conn_tagged(struct imap_conn *, struct imap_resp *);
+static void	 conn_refused(struct imap_conn *, int, const char *,
+		    const struct imap_resp *) __attribute__((noreturn));
 static void	 conn_greeting(struct imap_conn *, const struct imap_resp *);
 static void	 conn_eof(struct imap_conn *);
 static void	 conn_setup(struct imap_conn *);
@@ -348,6 +350,9 @@ imap_conn_free(struct imap_conn *c)
 		TAILQ_REMOVE(&c->fq, cmd, fentry);
 		cmd_free(cmd);
 	}
+	/* A callback that never returned (a fatal error in it). */
+	if (c->in_cb != NULL && !c->in_cb->submitted)
+		cmd_free(c->in_cb);
 	stream_free(c->stream);
 	imap_parser_free(c->parser);
 	free(c->rbuf);
@@ -976,27 +981,45 @@ conn_tagged(struct imap_conn *c, struct imap_resp *r)
 	conn_code(c, &r->cond, 1);
 	cmd_unlink(cmd);
 	cmd->in_cb = 1;
+	/* Out of both queues: imap_conn_free() finds it here if cb fails. */
+	c->in_cb = cmd;
 	if (cmd->cb != NULL)
 		cmd->cb(c, cmd, r, cmd->arg);
+	c->in_cb = NULL;
 	cmd->in_cb = 0;
 	cmd_maybe_free(cmd);
 }
 
 /* ---- the session --------------------------------------------------------- */
 
+/*
+ * The server refused: "<prefix><STATUS> <text>", its text copied to the
+ * stack first, so that no allocation is left behind whatever the fatal
+ * hook does (the unit tests leave by longjmp).
+ */
+static void
+conn_refused(struct imap_conn *c, int code, const char *prefix,
+    const struct imap_resp *r)
+{
+	char msg[2048], *text;
+
+	text = imap_resp_text(r);
+	(void)snprintf(msg, sizeof(msg), "%s%s %s", prefix,
+	    imap_cond_name(r->cond.status), text != NULL ? text : "");
+	free(text);
+	imap_conn_fail(c, code, "%s", msg);
+}
+
 static void
 conn_greeting(struct imap_conn *c, const struct imap_resp *r)
 {
-	char *text;
-
 	if (r->type != IMAP_RESP_COND || (r->cond.status != IMAP_COND_OK &&
 	    r->cond.status != IMAP_COND_PREAUTH)) {
 		if (r->type == IMAP_RESP_COND &&
 		    r->cond.status == IMAP_COND_BYE) {
 			/* "Not now": too many connections, shutting down. */
-			text = imap_resp_text(r);
-			imap_conn_fail(c, EXIT_NET_LOST, "Server refused the "
-			    "connection: BYE %s", text != NULL ? text : "");
+			conn_refused(c, EXIT_NET_LOST, "Server refused the "
+			    "connection: ", r);
 		}
 		imap_conn_fail(c, EXIT_PANIC, "Protocol error: unexpected "
 		    "greeting (%s%s%s)", imap_resp_type_name(r->type),
@@ -1187,22 +1210,18 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 {
 	enum setup_step step = (enum setup_step)(uintptr_t)arg;
 	size_t n;
-	char *text;
 	int ok = r->cond.status == IMAP_COND_OK;
 
-	text = imap_resp_text(r);
 	switch (step) {
 	case STEP_CAPABILITY:
 		if (!ok)
-			imap_conn_fail(c, EXIT_FAIL, "%s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "", r);
 		/* A server that listed nothing fails the IMAP4rev1 check. */
 		c->caps_known = 1;
 		break;
 	case STEP_STARTTLS:
 		if (!ok)
-			imap_conn_fail(c, EXIT_FAIL, "STARTTLS: %s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "STARTTLS: ", r);
 		/*
 		 * Nothing may follow the OK in plain text: whatever did was
 		 * injected by someone on the path.
@@ -1230,10 +1249,10 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		 * verdict on them, another session may pass.
 		 */
 		if (!ok)
-			imap_conn_fail(c, r->cond.code.name != NULL &&
+			conn_refused(c, r->cond.code.name != NULL &&
 			    strcasecmp(r->cond.code.name, "UNAVAILABLE") == 0 ?
-			    EXIT_NET_LOST : EXIT_FAIL, "Authentication failed: "
-			    "%s %s", imap_cond_name(r->cond.status), text);
+			    EXIT_NET_LOST : EXIT_FAIL, "Authentication failed: ",
+			    r);
 		c->authenticated = 1;
 		if (r->cond.code.kind != IMAP_RC_CAPABILITY) {
 			strv_free(&c->caps, &c->ncaps);
@@ -1250,16 +1269,13 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			c->roff = c->rend = 0;
 			log_debug("COMPRESS=DEFLATE active");
 		} else if (r->cond.code.kind != IMAP_RC_COMPRESSIONACTIVE)
-			imap_conn_fail(c, EXIT_FAIL, "COMPRESS DEFLATE: %s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "COMPRESS DEFLATE: ", r);
 		break;
 	case STEP_ENABLE:
 		if (!ok)
-			imap_conn_fail(c, EXIT_FAIL, "ENABLE QRESYNC: %s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "ENABLE QRESYNC: ", r);
 		break;
 	}
-	free(text);
 	conn_setup(c);
 }
 

@@ -92,6 +92,7 @@ struct imap_conn {
 	/* write side */
 	struct imap_cmdq	 wq;	/* submitted, not fully written */
 	struct imap_cmdq	 fq;		/* tag sent, no answer yet */
+	struct imap_cmd		*in_cb;		/* answered, its cb running */
 	uint32_t		 tagno;
 	size_t			 queued; /* bytes in all commands' parts */
 
