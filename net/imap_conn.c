@@ -12,7 +12,8 @@
  * Differences from the reference, on purpose: CAPABILITY is fetched
  * after a PREAUTH greeting that lacks it (9.4); LITERAL+ is learned from
  * any capability list (9.4); LOGOUT is sent at the end; no fixed socket
- * timeout (9.5), a dead peer is noticed by our own timers.
+ * timeout (9.5): bounds on the set-up phases and on a stalled session
+ * instead (imap_conn.h, with the classes of faults).
  */
 #include <sys/queue.h>
 
@@ -51,15 +52,19 @@ static void	 conn_read(struct imap_conn *);
 static void	 conn_event(struct imap_conn *, struct imap_event *);
 static void	 conn_response(struct imap_conn *, struct imap_resp *);
 static void	 conn_tagged(struct imap_conn *, struct imap_resp *);
+static void	 conn_refused(struct imap_conn *, int, const char *,
+		    const struct imap_resp *) __attribute__((noreturn));
 static void	 conn_greeting(struct imap_conn *, const struct imap_resp *);
 static void	 conn_eof(struct imap_conn *);
 static void	 conn_setup(struct imap_conn *);
 static void	 conn_auth(struct imap_conn *);
 static void	 conn_ready(struct imap_conn *);
 static void	 conn_close(struct imap_conn *);
-static int	 conn_outstanding(const struct imap_conn *);
-static void	 conn_track_io(struct imap_conn *);
+static int	 conn_held(const struct imap_conn *);
+static void	 conn_track_io(struct imap_conn *, int64_t);
 static void	 conn_timers(struct imap_conn *);
+static void	 conn_phase_timeout(struct imap_conn *)
+		    __attribute__((noreturn));
 static void	 setup_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 
@@ -231,10 +236,12 @@ conn_fail_plain(struct imap_conn *c, int code, const char *fmt, ...)
 	conn_end(c, code);
 }
 
+/* The stream died: the connection's end, or TLS's or zlib's verdict. */
 static void
 conn_stream_fail(struct imap_conn *c)
 {
 	const char *why = stream_error(c->stream);
+	int code = stream_error_lost(c->stream) ? EXIT_NET_LOST : EXIT_FAIL;
 
 	if (*why == '\0')
 		why = "Lost connection";
@@ -244,7 +251,50 @@ conn_stream_fail(struct imap_conn *c)
 	else
 		log_error("%s", why);
 	tls_log_errors();
-	conn_end(c, EXIT_FAIL);
+	conn_end(c, code);
+}
+
+/* ---- the bounds ---------------------------------------------------------- */
+
+/*
+ * INTERIMAP_TEST_TIMEOUT: "<n>" seconds or "<n>ms", in milliseconds; -1
+ * if unset or not a number.
+ */
+static int64_t
+conn_test_timeout(void)
+{
+	const char *env, *errstr;
+	char buf[16];
+	size_t len;
+	long long t;
+	int ms = 0;
+
+	if ((env = getenv(IMAP_ENV_TEST_TIMEOUT)) == NULL)
+		return -1;
+	len = strlen(env);
+	if (len > 2 && strcmp(env + len - 2, "ms") == 0) {
+		ms = 1;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, env, len);
+	buf[len] = '\0';
+	t = strtonum(buf, 1, ms ? 86400000 : 86400, &errstr);
+	if (errstr != NULL)
+		return -1;
+	return ms ? (int64_t)t : (int64_t)t * 1000;
+}
+
+/* A bound for messages: "30 s", or "300 ms" under the test hook. */
+static const char *
+conn_dur(char *buf, size_t len, int64_t ms)
+{
+	if (ms % 1000 == 0)
+		(void)snprintf(buf, len, "%lld s", (long long)(ms / 1000));
+	else
+		(void)snprintf(buf, len, "%lld ms", (long long)ms);
+	return buf;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -254,8 +304,7 @@ imap_conn_new(const struct imap_conn_conf *conf,
     const struct imap_conn_hooks *hooks)
 {
 	struct imap_conn *c;
-	const char *env, *errstr;
-	long long t;
+	int64_t t;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -268,14 +317,12 @@ imap_conn_new(const struct imap_conn_conf *conf,
 	imap_buf_init(&c->clog);
 	imap_buf_init(&c->slog);
 	c->careful = 1;
-	c->dead_timeout = IMAP_DEAD_TIMEOUT;
-	c->idle_probe = IMAP_IDLE_PROBE;
-	if ((env = getenv(IMAP_ENV_TEST_TIMEOUT)) != NULL) {
-		t = strtonum(env, 1, 86400, &errstr);
-		if (errstr == NULL) {
-			c->dead_timeout = (time_t)t;
-			c->idle_probe = (time_t)(t > 1 ? t / 2 : 1);
-		}
+	c->setup_timeout = (int64_t)IMAP_SETUP_TIMEOUT * 1000;
+	c->stall_timeout = (int64_t)IMAP_STALL_TIMEOUT * 1000;
+	c->idle_probe = (int64_t)IMAP_IDLE_PROBE * 1000;
+	if ((t = conn_test_timeout()) != -1) {
+		c->setup_timeout = c->stall_timeout = t;
+		c->idle_probe = t > 1 ? t / 2 : 1;
 	}
 	if ((c->rbuf = malloc(CONN_RBUF_SIZE)) == NULL ||
 	    (c->parser = imap_parser_new(NULL)) == NULL) {
@@ -303,6 +350,9 @@ imap_conn_free(struct imap_conn *c)
 		TAILQ_REMOVE(&c->fq, cmd, fentry);
 		cmd_free(cmd);
 	}
+	/* A callback that never returned (a fatal error in it). */
+	if (c->in_cb != NULL && !c->in_cb->submitted)
+		cmd_free(c->in_cb);
 	stream_free(c->stream);
 	imap_parser_free(c->parser);
 	free(c->rbuf);
@@ -319,7 +369,7 @@ imap_conn_start(struct imap_conn *c, int fd)
 {
 	if ((c->stream = stream_new(fd)) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
-	c->last_io = conn_now();
+	c->phase_start = c->last_io = c->last_recv = conn_now();
 	if (c->conf.type == IMAP_TYPE_IMAPS) {
 		if (stream_start_tls(c->stream, c->conf.tls,
 		    c->conf.host) == -1)
@@ -434,56 +484,145 @@ imap_conn_events(const struct imap_conn *c)
 
 /* ---- timers -------------------------------------------------------------- */
 
+/* What the next deadline is for. */
+enum conn_timer {
+	TIMER_NONE,
+	TIMER_PHASE,		/* a set-up phase: IMAP_SETUP_TIMEOUT */
+	TIMER_ANSWER,		/* an answer due, nothing received */
+	TIMER_WRITE,		/* our output blocked, nothing moved */
+	TIMER_PROBE,		/* idle: time for a NOOP */
+	TIMER_LOGOUT,		/* LOGOUT's grace is over */
+};
+
 /*
- * Is the server expected to send something?  Not while the head of the
- * write queue waits for data from the engine (an APPEND still being
- * streamed): that is the engine's delay, not the server's.
+ * The server waits for us: we stopped reading because the engine is
+ * behind, with or without its bytes in our buffers.  Whoever is slow,
+ * it is not the server.
  */
 static int
-conn_outstanding(const struct imap_conn *c)
+conn_held(const struct imap_conn *c)
 {
-	const struct imap_cmd *cmd;
-
-	switch (c->state) {
-	case CONN_HANDSHAKE:
-	case CONN_GREETING:
-	case CONN_LOGOUT:
-		return 1;
-	case CONN_NEW:
-	case CONN_CLOSED:
+	if (c->state != CONN_READY)
 		return 0;
-	default:
-		break;
-	}
-	if (stream_out_pending(c->stream) > 0)
-		return 1;
-	TAILQ_FOREACH(cmd, &c->fq, fentry)
-		if (!cmd->submitted || cmd->waiting)
-			return 1;
-	return 0;
+	return c->fed || c->roff < c->rend || (c->hooks.congested != NULL &&
+	    c->hooks.congested(c->hooks.arg));
 }
 
-static void
-conn_track_io(struct imap_conn *c)
+/*
+ * Since when the server has owed us the oldest answer it owes: a command
+ * it has had whole, or a "+" a command waits for; -1 if none.  A command
+ * still being written owes nothing yet (an APPEND whose bytes come at
+ * the engine's pace), nor does an IDLE that got its "+" (it waits in the
+ * write queue for its DONE).
+ */
+static int64_t
+conn_owed_since(const struct imap_conn *c)
 {
-	struct traffic_stats st;
-	uint64_t mark;
+	const struct imap_cmd *cmd;
+	int64_t since = -1;
+
+	TAILQ_FOREACH(cmd, &c->fq, fentry)
+		if ((!cmd->submitted || cmd->waiting) &&
+		    (since == -1 || cmd->owed_since < since))
+			since = cmd->owed_since;
+	return since;
+}
+
+static int64_t
+conn_max(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * The next deadline (CLOCK_MONOTONIC ms), -1 if none, and what it is
+ * for.  Const, for imap_conn_timeout(): a change conn_track_io() has not
+ * seen yet (output just blocked, or just drained) counts from now.
+ */
+static int64_t
+conn_deadline(const struct imap_conn *c, int64_t now, enum conn_timer *what)
+{
+	int64_t since;
+
+	*what = TIMER_NONE;
+	switch (c->state) {
+	case CONN_NEW:
+	case CONN_CLOSED:
+		return -1;
+	case CONN_HANDSHAKE:
+	case CONN_GREETING:
+	case CONN_SETUP:
+		*what = TIMER_PHASE;
+		return c->phase_start + c->setup_timeout;
+	case CONN_LOGOUT:
+		*what = TIMER_LOGOUT;
+		return c->logout_at + (int64_t)LOGOUT_GRACE * 1000;
+	case CONN_READY:
+		break;
+	}
+	if (conn_held(c))
+		return -1;
+	if (stream_out_pending(c->stream) > 0) {
+		*what = TIMER_WRITE;
+		since = c->write_blocked ? c->write_since : now;
+		return conn_max(since, c->last_io) + c->stall_timeout;
+	}
+	if ((since = conn_owed_since(c)) != -1) {
+		*what = TIMER_ANSWER;
+		/* Blocked output that went out counts as we wrote it. */
+		since = conn_max(since, conn_max(c->last_recv, c->last_drain));
+		if (c->write_blocked)
+			since = now;
+		return since + c->stall_timeout;
+	}
+	if (!imap_conn_busy(c) && !c->probing) {
+		*what = TIMER_PROBE;
+		return c->last_io + c->idle_probe;
+	}
+	return -1;
+}
+
+/* The clocks: bytes moved, output blocked or drained, the engine behind. */
+static void
+conn_track_io(struct imap_conn *c, int64_t now)
+{
+	uint64_t in, out;
+	int blocked, hs;
 
 	if (c->stream == NULL)
 		return;
-	stream_stats(c->stream, &st);
-	mark = st.recv + st.sent + st.recv_raw + st.sent_raw;
-	if (mark != c->io_mark) {
-		c->io_mark = mark;
-		c->last_io = conn_now();
+	stream_raw_counts(c->stream, &in, &out);
+	if (in != c->recv_mark) {
+		c->recv_mark = in;
+		c->last_recv = c->last_io = now;
 	}
+	if (out != c->sent_mark) {
+		c->sent_mark = out;
+		c->last_io = now;
+	}
+	blocked = stream_out_pending(c->stream) > 0;
+	if (blocked && !c->write_blocked)
+		c->write_since = now;
+	if (!blocked && c->write_blocked)
+		c->last_drain = now;
+	c->write_blocked = blocked;
+	/* A held server starts its wait again when we read again. */
+	if (conn_held(c) || c->held) {
+		c->held = conn_held(c);
+		c->last_recv = now;
+	}
+	/* The TLS handshake is over: the next phase has its own bound. */
+	hs = stream_handshaking(c->stream);
+	if (c->handshaking && !hs)
+		c->phase_start = now;
+	c->handshaking = hs;
 }
 
 int
 imap_conn_timeout(const struct imap_conn *c)
 {
-	time_t now, deadline;
-	long long ms;
+	enum conn_timer what;
+	int64_t now, deadline, ms;
 
 	if (c->stream == NULL || c->state == CONN_CLOSED)
 		return -1;
@@ -496,16 +635,31 @@ imap_conn_timeout(const struct imap_conn *c)
 	if (c->state != CONN_HANDSHAKE && c->read_paused && conn_can_read(c))
 		return 0;
 	now = conn_now();
-	if (c->state == CONN_LOGOUT)
-		deadline = c->logout_at + LOGOUT_GRACE;
-	else if (conn_outstanding(c) || c->outstanding)
-		deadline = c->last_io + c->dead_timeout;
-	else if (c->state == CONN_READY && !imap_conn_busy(c))
-		deadline = c->last_io + c->idle_probe;
-	else
+	if ((deadline = conn_deadline(c, now, &what)) == -1)
 		return -1;
-	ms = deadline <= now ? 0 : ((long long)(deadline - now)) * 1000;
+	ms = deadline <= now ? 0 : deadline - now;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* A set-up phase over its bound: which one. */
+static void
+conn_phase_timeout(struct imap_conn *c)
+{
+	const struct imap_cmd *cmd;
+	char dur[32];
+
+	(void)conn_dur(dur, sizeof(dur), c->setup_timeout);
+	if (c->state == CONN_HANDSHAKE || stream_handshaking(c->stream))
+		imap_conn_fail(c, EXIT_NET_LOST, "TLS handshake did not "
+		    "complete within %s", dur);
+	if (c->state == CONN_GREETING)
+		imap_conn_fail(c, EXIT_NET_LOST, "No greeting from the server "
+		    "within %s", dur);
+	/* One set-up command at a time: in flight, or being written. */
+	if ((cmd = TAILQ_FIRST(&c->fq)) == NULL)
+		cmd = TAILQ_FIRST(&c->wq);
+	imap_conn_fail(c, EXIT_NET_LOST, "No answer to %s within %s",
+	    cmd != NULL ? cmd->name : "the session set-up", dur);
 }
 
 static void
@@ -519,35 +673,38 @@ static void
 conn_timers(struct imap_conn *c)
 {
 	struct imap_cmd *cmd;
-	time_t now = conn_now();
-	int out;
+	enum conn_timer what;
+	int64_t now = conn_now(), deadline;
+	char dur[32];
 
-	if (c->state == CONN_LOGOUT && now - c->logout_at >= LOGOUT_GRACE) {
+	conn_track_io(c, now);
+	deadline = conn_deadline(c, now, &what);
+	if (deadline == -1 || now < deadline)
+		return;
+	(void)conn_dur(dur, sizeof(dur), c->stall_timeout);
+	switch (what) {
+	case TIMER_NONE:
+		break;
+	case TIMER_PHASE:
+		conn_phase_timeout(c);
+	case TIMER_ANSWER:
+		imap_conn_fail(c, EXIT_NET_LOST, "The server sent nothing for "
+		    "%s while an answer was due", dur);
+	case TIMER_WRITE:
+		imap_conn_fail(c, EXIT_NET_LOST, "The server took none of our "
+		    "data for %s", dur);
+	case TIMER_LOGOUT:
 		log_debug("no answer to LOGOUT; closing");
 		conn_close(c);
-		return;
-	}
-	out = conn_outstanding(c);
-	if (out && !c->outstanding)
-		c->last_io = now;	/* the wait starts now */
-	/*
-	 * Bytes of the server's still wait for the engine to catch up:
-	 * whoever is slow, it is not the server.
-	 */
-	if (c->fed || c->roff < c->rend)
-		c->last_io = now;
-	c->outstanding = out;
-	if (out && now - c->last_io >= c->dead_timeout)
-		imap_conn_fail(c, EXIT_FAIL, "Connection timed out (nothing "
-		    "received for %lld seconds)", (long long)c->dead_timeout);
-	if (c->state == CONN_READY && !imap_conn_busy(c) && !c->probing &&
-	    now - c->last_io >= c->idle_probe) {
+		break;
+	case TIMER_PROBE:
 		/* Is the peer still there? */
 		c->probing = 1;
 		cmd = imap_cmd_new(c, "NOOP", probe_cb, NULL);
 		imap_cmd_end(cmd);
 		imap_cmd_submit(cmd);
 		c->last_io = now;
+		break;
 	}
 }
 
@@ -568,7 +725,7 @@ imap_conn_io(struct imap_conn *c)
 			return;
 		}
 		c->state = CONN_GREETING;
-		c->last_io = conn_now();
+		c->phase_start = conn_now();
 	}
 	if (stream_is_tls(c->stream) && !c->tls_logged &&
 	    stream_handshake(c->stream) == 1) {
@@ -585,7 +742,6 @@ imap_conn_io(struct imap_conn *c)
 	/* What the responses made us queue. */
 	if (cmd_write(c) == -1)
 		conn_stream_fail(c);
-	conn_track_io(c);
 	conn_timers(c);
 	if (cmd_write(c) == -1)
 		conn_stream_fail(c);
@@ -686,9 +842,9 @@ conn_event(struct imap_conn *c, struct imap_event *ev)
 		conn_eof(c);
 		break;
 	case IMAP_EV_ERROR:
-		/* Cut short by the end of the stream: an I/O error. */
+		/* Cut short by the end of the stream: the connection's. */
 		if (c->eof)
-			imap_conn_fail(c, EXIT_FAIL, "%s%s%s", ev->error,
+			imap_conn_fail(c, EXIT_NET_LOST, "%s%s%s", ev->error,
 			    c->bye != NULL ? " after BYE: " : "",
 			    c->bye != NULL ? c->bye : "");
 		imap_conn_fail(c, EXIT_PANIC, "Protocol error: %s",
@@ -705,10 +861,11 @@ conn_eof(struct imap_conn *c)
 		conn_close(c);
 		return;
 	}
+	/* A server restarting says BYE first, or not. */
 	if (c->bye != NULL)
-		imap_conn_fail(c, EXIT_FAIL, "Connection closed by the "
+		imap_conn_fail(c, EXIT_NET_LOST, "Connection closed by the "
 		    "server: %s", c->bye);
-	imap_conn_fail(c, EXIT_FAIL, "Connection closed by the server "
+	imap_conn_fail(c, EXIT_NET_LOST, "Connection closed by the server "
 	    "(0 bytes read, got EOF)");
 }
 
@@ -729,8 +886,15 @@ conn_code(struct imap_conn *c, const struct imap_cond *cond, int tagged)
 	case IMAP_RC_NOTIFICATIONOVERFLOW:
 	case IMAP_RC_BADEVENT:
 	case IMAP_RC_BADCHARSET:
+		/*
+		 * An overflow lost events, which a new session finds again
+		 * (the engine resynchronises); the others say that what we
+		 * asked for will never work.
+		 */
 		if (!tagged)
-			imap_conn_fail(c, EXIT_FAIL, "[%s%s%s] %s",
+			imap_conn_fail(c, cond->code.kind ==
+			    IMAP_RC_NOTIFICATIONOVERFLOW ? EXIT_NET_LOST :
+			    EXIT_FAIL, "[%s%s%s] %s",
 			    cond->code.name, cond->code.arg != NULL ? " " : "",
 			    cond->code.arg != NULL ? cond->code.arg : "",
 			    cond->text);
@@ -817,26 +981,45 @@ conn_tagged(struct imap_conn *c, struct imap_resp *r)
 	conn_code(c, &r->cond, 1);
 	cmd_unlink(cmd);
 	cmd->in_cb = 1;
+	/* Out of both queues: imap_conn_free() finds it here if cb fails. */
+	c->in_cb = cmd;
 	if (cmd->cb != NULL)
 		cmd->cb(c, cmd, r, cmd->arg);
+	c->in_cb = NULL;
 	cmd->in_cb = 0;
 	cmd_maybe_free(cmd);
 }
 
 /* ---- the session --------------------------------------------------------- */
 
+/*
+ * The server refused: "<prefix><STATUS> <text>", its text copied to the
+ * stack first, so that no allocation is left behind whatever the fatal
+ * hook does (the unit tests leave by longjmp).
+ */
+static void
+conn_refused(struct imap_conn *c, int code, const char *prefix,
+    const struct imap_resp *r)
+{
+	char msg[2048], *text;
+
+	text = imap_resp_text(r);
+	(void)snprintf(msg, sizeof(msg), "%s%s %s", prefix,
+	    imap_cond_name(r->cond.status), text != NULL ? text : "");
+	free(text);
+	imap_conn_fail(c, code, "%s", msg);
+}
+
 static void
 conn_greeting(struct imap_conn *c, const struct imap_resp *r)
 {
-	char *text;
-
 	if (r->type != IMAP_RESP_COND || (r->cond.status != IMAP_COND_OK &&
 	    r->cond.status != IMAP_COND_PREAUTH)) {
 		if (r->type == IMAP_RESP_COND &&
 		    r->cond.status == IMAP_COND_BYE) {
-			text = imap_resp_text(r);
-			imap_conn_fail(c, EXIT_FAIL, "Server refused the "
-			    "connection: BYE %s", text != NULL ? text : "");
+			/* "Not now": too many connections, shutting down. */
+			conn_refused(c, EXIT_NET_LOST, "Server refused the "
+			    "connection: ", r);
 		}
 		imap_conn_fail(c, EXIT_PANIC, "Protocol error: unexpected "
 		    "greeting (%s%s%s)", imap_resp_type_name(r->type),
@@ -862,9 +1045,11 @@ setup_cmd(struct imap_conn *c, const char *name, enum setup_step step)
 	return imap_cmd_new(c, name, setup_cb, (void *)(uintptr_t)step);
 }
 
+/* A set-up command: its answer is a phase of its own, with its bound. */
 static void
 setup_send(struct imap_cmd *cmd)
 {
+	cmd->conn->phase_start = conn_now();
 	imap_cmd_end(cmd);
 	imap_cmd_submit(cmd);
 }
@@ -1025,22 +1210,18 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 {
 	enum setup_step step = (enum setup_step)(uintptr_t)arg;
 	size_t n;
-	char *text;
 	int ok = r->cond.status == IMAP_COND_OK;
 
-	text = imap_resp_text(r);
 	switch (step) {
 	case STEP_CAPABILITY:
 		if (!ok)
-			imap_conn_fail(c, EXIT_FAIL, "%s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "", r);
 		/* A server that listed nothing fails the IMAP4rev1 check. */
 		c->caps_known = 1;
 		break;
 	case STEP_STARTTLS:
 		if (!ok)
-			imap_conn_fail(c, EXIT_FAIL, "STARTTLS: %s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "STARTTLS: ", r);
 		/*
 		 * Nothing may follow the OK in plain text: whatever did was
 		 * injected by someone on the path.
@@ -1062,9 +1243,16 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		break;
 	case STEP_AUTH:
 		c->in_auth = 0;
+		/*
+		 * [UNAVAILABLE] (RFC 5530): the server could not check the
+		 * credentials now (its directory is down); that is no
+		 * verdict on them, another session may pass.
+		 */
 		if (!ok)
-			imap_conn_fail(c, EXIT_FAIL, "Authentication failed: "
-			    "%s %s", imap_cond_name(r->cond.status), text);
+			conn_refused(c, r->cond.code.name != NULL &&
+			    strcasecmp(r->cond.code.name, "UNAVAILABLE") == 0 ?
+			    EXIT_NET_LOST : EXIT_FAIL, "Authentication failed: ",
+			    r);
 		c->authenticated = 1;
 		if (r->cond.code.kind != IMAP_RC_CAPABILITY) {
 			strv_free(&c->caps, &c->ncaps);
@@ -1081,16 +1269,13 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			c->roff = c->rend = 0;
 			log_debug("COMPRESS=DEFLATE active");
 		} else if (r->cond.code.kind != IMAP_RC_COMPRESSIONACTIVE)
-			imap_conn_fail(c, EXIT_FAIL, "COMPRESS DEFLATE: %s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "COMPRESS DEFLATE: ", r);
 		break;
 	case STEP_ENABLE:
 		if (!ok)
-			imap_conn_fail(c, EXIT_FAIL, "ENABLE QRESYNC: %s %s",
-			    imap_cond_name(r->cond.status), text);
+			conn_refused(c, EXIT_FAIL, "ENABLE QRESYNC: ", r);
 		break;
 	}
-	free(text);
 	conn_setup(c);
 }
 

@@ -3,8 +3,9 @@
  * CAPABILITY, STARTTLS, authentication, COMPRESS, ENABLE QRESYNC,
  * LOGOUT) and the machinery every command goes through (tags, the write
  * queue with literals and continuations, the read/parse pump, the
- * protocol log of --debug, dead-peer timers).  What the engine asks for
- * is imap_ops.c's; it builds commands with the functions below.
+ * protocol log of --debug, the set-up and stall timers).  What the
+ * engine asks for is imap_ops.c's; it builds commands with the
+ * functions below.
  *
  * Event loop contract (net/net.c):
  *
@@ -17,8 +18,52 @@
  *
  * Errors never return: the connection logs "<side>: ERROR: ..." (or the
  * reference's unprefixed message for a missing capability) and calls
- * hooks.fatal(code), which ends the process: EXIT_FAIL for I/O, TLS,
- * authentication and server errors, EXIT_PANIC for protocol violations.
+ * hooks.fatal(code), which ends the process with that code.
+ *
+ * Fault classes.  A transient fault is the connection's: the server
+ * went away, restarted, or went silent; with --watch priv starts a new
+ * net for the side and the engine resumes.  A permanent one needs
+ * someone to change something (the configuration, the account, the
+ * server) and ends the run.  Every way a connection ends badly:
+ *
+ *   what happened                                class      exit code
+ *   ------------------------------------------   ---------  -------------
+ *   EOF from the server: between responses,      transient  EXIT_NET_LOST
+ *     inside one, after a BYE or not
+ *   BYE as the greeting (too many connections,   transient  EXIT_NET_LOST
+ *     shutting down: "not now")
+ *   a read or write error on the socket          transient  EXIT_NET_LOST
+ *     (ECONNRESET, EPIPE, ETIMEDOUT, ...; not
+ *     EBADF/EFAULT/EINVAL, our bugs: stream.c)
+ *   TLS: the peer gone during the handshake;     transient  EXIT_NET_LOST
+ *     an established session torn down (an
+ *     I/O error, an alert, a bad record)
+ *   a set-up phase over IMAP_SETUP_TIMEOUT       transient  EXIT_NET_LOST
+ *   a stall over IMAP_STALL_TIMEOUT (below)      transient  EXIT_NET_LOST
+ *   NO [UNAVAILABLE] to LOGIN/AUTHENTICATE       transient  EXIT_NET_LOST
+ *     (RFC 5530: a subsystem of the server is
+ *     down, not a refusal of the credentials)
+ *   untagged [NOTIFICATIONOVERFLOW] (events      transient  EXIT_NET_LOST
+ *     were lost; a new session resynchronises)
+ *   TLS refusing the peer: certificate chain,    permanent  EXIT_FAIL
+ *     host name, SSL_fingerprint, protocol
+ *     version or cipher in common
+ *   authentication refused (NO/BAD)              permanent  EXIT_FAIL
+ *   a capability missing, no usable mechanism,   permanent  EXIT_FAIL
+ *     LOGINDISABLED, PREAUTH in plain text, a
+ *     set-up command refused (NO/BAD), ENABLE
+ *     QRESYNC without ENABLED
+ *   untagged [BADCHARSET] or [BADEVENT]          permanent  EXIT_FAIL
+ *   corrupt compressed data, a local failure     permanent  EXIT_FAIL
+ *     (out of memory, zlib, TLS set-up)
+ *   a protocol violation (unparsable response,   permanent  EXIT_PANIC
+ *     unknown tag, stray "+", EXPUNGE under
+ *     QRESYNC, a response too large to pass on)
+ *
+ * Not the connection's and not decided here (net.c, imap_ops.c): the
+ * engine gone (LOGOUT, then EXIT_OK when priv says), priv gone
+ * (EXIT_OK), a broken IPC message (EXIT_CHILD).  An EOF once LOGOUT is
+ * sent is the normal end, not a fault.
  *
  * Pipelining.  Commands are written in the order they are submitted,
  * without waiting for earlier answers.  A literal is non-synchronising
@@ -53,17 +98,45 @@ enum imap_type {
 };
 
 /*
- * Dead-peer detection (REFERENCE-BEHAVIOUR.md 9.5: no fixed socket
- * timeout).  While something is outstanding (greeting, handshake, a
- * command) and not a single byte moved either way for
- * IMAP_DEAD_TIMEOUT seconds, the connection fails with "Connection timed
- * out".  A slow transfer moves bytes, so it never trips.  A READY
- * connection idle for IMAP_IDLE_PROBE seconds gets a NOOP, so that a
- * peer that died while we were idle (--watch, --notify) is noticed.
- * The environment variable INTERIMAP_TEST_TIMEOUT (seconds) replaces
- * the first, and the second becomes half of it (tests).
+ * Timers (REFERENCE-BEHAVIOUR.md 4.1 and 9.5: the reference sets a 30 s
+ * socket timeout for the whole session, which also aborts slow answers).
+ *
+ * Set-up.  The greeting, the TLS handshake (imaps, or after STARTTLS's
+ * OK) and the answer to each set-up command (CAPABILITY, STARTTLS,
+ * LOGIN or AUTHENTICATE with its continuations, COMPRESS, ENABLE) must
+ * come within IMAP_SETUP_TIMEOUT of the start of that phase, however
+ * the bytes trickle: "No greeting from the server within 30 s", "TLS
+ * handshake did not complete within 30 s", "No answer to LOGIN within
+ * 30 s".  30 s as the reference: these answers are small and quick.
+ *
+ * The session.  The server is stalled when, for IMAP_STALL_TIMEOUT,
+ *  - it owes an answer and sent nothing: the clock starts when the last
+ *    byte of the oldest command it owes went out (or when it started to
+ *    owe a "+"), and restarts with every byte received: "The server sent
+ *    nothing for 120 s while an answer was due"; or
+ *  - our output is blocked (the socket takes nothing) and not a byte
+ *    moved either way: "The server took none of our data for 120 s".
+ * Not a stall: a slow answer (bytes come), a big literal going out
+ * (bytes go), a command still being written at the engine's pace,
+ * nothing in flight, an IDLE that got its "+" (events come when they
+ * come; the engine probes an idle session itself), or the engine behind
+ * (we stopped reading: the server waits for us, and the clock restarts
+ * when we read again).  120 s: four times the reference's bound, which
+ * was too short for a server working on a big mailbox (a SELECT or
+ * EXPUNGE on a cold index, an APPEND to slow storage take tens of
+ * seconds without a byte), yet a hung server (its TCP alive, its
+ * process not) is given up in two minutes, not ten; a dead peer or
+ * path is the business of TCP keepalive (priv sets it for --watch).
+ *
+ * A READY connection idle for IMAP_IDLE_PROBE gets a NOOP, so that a
+ * peer that died while we were idle is noticed.
+ *
+ * Every timeout is a transient fault (EXIT_NET_LOST).  The test hook
+ * INTERIMAP_TEST_TIMEOUT=<n> (seconds) or <n>ms replaces both bounds,
+ * and the probe interval becomes half of it.
  */
-#define IMAP_DEAD_TIMEOUT	600
+#define IMAP_SETUP_TIMEOUT	30
+#define IMAP_STALL_TIMEOUT	120
 #define IMAP_IDLE_PROBE		300
 #define IMAP_ENV_TEST_TIMEOUT	"INTERIMAP_TEST_TIMEOUT"
 

@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "imap_conn.h"
 #include "imap_fmt.h"
@@ -54,6 +53,7 @@ struct imap_cmd {
 	int			 finished;	/* the tagged answer came */
 	int			 secret;	/* a secret part was added */
 	int			 in_cb;		/* its callback is running */
+	int64_t			 owed_since;	/* written whole, or "+" due */
 };
 
 TAILQ_HEAD(imap_cmdq, imap_cmd);
@@ -92,6 +92,7 @@ struct imap_conn {
 	/* write side */
 	struct imap_cmdq	 wq;	/* submitted, not fully written */
 	struct imap_cmdq	 fq;		/* tag sent, no answer yet */
+	struct imap_cmd		*in_cb;		/* answered, its cb running */
 	uint32_t		 tagno;
 	size_t			 queued; /* bytes in all commands' parts */
 
@@ -117,12 +118,21 @@ struct imap_conn {
 	uint64_t		 slog_skip;	/* literal bytes to skip */
 	int			 slog_lit;	/* the line follows a literal */
 
-	/* timers (CLOCK_MONOTONIC seconds) */
-	time_t			 dead_timeout, idle_probe;
-	time_t			 last_io;	/* a byte moved either way */
-	time_t			 logout_at;
-	uint64_t		 io_mark;	/* raw counters at last_io */
-	int			 outstanding;	/* the server owes us bytes */
+	/* timers (CLOCK_MONOTONIC milliseconds; imap_conn.h) */
+	int64_t			 setup_timeout;	/* each set-up phase */
+	int64_t			 stall_timeout;	/* the session's silence */
+	int64_t			 idle_probe;
+	int64_t			 phase_start;	/* this set-up phase began */
+	int64_t			 last_io;	/* a byte moved either way */
+	int64_t			 last_recv;	/* one came, or we held back */
+	int64_t			 last_drain;	/* blocked output went out */
+	int64_t			 write_since;	/* output blocked since */
+	int64_t			 logout_at;
+	uint64_t		 recv_mark;	/* counters at last_recv */
+	uint64_t		 sent_mark;
+	int			 write_blocked;	/* output was pending */
+	int			 held;		/* we stopped reading */
+	int			 handshaking;	/* TLS handshake under way */
 	int			 probing;	/* our own NOOP in flight */
 };
 
@@ -138,6 +148,7 @@ int	 cmd_continue(struct imap_conn *);
 void	 cmd_unlink(struct imap_cmd *);
 /* The --debug line logger for server bytes. */
 void	 conn_slog(struct imap_conn *, const unsigned char *, size_t);
-time_t	 conn_now(void);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t	 conn_now(void);
 
 #endif

@@ -40,6 +40,7 @@ struct net_stream {
 	int			 hs_want;	/* handshake blocked on */
 	int			 eof;
 	int			 failed;
+	int			 lost;		/* the connection's fault */
 	int			 err_ssl;
 	struct traffic_stats	 st;		/* raw counted always */
 	char			 err[512];
@@ -48,6 +49,7 @@ struct net_stream {
 static int	stream_fail(struct net_stream *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	stream_refuse(struct net_stream *, const char *);
+static int	stream_io_fail(struct net_stream *, const char *, int);
 
 /* A call made at the wrong time: refused, the stream stays usable. */
 static int
@@ -69,6 +71,21 @@ stream_fail(struct net_stream *s, int ssl, const char *fmt, ...)
 	va_end(ap);
 	s->failed = 1;
 	s->err_ssl = ssl;
+	return -1;
+}
+
+/*
+ * A read or write on the socket (or the tunnel's socketpair) failed:
+ * that is the connection's end whatever errno says (reset, broken pipe,
+ * keepalive timeout, network unreachable), except for the errors only a
+ * bug of ours can cause.
+ */
+static int
+stream_io_fail(struct net_stream *s, const char *what, int e)
+{
+	(void)stream_fail(s, 0, "%s: %s", what, strerror(e));
+	s->lost = e != EBADF && e != EFAULT && e != EINVAL;
+	errno = e;
 	return -1;
 }
 
@@ -149,6 +166,7 @@ stream_handshake(struct net_stream *s)
 	r = tls_conn_handshake(s->tls, &want, s->err, sizeof(s->err));
 	if (r == -1) {
 		s->failed = 1;
+		s->lost = tls_conn_lost(s->tls);
 		s->err_ssl = 0;
 		return -1;
 	}
@@ -226,6 +244,7 @@ stream_raw_read(struct net_stream *s, void *buf, size_t len)
 		}
 		if (n == -1) {
 			s->failed = 1;
+			s->lost = tls_conn_lost(s->tls);
 			s->err_ssl = 1;
 			return -1;
 		}
@@ -239,7 +258,7 @@ stream_raw_read(struct net_stream *s, void *buf, size_t len)
 			return -1;
 		}
 		if (n == -1)
-			return stream_fail(s, 0, "read: %s", strerror(errno));
+			return stream_io_fail(s, "read", errno);
 	}
 	s->rd_want = 0;
 	if (n == 0)
@@ -380,6 +399,7 @@ stream_raw_write(struct net_stream *s, const void *buf, size_t len)
 		}
 		if (n == -1) {
 			s->failed = 1;
+			s->lost = tls_conn_lost(s->tls);
 			s->err_ssl = 1;
 			return -1;
 		}
@@ -395,7 +415,7 @@ stream_raw_write(struct net_stream *s, const void *buf, size_t len)
 			return -1;
 		}
 		if (n == -1)
-			return stream_fail(s, 0, "write: %s", strerror(errno));
+			return stream_io_fail(s, "write", errno);
 	}
 	s->wr_want = 0;
 	s->st.sent_raw += (uint64_t)n;
@@ -472,6 +492,18 @@ stream_error_is_ssl(const struct net_stream *s)
 }
 
 int
+stream_error_lost(const struct net_stream *s)
+{
+	return s->failed && s->lost;
+}
+
+int
+stream_handshaking(const struct net_stream *s)
+{
+	return s->tls != NULL && !s->handshaken && !s->failed;
+}
+
+int
 stream_is_tls(const struct net_stream *s)
 {
 	return s->tls != NULL;
@@ -493,6 +525,13 @@ const char *
 stream_tls_cipher(const struct net_stream *s)
 {
 	return s->tls != NULL ? tls_conn_cipher(s->tls) : NULL;
+}
+
+void
+stream_raw_counts(const struct net_stream *s, uint64_t *in, uint64_t *out)
+{
+	*in = s->st.recv_raw;
+	*out = s->st.sent_raw;
 }
 
 void

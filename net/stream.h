@@ -35,6 +35,7 @@
 #define NET_STREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "traffic.h"
@@ -123,8 +124,18 @@ int	 stream_wait(const struct net_stream *, int);
  */
 const char *stream_error(const struct net_stream *);
 int	 stream_error_is_ssl(const struct net_stream *);
+/*
+ * 1 if the stream died with the connection: a read or write error on
+ * the socket, the peer gone in the middle of the TLS handshake, an
+ * established TLS session broken.  0 for the rest: TLS refusing the
+ * peer (certificate, host name, pin, protocol version), corrupt
+ * compressed data, a local failure.  imap_conn.h says what each means.
+ */
+int	 stream_error_lost(const struct net_stream *);
 
 int	 stream_is_tls(const struct net_stream *);
+/* 1 while the TLS handshake is under way (started, not done). */
+int	 stream_handshaking(const struct net_stream *);
 int	 stream_is_compressed(const struct net_stream *);
 const char *stream_tls_version(const struct net_stream *);
 const char *stream_tls_cipher(const struct net_stream *);
@@ -134,5 +145,10 @@ const char *stream_tls_cipher(const struct net_stream *);
  * was active at some point (see ipc/traffic.h).
  */
 void	 stream_stats(const struct net_stream *, struct traffic_stats *);
+/*
+ * Bytes read from and written to the socket (at the TLS layer with TLS)
+ * since the start, compressed or not: what tells that the peer is alive.
+ */
+void	 stream_raw_counts(const struct net_stream *, uint64_t *, uint64_t *);
 
 #endif

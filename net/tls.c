@@ -53,6 +53,7 @@ struct tls_conn {
 	int		 peer_checked;	/* the callback saw depth 0 */
 	int		 pin_failed;
 	int		 failed;	/* fatal error: no close_notify */
+	int		 lost;		/* the failure was the connection's */
 	int		 done;		/* handshake complete */
 };
 
@@ -998,6 +999,15 @@ tls_handshake_reason(struct tls_conn *c, int sslerr, int saved_errno,
 		}
 		if ((why = ERR_reason_error_string(e)) == NULL)
 			why = "unknown error";
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+		/* The peer closed without a word: the connection's end. */
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) ==
+		    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			c->lost = 1;
+			(void)snprintf(buf, len, "connection closed by peer");
+			break;
+		}
+#endif
 		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 		    tls_protocol_reason(ERR_GET_REASON(e)))
 			(void)snprintf(buf, len, "no protocol version in "
@@ -1006,12 +1016,14 @@ tls_handshake_reason(struct tls_conn *c, int sslerr, int saved_errno,
 			(void)snprintf(buf, len, "%s", why);
 		break;
 	case SSL_ERROR_SYSCALL:
+		c->lost = 1;
 		if (saved_errno != 0)
 			(void)snprintf(buf, len, "%s", strerror(saved_errno));
 		else
 			(void)snprintf(buf, len, "connection closed by peer");
 		break;
 	case SSL_ERROR_ZERO_RETURN:
+		c->lost = 1;
 		(void)snprintf(buf, len, "connection closed by peer");
 		break;
 	default:
@@ -1095,6 +1107,7 @@ tls_io_error(struct tls_conn *c, int r, const char *what, int saved_errno,
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		c->failed = 1;
+		c->lost = 1;
 		if (saved_errno == 0)
 			return 0;	/* EOF without close_notify */
 		(void)snprintf(err, errlen, "%s: %s", what,
@@ -1102,7 +1115,13 @@ tls_io_error(struct tls_conn *c, int r, const char *what, int saved_errno,
 		errno = saved_errno;
 		break;
 	default:
+		/*
+		 * An alert or a broken record on an established session:
+		 * the session is torn down, not its identity in question
+		 * (that was settled by the handshake).
+		 */
 		c->failed = 1;
+		c->lost = 1;
 		e = ERR_peek_error();
 		why = e != 0 ? ERR_reason_error_string(e) : NULL;
 		(void)snprintf(err, errlen, "%s: %s", what,
@@ -1145,11 +1164,18 @@ tls_conn_write(struct tls_conn *c, const void *buf, size_t len, int *want,
 	rv = tls_io_error(c, r, "write", errno, want, err, errlen);
 	if (rv == 0) {
 		/* The peer closed: for a writer that is an error. */
+		c->lost = 1;
 		(void)snprintf(err, errlen, "write: %s", strerror(EPIPE));
 		errno = EPIPE;
 		rv = -1;
 	}
 	return rv;
+}
+
+int
+tls_conn_lost(const struct tls_conn *c)
+{
+	return c->lost;
 }
 
 size_t

@@ -79,6 +79,14 @@ ssize_t	 tls_conn_read(struct tls_conn *, void *, size_t, int *, char *,
 	    size_t);
 ssize_t	 tls_conn_write(struct tls_conn *, const void *, size_t, int *,
 	    char *, size_t);
+/*
+ * After a failure: 1 if it was the connection's (the peer closed or
+ * reset it during the handshake, or an established session broke: a
+ * read or write error, an alert, a bad record), 0 if it was TLS's own
+ * verdict on the peer or the settings (certificate, host name, pin,
+ * protocol version, cipher): see imap_conn.h for what each means.
+ */
+int	 tls_conn_lost(const struct tls_conn *);
 /* Decrypted bytes OpenSSL holds: readable now, without polling. */
 size_t	 tls_conn_pending(struct tls_conn *);
 /* Sends close_notify, best effort (non-blocking). */

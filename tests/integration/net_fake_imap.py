@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """
 A scripted IMAP server for the net child's tests (net_hostile.sh,
-net_protocol.sh): well-behaved enough to get a session established, then
-misbehaving (or merely unusual) the way the scenario says.
+net_fault.sh, net_protocol.sh): well-behaved enough to get a session
+established, then misbehaving (or merely unusual) the way the scenario
+says.
 
     net_fake_imap.py SCENARIO                   serve stdin/stdout (tunnel)
     net_fake_imap.py --tcp PORTFILE [--cert DIR] SCENARIO
@@ -19,6 +20,7 @@ import os
 import re
 import socket
 import ssl
+import struct
 import sys
 import time
 
@@ -133,9 +135,7 @@ def standard(c, tag, name, whole, caps=CAPS):
                "* OK [UIDNEXT 2] x\r\n* OK [HIGHESTMODSEQ 7] x\r\n"
                "%s OK [READ-WRITE] selected\r\n" % tag)
     elif name == "UID FETCH":
-        c.send(b'* 1 FETCH (UID 1 MODSEQ (7) FLAGS (\\Seen) BODY[] {%d}'
-               b'\r\n%s)\r\n%s OK fetched\r\n' % (len(MSG), MSG,
-                                                  tag.encode()))
+        c.send(fetch_answer(tag))
     elif name == "APPEND":
         c.send("%s OK [APPENDUID 42 2] appended\r\n" % tag)
     elif name == "LOGOUT":
@@ -284,6 +284,68 @@ def sc_close_after_greeting(c):
     raise Closed()
 
 
+def fetch_answer(tag):
+    """The well-behaved answer to UID FETCH, as bytes."""
+    return (b'* 1 FETCH (UID 1 MODSEQ (7) FLAGS (\\Seen) BODY[] {%d}'
+            b'\r\n%s)\r\n%s OK fetched\r\n' % (len(MSG), MSG, tag.encode()))
+
+
+def sc_silent_login(c):
+    """Greets, then never answers LOGIN (reads on until the end)."""
+    def special(c, tag, name, whole):
+        if name != "LOGIN":
+            return False
+        c.note("LOGIN received")
+        c.until_eof()
+        raise Closed()
+    serve(c, "* OK [CAPABILITY IMAP4rev1] hi\r\n", special)
+
+
+def sc_stall_fetch(c):
+    """Answers UID FETCH halfway, then goes silent (a hung server: the
+    connection stays up, what we send is read and ignored)."""
+    def special(c, tag, name, whole):
+        if name != "UID FETCH":
+            return False
+        data = fetch_answer(tag)
+        c.send(data[:len(data) // 2])
+        c.note("FETCH answered halfway")
+        c.until_eof()
+        raise Closed()
+    serve(c, special=special)
+
+
+def sc_slow_fetch(c):
+    """Answers UID FETCH a few bytes at a time, with pauses well below the
+    client's timeouts but adding up to more than them."""
+    def special(c, tag, name, whole):
+        if name != "UID FETCH":
+            return False
+        data = fetch_answer(tag)
+        step = max(1, len(data) // 12)
+        for i in range(0, len(data), step):
+            c.send(data[i:i + step])
+            time.sleep(float(os.environ.get("FAKE_IMAP_PAUSE", "0.5")))
+        c.note("FETCH answered slowly")
+        return True
+    serve(c, special=special)
+
+
+def sc_reset_mid(c):
+    """Half a LIST answer, then a TCP reset (SO_LINGER 0), as a server
+    that crashed or a middlebox that dropped the connection."""
+    def special(c, tag, name, whole):
+        if name != "LIST":
+            return False
+        c.send('* LIST () "/" INBOX\r\n')
+        c.note("reset")
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+        c.sock.close()
+        raise Closed()
+    serve(c, special=special)
+
+
 def sc_not_enabled(c):
     """ENABLE answered OK without the untagged ENABLED."""
     def special(c, tag, name, whole):
@@ -370,6 +432,11 @@ SCENARIOS = {
     "unexpected_cont": lambda c: serve(c, special=on_list(
         '+ go ahead\r\n', "hold")),
     "close_after_greeting": sc_close_after_greeting,
+    # ---- faults of a live connection (net_fault.sh) ----
+    "silent_login": sc_silent_login,
+    "stall_fetch": sc_stall_fetch,
+    "slow_fetch": sc_slow_fetch,
+    "reset_mid": sc_reset_mid,    # --tcp only
 }
 
 

@@ -227,6 +227,29 @@ t_expect_match()
 	return 1
 }
 
+# t_expect_net_lost RC ERR SIDE WHAT: the run ended on a transient fault
+# of SIDE's net (a lost connection or a silent server: the net exits
+# EXIT_NET_LOST, 5), and nothing else died.  A one-shot run reports it as
+# exit 1; until priv maps a net's 5 to that, priv says "net(SIDE) exited
+# unexpectedly (status 5)" and exits 4 (EXIT_CHILD), accepted here too.
+t_expect_net_lost()
+{
+	local rc=$1 err=$2 side=$3 what=$4 others
+
+	others=$(grep -v "ERROR: net($side) exited unexpectedly (status 5)$" \
+	    <<<"$err" | grep -c 'killed by signal\|exited unexpectedly\|broken IPC\|PANIC at\|Sanitizer')
+	if [ "$rc" = 1 ] && ! grep -q 'exited unexpectedly' <<<"$err"; then
+		t_pass "$what: exit 1 (a lost connection)"
+	elif [ "$rc" = 4 ] && grep -q "ERROR: net($side) exited unexpectedly (status 5)$" <<<"$err"; then
+		t_pass "$what: net($side) exited 5 (a lost connection; exit 4 until priv maps it)"
+	else
+		t_fail "$what: a lost connection (exit 1, or net($side)'s status 5)"
+		echo "#   exit: $rc"
+		grep 'ERROR' <<<"$err" | head -n 5 | sed 's/^/#   /' || true
+	fi
+	t_expect_eq "$others" 0 "$what: no process died of it"
+}
+
 t_done()
 {
 	local npass nfail

@@ -6,8 +6,11 @@
  * with a continuation, COMPRESS with bytes compressed right after the OK,
  * answers in request order, streamed FETCH bodies, VANISHED, UID set
  * splitting, and the fatal ends (unknown tag, stray continuation,
- * EXPUNGE under QRESYNC, BYE then EOF, silence).  Run under the
- * sanitizers in CI, like every unit test.
+ * EXPUNGE under QRESYNC, BYE then EOF, silence).  The fault classes of
+ * imap_conn.h (which ends are transient: EXIT_NET_LOST), the set-up
+ * phases' bounds, and stall detection against a slow but live server,
+ * a big literal going out, a slow engine, an idle session and IDLE.
+ * Run under the sanitizers in CI, like every unit test.
  */
 #include <sys/socket.h>
 
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -27,6 +31,7 @@
 #include "imap_conn.h"
 #include "imap_fmt.h"
 #include "imap_ops.h"
+#include "tls.h"
 #include "tap.h"
 
 static struct {
@@ -45,6 +50,11 @@ static struct {
 	struct compress		 z;		/* the server's COMPRESS */
 	size_t			 databytes;	/* BODY_DATA received */
 	int			 zon;
+	struct imap_buf		 pend;		/* server bytes to write */
+	size_t			 pendoff;
+	size_t			 srv_read_max;	/* per pump; 0: all */
+	int			 srv_deaf;	/* the server reads nothing */
+	int			 eng_deaf;	/* the engine reads nothing */
 } t;
 
 /* ---- plumbing ----------------------------------------------------------- */
@@ -70,11 +80,10 @@ static const struct imap_conn_hooks hooks = {
 	h_ready, h_untagged, h_body, h_congested, h_closed, h_fatal, NULL
 };
 
+/* The connection's settings; setup_start() then starts it. */
 static void
-setup(enum imap_type type, int compress)
+setup_conf(enum imap_type type, int compress)
 {
-	int sv[2], ev[2];
-
 	memset(&t.cc, 0, sizeof(t.cc));
 	t.cc.type = type;
 	t.cc.host = "localhost";
@@ -83,12 +92,23 @@ setup(enum imap_type type, int compress)
 	(void)strlcpy(t.password, "secret", sizeof(t.password));
 	t.cc.password = t.password;
 	t.cc.compress = compress;
+}
+
+static void
+setup_start(void)
+{
+	int sv[2], ev[2];
+
 	t.fatal = -1;
 	t.closed = 0;
 	t.zon = 0;
+	t.pendoff = 0;
+	t.srv_read_max = 0;
+	t.srv_deaf = t.eng_deaf = 0;
 	imap_buf_reset(&t.log);
 	imap_buf_reset(&t.out);
 	imap_buf_reset(&t.ev);
+	imap_buf_reset(&t.pend);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, ev) == -1)
 		abort();
@@ -101,6 +121,13 @@ setup(enum imap_type type, int compress)
 	t.c = imap_conn_new(&t.cc, &hooks);
 	imap_ops_set_conn(t.o, t.c);
 	imap_conn_start(t.c, sv[0]);
+}
+
+static void
+setup(enum imap_type type, int compress)
+{
+	setup_conf(type, compress);
+	setup_start();
 }
 
 static void
@@ -161,10 +188,17 @@ srv_drain(void)
 	unsigned char buf[65536], out[65536];
 	char err[128];
 	ssize_t n, m;
+	size_t want;
 
-	while ((n = read(t.srv, buf, sizeof(buf))) > 0) {
+	if (t.srv_deaf)
+		return;
+	want = t.srv_read_max > 0 && t.srv_read_max < sizeof(buf) ?
+	    t.srv_read_max : sizeof(buf);
+	while ((n = read(t.srv, buf, want)) > 0) {
 		if (!t.zon) {
 			imap_buf_add(&t.out, buf, (size_t)n);
+			if (t.srv_read_max > 0)
+				break;
 			continue;
 		}
 		compress_buf_init(&in);
@@ -177,7 +211,27 @@ srv_drain(void)
 		} while (m > 0 || (m == 0 && compress_buf_pending(&in) > 0 &&
 		    t.z.in_more));
 		compress_buf_free(&in);
+		if (t.srv_read_max > 0)
+			break;
 	}
+}
+
+/* Server bytes queued with srv_queue(): as many as the socket takes. */
+static void
+srv_flush(void)
+{
+	ssize_t n;
+
+	while (t.pendoff < t.pend.len && (n = write(t.srv, t.pend.data +
+	    t.pendoff, t.pend.len - t.pendoff)) > 0)
+		t.pendoff += (size_t)n;
+}
+
+static void
+srv_queue(const void *p, size_t n)
+{
+	imap_buf_add(&t.pend, p, n);
+	srv_flush();
 }
 
 /* Messages the engine got, as text lines. */
@@ -192,6 +246,8 @@ eng_drain(void)
 	uint64_t v;
 	char *s1, *s2, *s3;
 
+	if (t.eng_deaf)
+		return;
 	(void)ipc_read(&t.eng);
 	while (ipc_get(&t.eng, &m) == 1) {
 		ipc_rd_init(&rd, &m);
@@ -281,6 +337,7 @@ pump(void)
 	int i;
 
 	for (i = 0; i < 6; i++) {
+		srv_flush();
 		(void)ipc_flush(&t.eng);
 		(void)ipc_read(&t.net);
 		while (imap_ops_accepting(t.o) && ipc_get(&t.net, &m) == 1) {
@@ -639,15 +696,21 @@ test_fatal(void)
 	    "unexpected continuation request");
 	fatal_case("EXPUNGE", "* 3 EXPUNGE\r\n", 0, EXIT_PANIC,
 	    "RFC 7162 violation!");
-	fatal_case("BYE then EOF", "* BYE going away\r\n", 1, EXIT_FAIL,
+	fatal_case("BYE then EOF", "* BYE going away\r\n", 1, EXIT_NET_LOST,
 	    "local: ERROR: Connection closed by the server: going away");
 	fatal_case("garbage", "\x01\x02\r\n", 0, EXIT_PANIC,
 	    "Protocol error");
 	fatal_case("EOF mid-response", "* LIST () \"/\" {5}\r\nab", 1,
-	    EXIT_FAIL, "connection closed inside a literal");
-	fatal_case("EOF", "", 1, EXIT_FAIL,
+	    EXIT_NET_LOST, "connection closed inside a literal");
+	fatal_case("EOF", "", 1, EXIT_NET_LOST,
 	    "local: ERROR: Connection closed by the server (0 bytes read, "
 	    "got EOF)");
+	fatal_case("NOTIFICATIONOVERFLOW",
+	    "* OK [NOTIFICATIONOVERFLOW] too many events\r\n", 0,
+	    EXIT_NET_LOST, "local: ERROR: [NOTIFICATIONOVERFLOW] too many "
+	    "events");
+	fatal_case("BADEVENT", "* NO [BADEVENT (MessageNew)] not here\r\n",
+	    0, EXIT_FAIL, "local: ERROR: [BADEVENT (MessageNew)] not here");
 }
 
 static void
@@ -817,25 +880,679 @@ test_backpressure(void)
 	backpressure();
 }
 
+/* ---- fault classes and timers ------------------------------------------ */
+
+/*
+ * The set-up's ends, from the greeting on: each server line is sent
+ * after the client has written what the previous one called for.
+ */
+static const struct {
+	const char	*what;
+	const char	*lines[3];
+	int		 eof;
+	int		 code;
+	const char	*msg;
+} setup_faults[] = {
+	{ "EOF before the greeting", { NULL }, 1, EXIT_NET_LOST,
+	    "local: ERROR: Connection closed by the server (0 bytes read, "
+	    "got EOF)" },
+	{ "BYE greeting", { "* BYE Too many connections\r\n" }, 0,
+	    EXIT_NET_LOST, "local: ERROR: Server refused the connection: "
+	    "BYE Too many connections" },
+	{ "EOF after LOGIN", { "* OK [CAPABILITY IMAP4rev1] hi\r\n" }, 1,
+	    EXIT_NET_LOST, "local: ERROR: Connection closed by the server" },
+	{ "LOGIN refused", { "* OK [CAPABILITY IMAP4rev1] hi\r\n",
+	    "000000 NO [AUTHENTICATIONFAILED] wrong\r\n" }, 0, EXIT_FAIL,
+	    "local: ERROR: Authentication failed: NO "
+	    "[AUTHENTICATIONFAILED] wrong" },
+	{ "LOGIN: the server can't check now",
+	    { "* OK [CAPABILITY IMAP4rev1] hi\r\n",
+	    "000000 NO [UNAVAILABLE] directory down\r\n" }, 0, EXIT_NET_LOST,
+	    "local: ERROR: Authentication failed: NO [UNAVAILABLE] "
+	    "directory down" },
+	{ "AUTHENTICATE refused",
+	    { "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", "+ \r\n",
+	    "000000 NO wrong\r\n" }, 0, EXIT_FAIL,
+	    "local: ERROR: Authentication failed: NO wrong" },
+	{ "not IMAP4rev1", { "* OK [CAPABILITY IMAP2] hi\r\n" }, 0,
+	    EXIT_FAIL, "local: ERROR: Missing IMAP4rev1 CAPABILITY." },
+	{ "no QRESYNC", { "* PREAUTH [CAPABILITY IMAP4rev1 ENABLE] hi\r\n" },
+	    0, EXIT_FAIL, "local: ERROR: Server did not advertise QRESYNC "
+	    "capability." },
+	{ "ENABLE refused", { "* PREAUTH [CAPABILITY " CAPS "] hi\r\n",
+	    "000000 NO not today\r\n" }, 0, EXIT_FAIL,
+	    "local: ERROR: ENABLE QRESYNC: NO not today" },
+	{ "garbage greeting", { "\x16\x03\x01 garbage\r\n" }, 0, EXIT_PANIC,
+	    "local: ERROR: Protocol error" },
+};
+
 static void
-test_timeout(void)
+test_setup_faults(void)
+{
+	volatile size_t i;
+	size_t j;
+
+	for (i = 0; i < sizeof(setup_faults) / sizeof(setup_faults[0]);
+	    i++) {
+		if (setjmp(t.jb) != 0) {
+			IS_INT(t.fatal, setup_faults[i].code,
+			    setup_faults[i].what);
+			OK(strstr(logs(), setup_faults[i].msg) != NULL,
+			    "%s: \"%s\" in %s", setup_faults[i].what,
+			    setup_faults[i].msg, logs());
+			teardown();
+			continue;
+		}
+		setup(IMAP_TYPE_TUNNEL, 0);
+		for (j = 0; j < 3 && setup_faults[i].lines[j] != NULL; j++) {
+			srv_send("%s", setup_faults[i].lines[j]);
+			pump();
+		}
+		if (setup_faults[i].eof)
+			(void)shutdown(t.srv, SHUT_WR);
+		pump();
+		OK(0, "%s: did not fail", setup_faults[i].what);
+		teardown();
+	}
+}
+
+/*
+ * A reset: the server closes its end with our command unread in it
+ * (a socketpair says ECONNRESET then, as TCP would after an RST).
+ */
+static void
+test_reset(void)
 {
 	if (setjmp(t.jb) != 0) {
-		IS_INT(t.fatal, EXIT_FAIL, "silence: EXIT_FAIL");
-		OK(strstr(logs(), "local: ERROR: Connection timed out") !=
-		    NULL, "silence: timed out");
+		IS_INT(t.fatal, EXIT_NET_LOST, "reset: EXIT_NET_LOST");
+		OK(strstr(logs(), "local: ERROR: read: Connection reset by "
+		    "peer") != NULL, "reset: the error says so: %s", logs());
 		teardown();
 		return;
 	}
-	setenv(IMAP_ENV_TEST_TIMEOUT, "1", 1);
 	setup(IMAP_TYPE_TUNNEL, 0);
+	ready(CAPS);
+	req_empty(IMSG_IMAP_NOOP, 1);
+	t.srv_deaf = 1;
+	pump();
+	(void)close(t.srv);
+	t.srv = -1;
+	pump();
+	OK(0, "reset: did not fail");
+	teardown();
+}
+
+/* The bound the timer tests set with the test hook. */
+#define TEST_BOUND	"500ms"
+#define TEST_BOUND_MS	500
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection with the timers shortened to TEST_BOUND. */
+static void
+setup_timed(enum imap_type type, int compress, struct tls_ctx *tls,
+    int starttls)
+{
+	setup_conf(type, compress);
+	t.cc.tls = tls;
+	t.cc.starttls = starttls;
+	setenv(IMAP_ENV_TEST_TIMEOUT, TEST_BOUND, 1);
+	setup_start();
 	unsetenv(IMAP_ENV_TEST_TIMEOUT);
+}
+
+/*
+ * Sleeps until the connection's timer is due, then lets it act (what
+ * it does is the test's to check).  -1 if no timer was set.
+ */
+static int
+expire(void)
+{
+	int ms = imap_conn_timeout(t.c);
+
+	if (ms < 0)
+		return -1;
+	(void)usleep(((useconds_t)ms + 10) * 1000);
 	pump();
-	OK(imap_conn_timeout(t.c) >= 0 && imap_conn_timeout(t.c) <= 1000,
-	    "a timer while waiting for the greeting");
-	sleep(2);
+	return ms;
+}
+
+/* Pumps every 20 ms for ms milliseconds. */
+static void
+run_for(int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		pump();
+		(void)usleep(20000);
+	}
+}
+
+/*
+ * A phase that must time out: the server says the lines (after each,
+ * the client does what it can), then nothing; the connection must fail
+ * with EXIT_NET_LOST and msg once its timer is due.
+ */
+static void
+phase_case(const char *what, enum imap_type type, int compress, int starttls,
+    const char *lines[], const char *msg)
+{
+	static struct tls_ctx *tls;
+	struct tls_config cfg;
+	char *err = NULL;
+	size_t i;
+
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, what);
+		OK(strstr(logs(), msg) != NULL, "%s: \"%s\" in %s", what, msg,
+		    logs());
+		teardown();
+		return;
+	}
+	if (type != IMAP_TYPE_TUNNEL && tls == NULL) {
+		tls_config_init(&cfg);
+		tls = tls_ctx_new(&cfg, &err);
+		tls_config_free(&cfg);
+		if (tls == NULL) {
+			OK(0, "%s: tls_ctx_new: %s", what, err);
+			free(err);
+			return;
+		}
+	}
+	setup_timed(type, compress, type != IMAP_TYPE_TUNNEL ? tls : NULL,
+	    starttls);
+	for (i = 0; lines != NULL && lines[i] != NULL; i++) {
+		srv_send("%s", lines[i]);
+		pump();
+	}
+	OK(expire() >= 0, "%s: a timer is set", what);
+	OK(0, "%s: did not time out", what);
+	teardown();
+}
+
+static void
+test_phase_timeouts(void)
+{
+	static const char *capa[] = { "* OK hi\r\n", NULL };
+	static const char *login[] = { "* OK [CAPABILITY IMAP4rev1] hi\r\n",
+	    NULL };
+	static const char *plain[] = {
+	    "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", NULL };
+	static const char *plain_cont[] = {
+	    "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", "+ \r\n", NULL };
+	static const char *starttls[] = {
+	    "* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n",
+	    "000000 OK begin TLS\r\n", NULL };
+	static const char *compress[] = {
+	    "* PREAUTH [CAPABILITY " CAPS " COMPRESS=DEFLATE] hi\r\n", NULL };
+	static const char *enable[] = {
+	    "* PREAUTH [CAPABILITY " CAPS "] hi\r\n", NULL };
+
+	phase_case("greeting", IMAP_TYPE_TUNNEL, 0, 0, NULL,
+	    "local: ERROR: No greeting from the server within 500 ms");
+	phase_case("imaps handshake", IMAP_TYPE_IMAPS, 0, 0, NULL,
+	    "local: ERROR: TLS handshake did not complete within 500 ms");
+	phase_case("STARTTLS handshake", IMAP_TYPE_IMAP, 0, 1, starttls,
+	    "local: ERROR: TLS handshake did not complete within 500 ms");
+	phase_case("CAPABILITY", IMAP_TYPE_TUNNEL, 0, 0, capa,
+	    "local: ERROR: No answer to CAPABILITY within 500 ms");
+	phase_case("LOGIN", IMAP_TYPE_TUNNEL, 0, 0, login,
+	    "local: ERROR: No answer to LOGIN within 500 ms");
+	phase_case("AUTHENTICATE, no \"+\"", IMAP_TYPE_TUNNEL, 0, 0, plain,
+	    "local: ERROR: No answer to AUTHENTICATE PLAIN within 500 ms");
+	phase_case("AUTHENTICATE, after the \"+\"", IMAP_TYPE_TUNNEL, 0, 0,
+	    plain_cont,
+	    "local: ERROR: No answer to AUTHENTICATE PLAIN within 500 ms");
+	phase_case("COMPRESS", IMAP_TYPE_TUNNEL, 1, 0, compress,
+	    "local: ERROR: No answer to COMPRESS DEFLATE within 500 ms");
+	phase_case("ENABLE", IMAP_TYPE_TUNNEL, 0, 0, enable,
+	    "local: ERROR: No answer to ENABLE QRESYNC within 500 ms");
+}
+
+/*
+ * A phase's bound holds however the bytes trickle (a byte every 50 ms
+ * would keep an inactivity timer happy forever); and each phase has a
+ * bound of its own (a set-up of three phases, each well within it, may
+ * take longer than one bound in all).
+ */
+static void
+test_phase_bounds(void)
+{
+	static const char greeting[] = "* PREAUTH [CAPABILITY " CAPS "] a "
+	    "greeting long enough to take a while\r\n";
+	int64_t start;
+	size_t i;
+
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, "trickled greeting");
+		OK(strstr(logs(), "No greeting from the server within 500 ms")
+		    != NULL, "trickled greeting: timed out: %s", logs());
+		teardown();
+		goto phases;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	for (i = 0; i < sizeof(greeting) - 1; i++) {
+		srv_send_raw(greeting + i, 1);
+		pump();
+		(void)usleep(50000);
+	}
+	OK(0, "trickled greeting: %zu bytes over %zu ms, no timeout", i,
+	    i * 50);
+	teardown();
+
+phases:
+	if (setjmp(t.jb) != 0) {
+		OK(0, "three quick phases: unexpected fatal %d: %s", t.fatal,
+		    logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	start = now_ms();
+	run_for(TEST_BOUND_MS / 2);
+	srv_send("* OK [CAPABILITY IMAP4rev1] hi\r\n");
+	run_for(TEST_BOUND_MS / 2);
+	IS_STR(out(), "000000 LOGIN user secret\r\n",
+	    "LOGIN after the greeting");
+	srv_send("000000 OK in\r\n");
+	run_for(TEST_BOUND_MS / 2);
+	srv_send("* CAPABILITY " CAPS "\r\n000001 OK done\r\n");
+	run_for(TEST_BOUND_MS / 2);
+	srv_send("* ENABLED QRESYNC\r\n000002 OK enabled\r\n");
 	pump();
-	OK(0, "silence: no timeout");
+	OK(imap_conn_ready(t.c), "three quick phases: ready after %lld ms "
+	    "in all, more than one bound", (long long)(now_ms() - start));
+	teardown();
+}
+
+/* FETCH 1 BODY[] (request 4). */
+static void
+req_fetch_body(void)
+{
+	struct ipc_buf b;
+
+	ipc_buf_init(&b);
+	ipc_put_str(&b, "1");
+	ipc_put_u32(&b, IMAP_FETCH_BODY);
+	ipc_put_u64(&b, 0);
+	req(IMSG_IMAP_FETCH, 4, &b);
+}
+
+/* The server stops in the middle of a FETCH response. */
+static void
+test_stall(void)
+{
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, "stall mid-FETCH");
+		OK(strstr(logs(), "local: ERROR: The server sent nothing for "
+		    "500 ms while an answer was due") != NULL,
+		    "stall mid-FETCH: the error says so: %s", logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	req_fetch_body();
+	pump();
+	srv_send("* 1 FETCH (UID 5 BODY[] {10}\r\n01234");
+	pump();
+	OK(expire() >= 0, "stall mid-FETCH: a timer is set");
+	OK(0, "stall mid-FETCH: no timeout");
+	teardown();
+}
+
+/*
+ * The server reads what we send but answers nothing: new commands going
+ * out (the engine's own probes, say) do not make up for the answer due
+ * to the first.
+ */
+static void
+test_stall_busy(void)
+{
+	volatile uint32_t id = 1;
+	int64_t start;
+
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, "stall under new commands");
+		OK(strstr(logs(), "while an answer was due") != NULL,
+		    "stall under new commands: %s", logs());
+		OK(id > 3, "stall under new commands: %u commands written",
+		    (unsigned)id);
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	start = now_ms();
+	/* A NOOP every 100 ms, all read by the server, none answered. */
+	while (now_ms() - start < 20 * TEST_BOUND_MS) {
+		req_empty(IMSG_IMAP_NOOP, id++);
+		pump();
+		(void)usleep(100000);
+	}
+	OK(0, "stall under new commands: no timeout");
+	teardown();
+}
+
+/* A slow but live server: the answer comes a few bytes at a time. */
+static void
+test_slow_server(void)
+{
+	static const char resp[] = "* 1 FETCH (UID 5 BODY[] {40}\r\n"
+	    "0123456789012345678901234567890123456789)\r\n000001 OK done\r\n";
+	int64_t start;
+	size_t i;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "slow server: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	req_fetch_body();
+	pump();
+	start = now_ms();
+	for (i = 0; i < sizeof(resp) - 1; i += 3) {
+		srv_send_raw(resp + i, sizeof(resp) - 1 - i < 3 ?
+		    sizeof(resp) - 1 - i : 3);
+		pump();
+		(void)usleep(40000);
+	}
+	pump();
+	OK(strstr(evs(), "#4 DONE 0 0 [] done\n") != NULL,
+	    "slow server: the FETCH answered after %lld ms, no timeout",
+	    (long long)(now_ms() - start));
+	OK(now_ms() - start > TEST_BOUND_MS, "slow server: longer than the "
+	    "bound in all");
+	teardown();
+}
+
+/* APPEND of size bytes of 'x' as request 1, in chunks of at most 60000. */
+static void
+append_big(size_t size, size_t chunk)
+{
+	static char buf[60000];
+	struct ipc_buf b;
+	size_t n;
+
+	memset(buf, 'x', sizeof(buf));
+	ipc_buf_init(&b);
+	ipc_put_data(&b, "INBOX", 5);
+	req(IMSG_IMAP_APPEND, 1, &b);
+	ipc_buf_init(&b);
+	ipc_put_str(&b, "");
+	ipc_put_str(&b, "");
+	ipc_put_u64(&b, size);
+	req(IMSG_IMAP_APPEND_MSG, 1, &b);
+	for (; size > 0; size -= n) {
+		n = size < chunk ? size : chunk;
+		if (ipc_compose(&t.eng, IMSG_IMAP_APPEND_DATA, 1, -1, buf,
+		    n) == -1)
+			abort();
+	}
+	req_empty(IMSG_IMAP_APPEND_END, 1);
+}
+
+/*
+ * A big literal going out to a server that reads it slowly: bytes move,
+ * no stall; then one that stops reading it: "took none of our data".
+ */
+static void
+test_big_literal(void)
+{
+	static const size_t size = 2 * 1024 * 1024;
+	int64_t start;
+	size_t before;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "big literal: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		goto deaf;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	append_big(size, 60000);
+	t.srv_read_max = 16384;
+	start = now_ms();
+	do {
+		before = t.out.len;
+		pump();
+		(void)usleep(10000);
+	} while (t.out.len < size || t.out.len != before);
+	OK(t.out.len > size, "big literal: all of it read, slowly, in %lld "
+	    "ms", (long long)(now_ms() - start));
+	OK(now_ms() - start > TEST_BOUND_MS, "big literal: longer than the "
+	    "bound in all");
+	srv_send("000001 OK [APPENDUID 42 7] done\r\n");
+	pump();
+	OK(strstr(evs(), "#1 DONE 0 9 [42 7]") != NULL,
+	    "big literal: APPEND answered, no timeout");
+	teardown();
+
+deaf:
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, "deaf server");
+		OK(strstr(logs(), "local: ERROR: The server took none of our "
+		    "data for 500 ms") != NULL, "deaf server: the error says "
+		    "so: %s", logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	append_big(size, 60000);
+	t.srv_deaf = 1;
+	pump();
+	pump();
+	OK(imap_conn_queued(t.c) > 0, "deaf server: our output waits");
+	OK(expire() >= 0, "deaf server: a timer is set");
+	OK(0, "deaf server: no timeout");
+	teardown();
+}
+
+/*
+ * The engine streams an APPEND slowly: the command is not all out, the
+ * server owes nothing, no timer runs.
+ */
+static void
+test_slow_engine_append(void)
+{
+	static char chunk[1000];
+	struct ipc_buf b;
+	int64_t start;
+	volatile int timers = 0;
+	int i;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "slow engine: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		return;
+	}
+	memset(chunk, 'y', sizeof(chunk));
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	ipc_buf_init(&b);
+	ipc_put_data(&b, "INBOX", 5);
+	req(IMSG_IMAP_APPEND, 1, &b);
+	ipc_buf_init(&b);
+	ipc_put_str(&b, "");
+	ipc_put_str(&b, "");
+	ipc_put_u64(&b, 20 * sizeof(chunk));
+	req(IMSG_IMAP_APPEND_MSG, 1, &b);
+	start = now_ms();
+	for (i = 0; i < 20; i++) {
+		if (ipc_compose(&t.eng, IMSG_IMAP_APPEND_DATA, 1, -1, chunk,
+		    sizeof(chunk)) == -1)
+			abort();
+		pump();
+		if (imap_conn_timeout(t.c) != -1)
+			timers++;
+		(void)usleep(50000);
+	}
+	IS_INT(timers, 0, "slow engine: no timer while the APPEND waits for "
+	    "its bytes");
+	req_empty(IMSG_IMAP_APPEND_END, 1);
+	pump();
+	OK(imap_conn_timeout(t.c) >= 0, "slow engine: all out, the answer "
+	    "is due: a timer");
+	srv_send("000001 OK [APPENDUID 42 7] done\r\n");
+	pump();
+	OK(strstr(evs(), "#1 DONE 0 9 [42 7]") != NULL,
+	    "slow engine: APPEND done after %lld ms, no timeout",
+	    (long long)(now_ms() - start));
+	teardown();
+}
+
+/*
+ * The engine behind: the net stops reading a big FETCH; the server
+ * waits for us, which is no stall however long it lasts.
+ */
+static void
+test_engine_behind(void)
+{
+	static const size_t size = 3 * 1024 * 1024;
+	char head[64], *data;
+	size_t hlen;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "engine behind: unexpected fatal %d: %s", t.fatal,
+		    logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	req_fetch_body();
+	pump();
+	hlen = (size_t)snprintf(head, sizeof(head),
+	    "* 1 FETCH (UID 1 BODY[] {%zu}\r\n", size);
+	if ((data = malloc(size)) == NULL)
+		abort();
+	memset(data, 'x', size);
+	t.eng_deaf = 1;
+	srv_queue(head, hlen);
+	srv_queue(data, size);
+	srv_queue(")\r\n000001 OK fetched\r\n", 22);
+	free(data);
+	run_for(3 * TEST_BOUND_MS);
+	OK(imap_ops_congested(t.o), "engine behind: the net stopped reading");
+	OK(t.pendoff < t.pend.len, "engine behind: the server waits to write");
+	t.eng_deaf = 0;
+	t.databytes = 0;
+	while (t.pendoff < t.pend.len || strstr(evs(), "#4 DONE") == NULL)
+		pump();
+	IS_INT(t.databytes, size, "engine behind: every byte once it caught "
+	    "up");
+	OK(strstr(evs(), "#4 DONE 0 0 [] fetched\n") != NULL,
+	    "engine behind: the FETCH done, no timeout");
+	teardown();
+}
+
+/*
+ * Idle with nothing in flight: no stall, only our probe, which a live
+ * server answers; a dead one does not, and that is a stall.
+ */
+static void
+test_idle_probe(void)
+{
+	int i;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "idle: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		goto dead;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	for (i = 1; i <= 3; i++) {
+		OK(expire() >= 0, "idle: a timer (the probe) %d", i);
+		IS_STR(out(), i == 1 ? "000001 NOOP\r\n" : i == 2 ?
+		    "000002 NOOP\r\n" : "000003 NOOP\r\n", "idle: our NOOP");
+		srv_send("%s OK still here\r\n", i == 1 ? "000001" : i == 2 ?
+		    "000002" : "000003");
+		pump();
+		clear();
+	}
+	IS_STR(evs(), "", "idle: the probes are not the engine's business");
+	OK(t.fatal == -1, "idle: three probe intervals, no timeout");
+	teardown();
+
+dead:
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, "probe unanswered");
+		OK(strstr(logs(), "local: ERROR: The server sent nothing for "
+		    "500 ms while an answer was due") != NULL,
+		    "probe unanswered: a stall: %s", logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	OK(expire() >= 0, "probe unanswered: the probe's timer");
+	IS_STR(out(), "000001 NOOP\r\n", "probe unanswered: our NOOP");
+	OK(expire() >= 0, "probe unanswered: its answer's timer");
+	OK(0, "probe unanswered: no timeout");
+	teardown();
+}
+
+/*
+ * IDLE waits for events as long as it takes: no timer once the "+"
+ * came; before it, and once DONE is out, an answer is due.
+ */
+static void
+test_idle_command(void)
+{
+	if (setjmp(t.jb) != 0) {
+		OK(0, "IDLE: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		goto silent;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS " IDLE");
+	req_empty(IMSG_IMAP_IDLE, 2);
+	pump();
+	IS_STR(out(), "000001 IDLE\r\n", "IDLE sent");
+	OK(imap_conn_timeout(t.c) >= 0, "IDLE: its \"+\" is due: a timer");
+	srv_send("+ idling\r\n");
+	pump();
+	IS_INT(imap_conn_timeout(t.c), -1, "IDLE: idling, no timer at all");
+	run_for(3 * TEST_BOUND_MS);
+	srv_send("* 3 EXISTS\r\n");
+	run_for(3 * TEST_BOUND_MS);
+	IS_STR(evs(), "#2 EXISTS 3\n", "IDLE: an event after a long wait");
+	req_empty(IMSG_IMAP_IDLE_DONE, 2);
+	pump();
+	OK(imap_conn_timeout(t.c) >= 0, "IDLE: DONE out, the answer is due: "
+	    "a timer");
+	srv_send("000001 OK idle over\r\n");
+	pump();
+	OK(strstr(evs(), "#2 DONE 0 0 [] idle over\n") != NULL,
+	    "IDLE: over, no timeout");
+	teardown();
+
+silent:
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, "IDLE without \"+\"");
+		OK(strstr(logs(), "while an answer was due") != NULL,
+		    "IDLE without \"+\": a stall: %s", logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS " IDLE");
+	req_empty(IMSG_IMAP_IDLE, 2);
+	pump();
+	OK(expire() >= 0, "IDLE without \"+\": a timer");
+	OK(0, "IDLE without \"+\": no timeout");
 	teardown();
 }
 
@@ -847,6 +1564,7 @@ main(void)
 	imap_buf_init(&t.log);
 	imap_buf_init(&t.out);
 	imap_buf_init(&t.ev);
+	imap_buf_init(&t.pend);
 
 	test_pipelining();
 	test_literals();
@@ -856,11 +1574,23 @@ main(void)
 	test_logout();
 	test_idle_notify();
 	test_backpressure();
-	test_timeout();
+	test_setup_faults();
+	test_reset();
+	test_phase_timeouts();
+	test_phase_bounds();
+	test_stall();
+	test_stall_busy();
+	test_slow_server();
+	test_big_literal();
+	test_slow_engine_append();
+	test_engine_behind();
+	test_idle_probe();
+	test_idle_command();
 
 	imap_buf_free(&t.log);
 	imap_buf_free(&t.out);
 	imap_buf_free(&t.ev);
+	imap_buf_free(&t.pend);
 	log_set_mailbox(NULL);
 	return tap_done();
 }

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -651,7 +653,44 @@ test_plain(void)
 	IS_INT(stream_flush(s), -1, "write to a closed peer fails");
 	IS_STR(stream_error(s), "write: Broken pipe", "write error text");
 	OK(!stream_error_is_ssl(s), "not an SSL error");
+	OK(stream_error_lost(s), "a write error: the connection lost");
 	stream_free(s);
+
+	/* A reset: TCP, since only TCP says ECONNRESET. */
+	{
+		struct sockaddr_in sin;
+		struct linger lg = { 1, 0 };
+		socklen_t sl = sizeof(sin);
+		int ls, cs, as;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ls = socket(AF_INET, SOCK_STREAM, 0);
+		cs = socket(AF_INET, SOCK_STREAM, 0);
+		if (ls == -1 || cs == -1 ||
+		    bind(ls, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    listen(ls, 1) == -1 ||
+		    getsockname(ls, (struct sockaddr *)&sin, &sl) == -1 ||
+		    connect(cs, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    (as = accept(ls, NULL, NULL)) == -1) {
+			OK(0, "loopback TCP: %s", strerror(errno));
+			return;
+		}
+		close(ls);
+		s = stream_new(cs);
+		/* SO_LINGER 0: close sends RST. */
+		(void)setsockopt(as, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(as);
+		while ((n = stream_read(s, buf, sizeof(buf))) == -1 &&
+		    errno == EAGAIN)
+			(void)stream_wait(s, 10000);
+		OK(n == -1, "a reset fails the read");
+		IS_STR(stream_error(s), "read: Connection reset by peer",
+		    "reset text");
+		OK(stream_error_lost(s), "a reset: the connection lost");
+		stream_free(s);
+	}
 
 	/* Garbage under compression. */
 	(void)socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
@@ -661,6 +700,7 @@ test_plain(void)
 	OK(n == -1 && errno != EAGAIN, "corrupt deflate data fails");
 	OK(strncmp(stream_error(s), "Inflation failed: ", 18) == 0,
 	    "inflate error: %s", stream_error(s));
+	OK(!stream_error_lost(s), "corrupt data is no lost connection");
 	stream_free(s);
 	close(sv[1]);
 }

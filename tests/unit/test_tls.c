@@ -437,6 +437,7 @@ read_line(struct net_stream *s, char *buf, size_t len)
 struct conn_result {
 	int	 ctx_failed;		/* tls_ctx_new() refused */
 	int	 ok;			/* handshake done, greeting */
+	int	 lost;			/* stream_error_lost() at the end */
 	char	 err[512];
 	char	 greeting[512];
 };
@@ -467,6 +468,7 @@ connect_once(const struct tls_config *cfg, const char *host,
 	else if (handshake(s, res->err, sizeof(res->err), NULL) == 1 &&
 	    read_line(s, res->greeting, sizeof(res->greeting)) == 0)
 		res->ok = 1;
+	res->lost = stream_error_lost(s);
 	stream_free(s);
 	(void)server_wait();
 	tls_ctx_free(ctx);
@@ -610,6 +612,8 @@ test_trust(void)
 	OK(!r.ok, "wrong host name fails");
 	IS_STR(r.err, "Can't initiate TLS/SSL handshake: certificate does "
 	    "not match host name other.example.test", "host name reason");
+	OK(!r.lost, "a wrong host name is permanent, not a lost "
+	    "connection");
 	connect_once(&cfg, "127.0.0.2", &so, &r);
 	IS_STR(r.err, "Can't initiate TLS/SSL handshake: certificate does "
 	    "not match IP address 127.0.0.2", "IP address reason");
@@ -628,6 +632,7 @@ test_trust(void)
 	IS_STR(r.err, "Can't initiate TLS/SSL handshake: certificate "
 	    "verification failed: self-signed certificate",
 	    "self-signed reason");
+	OK(!r.lost, "an untrusted chain is permanent");
 	so.cert = stray_cert;
 	so.key = leaf_key;
 	connect_once(&cfg, HOST, &so, &r);
@@ -765,6 +770,7 @@ test_pins(void)
 	OK(!r.ok, "verify=NO + wrong pin fails");
 	IS_STR(r.err, "Can't initiate TLS/SSL handshake: the peer's public "
 	    "key doesn't match SSL_fingerprint", "pin reason");
+	OK(!r.lost, "a pin mismatch is permanent");
 	IS_STR(logbuf, warning, "pin warning logged");
 	cfg_set(&cfg, "SSL_fingerprint", "abcd");
 	connect_once(&cfg, HOST, &so, &r);
@@ -822,6 +828,7 @@ test_protocols(void)
 	IS_STR(r.err, "Can't initiate TLS/SSL handshake: no protocol "
 	    "version in common (tlsv1 alert protocol version)",
 	    "protocol reason");
+	OK(!r.lost, "no protocol version in common is permanent");
 	tls_config_free(&cfg);
 
 	so.max_version = 0;
@@ -1157,8 +1164,40 @@ test_io_errors(void)
 	if (n != 0)
 		fprintf(stderr, "# %s\n", stream_error(s));
 	OK(stream_events(s) == 0, "nothing to poll for at EOF");
+	/* Writing on the torn session: the connection's end. */
+	(void)stream_queue(s, "a NOOP\r\n", 8);
+	OK(stream_flush(s) == -1 && stream_error_is_ssl(s) &&
+	    stream_error_lost(s), "a write on a closed session: an SSL "
+	    "ERROR, the connection lost (%s)", stream_error(s));
 	stream_free(s);
 	(void)server_wait();
+
+	/* The peer goes away in the middle of the handshake. */
+	{
+		int sv[2];
+
+		(void)socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		s = stream_new(sv[0]);
+		(void)stream_start_tls(s, ctx, HOST);
+		OK(stream_handshaking(s), "handshake under way");
+		IS_INT(stream_handshake(s), 0, "ClientHello sent");
+		(void)shutdown(sv[1], SHUT_WR);
+		OK(handshake(s, err, sizeof(err), NULL) == -1 &&
+		    stream_error_lost(s), "EOF in the handshake: the "
+		    "connection lost, not TLS's verdict (%s)", err);
+		OK(!stream_handshaking(s), "no handshake under way after it");
+		close(sv[1]);
+		stream_free(s);
+
+		(void)socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		s = stream_new(sv[0]);
+		(void)stream_start_tls(s, ctx, HOST);
+		close(sv[1]);
+		OK(handshake(s, err, sizeof(err), NULL) == -1 &&
+		    stream_error_lost(s), "peer gone before the "
+		    "ClientHello: the connection lost (%s)", err);
+		stream_free(s);
+	}
 
 	/* Garbage instead of a TLS record. */
 	{
@@ -1173,6 +1212,9 @@ test_io_errors(void)
 		    "handshake with a plain-text server fails");
 		OK(strncmp(err, "Can't initiate TLS/SSL handshake: ", 34) ==
 		    0 && !stream_error_is_ssl(s), "reason: %s", err);
+		OK(!stream_error_lost(s), "a server that speaks no TLS: "
+		    "permanent (the configuration's), not a lost "
+		    "connection");
 		close(sv[1]);
 		stream_free(s);
 	}
