@@ -336,7 +336,15 @@ struct peer {
 
 	/* The job allowed to send selected-state commands (the lease). */
 	struct job	*holder;
+
+	/* --notify: how the server tells of changes (run.c). */
+	int		 wait;		/* PEER_WAIT_* */
+	int		 armed;		/* NOTIFY SET sent */
 };
+
+#define PEER_WAIT_NONE		0	/* the interval alone */
+#define PEER_WAIT_NOTIFY	1	/* NOTIFY SET (personal ...) */
+#define PEER_WAIT_IDLE		2	/* IDLE on INBOX, LIST each interval */
 
 void	 netc_init(struct peer *, struct eng *, uint32_t, struct ipc_chan *);
 void	 netc_free(struct peer *);
@@ -589,6 +597,8 @@ struct eng {
 	struct task	*timer_task;	/* woken when it fires, or NULL */
 	int		 timer_fired;
 	int		 wake;		/* IMSG_ENGINE_WAKE seen */
+	int		 notified;	/* a server reported a change */
+	size_t		 pass_jobs;	/* jobs started this pass */
 
 	struct run	*run;
 	int		 finished;	/* the run is over */
@@ -605,6 +615,8 @@ void	 eng_timer_set(struct eng *, struct task *, uint64_t);
 void	 eng_timer_cancel(struct eng *);
 /* Something the run may be waiting for happened (run.c). */
 void	 run_wake(struct eng *);
+/* --notify: a server reported a change on its own (run.c). */
+void	 run_notified(struct eng *);
 
 /*
  * Logs "ERROR: ..." as component name (NULL = none) and mailbox, tells

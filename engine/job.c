@@ -185,6 +185,7 @@ jobs_busy(struct eng *e)
 		e->njobs++;
 		mb->job = j;
 		mb->queued = 0;
+		e->pass_jobs++;
 		eng_wake(e, &j->t);
 	}
 	if (e->queue_off == e->nqueue) {

@@ -340,9 +340,13 @@ mbox_list_side(struct eng *e, struct task *t, uint32_t side)
 			ls->state = LS_SEND;
 			break;
 		case LS_SEND:
-			flags = IMAP_LIST_RET_SUBSCRIBED;
-			if (!(c->flags & ENGINE_CONF_NOTIFY))
-				flags |= IMAP_LIST_RET_STATUS;
+			/*
+			 * With STATUS even under --notify (the reference
+			 * leaves it out): every pass starts from a fresh
+			 * listing, events only say when (run.c).
+			 */
+			flags = IMAP_LIST_RET_SUBSCRIBED |
+			    IMAP_LIST_RET_STATUS;
 			selopts = c->list_select_opts != NULL &&
 			    *c->list_select_opts != '\0' ?
 			    c->list_select_opts : NULL;

@@ -22,6 +22,7 @@
 #include "proc.h"
 
 static struct req *netc_owner_list(struct peer *);
+static int	 netc_resting(const struct peer *);
 static struct req *netc_owner_fetch(struct peer *, uint32_t);
 static void	 netc_done(struct peer *, struct ipc_msg *);
 static const char *netc_status_name(uint32_t);
@@ -137,6 +138,17 @@ netc_fail_req(struct req *r)
 }
 
 /* The LIST in flight that collects items: the oldest. */
+/*
+ * Nothing of ours in flight but an IDLE: what the server says now, it
+ * says of its own accord (--notify's events).
+ */
+static int
+netc_resting(const struct peer *p)
+{
+	return p->head == NULL || (p->head->type == IMSG_IMAP_IDLE &&
+	    p->head->next == NULL);
+}
+
 static struct req *
 netc_owner_list(struct peer *p)
 {
@@ -284,7 +296,8 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 			d.kind = RD_LIST;
 			d.msg = msg;
 			r->data(r, &d);
-		}
+		} else
+			run_notified(p->e);	/* a mailbox event */
 		break;
 	case IMSG_IMAP_STATUS_ITEM:
 		/* A listing collects its own; otherwise update the cache. */
@@ -292,8 +305,10 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 			d.kind = RD_LIST;
 			d.msg = msg;
 			r->data(r, &d);
-		} else
+		} else {
 			netc_status_item(p, msg);
+			run_notified(p->e);
+		}
 		break;
 	case IMSG_IMAP_CODE:
 		ipc_rd_init(&rd, msg);
@@ -311,6 +326,8 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 		if (ipc_rd_end(&rd) == -1)
 			netc_bad(p, msg, "bad layout");
 		netc_exists(p, u);
+		if (netc_resting(p))
+			run_notified(p->e);
 		break;
 	case IMSG_IMAP_VANISHED:
 		ipc_rd_init(&rd, msg);
@@ -322,6 +339,8 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 		}
 		netc_vanished(p, earlier, s);
 		free(s);
+		if (netc_resting(p))
+			run_notified(p->e);
 		break;
 	case IMSG_IMAP_FETCH_ITEM:
 		if (fitem_decode(msg, &fi) == -1)
@@ -348,7 +367,8 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 			d.kind = RD_ITEM;
 			d.fi = &fi;
 			r->data(r, &d);
-		}
+		} else if (netc_resting(p))
+			run_notified(p->e);
 		fitem_free(&fi);
 		break;
 	case IMSG_IMAP_BODY_DATA:

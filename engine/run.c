@@ -59,6 +59,11 @@ static void	 run_status(struct eng *, uint32_t);
 static void	 run_rest(struct eng *, struct task *);
 static void	 run_rest_done(struct req *);
 static int	 run_watching(const struct eng *);
+static void	 run_notify_methods(struct eng *);
+static void	 run_notify_arm(struct eng *, struct task *, int);
+static void	 run_arm_done(struct req *);
+static unsigned int run_interval_s(const struct eng *);
+static uint64_t	 run_interval(const struct eng *);
 
 /* Where the run stands, for priv (sd_notify STATUS=, the log). */
 static void
@@ -139,8 +144,7 @@ run_check_caps(struct eng *e)
 		if (!(p->caps & IMAP_CAP_UIDPLUS))
 			eng_fail(e, EXIT_FAIL, NULL, NULL,
 			    "Non UIDPLUS-capable IMAP server.");
-		if (!(e->conf->flags & ENGINE_CONF_NOTIFY) &&
-		    !(p->caps & IMAP_CAP_LIST_STATUS))
+		if (!(p->caps & IMAP_CAP_LIST_STATUS))
 			eng_fail(e, EXIT_FAIL, NULL, NULL,
 			    "Non LIST-STATUS-capable IMAP server.");
 	}
@@ -269,14 +273,15 @@ run_step(struct task *t)
 				break;
 			}
 			if (e->conf->flags & ENGINE_CONF_NOTIFY)
-				eng_fail(e, EXIT_FAIL, NULL, NULL, "--notify is "
-				    "not implemented yet");
+				run_notify_methods(e);
 			t->state = R_LIST;
 			break;
 
 		case R_LIST:
 			if (!mbox_list_step(e, t))
 				return;
+			/* Events from here on call for another pass. */
+			e->notified = 0;
 			t->state = run->migrated ? R_RECONCILE : R_MIGRATE;
 			break;
 
@@ -341,19 +346,38 @@ run_step(struct task *t)
 		case R_IDLE:
 			/* Watch mode: a pass is over. */
 			run->last_pass = (uint64_t)time(NULL);
-			run_status(e, ENGINE_ST_IDLE);
 			run_rest(e, t);
+			if ((e->conf->flags & ENGINE_CONF_NOTIFY) &&
+			    (e->pass_jobs > 0 || e->notified)) {
+				/*
+				 * A server may not report what changed in
+				 * the last second of our work on a mailbox
+				 * (tests/lib/NOTIFY-NOTES.md): one more
+				 * listing, with the events re-armed, before
+				 * waiting on them.
+				 */
+				run_notify_arm(e, t, 1);
+				e->pass_jobs = 0;
+				t->state = R_LIST;
+				return;
+			}
+			if (e->conf->flags & ENGINE_CONF_NOTIFY)
+				run_notify_arm(e, t, 0);
+			run_status(e, ENGINE_ST_IDLE);
 			e->wake = 0;
 			e->timer_fired = 0;
+			e->pass_jobs = 0;
 			t->state = R_SLEEP;
 			return;
 
 		case R_SLEEP:
-			/* Until the interval is over or priv says now. */
-			if (!e->wake && !e->timer_fired) {
+			/*
+			 * Until the interval is over, priv says now, or a
+			 * server reports a change (--notify).
+			 */
+			if (!e->wake && !e->timer_fired && !e->notified) {
 				if (e->timer_task == NULL)
-					eng_timer_set(e, t,
-					    (uint64_t)e->conf->watch * 1000);
+					eng_timer_set(e, t, run_interval(e));
 				t->waiting = 1;
 				return;
 			}
@@ -368,6 +392,126 @@ run_step(struct task *t)
 			    "%d", t->state);
 		}
 	}
+}
+
+/*
+ * --notify: how each server tells of changes.  NOTIFY (RFC 5465) where
+ * the server has it; otherwise IDLE on INBOX (changes elsewhere are
+ * found by the listing at each interval), said once; otherwise the
+ * interval alone.
+ */
+static void
+run_notify_methods(struct eng *e)
+{
+	struct peer *p;
+	uint32_t s;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		p = &e->peer[s];
+		if (p->caps & IMAP_CAP_NOTIFY)
+			p->wait = PEER_WAIT_NOTIFY;
+		else if (p->caps & IMAP_CAP_IDLE) {
+			p->wait = PEER_WAIT_IDLE;
+			log_msg(LOG_LVL_NOTICE, p->name, NULL, "The server has "
+			    "no NOTIFY (RFC 5465): waiting with IDLE on INBOX, "
+			    "and listing every %u s", run_interval_s(e));
+		} else {
+			p->wait = PEER_WAIT_NONE;
+			log_msg(LOG_LVL_NOTICE, p->name, NULL, "The server has "
+			    "neither NOTIFY (RFC 5465) nor IDLE: listing every "
+			    "%u s", run_interval_s(e));
+		}
+	}
+}
+
+static void
+run_arm_done(struct req *r)
+{
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+}
+
+/*
+ * --notify: ask each server for its events.  NOTIFY is set once per
+ * connection; a second NOTIFY SET stops Dovecot's pushing, and so does
+ * INBOX left selected (NOTIFY-NOTES.md), so after a pass that selected
+ * mailboxes (rearm) it is set again, NOTIFY NONE first.  A server
+ * without NOTIFY gets INBOX selected and IDLE, which no task waits for:
+ * the next command ends it.
+ */
+static void
+run_notify_arm(struct eng *e, struct task *t, int rearm)
+{
+	struct ipc_buf buf;
+	struct mbox *inbox;
+	struct peer *p;
+	uint32_t s;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		p = &e->peer[s];
+		switch (p->wait) {
+		case PEER_WAIT_NOTIFY:
+			if (p->armed && !rearm)
+				break;
+			if (p->armed) {
+				ipc_buf_init(&buf);
+				ipc_put_u32(&buf, IMAP_NOTIFY_NONE);
+				ipc_put_u32(&buf, 0);
+				(void)netc_send(p, t, IMSG_IMAP_NOTIFY, &buf,
+				    NULL, NULL, run_arm_done, NULL);
+				ipc_buf_free(&buf);
+			}
+			ipc_buf_init(&buf);
+			ipc_put_u32(&buf, IMAP_NOTIFY_EVENTS);
+			ipc_put_u32(&buf, 0);
+			(void)netc_send(p, t, IMSG_IMAP_NOTIFY, &buf, NULL,
+			    NULL, run_arm_done, NULL);
+			ipc_buf_free(&buf);
+			p->armed = 1;
+			break;
+		case PEER_WAIT_IDLE:
+			if (rearm)
+				break;	/* the listing comes first */
+			inbox = mbox_find(e, "INBOX", 5);
+			if (inbox != NULL && inbox->sync) {
+				netc_select(p, t, inbox, NULL, NULL)->done =
+				    run_arm_done;
+			}
+			ipc_buf_init(&buf);
+			/* Its answer comes when the next command ends it. */
+			(void)netc_send(p, NULL, IMSG_IMAP_IDLE, &buf, NULL,
+			    NULL, NULL, NULL);
+			ipc_buf_free(&buf);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* The wait between passes, in seconds: at most 25 minutes under
+ * --notify (a server ends an IDLE or a silent session after 30). */
+static unsigned int
+run_interval_s(const struct eng *e)
+{
+	if ((e->conf->flags & ENGINE_CONF_NOTIFY) && e->conf->watch > 1500)
+		return 1500;
+	return e->conf->watch;
+}
+
+static uint64_t
+run_interval(const struct eng *e)
+{
+	return (uint64_t)run_interval_s(e) * 1000;
+}
+
+void
+run_notified(struct eng *e)
+{
+	if (!(e->conf->flags & ENGINE_CONF_NOTIFY))
+		return;
+	e->notified = 1;
+	run_wake(e);
 }
 
 /* --watch (or --notify): the run goes on after a pass. */

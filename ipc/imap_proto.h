@@ -75,7 +75,11 @@
  *				FlagChange)) [(personal (MailboxName
  *				SubscriptionChange))] (the reference's, 6.8;
  *				no MAILBOXES group when n is 0), or NOTIFY
- *				NONE with IMAP_NOTIFY_NONE
+ *				NONE with IMAP_NOTIFY_NONE; with
+ *				IMAP_NOTIFY_EVENTS the personal group asks
+ *				for every event of every personal mailbox
+ *				(tests/lib/NOTIFY-NOTES.md: what Dovecot
+ *				pushes unprompted)
  *   -> IMSG_IMAP_STATUS_ITEM (with STATUS), DONE; afterwards the
  *      server's events arrive as untagged data (STATUS_ITEM, EXISTS,
  *      VANISHED, FETCH_ITEM, LIST_ITEM) with id 0 when idle
@@ -117,6 +121,9 @@
 #define IMAP_NOTIFY_STATUS	0x1	/* STATUS for the MAILBOXES at once */
 #define IMAP_NOTIFY_PERSONAL	0x2	/* (personal (MailboxName ...)) */
 #define IMAP_NOTIFY_NONE	0x4	/* NOTIFY NONE */
+#define IMAP_NOTIFY_EVENTS	0x8	/* (personal (MessageNew MessageExpunge
+					   FlagChange MailboxName
+					   SubscriptionChange)) instead */
 
 /* IMSG_IMAP_LIST flags. */
 #define IMAP_LIST_RET_SUBSCRIBED 0x1

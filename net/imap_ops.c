@@ -879,7 +879,7 @@ ops_notify(struct imap_ops *o, const struct ipc_msg *msg)
 	flags = ipc_get_u32(&rd);
 	n = ipc_get_u32(&rd);
 	if (rd.error || n > rd.left / 4 || (flags & ~(IMAP_NOTIFY_STATUS |
-	    IMAP_NOTIFY_PERSONAL | IMAP_NOTIFY_NONE)) ||
+	    IMAP_NOTIFY_PERSONAL | IMAP_NOTIFY_NONE | IMAP_NOTIFY_EVENTS)) ||
 	    ((flags & IMAP_NOTIFY_NONE) && (flags != IMAP_NOTIFY_NONE ||
 	    n != 0)))
 		ops_broken(msg, "bad layout");
@@ -904,7 +904,11 @@ ops_notify(struct imap_ops *o, const struct ipc_msg *msg)
 		if (n > 0)
 			imap_cmd_printf(cmd, ") %s)", events);
 		imap_cmd_printf(cmd, " (SELECTED %s)", events);
-		if (flags & IMAP_NOTIFY_PERSONAL)
+		if (flags & IMAP_NOTIFY_EVENTS)
+			imap_cmd_str(cmd, " (personal (MessageNew "
+			    "MessageExpunge FlagChange MailboxName "
+			    "SubscriptionChange))");
+		else if (flags & IMAP_NOTIFY_PERSONAL)
 			imap_cmd_str(cmd, " (personal (MailboxName "
 			    "SubscriptionChange))");
 	}
