@@ -13,6 +13,10 @@
  *	priv <-> net(remote)	net(remote) fd 3
  *	engine <-> net(local)	engine fd 4, net(local) fd 4
  *	engine <-> net(remote)	engine fd 5, net(remote) fd 4
+ *
+ * With --watch a net that lost its connection is started again alone
+ * (proc_respawn_net()): new channels to priv and to the engine, the
+ * engine's end passed to it by priv (IMSG_ENGINE_NET).
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -57,6 +61,8 @@ static char	*proc_fallback(const char *);
 static void	 proc_exec(const struct proc_child *, const int *, int, int,
 		    pid_t, const char *, const sigset_t *)
 		    __attribute__((noreturn));
+static int	 proc_fork(struct proc_child *, const int *, int, int *,
+		    const char *);
 static int	 proc_reap_one(struct proc_child *);
 static void	 proc_sleep(int);
 static long	 proc_elapsed_ms(const struct timespec *);
@@ -153,6 +159,14 @@ proc_exec(const struct proc_child *c, const int *fds, int nfds, int devnull,
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGCHLD, &sa, NULL);
+	/*
+	 * SIGHUP asks priv to reopen its log (logrotate, a service
+	 * manager's reload that signals the whole group): the children
+	 * have nothing to do with it and must not die of it.  Ignored
+	 * stays ignored across the exec.
+	 */
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGHUP, &sa, NULL);
 	(void)sigprocmask(SIG_SETMASK, mask, NULL);
 
 	/* Out of the way of 3..5 first, in case a source is one of them. */
@@ -177,25 +191,62 @@ proc_exec(const struct proc_child *c, const int *fds, int nfds, int devnull,
 	_exit(127);
 }
 
+/*
+ * Starts child c with fds[] at 3.. and *mine as priv's end of its
+ * channel, which c->chan then owns (*mine becomes -1).  The caller
+ * closes fds[] and, on failure, *mine.  0, or -1 after logging.
+ */
+static int
+proc_fork(struct proc_child *c, const int *fds, int nfds, int *mine,
+    const char *argv0)
+{
+	char *fallback;
+	sigset_t all, old;
+	pid_t ppid = getpid(), pid;
+	int devnull, rc = -1;
+
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: /dev/null: %s",
+		    strerror(errno));
+		return -1;
+	}
+	fallback = proc_fallback(argv0);
+	/* No handler of priv's may run in a child before its exec. */
+	(void)sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) == -1) {
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: fork: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		proc_exec(c, fds, nfds, devnull, ppid, fallback, &old);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	c->pid = pid;
+	c->ready = c->reaped = c->status = 0;
+	/* The channel owns priv's end from now on, even if this fails. */
+	rc = ipc_chan_init(&c->chan, *mine, PROC_PRIV, c->kind);
+	*mine = -1;
+	if (rc == -1)
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s: %s", c->label,
+		    c->chan.err);
+out:
+	(void)close(devnull);
+	free(fallback);
+	return rc;
+}
+
 int
 proc_spawn(struct proc_child *c, const char *argv0)
 {
 	/* pe: priv-engine, pl/pr: priv-net, el/er: engine-net. */
 	int sp[5][2], fds[PROC_NSLOTS][PROC_MAXFD], nfds[PROC_NSLOTS];
-	int mine[PROC_NSLOTS];
-	int devnull = -1, i, j, rc = -1;
-	char *fallback;
-	sigset_t all, old;
-	pid_t ppid = getpid(), pid;
+	int *mine[PROC_NSLOTS];
+	int i, j, rc = -1;
 
 	for (i = 0; i < 5; i++)
 		sp[i][0] = sp[i][1] = -1;
-	fallback = proc_fallback(argv0);
-	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
-		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: /dev/null: %s",
-		    strerror(errno));
-		goto out;
-	}
 	for (i = 0; i < 5; i++)
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    sp[i]) == -1) {
@@ -204,47 +255,23 @@ proc_spawn(struct proc_child *c, const char *argv0)
 			goto out;
 		}
 
-	mine[PROC_SLOT_ENGINE] = sp[0][0];
+	mine[PROC_SLOT_ENGINE] = &sp[0][0];
 	fds[PROC_SLOT_ENGINE][0] = sp[0][1];
 	fds[PROC_SLOT_ENGINE][1] = sp[3][0];
 	fds[PROC_SLOT_ENGINE][2] = sp[4][0];
 	nfds[PROC_SLOT_ENGINE] = 3;
-	mine[PROC_SLOT_NET_LOCAL] = sp[1][0];
+	mine[PROC_SLOT_NET_LOCAL] = &sp[1][0];
 	fds[PROC_SLOT_NET_LOCAL][0] = sp[1][1];
 	fds[PROC_SLOT_NET_LOCAL][1] = sp[3][1];
 	nfds[PROC_SLOT_NET_LOCAL] = 2;
-	mine[PROC_SLOT_NET_REMOTE] = sp[2][0];
+	mine[PROC_SLOT_NET_REMOTE] = &sp[2][0];
 	fds[PROC_SLOT_NET_REMOTE][0] = sp[2][1];
 	fds[PROC_SLOT_NET_REMOTE][1] = sp[4][1];
 	nfds[PROC_SLOT_NET_REMOTE] = 2;
 
-	/* No handler of priv's may run in a child before its exec. */
-	(void)sigfillset(&all);
-	(void)sigprocmask(SIG_BLOCK, &all, &old);
-	for (i = 0; i < PROC_NSLOTS; i++) {
-		if ((pid = fork()) == -1) {
-			(void)sigprocmask(SIG_SETMASK, &old, NULL);
-			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: fork: %s",
-			    strerror(errno));
+	for (i = 0; i < PROC_NSLOTS; i++)
+		if (proc_fork(&c[i], fds[i], nfds[i], mine[i], argv0) == -1)
 			goto out;
-		}
-		if (pid == 0)
-			proc_exec(&c[i], fds[i], nfds[i], devnull, ppid,
-			    fallback, &old);
-		c[i].pid = pid;
-		/* The channel owns priv's end from now on. */
-		if (ipc_chan_init(&c[i].chan, mine[i], PROC_PRIV,
-		    c[i].kind) == -1) {
-			(void)sigprocmask(SIG_SETMASK, &old, NULL);
-			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s: %s",
-			    c[i].label, c[i].chan.err);
-			goto out;
-		}
-		for (j = 0; j < 5; j++)
-			if (sp[j][0] == mine[i])
-				sp[j][0] = -1;
-	}
-	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	rc = 0;
 out:
 	/* The children's ends, and ours that no channel took. */
@@ -252,9 +279,42 @@ out:
 		for (j = 0; j < 2; j++)
 			if (sp[i][j] != -1)
 				(void)close(sp[i][j]);
-	if (devnull != -1)
-		(void)close(devnull);
-	free(fallback);
+	return rc;
+}
+
+int
+proc_respawn_net(struct proc_child *c, const char *argv0, int *enginefd)
+{
+	/* pn: priv-net, ne: net-engine. */
+	int pn[2] = { -1, -1 }, ne[2] = { -1, -1 }, fds[2], rc = -1;
+
+	*enginefd = -1;
+	if (c->kind != PROC_NET || c->chan.fd != -1 ||
+	    (c->pid > 0 && !c->reaped))
+		fatalx(EXIT_FAIL, "proc_respawn_net: %s still there",
+		    c->label);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pn) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ne) == -1) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: socketpair: %s",
+		    strerror(errno));
+		goto out;
+	}
+	fds[0] = pn[1];
+	fds[1] = ne[1];
+	if (proc_fork(c, fds, 2, &pn[0], argv0) == -1)
+		goto out;
+	*enginefd = ne[0];
+	ne[0] = -1;
+	rc = 0;
+out:
+	if (pn[0] != -1)
+		(void)close(pn[0]);
+	if (pn[1] != -1)
+		(void)close(pn[1]);
+	if (ne[0] != -1)
+		(void)close(ne[0]);
+	if (ne[1] != -1)
+		(void)close(ne[1]);
 	return rc;
 }
 

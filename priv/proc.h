@@ -51,6 +51,13 @@ int	 proc_slot_by_name(const char *);
  * (children already started are then ended by the caller).
  */
 int	 proc_spawn(struct proc_child *, const char *);
+/*
+ * Starts net child c again (--watch, after it lost its connection): c
+ * must be reaped and its channel closed.  New channels to priv (c->chan)
+ * and to the engine: *enginefd gets the engine's end, for priv to pass
+ * on (IMSG_ENGINE_NET; the caller owns it).  0, or -1 after logging.
+ */
+int	 proc_respawn_net(struct proc_child *, const char *, int *);
 
 /* Waits for any child that has exited (WNOHANG); returns how many. */
 int	 proc_reap(struct proc_child *);
@@ -72,9 +79,10 @@ const char *proc_status_text(const struct proc_child *);
 #define PROC_GRACE_MS	2000
 
 /*
- * SIGINT, SIGTERM and SIGCHLD go to a self-pipe that priv_run() polls;
- * installed before the database is opened, so that an early signal
- * still ends the run cleanly.  0, or -1 after logging.
+ * SIGINT, SIGTERM, SIGHUP and SIGCHLD go to a self-pipe that priv_run()
+ * polls; installed before the database is opened, so that an early
+ * signal still ends the run cleanly.  A connection attempt gives way to
+ * SIGINT and SIGTERM (connect_set_abort()).  0, or -1 after logging.
  */
 int	 priv_signals_init(void);
 
