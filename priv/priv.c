@@ -10,6 +10,23 @@
  * ends the run (EXIT_CHILD), named in the message, with the others ended
  * and nothing committed.
  *
+ * With --watch or --notify, a net that exits with EXIT_NET_LOST (its
+ * connection dropped, or its server went silent: it has logged why) is
+ * not the end: priv starts a new net for that side after a backoff
+ * (priv_net.h), hands the engine its channel to it (IMSG_ENGINE_NET) and
+ * connects it once it is READY; the other children keep running.  A
+ * connect that fails for a reason that may pass (refused, unreachable, a
+ * temporary DNS failure) is tried again the same way.  Anything else a
+ * net does wrong still ends the run.
+ *
+ * Signals (REFERENCE-BEHAVIOUR.md §6.9): SIGTERM and SIGINT end the run
+ * at once: IMSG_SHUTDOWN to every child, the database's requests no
+ * longer served (what is not committed is rolled back when priv closes
+ * it), whatever has not left within PRIV_SIGNAL_STOP_MS ended; exit 0
+ * for SIGTERM, 1 for SIGINT.  A second one does not wait at all.
+ * SIGHUP reopens the logfile (logrotate) and, in watch mode, asks the
+ * engine to synchronise now (IMSG_ENGINE_WAKE).
+ *
  * A database request that fails (priv_db.c) ends the run too: priv asks
  * every child to leave at once, any child may then leave in any way
  * without being the run's failure (the engine with EXIT_DB, before or
@@ -43,6 +60,7 @@
 #include "conf_proto.h"
 #include "cli.h"
 #include "conf.h"
+#include "connect.h"
 #include "db.h"
 #include "logsink.h"
 #include "priv_net.h"
@@ -51,6 +69,13 @@
 
 #define PRIV_SHUTDOWN_MS	5000	/* to leave after IMSG_SHUTDOWN */
 #define PRIV_EOF_WAIT_MS	1000	/* from a channel's EOF to exit */
+/*
+ * After SIGTERM/SIGINT: to leave after IMSG_SHUTDOWN (a net's LOGOUT),
+ * then from the channels' EOF to SIGKILL.  A service manager waits for
+ * us; nothing a child still has to say is worth more than this.
+ */
+#define PRIV_SIGNAL_STOP_MS	1000
+#define PRIV_SIGNAL_GRACE_MS	250
 /*
  * Answers a child may leave unread before its next message is refused:
  * far above the largest legitimate answer (the mapping rows of one
@@ -73,9 +98,12 @@ struct priv {
 	const struct conf	*conf;
 	unsigned int		 targets;
 	struct db		*db;
+	const char		*argv0;		/* to start a net again */
+	int			 watch;		/* --watch or --notify */
 	struct proc_child	 child[PROC_NSLOTS];
 	int			 reported[PROC_NSLOTS];
 	int			 nready;
+	int			 started;	/* all READY once: connect */
 	int			 test_slot;	/* -1: no sandbox test */
 	uint32_t		 test_call;
 	int			 hold;		/* until stdin's EOF */
@@ -83,8 +111,11 @@ struct priv {
 	int			 engine_code;	/* from IMSG_ENGINE_DONE */
 	int			 exitcode;
 	int			 stopping;	/* IMSG_SHUTDOWN sent */
-	int			 connected;	/* priv_net_connect() done */
+	int			 signal;	/* SIGTERM/SIGINT: the end */
+	unsigned int		 nsig_seen;	/* of priv_nsig */
 	struct timespec		 stop_t0;
+	long			 stop_ms;	/* from stop_t0 to give up */
+	int			 grace_ms;	/* proc_terminate()'s */
 };
 
 /* A handler returns NULL, or why the message is broken. */
@@ -93,8 +124,12 @@ typedef const char *(*priv_handler_fn)(struct priv *, int,
 
 static int	 priv_sigfd[2] = { -1, -1 };
 static volatile sig_atomic_t priv_got_int, priv_got_term, priv_got_chld;
+static volatile sig_atomic_t priv_got_hup;
+/* SIGINT and SIGTERM: how many came, and which came first. */
+static volatile sig_atomic_t priv_nsig, priv_first_sig;
 
 static void	 priv_sighandler(int);
+static int	 priv_stop_asked(void);
 static int	 priv_test_env(struct priv *);
 static int	 priv_net_key(const char *);
 static int	 priv_send(struct priv *, int, uint32_t, struct ipc_buf *);
@@ -119,9 +154,17 @@ static int	 priv_may_leave(const struct priv *, int);
 static int	 priv_exit_ok(const struct priv *, int);
 static int	 priv_child_io(struct priv *, int, short);
 static int	 priv_signals(struct priv *, int *);
-static void	 priv_stop(struct priv *);
+static void	 priv_hup(struct priv *);
+static void	 priv_stop(struct priv *, long);
 static int	 priv_stopped(struct priv *);
 static long	 priv_stop_left(const struct priv *);
+static int	 priv_child_gone(struct priv *, int);
+static int	 priv_reconnectable(const struct priv *, int);
+static void	 priv_net_down(struct priv *, int);
+static int	 priv_respawn(struct priv *, int);
+static int	 priv_servers(struct priv *);
+static int	 priv_timeout(const struct priv *);
+static int	 priv_all_ready(const struct priv *);
 
 /*
  * Which child may send what, and when.  The ipc layer has already
@@ -152,10 +195,17 @@ priv_sighandler(int sig)
 
 	switch (sig) {
 	case SIGINT:
-		priv_got_int = 1;
-		break;
 	case SIGTERM:
-		priv_got_term = 1;
+		if (priv_first_sig == 0)
+			priv_first_sig = sig;
+		priv_nsig++;
+		if (sig == SIGINT)
+			priv_got_int = 1;
+		else
+			priv_got_term = 1;
+		break;
+	case SIGHUP:
+		priv_got_hup = 1;
 		break;
 	case SIGCHLD:
 		priv_got_chld = 1;
@@ -166,10 +216,20 @@ priv_sighandler(int sig)
 	errno = saved_errno;
 }
 
+/*
+ * connect_set_abort(): a connection attempt (up to a minute per address)
+ * gives way to a signal that ends the run.
+ */
+static int
+priv_stop_asked(void)
+{
+	return priv_got_int || priv_got_term;
+}
+
 int
 priv_signals_init(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGCHLD };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
 	struct sigaction sa;
 	size_t i;
 
@@ -188,6 +248,7 @@ priv_signals_init(void)
 			    "ERROR: sigaction: %s", strerror(errno));
 			return -1;
 		}
+	connect_set_abort(priv_stop_asked);
 	return 0;
 }
 
@@ -390,11 +451,12 @@ priv_ready(struct priv *p, int slot, const struct ipc_msg *msg)
 			fatalx(EXIT_FAIL, "IMSG_TEST_SANDBOX refused");
 		ipc_buf_free(&buf);
 	}
-	if (p->nready == PROC_NSLOTS) {
+	if (p->nready == PROC_NSLOTS && !p->started) {
 		log_debug("all children ready");
 		if (p->hold)
 			log_debug("test hold: waiting for stdin to close");
-	}
+	} else if (p->started)
+		log_debug("%s ready (pid %ld)", c->label, (long)c->pid);
 	return NULL;
 }
 
@@ -413,7 +475,10 @@ priv_engine_done(struct priv *p, int slot, const struct ipc_msg *msg)
 	if (code > 255)
 		return "exit code out of range";
 	p->engine_done = 1;
-	p->engine_code = p->exitcode = (int)code;
+	p->engine_code = (int)code;
+	/* After SIGTERM/SIGINT, the signal says how the run ended. */
+	if (p->signal == 0)
+		p->exitcode = (int)code;
 	return NULL;
 }
 
@@ -459,6 +524,13 @@ priv_dispatch(struct priv *p, int slot, const struct ipc_msg *msg)
 			return "not accepted from this process";
 		if (!c->ready)
 			return "before IMSG_CHILD_READY";
+		/*
+		 * The run has been told to end: the engine leaves at its
+		 * IMSG_SHUTDOWN, and nothing more is written on its behalf
+		 * (what it had not committed is rolled back).
+		 */
+		if (p->signal != 0)
+			return NULL;
 		/*
 		 * Removing or renaming database rows is what --delete and
 		 * --rename ask for, and nothing else may: an engine asking
@@ -526,7 +598,7 @@ priv_end(struct priv *p, int code)
 
 	for (i = 0; i < PROC_NSLOTS; i++)
 		priv_drain(p, i);
-	proc_terminate(p->child, PROC_GRACE_MS);
+	proc_terminate(p->child, p->grace_ms);
 	p->exitcode = code;
 	return -1;
 }
@@ -584,21 +656,77 @@ priv_exit_ok(const struct priv *p, int slot)
 	    (priv_db_failed() && WEXITSTATUS(c->status) == EXIT_DB);
 }
 
-/* A child's channel is closed: fine if it may leave, fatal otherwise. */
+/*
+ * A child's channel is closed: fine if it may leave or is a net that
+ * lost its connection in watch mode, fatal otherwise.
+ */
 static int
 priv_lost(struct priv *p, int slot)
 {
 	struct proc_child *c = &p->child[slot];
-	int code;
 
 	ipc_chan_close(&c->chan);
 	if (priv_may_leave(p, slot))
 		return 0;
-	p->reported[slot] = 1;
 	if (proc_wait(c, PRIV_EOF_WAIT_MS) == -1) {
+		p->reported[slot] = 1;
 		log_msg(LOG_LVL_ERROR, NULL, NULL,
 		    "ERROR: %s closed its IPC channel", c->label);
 		return priv_end(p, EXIT_CHILD);
+	}
+	return priv_child_gone(p, slot);
+}
+
+/*
+ * Can this reaped child be replaced rather than end the run?  A net
+ * that lost its connection (it exits EXIT_NET_LOST once it has said
+ * why), in watch mode, while the run goes on and the engine is there
+ * to take a new channel.
+ */
+static int
+priv_reconnectable(const struct priv *p, int slot)
+{
+	const struct proc_child *c = &p->child[slot];
+
+	return p->watch && !p->stopping && c->kind == PROC_NET &&
+	    c->reaped && WIFEXITED(c->status) &&
+	    WEXITSTATUS(c->status) == EXIT_NET_LOST &&
+	    p->child[PROC_SLOT_ENGINE].chan.fd != -1 &&
+	    !p->child[PROC_SLOT_ENGINE].reaped;
+}
+
+/* A net that lost its connection: its slot waits for a new one. */
+static void
+priv_net_down(struct priv *p, int slot)
+{
+	struct proc_child *c = &p->child[slot];
+	struct timespec now;
+
+	ipc_chan_close(&c->chan);
+	if (c->ready) {
+		c->ready = 0;
+		p->nready--;
+	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	priv_net_lost(c->side, &now);
+}
+
+/*
+ * A child has been reaped while the run was not ending: its last words,
+ * then either a new net for that side (watch mode) or the end of the
+ * run, its failure named.  -1 if the run is over, 0 to go on.
+ */
+static int
+priv_child_gone(struct priv *p, int slot)
+{
+	struct proc_child *c = &p->child[slot];
+	int code;
+
+	priv_drain(p, slot);
+	p->reported[slot] = 1;
+	if (priv_reconnectable(p, slot)) {
+		priv_net_down(p, slot);
+		return 0;
 	}
 	/* A net that failed has said why (its server's error). */
 	if ((code = priv_net_exitcode(c)) != -1)
@@ -606,6 +734,120 @@ priv_lost(struct priv *p, int slot)
 	log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s %s", c->label,
 	    proc_status_text(c));
 	return priv_end(p, EXIT_CHILD);
+}
+
+/*
+ * Starts a new net for the side of slot, sends it its section, and gives
+ * the engine its end of the new net's channel.  It gets its stream once
+ * READY (priv_servers()).  -1 if the run is over.
+ */
+static int
+priv_respawn(struct priv *p, int slot)
+{
+	struct proc_child *c = &p->child[slot];
+	struct proc_child *e = &p->child[PROC_SLOT_ENGINE];
+	struct ipc_buf buf;
+	int efd;
+
+	/* No engine to talk to the new net: the run is ending anyway. */
+	if (e->chan.fd == -1 || e->reaped) {
+		priv_net_cancel(c->side);
+		return 0;
+	}
+	if (proc_respawn_net(c, p->argv0, &efd) == -1)
+		return priv_end(p, EXIT_CHILD);
+	p->reported[slot] = 0;
+	priv_net_respawned(c->side);
+	if (priv_send_net_conf(p, slot) == -1) {
+		(void)close(efd);
+		return priv_end(p, EXIT_CHILD);
+	}
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, c->side);
+	/* The descriptor is closed by the channel once sent. */
+	if (ipc_send(&e->chan, IMSG_ENGINE_NET, c->side, efd, &buf) == -1) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s: %s", e->label,
+		    e->chan.err);
+		(void)close(efd);
+		ipc_buf_free(&buf);
+		return priv_end(p, EXIT_CHILD);
+	}
+	ipc_buf_free(&buf);
+	(void)ipc_flush(&e->chan);
+	log_debug("%s started again (pid %ld), its channel passed to the "
+	    "engine", c->label, (long)c->pid);
+	return 0;
+}
+
+/*
+ * The servers: once every child has been READY (everyone confined), each
+ * side whose net is READY and has no stream is connected; in watch mode,
+ * the sides whose net was lost get a new one when their wait is over.
+ * -1 if the run is over.
+ */
+static int
+priv_servers(struct priv *p)
+{
+	static const int slots[2] = { PROC_SLOT_NET_LOCAL,
+	    PROC_SLOT_NET_REMOTE };
+	struct proc_child *c;
+	struct timespec now;
+	uint32_t side;
+	int r;
+
+	if (!p->started && p->nready == PROC_NSLOTS)
+		p->started = 1;
+	if (!p->started || p->stopping)
+		return 0;
+	/* Local first, then remote, as the reference. */
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+		c = &p->child[slots[side]];
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		if (priv_net_respawn_due(side, &now)) {
+			if (priv_respawn(p, slots[side]) == -1)
+				return -1;
+			continue;
+		}
+		if (!c->ready || c->chan.fd == -1 ||
+		    !p->child[PROC_SLOT_ENGINE].ready ||
+		    !priv_net_want_connect(side, &now))
+			continue;
+		if ((r = priv_net_connect(p->conf, side, c, &now)) != -1)
+			continue;
+		/* Cut short by SIGTERM/SIGINT: the signal ends the run. */
+		if (priv_stop_asked())
+			return 0;
+		return priv_end(p, EXIT_FAIL);
+	}
+	return 0;
+}
+
+/*
+ * Is every child that is running READY?  A net being replaced is not
+ * running.
+ */
+static int
+priv_all_ready(const struct priv *p)
+{
+	int i;
+
+	for (i = 0; i < PROC_NSLOTS; i++)
+		if (p->child[i].pid > 0 && !p->child[i].reaped &&
+		    !p->child[i].ready)
+			return 0;
+	return 1;
+}
+
+/* poll()'s timeout: the end of a stop, or the next reconnection. */
+static int
+priv_timeout(const struct priv *p)
+{
+	struct timespec now;
+
+	if (p->stopping)
+		return (int)priv_stop_left(p);
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return priv_net_timeout(&now);
 }
 
 /* -1 if the run is over (p->exitcode set), 0 to go on. */
@@ -652,13 +894,20 @@ priv_child_io(struct priv *p, int slot, short revents)
 }
 
 /*
- * Empties the self-pipe.  SIGINT/SIGTERM end the run at once (-1);
- * *chld tells that some child changed state.
+ * Empties the self-pipe; *chld tells that some child changed state.
+ *
+ * SIGTERM or SIGINT while the run goes on ends it: every child is asked
+ * to leave, and the exit status is the signal's (0, or 1 for SIGINT).
+ * One while the run is already ending for its own reasons only shortens
+ * the wait, the outcome being known.  Another one after that: no more
+ * waiting (-1).
  */
 static int
 priv_signals(struct priv *p, int *chld)
 {
 	char junk[64];
+	unsigned int nsig;
+	long left;
 
 	while (read(priv_sigfd[0], junk, sizeof(junk)) > 0)
 		;
@@ -666,24 +915,70 @@ priv_signals(struct priv *p, int *chld)
 		priv_got_chld = 0;
 		*chld = 1;
 	}
-	if (priv_got_int) {
+	if (priv_got_hup) {
+		priv_got_hup = 0;
+		priv_hup(p);
+	}
+	nsig = (unsigned int)priv_nsig;
+	if (nsig == p->nsig_seen)
+		return 0;
+	p->nsig_seen = nsig;
+	if (p->signal != 0)
+		return priv_end(p, p->exitcode);
+	p->signal = priv_first_sig;
+	p->grace_ms = PRIV_SIGNAL_GRACE_MS;
+	if (p->stopping) {
+		left = priv_stop_left(p);
+		if (left > PRIV_SIGNAL_STOP_MS)
+			p->stop_ms -= left - PRIV_SIGNAL_STOP_MS;
+		return 0;
+	}
+	if (p->signal == SIGINT) {
 		/* The reference printed strerror(EINTR). */
 		log_msg(LOG_LVL_ERROR, NULL, NULL, "Interrupted");
-		return priv_end(p, EXIT_FAIL);
-	}
-	if (priv_got_term)
-		return priv_end(p, EXIT_OK);
+		p->exitcode = EXIT_FAIL;
+	} else
+		p->exitcode = EXIT_OK;
+	priv_net_cancel(SIDE_LOCAL);
+	priv_net_cancel(SIDE_REMOTE);
+	priv_stop(p, PRIV_SIGNAL_STOP_MS);
 	return 0;
 }
 
-/* The engine is done and everyone is READY: ask all to leave. */
+/*
+ * SIGHUP: the logfile opened again (logrotate moved it), and in watch
+ * mode the engine asked to look at every mailbox now.  The run goes on.
+ */
 static void
-priv_stop(struct priv *p)
+priv_hup(struct priv *p)
+{
+	struct proc_child *e = &p->child[PROC_SLOT_ENGINE];
+	struct ipc_buf buf;
+	int woken = 0;
+
+	(void)logsink_reopen();
+	if (p->watch && !p->stopping && e->ready && e->chan.fd != -1) {
+		ipc_buf_init(&buf);
+		woken = priv_send(p, PROC_SLOT_ENGINE, IMSG_ENGINE_WAKE,
+		    &buf) == 0;
+		ipc_buf_free(&buf);
+	}
+	log_debug("SIGHUP: logfile reopened%s", woken ?
+	    ", engine asked to synchronise" : "");
+}
+
+/*
+ * Asks every child to leave (IMSG_SHUTDOWN), and gives them ms to do so:
+ * the engine is done, or the database failed, or a signal came.
+ */
+static void
+priv_stop(struct priv *p, long ms)
 {
 	struct ipc_buf buf;
 	int i;
 
 	p->stopping = 1;
+	p->stop_ms = ms;
 	(void)clock_gettime(CLOCK_MONOTONIC, &p->stop_t0);
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		if (p->child[i].chan.fd == -1)
@@ -703,7 +998,7 @@ priv_stop_left(const struct priv *p)
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (long)(now.tv_sec - p->stop_t0.tv_sec) * 1000L +
 	    (now.tv_nsec - p->stop_t0.tv_nsec) / 1000000L;
-	return ms >= PRIV_SHUTDOWN_MS ? 0 : PRIV_SHUTDOWN_MS - ms;
+	return ms >= p->stop_ms ? 0 : p->stop_ms - ms;
 }
 
 /* While stopping: 1 when all are reaped (exitcode final), else 0. */
@@ -726,6 +1021,13 @@ priv_stopped(struct priv *p)
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		c = &p->child[i];
 		if (p->reported[i] || priv_exit_ok(p, i))
+			continue;
+		/*
+		 * Cut short by a signal, a child may leave as it can (a net
+		 * whose LOGOUT met a dropped connection): the signal is the
+		 * outcome.  Dying of a signal of its own is still news.
+		 */
+		if (p->signal != 0 && WIFEXITED(c->status))
 			continue;
 		p->reported[i] = 1;
 		if ((code = priv_net_exitcode(c)) != -1) {
@@ -751,7 +1053,7 @@ priv_run(const struct cli *cli, const struct conf *conf,
 	int r;
 
 	priv_db_init();
-	priv_net_init();
+	priv_net_init(cli->watch > 0 || cli->notify);
 	r = priv_run_loop(cli, conf, targets, db, argv0);
 	priv_net_finish();
 	/* The database failed: that is the run's outcome, come what may. */
@@ -769,13 +1071,16 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 	struct proc_child *c;
 	char junk[512];
 	ssize_t n;
-	int i, chld, timeout, code;
+	int i, chld;
 
 	memset(&p, 0, sizeof(p));
 	p.cli = cli;
 	p.conf = conf;
 	p.targets = targets;
 	p.db = db;
+	p.argv0 = argv0;
+	p.watch = cli->watch > 0 || cli->notify;
+	p.grace_ms = PROC_GRACE_MS;
 	proc_init(p.child);
 	if (priv_test_env(&p) == -1)
 		return EXIT_FAIL;
@@ -805,9 +1110,8 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		pfd[PFD_STDIN].events = POLLIN;
 		for (i = 0; i < PFD_MAX; i++)
 			pfd[i].revents = 0;
-		timeout = p.stopping ? (int)priv_stop_left(&p) : -1;
 
-		if (poll(pfd, PFD_MAX, timeout) == -1) {
+		if (poll(pfd, PFD_MAX, priv_timeout(&p)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: poll: %s",
@@ -825,25 +1129,18 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 			    == -1)
 				goto out;
 
-		if (chld && proc_reap(p.child) > 0 && !p.stopping) {
-			/* Died on its own: its last words, then ours. */
-			for (i = 0; i < PROC_NSLOTS; i++) {
-				c = &p.child[i];
-				if (!c->reaped || p.reported[i] ||
-				    priv_may_leave(&p, i))
-					continue;
-				priv_drain(&p, i);
-				p.reported[i] = 1;
-				/* A net that failed has said why. */
-				if ((code = priv_net_exitcode(c)) != -1) {
-					(void)priv_end(&p, code);
-					goto out;
+		if (chld) {
+			priv_net_reap();
+			if (proc_reap(p.child) > 0 && !p.stopping) {
+				/* Gone on its own: last words, then ours. */
+				for (i = 0; i < PROC_NSLOTS; i++) {
+					c = &p.child[i];
+					if (!c->reaped || p.reported[i] ||
+					    priv_may_leave(&p, i))
+						continue;
+					if (priv_child_gone(&p, i) == -1)
+						goto out;
 				}
-				log_msg(LOG_LVL_ERROR, NULL, NULL,
-				    "ERROR: %s %s", c->label,
-				    proc_status_text(c));
-				(void)priv_end(&p, EXIT_CHILD);
-				goto out;
 			}
 		}
 
@@ -857,34 +1154,33 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		}
 
 		/* Everyone is confined: now the servers. */
-		if (!p.connected && !p.stopping &&
-		    p.nready == PROC_NSLOTS) {
-			p.connected = 1;
-			if (priv_net_connect(conf, cli->watch > 0 ||
-			    cli->notify, p.child) == -1) {
-				(void)priv_end(&p, EXIT_FAIL);
-				goto out;
-			}
-		}
+		if (priv_servers(&p) == -1)
+			goto out;
 
 		/*
 		 * The engine is done; or the database failed, and the run
 		 * cannot go on whatever the engine does next (a net that is
-		 * not READY yet takes IMSG_SHUTDOWN as well).
+		 * not READY yet takes IMSG_SHUTDOWN as well).  A side whose
+		 * net is being replaced has none to wait for.
 		 */
 		if (!p.stopping && !p.hold && (priv_db_failed() ||
-		    (p.engine_done && p.nready == PROC_NSLOTS)))
-			priv_stop(&p);
+		    (p.engine_done && priv_all_ready(&p)))) {
+			priv_net_cancel(SIDE_LOCAL);
+			priv_net_cancel(SIDE_REMOTE);
+			priv_stop(&p, PRIV_SHUTDOWN_MS);
+		}
 		if (p.stopping) {
 			if (priv_stopped(&p))
 				goto out;
 			if (priv_stop_left(&p) == 0) {
 				for (i = 0; i < PROC_NSLOTS; i++)
-					if (!p.child[i].reaped)
+					if (!p.child[i].reaped &&
+					    p.signal == 0)
 						log_msg(LOG_LVL_ERROR, NULL,
 						    NULL, "ERROR: %s did not "
 						    "exit", p.child[i].label);
-				(void)priv_end(&p, EXIT_CHILD);
+				(void)priv_end(&p, p.signal != 0 ? p.exitcode :
+				    EXIT_CHILD);
 				goto out;
 			}
 		}
