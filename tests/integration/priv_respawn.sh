@@ -54,9 +54,15 @@ lost()
 {
 	local side=$1 n=$2 what=$3 old=$4 new
 
-	wait_for "$HELD_ERR" "^$side: connection lost; reconnecting in [0-9]+ s\$" \
-	    "$n" && t_pass "$what: priv says it reconnects" ||
-	    t_fail "$what: priv says it reconnects"
+	# A net whose lost connection ends the run (EXIT_FAIL): nothing to
+	# wait for.
+	if ! WAIT_PID=$HELD_PID wait_for "$HELD_ERR" \
+	    "^$side: connection lost; reconnecting in [0-9]+ s\$" "$n"; then
+		t_fail "$what: the run goes on ($(grep ERROR "$HELD_ERR" |
+		    tr '\n' ' '))"
+		return 1
+	fi
+	t_pass "$what: priv says it reconnects"
 	t_expect_eq "$(errors_before "$side" "$n")" "$n" \
 	    "$what: the net said why, before priv"
 	wait_for "$HELD_ERR" \

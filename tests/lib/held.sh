@@ -14,7 +14,8 @@
 #   stop_held               close the FIFO (the run may end), wait: HELD_RC
 #   wait_held               wait for a run that ends by itself: HELD_RC
 #   wait_for FILE REGEX [N] until FILE has N (default 1) lines matching
-#                           REGEX (grep -E); non-zero after 60 s
+#                           REGEX (grep -E); non-zero after 60 s, or
+#                           once process $WAIT_PID (if set) has ended
 #   wait_for_file FILE      until FILE exists; non-zero after 60 s
 #   expect_line FILE LINE WHAT   FILE has LINE once, as a whole line
 #   children_of PID         the interimap children of PID, sorted
@@ -102,6 +103,14 @@ wait_for()
 	for ((i = 0; i < HELD_WAIT * 20; i++)); do
 		[ "$(grep -cE -- "$re" "$file" 2>/dev/null)" -ge "$want" ] &&
 		    return 0
+		# Its writer has ended: it will not come.
+		if [ -n "${WAIT_PID:-}" ] && ! _t_alive "$WAIT_PID"; then
+			[ "$(grep -cE -- "$re" "$file" 2>/dev/null)" -ge \
+			    "$want" ] && return 0
+			t_log "wait_for: /$re/ not in ${file##*/}, and" \
+			    "$WAIT_PID has ended"
+			return 1
+		fi
 		sleep 0.05
 	done
 	t_log "wait_for: $want x /$re/ not in ${file##*/} after ${HELD_WAIT}s"
