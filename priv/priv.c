@@ -125,7 +125,7 @@ typedef const char *(*priv_handler_fn)(struct priv *, int,
 static int	 priv_sigfd[2] = { -1, -1 };
 static volatile sig_atomic_t priv_got_int, priv_got_term, priv_got_chld;
 static volatile sig_atomic_t priv_got_hup;
-/* SIGINT and SIGTERM: how many came, and which came first. */
+/* SIGINT and SIGTERM: how many came, and the first one handled. */
 static volatile sig_atomic_t priv_nsig, priv_first_sig;
 
 static void	 priv_sighandler(int);
