@@ -187,7 +187,11 @@ for i in $(seq 1 600); do
 	files+=("$f")
 done
 mail_add_many remote INBOX "${files[@]}"
-mail_add local INBOX "$T/msgs/1.eml"
+# One of local's own, unlike any of remote's (an identical message with
+# the same date would pass for one an interrupted sync had copied).
+printf 'From: signal test <sig@example.org>\r\nSubject: local\r\n\r\nl\r\n' \
+    >"$T/msgs/local.eml"
+mail_add local INBOX "$T/msgs/local.eml"
 
 snap()
 {
