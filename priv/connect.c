@@ -37,6 +37,9 @@ extern char **environ;
 #define PERL_SHELL_META	"$&*(){}[]'\";\\|?<>~`\n"
 
 static int	 connect_timeout = CONNECT_TIMEOUT_MS;
+static int	(*connect_abort_fn)(void);
+/* The failure being reported is transient (connect_result.transient). */
+static int	 cn_transient;
 
 static int	 perl_isspace(char);
 static int	 perl_isalpha(char);
@@ -57,11 +60,48 @@ static int	 tcp_connect(const char *, const char *, const char *,
 static int	 tcp_keepalive(int, const char *);
 static int	 proxy_connect(const char *, const char *, const char *,
 		    const char *);
+static int	 connect_peer_do(const struct conf_section *, int,
+		    const char *, struct connect_result *);
 
 void
 connect_set_timeout(int ms)
 {
 	connect_timeout = ms > 0 ? ms : CONNECT_TIMEOUT_MS;
+}
+
+void
+connect_set_abort(int (*fn)(void))
+{
+	connect_abort_fn = fn;
+}
+
+int
+connect_aborted(void)
+{
+	return connect_abort_fn != NULL && connect_abort_fn() != 0;
+}
+
+int
+connect_errno_transient(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case ENETRESET:
+	case ENONET:
+	case EADDRNOTAVAIL:	/* no local address yet: the link is down */
+	case EPIPE:
+	case EAGAIN:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static char *
@@ -448,6 +488,9 @@ connect_resolve(const char *host, const char *port,
 	int	gai;
 
 	if ((gai = getaddrinfo(host, port, hints, res)) != 0) {
+		/* No network yet, or no answer from the name servers. */
+		cn_transient = gai == EAI_AGAIN ||
+		    (gai == EAI_SYSTEM && connect_errno_transient(errno));
 		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: getaddrinfo(%s): %s",
 		    host, gai == EAI_SYSTEM ? strerror(errno) :
 		    gai_strerror(gai));
@@ -496,6 +539,11 @@ tcp_connect_one(const struct addrinfo *ai, int *err)
 			pfd.events = POLLOUT;
 			pfd.revents = 0;
 			n = poll(&pfd, 1, (int)(connect_timeout - elapsed));
+			if (n == -1 && errno == EINTR && connect_aborted()) {
+				*err = EINTR;
+				close(s);
+				return -1;
+			}
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == -1) {
@@ -551,11 +599,12 @@ tcp_connect(const char *host, const char *port, const char *name,
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((s = tcp_connect_one(ai, &err)) != -1)
+		if ((s = tcp_connect_one(ai, &err)) != -1 || err == EINTR)
 			break;
 	}
 	freeaddrinfo(res);
 	if (s == -1) {
+		cn_transient = connect_errno_transient(err);
 		log_msg(LOG_LVL_ERROR, name, NULL,
 		    "ERROR: Can't connect to %s:%s: %s", host, port,
 		    strerror(err));
@@ -634,6 +683,8 @@ proxy_connect(const char *proxy, const char *host, const char *port,
 		return -1;
 	}
 	rv = socks5_handshake(s, &u, &t, connect_timeout, name);
+	if (rv == -1)
+		cn_transient = connect_errno_transient(errno);
 	socks5_uri_free(&u);
 	explicit_bzero(&t, sizeof(t));
 	if (rv == -1) {
@@ -645,6 +696,18 @@ proxy_connect(const char *proxy, const char *host, const char *port,
 
 int
 connect_peer(const struct conf_section *sec, int watch, const char *name,
+    struct connect_result *res)
+{
+	int	 rv;
+
+	cn_transient = 0;
+	rv = connect_peer_do(sec, watch, name, res);
+	res->transient = rv == -1 && cn_transient;
+	return rv;
+}
+
+static int
+connect_peer_do(const struct conf_section *sec, int watch, const char *name,
     struct connect_result *res)
 {
 	const char	*type, *host, *port, *proxy;

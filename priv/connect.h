@@ -69,6 +69,14 @@ struct connect_result {
 	 */
 	char		*host;
 	int		 is_ip_literal;	/* host is an IPv4/IPv6 literal */
+	/*
+	 * After a failure: 1 if it may go away by itself (refused, reset,
+	 * timed out, unreachable, a temporary DNS failure, a SOCKS proxy
+	 * that could not reach the server), so that --watch tries again
+	 * later; 0 for what needs the user (configuration, a proxy that
+	 * refuses us) and for an attempt cut short (connect_set_abort()).
+	 */
+	int		 transient;
 };
 
 /*
@@ -162,5 +170,21 @@ int	 connect_resolve(const char *, const char *, const struct addrinfo *,
 
 /* Test hook: the per-address connect and SOCKS timeout, in ms. */
 void	 connect_set_timeout(int);
+
+/*
+ * A connection attempt waits (a TCP handshake, a SOCKS reply) for up to
+ * CONNECT_TIMEOUT_MS per address: too long for a signal that asks to end
+ * the run.  fn (NULL: none) is asked each time a signal interrupts such
+ * a wait; when it returns non-zero the attempt ends there, as failed
+ * with EINTR ("Interrupted system call"), not transient.
+ */
+void	 connect_set_abort(int (*)(void));
+/* For socks5.c: has the abort function asked to stop? */
+int	 connect_aborted(void);
+/*
+ * For socks5.c and the classification of failures: is errno value e a
+ * network condition that may clear by itself?
+ */
+int	 connect_errno_transient(int);
 
 #endif

@@ -35,7 +35,8 @@ static struct {
 	int	 quiet;
 	int	 debug;
 	int	 fd;		/* the logfile, or -1 */
-} ls = { NULL, 0, 0, -1 };
+	char	*path;		/* its name, for logsink_reopen() */
+} ls = { NULL, 0, 0, -1, NULL };
 
 /* A growing string; allocation failure is fatal. */
 struct lstr {
@@ -64,6 +65,7 @@ static char	*pfx_expand(const char *, const char *, const char *);
 static void	neutralise(char *, size_t);
 static void	write_all(int, const char *, size_t);
 static void	logsink_date(char *, size_t);
+static int	logsink_open(const char *);
 
 static void
 lstr_add(struct lstr *b, const char *p, size_t n)
@@ -295,30 +297,58 @@ logsink_date(char *buf, size_t size)
 	(void)snprintf(buf + n, size - n, ".%06ld", (long)tv.tv_usec);
 }
 
+/* The logfile for appending, or -1 after logging. */
+static int
+logsink_open(const char *logfile)
+{
+	int fd;
+
+	/* May hold debug output: 0600, stricter than the reference. */
+	fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0600);
+	if (fd == -1)
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "Can't open %s: %s",
+		    logfile, strerror(errno));
+	return fd;
+}
+
 int
 logsink_init(const char *fmt, int quiet, int debug, const char *logfile)
 {
 	int fd = -1;
 
 	logsink_close();
-	if (logfile != NULL) {
-		/* May hold debug output: 0600, stricter than the reference. */
-		fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		    O_NOCTTY, 0600);
-		if (fd == -1) {
-			log_msg(LOG_LVL_ERROR, NULL, NULL, "Can't open %s: %s",
-			    logfile, strerror(errno));
-			return -1;
-		}
-	}
+	if (logfile != NULL && (fd = logsink_open(logfile)) == -1)
+		return -1;
 	if ((ls.fmt = strdup(fmt == NULL ? LOGSINK_DEFAULT_FMT : fmt)) ==
 	    NULL)
+		fatalx(EXIT_FAIL, "logsink: out of memory");
+	if (logfile != NULL && (ls.path = strdup(logfile)) == NULL)
 		fatalx(EXIT_FAIL, "logsink: out of memory");
 	ls.quiet = quiet;
 	ls.debug = debug;
 	ls.fd = fd;
 	log_set_debug(debug);
 	log_set_sink(logsink_emit);
+	return 0;
+}
+
+/*
+ * logrotate has renamed the file (or removed it): the next lines go to a
+ * new file of that name.  If it cannot be opened, the old one goes on:
+ * a log that cannot be rotated is no reason to end a run of months.
+ */
+int
+logsink_reopen(void)
+{
+	int fd;
+
+	if (ls.path == NULL)
+		return 0;
+	if ((fd = logsink_open(ls.path)) == -1)
+		return -1;
+	(void)close(ls.fd);
+	ls.fd = fd;
 	return 0;
 }
 
@@ -331,6 +361,8 @@ logsink_close(void)
 	ls.fd = -1;
 	free(ls.fmt);
 	ls.fmt = NULL;
+	free(ls.path);
+	ls.path = NULL;
 	ls.quiet = ls.debug = 0;
 }
 

@@ -21,6 +21,11 @@ struct ipc_msg;
 int	 logsink_init(const char *, int, int, const char *);
 /* The log_sink_fn installed with log_set_sink(). */
 void	 logsink_emit(int, const char *, const char *, const char *);
+/*
+ * SIGHUP: the logfile is opened again by name (after logrotate moved
+ * it), if there is one.  0, or -1 (logged) with the old file kept.
+ */
+int	 logsink_reopen(void);
 /* Handles an IMSG_LOG from a child: 0, or -1 if it is malformed. */
 int	 logsink_imsg(const struct ipc_msg *);
 void	 logsink_close(void);

@@ -10,6 +10,28 @@
  * ends the run (EXIT_CHILD), named in the message, with the others ended
  * and nothing committed.
  *
+ * With --watch or --notify, a net that exits with EXIT_NET_LOST (its
+ * connection dropped, or its server went silent: it has logged why) is
+ * not the end.  The engine cannot go on with half of its connections:
+ * the other one may be in the middle of an APPEND's literal, which IMAP
+ * has no way to cancel, and its jobs hold state about both.  So the
+ * other children are asked to leave (the other net logs out), what the
+ * database had not committed is rolled back, and after a backoff
+ * (priv_net.h: 1 s doubling to 5 min, with jitter) priv_run() starts
+ * all three again: the new engine resumes from the database as after
+ * any interrupted run.  A connect that fails for a reason that may pass
+ * (refused, unreachable, a temporary DNS failure) is tried again on the
+ * same net after the same backoff.  Anything else a net does wrong still
+ * ends the run.  The lock on the database is held throughout.
+ *
+ * Signals (REFERENCE-BEHAVIOUR.md §6.9): SIGTERM and SIGINT end the run
+ * at once: IMSG_SHUTDOWN to every child, the database's requests no
+ * longer served (what is not committed is rolled back when priv closes
+ * it), whatever has not left within PRIV_SIGNAL_STOP_MS ended; exit 0
+ * for SIGTERM, 1 for SIGINT.  A second one does not wait at all.
+ * SIGHUP reopens the logfile (logrotate) and, in watch mode, asks the
+ * engine to synchronise now (IMSG_ENGINE_WAKE).
+ *
  * A database request that fails (priv_db.c) ends the run too: priv asks
  * every child to leave at once, any child may then leave in any way
  * without being the run's failure (the engine with EXIT_DB, before or
@@ -43,6 +65,7 @@
 #include "conf_proto.h"
 #include "cli.h"
 #include "conf.h"
+#include "connect.h"
 #include "db.h"
 #include "logsink.h"
 #include "priv_net.h"
@@ -52,6 +75,13 @@
 
 #define PRIV_SHUTDOWN_MS	5000	/* to leave after IMSG_SHUTDOWN */
 #define PRIV_EOF_WAIT_MS	1000	/* from a channel's EOF to exit */
+/*
+ * After SIGTERM/SIGINT: to leave after IMSG_SHUTDOWN (a net's LOGOUT),
+ * then from the channels' EOF to SIGKILL.  A service manager waits for
+ * us; nothing a child still has to say is worth more than this.
+ */
+#define PRIV_SIGNAL_STOP_MS	1000
+#define PRIV_SIGNAL_GRACE_MS	250
 /*
  * Answers a child may leave unread before its next message is refused:
  * far above the largest legitimate answer (the mapping rows of one
@@ -74,9 +104,12 @@ struct priv {
 	const struct conf	*conf;
 	unsigned int		 targets;
 	struct db		*db;
+	const char		*argv0;
+	int			 watch;		/* --watch or --notify */
 	struct proc_child	 child[PROC_NSLOTS];
 	int			 reported[PROC_NSLOTS];
 	int			 nready;
+	int			 started;	/* all READY once: connect */
 	int			 test_slot;	/* -1: no sandbox test */
 	uint32_t		 test_call;
 	int			 hold;		/* until stdin's EOF */
@@ -84,9 +117,24 @@ struct priv {
 	int			 engine_code;	/* from IMSG_ENGINE_DONE */
 	int			 exitcode;
 	int			 stopping;	/* IMSG_SHUTDOWN sent */
-	int			 connected;	/* priv_net_connect() done */
+	int			 signal;	/* SIGTERM/SIGINT: the end */
+	unsigned int		 nsig_seen;	/* of priv_nsig */
 	struct timespec		 stop_t0;
+	long			 stop_ms;	/* from stop_t0 to give up */
+	int			 grace_ms;	/* proc_terminate()'s */
+	int			 restart;	/* a net lost its link */
 };
+
+/*
+ * priv_run_loop()'s outcome when the children must be started again (a
+ * lost connection in watch mode): not an exit status.
+ */
+#define PRIV_RESTART	(-2)
+
+/* The engine's last word on its passes, kept across restarts. */
+static uint32_t	 priv_last_nmbox;
+static uint64_t	 priv_last_pass;
+static int	 priv_ready_told;	/* READY=1 sent */
 
 /* A handler returns NULL, or why the message is broken. */
 typedef const char *(*priv_handler_fn)(struct priv *, int,
@@ -94,8 +142,12 @@ typedef const char *(*priv_handler_fn)(struct priv *, int,
 
 static int	 priv_sigfd[2] = { -1, -1 };
 static volatile sig_atomic_t priv_got_int, priv_got_term, priv_got_chld;
+static volatile sig_atomic_t priv_got_hup;
+/* SIGINT and SIGTERM: how many came, and the first one handled. */
+static volatile sig_atomic_t priv_nsig, priv_first_sig;
 
 static void	 priv_sighandler(int);
+static int	 priv_stop_asked(void);
 static int	 priv_test_env(struct priv *);
 static int	 priv_net_key(const char *);
 static int	 priv_send(struct priv *, int, uint32_t, struct ipc_buf *);
@@ -120,9 +172,17 @@ static int	 priv_may_leave(const struct priv *, int);
 static int	 priv_exit_ok(const struct priv *, int);
 static int	 priv_child_io(struct priv *, int, short);
 static int	 priv_signals(struct priv *, int *);
-static void	 priv_stop(struct priv *);
+static void	 priv_hup(struct priv *);
+static void	 priv_stop(struct priv *, long);
 static int	 priv_stopped(struct priv *);
 static long	 priv_stop_left(const struct priv *);
+static int	 priv_child_gone(struct priv *, int);
+static int	 priv_reconnectable(const struct priv *, int);
+static void	 priv_restart(struct priv *, int);
+static int	 priv_servers(struct priv *);
+static int	 priv_backoff(const struct cli *);
+static int	 priv_timeout(const struct priv *);
+static int	 priv_all_ready(const struct priv *);
 
 /*
  * Which child may send what, and when.  The ipc layer has already
@@ -153,10 +213,17 @@ priv_sighandler(int sig)
 
 	switch (sig) {
 	case SIGINT:
-		priv_got_int = 1;
-		break;
 	case SIGTERM:
-		priv_got_term = 1;
+		if (priv_first_sig == 0)
+			priv_first_sig = sig;
+		priv_nsig++;
+		if (sig == SIGINT)
+			priv_got_int = 1;
+		else
+			priv_got_term = 1;
+		break;
+	case SIGHUP:
+		priv_got_hup = 1;
 		break;
 	case SIGCHLD:
 		priv_got_chld = 1;
@@ -167,10 +234,20 @@ priv_sighandler(int sig)
 	errno = saved_errno;
 }
 
+/*
+ * connect_set_abort(): a connection attempt (up to a minute per address)
+ * gives way to a signal that ends the run.
+ */
+static int
+priv_stop_asked(void)
+{
+	return priv_got_int || priv_got_term;
+}
+
 int
 priv_signals_init(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGCHLD };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
 	struct sigaction sa;
 	size_t i;
 
@@ -189,6 +266,7 @@ priv_signals_init(void)
 			    "ERROR: sigaction: %s", strerror(errno));
 			return -1;
 		}
+	connect_set_abort(priv_stop_asked);
 	return 0;
 }
 
@@ -391,11 +469,12 @@ priv_ready(struct priv *p, int slot, const struct ipc_msg *msg)
 			fatalx(EXIT_FAIL, "IMSG_TEST_SANDBOX refused");
 		ipc_buf_free(&buf);
 	}
-	if (p->nready == PROC_NSLOTS) {
+	if (p->nready == PROC_NSLOTS && !p->started) {
 		log_debug("all children ready");
 		if (p->hold)
 			log_debug("test hold: waiting for stdin to close");
-	}
+	} else if (p->started)
+		log_debug("%s ready (pid %ld)", c->label, (long)c->pid);
 	return NULL;
 }
 
@@ -414,7 +493,13 @@ priv_engine_done(struct priv *p, int slot, const struct ipc_msg *msg)
 	if (code > 255)
 		return "exit code out of range";
 	p->engine_done = 1;
-	p->engine_code = p->exitcode = (int)code;
+	p->engine_code = (int)code;
+	/*
+	 * After SIGTERM/SIGINT, the signal says how the run ended; after a
+	 * lost connection in watch mode, the restart.
+	 */
+	if (p->signal == 0 && !p->restart)
+		p->exitcode = (int)code;
 	return NULL;
 }
 
@@ -438,7 +523,8 @@ priv_engine_status(struct priv *p, int slot, const struct ipc_msg *msg)
 	log_debug("engine: %s, %u mailbox(es), last pass ended at %llu",
 	    state == ENGINE_ST_SYNCING ? "syncing" : state == ENGINE_ST_IDLE ?
 	    "idle" : "reconnecting", nmbox, (unsigned long long)last);
-	/* Which side is being reconnected is not said (yet). */
+	priv_last_nmbox = nmbox;
+	priv_last_pass = last;
 	sdnotify_engine_status(state, nmbox, last, SIDE_NONE);
 	return NULL;
 }
@@ -462,6 +548,13 @@ priv_dispatch(struct priv *p, int slot, const struct ipc_msg *msg)
 			return "not accepted from this process";
 		if (!c->ready)
 			return "before IMSG_CHILD_READY";
+		/*
+		 * The run has been told to end: the engine leaves at its
+		 * IMSG_SHUTDOWN, and nothing more is written on its behalf
+		 * (what it had not committed is rolled back).
+		 */
+		if (p->signal != 0)
+			return NULL;
 		/*
 		 * Removing or renaming database rows is what --delete and
 		 * --rename ask for, and nothing else may: an engine asking
@@ -527,10 +620,11 @@ priv_end(struct priv *p, int code)
 {
 	int i;
 
-	sdnotify_stopping();
+	if (code != PRIV_RESTART)
+		sdnotify_stopping();
 	for (i = 0; i < PROC_NSLOTS; i++)
 		priv_drain(p, i);
-	proc_terminate(p->child, PROC_GRACE_MS);
+	proc_terminate(p->child, p->grace_ms);
 	p->exitcode = code;
 	return -1;
 }
@@ -588,21 +682,83 @@ priv_exit_ok(const struct priv *p, int slot)
 	    (priv_db_failed() && WEXITSTATUS(c->status) == EXIT_DB);
 }
 
-/* A child's channel is closed: fine if it may leave, fatal otherwise. */
+/*
+ * A child's channel is closed: fine if it may leave or is a net that
+ * lost its connection in watch mode, fatal otherwise.
+ */
 static int
 priv_lost(struct priv *p, int slot)
 {
 	struct proc_child *c = &p->child[slot];
-	int code;
 
 	ipc_chan_close(&c->chan);
 	if (priv_may_leave(p, slot))
 		return 0;
-	p->reported[slot] = 1;
 	if (proc_wait(c, PRIV_EOF_WAIT_MS) == -1) {
+		p->reported[slot] = 1;
 		log_msg(LOG_LVL_ERROR, NULL, NULL,
 		    "ERROR: %s closed its IPC channel", c->label);
 		return priv_end(p, EXIT_CHILD);
+	}
+	return priv_child_gone(p, slot);
+}
+
+/*
+ * Does this reaped child's end call for a restart rather than the end of
+ * the run?  A net that lost its connection (it exits EXIT_NET_LOST once
+ * it has said why), in watch mode, unless the run is ending anyway (a
+ * signal, the database failed).
+ */
+static int
+priv_reconnectable(const struct priv *p, int slot)
+{
+	const struct proc_child *c = &p->child[slot];
+
+	return p->watch && p->signal == 0 && !priv_db_failed() &&
+	    c->kind == PROC_NET && c->reaped && WIFEXITED(c->status) &&
+	    WEXITSTATUS(c->status) == EXIT_NET_LOST;
+}
+
+/*
+ * The net of slot lost its connection in watch mode: its side waits for
+ * the backoff (priv_net_lost() says so), and the others are asked to
+ * leave, so that all three start again (priv_run()).
+ */
+static void
+priv_restart(struct priv *p, int slot)
+{
+	struct proc_child *c = &p->child[slot];
+	struct timespec now;
+
+	ipc_chan_close(&c->chan);
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	priv_net_lost(c->side, &now);
+	p->reported[slot] = 1;
+	if (!p->restart) {
+		p->restart = 1;
+		/* The engine's ENGINE_DONE (EXIT_CHILD) is not the outcome. */
+		p->exitcode = PRIV_RESTART;
+	}
+	if (!p->stopping)
+		priv_stop(p, PRIV_SHUTDOWN_MS);
+}
+
+/*
+ * A child has been reaped while the run was not ending: its last words,
+ * then either a restart (a lost connection in watch mode) or the end of
+ * the run, its failure named.  -1 if the run is over, 0 to go on.
+ */
+static int
+priv_child_gone(struct priv *p, int slot)
+{
+	struct proc_child *c = &p->child[slot];
+	int code;
+
+	priv_drain(p, slot);
+	p->reported[slot] = 1;
+	if (priv_reconnectable(p, slot)) {
+		priv_restart(p, slot);
+		return 0;
 	}
 	/* A net that failed has said why (its server's error). */
 	if ((code = priv_net_exitcode(c)) != -1)
@@ -610,6 +766,72 @@ priv_lost(struct priv *p, int slot)
 	log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s %s", c->label,
 	    proc_status_text(c));
 	return priv_end(p, EXIT_CHILD);
+}
+
+/*
+ * The servers: once every child has been READY (everyone confined), each
+ * side whose net is READY and has no stream is connected, or connected
+ * again when the wait after a transient failure is over.  -1 if the run
+ * is over.
+ */
+static int
+priv_servers(struct priv *p)
+{
+	static const int slots[2] = { PROC_SLOT_NET_LOCAL,
+	    PROC_SLOT_NET_REMOTE };
+	struct proc_child *c;
+	struct timespec now;
+	uint32_t side;
+	int r;
+
+	if (!p->started && p->nready == PROC_NSLOTS)
+		p->started = 1;
+	if (!p->started || p->stopping)
+		return 0;
+	/* Local first, then remote, as the reference. */
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+		c = &p->child[slots[side]];
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!c->ready || c->chan.fd == -1 ||
+		    !p->child[PROC_SLOT_ENGINE].ready ||
+		    !priv_net_want_connect(side, &now))
+			continue;
+		if ((r = priv_net_connect(p->conf, side, c, &now)) != -1)
+			continue;
+		/* Cut short by SIGTERM/SIGINT: the signal ends the run. */
+		if (priv_stop_asked())
+			return 0;
+		return priv_end(p, EXIT_FAIL);
+	}
+	return 0;
+}
+
+/*
+ * Is every child that is running READY?  A net being replaced is not
+ * running.
+ */
+static int
+priv_all_ready(const struct priv *p)
+{
+	int i;
+
+	for (i = 0; i < PROC_NSLOTS; i++)
+		if (p->child[i].pid > 0 && !p->child[i].reaped &&
+		    !p->child[i].ready)
+			return 0;
+	return 1;
+}
+
+/* poll()'s timeout: the end of a stop, or the next reconnection. */
+static int
+priv_timeout(const struct priv *p)
+{
+	struct timespec now;
+
+	if (p->stopping)
+		return (int)priv_stop_left(p);
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return priv_net_timeout(&now);
 }
 
 /* -1 if the run is over (p->exitcode set), 0 to go on. */
@@ -656,13 +878,20 @@ priv_child_io(struct priv *p, int slot, short revents)
 }
 
 /*
- * Empties the self-pipe.  SIGINT/SIGTERM end the run at once (-1);
- * *chld tells that some child changed state.
+ * Empties the self-pipe; *chld tells that some child changed state.
+ *
+ * SIGTERM or SIGINT while the run goes on ends it: every child is asked
+ * to leave, and the exit status is the signal's (0, or 1 for SIGINT).
+ * One while the run is already ending for its own reasons only shortens
+ * the wait, the outcome being known.  Another one after that: no more
+ * waiting (-1).
  */
 static int
 priv_signals(struct priv *p, int *chld)
 {
 	char junk[64];
+	unsigned int nsig;
+	long left;
 
 	while (read(priv_sigfd[0], junk, sizeof(junk)) > 0)
 		;
@@ -670,25 +899,84 @@ priv_signals(struct priv *p, int *chld)
 		priv_got_chld = 0;
 		*chld = 1;
 	}
-	if (priv_got_int) {
+	if (priv_got_hup) {
+		priv_got_hup = 0;
+		priv_hup(p);
+	}
+	nsig = (unsigned int)priv_nsig;
+	if (nsig == p->nsig_seen)
+		return 0;
+	p->nsig_seen = nsig;
+	if (p->signal != 0)
+		return priv_end(p, p->exitcode);
+	p->signal = priv_first_sig;
+	p->grace_ms = PRIV_SIGNAL_GRACE_MS;
+	/* A restart under way: the signal ends the run instead. */
+	if (p->restart) {
+		p->restart = 0;
+		p->exitcode = p->signal == SIGINT ? EXIT_FAIL : EXIT_OK;
+		if (p->signal == SIGINT)
+			log_msg(LOG_LVL_ERROR, NULL, NULL, "Interrupted");
+		sdnotify_stopping();
+	}
+	if (p->stopping) {
+		left = priv_stop_left(p);
+		if (left > PRIV_SIGNAL_STOP_MS)
+			p->stop_ms -= left - PRIV_SIGNAL_STOP_MS;
+		return 0;
+	}
+	if (p->signal == SIGINT) {
 		/* The reference printed strerror(EINTR). */
 		log_msg(LOG_LVL_ERROR, NULL, NULL, "Interrupted");
-		return priv_end(p, EXIT_FAIL);
-	}
-	if (priv_got_term)
-		return priv_end(p, EXIT_OK);
+		p->exitcode = EXIT_FAIL;
+	} else
+		p->exitcode = EXIT_OK;
+	priv_net_cancel(SIDE_LOCAL);
+	priv_net_cancel(SIDE_REMOTE);
+	priv_stop(p, PRIV_SIGNAL_STOP_MS);
 	return 0;
 }
 
-/* The engine is done and everyone is READY: ask all to leave. */
+/*
+ * SIGHUP: the logfile opened again (logrotate moved it), and in watch
+ * mode the engine asked to look at every mailbox now.  The run goes on.
+ */
 static void
-priv_stop(struct priv *p)
+priv_hup(struct priv *p)
+{
+	struct proc_child *e = &p->child[PROC_SLOT_ENGINE];
+	struct ipc_buf buf;
+	int woken = 0;
+
+	(void)logsink_reopen();
+	if (p->watch && !p->stopping && e->ready && e->chan.fd != -1) {
+		ipc_buf_init(&buf);
+		woken = priv_send(p, PROC_SLOT_ENGINE, IMSG_ENGINE_WAKE,
+		    &buf) == 0;
+		ipc_buf_free(&buf);
+	}
+	log_debug("SIGHUP: logfile reopened%s", woken ?
+	    ", engine asked to synchronise" : "");
+}
+
+/*
+ * Asks every child to leave (IMSG_SHUTDOWN), and gives them ms to do so:
+ * the engine is done, or the database failed, or a signal came.
+ */
+static void
+priv_stop(struct priv *p, long ms)
 {
 	struct ipc_buf buf;
 	int i;
 
 	p->stopping = 1;
-	sdnotify_stopping();
+	/*
+	 * In watch mode the end may yet be a restart (the engine leaves
+	 * first when a net lost its link): priv_run() says it then.
+	 */
+	if (!p->watch || p->signal != 0 || priv_db_failed())
+		sdnotify_stopping();
+	p->stop_ms = ms;
 	(void)clock_gettime(CLOCK_MONOTONIC, &p->stop_t0);
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		if (p->child[i].chan.fd == -1)
@@ -708,7 +996,7 @@ priv_stop_left(const struct priv *p)
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (long)(now.tv_sec - p->stop_t0.tv_sec) * 1000L +
 	    (now.tv_nsec - p->stop_t0.tv_nsec) / 1000000L;
-	return ms >= PRIV_SHUTDOWN_MS ? 0 : PRIV_SHUTDOWN_MS - ms;
+	return ms >= p->stop_ms ? 0 : p->stop_ms - ms;
 }
 
 /* While stopping: 1 when all are reaped (exitcode final), else 0. */
@@ -728,9 +1016,25 @@ priv_stopped(struct priv *p)
 	 */
 	for (i = 0; i < PROC_NSLOTS; i++)
 		priv_drain(p, i);
+	/*
+	 * A net that lost its link may have been reaped only now, after
+	 * the engine, which left when its channel to it closed.
+	 */
+	for (i = 0; i < PROC_NSLOTS; i++)
+		if (!p->reported[i] && priv_reconnectable(p, i))
+			priv_restart(p, i);
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		c = &p->child[i];
 		if (p->reported[i] || priv_exit_ok(p, i))
+			continue;
+		/*
+		 * Cut short by a signal or a lost connection, a child may
+		 * leave as it can (a net whose LOGOUT met a dropped
+		 * connection, the engine without its net): the signal or
+		 * the restart is the outcome.  Dying of a signal of its own
+		 * is still news.
+		 */
+		if ((p->signal != 0 || p->restart) && WIFEXITED(c->status))
 			continue;
 		p->reported[i] = 1;
 		if ((code = priv_net_exitcode(c)) != -1) {
@@ -741,13 +1045,75 @@ priv_stopped(struct priv *p)
 		    proc_status_text(c));
 		p->reported[i] = 1;
 		p->exitcode = EXIT_CHILD;
+		p->restart = 0;
 	}
+	if (p->restart)
+		p->exitcode = PRIV_RESTART;
 	return 1;
+}
+
+/*
+ * Between a lost connection and the new children: waits for the side's
+ * backoff (priv_net_timeout()), the service manager told why.  SIGHUP
+ * reopens the log and ends the wait (synchronise now); SIGTERM and
+ * SIGINT end the run.  PRIV_RESTART to start again, or the exit status.
+ */
+static int
+priv_backoff(const struct cli *cli)
+{
+	struct pollfd pfd;
+	struct timespec now;
+	char junk[64];
+	int ms;
+
+	(void)cli;
+	sdnotify_engine_status(ENGINE_ST_RECONNECT, priv_last_nmbox,
+	    priv_last_pass, SIDE_NONE);
+	for (;;) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((ms = priv_net_timeout(&now)) == -1 ||
+		    priv_net_respawn_due(SIDE_LOCAL, &now) ||
+		    priv_net_respawn_due(SIDE_REMOTE, &now))
+			return PRIV_RESTART;
+		pfd.fd = priv_sigfd[0];
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, sdnotify_poll_timeout(ms)) == -1 &&
+		    errno != EINTR) {
+			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: poll: %s",
+			    strerror(errno));
+			return EXIT_FAIL;
+		}
+		sdnotify_watchdog();
+		while (read(priv_sigfd[0], junk, sizeof(junk)) > 0)
+			;
+		if (priv_got_chld) {
+			priv_got_chld = 0;
+			priv_net_reap();
+		}
+		if (priv_nsig != 0) {
+			if (priv_first_sig == SIGINT) {
+				log_msg(LOG_LVL_ERROR, NULL, NULL,
+				    "Interrupted");
+				return EXIT_FAIL;
+			}
+			return EXIT_OK;
+		}
+		if (priv_got_hup) {
+			priv_got_hup = 0;
+			(void)logsink_reopen();
+			log_debug("SIGHUP: logfile reopened, reconnecting now");
+			priv_net_cancel(SIDE_LOCAL);
+			priv_net_cancel(SIDE_REMOTE);
+			return PRIV_RESTART;
+		}
+	}
 }
 
 /*
  * The run, then what priv says about the servers once every child is
  * gone: the traffic summary (priv_net.c), and the tunnels reaped.
+ * In watch mode, a run whose connection was lost is started again.
  */
 int
 priv_run(const struct cli *cli, const struct conf *conf,
@@ -755,11 +1121,33 @@ priv_run(const struct cli *cli, const struct conf *conf,
 {
 	int r;
 
-	priv_db_init();
-	priv_net_init();
+	priv_net_init(cli->watch > 0 || cli->notify);
 	/* Before any child or tunnel is started: they must not inherit it. */
 	sdnotify_init();
-	r = priv_run_loop(cli, conf, targets, db, argv0);
+	for (;;) {
+		priv_db_init();
+		r = priv_run_loop(cli, conf, targets, db, argv0);
+		if (r != PRIV_RESTART)
+			break;
+		/*
+		 * Nothing the engine had not committed survives it: the new
+		 * one resumes from what the database says.
+		 */
+		if (db_in_transaction(db)) {
+			log_debug("rolling back the lost engine's transaction");
+			if (db_rollback(db) == -1) {
+				log_msg(LOG_LVL_ERROR, "database", NULL,
+				    "ERROR: %s", db_error(db));
+				r = EXIT_DB;
+				break;
+			}
+		}
+		priv_net_ended();
+		if ((r = priv_backoff(cli)) != PRIV_RESTART)
+			break;
+		priv_net_restarted();
+	}
+	sdnotify_stopping();
 	sdnotify_close();
 	priv_net_finish();
 	/* The database failed: that is the run's outcome, come what may. */
@@ -777,13 +1165,16 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 	struct proc_child *c;
 	char junk[512];
 	ssize_t n;
-	int i, chld, timeout, code;
+	int i, chld, timeout;
 
 	memset(&p, 0, sizeof(p));
 	p.cli = cli;
 	p.conf = conf;
 	p.targets = targets;
 	p.db = db;
+	p.argv0 = argv0;
+	p.watch = cli->watch > 0 || cli->notify;
+	p.grace_ms = PROC_GRACE_MS;
 	proc_init(p.child);
 	if (priv_test_env(&p) == -1)
 		return EXIT_FAIL;
@@ -813,8 +1204,7 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		pfd[PFD_STDIN].events = POLLIN;
 		for (i = 0; i < PFD_MAX; i++)
 			pfd[i].revents = 0;
-		timeout = p.stopping ? (int)priv_stop_left(&p) : -1;
-		timeout = sdnotify_poll_timeout(timeout);
+		timeout = sdnotify_poll_timeout(priv_timeout(&p));
 
 		if (poll(pfd, PFD_MAX, timeout) == -1) {
 			if (errno == EINTR)
@@ -835,25 +1225,18 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 			    == -1)
 				goto out;
 
-		if (chld && proc_reap(p.child) > 0 && !p.stopping) {
-			/* Died on its own: its last words, then ours. */
-			for (i = 0; i < PROC_NSLOTS; i++) {
-				c = &p.child[i];
-				if (!c->reaped || p.reported[i] ||
-				    priv_may_leave(&p, i))
-					continue;
-				priv_drain(&p, i);
-				p.reported[i] = 1;
-				/* A net that failed has said why. */
-				if ((code = priv_net_exitcode(c)) != -1) {
-					(void)priv_end(&p, code);
-					goto out;
+		if (chld) {
+			priv_net_reap();
+			if (proc_reap(p.child) > 0 && !p.stopping) {
+				/* Gone on its own: last words, then ours. */
+				for (i = 0; i < PROC_NSLOTS; i++) {
+					c = &p.child[i];
+					if (!c->reaped || p.reported[i] ||
+					    priv_may_leave(&p, i))
+						continue;
+					if (priv_child_gone(&p, i) == -1)
+						goto out;
 				}
-				log_msg(LOG_LVL_ERROR, NULL, NULL,
-				    "ERROR: %s %s", c->label,
-				    proc_status_text(c));
-				(void)priv_end(&p, EXIT_CHILD);
-				goto out;
 			}
 		}
 
@@ -867,35 +1250,38 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		}
 
 		/* Everyone is confined: now the servers. */
-		if (!p.connected && !p.stopping &&
-		    p.nready == PROC_NSLOTS) {
-			p.connected = 1;
-			if (priv_net_connect(conf, cli->watch > 0 ||
-			    cli->notify, p.child) == -1) {
-				(void)priv_end(&p, EXIT_FAIL);
-				goto out;
-			}
+		if (priv_servers(&p) == -1)
+			goto out;
+		/* Once, not again after a reconnection. */
+		if (!p.stopping && !priv_ready_told && priv_net_connected()) {
+			priv_ready_told = 1;
 			sdnotify_ready("connected, syncing");
 		}
 
 		/*
 		 * The engine is done; or the database failed, and the run
 		 * cannot go on whatever the engine does next (a net that is
-		 * not READY yet takes IMSG_SHUTDOWN as well).
+		 * not READY yet takes IMSG_SHUTDOWN as well).  A side whose
+		 * net is being replaced has none to wait for.
 		 */
 		if (!p.stopping && !p.hold && (priv_db_failed() ||
-		    (p.engine_done && p.nready == PROC_NSLOTS)))
-			priv_stop(&p);
+		    (p.engine_done && priv_all_ready(&p)))) {
+			priv_net_cancel(SIDE_LOCAL);
+			priv_net_cancel(SIDE_REMOTE);
+			priv_stop(&p, PRIV_SHUTDOWN_MS);
+		}
 		if (p.stopping) {
 			if (priv_stopped(&p))
 				goto out;
 			if (priv_stop_left(&p) == 0) {
 				for (i = 0; i < PROC_NSLOTS; i++)
-					if (!p.child[i].reaped)
+					if (!p.child[i].reaped &&
+					    p.signal == 0 && !p.restart)
 						log_msg(LOG_LVL_ERROR, NULL,
 						    NULL, "ERROR: %s did not "
 						    "exit", p.child[i].label);
-				(void)priv_end(&p, EXIT_CHILD);
+				(void)priv_end(&p, p.signal != 0 || p.restart ?
+				    p.exitcode : EXIT_CHILD);
 				goto out;
 			}
 		}

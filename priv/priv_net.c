@@ -4,6 +4,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,61 +18,302 @@
 #include "proc.h"
 #include "traffic.h"
 
+enum pn_state {
+	PN_IDLE = 0,		/* its net has no stream: connect when READY */
+	PN_UP,			/* the net has the stream, since `since' */
+	PN_RETRY,		/* connecting failed: again at `due' */
+	PN_RESPAWN,		/* the net lost its link: a new one at due */
+};
+
+/* More would only overflow: the schedule is at its ceiling long before. */
+#define PN_ATTEMPTS_MAX	64
+
+struct pn_side {
+	enum pn_state		 state;
+	unsigned int		 attempts;	/* failures since a good link */
+	struct timespec		 since;		/* PN_UP: stream passed */
+	struct timespec		 due;		/* PN_RETRY, PN_RESPAWN */
+	int			 failed;	/* a connect failed once */
+	int			 got;		/* some net's counters came */
+	int			 got_this;	/* the current net's came */
+	pid_t			 tunnel;	/* the current net's, or -1 */
+	pid_t			 old_tunnel;	/* a lost net's, or -1 */
+	struct traffic_stats	 st;		/* plain: the sum */
+	struct traffic_stats	 raw;		/* on the wire: the sum */
+	int			 compr_recv;	/* some link deflated recv */
+	int			 compr_sent;	/* ... sent */
+};
+
 static struct {
-	int			 attempted[2];	/* connect_peer() was called */
-	int			 failed[2];	/* ... and failed */
-	int			 got[2];	/* IMSG_NET_STATS came */
-	pid_t			 tunnel[2];	/* -1: none */
-	struct traffic_stats	 st[2];
+	int		 watch;
+	struct pn_side	 s[2];
 } pn;
 
+static long	 pn_ms_until(const struct timespec *, const struct timespec *);
+static void	 pn_schedule(struct pn_side *, enum pn_state,
+		    const struct timespec *);
+static void	 pn_add(struct pn_side *, const struct traffic_stats *);
+static int	 pn_tunnel_gone(pid_t);
+
 void
-priv_net_init(void)
+priv_net_init(int watch)
 {
+	uint32_t side;
+
 	memset(&pn, 0, sizeof(pn));
-	pn.tunnel[SIDE_LOCAL] = pn.tunnel[SIDE_REMOTE] = -1;
+	pn.watch = watch;
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
+		pn.s[side].tunnel = pn.s[side].old_tunnel = -1;
+}
+
+/* b - a in milliseconds. */
+static long
+pn_ms_until(const struct timespec *a, const struct timespec *b)
+{
+	return (long)(b->tv_sec - a->tv_sec) * 1000L +
+	    (b->tv_nsec - a->tv_nsec) / 1000000L;
+}
+
+unsigned int
+priv_net_backoff(unsigned int attempt, uint32_t rnd)
+{
+	uint64_t base, jitter, d;
+
+	/* 1000 << 9 is past the ceiling already. */
+	if (attempt >= 9)
+		base = PRIV_NET_BACKOFF_MAX_MS;
+	else
+		base = (uint64_t)PRIV_NET_BACKOFF_MIN_MS << attempt;
+	if (base > PRIV_NET_BACKOFF_MAX_MS)
+		base = PRIV_NET_BACKOFF_MAX_MS;
+	/*
+	 * Spread over +/- jitter, so that many clients cut off together
+	 * (a server restart) do not all come back in the same second.
+	 */
+	jitter = base * PRIV_NET_BACKOFF_JITTER_PCT / 100;
+	d = base - jitter + (((uint64_t)rnd * (2 * jitter + 1)) >> 32);
+	if (d > PRIV_NET_BACKOFF_MAX_MS)
+		d = PRIV_NET_BACKOFF_MAX_MS;
+	return (unsigned int)d;
+}
+
+/* The next wait of side s, from now; logs nothing. */
+static void
+pn_schedule(struct pn_side *s, enum pn_state state,
+    const struct timespec *now)
+{
+	unsigned int ms;
+
+	ms = priv_net_backoff(s->attempts, arc4random());
+	if (s->attempts < PN_ATTEMPTS_MAX)
+		s->attempts++;
+	s->state = state;
+	s->due = *now;
+	s->due.tv_sec += ms / 1000;
+	s->due.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (s->due.tv_nsec >= 1000000000L) {
+		s->due.tv_sec++;
+		s->due.tv_nsec -= 1000000000L;
+	}
 }
 
 int
-priv_net_connect(const struct conf *conf, int watch,
-    struct proc_child *children)
+priv_net_want_connect(uint32_t side, const struct timespec *now)
 {
-	static const int slots[2] = { PROC_SLOT_NET_LOCAL,
-	    PROC_SLOT_NET_REMOTE };
+	const struct pn_side *s = &pn.s[side];
+
+	return s->state == PN_IDLE ||
+	    (s->state == PN_RETRY && pn_ms_until(now, &s->due) <= 0);
+}
+
+int
+priv_net_connect(const struct conf *conf, uint32_t side,
+    struct proc_child *c, const struct timespec *now)
+{
+	struct pn_side *s = &pn.s[side];
 	struct connect_result res;
-	struct proc_child *c;
 	struct ipc_buf buf;
+	const char *name = ipc_side_name(side);
+
+	if (connect_peer(side == SIDE_LOCAL ? &conf->local : &conf->remote,
+	    pn.watch, name, &res) == -1) {
+		s->failed = 1;
+		connect_result_free(&res);
+		if (!pn.watch || !res.transient)
+			return -1;
+		/* connect_peer() said why. */
+		pn_schedule(s, PN_RETRY, now);
+		log_msg(LOG_LVL_NOTICE, name, NULL, "connection failed; "
+		    "reconnecting in %ld s",
+		    (pn_ms_until(now, &s->due) + 500) / 1000);
+		return 1;
+	}
+	s->tunnel = res.pid;
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, (uint32_t)res.kind);
+	/* The descriptor is closed by the channel once sent. */
+	if (c->chan.fd == -1 || ipc_send(&c->chan, IMSG_NET_STREAM,
+	    c->side, res.fd, &buf) == -1) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s: %s",
+		    c->label, c->chan.fd == -1 ? "gone" : c->chan.err);
+		(void)close(res.fd);
+		ipc_buf_free(&buf);
+		connect_result_free(&res);
+		return -1;
+	}
+	ipc_buf_free(&buf);
+	(void)ipc_flush(&c->chan);
+	connect_result_free(&res);
+	if (s->attempts > 0)
+		log_debug("%s: connected again after %u failure(s)", name,
+		    s->attempts);
+	s->state = PN_UP;
+	s->since = *now;
+	return 0;
+}
+
+void
+priv_net_lost(uint32_t side, const struct timespec *now)
+{
+	struct pn_side *s = &pn.s[side];
+	int status;
+
+	if (s->state == PN_UP &&
+	    pn_ms_until(&s->since, now) >= (long)PRIV_NET_STABLE_MS)
+		s->attempts = 0;
+	/*
+	 * The tunnel of the connection before has had a whole wait to
+	 * leave, and a SIGTERM: it is not waited for any longer.
+	 */
+	if (s->old_tunnel > 0 && !pn_tunnel_gone(s->old_tunnel)) {
+		(void)kill(s->old_tunnel, SIGKILL);
+		while (waitpid(s->old_tunnel, &status, 0) == -1 &&
+		    errno == EINTR)
+			;
+	}
+	s->old_tunnel = s->tunnel;
+	s->tunnel = -1;
+	pn_schedule(s, PN_RESPAWN, now);
+	/* The net has said why; this says what happens next. */
+	log_msg(LOG_LVL_NOTICE, ipc_side_name(side), NULL, "connection lost; "
+	    "reconnecting in %ld s", (pn_ms_until(now, &s->due) + 500) / 1000);
+}
+
+int
+priv_net_respawn_due(uint32_t side, const struct timespec *now)
+{
+	const struct pn_side *s = &pn.s[side];
+
+	return s->state == PN_RESPAWN && pn_ms_until(now, &s->due) <= 0;
+}
+
+int
+priv_net_connected(void)
+{
+	return pn.s[SIDE_LOCAL].state == PN_UP &&
+	    pn.s[SIDE_REMOTE].state == PN_UP;
+}
+
+void
+priv_net_ended(void)
+{
+	struct pn_side *s;
 	uint32_t side;
 
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-		c = &children[slots[side]];
-		pn.attempted[side] = 1;
-		if (connect_peer(side == SIDE_LOCAL ? &conf->local :
-		    &conf->remote, watch, ipc_side_name(side), &res) == -1) {
-			pn.failed[side] = 1;
-			connect_result_free(&res);
-			return -1;
-		}
-		pn.tunnel[side] = res.pid;
-		ipc_buf_init(&buf);
-		ipc_put_u32(&buf, (uint32_t)res.kind);
-		/* The descriptor is closed here once sent. */
-		if (c->chan.fd == -1 || ipc_send(&c->chan, IMSG_NET_STREAM,
-		    c->side, res.fd, &buf) == -1) {
-			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s: %s",
-			    c->label, c->chan.fd == -1 ? "gone" :
-			    c->chan.err);
-			if (c->chan.fd == -1)
-				(void)close(res.fd);
-			ipc_buf_free(&buf);
-			connect_result_free(&res);
-			return -1;
-		}
-		ipc_buf_free(&buf);
-		(void)ipc_flush(&c->chan);
-		connect_result_free(&res);
+		s = &pn.s[side];
+		/*
+		 * Every net has gone: the tunnels see EOF (or SIGTERM,
+		 * from connect_tunnel_reap()) and are waited for, so
+		 * that none is left behind by a run that goes on.
+		 */
+		if (s->tunnel > 0)
+			(void)connect_tunnel_reap(s->tunnel);
+		if (s->old_tunnel > 0)
+			(void)connect_tunnel_reap(s->old_tunnel);
+		s->tunnel = s->old_tunnel = -1;
+		s->got_this = 0;
+		if (s->state != PN_RESPAWN)
+			s->state = PN_IDLE;
 	}
-	return 0;
+}
+
+void
+priv_net_restarted(void)
+{
+	uint32_t side;
+
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
+		pn.s[side].state = PN_IDLE;
+}
+
+void
+priv_net_cancel(uint32_t side)
+{
+	struct pn_side *s = &pn.s[side];
+
+	if (s->state == PN_RESPAWN || s->state == PN_RETRY)
+		s->state = PN_IDLE;
+}
+
+int
+priv_net_timeout(const struct timespec *now)
+{
+	const struct pn_side *s;
+	uint32_t side;
+	long ms, best = -1;
+
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+		s = &pn.s[side];
+		if (s->state != PN_RETRY && s->state != PN_RESPAWN)
+			continue;
+		ms = pn_ms_until(now, &s->due);
+		if (ms < 0)
+			ms = 0;
+		/* Rounded up: woken a little early, nothing would be due. */
+		if (best == -1 || ms + 1 < best)
+			best = ms + 1;
+	}
+	return (int)best;
+}
+
+/* Has tunnel pid left (reaped now or before)? */
+static int
+pn_tunnel_gone(pid_t pid)
+{
+	pid_t r;
+	int status;
+
+	while ((r = waitpid(pid, &status, WNOHANG)) == -1 && errno == EINTR)
+		;
+	return r != 0;		/* reaped, or not ours any more */
+}
+
+void
+priv_net_reap(void)
+{
+	uint32_t side;
+
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
+		if (pn.s[side].old_tunnel > 0 &&
+		    pn_tunnel_gone(pn.s[side].old_tunnel))
+			pn.s[side].old_tunnel = -1;
+}
+
+/*
+ * One connection's counters into the side's sums.  A link that never
+ * deflated has no raw counts: its plain bytes are what went on the wire,
+ * and count as such once another link of the side did deflate.
+ */
+static void
+pn_add(struct pn_side *s, const struct traffic_stats *st)
+{
+	s->st.recv += st->recv;
+	s->st.sent += st->sent;
+	s->raw.recv += st->recv_raw != 0 ? st->recv_raw : st->recv;
+	s->raw.sent += st->sent_raw != 0 ? st->sent_raw : st->sent;
+	s->compr_recv |= st->recv_raw != 0;
+	s->compr_sent |= st->sent_raw != 0;
 }
 
 const char *
@@ -77,9 +321,11 @@ priv_net_stats(uint32_t side, const struct ipc_msg *msg)
 {
 	struct ipc_rd rd;
 	struct traffic_stats st;
+	struct pn_side *s;
 
 	if (side != SIDE_LOCAL && side != SIDE_REMOTE)
 		return "not from a net";
+	s = &pn.s[side];
 	ipc_rd_init(&rd, msg);
 	st.recv = ipc_get_u64(&rd);
 	st.recv_raw = ipc_get_u64(&rd);
@@ -87,10 +333,10 @@ priv_net_stats(uint32_t side, const struct ipc_msg *msg)
 	st.sent_raw = ipc_get_u64(&rd);
 	if (ipc_rd_end(&rd) == -1)
 		return "bad layout";
-	if (pn.got[side])
+	if (s->got_this)
 		return "sent twice";
-	pn.got[side] = 1;
-	pn.st[side] = st;
+	s->got_this = s->got = 1;
+	pn_add(s, &st);
 	return NULL;
 }
 
@@ -103,6 +349,8 @@ priv_net_exitcode(const struct proc_child *c)
 	case EXIT_FAIL:
 	case EXIT_PANIC:
 		return WEXITSTATUS(c->status);
+	case EXIT_NET_LOST:
+		return EXIT_FAIL;
 	default:
 		return -1;
 	}
@@ -112,17 +360,27 @@ void
 priv_net_finish(void)
 {
 	char line[TRAFFIC_LINE_MAX];
+	struct traffic_stats st;
+	struct pn_side *s;
 	uint32_t side;
 
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-		if (!pn.got[side] && !pn.failed[side])
+		s = &pn.s[side];
+		if (!s->got && !s->failed)
 			continue;
+		st.recv = s->st.recv;
+		st.sent = s->st.sent;
+		st.recv_raw = s->compr_recv ? s->raw.recv : 0;
+		st.sent_raw = s->compr_sent ? s->raw.sent : 0;
 		log_msg(LOG_LVL_INFO, ipc_side_name(side), NULL, "%s",
-		    traffic_format(line, sizeof(line), &pn.st[side]));
+		    traffic_format(line, sizeof(line), &st));
 	}
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-		if (pn.tunnel[side] > 0)
-			(void)connect_tunnel_reap(pn.tunnel[side]);
-		pn.tunnel[side] = -1;
+		s = &pn.s[side];
+		if (s->tunnel > 0)
+			(void)connect_tunnel_reap(s->tunnel);
+		if (s->old_tunnel > 0)
+			(void)connect_tunnel_reap(s->old_tunnel);
+		s->tunnel = s->old_tunnel = -1;
 	}
 }

@@ -153,6 +153,14 @@ proc_exec(const struct proc_child *c, const int *fds, int nfds, int devnull,
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGCHLD, &sa, NULL);
+	/*
+	 * SIGHUP asks priv to reopen its log (logrotate, a service
+	 * manager's reload that signals the whole group): the children
+	 * have nothing to do with it and must not die of it.  Ignored
+	 * stays ignored across the exec.
+	 */
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGHUP, &sa, NULL);
 	(void)sigprocmask(SIG_SETMASK, mask, NULL);
 
 	/* Out of the way of 3..5 first, in case a source is one of them. */

@@ -72,9 +72,10 @@ const char *proc_status_text(const struct proc_child *);
 #define PROC_GRACE_MS	2000
 
 /*
- * SIGINT, SIGTERM and SIGCHLD go to a self-pipe that priv_run() polls;
- * installed before the database is opened, so that an early signal
- * still ends the run cleanly.  0, or -1 after logging.
+ * SIGINT, SIGTERM, SIGHUP and SIGCHLD go to a self-pipe that priv_run()
+ * polls; installed before the database is opened, so that an early
+ * signal still ends the run cleanly.  A connection attempt gives way to
+ * SIGINT and SIGTERM (connect_set_abort()).  0, or -1 after logging.
  */
 int	 priv_signals_init(void);
 

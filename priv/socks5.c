@@ -64,6 +64,27 @@ socks5_reply_text(unsigned int code)
 	return sx_replies[code];
 }
 
+int
+socks5_reply_errno(unsigned int code)
+{
+	switch (code) {
+	case 1:		/* general failure: often the proxy's own upstream */
+		return ECONNABORTED;
+	case 2:
+		return EACCES;
+	case 3:
+		return ENETUNREACH;
+	case 4:
+		return EHOSTUNREACH;
+	case 5:
+		return ECONNREFUSED;
+	case 6:
+		return ETIMEDOUT;
+	default:
+		return EPROTO;
+	}
+}
+
 /* ASCII only: the reference's classes are not locale-dependent. */
 static int
 sx_isalnum(unsigned char c)
@@ -389,6 +410,8 @@ sx_wait(int fd, short ev, const struct timespec *deadline)
 		pfd.events = ev;
 		pfd.revents = 0;
 		n = poll(&pfd, 1, ms);
+		if (n == -1 && errno == EINTR && connect_aborted())
+			return -1;		/* errno EINTR */
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -444,6 +467,7 @@ sx_read(int fd, void *buf, size_t len, const struct timespec *dl,
 		}
 		if (n == 0) {
 			sx_error(name, "0 bytes read (got EOF)");
+			errno = ECONNRESET;
 			return -1;
 		}
 		if (errno == EINTR)
@@ -493,6 +517,7 @@ socks5_handshake(int fd, const struct socks5_uri *u,
 		goto out;
 	if (buf[0] != SOCKS5_VERSION) {
 		sx_error(name, "Invalid protocol");
+		errno = EPROTO;
 		goto out;
 	}
 	if (buf[1] == SOCKS5_METHOD_USERPASS && u->has_auth) {
@@ -500,6 +525,7 @@ socks5_handshake(int fd, const struct socks5_uri *u,
 		plen = strlen(u->pass);
 		if (ulen > 255 || plen > 255) {
 			sx_error(name, "Username or password too long");
+			errno = EINVAL;
 			goto out;
 		}
 		len = 0;
@@ -517,15 +543,18 @@ socks5_handshake(int fd, const struct socks5_uri *u,
 			goto out;
 		if (buf[0] != SOCKS5_AUTH_VERSION) {
 			sx_error(name, "Invalid protocol");
+			errno = EPROTO;
 			goto out;
 		}
 		if (buf[1] != 0x00) {
 			sx_error(name, "Authentication failed");
+			errno = EACCES;
 			goto out;
 		}
 	} else if (buf[1] != SOCKS5_METHOD_NONE) {
 		/* 0xFF, or a method we did not offer. */
 		sx_error(name, "No acceptable authentication methods");
+		errno = EACCES;
 		goto out;
 	}
 
@@ -554,6 +583,7 @@ socks5_handshake(int fd, const struct socks5_uri *u,
 		goto out;
 	if (buf[0] != SOCKS5_VERSION || buf[2] != 0x00) {
 		sx_error(name, "Invalid protocol");
+		errno = EPROTO;
 		goto out;
 	}
 	rep = buf[1];
@@ -562,6 +592,7 @@ socks5_handshake(int fd, const struct socks5_uri *u,
 			sx_error(name, "%s", socks5_reply_text(rep));
 		else
 			sx_error(name, "Unknown reply code %u", rep);
+		errno = socks5_reply_errno(rep);
 		goto out;
 	}
 	switch (buf[3]) {
@@ -578,12 +609,13 @@ socks5_handshake(int fd, const struct socks5_uri *u,
 		break;
 	default:
 		sx_error(name, "Invalid address type %u", buf[3]);
+		errno = EPROTO;
 		goto out;
 	}
 	if (sx_read(fd, buf, len + 2, &dl, name) == -1)
 		goto out;
 	rv = 0;
  out:
-	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));	/* errno left as it is */
 	return rv;
 }

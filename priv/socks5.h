@@ -99,11 +99,23 @@ int	 socks5_target(struct socks5_target *, const char *, const char *,
  * for what the reference did not handle ("0 bytes read (got EOF)",
  * "read: <strerror>", "write: <strerror>", "Unknown reply code N",
  * "Invalid address type N", "Username or password too long").
+ * errno then says what kind of failure it was (connect.h classifies it):
+ * the I/O error (ECONNRESET for EOF, ETIMEDOUT, EINTR when
+ * connect_aborted()), the CONNECT reply's socks5_reply_errno(), EACCES
+ * for a refused authentication, EPROTO for a proxy that breaks the
+ * protocol, EINVAL for credentials too long to send.
  */
 int	 socks5_handshake(int, const struct socks5_uri *,
 	    const struct socks5_target *, int, const char *);
 
 /* The text for a CONNECT reply code 1..8; NULL otherwise. */
 const char	*socks5_reply_text(unsigned int);
+/*
+ * The errno that stands for a CONNECT reply code: the proxy could not
+ * reach the server (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED, ETIMEDOUT;
+ * ECONNABORTED for a general failure) or would not (EACCES; EPROTO for
+ * the rest).
+ */
+int		 socks5_reply_errno(unsigned int);
 
 #endif

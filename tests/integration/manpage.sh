@@ -177,9 +177,10 @@ done
 
 # ---- exit codes -----------------------------------------------------------
 
-# EXIT_NET_LOST is a net child's own code, which priv never exits with
-# (ipc/proc.h): not the user's to know.
-mapfile -t codes < <(grep -v '^#define[[:space:]]*EXIT_NET_LOST[[:space:]]' "$PROC_H" |
+# EXIT_NET_LOST is a net's own status, which priv turns into EXIT_FAIL
+# (or a reconnection): interimap itself never exits with it.
+mapfile -t codes < <(
+    grep -v '^#define[[:space:]]*EXIT_NET_LOST[[:space:]]' "$PROC_H" |
     sed -n \
     's/^#define[ \t]\{1,\}EXIT_[A-Z_]\{1,\}[ \t]\{1,\}\([0-9]\{1,\}\).*/\1/p' |
     sort -n -u)

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -681,23 +682,27 @@ struct sx_case {
 	const char		*after;	/* left in the stream */
 };
 
-static void
+/*
+ * Runs one negotiation; returns -1 if it succeeded, else whether errno
+ * after the failure is a transient one (connect_errno_transient()).
+ */
+static int
 sx_run(const struct sx_case *c, const struct socks5_target *t)
 {
 	struct socks5_uri	 u;
 	unsigned char		 buf[2048];
 	char			 want[512];
 	size_t			 n;
-	int			 sv[2], rv;
+	int			 sv[2], rv, transient;
 
 	log_reset();
 	if (socks5_uri_parse(c->uri, &u) != SOCKS5_URI_OK) {
 		OK(0, "%s: bad uri", c->desc);
-		return;
+		return -2;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		OK(0, "socketpair");
-		return;
+		return -2;
 	}
 	if (c->replylen > 0 &&
 	    write(sv[1], c->reply, c->replylen) != (ssize_t)c->replylen)
@@ -709,6 +714,7 @@ sx_run(const struct sx_case *c, const struct socks5_target *t)
 		sv[1] = -1;
 	}
 	rv = socks5_handshake(sv[0], &u, t, 300, "local");
+	transient = rv == -1 ? connect_errno_transient(errno) : -1;
 	IS_INT(rv, c->rv, c->desc);
 	if (c->log != NULL) {
 		(void)snprintf(want, sizeof(want), "local: SOCKSv5 ERROR: %s",
@@ -730,6 +736,21 @@ sx_run(const struct sx_case *c, const struct socks5_target *t)
 	if (sv[1] != -1)
 		close(sv[1]);
 	socks5_uri_free(&u);
+	return transient;
+}
+
+/*
+ * Which failures --watch tries again: the proxy's connection breaking
+ * or stalling, not a proxy that refuses us or breaks the protocol.
+ */
+static int
+sx_want_transient(const char *log)
+{
+	if (log == NULL)
+		return -1;
+	return strcmp(log, "0 bytes read (got EOF)") == 0 ||
+	    strcmp(log, "read: Connection timed out") == 0 ||
+	    strcmp(log, "write: Broken pipe") == 0;
 }
 
 static void
@@ -824,7 +845,8 @@ test_handshake(void)
 		return;
 	}
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		sx_run(&cases[i], &t);
+		IS_INT(sx_run(&cases[i], &t), sx_want_transient(cases[i].log),
+		    "transient failure (errno)");
 
 	/* Every reply code of RFC 1928. */
 	for (i = 1; i <= 8; i++) {
@@ -838,7 +860,9 @@ test_handshake(void)
 		c.replylen = 6;
 		c.rv = -1;
 		c.log = replies[i];
-		sx_run(&c, &t);
+		/* The proxy could not reach the server: it may later. */
+		IS_INT(sx_run(&c, &t), i == 1 || (i >= 3 && i <= 6),
+		    "reply code: transient failure");
 		IS_STR(socks5_reply_text((unsigned int)i), replies[i],
 		    "reply text");
 	}
@@ -1251,6 +1275,68 @@ getopt_int(int fd, int level, int opt)
 	return v;
 }
 
+static volatile sig_atomic_t	 alarms, abort_now;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static int
+abort_asked(void)
+{
+	return abort_now && alarms > 0;
+}
+
+/*
+ * Connects to the black hole at port with SIGALRM every 100 ms: with
+ * stop set, a signal ends the attempt (EINTR, not transient) long before
+ * its 30 s timeout; without, the attempt goes on through the signals
+ * until its timeout (700 ms here).
+ */
+static void
+abort_case(const char *port, int stop)
+{
+	struct connect_result	 res;
+	struct sigaction	 sa, old;
+	struct itimerval	 it;
+	struct sec		 sec;
+	char			 want[256];
+	int			 rv;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: poll sees EINTR */
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGALRM, &sa, &old);
+	alarms = 0;
+	abort_now = stop;
+	if (!stop)
+		connect_set_timeout(700);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_usec = 100000;
+	it.it_interval.tv_usec = 100000;
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+	log_reset();
+	sec_init(&sec, "type", "imap", "host", "127.0.0.1", "port", port,
+	    NULL);
+	rv = connect_peer(&sec.s, 0, "local", &res);
+	sec_free(&sec);
+	memset(&it, 0, sizeof(it));
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+	(void)sigaction(SIGALRM, &old, NULL);
+	IS_INT(rv, -1, stop ? "aborted" : "not aborted: timed out");
+	(void)snprintf(want, sizeof(want),
+	    "local: ERROR: Can't connect to 127.0.0.1:%s: %s", port,
+	    stop ? "Interrupted system call" : "Connection timed out");
+	IS_STR(lastlog, want, "message");
+	if (!stop)
+		OK(alarms >= 2, "went on through %d signals", (int)alarms);
+	IS_INT(res.transient, !stop, "transient unless aborted");
+	connect_set_timeout(30000);
+}
+
 static void
 test_tcp(void)
 {
@@ -1329,6 +1415,7 @@ test_tcp(void)
 	    port);
 	IS_STR(lastlog, want, "message");
 	OK(res.fd == -1 && res.host == NULL, "res cleared");
+	IS_INT(res.transient, 1, "refused: transient");
 
 	/* IPv6, bracketed. */
 	l = listener(AF_INET6, 8, port, sizeof(port));
@@ -1359,11 +1446,13 @@ test_tcp(void)
 	sec_free(&sec);
 	IS_STR(lastlog, "local: ERROR: Invalid IP literal: imap.example.org",
 	    "message");
+	IS_INT(res.transient, 0, "[name]: not transient");
 	sec_init(&sec, "type", "imap", "host", "a..b", "port", "143", NULL);
 	IS_INT(connect_peer(&sec.s, 0, "local", &res), -1, "bad name");
 	sec_free(&sec);
 	IS_STR(lastlog, "local: ERROR: getaddrinfo(a..b): Name or service "
 	    "not known", "message");
+	IS_INT(res.transient, 0, "unknown name: not transient");
 	sec_init(&sec, "type", "imap", "host", "[127.0.0.1]", "port",
 	    "nosuchsvc", NULL);
 	IS_INT(connect_peer(&sec.s, 0, "local", &res), -1, "bad service");
@@ -1374,6 +1463,7 @@ test_tcp(void)
 	IS_INT(connect_peer(&sec.s, 0, "local", &res), -1, "no host");
 	sec_free(&sec);
 	IS_STR(lastlog, "local: ERROR: Missing option host", "message");
+	IS_INT(res.transient, 0, "no host: not transient");
 
 	/*
 	 * A black hole: a listener whose accept queue is full drops SYNs,
@@ -1412,6 +1502,17 @@ test_tcp(void)
 	    "local: ERROR: Can't connect to 127.0.0.1:%s: Connection timed "
 	    "out", port);
 	IS_STR(lastlog, want, "message");
+	IS_INT(res.transient, 1, "timed out: transient");
+
+	/*
+	 * A signal that asks to stop ends the wait at once (priv's SIGTERM
+	 * during a reconnection); one that does not, does not.
+	 */
+	connect_set_timeout(30000);
+	connect_set_abort(abort_asked);
+	abort_case(port, 0);
+	abort_case(port, 1);
+	connect_set_abort(NULL);
 	connect_set_timeout(0);
 	for (i = 0; i < 8; i++)
 		close(fill[i]);
@@ -1489,6 +1590,8 @@ fake_proxy(int l)
 	_exit(0);
 }
 
+static int	 last_transient;
+
 static void
 proxy_case(const char *proxyfmt, const char *host, int watch,
     const char *greet, const char *log)
@@ -1509,6 +1612,7 @@ proxy_case(const char *proxyfmt, const char *host, int watch,
 	    "proxy", proxy, NULL);
 	rv = connect_peer(&sec.s, watch, "remote", &res);
 	sec_free(&sec);
+	last_transient = res.transient;
 	if (greet == NULL) {
 		IS_INT(rv, -1, proxy);
 		(void)snprintf(buf, sizeof(buf), log, port);
@@ -1543,6 +1647,7 @@ test_proxy(void)
 	    "* OK proxied to ::1\r\n", NULL);
 	proxy_case("socks5h://u:bad@127.0.0.1:%s", "h", 0, NULL,
 	    "remote: SOCKSv5 ERROR: Authentication failed");
+	IS_INT(last_transient, 0, "refused by the proxy: not transient");
 	proxy_case("http://127.0.0.1:%s", "h", 0, NULL,
 	    "remote: ERROR: Unsupported proxy protocol http");
 	proxy_case("socks5://127.0.0.1:%s:x", "h", 0, NULL,
@@ -1553,6 +1658,7 @@ test_proxy(void)
 	    "127.0.0.1:%s:x");
 	proxy_case("socks5h://[localhost]:%s", "h", 0, NULL,
 	    "remote: ERROR: Invalid IP literal: localhost");
+	IS_INT(last_transient, 0, "bad proxy URI: not transient");
 	proxy_case("socks5h://127.0.0.1:%s", "[h]", 0, NULL,
 	    "remote: ERROR: Invalid IP literal: h");
 }

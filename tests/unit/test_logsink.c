@@ -401,7 +401,57 @@ test_logfile(void)
 	IS_INT(file == NULL ? -1 : count_lines(file), 6,
 	    "logfile appended, debug off not written");
 	free(file);
-	(void)unlink(path);
+
+	/* Rotated (SIGHUP): the lines after go to a new file by that name. */
+	{
+		char moved[160], moved2[160], want[512], *f1, *f2;
+
+		(void)snprintf(moved, sizeof(moved), "%s.1", path);
+		(void)snprintf(moved2, sizeof(moved2), "%s.2", path);
+		(void)unlink(path);
+		OK(logsink_init(NULL, 0, 0, path) == 0, "open for rotation");
+		cap_start();
+		logsink_emit(LOG_LVL_NOTICE, "", NULL, "before rotation");
+		OK(rename(path, moved) == 0, "rename the logfile");
+		logsink_emit(LOG_LVL_NOTICE, "", NULL, "renamed, not reopened");
+		IS_INT(logsink_reopen(), 0, "logsink_reopen");
+		logsink_emit(LOG_LVL_NOTICE, "", NULL, "after rotation");
+		/* Unopenable now: the current file is kept. */
+		OK(rename(path, moved2) == 0, "rename the new logfile");
+		OK(mkdir(path, 0700) == 0, "a directory in its place");
+		IS_INT(logsink_reopen(), -1, "reopen fails");
+		logsink_emit(LOG_LVL_NOTICE, "", NULL, "kept");
+		out = cap_end();
+		logsink_close();
+		(void)rmdir(path);
+		f1 = slurp(moved);
+		f2 = slurp(moved2);
+		OK(f1 != NULL && count_lines(f1) == 2 &&
+		    strstr(f1, " before rotation\n") != NULL &&
+		    strstr(f1, " renamed, not reopened\n") != NULL,
+		    "the rotated file has the lines before the reopen");
+		(void)snprintf(want, sizeof(want), " Can't open %s: Is a "
+		    "directory\n", path);
+		OK(f2 != NULL && count_lines(f2) == 3 &&
+		    strstr(f2, " after rotation\n") != NULL &&
+		    strstr(f2, want) != NULL && strstr(f2, " kept\n") != NULL,
+		    "the new file has the lines after, even when a second "
+		    "reopen fails");
+		free(f1);
+		free(f2);
+		(void)snprintf(want, sizeof(want), "before rotation\n"
+		    "renamed, not reopened\nafter rotation\n"
+		    "Can't open %s: Is a directory\nkept\n", path);
+		is_text(out, want, "stderr around the rotation");
+		free(out);
+		(void)unlink(moved);
+		(void)unlink(moved2);
+	}
+
+	/* Without a logfile, nothing to reopen. */
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "no logfile");
+	IS_INT(logsink_reopen(), 0, "reopen without a logfile");
+	logsink_close();
 
 	/* An unopenable logfile. */
 	(void)snprintf(path, sizeof(path), "%s/missing/log", dir);

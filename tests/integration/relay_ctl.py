@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Connections a test can cut or stall (priv_signals.sh, priv_reconnect.sh).
+
+  relay_ctl.py tcp PORT TARGET_PORT DIR
+      Listens on 127.0.0.1:PORT and relays every connection to
+      127.0.0.1:TARGET_PORT.  Each accepted connection adds a line to
+      DIR/accepted; SIGUSR1 cuts every open connection (both sockets
+      closed, as a dropped link would be); SIGTERM ends the relay.
+      DIR/listening appears once it listens.
+
+  relay_ctl.py gate LIMIT DIR COMMAND [ARG...]
+      A tunnel command in front of another one: runs COMMAND with pipes
+      on its stdin and stdout and relays ours to them, until LIMIT bytes
+      have gone to COMMAND.  Then DIR/paused appears and nothing moves
+      either way until DIR/open exists: the server looks stalled in the
+      middle of whatever was being sent.  (A gate opened before LIMIT is
+      reached never closes.)
+"""
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+CHUNK = 65536
+
+
+def touch(path, text=""):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def tcp(port, target, d):
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(16)
+    lsock.setblocking(False)
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+    signal.set_wakeup_fd(wake_w.fileno())
+    cut = [False]
+
+    def on_usr1(signum, frame):
+        cut[0] = True
+
+    signal.signal(signal.SIGUSR1, on_usr1)
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
+    sel = selectors.DefaultSelector()
+    sel.register(lsock, selectors.EVENT_READ, "listen")
+    sel.register(wake_r, selectors.EVENT_READ, "wake")
+    peer = {}
+    touch(os.path.join(d, "listening"))
+
+    def close_pair(s):
+        o = peer.pop(s, None)
+        for x in (s, o):
+            if x is None:
+                continue
+            peer.pop(x, None)
+            try:
+                sel.unregister(x)
+            except (KeyError, ValueError):
+                pass
+            x.close()
+
+    while True:
+        for key, _ in sel.select():
+            what = key.data
+            if what == "listen":
+                try:
+                    c, _ = lsock.accept()
+                except BlockingIOError:
+                    continue
+                try:
+                    s = socket.create_connection(("127.0.0.1", target))
+                except OSError:
+                    c.close()
+                    continue
+                peer[c] = s
+                peer[s] = c
+                sel.register(c, selectors.EVENT_READ, "conn")
+                sel.register(s, selectors.EVENT_READ, "conn")
+                touch(os.path.join(d, "accepted"), "conn\n")
+            elif what == "wake":
+                try:
+                    wake_r.recv(64)
+                except BlockingIOError:
+                    pass
+            else:
+                s = key.fileobj
+                if s not in peer:
+                    continue
+                try:
+                    data = s.recv(CHUNK)
+                except OSError:
+                    data = b""
+                if not data:
+                    close_pair(s)
+                    continue
+                try:
+                    peer[s].sendall(data)
+                except OSError:
+                    close_pair(s)
+        if cut[0]:
+            cut[0] = False
+            for s in list(peer):
+                if s in peer:
+                    # RST rather than FIN: a link that died, not a
+                    # server that said goodbye.
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    close_pair(s)
+            touch(os.path.join(d, "cuts"), "cut\n")
+
+
+def gate(limit, d, cmd):
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         bufsize=0)
+    to_cmd = p.stdin.fileno()
+    from_cmd = p.stdout.fileno()
+    os.set_blocking(0, False)
+    os.set_blocking(from_cmd, False)
+    sent = 0
+    inputs = {0: to_cmd, from_cmd: 1}
+    opened = os.path.join(d, "open")
+    while inputs:
+        if sent >= limit and not os.path.exists(opened):
+            if not os.path.exists(os.path.join(d, "paused")):
+                touch(os.path.join(d, "paused"))
+            time.sleep(0.05)
+            continue
+        sel = selectors.DefaultSelector()
+        for fd in inputs:
+            sel.register(fd, selectors.EVENT_READ)
+        for key, _ in sel.select(0.2):
+            fd = key.fileobj
+            n = CHUNK
+            if fd == 0 and not os.path.exists(opened):
+                n = max(1, min(CHUNK, limit - sent))
+            try:
+                data = os.read(fd, n)
+            except BlockingIOError:
+                continue
+            if not data:
+                out = inputs.pop(fd)
+                if out == to_cmd:
+                    p.stdin.close()
+                else:
+                    return
+                continue
+            os.set_blocking(inputs[fd], True)
+            _write_all(inputs[fd], data)
+            if fd == 0:
+                sent += len(data)
+        sel.close()
+
+
+def _write_all(fd, data):
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def main():
+    a = sys.argv[1:]
+    if len(a) == 4 and a[0] == "tcp":
+        tcp(int(a[1]), int(a[2]), a[3])
+    elif len(a) >= 4 and a[0] == "gate":
+        gate(int(a[1]), a[2], a[3:])
+    else:
+        sys.stderr.write(__doc__)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
