@@ -15,6 +15,14 @@
       either way until DIR/open exists: the server looks stalled in the
       middle of whatever was being sent.  (A gate opened before LIMIT is
       reached never closes.)
+
+  relay_ctl.py cut UP DOWN DIR COMMAND [ARG...]
+      A tunnel command in front of another one that drops the link once
+      UP bytes have gone to COMMAND (UP > 0) or DOWN bytes have come from
+      it (DOWN > 0): exactly that many are relayed, then COMMAND is
+      killed and we exit, as a connection cut in the middle of an APPEND's
+      literal or a FETCH's body.  DIR/cut then holds "up N down M"; while
+      it exists, later runs are COMMAND itself (the link is back).
 """
 
 import os
@@ -160,6 +168,40 @@ def gate(limit, d, cmd):
         sel.close()
 
 
+def cut(up_limit, down_limit, d, cmd):
+    marker = os.path.join(d, "cut")
+    if os.path.exists(marker):
+        os.execvp(cmd[0], cmd)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         bufsize=0)
+    to_cmd = p.stdin.fileno()
+    from_cmd = p.stdout.fileno()
+    count = {0: 0, from_cmd: 0}
+    limit = {0: up_limit, from_cmd: down_limit}
+    out = {0: to_cmd, from_cmd: 1}
+    sel = selectors.DefaultSelector()
+    for fd in out:
+        sel.register(fd, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            fd = key.fileobj
+            n = CHUNK
+            if limit[fd] > 0:
+                n = max(1, min(CHUNK, limit[fd] - count[fd]))
+            data = os.read(fd, n)
+            if not data:
+                p.kill()
+                return
+            _write_all(out[fd], data)
+            count[fd] += len(data)
+            if limit[fd] > 0 and count[fd] >= limit[fd]:
+                touch(marker, "up %d down %d\n" % (count[0],
+                                                   count[from_cmd]))
+                p.kill()
+                p.wait()
+                os._exit(0)
+
+
 def _write_all(fd, data):
     while data:
         n = os.write(fd, data)
@@ -172,6 +214,8 @@ def main():
         tcp(int(a[1]), int(a[2]), a[3])
     elif len(a) >= 4 and a[0] == "gate":
         gate(int(a[1]), a[2], a[3:])
+    elif len(a) >= 5 and a[0] == "cut":
+        cut(int(a[1]), int(a[2]), a[3], a[4:])
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)
