@@ -38,10 +38,10 @@
 # /var/lib and /run are under $T/sys; the processes carry the test's
 # marker variable (INTERIMAP_TEST_SCRATCH) for the clean-up.
 
-# The engine refuses --watch until it watches: 0 runs interimap-account@'s
-# command line without its --watch; 1 runs it as it is, until the first
-# STATUS=idle, then stops it with SIGTERM as `systemctl stop` would.
-WATCH=0
+# 1 runs interimap-account@'s command line as it is, until the first
+# STATUS=idle, then stops it with SIGTERM as `systemctl stop` would; 0
+# (for debugging the unit alone) runs it without its --watch.
+WATCH=1
 
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/unit.sh"
