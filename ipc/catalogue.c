@@ -24,7 +24,6 @@ static const struct {
 	int		opt;
 } ipc_fd_types[] = {
 	{ IMSG_NET_STREAM,	IPC_FDOPT_MUST },
-	{ IMSG_ENGINE_NET,	IPC_FDOPT_MUST },
 };
 
 const struct ipc_catalogue_entry *

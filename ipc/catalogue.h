@@ -16,7 +16,7 @@
 
 #include "proc.h"
 
-#define IPC_CATALOGUE_VERSION	4
+#define IPC_CATALOGUE_VERSION	5
 #define IPC_ANYLEN		(256 * 1024)
 
 #define IPC_MESSAGES(X)							\
@@ -50,11 +50,6 @@
 	X(IMSG_ENGINE_STATUS,	PROC_ENGINE, PROC_PRIV, 16, 16)		\
 	/* synchronise now (SIGHUP): every mailbox is looked at again */\
 	X(IMSG_ENGINE_WAKE,	PROC_PRIV, PROC_ENGINE, 0, 0)		\
-	/*								\
-	 * watch mode: a new channel to a new net for side u32 (fd	\
-	 * attached), after the previous one lost its connection	\
-	 */								\
-	X(IMSG_ENGINE_NET,	PROC_PRIV, PROC_ENGINE, 4, 4)		\
 	/* --- engine <-> net: IMAP operations (net/imap_ops.c) -------- */\
 	/*								\
 	 * Requests carry a request id in hdr.peerid; every answer	\
