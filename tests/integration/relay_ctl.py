@@ -23,6 +23,13 @@
       killed and we exit, as a connection cut in the middle of an APPEND's
       literal or a FETCH's body.  DIR/cut then holds "up N down M"; while
       it exists, later runs are COMMAND itself (the link is back).
+
+  relay_ctl.py overflow DIR COMMAND [ARG...]
+      A tunnel command in front of another one that, once the server
+      has answered OK to the client's NOTIFY SET, sends the client
+      "* OK [NOTIFICATIONOVERFLOW] ..." as if the server had dropped
+      events (RFC 5465 5.8).  DIR/overflow then exists; while it does,
+      later runs are COMMAND itself.
 """
 
 import os
@@ -202,6 +209,61 @@ def cut(up_limit, down_limit, d, cmd):
                 os._exit(0)
 
 
+def overflow(d, cmd):
+    marker = os.path.join(d, "overflow")
+    if os.path.exists(marker):
+        os.execvp(cmd[0], cmd)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         bufsize=0)
+    to_cmd = p.stdin.fileno()
+    from_cmd = p.stdout.fileno()
+    out = {0: to_cmd, from_cmd: 1}
+    sel = selectors.DefaultSelector()
+    for fd in out:
+        sel.register(fd, selectors.EVENT_READ)
+    up = b""            # the client's lines, for NOTIFY SET's tag
+    down = b""          # the server's, for that tag's OK
+    tag = None
+    done = False
+    while True:
+        for key, _ in sel.select():
+            fd = key.fileobj
+            data = os.read(fd, CHUNK)
+            if not data:
+                p.kill()
+                return
+            if done:
+                _write_all(out[fd], data)
+                continue
+            if fd == 0:
+                _write_all(out[fd], data)
+                up += data
+                while b"\r\n" in up:
+                    line, up = up.split(b"\r\n", 1)
+                    w = line.split(b" ", 3)
+                    if len(w) >= 3 and w[1].upper() == b"NOTIFY" and \
+                            w[2].upper() == b"SET":
+                        tag = w[0]
+                continue
+            down += data
+            # Whole lines only: the overflow goes between two of them.
+            cut = down.rfind(b"\r\n")
+            if cut < 0:
+                continue
+            lines, down = down[:cut + 2], down[cut + 2:]
+            _write_all(1, lines)
+            if tag is not None and any(
+                    x.startswith(tag + b" OK")
+                    for x in lines.split(b"\r\n")):
+                _write_all(1, b"* OK [NOTIFICATIONOVERFLOW] events "
+                           b"dropped (relay_ctl.py)\r\n")
+                touch(marker)
+                done = True
+                if down:
+                    _write_all(1, down)
+                    down = b""
+
+
 def _write_all(fd, data):
     while data:
         n = os.write(fd, data)
@@ -214,6 +276,8 @@ def main():
         tcp(int(a[1]), int(a[2]), a[3])
     elif len(a) >= 4 and a[0] == "gate":
         gate(int(a[1]), a[2], a[3:])
+    elif len(a) >= 3 and a[0] == "overflow":
+        overflow(a[1], a[2:])
     elif len(a) >= 5 and a[0] == "cut":
         cut(int(a[1]), int(a[2]), a[3], a[4:])
     else:
