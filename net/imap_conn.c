@@ -1114,7 +1114,12 @@ conn_setup(struct imap_conn *c)
 	if (!imap_conn_has_cap(c, "UIDPLUS"))
 		conn_fail_plain(c, EXIT_FAIL,
 		    "Non UIDPLUS-capable IMAP server.");
-	if (!c->conf.notify && !imap_conn_has_cap(c, "LIST-STATUS"))
+	/*
+	 * Unlike the reference, with --notify too: every pass, watched or
+	 * not, starts from a LIST-STATUS (mailboxes created, renamed or
+	 * deleted while running are seen there).
+	 */
+	if (!imap_conn_has_cap(c, "LIST-STATUS"))
 		conn_fail_plain(c, EXIT_FAIL,
 		    "Non LIST-STATUS-capable IMAP server.");
 	conn_ready(c);
