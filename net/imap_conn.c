@@ -34,6 +34,7 @@
 #include "imap_proto.h"
 #include "imap_conn_int.h"
 #include "imap_parse.h"
+#include "scram.h"
 #include "stream.h"
 #include "tls.h"
 
@@ -353,6 +354,7 @@ imap_conn_free(struct imap_conn *c)
 	/* A callback that never returned (a fatal error in it). */
 	if (c->in_cb != NULL && !c->in_cb->submitted)
 		cmd_free(c->in_cb);
+	scram_free(c->scram);
 	stream_free(c->stream);
 	imap_parser_free(c->parser);
 	free(c->rbuf);
@@ -904,6 +906,101 @@ conn_code(struct imap_conn *c, const struct imap_cond *cond, int tagged)
 	}
 }
 
+/*
+ * A SCRAM exchange (scram.h), one continuation request at a time on the
+ * AUTHENTICATE command left open: our first message (unless it went as
+ * SASL-IR), our proof, then the server's signature checked before the
+ * empty line that ends the exchange.  Anything wrong ends the session:
+ * a server that cannot prove it knows the password is not logged in to.
+ */
+static char *
+conn_base64(const void *p, size_t n)
+{
+	char *out;
+
+	if (n > INT_MAX / 2 || (out = malloc(4 * ((n + 2) / 3) + 1)) == NULL)
+		return NULL;
+	(void)EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+/* Strict base64; NULL if it is not.  NUL-terminated, *outlen without. */
+static unsigned char *
+conn_unbase64(const char *p, size_t n, size_t *outlen)
+{
+	unsigned char *out;
+	size_t i, pad = 0;
+	int r;
+
+	if (n % 4 != 0 || n > INT_MAX / 2)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '=') {
+			if (i + 2 < n)
+				return NULL;
+			pad++;
+		} else if (pad > 0)
+			return NULL;
+	}
+	if ((out = malloc(n / 4 * 3 + 1)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	if ((r = EVP_DecodeBlock(out, (const unsigned char *)p, (int)n)) < 0 ||
+	    (size_t)r < pad) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)r - pad;
+	out[*outlen] = '\0';
+	return out;
+}
+
+static void
+conn_scram_step(struct imap_conn *c, const char *text)
+{
+	struct imap_cmd *cmd = c->sasl_cmd;
+	unsigned char *in = NULL;
+	char *b64;
+	const char *out = NULL;
+	size_t tlen = text != NULL ? strlen(text) : 0, inlen = 0;
+
+	if (cmd == NULL)
+		imap_conn_fail(c, EXIT_PANIC, "Protocol error: continuation "
+		    "request after the SCRAM exchange");
+	if (c->sasl_step > 0 && (in = conn_unbase64(text != NULL ? text : "",
+	    tlen, &inlen)) == NULL)
+		imap_conn_fail(c, EXIT_FAIL, "Authentication failed: SCRAM: "
+		    "the server's message is not base64");
+	switch (c->sasl_step++) {
+	case 0:		/* no SASL-IR: "+ " asks for our first message */
+		out = scram_client_first(c->scram);
+		break;
+	case 1:		/* the server's first: our proof */
+		out = scram_client_final(c->scram, (const char *)in, inlen);
+		break;
+	default:	/* the server's signature, or an error */
+		if (scram_server_final(c->scram, (const char *)in, inlen) ==
+		    -1) {
+			free(in);
+			imap_conn_fail(c, EXIT_FAIL, "Authentication failed: "
+			    "SCRAM: %s", scram_error(c->scram));
+		}
+		free(in);
+		/* The empty response that ends the exchange. */
+		imap_cmd_end(cmd);
+		c->sasl_cmd = NULL;
+		return;
+	}
+	free(in);
+	if (out == NULL)
+		imap_conn_fail(c, EXIT_FAIL, "Authentication failed: SCRAM: %s",
+		    scram_error(c->scram));
+	if ((b64 = conn_base64(out, strlen(out))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	imap_cmd_secret(cmd, b64, strlen(b64));
+	freezero(b64, strlen(b64));
+	imap_cmd_cont(cmd);
+}
+
 static void
 conn_response(struct imap_conn *c, struct imap_resp *r)
 {
@@ -923,6 +1020,8 @@ conn_response(struct imap_conn *c, struct imap_resp *r)
 			    "unexpected continuation request \"+ %s\"",
 			    r->cond.text != NULL ? r->cond.text : "");
 		}
+		if (c->scram != NULL)
+			conn_scram_step(c, r->cond.text);
 		return;
 	default:
 		break;
@@ -1158,7 +1257,8 @@ conn_auth(struct imap_conn *c)
 		free(list);
 		imap_conn_fail(c, EXIT_FAIL, "Logins are disabled.");
 	}
-	if (strcmp(mech, "LOGIN") != 0 && strcmp(mech, "PLAIN") != 0) {
+	if (strcmp(mech, "LOGIN") != 0 && strcmp(mech, "PLAIN") != 0 &&
+	    !scram_mech(mech)) {
 		(void)snprintf(capname, sizeof(capname), "%s", mech);
 		free(list);
 		imap_conn_fail(c, EXIT_FAIL, "Unsupported authentication "
@@ -1170,6 +1270,38 @@ conn_auth(struct imap_conn *c)
 		imap_conn_fail(c, EXIT_FAIL, "Missing option password");
 	ulen = strlen(c->conf.username);
 	plen = strlen(c->conf.password);
+
+	if (scram_mech(mech)) {
+		/* The password stays in the exchange's state until PBKDF2. */
+		if ((c->scram = scram_new(mech, c->conf.username,
+		    c->conf.password)) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+		(void)snprintf(capname, sizeof(capname), "AUTHENTICATE %s",
+		    mech);
+		cmd = setup_cmd(c, capname, STEP_AUTH);
+		c->sasl_cmd = cmd;
+		if (imap_conn_has_cap(c, "SASL-IR")) {
+			const char *first = scram_client_first(c->scram);
+			char *ir;
+
+			if ((ir = conn_base64(first, strlen(first))) == NULL)
+				fatalx(EXIT_FAIL, "out of memory");
+			imap_cmd_secret(cmd, " ", 1);
+			imap_cmd_secret(cmd, ir, strlen(ir));
+			free(ir);
+			c->sasl_step = 1;
+		} else
+			c->sasl_step = 0;
+		imap_cmd_cont(cmd);
+		free(list);
+		explicit_bzero(c->conf.password, plen);
+		c->conf.password = NULL;
+		c->in_auth = 1;
+		/* Left open: conn_scram_step() adds to it and ends it. */
+		c->phase_start = conn_now();
+		imap_cmd_submit(cmd);
+		return;
+	}
 
 	if (strcmp(mech, "LOGIN") == 0) {
 		cmd = setup_cmd(c, "LOGIN", STEP_AUTH);
@@ -1248,6 +1380,21 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		break;
 	case STEP_AUTH:
 		c->in_auth = 0;
+		/*
+		 * A SCRAM server that says OK without having proved that it
+		 * knows the password (its signature) may be anybody.
+		 */
+		if (c->scram != NULL) {
+			int verified = scram_verified(c->scram);
+
+			scram_free(c->scram);
+			c->scram = NULL;
+			c->sasl_cmd = NULL;
+			if (ok && !verified)
+				imap_conn_fail(c, EXIT_FAIL, "Authentication "
+				    "failed: SCRAM: the server said OK "
+				    "without its signature");
+		}
 		/*
 		 * [UNAVAILABLE] (RFC 5530): the server could not check the
 		 * credentials now (its directory is down); that is no

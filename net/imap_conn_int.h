@@ -71,6 +71,8 @@ enum conn_state {
 struct net_stream;
 struct imap_parser;
 
+struct scram;
+
 struct imap_conn {
 	struct imap_conn_conf	 conf;
 	struct imap_conn_hooks	 hooks;
@@ -107,6 +109,9 @@ struct imap_conn {
 	int			 compress_tried;
 	int			 enable_sent;
 	int			 in_auth; /* quiet protocol log (debug 1) */
+	struct scram		*scram;	/* a SCRAM exchange under way */
+	struct imap_cmd		*sasl_cmd; /* its AUTHENTICATE, left open */
+	int			 sasl_step; /* continuations answered */
 	int			 tls_logged;
 	char			*bye;	/* the text of an untagged BYE */
 	struct imap_cmd		*logout;

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "conf_proto.h"
 #include "sandbox.h"
+#include "scram.h"
 #include "traffic.h"
 #include "imap_conn.h"
 #include "imap_ops.h"
@@ -609,6 +610,8 @@ net_main(int argc, char *argv[], uint32_t side)
 	net_session_conf(&n);
 	/* OpenSSL looks at the time zone while checking certificates. */
 	tzset();
+	if (n.cc.auth != NULL && strcasestr(n.cc.auth, "SCRAM-") != NULL)
+		scram_preload();
 	if ((n.ops = imap_ops_new(&n.engine)) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
 	hooks = hooks_template;

@@ -184,6 +184,36 @@ def check_login(c, tag, name, whole):
     return True
 
 
+def scram_server(how):
+    """AUTHENTICATE SCRAM-SHA-256 played by a server that does not know
+    the password: it accepts any proof, then either sends a signature of
+    its own making (how == "badsig") or says OK with none ("nosig")."""
+    def special(c, tag, name, whole):
+        if name != "AUTHENTICATE":
+            return False
+        m = re.match(rb"\S+ AUTHENTICATE SCRAM-SHA-256 ?(\S*)\r\n", whole)
+        ir = m.group(1) if m else b""
+        if not ir:
+            c.send(b"+ \r\n")
+            ir = c.line().strip()
+        first = base64.b64decode(ir)
+        c.note("SCRAM client-first " + first.decode(errors="replace"))
+        cnonce = re.search(rb",r=([^,]+)", first).group(1)
+        sfirst = (b"r=" + cnonce + b"fakeservernonce,s=" +
+                  base64.b64encode(b"saltsaltsalt") + b",i=4096")
+        c.send(b"+ " + base64.b64encode(sfirst) + b"\r\n")
+        final = base64.b64decode(c.line().strip())
+        c.note("SCRAM client-final " + re.sub(
+            rb",p=.*", b",p=<proof>", final).decode(errors="replace"))
+        if how == "badsig":
+            c.send(b"+ " + base64.b64encode(
+                b"v=" + base64.b64encode(b"\0" * 32)) + b"\r\n")
+            c.note("SCRAM after the signature: %r" % c.line())
+        c.send("%s OK [CAPABILITY %s] in\r\n" % (tag, CAPS))
+        return True
+    return special
+
+
 def on_list(reply, then=None):
     """A scenario that answers LIST with reply (then: 'close', 'hold')."""
     def special(c, tag, name, whole):
@@ -373,6 +403,12 @@ SCENARIOS = {
     "logindisabled": lambda c: serve(
         c, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=PLAIN] hi\r\n",
         check_login),
+    "scram_badsig": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR] hi\r\n",
+        scram_server("badsig")),
+    "scram_nosig": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256] hi\r\n",
+        scram_server("nosig")),
     "no_auth_mech": lambda c: serve(
         c, "* OK [CAPABILITY IMAP4rev1 AUTH=CRAM-MD5] hi\r\n", check_login),
     "no_starttls": lambda c: serve(

@@ -182,7 +182,11 @@ has "$ERR" "Non LIST-STATUS-capable IMAP server\." \
     "no LIST-STATUS: the reference's message, unprefixed"
 INTERIMAP_TEST_DB_ONLY=1 run_ours --config="$CONF"
 run "remote noop" --notify
-t_expect_eq "$OURS_RC" 0 "no LIST-STATUS with --notify: fine"
+# Unlike the reference: every pass starts from a LIST-STATUS, watched or
+# not (interimap(1), COMPATIBILITY).
+t_expect_eq "$OURS_RC" 1 "no LIST-STATUS with --notify: refused as well"
+has "$ERR" "Non LIST-STATUS-capable IMAP server\." \
+    "no LIST-STATUS with --notify: the same message"
 
 # ---- what servers say ---------------------------------------------------------------
 
