@@ -303,6 +303,13 @@ build_section(struct conf *conf, const struct ini *ini, const char *name,
 			kv->vallen = strlen(ev);
 		}
 	}
+	/* Which password, if both are given, is not for us to guess. */
+	if (conf_ini_get(&b, "password") != NULL &&
+	    conf_ini_get(&b, "password-command") != NULL) {
+		conf_error("%s: [%s]: password and password-command are both "
+		    "set: keep one", conf->path, name);
+		goto fail;
+	}
 	/* Set after validation by the reference, for the servers only. */
 	if (strcmp(name, INI_DEFAULT) != 0 &&
 	    DEFAULT(&b, "list-reference", "") == -1)

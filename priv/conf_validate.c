@@ -42,6 +42,8 @@ static const struct {
 	{ "STARTTLS",		R_BOOL },
 	{ "username",		R_ASCII1 },
 	{ "password",		R_ASCII1 },
+	/* Ours: the reference does not know it. */
+	{ "password-command",	R_NOCTRL1 },
 	{ "auth",		R_AUTH },
 	{ "command",		R_NOCTRL1 },
 	{ "null-stderr",	R_BOOL },

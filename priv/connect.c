@@ -53,6 +53,8 @@ static void	 tunnel_child(int, const struct connect_cmd *, char **, int,
 static void	 tunnel_child_fail(int, const char *, const char *, int)
 		    __attribute__((noreturn));
 static void	 tunnel_cloexec_all(void);
+static void	 cred_child(int, const struct connect_cmd *, char **, pid_t)
+		    __attribute__((noreturn));
 static int	 tunnel_wait(pid_t, int, int *);
 static int	 tcp_connect_one(const struct addrinfo *, int *);
 static int	 tcp_connect(const char *, const char *, const char *,
@@ -338,6 +340,191 @@ tunnel_child(int s, const struct connect_cmd *cmd, char **envp,
 	execve(_PATH_BSHELL, (char *const *)shargv, envp);
 	err = errno;
 	tunnel_child_fail(errfd, "can't exec ", _PATH_BSHELL, err);
+}
+
+/*
+ * password-command: the child.  No controlling terminal (setsid), so no
+ * prompt can appear; stdin from /dev/null, stdout to the pipe, stderr
+ * as ours (the helper's own complaints reach the user).
+ */
+static void
+cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid)
+{
+	struct sigaction	 sa;
+	sigset_t		 set;
+	const char		*shargv[4];
+	char			 msg[512];
+	int			 sig, ofd, nfd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != ppid)
+		_exit(127);
+	(void)setsid();
+	if ((ofd = fcntl(out, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    (nfd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    dup2(nfd, STDIN_FILENO) == -1 || dup2(ofd, STDOUT_FILENO) == -1)
+		_exit(127);
+	tunnel_cloexec_all();
+	if (!cmd->use_shell) {
+		execvpe(cmd->argv[0], cmd->argv, envp);
+		if (errno != ENOEXEC) {
+			(void)snprintf(msg, sizeof(msg), "password-command: "
+			    "can't exec %s: %s\n", cmd->argv[0],
+			    strerror(errno));
+			(void)!write(STDERR_FILENO, msg, strlen(msg));
+			_exit(127);
+		}
+	}
+	shargv[0] = "sh";
+	shargv[1] = "-c";
+	shargv[2] = cmd->shell_cmd;
+	shargv[3] = NULL;
+	execve(_PATH_BSHELL, (char *const *)shargv, envp);
+	_exit(127);
+}
+
+int
+connect_cmd_output(const char *command, const char *name, int timeout_ms,
+    char **linep)
+{
+	struct connect_cmd	 cmd;
+	struct pollfd		 pfd;
+	struct timespec		 t0, now;
+	char			 buf[CONNECT_CMD_OUT_MAX], **envp;
+	size_t			 len = 0, n;
+	ssize_t			 r;
+	long			 left;
+	pid_t			 pid, ppid;
+	int			 pp[2], status, timedout = 0, rc = -1;
+	char			*nl;
+
+	*linep = NULL;
+	if (connect_cmd_parse(command, &cmd) == -1) {
+		connect_cmd_free(&cmd);
+		log_msg(LOG_LVL_ERROR, name, NULL,
+		    "ERROR: password-command: empty command");
+		return -1;
+	}
+	if (pipe2(pp, O_CLOEXEC) == -1) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: pipe: %s",
+		    strerror(errno));
+		connect_cmd_free(&cmd);
+		return -1;
+	}
+	envp = tunnel_env();
+	ppid = getpid();
+	(void)fflush(NULL);
+	if ((pid = fork()) == -1) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: fork: %s",
+		    strerror(errno));
+		close(pp[0]);
+		close(pp[1]);
+		free(envp);
+		connect_cmd_free(&cmd);
+		return -1;
+	}
+	if (pid == 0) {
+		close(pp[0]);
+		cred_child(pp[1], &cmd, envp, ppid);
+	}
+	close(pp[1]);
+	free(envp);
+	connect_cmd_free(&cmd);
+	/* Not the command: it may hold a secret of its own. */
+	log_msg(LOG_LVL_DEBUG, name, NULL, "password-command: pid %ld",
+	    (long)pid);
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000L +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000L);
+		if (left <= 0) {
+			timedout = 1;
+			break;
+		}
+		pfd.fd = pp[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd.revents == 0)
+			continue;
+		/* Past the buffer, the rest is read and dropped. */
+		if (len < sizeof(buf))
+			r = read(pp[0], buf + len, sizeof(buf) - len);
+		else {
+			char junk[512];
+
+			r = read(pp[0], junk, sizeof(junk));
+			explicit_bzero(junk, sizeof(junk));
+		}
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (len < sizeof(buf))
+			len += (size_t)r;
+	}
+	close(pp[0]);
+	if (timedout) {
+		/* Its whole session: what it started goes too. */
+		(void)kill(-pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (timedout) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
+		    "no answer within %d s", timeout_ms / 1000);
+		goto out;
+	}
+	if (WIFSIGNALED(status)) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
+		    "killed by signal %d", WTERMSIG(status));
+		goto out;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
+		    "exited with status %d", WEXITSTATUS(status));
+		goto out;
+	}
+	n = len;
+	if ((nl = memchr(buf, '\n', len)) != NULL)
+		n = (size_t)(nl - buf);
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (n == 0) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
+		    "printed nothing");
+		goto out;
+	}
+	if (n == sizeof(buf) || memchr(buf, '\0', n) != NULL) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
+		    "its first line is not a password (%s)", n == sizeof(buf) ?
+		    "too long" : "a NUL byte");
+		goto out;
+	}
+	if ((*linep = malloc(n + 1)) == NULL) {
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: out of memory");
+		goto out;
+	}
+	memcpy(*linep, buf, n);
+	(*linep)[n] = '\0';
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
 }
 
 static int

@@ -74,6 +74,7 @@
 #include "sdnotify.h"
 
 #define PRIV_SHUTDOWN_MS	5000	/* to leave after IMSG_SHUTDOWN */
+#define PRIV_PASSWORD_COMMAND_MS 30000	/* for password-command's line */
 #define PRIV_EOF_WAIT_MS	1000	/* from a channel's EOF to exit */
 /*
  * After SIGTERM/SIGINT: to leave after IMSG_SHUTDOWN (a net's LOGOUT),
@@ -337,18 +338,29 @@ priv_net_key(const char *key)
 	return 0;
 }
 
-/* IMSG_NET_CONF: what that side's net needs of its section, no more. */
+/*
+ * IMSG_NET_CONF: what that side's net needs of its section, no more.
+ * With password-command, the password is its output, asked for each
+ * time a net is started (a reconnection asks again).  -1 if the message
+ * could not be sent, -2 if password-command failed (logged).
+ */
 static int
 priv_send_net_conf(struct priv *p, int slot)
 {
 	const struct conf_section *sec;
+	const char *cmd;
 	struct ipc_buf buf;
 	uint32_t flags = 0, nkeys = 0;
+	char *password = NULL;
 	size_t i;
 	int r;
 
 	sec = p->child[slot].side == SIDE_LOCAL ? &p->conf->local :
 	    &p->conf->remote;
+	if ((cmd = conf_get(sec, "password-command")) != NULL &&
+	    connect_cmd_output(cmd, ipc_side_name(p->child[slot].side),
+	    PRIV_PASSWORD_COMMAND_MS, &password) == -1)
+		return -2;
 	if (p->cli->watch > 0 || p->cli->notify)
 		flags |= NET_CONF_WATCH;
 	/* The reference compresses the remote link unless told not to. */
@@ -361,12 +373,17 @@ priv_send_net_conf(struct priv *p, int slot)
 	ipc_put_u32(&buf, flags);
 	for (i = 0; i < sec->nkv; i++)
 		nkeys += priv_net_key(sec->kv[i].key);
-	ipc_put_u32(&buf, nkeys);
+	ipc_put_u32(&buf, nkeys + (password != NULL));
 	for (i = 0; i < sec->nkv; i++) {
 		if (!priv_net_key(sec->kv[i].key))
 			continue;
 		ipc_put_str(&buf, sec->kv[i].key);
 		ipc_put_str(&buf, sec->kv[i].value);
+	}
+	if (password != NULL) {
+		ipc_put_str(&buf, "password");
+		ipc_put_str(&buf, password);
+		freezero(password, strlen(password));
 	}
 	r = priv_send(p, slot, IMSG_NET_CONF, &buf);
 	ipc_buf_free(&buf);		/* wipes the password */
@@ -1183,10 +1200,11 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		(void)priv_end(&p, EXIT_CHILD);
 		goto out;
 	}
-	if (priv_send_net_conf(&p, PROC_SLOT_NET_LOCAL) == -1 ||
-	    priv_send_net_conf(&p, PROC_SLOT_NET_REMOTE) == -1 ||
-	    priv_send_engine_conf(&p) == -1) {
-		(void)priv_end(&p, EXIT_CONFIG);
+	if ((i = priv_send_net_conf(&p, PROC_SLOT_NET_LOCAL)) != 0 ||
+	    (i = priv_send_net_conf(&p, PROC_SLOT_NET_REMOTE)) != 0 ||
+	    (i = priv_send_engine_conf(&p)) != 0) {
+		/* A password-command that failed has said why. */
+		(void)priv_end(&p, i == -2 ? EXIT_FAIL : EXIT_CONFIG);
 		goto out;
 	}
 
