@@ -58,6 +58,13 @@ int	 net_main(int, char **, uint32_t /* side */);
  * protocol) keep EXIT_FAIL / EXIT_PANIC.
  */
 #define EXIT_NET_LOST	5
+/*
+ * A net's own status too: the server refused the OAuth access token
+ * (XOAUTH2, OAUTHBEARER), which may only have expired.  priv asks
+ * oauth-token-command for a new one and starts again, once per side;
+ * refused again, the run ends with EXIT_FAIL.
+ */
+#define EXIT_AUTH_RETRY	6
 
 /* IMSG_ENGINE_STATUS states. */
 #define ENGINE_ST_SYNCING	1	/* a pass is running */

@@ -52,6 +52,7 @@ static void	 conn_pump(struct imap_conn *);
 static void	 conn_read(struct imap_conn *);
 static void	 conn_event(struct imap_conn *, struct imap_event *);
 static void	 conn_response(struct imap_conn *, struct imap_resp *);
+static void	 conn_oauth_error(struct imap_conn *, const char *);
 static void	 conn_tagged(struct imap_conn *, struct imap_resp *);
 static void	 conn_refused(struct imap_conn *, int, const char *,
 		    const struct imap_resp *) __attribute__((noreturn));
@@ -355,6 +356,7 @@ imap_conn_free(struct imap_conn *c)
 	if (c->in_cb != NULL && !c->in_cb->submitted)
 		cmd_free(c->in_cb);
 	scram_free(c->scram);
+	free(c->sasl_err);
 	stream_free(c->stream);
 	imap_parser_free(c->parser);
 	free(c->rbuf);
@@ -1012,6 +1014,13 @@ conn_response(struct imap_conn *c, struct imap_resp *r)
 		conn_tagged(c, r);
 		return;
 	case IMAP_RESP_CONT:
+		/* After a whole OAuth command: its refusal. */
+		if (c->oauth != 0 && c->in_auth && !c->oauth_refused &&
+		    (TAILQ_FIRST(&c->wq) == NULL ||
+		    !TAILQ_FIRST(&c->wq)->waiting)) {
+			conn_oauth_error(c, r->cond.text);
+			return;
+		}
 		if (cmd_continue(c) == -1) {
 			if (c->stream != NULL &&
 			    stream_error(c->stream)[0] != '\0')
@@ -1224,6 +1233,93 @@ conn_setup(struct imap_conn *c)
 	conn_ready(c);
 }
 
+/*
+ * XOAUTH2 (Google's) and OAUTHBEARER (RFC 7628) with the access token
+ * from oauth-token-command.  A refusal comes as a continuation request
+ * carrying a JSON error, which we acknowledge (an empty line, or ^A for
+ * OAUTHBEARER) before the server's NO: see conn_oauth_step().
+ */
+static void
+conn_oauth(struct imap_conn *c, const char *mech)
+{
+	struct imap_cmd *cmd;
+	char *msg, *b64;
+	int n;
+
+	if (c->conf.oauth_token == NULL)
+		imap_conn_fail(c, EXIT_FAIL, "Missing option "
+		    "oauth-token-command (for auth = %s)", mech);
+	if (strcmp(mech, "XOAUTH2") == 0)
+		n = asprintf(&msg, "user=%s\001auth=Bearer %s\001\001",
+		    c->conf.username, c->conf.oauth_token);
+	else
+		n = asprintf(&msg, "n,a=%s,\001host=%s\001auth=Bearer %s"
+		    "\001\001", c->conf.username, c->conf.host != NULL ?
+		    c->conf.host : "localhost", c->conf.oauth_token);
+	if (n == -1)
+		fatalx(EXIT_FAIL, "out of memory");
+	b64 = conn_base64(msg, (size_t)n);
+	freezero(msg, (size_t)n);
+	if (b64 == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	c->oauth = strcmp(mech, "XOAUTH2") == 0 ? 1 : 2;
+	/* The command keeps the name: a string that stays. */
+	cmd = setup_cmd(c, c->oauth == 1 ? "AUTHENTICATE XOAUTH2" :
+	    "AUTHENTICATE OAUTHBEARER", STEP_AUTH);
+	if (!imap_conn_has_cap(c, "SASL-IR"))
+		/* "+ " first: an empty challenge. */
+		imap_cmd_cont(cmd);
+	else
+		imap_cmd_secret(cmd, " ", 1);
+	imap_cmd_secret(cmd, b64, strlen(b64));
+	freezero(b64, strlen(b64));
+	/*
+	 * The command is whole: an error comes as a continuation request
+	 * after it, answered outside any command (conn_oauth_error()).
+	 */
+	imap_cmd_end(cmd);
+	explicit_bzero(c->conf.oauth_token, strlen(c->conf.oauth_token));
+	c->conf.oauth_token = NULL;
+	if (c->conf.password != NULL) {
+		explicit_bzero(c->conf.password, strlen(c->conf.password));
+		c->conf.password = NULL;
+	}
+	c->in_auth = 1;
+	c->phase_start = conn_now();
+	imap_cmd_submit(cmd);
+}
+
+/*
+ * The server refused the token: "+ <base64 JSON>" (RFC 7628 3.2.2),
+ * kept for the message, acknowledged as the mechanism wants (^A for
+ * OAUTHBEARER, nothing for XOAUTH2); the tagged NO follows.
+ */
+static void
+conn_oauth_error(struct imap_conn *c, const char *text)
+{
+	unsigned char *in;
+	size_t inlen = 0, i;
+	const char *ack = c->oauth == 2 ? "AQ==\r\n" : "\r\n";
+
+	free(c->sasl_err);
+	c->sasl_err = NULL;
+	if (text != NULL && (in = conn_unbase64(text, strlen(text),
+	    &inlen)) != NULL) {
+		/* Printable, on one line, bounded. */
+		if (inlen > 300)
+			inlen = 300;
+		for (i = 0; i < inlen; i++)
+			if (in[i] < 0x20 || in[i] > 0x7e)
+				in[i] = ' ';
+		in[inlen] = '\0';
+		c->sasl_err = (char *)in;
+	}
+	c->oauth_refused = 1;
+	if (stream_queue(c->stream, ack, strlen(ack)) == -1 ||
+	    stream_cmd_end(c->stream) == -1)
+		conn_stream_fail(c);
+}
+
 /* Mechanism choice and the command (REFERENCE-BEHAVIOUR.md 4.3). */
 static void
 conn_auth(struct imap_conn *c)
@@ -1246,6 +1342,7 @@ conn_auth(struct imap_conn *c)
 			mech = w;
 			break;
 		}
+		log_debug("auth: %s not offered by the server, skipped", w);
 	}
 	if (mech == NULL) {
 		free(list);
@@ -1258,7 +1355,8 @@ conn_auth(struct imap_conn *c)
 		imap_conn_fail(c, EXIT_FAIL, "Logins are disabled.");
 	}
 	if (strcmp(mech, "LOGIN") != 0 && strcmp(mech, "PLAIN") != 0 &&
-	    !scram_mech(mech)) {
+	    !scram_mech(mech) && strcmp(mech, "XOAUTH2") != 0 &&
+	    strcmp(mech, "OAUTHBEARER") != 0) {
 		(void)snprintf(capname, sizeof(capname), "%s", mech);
 		free(list);
 		imap_conn_fail(c, EXIT_FAIL, "Unsupported authentication "
@@ -1266,6 +1364,11 @@ conn_auth(struct imap_conn *c)
 	}
 	if (c->conf.username == NULL)
 		imap_conn_fail(c, EXIT_FAIL, "Missing option username");
+	if (strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0) {
+		conn_oauth(c, mech);	/* mech points into list */
+		free(list);
+		return;
+	}
 	if (c->conf.password == NULL)
 		imap_conn_fail(c, EXIT_FAIL, "Missing option password");
 	ulen = strlen(c->conf.username);
@@ -1276,9 +1379,10 @@ conn_auth(struct imap_conn *c)
 		if ((c->scram = scram_new(mech, c->conf.username,
 		    c->conf.password)) == NULL)
 			fatalx(EXIT_FAIL, "out of memory");
-		(void)snprintf(capname, sizeof(capname), "AUTHENTICATE %s",
-		    mech);
-		cmd = setup_cmd(c, capname, STEP_AUTH);
+		/* The command keeps the name: a string that stays. */
+		cmd = setup_cmd(c, strcmp(mech, "SCRAM-SHA-1") == 0 ?
+		    "AUTHENTICATE SCRAM-SHA-1" : "AUTHENTICATE SCRAM-SHA-256",
+		    STEP_AUTH);
 		c->sasl_cmd = cmd;
 		if (imap_conn_has_cap(c, "SASL-IR")) {
 			const char *first = scram_client_first(c->scram);
@@ -1384,6 +1488,22 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		 * A SCRAM server that says OK without having proved that it
 		 * knows the password (its signature) may be anybody.
 		 */
+		/*
+		 * An OAuth token refused may only have expired: priv asks
+		 * for a new one (EXIT_AUTH_RETRY), once.  The server's JSON
+		 * says why.
+		 */
+		if (c->oauth != 0 && !ok) {
+			char *text = imap_resp_text(r);
+
+			imap_conn_fail(c, EXIT_AUTH_RETRY, "Authentication "
+			    "failed: %s %s%s%s%s",
+			    imap_cond_name(r->cond.status),
+			    text != NULL ? text : "",
+			    c->sasl_err != NULL ? " (the server says: " : "",
+			    c->sasl_err != NULL ? c->sasl_err : "",
+			    c->sasl_err != NULL ? ")" : "");
+		}
 		if (c->scram != NULL) {
 			int verified = scram_verified(c->scram);
 

@@ -157,6 +157,7 @@ struct imap_conn_conf {
 	const char	*auth;		/* `auth`: "PLAIN LOGIN" */
 	const char	*username;	/* NULL if unset */
 	char		*password;	/* NULL if unset */
+	char		*oauth_token;	/* from oauth-token-command, or NULL */
 	int		 compress;	/* COMPRESS=DEFLATE wanted */
 	int		 notify;	/* --notify: LIST-STATUS not needed */
 	struct tls_ctx	*tls;		/* imaps or STARTTLS; else NULL */

@@ -112,6 +112,9 @@ struct imap_conn {
 	struct scram		*scram;	/* a SCRAM exchange under way */
 	struct imap_cmd		*sasl_cmd; /* its AUTHENTICATE, left open */
 	int			 sasl_step; /* continuations answered */
+	int			 oauth;	/* 1 XOAUTH2, 2 OAUTHBEARER */
+	int			 oauth_refused; /* its error payload came */
+	char			*sasl_err; /* the server's error payload */
 	int			 tls_logged;
 	char			*bye;	/* the text of an untagged BYE */
 	struct imap_cmd		*logout;

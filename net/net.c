@@ -89,7 +89,8 @@ static void	 net_loop(struct net *);
 static int
 net_secret(const char *key)
 {
-	return strcmp(key, "password") == 0;
+	return strcmp(key, "password") == 0 ||
+	    strcmp(key, "oauth-token") == 0;
 }
 
 /*
@@ -254,6 +255,7 @@ net_session_conf(struct net *n)
 		cc->auth = "PLAIN LOGIN";
 	cc->username = net_conf_get("username");
 	cc->password = net_conf_get("password");
+	cc->oauth_token = net_conf_get("oauth-token");
 	cc->compress = net_conf_bool("compress",
 	    (net_conf.flags & NET_CONF_COMPRESS) != 0);
 	cc->notify = (net_conf.flags & NET_CONF_NOTIFY) != 0;
@@ -326,6 +328,8 @@ net_hook_ready(void *arg)
 	/* The password has done its job. */
 	if (n->cc.password != NULL)
 		explicit_bzero(n->cc.password, strlen(n->cc.password));
+	if (n->cc.oauth_token != NULL)
+		explicit_bzero(n->cc.oauth_token, strlen(n->cc.oauth_token));
 	imap_ops_ready(n->ops);
 }
 

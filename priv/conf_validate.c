@@ -44,6 +44,7 @@ static const struct {
 	{ "password",		R_ASCII1 },
 	/* Ours: the reference does not know it. */
 	{ "password-command",	R_NOCTRL1 },
+	{ "oauth-token-command", R_NOCTRL1 },
 	{ "auth",		R_AUTH },
 	{ "command",		R_NOCTRL1 },
 	{ "null-stderr",	R_BOOL },

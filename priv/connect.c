@@ -53,7 +53,8 @@ static void	 tunnel_child(int, const struct connect_cmd *, char **, int,
 static void	 tunnel_child_fail(int, const char *, const char *, int)
 		    __attribute__((noreturn));
 static void	 tunnel_cloexec_all(void);
-static void	 cred_child(int, const struct connect_cmd *, char **, pid_t)
+static void	 cred_child(int, const struct connect_cmd *, char **, pid_t,
+		    const char *)
 		    __attribute__((noreturn));
 static int	 tunnel_wait(pid_t, int, int *);
 static int	 tcp_connect_one(const struct addrinfo *, int *);
@@ -348,7 +349,8 @@ tunnel_child(int s, const struct connect_cmd *cmd, char **envp,
  * as ours (the helper's own complaints reach the user).
  */
 static void
-cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid)
+cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid,
+    const char *what)
 {
 	struct sigaction	 sa;
 	sigset_t		 set;
@@ -376,8 +378,8 @@ cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid)
 	if (!cmd->use_shell) {
 		execvpe(cmd->argv[0], cmd->argv, envp);
 		if (errno != ENOEXEC) {
-			(void)snprintf(msg, sizeof(msg), "password-command: "
-			    "can't exec %s: %s\n", cmd->argv[0],
+			(void)snprintf(msg, sizeof(msg), "%s: "
+			    "can't exec %s: %s\n", what, cmd->argv[0],
 			    strerror(errno));
 			(void)!write(STDERR_FILENO, msg, strlen(msg));
 			_exit(127);
@@ -392,8 +394,8 @@ cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid)
 }
 
 int
-connect_cmd_output(const char *command, const char *name, int timeout_ms,
-    char **linep)
+connect_cmd_output(const char *command, const char *name, const char *what,
+    int timeout_ms, char **linep)
 {
 	struct connect_cmd	 cmd;
 	struct pollfd		 pfd;
@@ -410,7 +412,7 @@ connect_cmd_output(const char *command, const char *name, int timeout_ms,
 	if (connect_cmd_parse(command, &cmd) == -1) {
 		connect_cmd_free(&cmd);
 		log_msg(LOG_LVL_ERROR, name, NULL,
-		    "ERROR: password-command: empty command");
+		    "ERROR: %s: empty command", what);
 		return -1;
 	}
 	if (pipe2(pp, O_CLOEXEC) == -1) {
@@ -433,14 +435,14 @@ connect_cmd_output(const char *command, const char *name, int timeout_ms,
 	}
 	if (pid == 0) {
 		close(pp[0]);
-		cred_child(pp[1], &cmd, envp, ppid);
+		cred_child(pp[1], &cmd, envp, ppid, what);
 	}
 	close(pp[1]);
 	free(envp);
 	connect_cmd_free(&cmd);
 	/* Not the command: it may hold a secret of its own. */
-	log_msg(LOG_LVL_DEBUG, name, NULL, "password-command: pid %ld",
-	    (long)pid);
+	log_msg(LOG_LVL_DEBUG, name, NULL, "%s: pid %ld",
+	    what, (long)pid);
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -485,18 +487,18 @@ connect_cmd_output(const char *command, const char *name, int timeout_ms,
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (timedout) {
-		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
-		    "no answer within %d s", timeout_ms / 1000);
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: %s: "
+		    "no answer within %d s", what, timeout_ms / 1000);
 		goto out;
 	}
 	if (WIFSIGNALED(status)) {
-		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
-		    "killed by signal %d", WTERMSIG(status));
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: %s: "
+		    "killed by signal %d", what, WTERMSIG(status));
 		goto out;
 	}
 	if (WEXITSTATUS(status) != 0) {
-		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
-		    "exited with status %d", WEXITSTATUS(status));
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: %s: "
+		    "exited with status %d", what, WEXITSTATUS(status));
 		goto out;
 	}
 	n = len;
@@ -505,13 +507,13 @@ connect_cmd_output(const char *command, const char *name, int timeout_ms,
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
 	if (n == 0) {
-		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
-		    "printed nothing");
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: %s: "
+		    "printed nothing", what);
 		goto out;
 	}
 	if (n == sizeof(buf) || memchr(buf, '\0', n) != NULL) {
-		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: password-command: "
-		    "its first line is not a password (%s)", n == sizeof(buf) ?
+		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: %s: "
+		    "its first line is not usable (%s)", what, n == sizeof(buf) ?
 		    "too long" : "a NUL byte");
 		goto out;
 	}

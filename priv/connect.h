@@ -123,16 +123,18 @@ void	 connect_result_free(struct connect_result *);
 int	 connect_tunnel_reap(pid_t);
 
 /*
- * password-command: runs command with the tunnel's rules (a shell only
+ * password-command, oauth-token-command (what: the key, for the
+ * messages): runs command with the tunnel's rules (a shell only
  * for shell syntax, the same environment), without a controlling
  * terminal and with /dev/null as its input, and gives its first line of
  * output (CR LF or LF removed) in *line, which the caller wipes and
  * frees.  Bounded by timeout_ms (then the command's session is killed).
- * 0, or -1 after logging "<name>: ERROR: password-command: ..." (it
+ * 0, or -1 after logging "<name>: ERROR: <what>: ..." (it
  * failed, exited non-zero, printed nothing, did not answer in time).
  */
 #define CONNECT_CMD_OUT_MAX	4096
-int	 connect_cmd_output(const char *, const char *, int, char **);
+int	 connect_cmd_output(const char *, const char *, const char *, int,
+	    char **);
 
 /*
  * How `command` is executed, following Perl's exec STRING rules (what the

@@ -351,7 +351,7 @@ priv_send_net_conf(struct priv *p, int slot)
 	const char *cmd;
 	struct ipc_buf buf;
 	uint32_t flags = 0, nkeys = 0;
-	char *password = NULL;
+	char *password = NULL, *token = NULL;
 	size_t i;
 	int r;
 
@@ -359,8 +359,15 @@ priv_send_net_conf(struct priv *p, int slot)
 	    &p->conf->remote;
 	if ((cmd = conf_get(sec, "password-command")) != NULL &&
 	    connect_cmd_output(cmd, ipc_side_name(p->child[slot].side),
-	    PRIV_PASSWORD_COMMAND_MS, &password) == -1)
+	    "password-command", PRIV_PASSWORD_COMMAND_MS, &password) == -1)
 		return -2;
+	if ((cmd = conf_get(sec, "oauth-token-command")) != NULL &&
+	    connect_cmd_output(cmd, ipc_side_name(p->child[slot].side),
+	    "oauth-token-command", PRIV_PASSWORD_COMMAND_MS, &token) == -1) {
+		if (password != NULL)
+			freezero(password, strlen(password));
+		return -2;
+	}
 	if (p->cli->watch > 0 || p->cli->notify)
 		flags |= NET_CONF_WATCH;
 	/* The reference compresses the remote link unless told not to. */
@@ -373,7 +380,7 @@ priv_send_net_conf(struct priv *p, int slot)
 	ipc_put_u32(&buf, flags);
 	for (i = 0; i < sec->nkv; i++)
 		nkeys += priv_net_key(sec->kv[i].key);
-	ipc_put_u32(&buf, nkeys + (password != NULL));
+	ipc_put_u32(&buf, nkeys + (password != NULL) + (token != NULL));
 	for (i = 0; i < sec->nkv; i++) {
 		if (!priv_net_key(sec->kv[i].key))
 			continue;
@@ -384,6 +391,11 @@ priv_send_net_conf(struct priv *p, int slot)
 		ipc_put_str(&buf, "password");
 		ipc_put_str(&buf, password);
 		freezero(password, strlen(password));
+	}
+	if (token != NULL) {
+		ipc_put_str(&buf, "oauth-token");
+		ipc_put_str(&buf, token);
+		freezero(token, strlen(token));
 	}
 	r = priv_send(p, slot, IMSG_NET_CONF, &buf);
 	ipc_buf_free(&buf);		/* wipes the password */
@@ -723,17 +735,28 @@ priv_lost(struct priv *p, int slot)
 /*
  * Does this reaped child's end call for a restart rather than the end of
  * the run?  A net that lost its connection (it exits EXIT_NET_LOST once
- * it has said why), in watch mode, unless the run is ending anyway (a
- * signal, the database failed).
+ * it has said why), in watch mode; or whose OAuth token was refused
+ * (EXIT_AUTH_RETRY), in any mode, once: the new generation asks
+ * oauth-token-command again.  Not if the run is ending anyway (a signal,
+ * the database failed).
  */
 static int
 priv_reconnectable(const struct priv *p, int slot)
 {
 	const struct proc_child *c = &p->child[slot];
 
-	return p->watch && p->signal == 0 && !priv_db_failed() &&
-	    c->kind == PROC_NET && c->reaped && WIFEXITED(c->status) &&
-	    WEXITSTATUS(c->status) == EXIT_NET_LOST;
+	if (p->signal != 0 || priv_db_failed() || c->kind != PROC_NET ||
+	    !c->reaped || !WIFEXITED(c->status))
+		return 0;
+	switch (WEXITSTATUS(c->status)) {
+	case EXIT_NET_LOST:
+		return p->watch;
+	case EXIT_AUTH_RETRY:
+		/* One run or many: a fresh token is worth one try. */
+		return priv_net_auth_retry_ok(c->side);
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -749,7 +772,10 @@ priv_restart(struct priv *p, int slot)
 
 	ipc_chan_close(&c->chan);
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	priv_net_lost(c->side, &now);
+	if (WEXITSTATUS(c->status) == EXIT_AUTH_RETRY)
+		priv_net_auth_retry(c->side, &now);
+	else
+		priv_net_lost(c->side, &now);
 	p->reported[slot] = 1;
 	if (!p->restart) {
 		p->restart = 1;

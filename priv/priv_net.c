@@ -42,6 +42,7 @@ struct pn_side {
 	struct traffic_stats	 raw;		/* on the wire: the sum */
 	int			 compr_recv;	/* some link deflated recv */
 	int			 compr_sent;	/* ... sent */
+	int			 auth_retried;	/* a new token asked for */
 };
 
 static struct {
@@ -179,8 +180,11 @@ priv_net_lost(uint32_t side, const struct timespec *now)
 	int status;
 
 	if (s->state == PN_UP &&
-	    pn_ms_until(&s->since, now) >= (long)PRIV_NET_STABLE_MS)
+	    pn_ms_until(&s->since, now) >= (long)PRIV_NET_STABLE_MS) {
 		s->attempts = 0;
+		/* That token worked: the next one may be refused once. */
+		s->auth_retried = 0;
+	}
 	/*
 	 * The tunnel of the connection before has had a whole wait to
 	 * leave, and a SIGTERM: it is not waited for any longer.
@@ -197,6 +201,26 @@ priv_net_lost(uint32_t side, const struct timespec *now)
 	/* The net has said why; this says what happens next. */
 	log_msg(LOG_LVL_NOTICE, ipc_side_name(side), NULL, "connection lost; "
 	    "reconnecting in %ld s", (pn_ms_until(now, &s->due) + 500) / 1000);
+}
+
+int
+priv_net_auth_retry_ok(uint32_t side)
+{
+	return !pn.s[side].auth_retried;
+}
+
+void
+priv_net_auth_retry(uint32_t side, const struct timespec *now)
+{
+	struct pn_side *s = &pn.s[side];
+
+	s->auth_retried = 1;
+	s->old_tunnel = s->tunnel;
+	s->tunnel = -1;
+	s->state = PN_RESPAWN;
+	s->due = *now;
+	log_msg(LOG_LVL_NOTICE, ipc_side_name(side), NULL, "access token "
+	    "refused; asking oauth-token-command for a new one");
 }
 
 int
@@ -350,6 +374,7 @@ priv_net_exitcode(const struct proc_child *c)
 	case EXIT_PANIC:
 		return WEXITSTATUS(c->status);
 	case EXIT_NET_LOST:
+	case EXIT_AUTH_RETRY:
 		return EXIT_FAIL;
 	default:
 		return -1;

@@ -61,6 +61,14 @@ int	 priv_net_connect(const struct conf *, uint32_t, struct proc_child *,
  * reaped later.
  */
 void	 priv_net_lost(uint32_t, const struct timespec *);
+/*
+ * The net of side exited EXIT_AUTH_RETRY (its OAuth token refused): may
+ * it be started again with a new token?  Once, until a link of that side
+ * has stayed up PRIV_NET_STABLE_MS.  priv_net_auth_retry() says so and
+ * makes the restart due at once.
+ */
+int	 priv_net_auth_retry_ok(uint32_t);
+void	 priv_net_auth_retry(uint32_t, const struct timespec *);
 /* Is side's wait after its lost connection (priv_net_lost()) over? */
 int	 priv_net_respawn_due(uint32_t, const struct timespec *);
 /* Are both sides connected (their nets given their streams)? */

@@ -177,10 +177,11 @@ done
 
 # ---- exit codes -----------------------------------------------------------
 
-# EXIT_NET_LOST is a net's own status, which priv turns into EXIT_FAIL
-# (or a reconnection): interimap itself never exits with it.
+# EXIT_NET_LOST and EXIT_AUTH_RETRY are a net's own statuses, which priv
+# turns into EXIT_FAIL (or a restart): interimap itself never exits with
+# them.
 mapfile -t codes < <(
-    grep -v '^#define[[:space:]]*EXIT_NET_LOST[[:space:]]' "$PROC_H" |
+    grep -v '^#define[[:space:]]*EXIT_\(NET_LOST\|AUTH_RETRY\)[[:space:]]' "$PROC_H" |
     sed -n \
     's/^#define[ \t]\{1,\}EXIT_[A-Z_]\{1,\}[ \t]\{1,\}\([0-9]\{1,\}\).*/\1/p' |
     sort -n -u)

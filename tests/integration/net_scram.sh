@@ -98,6 +98,9 @@ t_expect_match "$(cat "$T/ours.err")" "AUTHENTICATE PLAIN" \
     "SCRAM not offered: the next in the list, PLAIN"
 t_expect_eq "$(grep -c 'AUTHENTICATE SCRAM' "$T/ours.err")" 0 \
     "SCRAM not tried where it is not offered"
+t_expect_match "$(cat "$T/ours.err")" \
+    "remote: auth: SCRAM-SHA-256 not offered by the server, skipped" \
+    "the skipped mechanism said at --debug"
 
 # ---- servers that do not know the password --------------------------------------
 
@@ -107,7 +110,7 @@ for how in badsig nosig; do
 	write_config "$T/fake.conf" <<EOF
 [local]
 type = tunnel
-command = python3 $FAKE ok
+command = env FAKE_IMAP_LOG= python3 $FAKE ok
 
 [remote]
 type = tunnel
