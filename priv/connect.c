@@ -54,7 +54,7 @@ static void	 tunnel_child_fail(int, const char *, const char *, int)
 		    __attribute__((noreturn));
 static void	 tunnel_cloexec_all(void);
 static void	 cred_child(int, const struct connect_cmd *, char **, pid_t,
-		    const char *)
+		    const char *, int)
 		    __attribute__((noreturn));
 static int	 tunnel_wait(pid_t, int, int *);
 static int	 tcp_connect_one(const struct addrinfo *, int *);
@@ -344,13 +344,14 @@ tunnel_child(int s, const struct connect_cmd *cmd, char **envp,
 }
 
 /*
- * password-command: the child.  No controlling terminal (setsid), so no
- * prompt can appear; stdin from /dev/null, stdout to the pipe, stderr
- * as ours (the helper's own complaints reach the user).
+ * password-command: the child.  Unless interimap runs on a terminal, no
+ * controlling terminal (setsid), so that no prompt can appear, and stdin
+ * from /dev/null; stdout to the pipe, stderr as ours (the helper's own
+ * complaints, or its prompt, reach the user).
  */
 static void
 cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid,
-    const char *what)
+    const char *what, int tty)
 {
 	struct sigaction	 sa;
 	sigset_t		 set;
@@ -369,11 +370,16 @@ cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid,
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != ppid)
 		_exit(127);
-	(void)setsid();
 	if ((ofd = fcntl(out, F_DUPFD_CLOEXEC, 3)) == -1 ||
-	    (nfd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    dup2(nfd, STDIN_FILENO) == -1 || dup2(ofd, STDOUT_FILENO) == -1)
+	    dup2(ofd, STDOUT_FILENO) == -1)
 		_exit(127);
+	/* On a terminal, the user is there to answer a prompt. */
+	if (!tty) {
+		(void)setsid();
+		if ((nfd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    dup2(nfd, STDIN_FILENO) == -1)
+			_exit(127);
+	}
 	tunnel_cloexec_all();
 	if (!cmd->use_shell) {
 		execvpe(cmd->argv[0], cmd->argv, envp);
@@ -405,10 +411,13 @@ connect_cmd_output(const char *command, const char *name, const char *what,
 	ssize_t			 r;
 	long			 left;
 	pid_t			 pid, ppid;
-	int			 pp[2], status, timedout = 0, rc = -1;
+	int			 pp[2], status, timedout = 0, rc = -1, tty;
 	char			*nl;
 
 	*linep = NULL;
+	/* Someone to type a passphrase: more time. */
+	if ((tty = isatty(STDIN_FILENO)) && timeout_ms < CONNECT_CMD_TTY_MS)
+		timeout_ms = CONNECT_CMD_TTY_MS;
 	if (connect_cmd_parse(command, &cmd) == -1) {
 		connect_cmd_free(&cmd);
 		log_msg(LOG_LVL_ERROR, name, NULL,
@@ -435,7 +444,7 @@ connect_cmd_output(const char *command, const char *name, const char *what,
 	}
 	if (pid == 0) {
 		close(pp[0]);
-		cred_child(pp[1], &cmd, envp, ppid, what);
+		cred_child(pp[1], &cmd, envp, ppid, what, tty);
 	}
 	close(pp[1]);
 	free(envp);

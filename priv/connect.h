@@ -126,13 +126,15 @@ int	 connect_tunnel_reap(pid_t);
  * password-command, oauth-token-command (what: the key, for the
  * messages): runs command with the tunnel's rules (a shell only
  * for shell syntax, the same environment), without a controlling
- * terminal and with /dev/null as its input, and gives its first line of
+ * terminal and with /dev/null as its input unless interimap's own input
+ * is a terminal (then it may prompt there, within 2 minutes), and gives its first line of
  * output (CR LF or LF removed) in *line, which the caller wipes and
  * frees.  Bounded by timeout_ms (then the command's session is killed).
  * 0, or -1 after logging "<name>: ERROR: <what>: ..." (it
  * failed, exited non-zero, printed nothing, did not answer in time).
  */
 #define CONNECT_CMD_OUT_MAX	4096
+#define CONNECT_CMD_TTY_MS	120000	/* the bound when on a terminal */
 int	 connect_cmd_output(const char *, const char *, const char *, int,
 	    char **);
 

@@ -6,7 +6,8 @@
 #  - gpg --decrypt of an encrypted password file: the sync runs against a
 #    real Dovecot over IMAPS, and the password is in no log (--debug);
 #  - no terminal and no input: a command that tries to prompt (reads its
-#    stdin, opens /dev/tty) gets nothing and fails, never hangs;
+#    stdin, opens /dev/tty) gets nothing and fails, never hangs; on a
+#    terminal (script(1)), it may ask there;
 #  - a command that fails, exits non-zero, prints nothing, or does not
 #    answer within 30 s: "<side>: ERROR: password-command: ...", exit 1,
 #    no connection made;
@@ -100,6 +101,15 @@ conf stdin 'password-command = read -r p; printf "%s\n" "$p"'
 fails stdin "a command reading its input" "printed nothing"
 conf tty 'password-command = exec 3</dev/tty && echo pass'
 fails tty "a command opening /dev/tty" "exited with status [0-9]+"
+
+# On a terminal (a pseudo-terminal from script(1)), the command may ask:
+# its prompt on the terminal, the answer typed there.
+conf ask 'password-command = printf "Password: " >/dev/tty; read -r p </dev/tty; printf "%s\n" "$p"'
+printf '%s\n' "$PW" | script -qec "$INTERIMAP --config=$T/ask.conf" \
+    "$T/ask.typescript" >/dev/null 2>&1
+t_expect_eq "$?" 0 "on a terminal: the command asks, the sync runs"
+t_expect_match "$(tr -d '\r' <"$T/ask.typescript")" "Password: " \
+    "on a terminal: its prompt shown there"
 
 # ---- failures -------------------------------------------------------------------------
 
