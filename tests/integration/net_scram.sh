@@ -9,6 +9,9 @@
 #    "Authentication failed");
 #  - the auth list's order decides: "SCRAM-SHA-256 PLAIN" uses SCRAM where
 #    offered, PLAIN where not (a server without SCRAM);
+#  - Cyrus IMAP 3.6 (Cyrus SASL, sasldb): SCRAM-SHA-256 and SCRAM-SHA-1
+#    (it also offers the -PLUS variants, with tls-unique channel binding
+#    only, which we do not implement: the plain ones are chosen);
 # and against scripted servers that do not know the password (hostile,
 # net_fake_imap.py): a wrong server signature, or OK without one, both
 # refused before anything else is sent.
@@ -101,6 +104,35 @@ t_expect_eq "$(grep -c 'AUTHENTICATE SCRAM' "$T/ours.err")" 0 \
 t_expect_match "$(cat "$T/ours.err")" \
     "remote: auth: SCRAM-SHA-256 not offered by the server, skipped" \
     "the skipped mechanism said at --debug"
+
+# ---- Cyrus IMAP (Cyrus SASL's SCRAM, sasldb) ---------------------------------------
+
+CYRUS_SASL_MECHS='SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN' \
+    cyrus_server cyrus || { t_fail "cyrus_server cyrus"; t_done; }
+for mech in SCRAM-SHA-256 SCRAM-SHA-1; do
+	cl=$(dovecot_tunnel "c${mech//[^0-9]/}") || t_fail "dovecot_tunnel c$mech"
+	write_config "$T/c$mech.conf" <<EOF
+database = $T/c$mech.db
+
+[local]
+type = tunnel
+command = $cl
+
+[remote]
+type = imaps
+host = localhost
+port = $(server_var cyrus IMAPS_PORT)
+SSL_CAfile = $(server_var cyrus CERT)
+username = user
+password = pass
+auth = $mech
+EOF
+	run_ours --config="$T/c$mech.conf" --debug
+	t_log "Cyrus offers: $(grep -m1 -o "AUTH=[^ ]*" "$T/ours.err" | tr "\n" " ")"
+	t_expect_eq "$OURS_RC" 0 "Cyrus, $mech: the sync runs"
+	t_expect_match "$(cat "$T/ours.err")" "remote: C: [0-9]+ AUTHENTICATE $mech" \
+	    "Cyrus, $mech: AUTHENTICATE $mech"
+done
 
 # ---- servers that do not know the password --------------------------------------
 

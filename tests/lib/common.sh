@@ -84,7 +84,8 @@
 # master.log, and imapctl.login, the endpoint through which the helpers
 # below log in (plain LOGIN over TCP) where a Dovecot has tunnel.sh.
 # $CYRUS_EXTRA_CONF is appended to imapd.conf (Cyrus refuses a key given
-# twice: only keys cyrus_server does not set).  Cyrus's own facts and
+# twice: only keys cyrus_server does not set); $CYRUS_SASL_MECHS replaces
+# sasl_mech_list's "PLAIN LOGIN".  Cyrus's own facts and
 # quirks: tests/lib/CYRUS-NOTES.md.
 #
 # mail_dump prints, per message, the SHA-256 of the message as the server
@@ -1056,7 +1057,7 @@ allowallsubscribe: yes
 sasl_pwcheck_method: auxprop
 sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: $dir/sasldb2
-sasl_mech_list: PLAIN LOGIN
+sasl_mech_list: ${CYRUS_SASL_MECHS:-PLAIN LOGIN}
 failedloginpause: 0
 autocreate_quota: 0
 expunge_mode: semidelayed
