@@ -358,6 +358,37 @@ scen_expect_rc ok
 scen_expect_synced "Fresh synced by both"
 scen_expect_quiet sync
 
+# ---- an interrupted sync, resumed before the repair ------------------------
+
+scen_begin "interrupted sync, then repair"
+config
+scen_apply local <<'EOF'
+add INBOX i1
+add INBOX i2 \Seen
+add INBOX i3
+add INBOX i4
+EOF
+scen_run sync
+scen_expect_rc ok
+settle
+# The rows of i3 and i4 lie beyond the stored UIDNEXTs: a sync cut short
+# (§6.5), resumed first; i4 went from remote meanwhile; i2's row is lost.
+sql "UPDATE local SET UIDNEXT = 3 WHERE idx = $(idx INBOX);
+UPDATE remote SET UIDNEXT = 3 WHERE idx = $(idx INBOX);
+DELETE FROM mapping WHERE idx = $(idx INBOX) AND lUID = 2"
+scen_apply remote <<'EOF'
+expunge INBOX @i4
+EOF
+scen_run sync --repair
+scen_expect_rc ok
+scen_expect_log '^Resuming interrupted sync for INBOX$' "resumed first"
+scen_expect_log '^local\(INBOX\): Removed UID 4$' \
+    "the resume removes the survivor of a half-gone pair"
+scen_expect_log '^remote\(INBOX\): WARNING: No match for modified local UID 2\. Redownloading\.$' \
+    "then the repair finds the lost row"
+scen_expect_synced "resumed and repaired"
+scen_expect_quiet sync
+
 # ---- the reference and ours on one database ---------------------------------
 
 scen_begin "alternating on one database"
