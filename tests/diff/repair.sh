@@ -210,6 +210,30 @@ scen_expect_log '^remote\(INBOX\): Added UID 2 -> 6$' "e2 back on remote"
 scen_expect_synced "expunges repaired"
 scen_expect_quiet sync
 
+# ---- a reported expunge with no row -----------------------------------------
+
+scen_begin "vanished without a row"
+config
+scen_apply local <<'EOF'
+add INBOX v1
+add INBOX v2
+EOF
+scen_run sync
+scen_expect_rc ok
+settle
+sql "DELETE FROM mapping WHERE idx = $(idx INBOX) AND lUID = 1"
+scen_apply local <<'EOF'
+expunge INBOX @v1
+EOF
+scen_run sync --repair
+scen_expect_rc ok
+scen_expect_log '^remote\(INBOX\): WARNING: No match for 1 vanished local UID\(s\) 1\. Ignoring\.$' \
+    "the expunge has no row to follow"
+scen_expect_log '^local\(INBOX\): WARNING: No match for modified remote UID 1\. Redownloading\.$' \
+    "the remote copy, unmapped, is copied back"
+scen_expect_synced "vanished without a row"
+scen_expect_quiet sync
+
 # ---- UIDNEXT past unmapped messages ----------------------------------------
 
 scen_begin "UIDNEXT past unmapped messages"
