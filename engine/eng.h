@@ -17,9 +17,9 @@
  *    order, several at once up to eng->jobs_max.  A job loads its UID
  *    mapping, then leases a connection to each server (netc.c) for the
  *    commands that need its mailbox selected, and runs the reference's
- *    sync of that mailbox (REFERENCE-BEHAVIOUR §6.3-6.5): known messages
+ *    sync of that mailbox (REFERENCE-BEHAVIOUR §6.3-6.6): known messages
  *    (known.c), copies recognised (adopt.c), new messages (xfer.c),
- *    interrupted syncs resumed (resume.c);
+ *    interrupted syncs resumed (resume.c), --repair (repair.c);
  *  - request groups (rgroup.c): one logical request whose UID set is
  *    sent in as many pieces as the IPC bound needs, answered once all
  *    pieces are.
