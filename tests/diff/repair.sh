@@ -322,6 +322,26 @@ scen_expect_log '^WARNING: Conflicting flag update in INBOX for local UID 5 \(\\
 scen_expect_synced "missed flag changes"
 scen_expect_quiet sync
 
+# ---- quiet --------------------------------------------------------------------
+
+scen_begin "repair, quiet"
+config
+scen_apply remote <<'EOF'
+add INBOX w1
+add INBOX w2 \Seen
+EOF
+scen_run sync
+scen_expect_rc ok
+settle
+sql "DELETE FROM mapping WHERE idx = $(idx INBOX) AND lUID = 2"
+scen_run sync --repair -q
+scen_expect_rc ok
+scen_expect_log '^local\(INBOX\): WARNING: No match for modified remote UID 2\. Redownloading\.$' \
+    "warnings stay under -q"
+scen_expect_nolog ' from <|Added' "the copies are not logged under -q"
+scen_expect_synced "quiet repair"
+scen_expect_quiet sync
+
 # ---- MAILBOX arguments --------------------------------------------------------
 
 scen_begin "repair restricted to mailboxes"
