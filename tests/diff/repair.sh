@@ -274,6 +274,7 @@ add INBOX f2
 add INBOX f3 \Seen
 add INBOX f4
 add INBOX f5 \Answered
+add INBOX f6 \Seen
 EOF
 scen_run sync
 scen_expect_rc ok
@@ -298,13 +299,15 @@ scen_expect_log '^WARNING: Conflicting flag update in INBOX for local UID 3 \(\$
 scen_expect_nolog 'Missed flag update' "nothing missed"
 scen_expect_synced "reported flag changes"
 scen_expect_quiet sync
-# Unreported: f4 changed on local, f5 on remote, the database's
-# HIGHESTMODSEQs moved past the changes.
+# Unreported: f4 changed on local, f5 on remote, f6 on both, the
+# database's HIGHESTMODSEQs moved past the changes.
 scen_apply local <<'EOF'
 store INBOX @f4 + \Draft
+store INBOX @f6 + $Label2
 EOF
 scen_apply remote <<'EOF'
 store INBOX @f5 = $Forwarded
+store INBOX @f6 = \Flagged
 EOF
 behind local INBOX HIGHESTMODSEQ
 behind remote INBOX HIGHESTMODSEQ
@@ -319,6 +322,10 @@ scen_expect_log '^WARNING: Missed flag update in INBOX for \(lUID,rUID\) = \(5,5
     "missed remote change found"
 scen_expect_log '^WARNING: Conflicting flag update in INBOX for local UID 5 \(\\Answered\) and remote UID 5 \(\$Forwarded\)\. Setting both to the union \(\$Forwarded \\Answered\)\.$' \
     "missed: the union"
+scen_expect_log '^WARNING: Missed flag update in INBOX for \(lUID,rUID\) = \(6,6\)\. Repairing\.$' \
+    "missed changes on both sides found"
+scen_expect_log '^WARNING: Conflicting flag update in INBOX for local UID 6 \(\$Label2 \\Seen\) and remote UID 6 \(\\Flagged\)\. Setting both to the union \(\$Label2 \\Flagged \\Seen\)\.$' \
+    "missed on both sides: the union"
 scen_expect_synced "missed flag changes"
 scen_expect_quiet sync
 
