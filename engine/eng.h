@@ -17,9 +17,9 @@
  *    order, several at once up to eng->jobs_max.  A job loads its UID
  *    mapping, then leases a connection to each server (netc.c) for the
  *    commands that need its mailbox selected, and runs the reference's
- *    sync of that mailbox (REFERENCE-BEHAVIOUR §6.3-6.5): known messages
+ *    sync of that mailbox (REFERENCE-BEHAVIOUR §6.3-6.6): known messages
  *    (known.c), copies recognised (adopt.c), new messages (xfer.c),
- *    interrupted syncs resumed (resume.c);
+ *    interrupted syncs resumed (resume.c), --repair (repair.c);
  *  - request groups (rgroup.c): one logical request whose UID set is
  *    sent in as many pieces as the IPC bound needs, answered once all
  *    pieces are.
@@ -471,10 +471,12 @@ struct known;
 struct xfer;
 struct adopt;
 struct resume;
+struct repair;
 
 enum job_kind {
 	JOB_SYNC,
 	JOB_RESUME,
+	JOB_REPAIR,		/* --repair of a mailbox with synced state */
 };
 
 struct job {
@@ -497,6 +499,7 @@ struct job {
 	struct xfer	*pre;		/* a FETCH sent with the SELECT */
 	struct adopt	*adopt;
 	struct resume	*resume;
+	struct repair	*repair;
 	struct uidvec	 ignore[2];	/* §6.5: not to be copied */
 
 	/* Lines logged while another job owns the log. */
@@ -531,6 +534,9 @@ void	 adopt_free(struct adopt *);
 void	 resume_start(struct job *, int);
 void	 resume_step(struct job *);
 void	 resume_free(struct resume *);
+void	 repair_start(struct job *, int);
+void	 repair_step(struct job *);
+void	 repair_free(struct repair *);
 /*
  * The UIDs of side the expunges removed (now reported VANISHED) are
  * dropped from VANISHED and MODIFIED and logged; the others go to
@@ -540,12 +546,18 @@ void	 known_removal_finish(struct job *, uint32_t, const struct uidvec *,
 	    struct uidvec *);
 /* §9.8: copy back UIDs of side whose expunge the server refused. */
 void	 xfer_restore(struct job *, uint32_t, const struct uidvec *, int);
+/*
+ * --repair: copy the UIDs of side (sorted) to the other side again,
+ * each logged with its sender (§6.6).
+ */
+void	 xfer_recopy(struct job *, uint32_t, const struct uidvec *, int);
 
 /* Sub-machine states: each machine its own hundred; the job's below. */
 #define JOB_SUB		100	/* known.c */
 #define XFER_SUB	200	/* xfer.c */
 #define ADOPT_SUB	300	/* adopt.c */
 #define RESUME_SUB	400	/* resume.c */
+#define REPAIR_SUB	500	/* repair.c */
 
 /* The scheduler (job.c). */
 void	 jobs_queue(struct eng *, struct mbox *, enum job_kind);

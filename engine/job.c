@@ -12,7 +12,8 @@
  *	SELECT	SELECT both sides at once, QRESYNC from the last synced
  *		state, with the sample; a new mailbox with one empty side
  *		also sends the FETCH of the other side's messages
- *	SELECTED  a resumed sync goes through resume.c; a known mailbox
+ *	SELECTED  a resumed sync goes through resume.c, a --repair
+ *		through repair.c (then straight to MESSAGES); a known mailbox
  *		propagates its known changes (known.c) and stores both
  *		HIGHESTMODSEQs if anything was found
  *	MESSAGES  copies recognised (adopt.c), then new messages remote ->
@@ -316,8 +317,11 @@ job_step(struct task *t)
 			else if (t->state >= ADOPT_SUB &&
 			    t->state < RESUME_SUB && j->adopt != NULL)
 				adopt_step(j);
-			else if (t->state >= RESUME_SUB && j->resume != NULL)
+			else if (t->state >= RESUME_SUB &&
+			    t->state < REPAIR_SUB && j->resume != NULL)
 				resume_step(j);
+			else if (t->state >= REPAIR_SUB && j->repair != NULL)
+				repair_step(j);
 			else
 				fatalx(EXIT_CHILD, "engine: internal error: "
 				    "job state %d without its machine",
@@ -358,7 +362,11 @@ job_step(struct task *t)
 					    mb->db_uidnext[s], mb->db_hms[s]);
 			}
 			for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-				map_sample(&j->map, s, &seq[s], &uids[s]);
+				/* --repair fetches everything: no sample. */
+				seq[s] = uids[s] = NULL;
+				if (j->kind != JOB_REPAIR)
+					map_sample(&j->map, s, &seq[s],
+					    &uids[s]);
 				netc_select(&e->peer[s], t, mb, seq[s],
 				    uids[s])->done = job_select_done;
 				free(seq[s]);
@@ -372,6 +380,11 @@ job_step(struct task *t)
 		case J_SELECTED:
 			if (j->kind == JOB_RESUME) {
 				resume_start(j, J_MESSAGES);
+				break;
+			}
+			if (j->kind == JOB_REPAIR) {
+				/* Then sync_messages, as the reference. */
+				repair_start(j, J_MESSAGES);
 				break;
 			}
 			if (!mb->known) {

@@ -15,6 +15,10 @@
  *			dirty one (changed UIDNEXT or HIGHESTMODSEQ, or new)
  *	JOBS		the jobs run (job.c); once none is left, mailboxes
  *			still dirty get another
+ *	REPAIR		--repair: once the resumes are over, a repair job
+ *			for every mailbox of the list with synced state, a
+ *			first sync for each without (§6.6, §9.12); then
+ *			FINAL
  *	FINAL		every database request answered: the end
  *
  * sync_run() runs the engine's one event loop until the run is over.
@@ -38,6 +42,8 @@ enum {
 	R_INTERRUPTED,
 	R_QUEUE,
 	R_JOBS,
+	R_REPAIR,
+	R_REPAIRING,
 	R_FINAL,
 	R_IDLE,
 	R_SLEEP,
@@ -55,6 +61,7 @@ static void	 run_check_caps(struct eng *);
 static void	 run_interrupted_rows(struct eng *, struct ipc_msg *, void *);
 static int	 run_queue_dirty(struct eng *);
 static void	 run_state_load(struct eng *);
+static void	 run_queue_repair(struct eng *);
 static void	 run_status(struct eng *, uint32_t);
 static void	 run_rest(struct eng *, struct task *);
 static void	 run_rest_done(struct req *);
@@ -202,6 +209,25 @@ run_state_load(struct eng *e)
 }
 
 /*
+ * --repair: every mailbox of the list (the MAILBOX arguments, or all)
+ * gets checked.  One without synced state yet, which the reference
+ * skips (§9.12), has nothing to check: it gets its first sync.
+ */
+static void
+run_queue_repair(struct eng *e)
+{
+	struct mbox *mb;
+	size_t i;
+
+	for (i = 0; i < e->nmbox; i++) {
+		mb = e->mbox[i];
+		if (!mb->sync || mb->idx == 0 || mb->job != NULL || mb->queued)
+			continue;
+		jobs_queue(e, mb, mb->has_state ? JOB_REPAIR : JOB_SYNC);
+	}
+}
+
+/*
  * A job for every dirty mailbox without one: those dirty locally first,
  * then those dirty remotely (the reference's next_dirty order, with
  * mailboxes sorted instead of in hash order).  Returns how many.
@@ -260,9 +286,6 @@ run_step(struct task *t)
 			}
 			run_check_caps(e);
 			switch (e->conf->command) {
-			case ENGINE_CMD_REPAIR:
-				eng_fail(e, EXIT_FAIL, NULL, NULL,
-				    "--repair is not implemented yet");
 			case ENGINE_CMD_DELETE:
 				eng_fail(e, EXIT_FAIL, NULL, NULL,
 				    "--delete is not implemented yet");
@@ -318,8 +341,30 @@ run_step(struct task *t)
 					jobs_queue(e, mb, JOB_RESUME);
 			}
 			run_state_load(e);
+			if (e->conf->command == ENGINE_CMD_REPAIR) {
+				t->state = R_REPAIR;
+				break;
+			}
 			(void)run_queue_dirty(e);
 			t->state = R_JOBS;
+			break;
+
+		case R_REPAIR:
+			if (jobs_busy(e)) {
+				t->waiting = 1;
+				return;
+			}
+			run_queue_repair(e);
+			t->state = R_REPAIRING;
+			break;
+
+		case R_REPAIRING:
+			if (jobs_busy(e)) {
+				t->waiting = 1;
+				return;
+			}
+			/* As the reference: no further pass. */
+			t->state = R_FINAL;
 			break;
 
 		case R_JOBS:

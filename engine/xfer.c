@@ -29,6 +29,9 @@
  *    servers that send the code cost nothing more;
  *  - xfer_restore: §9.8, messages whose expunge was refused are copied
  *    back to the side they vanished from.
+ *
+ * xfer_recopy: --repair's copies of messages no mapping row pairs
+ * (repair.c), fetched with ENVELOPE for the sender it logs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +141,11 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 	if (x->uid != 0 && x->uidnext <= x->uid && x->uid < UINT32_MAX)
 		x->uidnext = x->uid + 1;
 	x->size = fi->size;
+	if (x->recopy && x->uid != 0 && !x->j->e->quiet)
+		jlog(x->j, LOG_LVL_INFO, p->name, x->mb->srv[p->side],
+		    "UID %u from <%s> (%s)", x->uid,
+		    fi->env != NULL ? fi->env : "",
+		    fi->date != NULL ? fi->date : "");
 	if (fi->size == 0) {
 		x->mode = M_SKIP;
 		if (x->uid == 0)
@@ -433,6 +441,24 @@ xfer_restore(struct job *j, uint32_t side, const struct uidvec *uids, int ret)
 }
 
 void
+xfer_recopy(struct job *j, uint32_t side, const struct uidvec *uids, int ret)
+{
+	struct xfer *x;
+	struct uidranges set;
+
+	x = xfer_new(j, side);
+	x->ret = ret;
+	x->recopy = 1;
+	j->x = x;
+	memset(&set, 0, sizeof(set));
+	uidranges_from_vec(&set, uids->v, uids->n);
+	rg_fetch(&j->t, x->src, j->mb, &set, XFER_ITEMS | IMAP_FETCH_ENVELOPE,
+	    0, xfer_data, xfer_fetch_done, x);
+	uidranges_free(&set);
+	j->t.state = X_FETCHED;
+}
+
+void
 xfer_step(struct job *j)
 {
 	struct xfer *x = j->x;
@@ -474,6 +500,11 @@ xfer_step(struct job *j)
 		}
 		if (x->restore) {
 			j->t.state = X_RESTORED;
+			return;
+		}
+		if (x->recopy) {
+			/* Old messages: the new ones' UIDNEXT is not ours. */
+			j->t.state = X_MODSEQ;
 			return;
 		}
 		netc_set_pcache(x->src, mb, MC_UIDNEXT, 0, x->uidnext, 0);
@@ -548,7 +579,7 @@ xfer_step(struct job *j)
 		return;
 
 	case X_END:
-		if (x->sside == SIDE_LOCAL && !x->restore)
+		if (x->sside == SIDE_LOCAL && !x->restore && !x->recopy)
 			j->again = x->ntuids > 0;
 		j->t.state = x->ret;
 		xfer_free(x);

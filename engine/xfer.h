@@ -60,6 +60,7 @@ struct xfer {
 	int		 ret;
 	int		 pre;		/* the FETCH went with the SELECT */
 	int		 restore;	/* §9.8 mode */
+	int		 recopy;	/* --repair: given UIDs, logged */
 	uint32_t	 uidnext;	/* the reference's local $UIDNEXT */
 	struct batch	*cur;		/* open APPEND, or NULL */
 	size_t		 ntuids;	/* target UIDs created */
