@@ -407,6 +407,107 @@ EOF
 	scen_expect_synced "after the rename"
 fi
 
+# ---- settings and options ---------------------------------------------------
+
+start "delete: list-select-opts does not apply, -q"
+scen_config subs <<'EOF'
+database = @WORLD@/sync.db
+list-select-opts = SUBSCRIBED
+
+[local]
+@server local@
+
+[remote]
+@server remote@
+EOF
+scen_run subs -q --delete keep
+scen_expect_rc ok
+scen_expect_log '^database: Removed mailbox keep$' \
+    "an unsubscribed mailbox deleted; printed with -q"
+scen_expect_nolog 'Deleted mailbox|IMAP traffic' "-q: no server lines"
+scen_run subs -q --rename foo/bar foo/baz
+scen_expect_rc ok
+scen_expect_log '^database: Renamed mailbox foo/bar to foo/baz$' \
+    "renamed, printed with -q"
+scen_run sync
+scen_expect_rc ok
+scen_expect_synced "after both"
+scen_expect_quiet sync
+
+scen_begin "list-reference on local"
+scen_config ref <<'EOF'
+database = @WORLD@/ref.db
+
+[local]
+@server local@
+list-reference = arch/
+
+[remote]
+@server remote@
+EOF
+scen_apply local <<'EOF'
+add arch/foo f1
+add arch/foo/bar b1
+add outside o1
+EOF
+scen_apply remote <<'EOF'
+add INBOX i1
+EOF
+scen_run ref
+scen_expect_rc ok
+scen_expect_log '^local: Created mailbox arch/INBOX$' "the reference's layout"
+scen_expect_synced "start"
+scen_run ref --rename foo baz
+scen_expect_rc ok
+scen_expect_log '^local: Renamed mailbox arch/foo to arch/baz$' "local, prefixed"
+scen_expect_log '^remote: Renamed mailbox foo to baz$' "remote"
+scen_expect_log '^database: Renamed mailbox foo to baz$' "database, unprefixed"
+scen_run ref --delete baz/bar outside
+scen_expect_rc ok
+scen_expect_log '^local: Deleted mailbox arch/baz/bar$' "local, prefixed"
+scen_expect_log '^remote: Deleted mailbox baz\.bar$' "remote"
+scen_expect_log '^database: Removed mailbox baz/bar$' "database"
+scen_expect_nolog 'outside' "a name outside the reference: nothing"
+scen_expect_state '^local: mailbox outside -$' "outside is left alone"
+scen_run ref
+scen_expect_rc ok
+scen_expect_synced "after both"
+scen_expect_quiet ref
+
+scen_begin "delete and rename without a database"
+config
+scen_apply local <<'EOF'
+add INBOX i1
+add foo f1
+EOF
+scen_run sync --delete 'f*' '%' nosuch
+scen_expect_rc ok
+scen_expect_log '^Creating new schema in database file @WORLD@/sync\.db$' \
+    "the database is created, as for a sync"
+scen_expect_nolog 'Deleted|Removed' "wildcards match nothing to delete"
+scen_run sync --rename foo bar
+scen_expect_rc ok
+scen_expect_log '^local: Renamed mailbox foo to bar$' "local"
+scen_expect_nolog '^(remote|database): [RD]' "nothing else"
+scen_run sync
+scen_expect_rc ok
+scen_expect_synced "a first sync after"
+scen_expect_quiet sync
+
+if [ "$T_REMOTE" != cyrus ]; then
+	# Cyrus's imapd crashes on RENAME INBOX (CYRUS-NOTES.md).
+	start "rename: INBOX"
+	scen_run sync --rename inbox old
+	scen_expect_rc ok
+	scen_expect_log '^local: Renamed mailbox INBOX to old$' "local"
+	scen_expect_log '^remote: Renamed mailbox INBOX to old$' "remote"
+	scen_expect_log '^database: Renamed mailbox INBOX to old$' "database"
+	scen_run sync
+	scen_expect_rc ok
+	scen_expect_synced "INBOX anew, old with the messages"
+	scen_expect_quiet sync
+fi
+
 # ---- the two programs on one database ----------------------------------------
 
 start "alternate: ours deletes and renames what the reference synced"
