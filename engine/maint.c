@@ -155,13 +155,21 @@ maint_db_row(struct eng *e, struct ipc_msg *msg, void *arg)
 	const char *name;
 	size_t len, i;
 	uint64_t idx;
+	int s;
 
 	(void)arg;
 	ipc_rd_init(&rd, msg);
 	idx = ipc_get_u64(&rd);
 	name = ipc_get_data(&rd, &len);
 	/* The rest (subscription, state) does not matter here. */
-	if (rd.error || name == NULL || len == 0 || idx == 0 ||
+	(void)ipc_get_u32(&rd);
+	(void)ipc_get_u32(&rd);
+	for (s = 0; s < 2; s++) {
+		(void)ipc_get_u32(&rd);
+		(void)ipc_get_u32(&rd);
+		(void)ipc_get_u64(&rd);
+	}
+	if (ipc_rd_end(&rd) == -1 || name == NULL || len == 0 || idx == 0 ||
 	    idx > INT64_MAX) {
 		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
 		    "(IMSG_DB_MAILBOX_ROW): bad layout");
