@@ -666,6 +666,9 @@ void	 mbox_free_all(struct eng *);
 int	 mbox_list_step(struct eng *, struct task *);
 int	 mbox_reconcile_step(struct eng *, struct task *);
 
+/* maint.c: --delete and --rename, once both servers are ready. */
+void	 maint_start(struct eng *);
+
 /* run.c: the whole run; returns the exit code. */
 int	 sync_run(struct eng *);
 /* An INTERNALDATE as seconds since the epoch; INT64_MIN if invalid. */

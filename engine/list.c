@@ -350,6 +350,15 @@ mbox_list_side(struct eng *e, struct task *t, uint32_t side)
 			selopts = c->list_select_opts != NULL &&
 			    *c->list_select_opts != '\0' ?
 			    c->list_select_opts : NULL;
+			/*
+			 * --delete and --rename look at the names alone,
+			 * whatever list-select-opts would leave out.
+			 */
+			if (c->command == ENGINE_CMD_DELETE ||
+			    c->command == ENGINE_CMD_RENAME) {
+				flags = 0;
+				selopts = NULL;
+			}
 			listing_free(&ls->l);
 			(void)netc_list(p, t, flags, selopts,
 			    c->list_reference[side], ls->pat, ls->npat,

@@ -496,6 +496,20 @@ cli_targets(const struct cli *cli, unsigned int *mask)
 	return 0;
 }
 
+/* Arguments are normalised: any case of "inbox" is "INBOX" by now. */
+int
+cli_deletes_inbox(const struct cli *cli)
+{
+	int i;
+
+	if (cli->command != CMD_DELETE)
+		return 0;
+	for (i = 0; i < cli->nmailboxes; i++)
+		if (strcmp(cli->mailboxes[i], "INBOX") == 0)
+			return 1;
+	return 0;
+}
+
 void
 cli_free(struct cli *cli)
 {

@@ -42,6 +42,8 @@ int	 cli_parse(struct cli *, int, char **, FILE *, FILE *);
  * -1 after logging "Invalid target X" (the caller exits EXIT_FAIL).
  */
 int	 cli_targets(const struct cli *, unsigned int *);
+/* --delete names INBOX, which can't be deleted (RFC 3501 6.3.4). */
+int	 cli_deletes_inbox(const struct cli *);
 void	 cli_free(struct cli *);
 
 #endif

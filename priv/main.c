@@ -148,6 +148,17 @@ priv_main(int argc, char *argv[])
 		cli_free(&cli);
 		return EXIT_CONFIG;
 	}
+	/*
+	 * REFERENCE-BEHAVIOUR §6.7: the reference refuses this once
+	 * connected, after deleting the MAILBOX arguments before INBOX;
+	 * the argument alone is wrong, so nothing is touched.
+	 */
+	if (cli_deletes_inbox(&cli)) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: INBOX can't be "
+		    "deleted");
+		r = EXIT_FAIL;
+		goto out;
+	}
 	if (priv_signals_init() == -1) {
 		r = EXIT_FAIL;
 		goto out;
