@@ -27,6 +27,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "logsink.h"
+#include "proc.h"
 
 #define LOGSINK_DEFAULT_FMT	"%?n?%?m?%n(%m)&%n?: ?"
 
@@ -405,12 +406,32 @@ logsink_emit(int level, const char *name, const char *mailbox,
 	free(line.s);
 }
 
+const char *const *
+logsink_names(uint32_t kind, uint32_t side)
+{
+	/* The engine speaks for both sides and the database. */
+	static const char *const engine[] = { "", "engine", "local", "remote",
+	    "database", NULL };
+	static const char *const local[] = { "local", "net(local)", NULL };
+	static const char *const remote[] = { "remote", "net(remote)", NULL };
+	static const char *const none[] = { NULL };
+
+	if (kind == PROC_ENGINE)
+		return engine;
+	if (kind == PROC_NET && side == SIDE_LOCAL)
+		return local;
+	if (kind == PROC_NET && side == SIDE_REMOTE)
+		return remote;
+	return none;
+}
+
 int
-logsink_imsg(const struct ipc_msg *msg)
+logsink_imsg(const struct ipc_msg *msg, const char *const *names)
 {
 	struct ipc_rd rd;
 	uint32_t level;
 	char *name, *mailbox, *text;
+	size_t i;
 	int r = -1;
 
 	if (msg->hdr.type != IMSG_LOG)
@@ -421,9 +442,21 @@ logsink_imsg(const struct ipc_msg *msg)
 	mailbox = ipc_get_str(&rd);
 	text = ipc_get_str(&rd);
 	if (ipc_rd_end(&rd) == 0 && level <= LOG_LVL_MAX && text != NULL) {
-		logsink_emit((int)level, name != NULL ? name : "", mailbox,
-		    text);
 		r = 0;
+		for (i = 0; names != NULL && names[i] != NULL; i++)
+			if (strcmp(names[i], name != NULL ? name : "") == 0)
+				break;
+		/*
+		 * Unprefixed errors are every child's: the reference
+		 * prints some of a server's refusals so ("Non
+		 * LIST-STATUS-capable IMAP server.").
+		 */
+		if (names != NULL && names[i] == NULL &&
+		    !(level == LOG_LVL_ERROR && (name == NULL || *name == '\0')))
+			r = -2;
+		else
+			logsink_emit((int)level, name != NULL ? name : "",
+			    mailbox, text);
 	}
 	free(name);
 	free(mailbox);

@@ -26,8 +26,18 @@ void	 logsink_emit(int, const char *, const char *, const char *);
  * it), if there is one.  0, or -1 (logged) with the old file kept.
  */
 int	 logsink_reopen(void);
-/* Handles an IMSG_LOG from a child: 0, or -1 if it is malformed. */
-int	 logsink_imsg(const struct ipc_msg *);
+/*
+ * Handles an IMSG_LOG from a child: 0, or -1 if it is malformed.  With
+ * names non-NULL (a NULL-terminated list), the line's name must be one of
+ * them (or be empty, for an error), or it is not shown and the result
+ * is -2: a child names only
+ * itself (a net, its own side), so that no child can write a line that
+ * passes for another's (a net's "database: ..." or the other side's
+ * "Added" lines).  logsink_names() gives a child's list.
+ */
+int	 logsink_imsg(const struct ipc_msg *, const char *const *);
+/* The names a child of kind PROC_* and side SIDE_* may log under. */
+const char *const *logsink_names(uint32_t, uint32_t);
 void	 logsink_close(void);
 
 /*

@@ -469,7 +469,16 @@ priv_send_engine_conf(struct priv *p)
 static const char *
 priv_log(struct priv *p, int slot, const struct ipc_msg *msg)
 {
-	return logsink_imsg(msg) == -1 ? "bad layout" : NULL;
+	const struct proc_child *c = &p->child[slot];
+
+	switch (logsink_imsg(msg, logsink_names(c->kind, c->side))) {
+	case 0:
+		return NULL;
+	case -2:
+		return "a log line under another process's name";
+	default:
+		return "bad layout";
+	}
 }
 
 static const char *
@@ -626,7 +635,8 @@ priv_drain(struct priv *p, int slot)
 		n = ipc_read(&c->chan);
 		while (ipc_get(&c->chan, &msg) == 1) {
 			if (msg.hdr.type == IMSG_LOG)
-				(void)logsink_imsg(&msg);
+				(void)logsink_imsg(&msg,
+				    logsink_names(c->kind, c->side));
 			else if (msg.hdr.type == IMSG_NET_STATS &&
 			    c->kind == PROC_NET)
 				(void)priv_net_stats(c->side, &msg);

@@ -493,9 +493,9 @@ test_neutralise(void)
 	logsink_close();
 }
 
-/* A fake IMSG_LOG from a packed payload. */
+/* A fake IMSG_LOG from a packed payload, from a child named names. */
 static int
-imsg_from(struct ipc_buf *b, uint32_t type)
+imsg_named(struct ipc_buf *b, uint32_t type, const char *const *names)
 {
 	struct ipc_msg msg;
 	int r;
@@ -506,9 +506,81 @@ imsg_from(struct ipc_buf *b, uint32_t type)
 	msg.data = b->data;
 	msg.len = b->len;
 	msg.fd = -1;
-	r = logsink_imsg(&msg);
+	r = logsink_imsg(&msg, names);
 	ipc_buf_free(b);
 	return r;
+}
+
+static int
+imsg_from(struct ipc_buf *b, uint32_t type)
+{
+	return imsg_named(b, type, NULL);
+}
+
+/* line NAME TEXT into b. */
+static void
+line(struct ipc_buf *b, const char *name, const char *text)
+{
+	ipc_put_u32(b, LOG_LVL_NOTICE);
+	ipc_put_str(b, name);
+	ipc_put_str(b, "INBOX");
+	ipc_put_str(b, text);
+}
+
+/*
+ * No child speaks for another: a net names only its own side, the engine
+ * the sides, the database and itself; anything else is not shown (-2).
+ */
+static void
+test_imsg_names(void)
+{
+	const char *const *rnet = logsink_names(PROC_NET, SIDE_REMOTE);
+	const char *const *lnet = logsink_names(PROC_NET, SIDE_LOCAL);
+	const char *const *eng = logsink_names(PROC_ENGINE, SIDE_NONE);
+	struct ipc_buf b;
+	char *out;
+
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	cap_start();
+	ipc_buf_init(&b);
+	line(&b, "remote", "ERROR: its own");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), 0, "net(remote) as remote");
+	line(&b, "local", "Added 1 UID(s) 1 <- 1");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), -2,
+	    "net(remote) as local: refused");
+	line(&b, "database", "Removed mailbox INBOX");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), -2,
+	    "net(remote) as the database: refused");
+	line(&b, "", "Adding mapping");
+	IS_INT(imsg_named(&b, IMSG_LOG, lnet), -2,
+	    "net(local) unprefixed: refused");
+	line(&b, "engine", "idle");
+	IS_INT(imsg_named(&b, IMSG_LOG, lnet), -2,
+	    "net(local) as the engine: refused");
+	ipc_put_u32(&b, LOG_LVL_ERROR);
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, NULL);
+	ipc_put_str(&b, "Non LIST-STATUS-capable IMAP server.");
+	IS_INT(imsg_named(&b, IMSG_LOG, lnet), 0,
+	    "net(local): an unprefixed error, as the reference's");
+	line(&b, "local", "Added 1 UID(s) 2 <- 2");
+	IS_INT(imsg_named(&b, IMSG_LOG, eng), 0, "the engine as local");
+	line(&b, "database", "Created mailbox x");
+	IS_INT(imsg_named(&b, IMSG_LOG, eng), 0, "the engine as the database");
+	line(&b, "priv", "forged");
+	IS_INT(imsg_named(&b, IMSG_LOG, eng), -2,
+	    "the engine under a name of its own making: refused");
+	line(&b, "local", "x");
+	IS_INT(imsg_named(&b, IMSG_LOG, logsink_names(PROC_PRIV, SIDE_NONE)),
+	    -2, "no name for anything else");
+	out = cap_end();
+	logsink_close();
+	is_text(out, "remote(INBOX): ERROR: its own\n"
+	    "Non LIST-STATUS-capable IMAP server.\n"
+	    "local(INBOX): Added 1 UID(s) 2 <- 2\n"
+	    "database(INBOX): Created mailbox x\n",
+	    "only the lines under their own names shown");
+	free(out);
 }
 
 static void
@@ -628,6 +700,7 @@ main(void)
 	test_logfile();
 	test_neutralise();
 	test_imsg();
+	test_imsg_names();
 	test_log_api();
 	return tap_done();
 }
