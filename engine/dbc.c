@@ -121,6 +121,18 @@ dbc_post(struct eng *e, uint32_t type, struct ipc_buf *buf)
 }
 
 void
+dbc_migrate(struct eng *e, struct task *t)
+{
+	struct ipc_buf buf;
+
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, (uint32_t)e->peer[SIDE_LOCAL].delim);
+	ipc_put_u32(&buf, (uint32_t)e->peer[SIDE_REMOTE].delim);
+	dbc_send(e, t, IMSG_DB_MIGRATE, &buf, NULL, NULL, NULL);
+	ipc_buf_free(&buf);
+}
+
+void
 dbc_commit(struct eng *e)
 {
 	struct ipc_buf buf;

@@ -449,6 +449,11 @@ typedef void	 dbc_done_cb(struct eng *, uint64_t, void *);
 void	 dbc_send(struct eng *, struct task *, uint32_t, struct ipc_buf *,
 	    dbc_row_cb *, dbc_done_cb *, void *);
 void	 dbc_dispatch(struct eng *, struct ipc_msg *);
+/*
+ * IMSG_DB_MIGRATE with both servers' delimiters (the schema checked or
+ * created, names converted): t waits for the answer.
+ */
+void	 dbc_migrate(struct eng *, struct task *);
 
 /* Typed writes, posted (nobody waits). */
 void	 dbc_commit(struct eng *);

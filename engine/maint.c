@@ -336,13 +336,7 @@ maint_step(struct task *t)
 			break;
 
 		case M_MIGRATE:
-			ipc_buf_init(&buf);
-			ipc_put_u32(&buf, (uint32_t)e->peer[SIDE_LOCAL].delim);
-			ipc_put_u32(&buf,
-			    (uint32_t)e->peer[SIDE_REMOTE].delim);
-			dbc_send(e, t, IMSG_DB_MIGRATE, &buf, NULL, NULL,
-			    NULL);
-			ipc_buf_free(&buf);
+			dbc_migrate(e, t);
 			t->state = M_LOAD;
 			return;
 
