@@ -27,13 +27,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 
 #include "ipc.h"
 #include "log.h"
 #include "imap_proto.h"
 #include "imap_conn_int.h"
 #include "imap_parse.h"
+#include "base64.h"
 #include "scram.h"
 #include "stream.h"
 #include "tls.h"
@@ -915,47 +915,6 @@ conn_code(struct imap_conn *c, const struct imap_cond *cond, int tagged)
  * empty line that ends the exchange.  Anything wrong ends the session:
  * a server that cannot prove it knows the password is not logged in to.
  */
-static char *
-conn_base64(const void *p, size_t n)
-{
-	char *out;
-
-	if (n > INT_MAX / 2 || (out = malloc(4 * ((n + 2) / 3) + 1)) == NULL)
-		return NULL;
-	(void)EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
-}
-
-/* Strict base64; NULL if it is not.  NUL-terminated, *outlen without. */
-static unsigned char *
-conn_unbase64(const char *p, size_t n, size_t *outlen)
-{
-	unsigned char *out;
-	size_t i, pad = 0;
-	int r;
-
-	if (n % 4 != 0 || n > INT_MAX / 2)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (p[i] == '=') {
-			if (i + 2 < n)
-				return NULL;
-			pad++;
-		} else if (pad > 0)
-			return NULL;
-	}
-	if ((out = malloc(n / 4 * 3 + 1)) == NULL)
-		fatalx(EXIT_FAIL, "out of memory");
-	if ((r = EVP_DecodeBlock(out, (const unsigned char *)p, (int)n)) < 0 ||
-	    (size_t)r < pad) {
-		free(out);
-		return NULL;
-	}
-	*outlen = (size_t)r - pad;
-	out[*outlen] = '\0';
-	return out;
-}
-
 static void
 conn_scram_step(struct imap_conn *c, const char *text)
 {
@@ -968,7 +927,7 @@ conn_scram_step(struct imap_conn *c, const char *text)
 	if (cmd == NULL)
 		imap_conn_fail(c, EXIT_PANIC, "Protocol error: continuation "
 		    "request after the SCRAM exchange");
-	if (c->sasl_step > 0 && (in = conn_unbase64(text != NULL ? text : "",
+	if (c->sasl_step > 0 && (in = b64_decode(text != NULL ? text : "",
 	    tlen, &inlen)) == NULL)
 		imap_conn_fail(c, EXIT_FAIL, "Authentication failed: SCRAM: "
 		    "the server's message is not base64");
@@ -996,7 +955,7 @@ conn_scram_step(struct imap_conn *c, const char *text)
 	if (out == NULL)
 		imap_conn_fail(c, EXIT_FAIL, "Authentication failed: SCRAM: %s",
 		    scram_error(c->scram));
-	if ((b64 = conn_base64(out, strlen(out))) == NULL)
+	if ((b64 = b64_encode(out, strlen(out))) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
 	imap_cmd_secret(cmd, b64, strlen(b64));
 	freezero(b64, strlen(b64));
@@ -1258,7 +1217,7 @@ conn_oauth(struct imap_conn *c, const char *mech)
 		    c->conf.host : "localhost", c->conf.oauth_token);
 	if (n == -1)
 		fatalx(EXIT_FAIL, "out of memory");
-	b64 = conn_base64(msg, (size_t)n);
+	b64 = b64_encode(msg, (size_t)n);
 	freezero(msg, (size_t)n);
 	if (b64 == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
@@ -1303,7 +1262,7 @@ conn_oauth_error(struct imap_conn *c, const char *text)
 
 	free(c->sasl_err);
 	c->sasl_err = NULL;
-	if (text != NULL && (in = conn_unbase64(text, strlen(text),
+	if (text != NULL && (in = b64_decode(text, strlen(text),
 	    &inlen)) != NULL) {
 		/* Printable, on one line, bounded. */
 		if (inlen > 300)
@@ -1326,7 +1285,8 @@ conn_auth(struct imap_conn *c)
 {
 	struct imap_cmd *cmd;
 	char *list, *w, *last, *mech = NULL, capname[128];
-	unsigned char *plain, *b64;
+	unsigned char *plain;
+	char *b64;
 	size_t ulen, plen, blen;
 	char *p;
 
@@ -1388,7 +1348,7 @@ conn_auth(struct imap_conn *c)
 			const char *first = scram_client_first(c->scram);
 			char *ir;
 
-			if ((ir = conn_base64(first, strlen(first))) == NULL)
+			if ((ir = b64_encode(first, strlen(first))) == NULL)
 				fatalx(EXIT_FAIL, "out of memory");
 			imap_cmd_secret(cmd, " ", 1);
 			imap_cmd_secret(cmd, ir, strlen(ir));
@@ -1418,24 +1378,23 @@ conn_auth(struct imap_conn *c)
 		if (ulen > 65536 || plen > 65536)
 			imap_conn_fail(c, EXIT_FAIL, "Credentials too long");
 		blen = ulen + plen + 2;
-		if ((plain = malloc(blen)) == NULL ||
-		    (b64 = malloc(4 * ((blen + 2) / 3) + 1)) == NULL)
+		if ((plain = malloc(blen)) == NULL)
 			fatalx(EXIT_FAIL, "out of memory");
 		plain[0] = '\0';
 		memcpy(plain + 1, c->conf.username, ulen);
 		plain[ulen + 1] = '\0';
 		memcpy(plain + ulen + 2, c->conf.password, plen);
-		(void)EVP_EncodeBlock(b64, plain, (int)blen);
+		b64 = b64_encode(plain, blen);
+		freezero(plain, blen);
 		cmd = setup_cmd(c, "AUTHENTICATE PLAIN", STEP_AUTH);
 		if (imap_conn_has_cap(c, "SASL-IR")) {
 			imap_cmd_secret(cmd, " ", 1);
-			imap_cmd_secret(cmd, b64, strlen((char *)b64));
+			imap_cmd_secret(cmd, b64, strlen(b64));
 		} else {
 			imap_cmd_cont(cmd);
-			imap_cmd_secret(cmd, b64, strlen((char *)b64));
+			imap_cmd_secret(cmd, b64, strlen(b64));
 		}
-		freezero(plain, blen);
-		freezero(b64, 4 * ((blen + 2) / 3) + 1);
+		freezero(b64, strlen(b64));
 	}
 	free(list);
 	/* The command holds the only copy now; it is wiped as written. */

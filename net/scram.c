@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "base64.h"
 #include "scram.h"
 
 #define SCRAM_NONCE_BYTES	24
@@ -42,8 +43,6 @@ struct scram {
 
 static int	 scram_fail(struct scram *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static char	*scram_b64(const unsigned char *, size_t);
-static unsigned char *scram_unb64(const char *, size_t, size_t *);
 static int	 scram_hmac(struct scram *, const unsigned char *,
 		    const void *, size_t, unsigned char *);
 static char	*scram_escape(const char *);
@@ -91,7 +90,7 @@ scram_new(const char *mech, const char *user, const char *pass)
 	struct scram *s;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1 ||
-	    (nonce = scram_b64(raw, sizeof(raw))) == NULL)
+	    (nonce = b64_encode(raw, sizeof(raw))) == NULL)
 		return NULL;
 	s = scram_new_nonce(mech, user, pass, nonce);
 	free(nonce);
@@ -174,46 +173,6 @@ scram_fail(struct scram *s, const char *fmt, ...)
 		s->pass = NULL;
 	}
 	return -1;
-}
-
-static char *
-scram_b64(const unsigned char *p, size_t n)
-{
-	char *out;
-
-	if (n > INT_MAX / 2 || (out = malloc(4 * ((n + 2) / 3) + 1)) == NULL)
-		return NULL;
-	(void)EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
-}
-
-/* Strict base64 (length a multiple of 4, padding at the end only). */
-static unsigned char *
-scram_unb64(const char *p, size_t n, size_t *outlen)
-{
-	unsigned char *out;
-	size_t i, pad = 0;
-	int r;
-
-	if (n == 0 || n % 4 != 0 || n > INT_MAX / 2)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (p[i] == '=') {
-			if (i < n - 2)
-				return NULL;
-			pad++;
-		} else if (pad > 0)
-			return NULL;
-	}
-	if ((out = malloc(n / 4 * 3 + 1)) == NULL)
-		return NULL;
-	if ((r = EVP_DecodeBlock(out, (const unsigned char *)p, (int)n)) <
-	    0 || (size_t)r < pad) {
-		free(out);
-		return NULL;
-	}
-	*outlen = (size_t)r - pad;
-	return out;
 }
 
 static int
@@ -348,7 +307,7 @@ scram_client_final(struct scram *s, const char *msg, size_t len)
 		    itbuf, SCRAM_ITER_MAX);
 		return NULL;
 	}
-	if ((salt = scram_unb64(salt64, slen, &saltlen)) == NULL ||
+	if ((salt = b64_decode(salt64, slen, &saltlen)) == NULL ||
 	    saltlen == 0) {
 		free(salt);
 		(void)scram_fail(s, "bad salt");
@@ -392,7 +351,7 @@ scram_client_final(struct scram *s, const char *msg, size_t len)
 		goto out;
 	for (i = 0; i < s->keylen; i++)
 		proof[i] = ckey[i] ^ csig[i];
-	if ((proof64 = scram_b64(proof, s->keylen)) == NULL ||
+	if ((proof64 = b64_encode(proof, s->keylen)) == NULL ||
 	    asprintf(&s->final, "%s,p=%s", without, proof64) == -1) {
 		s->final = NULL;
 		(void)scram_fail(s, "out of memory");
@@ -424,8 +383,8 @@ scram_server_final(struct scram *s, const char *msg, size_t len)
 	if ((e = scram_attr(msg, len, 'e', &elen)) != NULL)
 		return scram_fail(s, "the server refused: %.*s",
 		    (int)(elen > 100 ? 100 : elen), e);
-	if ((v = scram_attr(msg, len, 'v', &vlen)) == NULL ||
-	    (sig = scram_unb64(v, vlen, &siglen)) == NULL)
+	if ((v = scram_attr(msg, len, 'v', &vlen)) == NULL || vlen == 0 ||
+	    (sig = b64_decode(v, vlen, &siglen)) == NULL)
 		return scram_fail(s, "malformed server-final-message");
 	ok = siglen == s->keylen &&
 	    CRYPTO_memcmp(sig, s->server_sig, s->keylen) == 0;
