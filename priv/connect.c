@@ -50,8 +50,11 @@ static int	 tunnel_spawn(const struct conf_section *, const char *,
 		    struct connect_result *);
 static void	 tunnel_child(int, const struct connect_cmd *, char **, int,
 		    pid_t) __attribute__((noreturn));
-static void	 tunnel_child_fail(int, const char *, const char *, int)
-		    __attribute__((noreturn));
+static void	 child_fail(int, const char *, const char *, const char *,
+		    int) __attribute__((noreturn));
+static void	 child_signals(pid_t, int, int);
+static void	 child_exec(const struct connect_cmd *, char **, int,
+		    const char *) __attribute__((noreturn));
 static void	 tunnel_cloexec_all(void);
 static void	 cred_child(int, const struct connect_cmd *, char **, pid_t,
 		    const char *, int)
@@ -263,12 +266,15 @@ tunnel_cloexec_all(void)
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* A forked child's own failure: "<who>: <what><arg>: <strerror>". */
 static void
-tunnel_child_fail(int errfd, const char *what, const char *arg, int err)
+child_fail(int errfd, const char *who, const char *what, const char *arg,
+    int err)
 {
 	char	msg[1024];
 
-	(void)strlcpy(msg, "tunnel: ", sizeof(msg));
+	(void)strlcpy(msg, who, sizeof(msg));
+	(void)strlcat(msg, ": ", sizeof(msg));
 	(void)strlcat(msg, what, sizeof(msg));
 	(void)strlcat(msg, arg, sizeof(msg));
 	(void)strlcat(msg, ": ", sizeof(msg));
@@ -278,60 +284,52 @@ tunnel_child_fail(int errfd, const char *what, const char *arg, int err)
 	_exit(127);
 }
 
-/* In the forked child: set up the descriptors and signals, exec. */
+/*
+ * A forked child's signals as a fresh process has them (SIGINT ignored
+ * and blocked if ignore_int), and deathsig when priv dies.  Exits if
+ * priv (ppid) is already gone.
+ */
 static void
-tunnel_child(int s, const struct connect_cmd *cmd, char **envp,
-    int null_stderr, pid_t ppid)
+child_signals(pid_t ppid, int ignore_int, int deathsig)
 {
 	struct sigaction	 sa;
 	sigset_t		 set;
-	const char		*shargv[4];
-	int			 sig, errfd, sfd, nfd = -1, err;
+	int			 sig;
 
-	/*
-	 * Signals as a fresh process has them, except SIGINT: ignored and
-	 * blocked, so a ^C on the terminal reaches interimap, which ends
-	 * cleanly and closes the socket, and not the tunnel directly.
-	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)sigaction(sig, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGINT, &sa, NULL);
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
+	if (ignore_int) {
+		sa.sa_handler = SIG_IGN;
+		(void)sigaction(SIGINT, &sa, NULL);
+		sigaddset(&set, SIGINT);
+	}
 	(void)sigprocmask(SIG_SETMASK, &set, NULL);
-
-	/* Never outlive priv, even if it is SIGKILLed. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	(void)prctl(PR_SET_PDEATHSIG, deathsig);
 	if (getppid() != ppid)
 		_exit(127);
+}
 
-	/* The original stderr, for our own failure message. */
-	if ((errfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) == -1)
-		errfd = STDERR_FILENO;
-	/* Out of the way of 0-2 first: s may be one of them. */
-	if ((sfd = fcntl(s, F_DUPFD_CLOEXEC, 3)) == -1)
-		tunnel_child_fail(errfd, "dup", "", errno);
-	if (null_stderr &&
-	    (nfd = open(_PATH_DEVNULL, O_WRONLY | O_CLOEXEC)) == -1)
-		tunnel_child_fail(errfd, "open ", _PATH_DEVNULL, errno);
-	if (dup2(sfd, STDIN_FILENO) == -1 || dup2(sfd, STDOUT_FILENO) == -1)
-		tunnel_child_fail(errfd, "dup2", "", errno);
-	if (null_stderr && dup2(nfd, STDERR_FILENO) == -1)
-		tunnel_child_fail(errfd, "dup2", "", errno);
-	/* Perl does this after null-stderr: 2>&1 wins. */
-	if (cmd->stderr_to_stdout && dup2(STDOUT_FILENO, STDERR_FILENO) == -1)
-		tunnel_child_fail(errfd, "dup2", "", errno);
+/*
+ * Executes cmd as the reference would (a shell only for shell syntax, or
+ * when the program is a script without #!), every descriptor past 2
+ * closed; a failure is said on errfd as who's.
+ */
+static void
+child_exec(const struct connect_cmd *cmd, char **envp, int errfd,
+    const char *who)
+{
+	const char	*shargv[4];
+
 	tunnel_cloexec_all();
-
 	if (!cmd->use_shell) {
 		execvpe(cmd->argv[0], cmd->argv, envp);
 		if (errno != ENOEXEC)
-			tunnel_child_fail(errfd, "can't exec ", cmd->argv[0],
+			child_fail(errfd, who, "can't exec ", cmd->argv[0],
 			    errno);
 	}
 	shargv[0] = "sh";
@@ -339,8 +337,40 @@ tunnel_child(int s, const struct connect_cmd *cmd, char **envp,
 	shargv[2] = cmd->shell_cmd;
 	shargv[3] = NULL;
 	execve(_PATH_BSHELL, (char *const *)shargv, envp);
-	err = errno;
-	tunnel_child_fail(errfd, "can't exec ", _PATH_BSHELL, err);
+	child_fail(errfd, who, "can't exec ", _PATH_BSHELL, errno);
+}
+
+/* In the forked child: set up the descriptors and signals, exec. */
+static void
+tunnel_child(int s, const struct connect_cmd *cmd, char **envp,
+    int null_stderr, pid_t ppid)
+{
+	int	 errfd, sfd, nfd = -1;
+
+	/*
+	 * SIGINT ignored and blocked, so a ^C on the terminal reaches
+	 * interimap, which ends cleanly and closes the socket, and not the
+	 * tunnel directly.  Never outlive priv, even if it is SIGKILLed.
+	 */
+	child_signals(ppid, 1, SIGTERM);
+
+	/* The original stderr, for our own failure message. */
+	if ((errfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) == -1)
+		errfd = STDERR_FILENO;
+	/* Out of the way of 0-2 first: s may be one of them. */
+	if ((sfd = fcntl(s, F_DUPFD_CLOEXEC, 3)) == -1)
+		child_fail(errfd, "tunnel", "dup", "", errno);
+	if (null_stderr &&
+	    (nfd = open(_PATH_DEVNULL, O_WRONLY | O_CLOEXEC)) == -1)
+		child_fail(errfd, "tunnel", "open ", _PATH_DEVNULL, errno);
+	if (dup2(sfd, STDIN_FILENO) == -1 || dup2(sfd, STDOUT_FILENO) == -1)
+		child_fail(errfd, "tunnel", "dup2", "", errno);
+	if (null_stderr && dup2(nfd, STDERR_FILENO) == -1)
+		child_fail(errfd, "tunnel", "dup2", "", errno);
+	/* Perl does this after null-stderr: 2>&1 wins. */
+	if (cmd->stderr_to_stdout && dup2(STDOUT_FILENO, STDERR_FILENO) == -1)
+		child_fail(errfd, "tunnel", "dup2", "", errno);
+	child_exec(cmd, envp, errfd, "tunnel");
 }
 
 /*
@@ -353,23 +383,9 @@ static void
 cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid,
     const char *what, int tty)
 {
-	struct sigaction	 sa;
-	sigset_t		 set;
-	const char		*shargv[4];
-	char			 msg[512];
-	int			 sig, ofd, nfd;
+	int	 ofd, nfd;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&set);
-	(void)sigprocmask(SIG_SETMASK, &set, NULL);
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != ppid)
-		_exit(127);
+	child_signals(ppid, 0, SIGKILL);
 	if ((ofd = fcntl(out, F_DUPFD_CLOEXEC, 3)) == -1 ||
 	    dup2(ofd, STDOUT_FILENO) == -1)
 		_exit(127);
@@ -380,23 +396,7 @@ cred_child(int out, const struct connect_cmd *cmd, char **envp, pid_t ppid,
 		    dup2(nfd, STDIN_FILENO) == -1)
 			_exit(127);
 	}
-	tunnel_cloexec_all();
-	if (!cmd->use_shell) {
-		execvpe(cmd->argv[0], cmd->argv, envp);
-		if (errno != ENOEXEC) {
-			(void)snprintf(msg, sizeof(msg), "%s: "
-			    "can't exec %s: %s\n", what, cmd->argv[0],
-			    strerror(errno));
-			(void)!write(STDERR_FILENO, msg, strlen(msg));
-			_exit(127);
-		}
-	}
-	shargv[0] = "sh";
-	shargv[1] = "-c";
-	shargv[2] = cmd->shell_cmd;
-	shargv[3] = NULL;
-	execve(_PATH_BSHELL, (char *const *)shargv, envp);
-	_exit(127);
+	child_exec(cmd, envp, STDERR_FILENO, what);
 }
 
 int
