@@ -181,7 +181,7 @@ static int	 priv_child_gone(struct priv *, int);
 static int	 priv_reconnectable(const struct priv *, int);
 static void	 priv_restart(struct priv *, int);
 static int	 priv_servers(struct priv *);
-static int	 priv_backoff(const struct cli *);
+static int	 priv_backoff(void);
 static int	 priv_timeout(const struct priv *);
 static int	 priv_all_ready(const struct priv *);
 
@@ -1112,14 +1112,13 @@ priv_stopped(struct priv *p)
  * SIGINT end the run.  PRIV_RESTART to start again, or the exit status.
  */
 static int
-priv_backoff(const struct cli *cli)
+priv_backoff(void)
 {
 	struct pollfd pfd;
 	struct timespec now;
 	char junk[64];
 	int ms;
 
-	(void)cli;
 	sdnotify_engine_status(ENGINE_ST_RECONNECT, priv_last_nmbox,
 	    priv_last_pass, SIDE_NONE);
 	for (;;) {
@@ -1196,7 +1195,7 @@ priv_run(const struct cli *cli, const struct conf *conf,
 			}
 		}
 		priv_net_ended();
-		if ((r = priv_backoff(cli)) != PRIV_RESTART)
+		if ((r = priv_backoff()) != PRIV_RESTART)
 			break;
 		priv_net_restarted();
 	}

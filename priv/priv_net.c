@@ -55,6 +55,7 @@ static void	 pn_schedule(struct pn_side *, enum pn_state,
 		    const struct timespec *);
 static void	 pn_add(struct pn_side *, const struct traffic_stats *);
 static int	 pn_tunnel_gone(pid_t);
+static void	 pn_tunnel_retire(struct pn_side *);
 
 void
 priv_net_init(int watch)
@@ -173,22 +174,16 @@ priv_net_connect(const struct conf *conf, uint32_t side,
 	return 0;
 }
 
-void
-priv_net_lost(uint32_t side, const struct timespec *now)
+/*
+ * The net of s is gone: its tunnel becomes the old one, reaped when it
+ * leaves.  A tunnel before it that has not left yet (it had a whole wait
+ * and a SIGTERM) is not waited for any longer.
+ */
+static void
+pn_tunnel_retire(struct pn_side *s)
 {
-	struct pn_side *s = &pn.s[side];
 	int status;
 
-	if (s->state == PN_UP &&
-	    pn_ms_until(&s->since, now) >= (long)PRIV_NET_STABLE_MS) {
-		s->attempts = 0;
-		/* That token worked: the next one may be refused once. */
-		s->auth_retried = 0;
-	}
-	/*
-	 * The tunnel of the connection before has had a whole wait to
-	 * leave, and a SIGTERM: it is not waited for any longer.
-	 */
 	if (s->old_tunnel > 0 && !pn_tunnel_gone(s->old_tunnel)) {
 		(void)kill(s->old_tunnel, SIGKILL);
 		while (waitpid(s->old_tunnel, &status, 0) == -1 &&
@@ -197,6 +192,20 @@ priv_net_lost(uint32_t side, const struct timespec *now)
 	}
 	s->old_tunnel = s->tunnel;
 	s->tunnel = -1;
+}
+
+void
+priv_net_lost(uint32_t side, const struct timespec *now)
+{
+	struct pn_side *s = &pn.s[side];
+
+	if (s->state == PN_UP &&
+	    pn_ms_until(&s->since, now) >= (long)PRIV_NET_STABLE_MS) {
+		s->attempts = 0;
+		/* That token worked: the next one may be refused once. */
+		s->auth_retried = 0;
+	}
+	pn_tunnel_retire(s);
 	pn_schedule(s, PN_RESPAWN, now);
 	/* The net has said why; this says what happens next. */
 	log_msg(LOG_LVL_NOTICE, ipc_side_name(side), NULL, "connection lost; "
@@ -215,8 +224,7 @@ priv_net_auth_retry(uint32_t side, const struct timespec *now)
 	struct pn_side *s = &pn.s[side];
 
 	s->auth_retried = 1;
-	s->old_tunnel = s->tunnel;
-	s->tunnel = -1;
+	pn_tunnel_retire(s);
 	s->state = PN_RESPAWN;
 	s->due = *now;
 	log_msg(LOG_LVL_NOTICE, ipc_side_name(side), NULL, "access token "
