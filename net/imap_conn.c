@@ -1168,12 +1168,14 @@ conn_setup(struct imap_conn *c)
 		if (!imap_conn_has_cap(c, "QRESYNC"))
 			imap_conn_fail(c, EXIT_FAIL, "Server did not "
 			    "advertise QRESYNC capability.");
+		/*
+		 * Not waited for: the session's first commands follow it on
+		 * the wire (one round trip less), and its answer, which
+		 * comes before theirs, is checked in setup_cb().
+		 */
 		c->enable_sent = 1;
 		setup_send(setup_cmd(c, "ENABLE QRESYNC", STEP_ENABLE));
-		return;
 	}
-	if (!imap_conn_enabled(c, "QRESYNC"))
-		imap_conn_fail(c, EXIT_FAIL, "Couldn't ENABLE QRESYNC");
 	/* The driver's checks, in the reference's order and words. */
 	if (!imap_conn_has_cap(c, "LIST-EXTENDED"))
 		conn_fail_plain(c, EXIT_FAIL,
@@ -1505,7 +1507,10 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	case STEP_ENABLE:
 		if (!ok)
 			conn_refused(c, EXIT_FAIL, "ENABLE QRESYNC: ", r);
-		break;
+		if (!imap_conn_enabled(c, "QRESYNC"))
+			imap_conn_fail(c, EXIT_FAIL, "Couldn't ENABLE QRESYNC");
+		/* The session went on without waiting (conn_setup()). */
+		return;
 	}
 	conn_setup(c);
 }
