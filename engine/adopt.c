@@ -6,9 +6,13 @@
  * does not know; the reference then copies them back, and each such
  * message ends up twice on both sides.  So when both sides have unmapped
  * new messages, the ones with the same INTERNALDATE (an APPEND copies
- * it) are compared byte for byte (by length and two independent 64-bit
+ * it) and the same RFC822.SIZE, both fetched in one command per side,
+ * are compared byte for byte (by length and two independent 64-bit
  * hashes of the body, computed as it streams, never held), and
- * identical pairs are mapped instead of copied.
+ * identical pairs are mapped instead of copied.  A body is downloaded
+ * only when its date and size both match a message of the other side:
+ * messages that merely share a date (an import tool's fixed date) cost
+ * no download.
  *
  * A side effect worth knowing: identical messages already on both sides
  * before a first sync are paired too, where the reference duplicates
@@ -35,6 +39,7 @@ enum {
 struct cand {
 	uint32_t	 uid;
 	int64_t		 when;		/* INTERNALDATE, seconds (UTC) */
+	uint64_t	 size;		/* RFC822.SIZE, UINT64_MAX: unknown */
 	uint64_t	 len, h1, h2;
 	char		*flags;
 	int		 have;		/* body seen */
@@ -148,6 +153,8 @@ cand_cmp_date(const void *a, const void *b)
 
 	if (x->when != y->when)
 		return x->when < y->when ? -1 : 1;
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
@@ -179,7 +186,7 @@ cand_cmp_key(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* FETCH (INTERNALDATE), then FETCH (FLAGS BODY.PEEK[]) answers. */
+/* FETCH (INTERNALDATE RFC822.SIZE), then FETCH (FLAGS BODY.PEEK[]). */
 static void
 cands_data(struct req *r, const struct rdata *d)
 {
@@ -207,6 +214,8 @@ cands_data(struct req *r, const struct rdata *d)
 			memset(&c->v[c->n], 0, sizeof(c->v[c->n]));
 			c->v[c->n].uid = fi->uid;
 			c->v[c->n].when = eng_internaldate(fi->date);
+			c->v[c->n].size = (fi->mask & IMAP_FETCH_SIZE) ?
+			    fi->size : UINT64_MAX;
 			c->n++;
 		} else if ((fi->mask & IMAP_FETCH_BODY) &&
 		    (cd = eng_find_uid(c->v, c->n, sizeof(*c->v),
@@ -238,7 +247,47 @@ cands_data(struct req *r, const struct rdata *d)
 	}
 }
 
-/* Candidates: a date the other side also has (a merge by date). */
+/*
+ * One date's candidates on each side (non-empty, sorted by size, unknown
+ * sizes last): the ones whose size the other side has too, or either
+ * side does not know, are wanted (a merge by size).
+ */
+static void
+adopt_sizes(const struct cand *l, size_t nl, const struct cand *r, size_t nr,
+    struct uidvec want[2])
+{
+	int lunk = l[nl - 1].size == UINT64_MAX;
+	int runk = r[nr - 1].size == UINT64_MAX;
+	size_t i, k;
+	uint64_t sz;
+
+	/* Unknown sizes match the whole other side (duplicates go later). */
+	for (i = 0; i < nl; i++)
+		if (runk || l[i].size == UINT64_MAX)
+			uidvec_push(&want[0], l[i].uid);
+	for (k = 0; k < nr; k++)
+		if (lunk || r[k].size == UINT64_MAX)
+			uidvec_push(&want[1], r[k].uid);
+	for (i = 0, k = 0; i < nl && k < nr &&
+	    l[i].size != UINT64_MAX && r[k].size != UINT64_MAX;) {
+		if (l[i].size < r[k].size)
+			i++;
+		else if (l[i].size > r[k].size)
+			k++;
+		else {
+			sz = l[i].size;
+			while (i < nl && l[i].size == sz)
+				uidvec_push(&want[0], l[i++].uid);
+			while (k < nr && r[k].size == sz)
+				uidvec_push(&want[1], r[k++].uid);
+		}
+	}
+}
+
+/*
+ * Candidates: a date and size the other side also has (a merge by date,
+ * then by size).
+ */
 static int
 adopt_dates(struct job *j, struct adopt *a)
 {
@@ -267,10 +316,11 @@ adopt_dates(struct job *j, struct adopt *a)
 		}
 		for (i2 = i; i2 < c[0].n && c[0].v[i2].when == c[0].v[i].when;
 		    i2++)
-			uidvec_push(&want[0], c[0].v[i2].uid);
+			;
 		for (k2 = k; k2 < c[1].n && c[1].v[k2].when == c[1].v[k].when;
 		    k2++)
-			uidvec_push(&want[1], c[1].v[k2].uid);
+			;
+		adopt_sizes(&c[0].v[i], i2 - i, &c[1].v[k], k2 - k, want);
 		i = i2;
 		k = k2;
 	}
@@ -410,7 +460,8 @@ adopt_step(struct job *j)
 			memset(&set, 0, sizeof(set));
 			xfer_new_range(j, s, &set, &first);
 			rg_fetch(&j->t, &j->e->peer[s], mb, &set,
-			    IMAP_FETCH_MODSEQ | IMAP_FETCH_INTERNALDATE,
+			    IMAP_FETCH_MODSEQ | IMAP_FETCH_INTERNALDATE |
+			    IMAP_FETCH_SIZE,
 			    REQ_NOMOD, cands_data, NULL, &a->c[s]);
 			uidranges_free(&set);
 		}

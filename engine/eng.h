@@ -246,7 +246,8 @@ struct fitem {
 	char		*flags;		/* NULL unless IMAP_FETCH_FLAGS */
 	char		*date;		/* NULL unless IMAP_FETCH_INTERNALDATE */
 	char		*env;		/* NULL unless IMAP_FETCH_ENVELOPE */
-	uint64_t	 size;		/* with IMAP_FETCH_BODY: body bytes */
+	uint64_t	 size;		/* IMAP_FETCH_BODY: body bytes, else
+					   IMAP_FETCH_SIZE: RFC822.SIZE */
 	int		 cont;		/* items sent after a body literal */
 };
 

@@ -45,7 +45,7 @@ fitem_decode(const struct ipc_msg *msg, struct fitem *fi)
 		free(fi->env);
 		fi->env = NULL;
 	}
-	if (!(fi->mask & IMAP_FETCH_BODY))
+	if (!(fi->mask & (IMAP_FETCH_BODY | IMAP_FETCH_SIZE)))
 		fi->size = 0;
 	fi->cont = (fi->mask & IMAP_FETCH_CONT) != 0;
 	return 0;

@@ -38,7 +38,9 @@
  *   -> IMSG_IMAP_FETCH_ITEM	u32 seq, u32 uid, u64 modseq, u32 mask
  *				(IMAP_FETCH_* present, IMAP_FETCH_BODY: a body
  *				follows), str flags (space-separated, \Recent
- *				removed), str internaldate, u64 body size,
+ *				removed), str internaldate, u64 size (of the
+ *				body that follows, else RFC822.SIZE with
+ *				IMAP_FETCH_SIZE, else 0),
  *				str envelope address ("mailbox@host" of the
  *				first of From/Sender/Reply-To, for --repair)
  *   -> IMSG_IMAP_BODY_DATA	the body bytes, in order, in chunks
@@ -159,6 +161,7 @@
 #define IMAP_FETCH_ENVELOPE	0x10
 #define IMAP_FETCH_UID		0x20	/* presence only */
 #define IMAP_FETCH_CONT		0x40	/* items after the previous body */
+#define IMAP_FETCH_SIZE		0x80	/* RFC822.SIZE, in the size field */
 
 /* STORE modes. */
 #define IMAP_STORE_REPLACE	0	/* FLAGS.SILENT */

@@ -539,6 +539,7 @@ ops_fetch_items(uint32_t items, char *buf, size_t len)
 		{ IMAP_FETCH_MODSEQ,		"MODSEQ" },
 		{ IMAP_FETCH_FLAGS,		"FLAGS" },
 		{ IMAP_FETCH_INTERNALDATE,	"INTERNALDATE" },
+		{ IMAP_FETCH_SIZE,		"RFC822.SIZE" },
 		{ IMAP_FETCH_ENVELOPE,		"ENVELOPE" },
 		{ IMAP_FETCH_BODY,		"BODY.PEEK[]" },
 	};
@@ -599,7 +600,8 @@ ops_fetch(struct imap_ops *o, const struct ipc_msg *msg)
 	since = ipc_get_u64(&rd);
 	if (ipc_rd_end(&rd) == -1 || !ops_set_valid(set) ||
 	    (what & ~(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |
-	    IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)))
+	    IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE |
+	    IMAP_FETCH_SIZE)))
 		ops_broken(msg, "bad layout");
 	r = ops_req_new(o, msg);
 	if (since > 0)
@@ -1191,6 +1193,8 @@ ops_fetch_mask(uint32_t fa)
 		m |= IMAP_FETCH_INTERNALDATE;
 	if (fa & IMAP_FA_ENVELOPE)
 		m |= IMAP_FETCH_ENVELOPE;
+	if (fa & IMAP_FA_RFC822_SIZE)
+		m |= IMAP_FETCH_SIZE;
 	if (fa & IMAP_FA_BODY)
 		m |= IMAP_FETCH_BODY;
 	return m;
@@ -1221,7 +1225,8 @@ ops_fetch_item(struct imap_ops *o, const struct imap_fetch *f, uint32_t fa,
 	ipc_put_str(&b, flags != NULL ? flags : "");
 	ipc_put_str(&b, (fa & IMAP_FA_INTERNALDATE) &&
 	    f->internaldate != NULL ? f->internaldate : "");
-	ipc_put_u64(&b, body == 1 ? size : 0);
+	ipc_put_u64(&b, body == 1 ? size :
+	    (fa & IMAP_FA_RFC822_SIZE) ? f->rfc822_size : 0);
 	ipc_put_str(&b, (fa & IMAP_FA_ENVELOPE) && f->env_from != NULL ?
 	    f->env_from : "");
 	free(flags);
