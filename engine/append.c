@@ -154,6 +154,7 @@ batch_done(struct req *r)
 			    mb->pretty);
 		map_add(&j->map, lu[i], ru[i]);
 	}
+	progress_copied(e, b->n, b->bytes);
 	/* One commit per batch, before any UIDNEXT moves (§5.4). */
 	job_state_init(j);
 	dbc_map_add(e, mb->idx, lu, ru, tu.n);

@@ -618,6 +618,12 @@ struct eng {
 	int		 notified;	/* a server reported a change */
 	size_t		 pass_jobs;	/* jobs started this pass */
 
+	/* The pass's progress, for priv's progress line (progress.c). */
+	int		 progress;	/* ENGINE_CONF_PROGRESS */
+	uint32_t	 prog_done, prog_total;
+	uint64_t	 prog_msgs, prog_bytes, prog_expected;
+	uint64_t	 prog_sent_at;	/* eng_now_ms() of the last update */
+
 	struct run	*run;
 	int		 finished;	/* the run is over */
 	int		 code;		/* its exit code */
@@ -671,6 +677,16 @@ void	 mbox_free_all(struct eng *);
  */
 int	 mbox_list_step(struct eng *, struct task *);
 int	 mbox_reconcile_step(struct eng *, struct task *);
+
+/*
+ * progress.c: the pass's progress, sent to priv when it asked for it
+ * (a terminal): a job queued (with what its mailbox may bring), a job
+ * done, a batch of copies answered, the pass over.
+ */
+void	 progress_queued(struct eng *, const struct mbox *);
+void	 progress_job_done(struct eng *);
+void	 progress_copied(struct eng *, uint32_t, uint64_t);
+void	 progress_pass_end(struct eng *);
 
 /* maint.c: --delete and --rename, once both servers are ready. */
 void	 maint_start(struct eng *);

@@ -119,7 +119,7 @@ eng_conf_unpack(struct eng_conf *c, const struct ipc_msg *msg)
 		goto bad;
 	if (c->command > ENGINE_CMD_RENAME ||
 	    (c->flags & ~(ENGINE_CONF_WATCH | ENGINE_CONF_NOTIFY |
-	    ENGINE_CONF_QUIET)) != 0 ||
+	    ENGINE_CONF_QUIET | ENGINE_CONF_PROGRESS)) != 0 ||
 	    (c->targets & ~(ENGINE_TARGET_LOCAL | ENGINE_TARGET_REMOTE |
 	    ENGINE_TARGET_DATABASE)) != 0 || c->targets == 0)
 		goto bad;
@@ -203,6 +203,7 @@ eng_run(struct engine *e)
 	x.netchan[SIDE_REMOTE] = &e->net[SIDE_REMOTE];
 	x.conf = &e->conf;
 	x.quiet = (e->conf.flags & ENGINE_CONF_QUIET) != 0;
+	x.progress = (e->conf.flags & ENGINE_CONF_PROGRESS) != 0;
 	netc_init(&x.peer[SIDE_LOCAL], &x, SIDE_LOCAL, x.netchan[SIDE_LOCAL]);
 	netc_init(&x.peer[SIDE_REMOTE], &x, SIDE_REMOTE,
 	    x.netchan[SIDE_REMOTE]);

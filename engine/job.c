@@ -148,6 +148,7 @@ jobs_queue(struct eng *e, struct mbox *mb, enum job_kind kind)
 	e->queue_kind[e->nqueue] = kind;
 	e->nqueue++;
 	mb->queued = 1;		/* one job at a time for a mailbox */
+	progress_queued(e, mb);
 }
 
 static size_t
@@ -476,6 +477,7 @@ job_fin(struct task *t)
 		xfer_free(j->pre);
 	j->pre = NULL;
 	j->finished = 1;
+	progress_job_done(e);
 	jobs_reap(e);
 	/* Room for the next job, or the run's end. */
 	(void)jobs_busy(e);

@@ -373,6 +373,7 @@ run_step(struct task *t)
 			break;
 
 		case R_FINAL:
+			progress_pass_end(e);
 			if (e->dbhead != NULL) {
 				t->waiting = 1;
 				return;
@@ -384,6 +385,7 @@ run_step(struct task *t)
 
 		case R_IDLE:
 			/* Watch mode: a pass is over. */
+			progress_pass_end(e);
 			run->last_pass = (uint64_t)time(NULL);
 			run_rest(e, t);
 			if ((e->conf->flags & ENGINE_CONF_NOTIFY) &&

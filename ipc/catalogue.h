@@ -16,7 +16,7 @@
 
 #include "proc.h"
 
-#define IPC_CATALOGUE_VERSION	5
+#define IPC_CATALOGUE_VERSION	6
 #define IPC_ANYLEN		(256 * 1024)
 
 #define IPC_MESSAGES(X)							\
@@ -48,6 +48,14 @@
 	 * pass (seconds since the epoch, 0 if none yet)		\
 	 */								\
 	X(IMSG_ENGINE_STATUS,	PROC_ENGINE, PROC_PRIV, 16, 16)		\
+	/*								\
+	 * a pass's progress, for the terminal's progress line (sent	\
+	 * with ENGINE_CONF_PROGRESS only): u32 mailboxes done, u32	\
+	 * mailboxes in the pass (0: the pass is over), u64 messages	\
+	 * copied, u64 bytes copied, u64 messages expected (an estimate	\
+	 * from the servers' UIDNEXT)					\
+	 */								\
+	X(IMSG_ENGINE_PROGRESS,	PROC_ENGINE, PROC_PRIV, 32, 32)		\
 	/* synchronise now (SIGHUP): every mailbox is looked at again */\
 	X(IMSG_ENGINE_WAKE,	PROC_PRIV, PROC_ENGINE, 0, 0)		\
 	/* --- engine <-> net: IMAP operations (net/imap_ops.c) -------- */\

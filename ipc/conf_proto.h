@@ -46,6 +46,7 @@
 #define ENGINE_CONF_WATCH	0x1	/* --watch or --notify */
 #define ENGINE_CONF_NOTIFY	0x2	/* --notify */
 #define ENGINE_CONF_QUIET	0x4	/* -q */
+#define ENGINE_CONF_PROGRESS	0x8	/* send IMSG_ENGINE_PROGRESS */
 
 /* IMSG_ENGINE_CONF commands. */
 #define ENGINE_CMD_SYNC		0

@@ -27,6 +27,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "logsink.h"
+#include "progress.h"
 #include "proc.h"
 
 #define LOGSINK_DEFAULT_FMT	"%?n?%?m?%n(%m)&%n?: ?"
@@ -401,8 +402,12 @@ logsink_emit(int level, const char *name, const char *mailbox,
 		}
 	}
 	/* With a logfile, debug goes there only. */
-	if (level != LOG_LVL_DEBUG || ls.fd == -1)
+	if (level != LOG_LVL_DEBUG || ls.fd == -1) {
+		/* Above the progress line, if one is shown. */
+		progress_hide();
 		write_all(STDERR_FILENO, line.s, line.len);
+		progress_show();
+	}
 	free(line.s);
 }
 

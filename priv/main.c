@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "db.h"
 #include "logsink.h"
+#include "progress.h"
 #include "proc.h"
 
 #define ENV_TEST_DUMP_CONFIG	"INTERIMAP_TEST_DUMP_CONFIG"
@@ -148,6 +149,7 @@ priv_main(int argc, char *argv[])
 		cli_free(&cli);
 		return EXIT_CONFIG;
 	}
+	progress_init(progress_wanted(cli.quiet, cli.debug));
 	/*
 	 * REFERENCE-BEHAVIOUR §6.7: the reference refuses this once
 	 * connected, after deleting the MAILBOX arguments before INBOX;
@@ -177,6 +179,7 @@ priv_main(int argc, char *argv[])
 	log_debug("Cleaning up...");
 	db_close(db);
 out:
+	progress_end();
 	logsink_close();
 	conf_free(&conf);
 	cli_free(&cli);

@@ -71,6 +71,7 @@
 #include "priv_net.h"
 #include "proc.h"
 #include "priv_db.h"
+#include "progress.h"
 #include "sdnotify.h"
 
 #define PRIV_SHUTDOWN_MS	5000	/* to leave after IMSG_SHUTDOWN */
@@ -161,6 +162,8 @@ static const char *priv_engine_done(struct priv *, int,
 static const char *priv_dispatch(struct priv *, int,
 		    const struct ipc_msg *);
 static const char *priv_stats(struct priv *, int, const struct ipc_msg *);
+static const char *priv_engine_progress(struct priv *, int,
+		    const struct ipc_msg *);
 static const char *priv_engine_status(struct priv *, int,
 		    const struct ipc_msg *);
 static int	 priv_run_loop(const struct cli *, const struct conf *,
@@ -200,6 +203,7 @@ static const struct {
 	{ IMSG_CHILD_READY,	PROC_CHILD,	1, priv_ready },
 	{ IMSG_ENGINE_DONE,	PROC_ENGINE,	0, priv_engine_done },
 	{ IMSG_ENGINE_STATUS,	PROC_ENGINE,	0, priv_engine_status },
+	{ IMSG_ENGINE_PROGRESS,	PROC_ENGINE,	0, priv_engine_progress },
 	{ IMSG_NET_STATS,	PROC_NET,	0, priv_stats },
 };
 
@@ -420,6 +424,8 @@ priv_send_engine_conf(struct priv *p)
 		flags |= ENGINE_CONF_NOTIFY;
 	if (cli->quiet)
 		flags |= ENGINE_CONF_QUIET;
+	if (progress_enabled())
+		flags |= ENGINE_CONF_PROGRESS;
 	switch (cli->command) {
 	case CMD_SYNC:
 		command = ENGINE_CMD_SYNC;
@@ -564,6 +570,31 @@ priv_engine_status(struct priv *p, int slot, const struct ipc_msg *msg)
 	priv_last_nmbox = nmbox;
 	priv_last_pass = last;
 	sdnotify_engine_status(state, nmbox, last, SIDE_NONE);
+	return NULL;
+}
+
+/* A pass's progress, for the terminal's progress line. */
+static const char *
+priv_engine_progress(struct priv *p, int slot, const struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	uint32_t done, total;
+	uint64_t msgs, bytes, expected;
+
+	(void)p;
+	(void)slot;
+	ipc_rd_init(&rd, msg);
+	done = ipc_get_u32(&rd);
+	total = ipc_get_u32(&rd);
+	msgs = ipc_get_u64(&rd);
+	bytes = ipc_get_u64(&rd);
+	expected = ipc_get_u64(&rd);
+	if (ipc_rd_end(&rd) == -1 || done > total)
+		return "bad layout";
+	/* Asked for, or a child doing what it was not told to. */
+	if (!progress_enabled())
+		return "not asked for";
+	progress_update(done, total, msgs, bytes, expected);
 	return NULL;
 }
 
