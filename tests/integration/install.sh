@@ -132,7 +132,6 @@ t_expect_eq "$out" "Invalid target bogus" "the sample parses as it is"
 n=0
 while IFS= read -r line; do
 	n=$((n + 1))
-	key=${line%% = *}
 	{
 		printf '%s\n' "$line"
 		printf '[local]\ntype = tunnel\ncommand = true\n'
