@@ -13,7 +13,8 @@
  *  - --version prints the version and exits as soon as it is met.
  *
  * Deliberate differences: --help goes to stdout; --version prints our
- * name without Perl's second line; a negative or absurdly large --watch
+ * own version and the InterIMAP release we are compatible with, without
+ * Perl's second line; a negative or absurdly large --watch
  * interval is refused (the reference accepts -5 and sleeps a negative
  * time); MAILBOX arguments are stored as copies.
  */
@@ -282,7 +283,8 @@ cli_option(struct cli *cli, struct cli_state *st, size_t k,
 		break;
 	case O_VERSION:
 		/* Met while parsing: earlier errors are already out. */
-		fprintf(out, "%s version %s\n", CLI_NAME, INTERIMAP_VERSION);
+		fprintf(out, "%s %s (compatible with InterIMAP %s)\n",
+		    CLI_NAME, INTERIMAP_VERSION, INTERIMAP_COMPAT);
 		fflush(out);
 		return EXIT_OK;
 	default:

@@ -8,7 +8,9 @@
 # Normalised differences (deliberate, documented in priv/cli.c):
 #  - --help: the reference prints to stderr, ours to stdout;
 #  - --version: "/usr/bin/interimap version V" and a Getopt/Perl line for
-#    the reference, "interimap version V" for ours;
+#    the reference, "interimap OURS (compatible with InterIMAP V)" for ours,
+#    OURS being the project's version in CMakeLists.txt: the reference's V
+#    must be the release ours claims compatibility with;
 #  - Perl's " at FILE line N." suffix on die messages;
 #  - exit codes: only the class (0 / non-zero) is compared with the
 #    reference; ours are checked exactly (proc.h).
@@ -152,10 +154,16 @@ VECTORS=(
 	'2 --config=' # "Insecure": the empty path
 )
 
+# Our own version, as the top CMakeLists.txt sets it.
+OURVER=$(sed -n 's/^project(interimap VERSION \([0-9.]*\) .*/\1/p' \
+    "$SRCDIR/CMakeLists.txt")
+t_expect_match "$OURVER" '^[0-9]+\.[0-9]+\.[0-9]+$' \
+    "our version read from CMakeLists.txt ($OURVER)"
+
 # The reference's text as ours prints it.
 norm_ref_out()
 {
-	sed -e 's|^/usr/bin/interimap version |interimap version |' \
+	sed -e "s|^/usr/bin/interimap version \\(.*\\)\$|interimap $OURVER (compatible with InterIMAP \\1)|" \
 	    -e '/^(Getopt::Long::GetOptions version /d' "$1"
 }
 
@@ -220,9 +228,13 @@ for v in "${OURS_ONLY[@]}"; do
 	    "interimap $args: our message"
 done
 
-# --version prints our version; the reference's first line agrees.
+# --version prints our version and the release we are compatible with,
+# which is the reference's (its first line, compared above, agrees).
 run_ours --version
-t_expect_eq "$(cat "$T/ours.out")" "interimap version 0.5.7" \
-    "--version text"
+t_expect_eq "$(cat "$T/ours.out")" \
+    "interimap $OURVER (compatible with InterIMAP 0.5.7)" "--version text"
+run_ref --version
+t_expect_eq "$(head -n 1 "$T/ref.out")" "/usr/bin/interimap version 0.5.7" \
+    "the reference is InterIMAP 0.5.7"
 
 t_done

@@ -188,7 +188,9 @@ t_expect_eq "$(cat "$T/ours.out")" "" "nothing on stdout"
 run_ours --config="$CONF" --debug
 err=$(cat "$T/ours.err")
 t_expect_eq "$OURS_RC" 0 "--debug run exits 0"
-expect_line "$T/ours.err" ">>> interimap 0.5.7" "debug banner"
+expect_line "$T/ours.err" ">>> interimap $(sed -n \
+    's/^project(interimap VERSION \([0-9.]*\) .*/\1/p' \
+    "$SRCDIR/CMakeLists.txt")" "debug banner"
 for who in engine local remote; do
 	expect_line "$T/ours.err" "$who: sandbox loaded" \
 	    "$who says 'sandbox loaded'"

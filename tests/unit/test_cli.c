@@ -20,7 +20,8 @@
 		"  or: interimap [OPTIONS] --delete MAILBOX [..]\n"	\
 		"  or: interimap [OPTIONS] --rename SOURCE DEST\n"	\
 		"Consult the manpage for more information.\n"
-#define VERSION	"interimap version " INTERIMAP_VERSION "\n"
+#define VERSION	"interimap " INTERIMAP_VERSION \
+		" (compatible with InterIMAP " INTERIMAP_COMPAT ")\n"
 
 /* Rows name only the fields they care about; the rest are zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
