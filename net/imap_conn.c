@@ -1281,11 +1281,56 @@ conn_oauth_error(struct imap_conn *c, const char *text)
 		conn_stream_fail(c);
 }
 
+/*
+ * The channel binding of a SCRAM mechanism (RFC 5802 6): a -PLUS one
+ * binds to the TLS session (conn_auth() chose it only over TLS); a plain
+ * one over TLS says 'y' (we could bind) unless the server offers the
+ * -PLUS variant, which the user did not choose ('n', or the server would
+ * take 'y' for a downgrade); without TLS, 'n'.
+ */
+static void
+conn_scram_cb(struct imap_conn *c, const char *mech, struct scram_cb *cb,
+    unsigned char *cbdata)
+{
+	struct tls_conn *tls = stream_tls(c->stream);
+	char capname[64], err[256];
+	int n;
+
+	memset(cb, 0, sizeof(*cb));
+	cb->flag = 'n';
+	if (scram_mech_plus(mech)) {
+		if ((n = tls_conn_channel_binding(tls, &cb->name, cbdata, err,
+		    sizeof(err))) == -1)
+			imap_conn_fail(c, EXIT_FAIL, "Authentication failed: "
+			    "%s: channel binding %s: %s", mech, cb->name, err);
+		cb->flag = 'p';
+		cb->data = cbdata;
+		cb->len = (size_t)n;
+		log_debug("auth: %s with channel binding %s", mech, cb->name);
+		return;
+	}
+	if (tls == NULL)
+		return;
+	(void)snprintf(capname, sizeof(capname), "AUTH=%s-PLUS", mech);
+	if (!imap_conn_has_cap(c, capname))
+		cb->flag = 'y';
+}
+
 /* Mechanism choice and the command (REFERENCE-BEHAVIOUR.md 4.3). */
 static void
 conn_auth(struct imap_conn *c)
 {
+	/* The command keeps its name: these strings stay. */
+	static const char *const scram_cmds[] = {
+		"AUTHENTICATE SCRAM-SHA-256-PLUS",
+		"AUTHENTICATE SCRAM-SHA-1-PLUS",
+		"AUTHENTICATE SCRAM-SHA-1",
+		"AUTHENTICATE SCRAM-SHA-256",	/* the last: any other */
+	};
 	struct imap_cmd *cmd;
+	struct scram_cb cb;
+	unsigned char cbdata[TLS_CB_MAX];
+	size_t i;
 	char *list, *w, *last, *mech = NULL, capname[128];
 	unsigned char *plain;
 	char *b64;
@@ -1300,11 +1345,19 @@ conn_auth(struct imap_conn *c)
 		for (p = w; *p != '\0'; p++)
 			*p = (char)toupper((unsigned char)*p);
 		(void)snprintf(capname, sizeof(capname), "AUTH=%s", w);
-		if (strcmp(w, "LOGIN") == 0 || imap_conn_has_cap(c, capname)) {
-			mech = w;
-			break;
+		if (strcmp(w, "LOGIN") != 0 && !imap_conn_has_cap(c, capname)) {
+			log_debug("auth: %s not offered by the server, skipped",
+			    w);
+			continue;
 		}
-		log_debug("auth: %s not offered by the server, skipped", w);
+		/* Channel binding needs a TLS session to bind to. */
+		if (scram_mech_plus(w) && stream_tls(c->stream) == NULL) {
+			log_debug("auth: %s needs TLS (channel binding), "
+			    "skipped", w);
+			continue;
+		}
+		mech = w;
+		break;
 	}
 	if (mech == NULL) {
 		free(list);
@@ -1337,14 +1390,18 @@ conn_auth(struct imap_conn *c)
 	plen = strlen(c->conf.password);
 
 	if (scram_mech(mech)) {
+		conn_scram_cb(c, mech, &cb, cbdata);
 		/* The password stays in the exchange's state until PBKDF2. */
-		if ((c->scram = scram_new(mech, c->conf.username,
-		    c->conf.password)) == NULL)
+		c->scram = scram_new(mech, c->conf.username, c->conf.password,
+		    &cb);
+		explicit_bzero(cbdata, sizeof(cbdata));
+		if (c->scram == NULL)
 			fatalx(EXIT_FAIL, "out of memory");
-		/* The command keeps the name: a string that stays. */
-		cmd = setup_cmd(c, strcmp(mech, "SCRAM-SHA-1") == 0 ?
-		    "AUTHENTICATE SCRAM-SHA-1" : "AUTHENTICATE SCRAM-SHA-256",
-		    STEP_AUTH);
+		for (i = 0; i + 1 < sizeof(scram_cmds) / sizeof(scram_cmds[0]);
+		    i++)
+			if (strcmp(scram_cmds[i] + 13, mech) == 0)
+				break;
+		cmd = setup_cmd(c, scram_cmds[i], STEP_AUTH);
 		c->sasl_cmd = cmd;
 		if (imap_conn_has_cap(c, "SASL-IR")) {
 			const char *first = scram_client_first(c->scram);
@@ -1468,6 +1525,13 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		if (c->scram != NULL) {
 			int verified = scram_verified(c->scram);
 
+			/* The binding types differ between servers. */
+			if (!ok && scram_cb_type(c->scram) != NULL)
+				log_warnx("%s refused with channel binding "
+				    "%s: a server may want another type "
+				    "(SSL_channel_binding)",
+				    cmd->name != NULL ? cmd->name :
+				    "SCRAM", scram_cb_type(c->scram));
 			scram_free(c->scram);
 			c->scram = NULL;
 			c->sasl_cmd = NULL;

@@ -33,7 +33,9 @@ struct scram {
 	char		*pass;
 	size_t		 passlen;
 	char		*first_bare;	/* "n=<user>,r=<cnonce>" */
-	char		*first;		/* "n,," + first_bare */
+	char		*first;		/* gs2 header + first_bare */
+	char		*cbind;		/* c=: base64(gs2 header + cb data) */
+	char		*cbtype;	/* 'p': the binding's name */
 	char		*final;		/* client-final, with the proof */
 	unsigned char	 server_key[SCRAM_KEY_MAX];
 	unsigned char	 server_sig[SCRAM_KEY_MAX];
@@ -75,15 +77,98 @@ scram_preload(void)
 	explicit_bzero(out, sizeof(out));
 }
 
+/* The hash of mech (with or without -PLUS), NULL if not ours. */
+static const EVP_MD *
+scram_md(const char *mech, int *plus)
+{
+	size_t len = strlen(mech);
+
+	*plus = len > 5 && strcmp(mech + len - 5, "-PLUS") == 0;
+	if (*plus)
+		len -= 5;
+	if (len == 13 && strncmp(mech, "SCRAM-SHA-256", len) == 0)
+		return EVP_sha256();
+	if (len == 11 && strncmp(mech, "SCRAM-SHA-1", len) == 0)
+		return EVP_sha1();
+	return NULL;
+}
+
 int
 scram_mech(const char *mech)
 {
-	return strcmp(mech, "SCRAM-SHA-256") == 0 ||
-	    strcmp(mech, "SCRAM-SHA-1") == 0;
+	int plus;
+
+	return scram_md(mech, &plus) != NULL;
+}
+
+int
+scram_mech_plus(const char *mech)
+{
+	int plus;
+
+	return scram_md(mech, &plus) != NULL && plus;
+}
+
+/* cb-name (RFC 5802 7): 1*(ALPHA / DIGIT / "." / "-") */
+static int
+scram_cb_name(const char *name)
+{
+	const char *p;
+
+	if (name == NULL || *name == '\0')
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* The GS2 header and c= for the binding; -1 if it does not fit. */
+static int
+scram_set_cb(struct scram *s, int plus, const struct scram_cb *cb)
+{
+	char *gs2, flag = cb != NULL ? cb->flag : 'n';
+	unsigned char *raw;
+	size_t glen;
+	int n;
+
+	if (plus != (flag == 'p'))
+		return -1;
+	if (flag == 'p') {
+		if (!scram_cb_name(cb->name) || cb->len == 0 ||
+		    cb->data == NULL)
+			return -1;
+		if ((s->cbtype = strdup(cb->name)) == NULL)
+			return -1;
+		n = asprintf(&gs2, "p=%s,,", cb->name);
+	} else if (flag == 'n' || flag == 'y')
+		n = asprintf(&gs2, "%c,,", flag);
+	else
+		return -1;
+	if (n == -1)
+		return -1;
+	glen = strlen(gs2);
+	if ((raw = malloc(glen + (flag == 'p' ? cb->len : 0))) == NULL) {
+		free(gs2);
+		return -1;
+	}
+	memcpy(raw, gs2, glen);
+	if (flag == 'p')
+		memcpy(raw + glen, cb->data, cb->len);
+	s->cbind = b64_encode(raw, glen + (flag == 'p' ? cb->len : 0));
+	free(raw);
+	n = s->cbind == NULL ? -1 :
+	    asprintf(&s->first, "%s%s", gs2, s->first_bare);
+	if (n == -1)
+		s->first = NULL;
+	free(gs2);
+	return n == -1 ? -1 : 0;
 }
 
 struct scram *
-scram_new(const char *mech, const char *user, const char *pass)
+scram_new(const char *mech, const char *user, const char *pass,
+    const struct scram_cb *cb)
 {
 	unsigned char raw[SCRAM_NONCE_BYTES];
 	char *nonce;
@@ -92,25 +177,22 @@ scram_new(const char *mech, const char *user, const char *pass)
 	if (RAND_bytes(raw, sizeof(raw)) != 1 ||
 	    (nonce = b64_encode(raw, sizeof(raw))) == NULL)
 		return NULL;
-	s = scram_new_nonce(mech, user, pass, nonce);
+	s = scram_new_nonce(mech, user, pass, cb, nonce);
 	free(nonce);
 	return s;
 }
 
 struct scram *
 scram_new_nonce(const char *mech, const char *user, const char *pass,
-    const char *nonce)
+    const struct scram_cb *cb, const char *nonce)
 {
 	struct scram *s;
 	char *euser = NULL;
+	int plus;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	if (strcmp(mech, "SCRAM-SHA-256") == 0)
-		s->md = EVP_sha256();
-	else if (strcmp(mech, "SCRAM-SHA-1") == 0)
-		s->md = EVP_sha1();
-	else
+	if ((s->md = scram_md(mech, &plus)) == NULL)
 		goto fail;
 	s->keylen = (unsigned int)EVP_MD_get_size(s->md);
 	s->passlen = strlen(pass);
@@ -120,10 +202,8 @@ scram_new_nonce(const char *mech, const char *user, const char *pass,
 		s->first_bare = NULL;
 		goto fail;
 	}
-	if (asprintf(&s->first, "n,,%s", s->first_bare) == -1) {
-		s->first = NULL;
+	if (scram_set_cb(s, plus, cb) == -1)
 		goto fail;
-	}
 	free(euser);
 	return s;
 fail:
@@ -141,6 +221,8 @@ scram_free(struct scram *s)
 		freezero(s->pass, s->passlen);
 	free(s->first_bare);
 	free(s->first);
+	free(s->cbind);
+	free(s->cbtype);
 	if (s->final != NULL)
 		freezero(s->final, strlen(s->final));
 	explicit_bzero(s, sizeof(*s));
@@ -151,6 +233,12 @@ const char *
 scram_error(const struct scram *s)
 {
 	return s->err;
+}
+
+const char *
+scram_cb_type(const struct scram *s)
+{
+	return s->cbtype;
 }
 
 int
@@ -333,8 +421,8 @@ scram_client_final(struct scram *s, const char *msg, size_t len)
 		goto out;
 	}
 
-	/* "c=biws": base64 of "n,,", no channel binding. */
-	if (asprintf(&without, "c=biws,r=%.*s", (int)rlen, r) == -1) {
+	/* c=: the GS2 header and the binding ("biws" for "n,,"). */
+	if (asprintf(&without, "c=%s,r=%.*s", s->cbind, (int)rlen, r) == -1) {
 		without = NULL;
 		(void)scram_fail(s, "out of memory");
 		goto out;

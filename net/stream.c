@@ -527,6 +527,12 @@ stream_tls_cipher(const struct net_stream *s)
 	return s->tls != NULL ? tls_conn_cipher(s->tls) : NULL;
 }
 
+struct tls_conn *
+stream_tls(const struct net_stream *s)
+{
+	return s->tls;
+}
+
 void
 stream_raw_counts(const struct net_stream *s, uint64_t *in, uint64_t *out)
 {

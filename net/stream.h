@@ -139,6 +139,8 @@ int	 stream_handshaking(const struct net_stream *);
 int	 stream_is_compressed(const struct net_stream *);
 const char *stream_tls_version(const struct net_stream *);
 const char *stream_tls_cipher(const struct net_stream *);
+/* The TLS session (SCRAM's channel binding); NULL without TLS. */
+struct tls_conn *stream_tls(const struct net_stream *);
 
 /*
  * The counters for the summary; the raw ones are 0 unless compression

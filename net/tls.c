@@ -40,6 +40,7 @@ struct tls_pin {
 struct tls_ctx {
 	SSL_CTX		*ctx;
 	int		 verify;
+	int		 cbtype;	/* SSL_channel_binding; -1: default */
 	char		*hostname;	/* SSL_hostname; NULL: the host */
 	struct tls_pin	*pins;
 	size_t		 npins;
@@ -83,6 +84,20 @@ static const struct {
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* Channel binding types (SSL_channel_binding). */
+enum {
+	TLS_CB_EXPORTER,
+	TLS_CB_UNIQUE,
+	TLS_CB_END_POINT,
+};
+static const char *const tls_cb_names[] = {
+	"tls-exporter",
+	"tls-unique",
+	"tls-server-end-point",
+};
+
+static int	tls_cb_index(const char *);
+
 static int	tls_verify_cb(int, X509_STORE_CTX *);
 
 /* ------------------------------------------------------------------ */
@@ -107,7 +122,19 @@ tls_config_free(struct tls_config *cfg)
 	free(cfg->cipherlist);
 	free(cfg->ciphersuites);
 	free(cfg->fingerprint);
+	free(cfg->cbtype);
 	tls_config_init(cfg);
+}
+
+static int
+tls_cb_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NITEMS(tls_cb_names); i++)
+		if (strcmp(name, tls_cb_names[i]) == 0)
+			return (int)i;
+	return -1;
 }
 
 /* No C0/C1 control characters (the reference's \P{Control} on bytes). */
@@ -223,6 +250,8 @@ tls_config_set(struct tls_config *cfg, const char *key, const char *value,
 		    ciphersuites), 1 },
 		{ "SSL_fingerprint", offsetof(struct tls_config, fingerprint),
 		    0 },
+		{ "SSL_channel_binding", offsetof(struct tls_config, cbtype),
+		    0 },
 	};
 	char **slot, *copy;
 	size_t i;
@@ -246,6 +275,8 @@ tls_config_set(struct tls_config *cfg, const char *key, const char *value,
 		ok = tls_valid_list(value, tls_valid_proto);
 	else if (strcmp(key, "SSL_fingerprint") == 0)
 		ok = tls_valid_list(value, tls_valid_pin);
+	else if (strcmp(key, "SSL_channel_binding") == 0)
+		ok = tls_cb_index(value) != -1;
 	else
 		ok = tls_nocontrol(value, strs[i].allow_empty);
 	if (!ok)
@@ -636,6 +667,7 @@ tls_ctx_new(const struct tls_config *cfg, char **errp)
 		return NULL;
 	}
 	t->verify = cfg->verify;
+	t->cbtype = cfg->cbtype != NULL ? tls_cb_index(cfg->cbtype) : -1;
 	if (cfg->hostname != NULL &&
 	    (t->hostname = strdup(cfg->hostname)) == NULL) {
 		tls_seterr(errp, "%s", strerror(errno));
@@ -1206,4 +1238,106 @@ const char *
 tls_conn_cipher(struct tls_conn *c)
 {
 	return SSL_get_cipher_name(c->ssl);
+}
+
+int
+tls_conn_is_tls13(struct tls_conn *c)
+{
+	return SSL_version(c->ssl) >= TLS1_3_VERSION;
+}
+
+/* tls-server-end-point: see tls.h. */
+static int
+tls_cb_end_point(struct tls_conn *c, unsigned char *buf, char *err,
+    size_t errlen)
+{
+	X509 *cert;
+	const EVP_MD *md;
+	unsigned int len = 0;
+	int mdnid, pknid;
+
+	if ((cert = SSL_get0_peer_certificate(c->ssl)) == NULL) {
+		(void)snprintf(err, errlen, "no server certificate");
+		return -1;
+	}
+	/* The signature's hash, RSASSA-PSS's included (in its parameters). */
+	if (X509_get_signature_info(cert, &mdnid, &pknid, NULL, NULL) != 1 ||
+	    mdnid == NID_undef) {
+		(void)snprintf(err, errlen, "the certificate's signature "
+		    "algorithm (%s) has no hash of its own: "
+		    "tls-server-end-point is not defined for it",
+		    OBJ_nid2sn(X509_get_signature_nid(cert)));
+		return -1;
+	}
+	if (mdnid == NID_md5 || mdnid == NID_sha1)
+		md = EVP_sha256();
+	else if ((md = EVP_get_digestbynid(mdnid)) == NULL ||
+	    EVP_MD_get_size(md) > TLS_CB_MAX) {
+		(void)snprintf(err, errlen, "no digest %s for "
+		    "tls-server-end-point", OBJ_nid2sn(mdnid));
+		return -1;
+	}
+	if (X509_digest(cert, md, buf, &len) != 1) {
+		(void)snprintf(err, errlen, "X509_digest failed");
+		return -1;
+	}
+	return (int)len;
+}
+
+int
+tls_conn_channel_binding(struct tls_conn *c, const char **name,
+    unsigned char *buf, char *err, size_t errlen)
+{
+	int type, tls13, n;
+	size_t len;
+
+	*name = "none";
+	if (c == NULL || !c->done) {
+		(void)snprintf(err, errlen, "the TLS handshake is not done");
+		return -1;
+	}
+	tls13 = tls_conn_is_tls13(c);
+	type = c->ctx->cbtype;
+	if (type == -1)
+		type = tls13 ? TLS_CB_EXPORTER : TLS_CB_UNIQUE;
+	*name = tls_cb_names[type];
+	switch (type) {
+	case TLS_CB_EXPORTER:
+		/*
+		 * RFC 9266: below TLS 1.3 the exported value is unique to
+		 * the connection only with the extended master secret.
+		 */
+		if (!tls13 && SSL_get_extms_support(c->ssl) != 1) {
+			(void)snprintf(err, errlen, "tls-exporter needs TLS 1.3 "
+			    "or the extended master secret, which this %s "
+			    "session lacks", SSL_get_version(c->ssl));
+			return -1;
+		}
+		if (SSL_export_keying_material(c->ssl, buf, 32,
+		    "EXPORTER-Channel-Binding", 24, NULL, 0, 0) != 1) {
+			(void)snprintf(err, errlen, "%s",
+			    "SSL_export_keying_material failed");
+			tls_log_errors();
+			return -1;
+		}
+		return 32;
+	case TLS_CB_UNIQUE:
+		/*
+		 * The first Finished of the handshake: the client's in a full
+		 * handshake, the server's in a resumed one.
+		 */
+		if (SSL_session_reused(c->ssl))
+			len = SSL_get_peer_finished(c->ssl, buf, TLS_CB_MAX);
+		else
+			len = SSL_get_finished(c->ssl, buf, TLS_CB_MAX);
+		if (len == 0 || len > TLS_CB_MAX) {
+			(void)snprintf(err, errlen, "no Finished message for "
+			    "tls-unique");
+			return -1;
+		}
+		return (int)len;
+	default:
+		n = tls_cb_end_point(c, buf, err, errlen);
+		return n;
+	}
 }

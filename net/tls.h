@@ -31,6 +31,7 @@ struct tls_config {
 	char	*cipherlist;	/* SSL_cipherlist (TLS <= 1.2) */
 	char	*ciphersuites;	/* SSL_ciphersuites (TLS 1.3) */
 	char	*fingerprint;	/* SSL_fingerprint: "[ALGO$]HEX ..." */
+	char	*cbtype;	/* SSL_channel_binding (ours) */
 };
 
 void	 tls_config_init(struct tls_config *);
@@ -92,6 +93,30 @@ size_t	 tls_conn_pending(struct tls_conn *);
 /* Sends close_notify, best effort (non-blocking). */
 void	 tls_conn_shutdown(struct tls_conn *);
 const char *tls_conn_version(struct tls_conn *);
+/* 1 if the session is TLS 1.3 (or later). */
+int	 tls_conn_is_tls13(struct tls_conn *);
+
+/*
+ * Channel binding for SCRAM's -PLUS mechanisms (RFC 5056, RFC 5802 6),
+ * from the established session, in buf (TLS_CB_MAX bytes): returns the
+ * length and sets *name to the type's name, or -1 with the reason in err.
+ * The type is SSL_channel_binding's, else the RFCs' default for the
+ * version: tls-exporter (RFC 9266) on TLS 1.3, tls-unique (RFC 5929 3)
+ * below.
+ *  - tls-exporter: 32 bytes exported with the label
+ *    "EXPORTER-Channel-Binding" and no context; below TLS 1.3 only with
+ *    the extended master secret (RFC 7627), else it is not unique;
+ *  - tls-unique: the first Finished message of the handshake (ours, the
+ *    client's, as no session is resumed); RFC 5929 defines it up to
+ *    TLS 1.2 only, but Cyrus computes it on TLS 1.3 the same way;
+ *  - tls-server-end-point (RFC 5929 4.1): the hash of the server's
+ *    certificate (DER), with its signature's hash, SHA-256 for MD5 and
+ *    SHA-1; undefined (an error) for a signature without a separate hash
+ *    (Ed25519).
+ */
+#define TLS_CB_MAX	64
+int	 tls_conn_channel_binding(struct tls_conn *, const char **,
+	    unsigned char *, char *, size_t);
 const char *tls_conn_cipher(struct tls_conn *);
 /* With --debug: OpenSSL's error queue, one log line each; else cleared. */
 void	 tls_log_errors(void);

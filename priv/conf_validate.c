@@ -53,6 +53,8 @@ static const struct {
 	{ "SSL_protocol_min",	R_NOCTRL1 },
 	{ "SSL_protocol_max",	R_NOCTRL1 },
 	{ "SSL_fingerprint",	R_FINGERPRINT },
+	/* Ours: SCRAM -PLUS channel binding type (net/tls.c checks it). */
+	{ "SSL_channel_binding", R_NOCTRL1 },
 	{ "SSL_cipherlist",	R_NOCTRL1 },
 	{ "SSL_ciphersuites",	R_NOCTRL0 },
 	{ "SSL_hostname",	R_NOCTRL0 },

@@ -9,13 +9,19 @@ says.
     net_fake_imap.py --tcp PORTFILE [--cert DIR] SCENARIO
                                                 listen on 127.0.0.1, write
                                                 the port to PORTFILE, serve
-                                                one connection
+                                                one connection (IMAPS for
+                                                the scram_plus* scenarios:
+                                                DIR/cert.pem, DIR/key.pem;
+                                                --tls12: TLS 1.2 at most)
 
 What the client sent is appended to $FAKE_IMAP_LOG (if set), one line per
 command line ("C: ..."), and notes ("#: ...").
 """
 
 import base64
+import ctypes
+import hashlib
+import hmac
 import os
 import re
 import socket
@@ -262,6 +268,168 @@ def sc_reorder(c):
     serve_rest(c)
 
 
+def tls_exporter(sock):
+    """RFC 9266's tls-exporter of a Python TLS socket, from OpenSSL itself
+    (Python's ssl module exports no keying material): the SSL pointer is
+    read from the _ssl object (PyObject_HEAD, the socket, then SSL *), and
+    checked against what Python itself knows (the version) before use.
+    None if that fails."""
+    try:
+        lib = ctypes.CDLL("libssl.so.3")
+        obj = sock._sslobj
+        ssl_p = ctypes.c_void_p.from_address(
+            id(obj) + 3 * ctypes.sizeof(ctypes.c_void_p)).value
+        lib.SSL_version.argtypes = [ctypes.c_void_p]
+        version = {0x303: "TLSv1.2", 0x304: "TLSv1.3"}.get(
+            lib.SSL_version(ssl_p))
+        if version != sock.version():
+            return None
+        f = lib.SSL_export_keying_material
+        f.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                      ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                      ctypes.c_size_t, ctypes.c_int]
+        out = ctypes.create_string_buffer(32)
+        label = b"EXPORTER-Channel-Binding"
+        if f(ssl_p, out, 32, label, len(label), None, 0, 0) != 1:
+            return None
+        return out.raw
+    except (OSError, AttributeError):
+        return None
+
+
+def channel_binding(sock, certdir, name):
+    """What the client must have bound to: this server's view of the TLS
+    session (RFC 5929, RFC 9266)."""
+    if name == "tls-unique":
+        return sock.get_channel_binding("tls-unique")
+    if name == "tls-server-end-point":
+        # make_cert's certificate is signed with ecdsa-with-SHA256.
+        with open(certdir + "/cert.pem") as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        return hashlib.sha256(der).digest()
+    if name == "tls-exporter":
+        return tls_exporter(sock)
+    return None
+
+
+def scram_plus_server(sock, certdir, how):
+    """AUTHENTICATE SCRAM-SHA-256[-PLUS] played by a server that knows the
+    password and checks the channel binding against its own TLS session;
+    how == "relay": as a server behind a relay (another TLS session: its
+    binding is not the client's), which must refuse the binding."""
+    def special(c, tag, name, whole):
+        if name != "AUTHENTICATE":
+            return False
+        m = re.match(rb"\S+ AUTHENTICATE (SCRAM-SHA-256(?:-PLUS)?) ?(\S*)\r\n",
+                     whole)
+        if not m:
+            c.send("%s NO unknown mechanism\r\n" % tag)
+            return True
+        mech, ir = m.group(1).decode(), m.group(2)
+        if not ir:
+            c.send(b"+ \r\n")
+            ir = c.line().strip()
+        first = base64.b64decode(ir).decode()
+        gs2, bare = re.match(r"((?:n|y|p=[^,]+),[^,]*,)(.*)", first).groups()
+        c.note("SCRAM %s gs2 %s" % (mech, gs2))
+        if mech.endswith("-PLUS") != gs2.startswith("p="):
+            c.send("%s NO the GS2 flag does not fit %s\r\n" % (tag, mech))
+            return True
+        cnonce = re.search(r"r=([^,]+)", bare).group(1)
+        salt, it = b"saltsaltsalt", 4096
+        sfirst = "r=%sfakeservernonce,s=%s,i=%d" % (
+            cnonce, base64.b64encode(salt).decode(), it)
+        c.send(b"+ " + base64.b64encode(sfirst.encode()) + b"\r\n")
+        final = base64.b64decode(c.line().strip()).decode()
+        cbind = base64.b64decode(re.match(r"c=([^,]*),", final).group(1))
+        if not cbind.startswith(gs2.encode()):
+            c.send("%s NO c= does not repeat the GS2 header\r\n" % tag)
+            return True
+        data = cbind[len(gs2):]
+        if gs2.startswith("p="):
+            cbname = gs2[2:].split(",")[0]
+            want = channel_binding(sock, certdir, cbname)
+            if want is None:
+                c.note("SCRAM binding %s: cannot compute it" % cbname)
+            if how == "relay":
+                want = os.urandom(len(data))
+            c.note("SCRAM binding %s %d bytes: %s" % (
+                cbname, len(data), "match" if data == want else "MISMATCH"))
+            if data != want:
+                c.send("%s NO [AUTHENTICATIONFAILED] channel bindings "
+                       "don't match\r\n" % tag)
+                return True
+        elif data:
+            c.send("%s NO binding data without p=\r\n" % tag)
+            return True
+        salted = hashlib.pbkdf2_hmac("sha256", PASSWORD, salt, it)
+        ckey = hmac.new(salted, b"Client Key", "sha256").digest()
+        without, proof = re.match(r"(.*),p=([^,]*)$", final).groups()
+        auth = ("%s,%s,%s" % (bare, sfirst, without)).encode()
+        csig = hmac.new(hashlib.sha256(ckey).digest(), auth,
+                        "sha256").digest()
+        if bytes(a ^ b for a, b in zip(ckey, csig)) != \
+                base64.b64decode(proof):
+            c.note("SCRAM proof wrong")
+            c.send("%s NO [AUTHENTICATIONFAILED] wrong\r\n" % tag)
+            return True
+        c.note("SCRAM proof ok")
+        skey = hmac.new(salted, b"Server Key", "sha256").digest()
+        v = base64.b64encode(hmac.new(skey, auth, "sha256").digest())
+        c.send(b"+ " + base64.b64encode(b"v=" + v) + b"\r\n")
+        c.line()
+        c.send("%s OK [CAPABILITY %s] in\r\n" % (tag, CAPS))
+        return True
+    return special
+
+
+def sc_scram_plus(c, certdir, how, tls12):
+    """IMAPS: TLS at once, then the SCRAM server above; "noplus" offers
+    SCRAM-SHA-256 alone."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certdir + "/cert.pem", certdir + "/key.pem")
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    s = ctx.wrap_socket(c.sock, server_side=True)
+    t = Conn(s.recv, s.sendall, s)
+    t.log = c.log
+    t.note("TLS " + s.version())
+    mechs = "AUTH=SCRAM-SHA-256" if how == "noplus" else \
+        "AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256"
+    serve(t, "* OK [CAPABILITY IMAP4rev1 %s SASL-IR] hi\r\n" % mechs,
+          scram_plus_server(s, certdir, how))
+
+
+def sc_tls_relay(c, certdir, tls12):
+    """A man in the middle with a certificate the client trusts: TLS with
+    the client (DIR's certificate), another TLS session with the real
+    server ($FAKE_RELAY_PORT on 127.0.0.1), the bytes relayed as they
+    are.  Channel binding is what tells the server."""
+    import select
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certdir + "/cert.pem", certdir + "/key.pem")
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    a = ctx.wrap_socket(c.sock, server_side=True)
+    cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    cctx.check_hostname = False
+    cctx.verify_mode = ssl.CERT_NONE
+    if tls12:
+        cctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    b = cctx.wrap_socket(socket.create_connection(
+        ("127.0.0.1", int(os.environ["FAKE_RELAY_PORT"]))))
+    c.note("relay: %s with the client, %s with the server" % (
+        a.version(), b.version()))
+    peer = {a: b, b: a}
+    while True:
+        for s in [x for x in (a, b) if x.pending()] or \
+                select.select([a, b], [], [], 60)[0]:
+            data = s.recv(65536)
+            if not data:
+                return
+            peer[s].sendall(data)
+
+
 def serve_rest(c):
     while True:
         standard(c, *c.command())
@@ -406,6 +574,9 @@ SCENARIOS = {
     "scram_badsig": lambda c: serve(
         c, "* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR] hi\r\n",
         scram_server("badsig")),
+    "scram_badsig_plus": lambda c: serve(
+        c, "* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS "
+        "AUTH=SCRAM-SHA-256 SASL-IR] hi\r\n", scram_server("badsig")),
     "scram_nosig": lambda c: serve(
         c, "* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256] hi\r\n",
         scram_server("nosig")),
@@ -479,15 +650,20 @@ SCENARIOS = {
 def main():
     args = sys.argv[1:]
     portfile = certdir = None
+    tls12 = False
     while args and args[0].startswith("--"):
-        if args[0] == "--tcp":
+        if args[0] == "--tls12":
+            tls12, args = True, args[1:]
+        elif args[0] == "--tcp":
             portfile, args = args[1], args[2:]
         elif args[0] == "--cert":
             certdir, args = args[1], args[2:]
         else:
             sys.exit("unknown option " + args[0])
     if len(args) != 1 or args[0] not in SCENARIOS and \
-            args[0] != "starttls_inject":
+            args[0] not in ("starttls_inject", "scram_plus",
+                            "scram_plus_relay", "scram_plus_noplus",
+                            "tls_relay"):
         sys.exit("usage: net_fake_imap.py [--tcp PORTFILE] SCENARIO")
     name = args[0]
     if portfile:
@@ -507,6 +683,10 @@ def main():
     try:
         if name == "starttls_inject":
             sc_starttls_inject(c, certdir)
+        elif name == "tls_relay":
+            sc_tls_relay(c, certdir, tls12)
+        elif name.startswith("scram_plus"):
+            sc_scram_plus(c, certdir, name[11:], tls12)
         else:
             SCENARIOS[name](c)
         c.until_eof()
