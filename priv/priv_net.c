@@ -349,15 +349,24 @@ pn_add(struct pn_side *s, const struct traffic_stats *st)
 }
 
 const char *
-priv_net_stats(uint32_t side, const struct ipc_msg *msg)
+priv_net_stats(const struct proc_child *c, const struct ipc_msg *msg)
 {
 	struct ipc_rd rd;
 	struct traffic_stats st;
 	struct pn_side *s;
 
-	if (side != SIDE_LOCAL && side != SIDE_REMOTE)
+	/*
+	 * The child's state first: every way a message comes in (the loop,
+	 * or the last words read after its end) goes through here.
+	 */
+	if (c->kind != PROC_NET ||
+	    (c->side != SIDE_LOCAL && c->side != SIDE_REMOTE))
 		return "not from a net";
-	s = &pn.s[side];
+	if (!c->ready)
+		return "before IMSG_CHILD_READY";
+	s = &pn.s[c->side];
+	if (s->got_this)
+		return "sent twice";
 	ipc_rd_init(&rd, msg);
 	st.recv = ipc_get_u64(&rd);
 	st.recv_raw = ipc_get_u64(&rd);
@@ -365,8 +374,6 @@ priv_net_stats(uint32_t side, const struct ipc_msg *msg)
 	st.sent_raw = ipc_get_u64(&rd);
 	if (ipc_rd_end(&rd) == -1)
 		return "bad layout";
-	if (s->got_this)
-		return "sent twice";
 	s->got_this = s->got = 1;
 	pn_add(s, &st);
 	return NULL;
