@@ -38,7 +38,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "conf_int.h"
-#include "socks5.h"
+#include "proxy.h"
 
 #define CONF_MAXSIZE		(16 * 1024 * 1024)
 #define CONF_DEFAULT_FILE	"config"

@@ -13,6 +13,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "conf.h"
+#include "conf_proto.h"
 #include "connect.h"
 #include "priv_net.h"
 #include "proc.h"
@@ -152,7 +153,19 @@ priv_net_connect(const struct conf *conf, uint32_t side,
 	}
 	s->tunnel = res.pid;
 	ipc_buf_init(&buf);
-	ipc_put_u32(&buf, (uint32_t)res.kind);
+	if (res.proxied) {
+		/* The net asks the proxy: priv reads nothing it says. */
+		ipc_put_u32(&buf, NET_STREAM_SOCKS5);
+		ipc_put_u32(&buf, res.socks_target.atyp);
+		ipc_put_data(&buf, res.socks_target.addr,
+		    res.socks_target.addrlen);
+		ipc_put_u32(&buf, res.socks_target.port);
+		ipc_put_u32(&buf, (uint32_t)connect_get_timeout());
+		ipc_put_str(&buf, res.socks_user);
+		ipc_put_str(&buf, res.socks_pass);
+	} else
+		ipc_put_u32(&buf, res.kind == CONNECT_TUNNEL ?
+		    NET_STREAM_TUNNEL : NET_STREAM_TCP);
 	/* The descriptor is closed by the channel once sent. */
 	if (c->chan.fd == -1 || ipc_send(&c->chan, IMSG_NET_STREAM,
 	    c->side, res.fd, &buf) == -1) {
