@@ -300,6 +300,9 @@ net_exit(struct net *n, int code)
 	struct traffic_stats st;
 	struct ipc_buf buf;
 
+	/* Left while asking a proxy: its password goes now. */
+	if (n->sx != NULL)
+		socks5_clear(n->sx);
 	memset(&st, 0, sizeof(st));
 	if (n->conn != NULL)
 		imap_conn_stats(n->conn, &st);
