@@ -101,7 +101,8 @@ struct connect_result {
  * Returns 0 with *res filled, or -1 after logging the error (log name:
  * name; "ERROR: Can't connect to H:P: ...", "ERROR: getaddrinfo(H): ...",
  * "ERROR: Missing tunnel command", "ERROR: Invalid proxy URI U",
- * "SOCKSv5 ERROR: ...", ...); *res then holds fd -1, pid -1, host NULL.
+ * "SOCKSv5 ERROR: Host name too long", ...); *res then holds fd -1, pid
+ * -1, host NULL.
  *
  * The caller owns res->fd (it passes it to the net child and closes its
  * copy), res->host, and res->pid: it must call connect_tunnel_reap() on
