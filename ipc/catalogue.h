@@ -32,8 +32,9 @@
 	/* --- priv <-> net -------------------------------------------- */\
 	/* u32 debug, u32 flags, u32 nkeys, then nkeys x (str, str) */	\
 	X(IMSG_NET_CONF,	PROC_PRIV, PROC_NET, 12, 65536)		\
-	/* the connected peer stream (fd attached); u32 transport */	\
-	X(IMSG_NET_STREAM,	PROC_PRIV, PROC_NET, 4, 4)		\
+	/* the connected peer stream (fd attached); u32 transport,	\
+	 * then the SOCKS5 request if any (ipc/conf_proto.h) */		\
+	X(IMSG_NET_STREAM,	PROC_PRIV, PROC_NET, 4, 8192)		\
 	/* traffic counters for the summary: 4 x u64 */		\
 	X(IMSG_NET_STATS,	PROC_NET, PROC_PRIV, 32, 32)		\
 	/* --- priv <-> engine ----------------------------------------- */\

@@ -17,6 +17,18 @@
  *			sorted by key.  Keys are unique and non-empty,
  *			values never NULL.
  *
+ * IMSG_NET_STREAM	(the connected stream attached) u32 transport
+ *			(NET_STREAM_*); for NET_STREAM_SOCKS5 only, what
+ *			the net asks the proxy: u32 atyp (SOCKS5_ATYP_*),
+ *			data addr (4 or 16 bytes of address, or 1..255
+ *			bytes of name for socks5h), u32 port, u32
+ *			timeout (ms, for the whole exchange), str user, str
+ *			password (both NULL without a userinfo in the URI,
+ *			else both set; the password is the proxy's secret
+ *			and goes to this net only).  priv connects to the
+ *			proxy and nothing more: the SOCKS5 exchange and
+ *			every byte the proxy answers are the net's.
+ *
  * IMSG_ENGINE_CONF	u32 debug, u32 flags (ENGINE_CONF_*),
  *			u32 command (ENGINE_CMD_*),
  *			u32 targets (ENGINE_TARGET_*; all three unless
@@ -41,6 +53,19 @@
 
 /* IMSG_NET_CONF bounds a net enforces. */
 #define NET_CONF_MAXKEYS	256
+
+/* IMSG_NET_STREAM transports. */
+#define NET_STREAM_TUNNEL	0	/* a tunnel command's socketpair */
+#define NET_STREAM_TCP		1	/* the server itself */
+#define NET_STREAM_SOCKS5	2	/* a SOCKS5 proxy, not yet asked */
+/* IMSG_NET_STREAM bounds a net enforces. */
+#define NET_STREAM_MAXTIMEOUT	(10 * 60 * 1000)
+#define NET_STREAM_MAXLEN	8192	/* user and password < 3 KiB each */
+
+/* SOCKS5 address types (RFC 1928 section 5). */
+#define SOCKS5_ATYP_IPV4	0x01
+#define SOCKS5_ATYP_DOMAIN	0x03
+#define SOCKS5_ATYP_IPV6	0x04
 
 /* IMSG_ENGINE_CONF flags. */
 #define ENGINE_CONF_WATCH	0x1	/* --watch or --notify */

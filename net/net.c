@@ -29,6 +29,7 @@
 #include "imap_conn.h"
 #include "imap_ops.h"
 #include "net_sandbox.h"
+#include "socks5.h"
 #include "tls.h"
 
 /* IMSG_NET_CONF, unpacked (ipc/conf_proto.h has the layout). */
@@ -61,6 +62,9 @@ struct net {
 	struct imap_ops		*ops;
 	int			 stopping;	/* IMSG_SHUTDOWN received */
 	int			 ready;		/* IMSG_CHILD_READY sent */
+	/* A proxy being asked for the server (NET_STREAM_SOCKS5). */
+	struct socks5		*sx;
+	int			 sx_fd;
 };
 
 /*
@@ -80,6 +84,8 @@ static void	 net_session_conf(struct net *);
 static void	 net_exit(struct net *, int) __attribute__((noreturn));
 static int	 net_parent_msg(struct net *, struct ipc_msg *);
 static void	 net_stream(struct net *, struct ipc_msg *);
+static int	 net_stream_socks5(struct ipc_rd *, struct socks5_req *);
+static void	 net_socks_io(struct net *);
 static void	 net_engine_msgs(struct net *);
 static int	 net_parent_io(struct net *, short);
 static void	 net_engine_io(struct net *, short);
@@ -294,6 +300,9 @@ net_exit(struct net *n, int code)
 	struct traffic_stats st;
 	struct ipc_buf buf;
 
+	/* Left while asking a proxy: its password goes now. */
+	if (n->sx != NULL)
+		socks5_clear(n->sx);
 	memset(&st, 0, sizeof(st));
 	if (n->conn != NULL)
 		imap_conn_stats(n->conn, &st);
@@ -373,23 +382,109 @@ net_hook_fatal(void *arg, int code)
 
 /* ---- messages ----------------------------------------------------------- */
 
-/* IMSG_NET_STREAM: the connected peer, from priv. */
+/*
+ * The SOCKS5 part of IMSG_NET_STREAM into *req: 0, or -1 if it breaks
+ * the layout (ipc/conf_proto.h).  The strings are req's either way.
+ */
+static int
+net_stream_socks5(struct ipc_rd *rd, struct socks5_req *req)
+{
+	const void *addr;
+	size_t len;
+	uint32_t atyp, port;
+	int timeout;
+
+	atyp = ipc_get_u32(rd);
+	addr = ipc_get_data(rd, &len);
+	port = ipc_get_u32(rd);
+	timeout = (int)ipc_get_u32(rd);
+	req->user = ipc_get_str(rd);
+	req->pass = ipc_get_str(rd);
+	if (rd->error || addr == NULL || port > 65535 ||
+	    (req->user == NULL) != (req->pass == NULL))
+		return -1;
+	if (!((atyp == SOCKS5_ATYP_IPV4 && len == 4) ||
+	    (atyp == SOCKS5_ATYP_IPV6 && len == 16) ||
+	    (atyp == SOCKS5_ATYP_DOMAIN && len >= 1 &&
+	    len <= sizeof(req->addr))))
+		return -1;
+	req->atyp = (uint8_t)atyp;
+	memcpy(req->addr, addr, len);
+	req->addrlen = len;
+	req->port = (uint16_t)port;
+	return timeout;
+}
+
+/* IMSG_NET_STREAM: the connected peer (or its proxy), from priv. */
 static void
 net_stream(struct net *n, struct ipc_msg *msg)
 {
+	struct socks5_req req;
 	struct ipc_rd rd;
+	uint32_t transport;
+	int timeout = 0;
 
+	memset(&req, 0, sizeof(req));
 	ipc_rd_init(&rd, msg);
-	(void)ipc_get_u32(&rd);		/* the transport: nothing to adapt */
-	if (ipc_rd_end(&rd) == -1 || msg->fd == -1)
+	transport = ipc_get_u32(&rd);
+	if (transport == NET_STREAM_SOCKS5)
+		timeout = net_stream_socks5(&rd, &req);
+	if (ipc_rd_end(&rd) == -1 || msg->fd == -1 ||
+	    transport > NET_STREAM_SOCKS5 || timeout == -1 ||
+	    (transport == NET_STREAM_SOCKS5 && (timeout <= 0 ||
+	    timeout > NET_STREAM_MAXTIMEOUT))) {
+		if (req.user != NULL)
+			freezero(req.user, strlen(req.user));
+		if (req.pass != NULL)
+			freezero(req.pass, strlen(req.pass));
 		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_STREAM): "
 		    "bad layout");
-	if (imap_conn_started(n->conn))
+	}
+	if (imap_conn_started(n->conn) || n->sx != NULL)
 		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_STREAM): "
 		    "sent twice");
+	if (transport == NET_STREAM_SOCKS5) {
+		if ((n->sx = calloc(1, sizeof(*n->sx))) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+		socks5_init(n->sx, &req, timeout);
+		n->sx_fd = msg->fd;
+		msg->fd = -1;
+		log_debug("connected to the proxy; asking it for the server");
+		return;
+	}
 	imap_conn_start(n->conn, msg->fd);
 	msg->fd = -1;
 	log_debug("connected");
+}
+
+/*
+ * The SOCKS5 exchange goes on; done, the stream is the server's.  A
+ * proxy that fails us ends the child: EXIT_NET_LOST if it may work later
+ * (--watch then tries again), else EXIT_FAIL.
+ */
+static void
+net_socks_io(struct net *n)
+{
+	int r, code;
+
+	if ((r = socks5_io(n->sx, n->sx_fd)) == 0)
+		return;
+	socks5_clear(n->sx);
+	if (r == -1) {
+		log_msg(LOG_LVL_ERROR, log_get_name(), NULL,
+		    "SOCKSv5 ERROR: %s", n->sx->err);
+		code = n->sx->transient ? EXIT_NET_LOST : EXIT_FAIL;
+		free(n->sx);
+		n->sx = NULL;
+		(void)close(n->sx_fd);
+		n->sx_fd = -1;
+		net_exit(n, code);
+	}
+	free(n->sx);
+	n->sx = NULL;
+	imap_conn_start(n->conn, n->sx_fd);
+	n->sx_fd = -1;
+	log_debug("connected through the proxy");
 }
 
 /* 1 to go on, 0 to leave cleanly. */
@@ -554,11 +649,17 @@ net_loop(struct net *n)
 			pfd[PFD_ENGINE].events |= POLLOUT;
 		pfd[PFD_STREAM].fd = imap_conn_fd(n->conn);
 		pfd[PFD_STREAM].events = imap_conn_events(n->conn);
+		if (n->sx != NULL) {
+			pfd[PFD_STREAM].fd = n->sx_fd;
+			pfd[PFD_STREAM].events = socks5_events(n->sx);
+		}
 		if (pfd[PFD_STREAM].events == 0)
 			pfd[PFD_STREAM].fd = -1;
 		for (i = 0; i < PFD_MAX; i++)
 			pfd[i].revents = 0;
 		timeout = imap_conn_timeout(n->conn);
+		if (n->sx != NULL)
+			timeout = socks5_timeout(n->sx);
 		/* Bytes the engine's pace held back: no event will come. */
 		if (imap_conn_started(n->conn) &&
 		    imap_conn_input_pending(n->conn))
@@ -572,6 +673,9 @@ net_loop(struct net *n)
 		if (!net_parent_io(n, pfd[PFD_PARENT].revents))
 			exit(EXIT_OK);	/* priv is gone */
 		net_engine_io(n, pfd[PFD_ENGINE].revents);
+		/* Not when told to stop meanwhile: the loop leaves first. */
+		if (n->sx != NULL && !n->stopping)
+			net_socks_io(n);
 	}
 }
 
@@ -593,6 +697,7 @@ net_main(int argc, char *argv[], uint32_t side)
 	    "net(remote)", IPC_FD_ENGINE + 1);
 	memset(&n, 0, sizeof(n));
 	n.side = side;
+	n.sx_fd = -1;
 	if (ipc_chan_init(&n.parent, IPC_FD_PARENT, PROC_NET,
 	    PROC_PRIV) == -1)
 		fatalx(EXIT_CHILD, "no channel to priv: %s",

@@ -38,7 +38,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "conf_int.h"
-#include "socks5.h"
+#include "proxy.h"
 
 #define CONF_MAXSIZE		(16 * 1024 * 1024)
 #define CONF_DEFAULT_FILE	"config"
@@ -73,24 +73,30 @@ conf_error(const char *fmt, ...)
 }
 
 /*
- * A copy of s[0..len) fit for a message: control bytes (and NUL) as \xHH.
- * Caller frees; NULL if out of memory.
+ * A copy of s[0..len) fit for a message: the bytes of control characters
+ * as \xHH, C1 included (a terminal may take 0x9B for CSI), whether a
+ * lone byte or UTF-8 (C2 80..C2 9F); other UTF-8 is kept, as are stray
+ * bytes 0xA0-0xFF.  Caller frees; NULL if out of memory.
  */
 static char *
 escape(const char *s, size_t len)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	char *e, *p;
-	size_t i;
+	size_t i, k, adv;
+	uint32_t cp;
 
 	if ((e = reallocarray(NULL, len + 1, 4)) == NULL)
 		return NULL;
-	for (p = e, i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			p += snprintf(p, 5, "\\x%02X", c);
-		else
-			*p++ = (char)c;
+	for (p = e, i = 0; i < len; i += adv) {
+		cp = conf_utf8_next(u + i, len - i, &adv);
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			for (k = 0; k < adv; k++)
+				p += snprintf(p, 5, "\\x%02X", u[i + k]);
+		} else {
+			memcpy(p, u + i, adv);
+			p += adv;
+		}
 	}
 	*p = '\0';
 	return e;
@@ -467,7 +473,13 @@ conf_load(struct conf *conf, const struct cli *cli)
 	if (r == -1) {
 		if (ini.errline == 0)
 			conf_error("out of memory");
-		else {
+		else if (ini.errvallen > 0) {
+			et = escape(ini.errtext, ini.errlen);
+			conf_error("%s:%d: value too long: %s (%zu bytes, at "
+			    "most %d)", conf->path, ini.errline, et ? et : "",
+			    ini.errvallen, CONF_VALUE_MAX);
+			free(et);
+		} else {
 			et = escape(ini.errtext, ini.errlen);
 			conf_error("%s:%d: syntax error: %s", conf->path,
 			    ini.errline, et ? et : "");

@@ -34,18 +34,34 @@ struct ini_section {
 struct ini {
 	struct ini_section *sec;	/* sec[0] is always "_", the default */
 	size_t		 nsec;
-	/* On a syntax error: its line number and the line text. */
+	/*
+	 * On a syntax error: its line number and the line text; on a value
+	 * longer than CONF_VALUE_MAX (errvallen set): the line number and
+	 * the key.
+	 */
 	int		 errline;
 	char		*errtext;
 	size_t		 errlen;
+	size_t		 errvallen;
 };
 
 #define INI_DEFAULT	"_"
 
 /*
+ * The longest value a line may give a key, in bytes.  A section's keys
+ * reach its net in one IMSG_NET_CONF (at most 64 KiB, ipc/catalogue.h):
+ * the 17 keys a net gets (type, host, STARTTLS, auth, username, password,
+ * compress and the 10 SSL_* keys), each at most this long, and the
+ * oauth-token (at most CONNECT_CMD_OUT_MAX, 4 KiB) fit with room to
+ * spare, whatever the file holds.  No sane value comes near it.
+ */
+#define CONF_VALUE_MAX	3072
+
+/*
  * Parses buf (len bytes) with Config::Tiny's rules.  Returns 0, or -1 on
- * a syntax error (ini->errline, ini->errtext set) or out of memory
- * (errline 0).  The caller frees with conf_ini_free() in either case.
+ * a syntax error (ini->errline, ini->errtext set), a value too long
+ * (errline, errtext the key, errvallen the value's length) or out of
+ * memory (errline 0).  The caller frees with conf_ini_free() in either case.
  */
 int	 conf_ini_parse(struct ini *, const char *, size_t);
 void	 conf_ini_free(struct ini *);

@@ -120,8 +120,9 @@ conf_ini_set(struct ini_section *sec, const char *key, size_t klen,
 }
 
 /*
- * One line (without its terminator).  Returns 0, 1 on a syntax error, -1
- * if out of memory.
+ * One line (without its terminator).  Returns 0, 1 on a syntax error, 2
+ * for a value longer than CONF_VALUE_MAX (ini->errtext: the key,
+ * errvallen), -1 if out of memory.
  */
 static int
 ini_line(struct ini *ini, struct ini_section **cur, const char *p,
@@ -198,6 +199,13 @@ ini_line(struct ini *ini, struct ini_section **cur, const char *p,
 	j = n;
 	while (j > i && ini_space((unsigned char)p[j - 1]))
 		j--;
+	if (j - i > CONF_VALUE_MAX) {
+		if ((ini->errtext = conf_dupmem(p + b, e - b)) == NULL)
+			return -1;
+		ini->errlen = e - b;
+		ini->errvallen = j - i;
+		return 2;
+	}
 	if (conf_ini_set(*cur, p + b, e - b, p + i, j - i, lineno) == -1)
 		return -1;
 	return 0;
@@ -237,6 +245,10 @@ conf_ini_parse(struct ini *ini, const char *buf, size_t len)
 		r = ini_line(ini, &cur, buf + start, i - start, lineno);
 		if (r == -1)
 			return -1;
+		if (r == 2) {
+			ini->errline = lineno;
+			return -1;
+		}
 		if (r == 1) {
 			ini->errline = lineno;
 			ini->errlen = i - start;

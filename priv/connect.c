@@ -29,7 +29,7 @@
 #include "proc.h"
 #include "conf.h"
 #include "connect.h"
-#include "socks5.h"
+#include "proxy.h"
 
 extern char **environ;
 
@@ -65,7 +65,7 @@ static int	 tcp_connect(const char *, const char *, const char *,
 		    char **, int *);
 static int	 tcp_keepalive(int, const char *);
 static int	 proxy_connect(const char *, const char *, const char *,
-		    const char *);
+		    const char *, struct connect_result *);
 static int	 connect_peer_do(const struct conf_section *, int,
 		    const char *, struct connect_result *);
 
@@ -73,6 +73,12 @@ void
 connect_set_timeout(int ms)
 {
 	connect_timeout = ms > 0 ? ms : CONNECT_TIMEOUT_MS;
+}
+
+int
+connect_get_timeout(void)
+{
+	return connect_timeout;
 }
 
 void
@@ -845,13 +851,15 @@ tcp_keepalive(int s, const char *name)
 	return 0;
 }
 
-/* host:port through proxy: the socket, or -1 after logging. */
+/*
+ * The socket to the proxy for host:port, or -1 after logging; res gets
+ * what the net child will ask the proxy.  Nothing is sent nor read here.
+ */
 static int
 proxy_connect(const char *proxy, const char *host, const char *port,
-    const char *name)
+    const char *name, struct connect_result *res)
 {
 	struct socks5_uri	 u;
-	struct socks5_target	 t;
 	char			*shown;
 	int			 rv, s;
 
@@ -872,7 +880,8 @@ proxy_connect(const char *proxy, const char *host, const char *port,
 		return -1;
 	}
 	/* Everything that can fail without the network, first. */
-	if (socks5_target(&t, host, port, u.remote_resolve, name) == -1) {
+	if (socks5_target(&res->socks_target, host, port, u.remote_resolve,
+	    name) == -1) {
 		socks5_uri_free(&u);
 		return -1;
 	}
@@ -880,15 +889,12 @@ proxy_connect(const char *proxy, const char *host, const char *port,
 		socks5_uri_free(&u);
 		return -1;
 	}
-	rv = socks5_handshake(s, &u, &t, connect_timeout, name);
-	if (rv == -1)
-		cn_transient = connect_errno_transient(errno);
-	socks5_uri_free(&u);
-	explicit_bzero(&t, sizeof(t));
-	if (rv == -1) {
-		close(s);
-		return -1;
+	res->proxied = 1;
+	if (u.has_auth) {
+		res->socks_user = cn_strdup(u.user);
+		res->socks_pass = cn_strdup(u.pass);
 	}
+	socks5_uri_free(&u);
 	return s;
 }
 
@@ -913,10 +919,9 @@ connect_peer_do(const struct conf_section *sec, int watch, const char *name,
 	char		*bare;
 	int		 lit, af;
 
+	memset(res, 0, sizeof(*res));
 	res->fd = -1;
 	res->pid = -1;
-	res->host = NULL;
-	res->is_ip_literal = 0;
 	if (name == NULL)
 		name = "";
 
@@ -942,7 +947,7 @@ connect_peer_do(const struct conf_section *sec, int watch, const char *name,
 		/* The TLS identity is the target's, not the proxy's. */
 		if ((lit = connect_hostip(host, &bare, &af, addr, name)) == -1)
 			return -1;
-		res->fd = proxy_connect(proxy, host, port, name);
+		res->fd = proxy_connect(proxy, host, port, name, res);
 		if (res->fd == -1) {
 			free(bare);
 			return -1;
@@ -970,4 +975,11 @@ connect_result_free(struct connect_result *res)
 {
 	free(res->host);
 	res->host = NULL;
+	free(res->socks_user);
+	res->socks_user = NULL;
+	if (res->socks_pass != NULL)
+		freezero(res->socks_pass, strlen(res->socks_pass));
+	res->socks_pass = NULL;
+	explicit_bzero(&res->socks_target, sizeof(res->socks_target));
+	res->proxied = 0;
 }

@@ -10,8 +10,9 @@
  *    getaddrinfo(3) gives tried in order, each for at most
  *    CONNECT_TIMEOUT_MS.
  *  - the same with `proxy = socks5[h]://...`: a TCP connection to the
- *    proxy, then the SOCKS5 negotiation (socks5.h), all here, so the net
- *    child never sees the proxy nor its password.
+ *    proxy, and what to ask it (proxy.h); the SOCKS5 exchange itself is
+ *    the net child's (net/socks5.c), so that priv parses nothing that
+ *    came from the network.  The proxy's password goes to that net only.
  *
  * TLS (imaps, STARTTLS) is not done here: it belongs to the net child,
  * which gets res->host to verify the certificate against.
@@ -34,13 +35,15 @@
  *  - the proxy URI's scheme is checked before connecting to the proxy;
  *  - "Invalid proxy URI" shows the URI with its userinfo (the SOCKS
  *    password) replaced by "********" (socks5_uri_redact());
- *  - errors during the SOCKS negotiation are all "SOCKSv5 ERROR: ...",
- *    and a malformed reply is an error, never a crash.
+ *  - errors during the SOCKS negotiation (the net's) are all "SOCKSv5
+ *    ERROR: ...", and a malformed reply is an error, never a crash.
  */
 #ifndef PRIV_CONNECT_H
 #define PRIV_CONNECT_H
 
 #include <sys/types.h>
+
+#include "proxy.h"
 
 struct conf_section;
 
@@ -70,6 +73,16 @@ struct connect_result {
 	char		*host;
 	int		 is_ip_literal;	/* host is an IPv4/IPv6 literal */
 	/*
+	 * TCP through a SOCKS5 proxy: fd is connected to the proxy, which
+	 * has been sent nothing; the net child asks it for socks_target,
+	 * offering socks_user and socks_pass (NULL without a userinfo; the
+	 * password is wiped by connect_result_free()).
+	 */
+	int		 proxied;
+	struct socks5_target socks_target;
+	char		*socks_user;
+	char		*socks_pass;
+	/*
 	 * After a failure: 1 if it may go away by itself (refused, reset,
 	 * timed out, unreachable, a temporary DNS failure, a SOCKS proxy
 	 * that could not reach the server), so that --watch tries again
@@ -88,7 +101,8 @@ struct connect_result {
  * Returns 0 with *res filled, or -1 after logging the error (log name:
  * name; "ERROR: Can't connect to H:P: ...", "ERROR: getaddrinfo(H): ...",
  * "ERROR: Missing tunnel command", "ERROR: Invalid proxy URI U",
- * "SOCKSv5 ERROR: ...", ...); *res then holds fd -1, pid -1, host NULL.
+ * "SOCKSv5 ERROR: Host name too long", ...); *res then holds fd -1, pid
+ * -1, host NULL.
  *
  * The caller owns res->fd (it passes it to the net child and closes its
  * copy), res->host, and res->pid: it must call connect_tunnel_reap() on
@@ -96,7 +110,7 @@ struct connect_result {
  */
 int	 connect_peer(const struct conf_section *, int, const char *,
 	    struct connect_result *);
-/* Frees res->host; leaves fd and pid alone. */
+/* Frees res->host and the proxy's credentials; leaves fd and pid alone. */
 void	 connect_result_free(struct connect_result *);
 
 /*
@@ -186,20 +200,22 @@ int	 connect_resolve(const char *, const char *, const struct addrinfo *,
 
 /* Test hook: the per-address connect and SOCKS timeout, in ms. */
 void	 connect_set_timeout(int);
+/* That timeout: the net bounds the SOCKS exchange with it. */
+int	 connect_get_timeout(void);
 
 /*
- * A connection attempt waits (a TCP handshake, a SOCKS reply) for up to
+ * A connection attempt waits (a TCP handshake) for up to
  * CONNECT_TIMEOUT_MS per address: too long for a signal that asks to end
  * the run.  fn (NULL: none) is asked each time a signal interrupts such
  * a wait; when it returns non-zero the attempt ends there, as failed
  * with EINTR ("Interrupted system call"), not transient.
  */
 void	 connect_set_abort(int (*)(void));
-/* For socks5.c: has the abort function asked to stop? */
+/* Has the abort function asked to stop? */
 int	 connect_aborted(void);
 /*
- * For socks5.c and the classification of failures: is errno value e a
- * network condition that may clear by itself?
+ * The classification of failures: is errno value e a network condition
+ * that may clear by itself?
  */
 int	 connect_errno_transient(int);
 

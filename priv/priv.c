@@ -602,7 +602,7 @@ priv_engine_progress(struct priv *p, int slot, const struct ipc_msg *msg)
 static const char *
 priv_stats(struct priv *p, int slot, const struct ipc_msg *msg)
 {
-	return priv_net_stats(p->child[slot].side, msg);
+	return priv_net_stats(&p->child[slot], msg);
 }
 
 static const char *
@@ -658,6 +658,7 @@ priv_drain(struct priv *p, int slot)
 {
 	struct proc_child *c = &p->child[slot];
 	struct ipc_msg msg;
+	const char *why;
 	ssize_t n;
 
 	if (c->chan.fd == -1)
@@ -669,10 +670,13 @@ priv_drain(struct priv *p, int slot)
 				(void)logsink_imsg(&msg,
 				    logsink_names(c->kind, c->side));
 			else if (msg.hdr.type == IMSG_NET_STATS &&
-			    c->kind == PROC_NET)
-				(void)priv_net_stats(c->side, &msg);
+			    (why = priv_net_stats(c, &msg)) != NULL)
+				log_msg(LOG_LVL_ERROR, c->label, NULL,
+				    "ERROR: broken IPC message "
+				    "(IMSG_NET_STATS): %s", why);
 			else if (msg.hdr.type == IMSG_ENGINE_DONE &&
-			    slot == PROC_SLOT_ENGINE && !p->engine_done)
+			    slot == PROC_SLOT_ENGINE && c->ready &&
+			    !p->engine_done)
 				/*
 				 * Its last word, overtaken by its SIGCHLD:
 				 * the run ended as it said, not "exited

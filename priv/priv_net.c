@@ -13,6 +13,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "conf.h"
+#include "conf_proto.h"
 #include "connect.h"
 #include "priv_net.h"
 #include "proc.h"
@@ -152,7 +153,19 @@ priv_net_connect(const struct conf *conf, uint32_t side,
 	}
 	s->tunnel = res.pid;
 	ipc_buf_init(&buf);
-	ipc_put_u32(&buf, (uint32_t)res.kind);
+	if (res.proxied) {
+		/* The net asks the proxy: priv reads nothing it says. */
+		ipc_put_u32(&buf, NET_STREAM_SOCKS5);
+		ipc_put_u32(&buf, res.socks_target.atyp);
+		ipc_put_data(&buf, res.socks_target.addr,
+		    res.socks_target.addrlen);
+		ipc_put_u32(&buf, res.socks_target.port);
+		ipc_put_u32(&buf, (uint32_t)connect_get_timeout());
+		ipc_put_str(&buf, res.socks_user);
+		ipc_put_str(&buf, res.socks_pass);
+	} else
+		ipc_put_u32(&buf, res.kind == CONNECT_TUNNEL ?
+		    NET_STREAM_TUNNEL : NET_STREAM_TCP);
 	/* The descriptor is closed by the channel once sent. */
 	if (c->chan.fd == -1 || ipc_send(&c->chan, IMSG_NET_STREAM,
 	    c->side, res.fd, &buf) == -1) {
@@ -349,15 +362,24 @@ pn_add(struct pn_side *s, const struct traffic_stats *st)
 }
 
 const char *
-priv_net_stats(uint32_t side, const struct ipc_msg *msg)
+priv_net_stats(const struct proc_child *c, const struct ipc_msg *msg)
 {
 	struct ipc_rd rd;
 	struct traffic_stats st;
 	struct pn_side *s;
 
-	if (side != SIDE_LOCAL && side != SIDE_REMOTE)
+	/*
+	 * The child's state first: every way a message comes in (the loop,
+	 * or the last words read after its end) goes through here.
+	 */
+	if (c->kind != PROC_NET ||
+	    (c->side != SIDE_LOCAL && c->side != SIDE_REMOTE))
 		return "not from a net";
-	s = &pn.s[side];
+	if (!c->ready)
+		return "before IMSG_CHILD_READY";
+	s = &pn.s[c->side];
+	if (s->got_this)
+		return "sent twice";
 	ipc_rd_init(&rd, msg);
 	st.recv = ipc_get_u64(&rd);
 	st.recv_raw = ipc_get_u64(&rd);
@@ -365,8 +387,6 @@ priv_net_stats(uint32_t side, const struct ipc_msg *msg)
 	st.sent_raw = ipc_get_u64(&rd);
 	if (ipc_rd_end(&rd) == -1)
 		return "bad layout";
-	if (s->got_this)
-		return "sent twice";
 	s->got_this = s->got = 1;
 	pn_add(s, &st);
 	return NULL;

@@ -91,8 +91,13 @@ int	 priv_net_timeout(const struct timespec *);
  */
 unsigned int priv_net_backoff(unsigned int, uint32_t);
 
-/* IMSG_NET_STATS from the net of side: NULL, or why it is broken. */
-const char *priv_net_stats(uint32_t, const struct ipc_msg *);
+/*
+ * IMSG_NET_STATS from child c: NULL (counted), or why it is broken and
+ * not counted: not from a net, before its IMSG_CHILD_READY, a second one
+ * from the same net, a bad layout.  Whoever reads a net's messages (the
+ * loop, or a dead child's last words) passes them through here.
+ */
+const char *priv_net_stats(const struct proc_child *, const struct ipc_msg *);
 /*
  * A net that exited with EXIT_FAIL, EXIT_PANIC or EXIT_NET_LOST has said
  * why itself: the status for priv to exit with, quietly (EXIT_FAIL for a

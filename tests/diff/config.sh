@@ -254,6 +254,67 @@ t_expect_eq "$(cat "$T/ours.err")" \
     "mode 0644: one warning"
 chmod 600 "$CFGDIR/config"
 
+# A value past CONF_VALUE_MAX (3072 bytes) is the file's fault, named with
+# its line and key; before, a 1 MB value ended in "IMSG_NET_CONF: bad
+# length".  At the limit on every key a net gets, the section still
+# reaches the net.
+fresh
+big=$(head -c 1048576 /dev/zero | tr '\0' a)
+printf '%s\nusername = %s\n' "$CONF_OK" "$big" >"$CFGDIR/config"
+chmod 600 "$CFGDIR/config"
+run_ours
+t_expect_eq "$OURS_RC" 2 "1 MB value: EXIT_CONFIG"
+t_expect_eq "$(cat "$T/ours.err")" \
+    "$CFGDIR/config:7: value too long: username (1048576 bytes, at most 3072)" \
+    "1 MB value: the file, line, key and limit"
+[ -e "$DBDIR" ] && t_fail "1 MB value: data dir made" ||
+    t_pass "1 MB value: nothing created"
+fresh
+printf '%s\nlist-mailbox = %s\n' "$CONF_OK" "${big:0:3073}" \
+    >"$CFGDIR/config"
+chmod 600 "$CFGDIR/config"
+run_ours
+t_expect_eq "$OURS_RC" 2 "3073 bytes: EXIT_CONFIG"
+t_expect_match "$(cat "$T/ours.err")" \
+    ':7: value too long: list-mailbox \(3073 bytes, at most 3072\)$' \
+    "3073 bytes: too long"
+fresh
+v=${big:0:3072}
+fp=$(printf 'sha256$%064d ' $(seq 1 42))
+fp=${fp% }
+{
+	printf '[remote]\ntype = tunnel\ncommand = exit 7\n'
+	printf '[local]\ntype = imap\ncommand = exit 7\nport = 1\n'
+	for k in host username password auth SSL_cipherlist SSL_ciphersuites \
+	    SSL_hostname SSL_CApath SSL_CAfile SSL_protocol_min \
+	    SSL_protocol_max; do
+		printf '%s = %s\n' "$k" "$v"
+	done
+	printf 'SSL_fingerprint = %s\nSSL_protocols = TLSv1.2\n' "$fp"
+	printf 'STARTTLS = NO\ncompress = NO\nSSL_verify = NO\n'
+} >"$CFGDIR/config"
+chmod 600 "$CFGDIR/config"
+run_ours
+t_expect_eq "$(grep -c 'IMSG_NET_CONF' "$T/ours.err")" 0 \
+    "every net key at 3072 bytes: the section reaches the net"
+t_expect_match "$(cat "$T/ours.err")" "(^|"$'\n'")local: ERROR: getaddrinfo\\(a{3072}\\): " \
+    "every net key at 3072 bytes: the run went on to connect"
+
+# priv's echo of a bad line escapes C1 controls too (0x9B is CSI to many
+# terminals): bad-syntax-c1.ini and bad-c1.ini above show the text.
+fresh
+printf '%s\nx\233y\n' "$CONF_OK" >"$CFGDIR/config"
+chmod 600 "$CFGDIR/config"
+run_ours
+t_expect_eq "$OURS_RC" 2 "C1 in a bad line: EXIT_CONFIG"
+if LC_ALL=C grep -q $'\x9b' "$T/ours.err"; then
+	t_fail "C1 in a bad line: raw 0x9B on stderr"
+else
+	t_pass "C1 in a bad line: no raw 0x9B on stderr"
+fi
+t_expect_match "$(cat "$T/ours.err")" ':7: syntax error: x\\x9By$' \
+    "C1 in a bad line: shown as \\x9B"
+
 # ------------------------------------------------------------------------
 # 3. Random files: the reference's reader and ours agree.
 

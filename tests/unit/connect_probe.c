@@ -1,7 +1,8 @@
 /*
  * A test driver for priv/connect.c, built only for the tests: connects as
- * a [local]/[remote] section given as key=value arguments would, and
- * reports what it got, so that shell tests can aim connect_peer() at real
+ * a [local]/[remote] section given as key=value arguments would (with a
+ * proxy, priv's part and then the net's SOCKS5 exchange, net/socks5.c),
+ * and reports what it got, so that shell tests can aim connect_peer() at real
  * proxies, servers and tunnel commands without the rest of interimap.
  *
  *	connect_probe [-dkw] [-n name] [-s seconds] [-t ms] [-W line]
@@ -36,6 +37,7 @@
 #include "log.h"
 #include "conf.h"
 #include "connect.h"
+#include "socks5.h"
 
 static void
 sink(int level, const char *name, const char *mailbox, const char *text)
@@ -122,6 +124,30 @@ main(int argc, char *argv[])
 	if (connect_peer(&sec, watch, name, &res) == -1) {
 		free(sec.kv);
 		return 1;
+	}
+	if (res.proxied) {
+		struct socks5		sx;
+		struct socks5_req	req;
+
+		memset(&req, 0, sizeof(req));
+		req.atyp = res.socks_target.atyp;
+		memcpy(req.addr, res.socks_target.addr,
+		    res.socks_target.addrlen);
+		req.addrlen = res.socks_target.addrlen;
+		req.port = res.socks_target.port;
+		if (res.socks_user != NULL) {
+			req.user = strdup(res.socks_user);
+			req.pass = strdup(res.socks_pass);
+		}
+		if (socks5_run(&sx, res.fd, &req, connect_get_timeout()) !=
+		    1) {
+			log_msg(LOG_LVL_ERROR, name, NULL,
+			    "SOCKSv5 ERROR: %s", sx.err);
+			close(res.fd);
+			connect_result_free(&res);
+			free(sec.kv);
+			return 1;
+		}
 	}
 	if (res.kind == CONNECT_TUNNEL)
 		printf("kind=tunnel pid=%ld\n", (long)res.pid);

@@ -932,9 +932,18 @@ static const struct {
 	{ "[local]\nhost = a\x01\n[remote]\n", -1,
 	    "@T@/config/interimap/test.ini:2: Invalid option host = "
 	    "a\\x01\n" },
+	/* C1 controls are escaped too, as UTF-8 or as stray bytes. */
 	{ "[local]\nhost = a\xc2\x85\n[remote]\n", -1,
 	    "@T@/config/interimap/test.ini:2: Invalid option host = "
-	    "a\xc2\x85\n" },
+	    "a\\xC2\\x85\n" },
+	{ "[local]\nhost = \xc3\xa9\x9b\n[remote]\n", -1,
+	    "@T@/config/interimap/test.ini:2: Invalid option host = "
+	    "\xc3\xa9\\x9B\n" },
+	{ "[local]\nx\x9b\xa0\n[remote]\n", -1,
+	    "@T@/config/interimap/test.ini:2: syntax error: x\\x9B\xa0\n" },
+	{ "[local]\nhost = @3073@\n[remote]\n", -1,
+	    "@T@/config/interimap/test.ini:2: value too long: host "
+	    "(3073 bytes, at most 3072)\n" },
 	{ "logfile = rel.log\n" MINIMAL, -1,
 	    "@T@/config/interimap/test.ini:1: Invalid option logfile = "
 	    "rel.log\n" },
@@ -959,13 +968,22 @@ static const struct {
 	{ "[other]\nx = @NUL@\n" MINIMAL, 0, "", "" },
 };
 
-/* Replaces "@NUL@" by a NUL byte: lets the table hold NULs in text. */
+/*
+ * Replaces "@NUL@" by a NUL byte (lets the table hold NULs in text) and
+ * "@3073@" by 3073 bytes "a" (one past CONF_VALUE_MAX).
+ */
 static size_t
 unescape_nul(const char *s, char *out)
 {
 	size_t n = 0;
 
 	while (*s != '\0') {
+		if (strncmp(s, "@3073@", 6) == 0) {
+			memset(out + n, 'a', 3073);
+			n += 3073;
+			s += 6;
+			continue;
+		}
 		if (strncmp(s, "@NUL@", 5) == 0) {
 			out[n++] = '\0';
 			s += 5;
@@ -1051,7 +1069,7 @@ test_load(void)
 {
 	struct conf conf;
 	struct cli cli;
-	char *err, *checks, *c, *save, what[64], text[1024], *mbx[2];
+	char *err, *checks, *c, *save, what[64], text[4096], *mbx[2];
 	size_t i, len;
 	int r;
 

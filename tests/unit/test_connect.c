@@ -1,7 +1,8 @@
 /*
- * priv/connect.c and priv/socks5.c: the tunnel command classifier (checked
- * against Perl itself), tunnels, TCP, the proxy URI grammar and SOCKS5
- * negotiations against scripted fake proxies.
+ * priv/connect.c and priv/proxy.c: the tunnel command classifier (checked
+ * against Perl itself), tunnels, TCP, the proxy URI grammar, the SOCKS5
+ * targets, and what priv does with a proxy: connect, and send nor read
+ * anything (the exchange is the net's: tests/unit/test_socks5.c).
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -30,9 +31,9 @@
 #include "log.h"
 #include "conf.h"
 #include "connect.h"
-#include "socks5.h"
+#include "proxy.h"
 
-#define BS(s)	(const unsigned char *)(s), (sizeof(s) - 1)
+#define GREET	"* OK IMAP ready\r\n"
 
 static char	 tmpdir[256];
 
@@ -140,18 +141,6 @@ read_line(int fd, char *buf, size_t size, int timeout_ms)
 			break;
 	}
 	buf[len] = '\0';
-}
-
-static size_t
-drain(int fd, unsigned char *buf, size_t size)
-{
-	size_t	len = 0;
-	ssize_t	n;
-
-	while (len < size &&
-	    (n = recv(fd, buf + len, size - len, MSG_DONTWAIT)) > 0)
-		len += (size_t)n;
-	return len;
 }
 
 static int
@@ -660,257 +649,6 @@ test_target(void)
 	rv = socks5_target(&t, long_name, "1", 1, "local");
 	IS_INT(rv, -1, "256-byte name");
 	IS_STR(lastlog, "local: SOCKSv5 ERROR: Host name too long", "message");
-}
-
-/* ------------------------------------------------------------------ */
-/* SOCKS5 negotiation against scripted proxies */
-
-#define REQ_V4	"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x8f"
-#define OK_V4	"\x05\x00\x00\x01\x0a\x00\x00\x01\x04\x38"
-#define GREET	"* OK IMAP ready\r\n"
-
-struct sx_case {
-	const char		*desc;
-	const char		*uri;
-	const unsigned char	*reply;
-	size_t			 replylen;
-	int			 peer;	/* 0 open, 1 EOF after reply, 2 gone */
-	int			 rv;
-	const char		*log;	/* after "local: SOCKSv5 ERROR: " */
-	const unsigned char	*sent;	/* NULL: not checked */
-	size_t			 sentlen;
-	const char		*after;	/* left in the stream */
-};
-
-/*
- * Runs one negotiation; returns -1 if it succeeded, else whether errno
- * after the failure is a transient one (connect_errno_transient()).
- */
-static int
-sx_run(const struct sx_case *c, const struct socks5_target *t)
-{
-	struct socks5_uri	 u;
-	unsigned char		 buf[2048];
-	char			 want[512];
-	size_t			 n;
-	int			 sv[2], rv, transient;
-
-	log_reset();
-	if (socks5_uri_parse(c->uri, &u) != SOCKS5_URI_OK) {
-		OK(0, "%s: bad uri", c->desc);
-		return -2;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		OK(0, "socketpair");
-		return -2;
-	}
-	if (c->replylen > 0 &&
-	    write(sv[1], c->reply, c->replylen) != (ssize_t)c->replylen)
-		OK(0, "preload");
-	if (c->peer == 1)
-		shutdown(sv[1], SHUT_WR);
-	if (c->peer == 2) {
-		close(sv[1]);
-		sv[1] = -1;
-	}
-	rv = socks5_handshake(sv[0], &u, t, 300, "local");
-	transient = rv == -1 ? connect_errno_transient(errno) : -1;
-	IS_INT(rv, c->rv, c->desc);
-	if (c->log != NULL) {
-		(void)snprintf(want, sizeof(want), "local: SOCKSv5 ERROR: %s",
-		    c->log);
-		IS_STR(lastlog, want, "error message");
-	} else
-		IS_INT(nlogs, 0, "nothing logged");
-	if (c->sent != NULL && sv[1] != -1) {
-		n = drain(sv[1], buf, sizeof(buf));
-		OK(n == c->sentlen && memcmp(buf, c->sent, n) == 0,
-		    "%s: bytes sent (%zu, want %zu)", c->desc, n, c->sentlen);
-	}
-	if (c->after != NULL) {
-		n = drain(sv[0], buf, sizeof(buf) - 1);
-		buf[n] = '\0';
-		IS_STR((char *)buf, c->after, "stream after the negotiation");
-	}
-	close(sv[0]);
-	if (sv[1] != -1)
-		close(sv[1]);
-	socks5_uri_free(&u);
-	return transient;
-}
-
-/*
- * Which failures --watch tries again: the proxy's connection breaking
- * or stalling, not a proxy that refuses us or breaks the protocol.
- */
-static int
-sx_want_transient(const char *log)
-{
-	if (log == NULL)
-		return -1;
-	return strcmp(log, "0 bytes read (got EOF)") == 0 ||
-	    strcmp(log, "read: Connection timed out") == 0 ||
-	    strcmp(log, "write: Broken pipe") == 0;
-}
-
-static void
-test_handshake(void)
-{
-	static unsigned char	huge[4 + 1 + 255 + 2 + 2 + sizeof(GREET)];
-	static const char	*replies[] = { NULL,
-	    "general SOCKS server failure",
-	    "connection not allowed by ruleset", "network unreachable",
-	    "host unreachable", "connection refused", "TTL expired",
-	    "command not supported", "address type not supported" };
-	const struct sx_case	 cases[] = {
-		{ "no auth", "socks5://p", BS("\x05\x00" OK_V4 GREET), 0, 0,
-		    NULL, BS("\x05\x01\x00" REQ_V4), GREET },
-		{ "user/pass", "socks5://user:pass@p",
-		    BS("\x05\x02\x01\x00" OK_V4 GREET), 0, 0, NULL,
-		    BS("\x05\x02\x02\x00\x01\x04user\x04pass" REQ_V4), GREET },
-		{ "creds offered, none needed", "socks5://user:pass@p",
-		    BS("\x05\x00" OK_V4), 0, 0, NULL,
-		    BS("\x05\x02\x02\x00" REQ_V4), "" },
-		{ "empty user and password", "socks5://@p",
-		    BS("\x05\x02\x01\x00" OK_V4), 0, 0, NULL,
-		    BS("\x05\x02\x02\x00\x01\x00\x00" REQ_V4), "" },
-		{ "auth failed", "socks5://user:bad@p",
-		    BS("\x05\x02\x01\x01"), 0, -1, "Authentication failed",
-		    NULL, 0, NULL },
-		{ "auth reply version", "socks5://user:pass@p",
-		    BS("\x05\x02\x05\x00"), 0, -1, "Invalid protocol",
-		    NULL, 0, NULL },
-		{ "no acceptable method", "socks5://p", BS("\x05\xff"), 0, -1,
-		    "No acceptable authentication methods", NULL, 0, NULL },
-		{ "user/pass picked but not offered", "socks5://p",
-		    BS("\x05\x02"), 0, -1,
-		    "No acceptable authentication methods", NULL, 0, NULL },
-		{ "GSSAPI picked", "socks5://u:p@p", BS("\x05\x01"), 0, -1,
-		    "No acceptable authentication methods", NULL, 0, NULL },
-		{ "method reply version", "socks5://p", BS("\x04\x00"), 0, -1,
-		    "Invalid protocol", NULL, 0, NULL },
-		{ "reply version", "socks5://p",
-		    BS("\x05\x00\x04\x00\x00\x01"), 0, -1, "Invalid protocol",
-		    NULL, 0, NULL },
-		{ "reply RSV", "socks5://p", BS("\x05\x00\x05\x00\x01\x01"), 0,
-		    -1, "Invalid protocol", NULL, 0, NULL },
-		{ "reply code 9", "socks5://p", BS("\x05\x00\x05\x09\x00\x01"),
-		    0, -1, "Unknown reply code 9", NULL, 0, NULL },
-		{ "reply code 255", "socks5://p",
-		    BS("\x05\x00\x05\xff\x00\x01"), 0, -1,
-		    "Unknown reply code 255", NULL, 0, NULL },
-		{ "bad ATYP", "socks5://p", BS("\x05\x00\x05\x00\x00\x02"), 0,
-		    -1, "Invalid address type 2", NULL, 0, NULL },
-		{ "ATYP 0", "socks5://p", BS("\x05\x00\x05\x00\x00\x00"), 0,
-		    -1, "Invalid address type 0", NULL, 0, NULL },
-		{ "IPv6 bound address", "socks5://p",
-		    BS("\x05\x00\x05\x00\x00\x04" "0123456789abcdef" "\x01\x02"
-		    GREET), 0, 0, NULL, NULL, 0, GREET },
-		{ "domain bound address", "socks5://p",
-		    BS("\x05\x00\x05\x00\x00\x03\x0b" "example.org" "\x01\x02"
-		    GREET), 0, 0, NULL, NULL, 0, GREET },
-		{ "empty domain bound address", "socks5://p",
-		    BS("\x05\x00\x05\x00\x00\x03\x00\x01\x02" GREET), 0, 0,
-		    NULL, NULL, 0, GREET },
-		{ "huge domain, truncated", "socks5://p",
-		    BS("\x05\x00\x05\x00\x00\x03\xff" "0123456789"), 1, -1,
-		    "0 bytes read (got EOF)", NULL, 0, NULL },
-		{ "huge domain, stalled", "socks5://p",
-		    BS("\x05\x00\x05\x00\x00\x03\xff" "0123456789"), 0, -1,
-		    "read: Connection timed out", NULL, 0, NULL },
-		{ "nothing, EOF", "socks5://p", BS(""), 1, -1,
-		    "0 bytes read (got EOF)", BS("\x05\x01\x00"), NULL },
-		{ "one byte, EOF", "socks5://p", BS("\x05"), 1, -1,
-		    "0 bytes read (got EOF)", NULL, 0, NULL },
-		{ "EOF before CONNECT reply", "socks5://p", BS("\x05\x00"), 1,
-		    -1, "0 bytes read (got EOF)", BS("\x05\x01\x00" REQ_V4),
-		    NULL },
-		{ "short CONNECT reply, EOF", "socks5://p",
-		    BS("\x05\x00\x05\x00\x00\x01\x7f\x00"), 1, -1,
-		    "0 bytes read (got EOF)", NULL, 0, NULL },
-		{ "stalled", "socks5://p", BS("\x05"), 0, -1,
-		    "read: Connection timed out", NULL, 0, NULL },
-		{ "proxy gone", "socks5://p", BS(""), 2, -1,
-		    "write: Broken pipe", NULL, 0, NULL },
-	};
-	struct socks5_target	 t, tdom;
-	struct sx_case		 c;
-	char			 longuser[300], uri[400], desc[64];
-	unsigned char		 reply[64];
-	size_t			 i, n;
-
-	if (socks5_target(&t, "127.0.0.1", "143", 0, "local") == -1 ||
-	    socks5_target(&tdom, "imap.example.org", "993", 1, "local") == -1) {
-		OK(0, "targets");
-		return;
-	}
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		IS_INT(sx_run(&cases[i], &t), sx_want_transient(cases[i].log),
-		    "transient failure (errno)");
-
-	/* Every reply code of RFC 1928. */
-	for (i = 1; i <= 8; i++) {
-		memcpy(reply, "\x05\x00\x05\x00\x00\x01", 6);
-		reply[3] = (unsigned char)i;
-		(void)snprintf(desc, sizeof(desc), "reply code %zu", i);
-		memset(&c, 0, sizeof(c));
-		c.desc = desc;
-		c.uri = "socks5://p";
-		c.reply = reply;
-		c.replylen = 6;
-		c.rv = -1;
-		c.log = replies[i];
-		/* The proxy could not reach the server: it may later. */
-		IS_INT(sx_run(&c, &t), i == 1 || (i >= 3 && i <= 6),
-		    "reply code: transient failure");
-		IS_STR(socks5_reply_text((unsigned int)i), replies[i],
-		    "reply text");
-	}
-	OK(socks5_reply_text(0) == NULL && socks5_reply_text(9) == NULL,
-	    "no text for 0 and 9");
-
-	/* A domain-name target (socks5h). */
-	memset(&c, 0, sizeof(c));
-	c.desc = "socks5h CONNECT";
-	c.uri = "socks5h://p";
-	c.reply = (const unsigned char *)"\x05\x00" OK_V4;
-	c.replylen = 2 + 10;
-	c.sent = (const unsigned char *)"\x05\x01\x00"
-	    "\x05\x01\x00\x03\x10imap.example.org\x03\xe1";
-	c.sentlen = 3 + 5 + 16 + 2;
-	c.after = "";
-	sx_run(&c, &tdom);
-
-	/* The largest bound address: 255 bytes of name, all consumed. */
-	n = 0;
-	memcpy(huge, "\x05\x00\x05\x00\x00\x03\xff", 7);
-	n = 7;
-	memset(huge + n, 'x', 255);
-	n += 255;
-	memcpy(huge + n, "\x01\x02" GREET, 2 + sizeof(GREET) - 1);
-	n += 2 + sizeof(GREET) - 1;
-	memset(&c, 0, sizeof(c));
-	c.desc = "255-byte bound name";
-	c.uri = "socks5://p";
-	c.reply = huge;
-	c.replylen = n;
-	c.after = GREET;
-	sx_run(&c, &t);
-
-	/* RFC 1929 fields are one byte long. */
-	memset(longuser, 'u', 256);
-	longuser[256] = '\0';
-	(void)snprintf(uri, sizeof(uri), "socks5://%s:pw@p", longuser);
-	memset(&c, 0, sizeof(c));
-	c.desc = "user name too long";
-	c.uri = uri;
-	c.reply = (const unsigned char *)"\x05\x02";
-	c.replylen = 2;
-	c.rv = -1;
-	c.log = "Username or password too long";
-	c.sent = (const unsigned char *)"\x05\x02\x02\x00";
-	c.sentlen = 4;
-	sx_run(&c, &t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1520,81 +1258,30 @@ test_tcp(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* connect_peer() through a fake SOCKS5 proxy (a forked server) */
+/* connect_peer() with a proxy: a fake one (a forked server) */
 
 /*
- * Serves one client: expects no-auth (or user "u" password "pw"),
- * answers CONNECT with success and a greeting naming what was asked.
+ * Accepts one client and reads until EOF: exits 0 if priv sent nothing
+ * at all (the SOCKS5 exchange is the net child's), 3 if it did.  It
+ * answers nothing either, so priv has nothing to parse.
  */
-static int
-readn(int fd, void *buf, size_t n)
-{
-	char	tmp[1024];
-
-	if (n >= sizeof(tmp))
-		return -1;
-	if (read_all(fd, tmp, n + 1, 2000) != n)
-		return -1;
-	memcpy(buf, tmp, n);
-	return 0;
-}
-
 static void
 fake_proxy(int l)
 {
-	unsigned char	buf[600];
-	char		what[300], greet[400];
-	size_t		n;
-	int		c;
+	char	buf[600];
+	int	c;
 
 	if ((c = accept(l, NULL, NULL)) == -1)
 		_exit(1);
-	if (readn(c, buf, 2) == -1 || buf[0] != 5 ||
-	    readn(c, buf + 2, buf[1]) == -1)
-		_exit(2);
-	if (buf[1] == 2) {
-		(void)!write(c, "\x05\x02", 2);
-		/* 1, 1, "u", 2, "pw" */
-		if (readn(c, buf, 6) == -1 ||
-		    memcmp(buf, "\x01\x01u\x02pw", 6) != 0) {
-			(void)!write(c, "\x01\x01", 2);
-			_exit(4);
-		}
-		(void)!write(c, "\x01\x00", 2);
-	} else
-		(void)!write(c, "\x05\x00", 2);
-	if (readn(c, buf, 4) == -1 || memcmp(buf, "\x05\x01\x00", 3) != 0)
-		_exit(5);
-	if (buf[3] == SOCKS5_ATYP_DOMAIN) {
-		if (readn(c, buf, 1) == -1)
-			_exit(6);
-		n = buf[0];
-		if (readn(c, what, n) == -1)
-			_exit(6);
-		what[n] = '\0';
-	} else if (buf[3] == SOCKS5_ATYP_IPV4) {
-		if (readn(c, buf, 4) == -1)
-			_exit(6);
-		inet_ntop(AF_INET, buf, what, sizeof(what));
-	} else {
-		if (readn(c, buf, 16) == -1)
-			_exit(6);
-		inet_ntop(AF_INET6, buf, what, sizeof(what));
-	}
-	if (readn(c, buf, 2) == -1 || buf[0] != 0x03 || buf[1] != 0xe1)
-		_exit(7);	/* port 993 */
-	(void)!write(c, "\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x01", 10);
-	(void)snprintf(greet, sizeof(greet), "* OK proxied to %s\r\n", what);
-	(void)!write(c, greet, strlen(greet));
-	read_all(c, (char *)buf, sizeof(buf), 2000);
-	_exit(0);
+	_exit(read_all(c, buf, sizeof(buf), 5000) == 0 ? 0 : 3);
 }
 
 static int	 last_transient;
 
 static void
 proxy_case(const char *proxyfmt, const char *host, int watch,
-    const char *greet, const char *log)
+    const struct socks5_target *want, const char *user, const char *pass,
+    const char *log)
 {
 	struct connect_result	 res;
 	struct sec		 sec;
@@ -1613,7 +1300,7 @@ proxy_case(const char *proxyfmt, const char *host, int watch,
 	rv = connect_peer(&sec.s, watch, "remote", &res);
 	sec_free(&sec);
 	last_transient = res.transient;
-	if (greet == NULL) {
+	if (want == NULL) {
 		IS_INT(rv, -1, proxy);
 		(void)snprintf(buf, sizeof(buf), log, port);
 		IS_STR(lastlog, buf, "message");
@@ -1622,8 +1309,18 @@ proxy_case(const char *proxyfmt, const char *host, int watch,
 		return;
 	}
 	IS_INT(rv, 0, proxy);
-	read_line(res.fd, buf, sizeof(buf), 5000);
-	IS_STR(buf, greet, "greeting through the proxy");
+	IS_INT(res.proxied, 1, "through the proxy");
+	OK(res.socks_target.atyp == want->atyp &&
+	    res.socks_target.addrlen == want->addrlen &&
+	    memcmp(res.socks_target.addr, want->addr, want->addrlen) == 0 &&
+	    res.socks_target.port == 993, "%s: the target for the net", proxy);
+	if (user == NULL)
+		OK(res.socks_user == NULL && res.socks_pass == NULL,
+		    "no credentials for the net");
+	else {
+		IS_STR(res.socks_user, user, "the proxy user for the net");
+		IS_STR(res.socks_pass, pass, "the proxy password for the net");
+	}
 	IS_STR(res.host, host[0] == '[' ? "::1" : host,
 	    "TLS host is the target's");
 	if (watch)
@@ -1631,35 +1328,41 @@ proxy_case(const char *proxyfmt, const char *host, int watch,
 		    "keepalive on the proxied stream");
 	close(res.fd);
 	connect_result_free(&res);
+	OK(res.socks_user == NULL && res.socks_pass == NULL &&
+	    !res.proxied, "connect_result_free() clears the proxy's part");
 	waitpid(pid, &status, 0);
 	OK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "fake proxy happy (status %#x)", status);
+	    "priv sent the proxy nothing (status %#x)", status);
 }
 
 static void
 test_proxy(void)
 {
-	proxy_case("socks5h://127.0.0.1:%s", "imap.example.org", 0,
-	    "* OK proxied to imap.example.org\r\n", NULL);
-	proxy_case("socks5://u:pw@127.0.0.1:%s", "127.0.0.1", 1,
-	    "* OK proxied to 127.0.0.1\r\n", NULL);
-	proxy_case("socks5://[127.0.0.1]:%s", "[::1]", 0,
-	    "* OK proxied to ::1\r\n", NULL);
-	proxy_case("socks5h://u:bad@127.0.0.1:%s", "h", 0, NULL,
-	    "remote: SOCKSv5 ERROR: Authentication failed");
-	IS_INT(last_transient, 0, "refused by the proxy: not transient");
-	proxy_case("http://127.0.0.1:%s", "h", 0, NULL,
+	struct socks5_target	 dom, v4, v6;
+
+	(void)socks5_target(&dom, "imap.example.org", "993", 1, "remote");
+	(void)socks5_target(&v4, "127.0.0.1", "993", 0, "remote");
+	(void)socks5_target(&v6, "[::1]", "993", 0, "remote");
+	proxy_case("socks5h://127.0.0.1:%s", "imap.example.org", 0, &dom,
+	    NULL, NULL, NULL);
+	proxy_case("socks5://u:pw@127.0.0.1:%s", "127.0.0.1", 1, &v4, "u",
+	    "pw", NULL);
+	proxy_case("socks5://[127.0.0.1]:%s", "[::1]", 0, &v6, NULL, NULL,
+	    NULL);
+	proxy_case("socks5h://@127.0.0.1:%s", "imap.example.org", 0, &dom,
+	    "", "", NULL);
+	proxy_case("http://127.0.0.1:%s", "h", 0, NULL, NULL, NULL,
 	    "remote: ERROR: Unsupported proxy protocol http");
-	proxy_case("socks5://127.0.0.1:%s:x", "h", 0, NULL,
+	proxy_case("socks5://127.0.0.1:%s:x", "h", 0, NULL, NULL, NULL,
 	    "remote: ERROR: Invalid proxy URI socks5://127.0.0.1:%s:x");
 	/* The message names the proxy, never its password. */
-	proxy_case("socks5://u:secretPW@127.0.0.1:%s:x", "h", 0, NULL,
-	    "remote: ERROR: Invalid proxy URI socks5://********@"
+	proxy_case("socks5://u:secretPW@127.0.0.1:%s:x", "h", 0, NULL, NULL,
+	    NULL, "remote: ERROR: Invalid proxy URI socks5://********@"
 	    "127.0.0.1:%s:x");
-	proxy_case("socks5h://[localhost]:%s", "h", 0, NULL,
+	proxy_case("socks5h://[localhost]:%s", "h", 0, NULL, NULL, NULL,
 	    "remote: ERROR: Invalid IP literal: localhost");
 	IS_INT(last_transient, 0, "bad proxy URI: not transient");
-	proxy_case("socks5h://127.0.0.1:%s", "[h]", 0, NULL,
+	proxy_case("socks5h://127.0.0.1:%s", "[h]", 0, NULL, NULL, NULL,
 	    "remote: ERROR: Invalid IP literal: h");
 }
 
@@ -1681,7 +1384,6 @@ main(void)
 	test_uri();
 	test_uri_redact();
 	test_target();
-	test_handshake();
 	test_tunnel();
 	test_tcp();
 	test_proxy();

@@ -395,14 +395,22 @@ test_connect_fail(void)
 	sec_free(&bad);
 }
 
-/* IMSG_NET_STATS of one connection. */
+/* IMSG_NET_STATS of one connection, from a child of kind and state. */
 static const char *
-stats(uint32_t side, uint64_t recv, uint64_t recv_raw, uint64_t sent,
-    uint64_t sent_raw)
+stats_from(uint32_t kind, int ready, uint32_t side, uint64_t recv,
+    uint64_t recv_raw, uint64_t sent, uint64_t sent_raw)
 {
+	struct proc_child c;
 	struct ipc_buf buf;
 	struct ipc_msg msg;
 	const char *why;
+
+	memset(&c, 0, sizeof(c));
+	c.label = "net";
+	c.kind = kind;
+	c.side = side;
+	c.ready = ready;
+	c.chan.fd = -1;
 
 	ipc_buf_init(&buf);
 	ipc_put_u64(&buf, recv);
@@ -415,9 +423,43 @@ stats(uint32_t side, uint64_t recv, uint64_t recv_raw, uint64_t sent,
 	msg.data = buf.data;
 	msg.len = buf.len;
 	msg.fd = -1;
-	why = priv_net_stats(side, &msg);
+	why = priv_net_stats(&c, &msg);
 	ipc_buf_free(&buf);
 	return why;
+}
+
+/* ... from a net that is READY. */
+static const char *
+stats(uint32_t side, uint64_t recv, uint64_t recv_raw, uint64_t sent,
+    uint64_t sent_raw)
+{
+	return stats_from(PROC_NET, 1, side, recv, recv_raw, sent, sent_raw);
+}
+
+/*
+ * A message out of the child's state is refused and counts for nothing,
+ * whoever reads it (the loop, or a dead child's last words).
+ */
+static void
+test_stats_state(void)
+{
+	priv_net_init(0);
+	IS_STR(stats_from(PROC_NET, 0, SIDE_LOCAL, 7, 0, 7, 0),
+	    "before IMSG_CHILD_READY", "IMSG_NET_STATS before READY");
+	IS_STR(stats_from(PROC_ENGINE, 1, SIDE_NONE, 7, 0, 7, 0),
+	    "not from a net", "IMSG_NET_STATS from the engine");
+	IS_STR(stats_from(PROC_NET, 1, 7, 7, 0, 7, 0), "not from a net",
+	    "IMSG_NET_STATS from a net of no side");
+	logbuf[0] = '\0';
+	priv_net_finish();
+	IS_STR(logbuf, "", "nothing counted: no summary");
+	OK(stats(SIDE_LOCAL, 5, 0, 6, 0) == NULL, "after READY: counted");
+	IS_STR(stats(SIDE_LOCAL, 5, 0, 6, 0), "sent twice",
+	    "a second one is refused");
+	logbuf[0] = '\0';
+	priv_net_finish();
+	IS_STR(logbuf, "local: IMAP traffic (bytes): recv 5 sent 6",
+	    "the first one only");
 }
 
 static void
@@ -465,5 +507,6 @@ main(void)
 	test_schedule();
 	test_connect_fail();
 	test_summary();
+	test_stats_state();
 	return tap_done();
 }

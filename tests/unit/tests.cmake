@@ -9,11 +9,13 @@ interimap_unit_test(priv_net priv)
 interimap_unit_test(tls net)
 interimap_unit_test(stream net)
 interimap_unit_test(connect priv)
-# A driver for tests/integration/connect.sh: connect_peer() from the shell.
+interimap_unit_test(socks5 net)
+# A driver for tests/integration/connect.sh: connect_peer() from the shell,
+# then the net's SOCKS5 exchange when there is a proxy.
 add_executable(connect_probe unit/connect_probe.c)
 target_include_directories(connect_probe PRIVATE ${CMAKE_SOURCE_DIR}/ipc
-	${CMAKE_SOURCE_DIR}/priv)
-target_link_libraries(connect_probe PRIVATE priv ipc)
+	${CMAKE_SOURCE_DIR}/priv ${CMAKE_SOURCE_DIR}/net)
+target_link_libraries(connect_probe PRIVATE priv net ipc)
 interimap_unit_test(cli priv)
 interimap_unit_test(conf priv)
 target_compile_definitions(test_conf PRIVATE

@@ -1,20 +1,19 @@
 /*
- * SOCKS version 5 (RFC 1928) with username/password authentication
- * (RFC 1929): the `proxy` option of an imap/imaps section.  priv parses
- * the URI, connects to the proxy and runs the whole negotiation before the
- * descriptor goes to the sandboxed net child, which then only ever sees a
- * stream to the IMAP server.
- *
- * The proxy is not trusted more than the server behind it: every reply is
- * read with exact, bounded lengths (nothing past the CONNECT reply is
- * consumed, so an IMAP greeting that follows it stays in the socket) and
- * every field is checked before use.
+ * The `proxy` option of an imap/imaps section: SOCKS version 5 (RFC 1928)
+ * with username/password authentication (RFC 1929).  priv parses the URI,
+ * works out the CONNECT target (resolving the name itself for socks5://,
+ * as the reference does) and connects to the proxy; the descriptor then
+ * goes to the sandboxed net child with the target and the credentials
+ * (IMSG_NET_STREAM, ipc/conf_proto.h), and the net runs the exchange
+ * (net/socks5.c).  priv never reads a byte the proxy sends.
  */
-#ifndef PRIV_SOCKS5_H
-#define PRIV_SOCKS5_H
+#ifndef PRIV_PROXY_H
+#define PRIV_PROXY_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "conf_proto.h"
 
 #define SOCKS5_DEFAULT_PORT	"1080"
 
@@ -58,11 +57,6 @@ void	 socks5_uri_free(struct socks5_uri *);
  */
 char	*socks5_uri_redact(const char *);
 
-/* Address types (RFC 1928 section 5). */
-#define SOCKS5_ATYP_IPV4	0x01
-#define SOCKS5_ATYP_DOMAIN	0x03
-#define SOCKS5_ATYP_IPV6	0x04
-
 /* What the CONNECT request asks the proxy to reach. */
 struct socks5_target {
 	uint8_t		 atyp;		/* SOCKS5_ATYP_* */
@@ -82,40 +76,5 @@ struct socks5_target {
  */
 int	 socks5_target(struct socks5_target *, const char *, const char *,
 	    int, const char *);
-
-/*
- * Runs the negotiation on the connected socket fd: method selection
- * (no authentication, plus username/password when uri->has_auth),
- * RFC 1929 authentication if the proxy picks it, then CONNECT to *t, and
- * reads the whole reply (the bound address is discarded).  Each step waits
- * at most until timeout_ms after the call.  fd's blocking mode is left
- * alone (socket calls use MSG_DONTWAIT after poll(2)).  Buffers that held
- * the password are wiped.
- *
- * Returns 0 with fd ready to carry the proxied stream, or -1 after
- * logging "SOCKSv5 ERROR: <text>" with name as log name, where text is
- * one of the reference's ("Invalid protocol", "Authentication failed",
- * "No acceptable authentication methods", the eight reply texts) or ours
- * for what the reference did not handle ("0 bytes read (got EOF)",
- * "read: <strerror>", "write: <strerror>", "Unknown reply code N",
- * "Invalid address type N", "Username or password too long").
- * errno then says what kind of failure it was (connect.h classifies it):
- * the I/O error (ECONNRESET for EOF, ETIMEDOUT, EINTR when
- * connect_aborted()), the CONNECT reply's socks5_reply_errno(), EACCES
- * for a refused authentication, EPROTO for a proxy that breaks the
- * protocol, EINVAL for credentials too long to send.
- */
-int	 socks5_handshake(int, const struct socks5_uri *,
-	    const struct socks5_target *, int, const char *);
-
-/* The text for a CONNECT reply code 1..8; NULL otherwise. */
-const char	*socks5_reply_text(unsigned int);
-/*
- * The errno that stands for a CONNECT reply code: the proxy could not
- * reach the server (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED, ETIMEDOUT;
- * ECONNABORTED for a general failure) or would not (EACCES; EPROTO for
- * the rest).
- */
-int		 socks5_reply_errno(unsigned int);
 
 #endif
