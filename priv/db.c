@@ -367,6 +367,42 @@ db_create_schema(struct db *db)
 	return -1;
 }
 
+/*
+ * A database we could read but not write would fail at its first write,
+ * after mail has moved (the copies then have no mapping rows): found
+ * now instead.  SQLite opens a file it may not write read-only; and its
+ * rollback journal is created beside the file, so the directory must
+ * be writable too (a read-only mount says so even to root).
+ */
+static int
+db_check_writable(struct db *db)
+{
+	char *dir, *slash;
+	int r = 0;
+
+	if (sqlite3_db_readonly(db->h, "main") == 1) {
+		db_seterr(db, "%s: the database is read-only", db->path);
+		return -1;
+	}
+	if ((dir = strdup(db->path)) == NULL) {
+		db_seterr(db, "%s: %s", db->path, strerror(errno));
+		return -1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", strlen(dir) + 1);
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK) == -1) {
+		db_seterr(db, "%s: can't write in %s, where its journal goes: "
+		    "%s", db->path, dir, strerror(errno));
+		r = -1;
+	}
+	free(dir);
+	return r;
+}
+
 struct db *
 db_open(const char *path, int create, char *err, size_t errlen)
 {
@@ -401,6 +437,8 @@ db_open(const char *path, int create, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_busy_timeout(db->h, 250);
+	if (db_check_writable(db) == -1)
+		goto fail;
 
 	/*
 	 * Take the write lock before any network traffic and keep it for
