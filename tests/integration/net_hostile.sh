@@ -8,7 +8,11 @@
 # (255 for protocol violations; for a lost connection or a silent
 # server, a transient fault, the net's EXIT_NET_LOST: see
 # t_expect_net_lost), no process killed by a signal, nothing left
-# running, and no hang.
+# running, and no hang.  Each case runs twice: under the test client
+# (INTERIMAP_TEST_ENGINE_SCRIPT: the one command the scenario strikes
+# at), then against the real engine in its sandbox, a real
+# synchronisation with a database of its own (its LIST, SELECT and FETCH
+# meet the same servers).
 
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
@@ -21,11 +25,18 @@ T_TIMEOUT=120
 CONF=$T/interimap.conf
 
 # hostile NAME SCENARIO SCRIPT CODE REGEX (CODE "lost": a transient fault)
+# SCRIPT: the test client's (INTERIMAP_TEST_ENGINE_SCRIPT), or "-" for
+# the real engine, a real synchronisation in its sandbox, with a new
+# database each time (the servers' first LIST, SELECT and FETCH are where
+# the scenarios strike).
 hostile()
 {
 	local name=$1 scenario=$2 script=$3 code=$4 regex=$5 err left
 
+	rm -f "$T/hostile.db"
 	write_config "$CONF" <<EOF
+database = $T/hostile.db
+
 [local]
 type = tunnel
 command = python3 $FAKE ok
@@ -34,8 +45,13 @@ command = python3 $FAKE ok
 type = tunnel
 command = python3 $FAKE $scenario
 EOF
-	INTERIMAP_TEST_TIMEOUT=2 INTERIMAP_TEST_ENGINE_SCRIPT=$script \
-	    run_ours --config="$CONF"
+	if [ "$script" = - ]; then
+		name="$name (engine)"
+		INTERIMAP_TEST_TIMEOUT=2 run_ours --config="$CONF"
+	else
+		INTERIMAP_TEST_TIMEOUT=2 INTERIMAP_TEST_ENGINE_SCRIPT=$script \
+		    run_ours --config="$CONF"
+	fi
 	err=$(cat "$T/ours.err")
 	t_log "$name: $(grep 'remote: ERROR' <<<"$err" | head -n 1)"
 	if [ "$code" = lost ]; then
@@ -45,7 +61,7 @@ EOF
 		t_expect_eq "$(grep -c 'killed by signal\|exited unexpectedly\|broken IPC\|PANIC at\|Sanitizer' <<<"$err")" 0 \
 		    "$name: no process died of it"
 	fi
-	t_expect_match "$err" "(^|"$'\n'")remote: ERROR: $regex($|"$'\n'")" \
+	t_expect_match "$err" "(^|"$'\n'")remote(\\([^)]*\\))?: ERROR: $regex($|"$'\n'")" \
 	    "$name: the error says what happened"
 	t_expect_eq "$(grep -c '^local: ERROR\|^engine' <<<"$err")" 0 \
 	    "$name: nothing said about the others"
@@ -93,5 +109,34 @@ hostile "stray continuation" unexpected_cont list 255 \
     'Protocol error: unexpected continuation request.*'
 hostile "EOF after the greeting" close_after_greeting list lost \
     '(Connection closed by the server \(0 bytes read, got EOF\)|read: Connection reset by peer)'
+
+# The same servers against the real engine: a real synchronisation.
+hostile "garbage greeting" garbage_greeting - 255 \
+    'Protocol error: malformed tagged response: .*'
+hostile "NUL byte" nul_byte - 255 'Protocol error: NUL byte.*'
+hostile "silence" silence - lost \
+    'No greeting from the server within 2 s'
+hostile "endless line" endless_line - 255 \
+    'Protocol error: response longer than [0-9]+ bytes'
+hostile "100 TB literal" huge_literal - 255 \
+    'Protocol error: literal of 109951162777600 bytes is larger than the limit.*'
+hostile "100 TB body" huge_body - lost \
+    'connection closed inside a literal.*'
+hostile "malformed LIST" malformed_list - 255 \
+    'Protocol error: malformed LIST response: .*'
+hostile "malformed STATUS" malformed_status - 255 \
+    'Protocol error: malformed STATUS response: .*'
+hostile "malformed FETCH" malformed_fetch - 255 \
+    'Protocol error: malformed FETCH response: .*'
+hostile "disconnect mid-response" disconnect_mid - lost \
+    'connection closed inside a literal.*'
+hostile "unknown tag" wrong_tag - 255 \
+    'Protocol error: unexpected tagged response "ZZ9999 OK".*'
+hostile "BYE, then EOF" bye_mid - lost \
+    'Connection closed by the server: server shutting down'
+hostile "EXPUNGE with QRESYNC" expunge - 255 \
+    'RFC 7162 violation! Got an EXPUNGE response with QRESYNC enabled\.'
+hostile "stray continuation" unexpected_cont - 255 \
+    'Protocol error: unexpected continuation request.*'
 
 t_done
