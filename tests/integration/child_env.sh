@@ -7,7 +7,7 @@
 # A variable of the user's (a secret kept in the environment) reaches no
 # child.  Read from /proc/PID/environ of the running children: of the
 # installed binary ($INTERIMAP_RELEASE) in watch mode, and of the test
-# build held (tests/lib/held.sh).
+# build held (tests/lib/held.sh).  Each binary's children are that binary.
 
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/held.sh"
@@ -54,6 +54,9 @@ check_child()
 		return
 	fi
 	t_log "$what: $title: $(echo $names)"
+	# Re-executed from /proc/self/exe: priv's own binary, whichever.
+	t_expect_eq "$(readlink "/proc/$pid/exe")" \
+	    "$(readlink "/proc/$priv/exe")" "$what: $title: priv's binary"
 	bad=
 	for v in $names; do
 		[[ " $allowed " == *" $v "* ]] || bad="$bad $v"
@@ -77,6 +80,8 @@ check_child()
 t_expect_eq "$?" 0 "installed binary: a first run"
 INTERIMAP=$REL start_held --watch=600 ||
     t_fail "installed binary: the children start"
+t_expect_eq "$(readlink "/proc/$HELD_PID/exe")" "$(readlink -f "$REL")" \
+    "installed binary: priv runs it"
 if [ -n "$(children_of "$HELD_PID")" ]; then
 	t_expect_eq "$(grep -c secret-probe-value "/proc/$HELD_PID/environ")" \
 	    1 "installed binary: priv has the probe (the check can fail)"
@@ -92,6 +97,8 @@ t_expect_eq "$HELD_RC" 0 "installed binary: SIGTERM ends the watch, exit 0"
 
 INTERIMAP_TEST_TIMEOUT=60 INTERIMAP_TEST_KILL_AT=99 start_held ||
     t_fail "test build: the children start"
+t_expect_eq "$(readlink "/proc/$HELD_PID/exe")" "$(readlink -f "$INTERIMAP")" \
+    "test build: priv runs it"
 if [ -n "$(children_of "$HELD_PID")" ]; then
 	check_child "test build" "$HELD_PID" "interimap: engine" \
 	    "INTERIMAP_TEST_SCRATCH" INTERIMAP_TEST_SCRATCH
