@@ -4,7 +4,6 @@
  * the installed binary.
  */
 #include <sys/types.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
