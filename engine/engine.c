@@ -21,7 +21,7 @@
 #include "conf_proto.h"
 #include "sandbox.h"
 #include "engine_sandbox.h"
-#include "testclient.h"
+#include "testhooks.h"
 #include "eng.h"
 
 struct engine {
@@ -240,9 +240,8 @@ engine_main(int argc, char *argv[])
 	log_msg(LOG_LVL_DEBUG, "engine", NULL, "sandbox loaded");
 	eng_ready(&e);
 
-	/* Tests of the nets: a script instead of the sync (testclient.h). */
-	if (getenv(ENG_TEST_SCRIPT_ENV) != NULL)
-		eng_testclient(&e.parent, e.net, getenv(ENG_TEST_SCRIPT_ENV));
+	/* The test build: a script instead of the sync (testclient.h). */
+	hook_engine(&e.parent, e.net);
 	eng_run(&e);
 	/* NOTREACHED */
 

@@ -1,5 +1,6 @@
 /*
- * A test-only engine (engine/testclient.c): when the environment holds
+ * A test-only engine (engine/testclient.c, linked into the test build
+ * only: ipc/testhooks.h): when the environment holds
  * INTERIMAP_TEST_ENGINE_SCRIPT, engine_main() runs a small script of
  * IMAP operations against the two nets instead of the synchronisation,
  * logging every answer, so that tests can drive net/imap_ops.c through
@@ -45,8 +46,6 @@
  */
 #ifndef ENGINE_TESTCLIENT_H
 #define ENGINE_TESTCLIENT_H
-
-#define ENG_TEST_SCRIPT_ENV	"INTERIMAP_TEST_ENGINE_SCRIPT"
 
 struct ipc_chan;
 

@@ -32,17 +32,11 @@
 #include "ipc.h"
 #include "log.h"
 #include "sandbox.h"
+#include "testhooks.h"
 
 /* Empty roots, in order of preference; the second is made if needed. */
 #define SANDBOX_EMPTY_SYSTEM	"/var/empty"
 #define SANDBOX_EMPTY_RUN	"/run/interimap-empty"
-
-/* Syscall names for the trap handler, resolved before the filter. */
-#define SANDBOX_MAXNR		1024
-
-/* SANDBOX_TEST_ALLOC: its step, and how far past the bound it gives up. */
-#define SANDBOX_TEST_STEP	((rlim_t)1024 * 1024)
-#define SANDBOX_TEST_MARGIN	(64 * SANDBOX_TEST_STEP)
 
 /* Each child's RLIMIT_DATA (sandbox.h), by its sandbox_child_init() name. */
 static const struct {
@@ -57,10 +51,9 @@ static const struct {
 static struct {
 	pid_t	 ppid;			/* priv */
 	int	 active;		/* the filter is loaded */
-	int	 trap;			/* INTERIMAP_SECCOMP_TRAP=1 */
+	int	 trap;			/* testhooks.h: hook_trap() */
 	char	 progname[32];		/* "interimap" */
-	char	 who[64];		/* "net(local)": trap message */
-	char	*names[SANDBOX_MAXNR];
+	char	 who[64];		/* "net(local)" */
 } sb;
 
 static void	 sandbox_parent_check(void);
@@ -68,15 +61,7 @@ static void	 sandbox_title(int, char **, const char *);
 static const char *sandbox_emptydir(void);
 static int	 sandbox_dir_ok(const char *);
 static void	 sandbox_setrlimit(int, rlim_t, const char *);
-static rlim_t	 sandbox_data_bound(void);
 static void	 sandbox_add(scmp_filter_ctx, const struct sandbox_rule *);
-static void	 sandbox_trap_setup(void);
-static void	 sandbox_trap(int, siginfo_t *, void *);
-static size_t	 sandbox_utoa(char *, unsigned long);
-static void	 sandbox_test_flood(struct ipc_chan *, uint32_t,
-		    const struct ipc_buf *) __attribute__((noreturn));
-static void	 sandbox_test_ipc(struct ipc_chan *, uint32_t);
-static void	 sandbox_test_alloc(void) __attribute__((noreturn));
 
 /*
  * What every child needs whatever its job, since each talks IPC and
@@ -321,8 +306,6 @@ sandbox_setrlimit(int resource, rlim_t value, const char *name)
 void
 sandbox_rlimits(void)
 {
-	const char *trap = getenv(SANDBOX_TRAP_ENV);
-
 	sandbox_setrlimit(RLIMIT_NOFILE, SANDBOX_NOFILE, "RLIMIT_NOFILE");
 	sandbox_setrlimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
 	/*
@@ -331,10 +314,8 @@ sandbox_rlimits(void)
 	 * be such a file, so debugging builds and runs keep it.
 	 */
 #ifndef INTERIMAP_SANITIZE
-	if (trap == NULL || strcmp(trap, "1") != 0)
+	if (!hook_trap())
 		sandbox_setrlimit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE");
-#else
-	(void)trap;
 #endif
 	/*
 	 * No new process.  Only counts for a non-root user, which we are
@@ -352,8 +333,7 @@ sandbox_rlimits(void)
 #endif
 }
 
-/* This child's RLIMIT_DATA, whether or not in force. */
-static rlim_t
+rlim_t
 sandbox_data_bound(void)
 {
 	size_t i;
@@ -384,88 +364,18 @@ sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 	    name != NULL ? name : "?", strerror(-rc));
 }
 
-static size_t
-sandbox_utoa(char *buf, unsigned long v)
-{
-	char tmp[24];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0 && n < sizeof(tmp));
-	for (i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	return n;
-}
-
-/*
- * SIGSYS in trap mode: name the call on stderr and leave.  Only
- * async-signal-safe work: the names were resolved before the filter.
- */
-static void
-sandbox_trap(int sig, siginfo_t *si, void *ctx)
-{
-	char buf[256];
-	const char *name = NULL;
-	size_t n = 0, l;
-	int nr = si->si_syscall;
-
-#define SB_PUT(s) do {							\
-	l = strlen(s);							\
-	if (l > sizeof(buf) - 32 - n)					\
-		l = sizeof(buf) - 32 - n;				\
-	memcpy(buf + n, (s), l);					\
-	n += l;								\
-} while (0)
-	if (nr >= 0 && nr < SANDBOX_MAXNR)
-		name = sb.names[nr];
-	SB_PUT(sb.progname);
-	SB_PUT(": ");
-	SB_PUT(sb.who);
-	SB_PUT(": seccomp: forbidden system call ");
-	SB_PUT(name != NULL ? name : "?");
-	SB_PUT(" (");
-	n += sandbox_utoa(buf + n, (unsigned long)(nr < 0 ? 0 : nr));
-	buf[n++] = ')';
-	buf[n++] = '\n';
-#undef SB_PUT
-	if (write(STDERR_FILENO, buf, n) == -1)
-		_exit(EXIT_CHILD);	/* nowhere to say it */
-	_exit(EXIT_CHILD);
-}
-
-static void
-sandbox_trap_setup(void)
-{
-	struct sigaction sa;
-	int nr;
-
-	for (nr = 0; nr < SANDBOX_MAXNR; nr++)
-		sb.names[nr] = seccomp_syscall_resolve_num_arch(
-		    SCMP_ARCH_NATIVE, nr);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sandbox_trap;
-	sa.sa_flags = SA_SIGINFO;
-	(void)sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) == -1)
-		fatal(EXIT_CHILD, "sigaction(SIGSYS)");
-}
-
 void
 sandbox_seccomp(const struct sandbox_rule *rules, size_t nrules)
 {
 	const struct sandbox_rule abrt = SANDBOX_ALLOW_IF2(tgkill,
 	    SANDBOX_ARG(0, SCMP_CMP_EQ, getpid(), 0),
 	    SANDBOX_ARG(2, SCMP_CMP_EQ, SIGABRT, 0));
-	const char *env = getenv(SANDBOX_TRAP_ENV);
 	scmp_filter_ctx ctx;
 	size_t i;
 	int rc;
 
-	sb.trap = env != NULL && strcmp(env, "1") == 0;
-	if (sb.trap)
-		sandbox_trap_setup();
+	if ((sb.trap = hook_trap()))
+		hook_trap_setup(sb.progname, sb.who);
 	ctx = seccomp_init(sb.trap ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL)
 		fatalx(EXIT_CHILD, "seccomp_init failed");
@@ -484,185 +394,6 @@ int
 sandbox_active(void)
 {
 	return sb.active;
-}
-
-/*
- * One frame written over and over, raw, as fast as the socket takes it,
- * reading nothing, until priv ends us.
- */
-static void
-sandbox_test_flood(struct ipc_chan *chan, uint32_t type,
-    const struct ipc_buf *payload)
-{
-	struct ipc_hdr hdr;
-	struct pollfd pfd;
-	unsigned char *frame;
-	size_t len, off;
-	ssize_t w;
-
-	if (ipc_flush_sync(chan) == -1)
-		fatalx(EXIT_CHILD, "%s", chan->err);
-	len = IPC_HDR_SIZE + payload->len;
-	if ((frame = malloc(len)) == NULL)
-		fatalx(EXIT_CHILD, "out of memory");
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.type = type;
-	hdr.len = (uint32_t)payload->len;
-	hdr.peerid = SIDE_NONE;
-	hdr.pid = (uint32_t)getpid();
-	memcpy(frame, &hdr, sizeof(hdr));
-	if (payload->len > 0)
-		memcpy(frame + IPC_HDR_SIZE, payload->data, payload->len);
-	for (off = 0;;) {
-		if ((w = write(chan->fd, frame + off, len - off)) > 0) {
-			off = (off + (size_t)w) % len;
-			continue;
-		}
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && errno != EAGAIN)
-			_exit(EXIT_CHILD);	/* priv closed the channel */
-		pfd.fd = chan->fd;
-		pfd.events = POLLOUT;
-		(void)poll(&pfd, 1, -1);
-	}
-}
-
-/*
- * SANDBOX_TEST_ALLOC.  The chunks are chained through their first word,
- * so that only one page of each is ever touched: the bound counts the
- * address space taken, and the test costs no real memory.  They are all
- * freed before the error is reported (reporting allocates).
- */
-static void
-sandbox_test_alloc(void)
-{
-	rlim_t bound = sandbox_data_bound(), got = 0;
-	void **chunk, **last = NULL;
-
-	while (got < bound + SANDBOX_TEST_MARGIN &&
-	    (chunk = malloc(SANDBOX_TEST_STEP)) != NULL) {
-		*chunk = last;
-		last = chunk;
-		got += SANDBOX_TEST_STEP;
-	}
-	while (last != NULL) {
-		chunk = *last;
-		free(last);
-		last = chunk;
-	}
-	if (got >= bound + SANDBOX_TEST_MARGIN)
-		fatalx(EXIT_CHILD, "sandbox test: %llu MiB allocated, past "
-		    "the memory bound of %llu MiB: no RLIMIT_DATA in force",
-		    (unsigned long long)(got >> 20),
-		    (unsigned long long)(bound >> 20));
-	fatalx(EXIT_CHILD, "out of memory: the bound of %llu MiB (RLIMIT_DATA) "
-	    "reached, %llu MiB allocated by the sandbox test",
-	    (unsigned long long)(bound >> 20),
-	    (unsigned long long)(got >> 20));
-}
-
-/* Protocol violations for priv to catch (SANDBOX_TEST_*). */
-static void
-sandbox_test_ipc(struct ipc_chan *chan, uint32_t n)
-{
-	struct ipc_hdr hdr;
-	struct ipc_buf buf;
-
-	ipc_buf_init(&buf);
-	switch (n) {
-	case SANDBOX_TEST_READY_TWICE:
-		ipc_put_u32(&buf, IPC_CATALOGUE_VERSION);
-		if (ipc_send(chan, IMSG_CHILD_READY, SIDE_NONE, -1, &buf) == -1)
-			fatalx(EXIT_CHILD, "%s", chan->err);
-		break;
-	case SANDBOX_TEST_UNKNOWN_TYPE:
-		/* ipc_compose() refuses it: straight to the socket. */
-		if (ipc_flush_sync(chan) == -1)
-			fatalx(EXIT_CHILD, "%s", chan->err);
-		memset(&hdr, 0, sizeof(hdr));
-		hdr.type = 0xdead;
-		hdr.peerid = SIDE_NONE;
-		hdr.pid = (uint32_t)getpid();
-		if (write(chan->fd, &hdr, sizeof(hdr)) != sizeof(hdr))
-			fatal(EXIT_CHILD, "write");
-		break;
-	case SANDBOX_TEST_BAD_LOG:
-		/* Level, then string lengths far beyond the payload. */
-		ipc_put_u32(&buf, LOG_LVL_ERROR);
-		ipc_put_u32(&buf, 0x7fffffff);
-		ipc_put_u32(&buf, 0x7fffffff);
-		ipc_put_u32(&buf, 0x7fffffff);
-		if (ipc_send(chan, IMSG_LOG, SIDE_NONE, -1, &buf) == -1)
-			fatalx(EXIT_CHILD, "%s", chan->err);
-		break;
-	case SANDBOX_TEST_UNREAD:
-		sandbox_test_flood(chan, IMSG_DB_LOAD, &buf);
-		break;
-	case SANDBOX_TEST_DB_DELETE:
-		/* A request only --delete may make (the engine's end only). */
-		ipc_put_data(&buf, "INBOX", 5);
-		if (ipc_send(chan, IMSG_DB_DELETE, SIDE_NONE, -1, &buf) == -1)
-			fatalx(EXIT_CHILD, "%s", chan->err);
-		break;
-	}
-	ipc_buf_free(&buf);
-	if (ipc_flush_sync(chan) == -1)
-		fatalx(EXIT_CHILD, "%s", chan->err);
-}
-
-void
-sandbox_test(struct ipc_chan *chan, uint32_t n)
-{
-	char *const argv[] = { (char *)"true", NULL };
-	char *const envp[] = { NULL };
-	const char *what;
-	struct iovec iov;
-	char byte[1];
-	pid_t pid;
-	int fd;
-
-	switch (n) {
-	case SANDBOX_TEST_READY_TWICE:
-	case SANDBOX_TEST_UNKNOWN_TYPE:
-	case SANDBOX_TEST_BAD_LOG:
-	case SANDBOX_TEST_UNREAD:
-	case SANDBOX_TEST_DB_DELETE:
-		sandbox_test_ipc(chan, n);
-		return;
-	case SANDBOX_TEST_ALLOC:
-		sandbox_test_alloc();
-		/* NOTREACHED */
-	case 1:
-		what = "openat";
-		if ((fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY)) != -1)
-			(void)close(fd);
-		break;
-	case 2:
-		what = "socket";
-		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1)
-			(void)close(fd);
-		break;
-	case 3:
-		what = "execve";
-		(void)execve("/bin/true", argv, envp);
-		break;
-	case 4:
-		what = "fork";
-		if ((pid = fork()) == 0)
-			_exit(0);
-		break;
-	case 5:
-		what = "readv";
-		iov.iov_base = byte;
-		iov.iov_len = sizeof(byte);
-		if (readv(STDIN_FILENO, &iov, 1) == -1)
-			fatal(EXIT_CHILD, "readv");
-		break;
-	default:
-		fatalx(EXIT_CHILD, "sandbox test: no forbidden call %u", n);
-	}
-	fatalx(EXIT_CHILD, "sandbox test %u: %s was not stopped", n, what);
 }
 
 #ifdef INTERIMAP_SANITIZE

@@ -16,6 +16,9 @@
 #ifndef IPC_SANDBOX_H
 #define IPC_SANDBOX_H
 
+#include <sys/types.h>
+#include <sys/resource.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,8 +57,6 @@
 #define SANDBOX_DATA_NET	(256UL * 1024 * 1024)
 /* Who the children become when priv runs as root. */
 #define SANDBOX_USER		"nobody"
-/* Set to 1 for SIGSYS traps that name the call instead of a silent kill. */
-#define SANDBOX_TRAP_ENV	"INTERIMAP_SECCOMP_TRAP"
 
 /*
  * One allow rule: a system call, and up to SANDBOX_MAXARGS argument
@@ -99,18 +100,21 @@ void	 sandbox_drop_privs(const char *);
  * RLIMIT_DATA SANDBOX_DATA_* by the child's name (sandbox_child_init()).
  */
 void	 sandbox_rlimits(void);
+/* This child's RLIMIT_DATA bound, whether or not in force. */
+rlim_t	 sandbox_data_bound(void);
 /*
  * Loads the policy: the allowances every child needs (exit, signal
  * return, abort(3) on itself, IPC, memory, time, locks, the sanitizer
  * runtime: ipc/sandbox.c), then rules (may be NULL if nrules is 0).  The
- * default action kills the process (SIGSYS), or traps and names the call
- * on stderr when INTERIMAP_SECCOMP_TRAP=1.
+ * default action kills the process (SIGSYS); the test build can trap and
+ * name the call on stderr instead (testhooks.h).
  */
 void	 sandbox_seccomp(const struct sandbox_rule *, size_t);
 /* 1 once sandbox_seccomp() has succeeded. */
 int	 sandbox_active(void);
 /*
- * IMSG_TEST_SANDBOX n, received on the channel to priv:
+ * IMSG_TEST_SANDBOX n, received on the channel to priv; the test build
+ * only (ipc/testhooks.c: the installed binary ends the child):
  *	1..5	attempt a forbidden call (1 openat /etc/passwd, 2 socket
  *		AF_INET, 3 execve /bin/true, 4 fork, 5 readv on stdin); if
  *		the filter lets it through, that is fatal;

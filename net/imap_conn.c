@@ -36,6 +36,7 @@
 #include "base64.h"
 #include "scram.h"
 #include "stream.h"
+#include "testhooks.h"
 #include "tls.h"
 
 #define LOGOUT_GRACE	3	/* seconds to wait for LOGOUT's answer */
@@ -258,36 +259,6 @@ conn_stream_fail(struct imap_conn *c)
 
 /* ---- the bounds ---------------------------------------------------------- */
 
-/*
- * INTERIMAP_TEST_TIMEOUT: "<n>" seconds or "<n>ms", in milliseconds; -1
- * if unset or not a number.
- */
-static int64_t
-conn_test_timeout(void)
-{
-	const char *env, *errstr;
-	char buf[16];
-	size_t len;
-	long long t;
-	int ms = 0;
-
-	if ((env = getenv(IMAP_ENV_TEST_TIMEOUT)) == NULL)
-		return -1;
-	len = strlen(env);
-	if (len > 2 && strcmp(env + len - 2, "ms") == 0) {
-		ms = 1;
-		len -= 2;
-	}
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, env, len);
-	buf[len] = '\0';
-	t = strtonum(buf, 1, ms ? 86400000 : 86400, &errstr);
-	if (errstr != NULL)
-		return -1;
-	return ms ? (int64_t)t : (int64_t)t * 1000;
-}
-
 /* A bound for messages: "30 s", or "300 ms" under the test hook. */
 static const char *
 conn_dur(char *buf, size_t len, int64_t ms)
@@ -300,6 +271,13 @@ conn_dur(char *buf, size_t len, int64_t ms)
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
+
+void
+imap_conn_set_timeout(struct imap_conn *c, int64_t ms)
+{
+	c->setup_timeout = c->stall_timeout = ms;
+	c->idle_probe = ms > 1 ? ms / 2 : 1;
+}
 
 struct imap_conn *
 imap_conn_new(const struct imap_conn_conf *conf,
@@ -322,10 +300,8 @@ imap_conn_new(const struct imap_conn_conf *conf,
 	c->setup_timeout = (int64_t)IMAP_SETUP_TIMEOUT * 1000;
 	c->stall_timeout = (int64_t)IMAP_STALL_TIMEOUT * 1000;
 	c->idle_probe = (int64_t)IMAP_IDLE_PROBE * 1000;
-	if ((t = conn_test_timeout()) != -1) {
-		c->setup_timeout = c->stall_timeout = t;
-		c->idle_probe = t > 1 ? t / 2 : 1;
-	}
+	if ((t = hook_timeout_ms()) != -1)
+		imap_conn_set_timeout(c, t);
 	if ((c->rbuf = malloc(CONN_RBUF_SIZE)) == NULL ||
 	    (c->parser = imap_parser_new(NULL)) == NULL) {
 		free(c->rbuf);

@@ -131,14 +131,13 @@ enum imap_type {
  * A READY connection idle for IMAP_IDLE_PROBE gets a NOOP, so that a
  * peer that died while we were idle is noticed.
  *
- * Every timeout is a transient fault (EXIT_NET_LOST).  The test hook
- * INTERIMAP_TEST_TIMEOUT=<n> (seconds) or <n>ms replaces both bounds,
- * and the probe interval becomes half of it.
+ * Every timeout is a transient fault (EXIT_NET_LOST).  A test hook (the
+ * test build only, ipc/testhooks.h) replaces both bounds, and the probe
+ * interval becomes half of it.
  */
 #define IMAP_SETUP_TIMEOUT	30
 #define IMAP_STALL_TIMEOUT	120
 #define IMAP_IDLE_PROBE		300
-#define IMAP_ENV_TEST_TIMEOUT	"INTERIMAP_TEST_TIMEOUT"
 
 /* Flow control: bytes of commands queued but not yet written. */
 #define IMAP_OUT_HWM		(256 * 1024)	/* given to the stream */
@@ -188,6 +187,11 @@ typedef void (*imap_cmd_cb)(struct imap_conn *, struct imap_cmd *,
 /* NULL if out of memory.  conf is copied (strings borrowed). */
 struct imap_conn *imap_conn_new(const struct imap_conn_conf *,
 		    const struct imap_conn_hooks *);
+/*
+ * Replaces both bounds (IMAP_SETUP_TIMEOUT, IMAP_STALL_TIMEOUT) by ms
+ * milliseconds, the idle probe by half of it: the tests' short timers.
+ */
+void	 imap_conn_set_timeout(struct imap_conn *, int64_t);
 /* Closes the stream (after a best-effort TLS close_notify). */
 void	 imap_conn_free(struct imap_conn *);
 /*

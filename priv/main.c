@@ -23,22 +23,11 @@
 #include "logsink.h"
 #include "progress.h"
 #include "proc.h"
+#include "testhooks.h"
 
-#define ENV_TEST_DUMP_CONFIG	"INTERIMAP_TEST_DUMP_CONFIG"
-#define ENV_TEST_DB_ONLY	"INTERIMAP_TEST_DB_ONLY"
-
-static int	 env_set(const char *);
 static int	 child_main(int, char **);
 static void	 priv_stdio(void);
 static int	 priv_main(int, char **);
-
-static int
-env_set(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
 
 /*
  * A child: argv[1] is exactly one of the hidden flags and fd 3 is the
@@ -112,25 +101,11 @@ priv_main(int argc, char *argv[])
 		cli_free(&cli);
 		return EXIT_CONFIG;
 	}
-	if (env_set(ENV_TEST_DUMP_CONFIG)) {
-		conf_dump(&conf, stdout);
-		r = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
-		conf_free(&conf);
-		cli_free(&cli);
-		return r;
-	}
 
 	/* The reference creates a missing database only for a single run. */
 	create = cli.watch == 0 && !cli.notify;
-	if (env_set(ENV_TEST_DB_ONLY)) {
-		if ((db = db_open(conf.database, create, err,
-		    sizeof(err))) == NULL) {
-			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s", err);
-			r = EXIT_DB;
-		} else {
-			db_close(db);
-			r = EXIT_OK;
-		}
+	/* The test build's DUMP_CONFIG and DB_ONLY (testhooks.h). */
+	if ((r = hook_priv_conf(&conf, create)) != -1) {
 		conf_free(&conf);
 		cli_free(&cli);
 		return r;

@@ -40,13 +40,10 @@
  * included.  The order in which priv learns of these things is timing,
  * and must not decide what the user or a script sees.
  *
- * Test hooks (environment):
- *	INTERIMAP_TEST_SANDBOX=<child>:<n>
- *		right after that child's READY, ask it to attempt forbidden
- *		call n (IMSG_TEST_SANDBOX);
- *	INTERIMAP_TEST_HOLD=1
- *		once all are READY, keep running until stdin reaches EOF,
- *		so that a test can look at the children.
+ * Test hooks (the test build only, ipc/testhooks.h): right after a
+ * child's READY, ask it to attempt forbidden call n (IMSG_TEST_SANDBOX);
+ * once all are READY, keep running until stdin reaches EOF (HOLD), so
+ * that a test can look at the children.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -73,6 +70,7 @@
 #include "priv_db.h"
 #include "progress.h"
 #include "sdnotify.h"
+#include "testhooks.h"
 
 #define PRIV_SHUTDOWN_MS	5000	/* to leave after IMSG_SHUTDOWN */
 #define PRIV_PASSWORD_COMMAND_MS 30000	/* for password-command's line */
@@ -90,8 +88,6 @@
  * mailbox), which the engine reads before asking for more.
  */
 #define PRIV_UNREAD_MAX		(256 * 1024 * 1024)
-#define PRIV_ENV_TEST_SANDBOX	"INTERIMAP_TEST_SANDBOX"
-#define PRIV_ENV_TEST_HOLD	"INTERIMAP_TEST_HOLD"
 
 /* Poll slots: the self-pipe, one per child, stdin (HOLD). */
 enum {
@@ -278,30 +274,11 @@ priv_signals_init(void)
 static int
 priv_test_env(struct priv *p)
 {
-	const char *env, *errstr;
-	char *name, *num;
-
 	p->test_slot = -1;
-	env = getenv(PRIV_ENV_TEST_HOLD);
-	p->hold = env != NULL && strcmp(env, "1") == 0;
-	if ((env = getenv(PRIV_ENV_TEST_SANDBOX)) == NULL || *env == '\0')
-		return 0;
-	if ((name = strdup(env)) == NULL)
-		fatalx(EXIT_FAIL, "out of memory");
-	if ((num = strchr(name, ':')) != NULL)
-		*num++ = '\0';
-	if (num != NULL)
-		p->test_call = (uint32_t)strtonum(num, 0, UINT32_MAX,
-		    &errstr);
-	if (num == NULL || errstr != NULL ||
-	    (p->test_slot = proc_slot_by_name(name)) == -1) {
-		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s=%s: expected "
-		    "engine|net-local|net-remote:<n>", PRIV_ENV_TEST_SANDBOX,
-		    env);
-		free(name);
+	p->hold = hook_hold();
+	if (hook_sandbox(proc_slot_by_name, &p->test_slot,
+	    &p->test_call) == -1)
 		return -1;
-	}
-	free(name);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "imap_proto.h"
 #include "db.h"
 #include "priv_db.h"
+#include "testhooks.h"
 
 /* Rows per IMSG_DB_MAP_ROWS (12 + 8n bytes, far below IPC_ANYLEN). */
 #define PRIV_DB_PAIRS_PER_MSG	16384
@@ -40,7 +41,6 @@ static int	 priv_db_refuse(struct db *, struct ipc_chan *, const char *,
 static void	 priv_db_send(struct ipc_chan *, uint32_t, struct ipc_buf *);
 static void	 priv_db_pairs(struct ipc_chan *, int64_t,
 		    const struct db_pair *, size_t);
-static void	 priv_db_test_kill(const char *, unsigned long);
 
 void
 priv_db_init(void)
@@ -222,20 +222,6 @@ priv_db_pairs(struct ipc_chan *chan, int64_t idx, const struct db_pair *p,
 		/* Let the engine take rows while we read more. */
 		(void)ipc_flush(chan);
 	}
-}
-
-/* The crash-resume test hooks: see priv_db.h. */
-static void
-priv_db_test_kill(const char *var, unsigned long nth)
-{
-	const char *env, *errstr;
-	long long n;
-
-	if ((env = getenv(var)) == NULL || *env == '\0')
-		return;
-	n = strtonum(env, 1, LLONG_MAX, &errstr);
-	if (errstr == NULL && (unsigned long long)n == nth)
-		_exit(137);
 }
 
 /* Reads the delimiter of a side: a byte, or 0 for flat (NIL). */
@@ -556,14 +542,13 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 	case IMSG_DB_COMMIT:
 		if (ipc_rd_end(&rd) == -1)
 			return "bad layout";
-		priv_db_test_kill("INTERIMAP_TEST_KILL_BEFORE",
-		    priv_db_commits + 1);
+		hook_commit(0, priv_db_commits + 1);
 		if (db_commit(db) == -1) {
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
 		priv_db_commits++;
-		priv_db_test_kill("INTERIMAP_TEST_KILL_AT", priv_db_commits);
+		hook_commit(1, priv_db_commits);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
 	}

@@ -19,11 +19,8 @@
  * then ends with EXIT_DB whatever else happens (priv.c asks
  * priv_db_failed()).
  *
- * Test hooks (environment), for the crash-resume tests:
- *	INTERIMAP_TEST_KILL_AT=<n>	_exit(137) right after the n-th
- *					successful commit;
- *	INTERIMAP_TEST_KILL_BEFORE=<n>	_exit(137) instead of the n-th
- *					commit (nothing of it is durable).
+ * The crash-resume tests' hooks (the test build only, ipc/testhooks.h)
+ * end priv as if killed right before or right after a commit.
  */
 #ifndef PRIV_PRIV_DB_H
 #define PRIV_PRIV_DB_H

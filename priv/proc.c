@@ -7,6 +7,11 @@
  * heap of priv's, its own ASLR layout.  Between fork and exec only
  * async-signal-safe calls are made.
  *
+ * A child's environment is built, not inherited: only the variables it
+ * needs for its work (proc_env()), so that nothing else of priv's (a
+ * secret a user keeps there, what a tunnel command is given) reaches a
+ * process that talks to a server.
+ *
  * The channels:
  *	priv <-> engine		engine fd 3
  *	priv <-> net(local)	net(local) fd 3
@@ -30,14 +35,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include "ipc.h"
 #include "log.h"
 #include "proc.h"
+#include "testhooks.h"
 
 #define PROC_SELF_EXE	"/proc/self/exe"
 #define PROC_ARGV0	"interimap"
 #define PROC_MAXFD	3		/* fds 3, 4, 5 at most */
 #define PROC_POLL_MS	5		/* reaping granularity */
+#define PROC_MAXENV	32		/* variables a child may be given */
+
+extern char **environ;
+
+/*
+ * What every child is given (when priv has it), beside the test build's
+ * hooks (hook_child_env()): the sanitizers' options in their builds.
+ */
+static const char *const proc_env_child[] = {
+#ifdef INTERIMAP_SANITIZE
+	"ASAN_OPTIONS",
+	"UBSAN_OPTIONS",
+	"LSAN_OPTIONS",
+#endif
+	NULL
+};
+/*
+ * And what a net needs: OpenSSL's configuration and providers, the time
+ * zone (certificate dates: net.c's tzset()); the variables of OpenSSL's
+ * default CA locations are added by proc_env() (net/tls.c reads them).
+ */
+static const char *const proc_env_net[] = {
+	"TZ",
+	"OPENSSL_CONF",
+	"OPENSSL_MODULES",
+	NULL
+};
 
 static const struct {
 	const char	*label;
@@ -54,8 +89,10 @@ static const struct {
 };
 
 static char	*proc_fallback(const char *);
+static void	 proc_env_add(char **, size_t *, const char *);
+static void	 proc_env(const struct proc_child *, char **);
 static void	 proc_exec(const struct proc_child *, const int *, int, int,
-		    pid_t, const char *, const sigset_t *)
+		    pid_t, const char *, const sigset_t *, char **)
 		    __attribute__((noreturn));
 static int	 proc_reap_one(struct proc_child *);
 static void	 proc_sleep(int);
@@ -127,6 +164,48 @@ proc_fallback(const char *argv0)
 	return cand;
 }
 
+/* Adds priv's NAME=value entry for name, if it has one. */
+static void
+proc_env_add(char **envp, size_t *n, const char *name)
+{
+	size_t len = strlen(name), i;
+	char **e;
+
+	for (i = 0; i < *n; i++)	/* named twice */
+		if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=')
+			return;
+	for (e = environ; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+			if (*n >= PROC_MAXENV)
+				fatalx(EXIT_FAIL, "proc_env: too many variables");
+			envp[(*n)++] = *e;
+			return;
+		}
+}
+
+/*
+ * A child's environment (PROC_MAXENV + 1 slots, NULL-terminated),
+ * pointing into priv's: built before the fork, kept until the exec.
+ */
+static void
+proc_env(const struct proc_child *c, char **envp)
+{
+	const char *const *names;
+	size_t n = 0;
+
+	for (names = proc_env_child; *names != NULL; names++)
+		proc_env_add(envp, &n, *names);
+	if (c->kind == PROC_NET) {
+		for (names = proc_env_net; *names != NULL; names++)
+			proc_env_add(envp, &n, *names);
+		proc_env_add(envp, &n, X509_get_default_cert_file_env());
+		proc_env_add(envp, &n, X509_get_default_cert_dir_env());
+	}
+	for (names = hook_child_env(c->kind); *names != NULL; names++)
+		proc_env_add(envp, &n, *names);
+	envp[n] = NULL;
+}
+
 /*
  * In the child, between fork and exec: async-signal-safe calls only.
  * fds[i] becomes descriptor 3 + i; stdin and stdout read and write
@@ -135,7 +214,7 @@ proc_fallback(const char *argv0)
  */
 static void
 proc_exec(const struct proc_child *c, const int *fds, int nfds, int devnull,
-    pid_t ppid, const char *fallback, const sigset_t *mask)
+    pid_t ppid, const char *fallback, const sigset_t *mask, char **envp)
 {
 	char *argv[3];
 	struct sigaction sa;
@@ -179,9 +258,9 @@ proc_exec(const struct proc_child *c, const int *fds, int nfds, int devnull,
 	argv[0] = (char *)PROC_ARGV0;
 	argv[1] = (char *)c->flag;
 	argv[2] = NULL;
-	(void)execv(PROC_SELF_EXE, argv);
+	(void)execve(PROC_SELF_EXE, argv, envp);
 	if (fallback != NULL)
-		(void)execv(fallback, argv);
+		(void)execve(fallback, argv, envp);
 	_exit(127);
 }
 
@@ -191,6 +270,7 @@ proc_spawn(struct proc_child *c, const char *argv0)
 	/* pe: priv-engine, pl/pr: priv-net, el/er: engine-net. */
 	int sp[5][2], fds[PROC_NSLOTS][PROC_MAXFD], nfds[PROC_NSLOTS];
 	int mine[PROC_NSLOTS];
+	char *envp[PROC_NSLOTS][PROC_MAXENV + 1];
 	int devnull = -1, i, j, rc = -1;
 	char *fallback;
 	sigset_t all, old;
@@ -199,6 +279,8 @@ proc_spawn(struct proc_child *c, const char *argv0)
 	for (i = 0; i < 5; i++)
 		sp[i][0] = sp[i][1] = -1;
 	fallback = proc_fallback(argv0);
+	for (i = 0; i < PROC_NSLOTS; i++)
+		proc_env(&c[i], envp[i]);
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
 		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: /dev/null: %s",
 		    strerror(errno));
@@ -238,7 +320,7 @@ proc_spawn(struct proc_child *c, const char *argv0)
 		}
 		if (pid == 0)
 			proc_exec(&c[i], fds[i], nfds[i], devnull, ppid,
-			    fallback, &old);
+			    fallback, &old, envp[i]);
 		c[i].pid = pid;
 		/* The channel owns priv's end from now on. */
 		if (ipc_chan_init(&c[i].chan, mine[i], PROC_PRIV,

@@ -25,7 +25,6 @@ PAGE=$SRCDIR/man/interimap.1
 CLI_C=$SRCDIR/priv/cli.c
 CONF_C=$SRCDIR/priv/conf_validate.c
 PROC_H=$SRCDIR/ipc/proc.h
-SANDBOX_H=$SRCDIR/ipc/sandbox.h
 
 if [ ! -r "$PAGE" ]; then
 	t_fail "$PAGE is readable"
@@ -194,19 +193,12 @@ t_expect_eq "$listed" "$(printf '%s\n' "${codes[@]}")" \
 
 # ---- environment ----------------------------------------------------------
 
-if grep -q 'INTERIMAP_TEST_' "$PAGE"; then
-	t_fail "the INTERIMAP_TEST_* hooks are not documented"
+# The test hooks (ipc/testhooks.h) are not in the installed binary: the
+# page names none of them.
+if grep -q 'INTERIMAP_TEST_\|INTERIMAP_SECCOMP_TRAP' "$PAGE"; then
+	t_fail "the test hooks are not documented"
 else
-	t_pass "the INTERIMAP_TEST_* hooks are not documented"
-fi
-trapvar=$(sed -n 's/^#define[ \t]*SANDBOX_TRAP_ENV[ \t]*"\([^"]*\)".*/\1/p' \
-    "$SANDBOX_H")
-t_expect_eq "$trapvar" "INTERIMAP_SECCOMP_TRAP" \
-    "trap variable read from ipc/sandbox.h"
-if section ENVIRONMENT | grep -qx "\.It Ev $trapvar"; then
-	t_pass "ENVIRONMENT documents $trapvar"
-else
-	t_fail "ENVIRONMENT documents $trapvar"
+	t_pass "the test hooks are not documented"
 fi
 for v in XDG_CONFIG_HOME XDG_DATA_HOME HOME; do
 	if section ENVIRONMENT | grep -q "^\.It Ev $v\( \|$\)"; then

@@ -10,8 +10,10 @@
 #	t_done
 #
 # The environment comes from ctest (tests/CMakeLists.txt): $INTERIMAP (our
-# binary), $SRCDIR, $BUILDDIR, $TESTNAME.  Each is given a default so that a
-# test can also be run by hand (`bash tests/integration/harness.sh`).
+# binary: the test build, with the hooks of ipc/testhooks.h),
+# $INTERIMAP_RELEASE (the installed binary, without them), $SRCDIR,
+# $BUILDDIR, $TESTNAME.  Each is given a default so that a test can also be
+# run by hand (`bash tests/integration/harness.sh`).
 #
 # Tests run as root; Dovecot refuses to serve mail as root, so every server
 # runs its mail processes as the unprivileged user `imaptest` (created by
@@ -98,9 +100,12 @@ T_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${SRCDIR:=$(cd "$T_LIBDIR/../.." && pwd)}"
 : "${TESTNAME:=$(basename "$0" .sh)}"
 if [ -z "${INTERIMAP:-}" ] && [ -n "${BUILDDIR:-}" ]; then
-	INTERIMAP=$BUILDDIR/interimap
+	INTERIMAP=$BUILDDIR/testbin/interimap
 fi
-export SRCDIR TESTNAME INTERIMAP
+if [ -z "${INTERIMAP_RELEASE:-}" ] && [ -n "${BUILDDIR:-}" ]; then
+	INTERIMAP_RELEASE=$BUILDDIR/interimap
+fi
+export SRCDIR TESTNAME INTERIMAP INTERIMAP_RELEASE
 
 IMAPTEST_USER=${IMAPTEST_USER:-imaptest}
 REF_INTERIMAP=${REF_INTERIMAP:-/usr/bin/interimap}

@@ -982,8 +982,7 @@ test_reset(void)
 	teardown();
 }
 
-/* The bound the timer tests set with the test hook. */
-#define TEST_BOUND	"500ms"
+/* The bound the timer tests set (imap_conn_set_timeout()). */
 #define TEST_BOUND_MS	500
 
 static int64_t
@@ -995,7 +994,7 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A connection with the timers shortened to TEST_BOUND. */
+/* A connection with the timers shortened to TEST_BOUND_MS. */
 static void
 setup_timed(enum imap_type type, int compress, struct tls_ctx *tls,
     int starttls)
@@ -1003,9 +1002,8 @@ setup_timed(enum imap_type type, int compress, struct tls_ctx *tls,
 	setup_conf(type, compress);
 	t.cc.tls = tls;
 	t.cc.starttls = starttls;
-	setenv(IMAP_ENV_TEST_TIMEOUT, TEST_BOUND, 1);
 	setup_start();
-	unsetenv(IMAP_ENV_TEST_TIMEOUT);
+	imap_conn_set_timeout(t.c, TEST_BOUND_MS);
 }
 
 /*
