@@ -62,6 +62,7 @@ static const char *sandbox_emptydir(void);
 static int	 sandbox_dir_ok(const char *);
 static void	 sandbox_setrlimit(int, rlim_t, const char *);
 static void	 sandbox_add(scmp_filter_ctx, const struct sandbox_rule *);
+static void	 sandbox_quiet_stderr(void);
 
 /*
  * What every child needs whatever its job, since each talks IPC and
@@ -384,10 +385,33 @@ sandbox_seccomp(const struct sandbox_rule *rules, size_t nrules)
 	sandbox_add(ctx, &abrt);
 	for (i = 0; i < nrules; i++)
 		sandbox_add(ctx, &rules[i]);
+	sandbox_quiet_stderr();
 	if ((rc = seccomp_load(ctx)) != 0)
 		fatalx(EXIT_CHILD, "seccomp_load: %s", strerror(-rc));
 	seccomp_release(ctx);
 	sb.active = 1;
+}
+
+/*
+ * Once in its sandbox a child speaks only through priv (IMSG_LOG, whose
+ * text priv neutralises): its stderr becomes the /dev/null it has as
+ * stdin (priv/proc.c), so that nothing it writes there, a subverted
+ * child's escape sequences included, reaches the terminal raw.  Kept in
+ * the sanitizers' builds (their reports) and in the test build's TRAP
+ * mode (the trap handler's report).
+ */
+static void
+sandbox_quiet_stderr(void)
+{
+#ifndef INTERIMAP_SANITIZE
+	struct stat st;
+
+	if (sb.trap)
+		return;
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISCHR(st.st_mode) &&
+	    dup2(STDIN_FILENO, STDERR_FILENO) == -1)
+		fatal(EXIT_CHILD, "dup2");
+#endif
 }
 
 int

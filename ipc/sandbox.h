@@ -130,7 +130,10 @@ int	 sandbox_active(void);
  *		must fail at the child's RLIMIT_DATA bound, and the child
  *		ends with an out-of-memory error (EXIT_CHILD); if it gets
  *		64 MiB past the bound (the sanitizers' builds, which have
- *		none), that is said and fatal too.
+ *		none), that is said and fatal too;
+ *	107	write terminal escape sequences to the standard error, then go
+ *		on as if nothing happened: they must reach nobody (a child's
+ *		stderr is /dev/null once it is in its sandbox).
  * Any other n is fatal.
  */
 #define SANDBOX_TEST_READY_TWICE	101
@@ -139,6 +142,7 @@ int	 sandbox_active(void);
 #define SANDBOX_TEST_UNREAD		104
 #define SANDBOX_TEST_DB_DELETE		105	/* engine: --delete's request */
 #define SANDBOX_TEST_ALLOC		106
+#define SANDBOX_TEST_STDERR		107
 struct ipc_chan;
 void	 sandbox_test(struct ipc_chan *, uint32_t);
 

@@ -417,6 +417,16 @@ sandbox_test(struct ipc_chan *chan, uint32_t n)
 	case SANDBOX_TEST_ALLOC:
 		hook_test_alloc();
 		/* NOTREACHED */
+	case SANDBOX_TEST_STDERR: {
+		/* A title, a cleared screen, a bell: raw, past priv. */
+		static const char seq[] = "\033]0;owned\007\033[2J\033[H"
+		    "\233" "2J child stderr\n";
+
+		/* Whatever comes of it (a file: RLIMIT_FSIZE is 0). */
+		if (write(STDERR_FILENO, seq, sizeof(seq) - 1) == -1)
+			errno = 0;
+		return;
+	}
 	case 1:
 		what = "openat";
 		if ((fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY)) != -1)

@@ -12,6 +12,8 @@
 # allocates without end (n = 106) meets its RLIMIT_DATA bound: malloc
 # fails there, the child says it is out of memory, priv names it and
 # exits EXIT_CHILD (a sanitizer build has no bound: the child says so).
+# A child writing escape sequences to its stderr (n = 107) reaches
+# nobody: its stderr is /dev/null once it is in its sandbox.
 #
 # The sanitizer build runs it too (see skeleton.sh).
 
@@ -123,6 +125,32 @@ for child in engine net-local net-remote; do
 	got=$(sed -En "s/.*$said\$/\\1/p" <<<"$line")
 	t_expect_eq "$((${got:-0} > mib - 64 && ${got:-0} <= mib))" 1 \
 	    "$label, runaway allocation: malloc failed at ${got:-?} of $mib MiB"
+done
+
+# ---- a child's stderr reaches nobody -------------------------------------
+#
+# Terminal escape sequences written straight to its stderr (n = 107) by a
+# child in its sandbox: its stderr is /dev/null by then (kept only in the
+# sanitizer build, for their reports), so nothing of them shows, and the
+# run goes on.
+# Its stderr a pipe, as a terminal would be (a file would refuse the
+# write: the children's RLIMIT_FSIZE is 0).
+for child in engine net-local net-remote; do
+	label=${LABEL[$child]}
+	(
+		set -o pipefail
+		INTERIMAP_TEST_SANDBOX=$child:107 SANDBOX_TEST_RUN=stderr-$child \
+		    timeout -k 5 "$T_TIMEOUT" "$INTERIMAP" --config="$CONF" \
+		    </dev/null 2>&1 >"$T/ours.out" | cat >"$T/ours.err"
+	)
+	OURS_RC=$?
+	t_expect_eq "$(marked "stderr-$child")" "" "stderr-$child: no process left"
+	t_expect_eq "$OURS_RC" 0 "$label writing to its stderr: the run goes on"
+	[ "$SANITIZED" = 1 ] && continue
+	t_expect_eq "$(grep -c 'child stderr' "$T/ours.err")" 0 \
+	    "$label writing to its stderr: nothing of it shows"
+	t_expect_eq "$(LC_ALL=C grep -c $'[\x1b\x9b\x07]' "$T/ours.err")" 0 \
+	    "$label writing to its stderr: no escape byte reaches the terminal"
 done
 
 # ---- a child that breaks the IPC rules is named and ended ----------------
