@@ -61,8 +61,8 @@ static void	 priv_db_idx_del(int64_t);
 static void	 priv_db_moved_add(int64_t, unsigned int);
 static const char *priv_db_mbname(struct db *, int64_t);
 static int	 priv_db_check_state(struct db *, struct ipc_chan *, int64_t,
-		    uint32_t, const struct db_state *, int *);
-static int	 priv_db_check_commit(struct db *, struct ipc_chan *, int *);
+		    uint32_t, const struct db_state *);
+static int	 priv_db_check_commit(struct db *, struct ipc_chan *);
 
 void
 priv_db_init(void)
@@ -231,17 +231,16 @@ priv_db_mbname(struct db *db, int64_t idx)
  * and remote rows, and neither UIDNEXT nor HIGHESTMODSEQ goes backwards
  * on either side (§5.3; a UIDVALIDITY change is fatal in the engine
  * before anything is stored, so no request legitimately resets them).
- * 0 and *ok set (0: refused or failed, answered), -1 never.
+ * 0, or -1 once refused (or failed) and answered.
  */
 static int
 priv_db_check_state(struct db *db, struct ipc_chan *chan, int64_t idx,
-    uint32_t which, const struct db_state *st, int *ok)
+    uint32_t which, const struct db_state *st)
 {
 	static const char *const sname[2] = { "local", "remote" };
 	struct db_state cur[2];
 	int rc, k;
 
-	*ok = 0;
 	if ((rc = db_state_get(db, idx, &cur[0], &cur[1])) == -1)
 		return priv_db_fail(db, chan, NULL);
 	if (rc == 0)
@@ -265,7 +264,6 @@ priv_db_check_state(struct db *db, struct ipc_chan *chan, int64_t idx,
 			    (unsigned long long)cur[k].highestmodseq,
 			    (unsigned long long)st[k].highestmodseq);
 	}
-	*ok = 1;
 	return 0;
 }
 
@@ -273,9 +271,10 @@ priv_db_check_state(struct db *db, struct ipc_chan *chan, int64_t idx,
  * At COMMIT, the transaction's final state: for every mailbox whose
  * UIDNEXT it stores, each such side's mapped UIDs lie below it (§5.3).
  * A mailbox deleted in the same transaction has nothing left to check.
+ * 0, or -1 once refused (or failed) and answered.
  */
 static int
-priv_db_check_commit(struct db *db, struct ipc_chan *chan, int *ok)
+priv_db_check_commit(struct db *db, struct ipc_chan *chan)
 {
 	static const char *const sname[2] = { "local", "remote" };
 	struct db_state cur[2];
@@ -283,7 +282,6 @@ priv_db_check_commit(struct db *db, struct ipc_chan *chan, int *ok)
 	size_t i, n;
 	int rc, k;
 
-	*ok = 0;
 	for (i = 0; i < priv_db_nmoved; i++) {
 		rc = db_state_get(db, priv_db_moved[i].idx, &cur[0], &cur[1]);
 		if (rc == -1)
@@ -304,7 +302,6 @@ priv_db_check_commit(struct db *db, struct ipc_chan *chan, int *ok)
 				    sname[k], top, sname[k], cur[k].uidnext);
 		}
 	}
-	*ok = 1;
 	return 0;
 }
 
@@ -354,7 +351,7 @@ priv_db_shut(struct db *db, struct ipc_chan *chan, const char *err)
 	priv_db_result(chan, DB_RESULT_ERROR, 0, buf);
 }
 
-/* An SQLite failure: logged as the database's, answered as an error. */
+/* An SQLite failure: logged as the database's, answered as an error; -1. */
 static int
 priv_db_fail(struct db *db, struct ipc_chan *chan, const char *what)
 {
@@ -362,10 +359,10 @@ priv_db_fail(struct db *db, struct ipc_chan *chan, const char *what)
 	    what != NULL ? what : "", what != NULL ? ": " : "",
 	    db_error(db));
 	priv_db_shut(db, chan, db_error(db));
-	return 0;
+	return -1;
 }
 
-/* A request that breaks an invariant: refused, the run ends. */
+/* A request that breaks an invariant: refused, the run ends; -1. */
 static int
 priv_db_refuse(struct db *db, struct ipc_chan *chan, const char *fmt, ...)
 {
@@ -378,7 +375,7 @@ priv_db_refuse(struct db *db, struct ipc_chan *chan, const char *fmt, ...)
 	log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: refusing the "
 	    "engine's request: %s", buf);
 	priv_db_shut(db, chan, buf);
-	return 0;
+	return -1;
 }
 
 static void
@@ -445,7 +442,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 	size_t n, i, len, len2;
 	uint64_t idx, v, deleted;
 	uint32_t u32, which, count, l, r, side, ld, rd2;
-	int dl, dr, rc, k, side_i, ok;
+	int dl, dr, rc, k, side_i;
 	char err[512];
 
 	if (!priv_db_is_request(msg->hdr.type))
@@ -625,9 +622,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			    (unsigned long long)idx);
 			return NULL;
 		}
-		(void)priv_db_check_state(db, chan, (int64_t)idx, which, st,
-		    &ok);
-		if (!ok)
+		if (priv_db_check_state(db, chan, (int64_t)idx, which, st) ==
+		    -1)
 			return NULL;
 		for (side_i = 0; side_i < 2; side_i++) {
 			unsigned int what = 0;
@@ -646,11 +642,13 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 				return NULL;
 			}
 		}
-		if (which & (DB_SET_UIDNEXT_LOCAL | DB_SET_UIDNEXT_REMOTE))
-			priv_db_moved_add((int64_t)idx,
-			    (which & DB_SET_UIDNEXT_LOCAL ? 1U << DB_LOCAL : 0) |
-			    (which & DB_SET_UIDNEXT_REMOTE ? 1U << DB_REMOTE :
-			    0));
+		u32 = 0;
+		if (which & DB_SET_UIDNEXT_LOCAL)
+			u32 |= 1U << DB_LOCAL;
+		if (which & DB_SET_UIDNEXT_REMOTE)
+			u32 |= 1U << DB_REMOTE;
+		if (u32 != 0)
+			priv_db_moved_add((int64_t)idx, u32);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
 
@@ -761,8 +759,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 	case IMSG_DB_COMMIT:
 		if (ipc_rd_end(&rd) == -1)
 			return "bad layout";
-		(void)priv_db_check_commit(db, chan, &ok);
-		if (!ok)
+		if (priv_db_check_commit(db, chan) == -1)
 			return NULL;
 
 		priv_db_test_kill("INTERIMAP_TEST_KILL_BEFORE",

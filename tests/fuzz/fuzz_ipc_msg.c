@@ -3,13 +3,13 @@
  * receives from another: the input's first byte picks the message, the
  * rest is its payload.
  *
- *	0	IMSG_LOG		priv, from a net or the engine
- *					(logsink_imsg(), priv/logsink.c)
- *	1	IMSG_NET_STATS		priv, from a net (priv/priv_net.c)
- *	2	IMSG_IMAP_FETCH_ITEM	the engine, from a net
- *					(fitem_decode(), engine/fitem.c)
- *	3	IMSG_ENGINE_CONF	the engine, from priv (engine/engine.c)
- *	4	IMSG_NET_CONF		a net, from priv (net/net.c)
+ *	0 IMSG_LOG		priv, from a net or the engine
+ *				(logsink_imsg(), priv/logsink.c)
+ *	1 IMSG_NET_STATS	priv, from a net (priv/priv_net.c)
+ *	2 IMSG_IMAP_FETCH_ITEM	the engine, from a net
+ *				(fitem_decode(), engine/fitem.c)
+ *	3 IMSG_ENGINE_CONF	the engine, from priv (engine/engine.c)
+ *	4 IMSG_NET_CONF		a net, from priv (net/net.c)
  *
  * A payload outside the catalogue's length bounds never reaches an
  * unpacker (ipc_get() refuses it; fuzz_ipc_frame covers that), so such

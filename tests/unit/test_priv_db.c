@@ -254,7 +254,7 @@ rq_raw(struct db *db, uint32_t type, const void *p, size_t len)
 	return why;
 }
 
-#define ALL_SET	(DB_SET_UIDNEXT_LOCAL | DB_SET_MODSEQ_LOCAL |		\
+#define ALL_SET	(DB_SET_UIDNEXT_LOCAL | DB_SET_MODSEQ_LOCAL |	\
 	DB_SET_UIDNEXT_REMOTE | DB_SET_MODSEQ_REMOTE)
 
 static struct answer
@@ -510,7 +510,8 @@ inv_open(const char *name)
 	if ((db = run_open(name)) == NULL)
 		return NULL;
 	a = rq_mailbox_add(db, "box");
-	if (a.status != DB_RESULT_OK || rq_state_init(db, 1).status != DB_RESULT_OK ||
+	if (a.status != DB_RESULT_OK ||
+	    rq_state_init(db, 1).status != DB_RESULT_OK ||
 	    rq_map_add(db, 1, 1, 5, 0).status != DB_RESULT_OK ||
 	    rq_commit(db).status != DB_RESULT_OK ||
 	    rq_state_set4(db, 1, ALL_SET, 10, 100, 20, 200).status !=
