@@ -13,8 +13,8 @@
  *
  * A payload outside the catalogue's length bounds never reaches an
  * unpacker (ipc_get() refuses it; fuzz_ipc_frame covers that), so such
- * inputs are skipped.  The database requests have their own target
- * (fuzz_priv_db).
+ * inputs are skipped.  The database requests (fuzz_priv_db) and the
+ * engine's IMAP requests to a net (fuzz_net_ops) have their own targets.
  */
 #include <stdlib.h>
 #include <string.h>
