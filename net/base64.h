@@ -10,7 +10,8 @@
 /* n bytes as base64, NUL-terminated; NULL if too large. */
 char		*b64_encode(const void *, size_t);
 /*
- * Strict base64 (length a multiple of 4, "=" only at the end): the bytes,
+ * Strict base64 (the alphabet only, length a multiple of 4, "=" only at
+ * the end, the bits it leaves over zero): the bytes,
  * NUL-terminated (*outlen without the NUL), or NULL if it is not base64.
  * The empty string decodes to nothing.
  */

@@ -29,6 +29,22 @@ static unsigned long priv_db_commits;
  * from then on nothing reaches SQLite.
  */
 static int	 priv_db_closed;
+/*
+ * The mailboxes whose UIDNEXT the open transaction stores, and on which
+ * sides (1 << DB_LOCAL | 1 << DB_REMOTE): at COMMIT, every mapped UID of
+ * such a side must lie below the UIDNEXT stored.  Not before: the engine
+ * commits an APPEND batch's mapping rows before it moves the UIDNEXTs
+ * past them (REFERENCE-BEHAVIOUR §5.4), and such rows are how an
+ * interrupted sync is found (§6.5).
+ */
+struct priv_db_moved {
+	int64_t		 idx;
+	unsigned int	 sides;
+};
+static struct priv_db_moved *priv_db_moved;
+static size_t	 priv_db_nmoved, priv_db_capmoved;
+/* The local delimiter (IMSG_DB_MIGRATE), to show internal names. */
+static int	 priv_db_ldelim = '/';
 
 static void	 priv_db_idx_add(int64_t);
 static int	 priv_db_idx_known(int64_t);
@@ -41,6 +57,12 @@ static int	 priv_db_refuse(struct db *, struct ipc_chan *, const char *,
 static void	 priv_db_send(struct ipc_chan *, uint32_t, struct ipc_buf *);
 static void	 priv_db_pairs(struct ipc_chan *, int64_t,
 		    const struct db_pair *, size_t);
+static void	 priv_db_idx_del(int64_t);
+static void	 priv_db_moved_add(int64_t, unsigned int);
+static const char *priv_db_mbname(struct db *, int64_t);
+static int	 priv_db_check_state(struct db *, struct ipc_chan *, int64_t,
+		    uint32_t, const struct db_state *);
+static int	 priv_db_check_commit(struct db *, struct ipc_chan *);
 
 void
 priv_db_init(void)
@@ -50,6 +72,10 @@ priv_db_init(void)
 	priv_db_nidx = priv_db_capidx = 0;
 	priv_db_commits = 0;
 	priv_db_closed = 0;
+	free(priv_db_moved);
+	priv_db_moved = NULL;
+	priv_db_nmoved = priv_db_capmoved = 0;
+	priv_db_ldelim = '/';
 }
 
 int
@@ -128,6 +154,157 @@ priv_db_idx_known(int64_t idx)
 	return found;
 }
 
+/* A mailbox deleted (--delete) is no longer one the engine may name. */
+static void
+priv_db_idx_del(int64_t idx)
+{
+	size_t lo;
+	int found;
+
+	lo = priv_db_idx_pos(idx, &found);
+	if (!found)
+		return;
+	memmove(&priv_db_idx[lo], &priv_db_idx[lo + 1],
+	    (priv_db_nidx - lo - 1) * sizeof(*priv_db_idx));
+	priv_db_nidx--;
+}
+
+static void
+priv_db_moved_add(int64_t idx, unsigned int sides)
+{
+	size_t i;
+
+	for (i = 0; i < priv_db_nmoved; i++)
+		if (priv_db_moved[i].idx == idx) {
+			priv_db_moved[i].sides |= sides;
+			return;
+		}
+	if (priv_db_nmoved == priv_db_capmoved) {
+		priv_db_capmoved = priv_db_capmoved ? priv_db_capmoved * 2 : 16;
+		priv_db_moved = reallocarray(priv_db_moved, priv_db_capmoved,
+		    sizeof(*priv_db_moved));
+		if (priv_db_moved == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+	}
+	priv_db_moved[priv_db_nmoved].idx = idx;
+	priv_db_moved[priv_db_nmoved].sides = sides;
+	priv_db_nmoved++;
+}
+
+/*
+ * How an error names a mailbox: its name (the delimiter shown as the
+ * local one) and its index, or the index alone if it has no row.
+ * Static buffer; only for error paths (it lists every mailbox).
+ */
+static const char *
+priv_db_mbname(struct db *db, int64_t idx)
+{
+	static char buf[256];
+	struct db_mailbox *mbs;
+	size_t i, j, n;
+	char *name = NULL;
+
+	snprintf(buf, sizeof(buf), "mailbox index %lld", (long long)idx);
+	if (db_mailbox_list(db, &mbs, &n) == -1)
+		return buf;
+	for (i = 0; i < n && name == NULL; i++) {
+		if (mbs[i].idx != idx)
+			continue;
+		if ((name = malloc(mbs[i].namelen + 1)) == NULL)
+			break;
+		for (j = 0; j < mbs[i].namelen; j++)
+			name[j] = mbs[i].name[j] != '\0' ? mbs[i].name[j] :
+			    (char)priv_db_ldelim;
+		name[j] = '\0';
+	}
+	db_mailboxes_free(mbs, n);
+	if (name != NULL) {
+		snprintf(buf, sizeof(buf), "mailbox %s (index %lld)", name,
+		    (long long)idx);
+		free(name);
+	}
+	return buf;
+}
+
+/*
+ * IMSG_DB_STATE_SET against the stored state: the mailbox has its local
+ * and remote rows, and neither UIDNEXT nor HIGHESTMODSEQ goes backwards
+ * on either side (§5.3; a UIDVALIDITY change is fatal in the engine
+ * before anything is stored, so no request legitimately resets them).
+ * 0, or -1 once refused (or failed) and answered.
+ */
+static int
+priv_db_check_state(struct db *db, struct ipc_chan *chan, int64_t idx,
+    uint32_t which, const struct db_state *st)
+{
+	static const char *const sname[2] = { "local", "remote" };
+	struct db_state cur[2];
+	int rc, k;
+
+	if ((rc = db_state_get(db, idx, &cur[0], &cur[1])) == -1)
+		return priv_db_fail(db, chan, NULL);
+	if (rc == 0)
+		return priv_db_refuse(db, chan, "%s has no state: its UIDNEXT "
+		    "and HIGHESTMODSEQ can't be stored",
+		    priv_db_mbname(db, idx));
+	for (k = 0; k < 2; k++) {
+		if ((which & (k == 0 ? DB_SET_UIDNEXT_LOCAL :
+		    DB_SET_UIDNEXT_REMOTE)) &&
+		    st[k].uidnext < cur[k].uidnext)
+			return priv_db_refuse(db, chan, "UIDNEXT never goes "
+			    "backwards: %s, %s UIDNEXT %u -> %u",
+			    priv_db_mbname(db, idx), sname[k], cur[k].uidnext,
+			    st[k].uidnext);
+		if ((which & (k == 0 ? DB_SET_MODSEQ_LOCAL :
+		    DB_SET_MODSEQ_REMOTE)) &&
+		    st[k].highestmodseq < cur[k].highestmodseq)
+			return priv_db_refuse(db, chan, "HIGHESTMODSEQ never "
+			    "goes backwards: %s, %s HIGHESTMODSEQ %llu -> %llu",
+			    priv_db_mbname(db, idx), sname[k],
+			    (unsigned long long)cur[k].highestmodseq,
+			    (unsigned long long)st[k].highestmodseq);
+	}
+	return 0;
+}
+
+/*
+ * At COMMIT, the transaction's final state: for every mailbox whose
+ * UIDNEXT it stores, each such side's mapped UIDs lie below it (§5.3).
+ * A mailbox deleted in the same transaction has nothing left to check.
+ * 0, or -1 once refused (or failed) and answered.
+ */
+static int
+priv_db_check_commit(struct db *db, struct ipc_chan *chan)
+{
+	static const char *const sname[2] = { "local", "remote" };
+	struct db_state cur[2];
+	uint32_t top;
+	size_t i, n;
+	int rc, k;
+
+	for (i = 0; i < priv_db_nmoved; i++) {
+		rc = db_state_get(db, priv_db_moved[i].idx, &cur[0], &cur[1]);
+		if (rc == -1)
+			return priv_db_fail(db, chan, NULL);
+		if (rc == 0)
+			continue;
+		for (k = 0; k < 2; k++) {
+			if (!(priv_db_moved[i].sides & (1U << k)))
+				continue;
+			if (db_mapping_last(db, priv_db_moved[i].idx,
+			    k == 0 ? DB_LOCAL : DB_REMOTE, &top, 1, &n) == -1)
+				return priv_db_fail(db, chan, NULL);
+			if (n == 1 && top >= cur[k].uidnext)
+				return priv_db_refuse(db, chan, "mapped UIDs "
+				    "lie below UIDNEXT: %s, %s UID %u mapped, "
+				    "%s UIDNEXT %u",
+				    priv_db_mbname(db, priv_db_moved[i].idx),
+				    sname[k], top, sname[k], cur[k].uidnext);
+		}
+	}
+	return 0;
+}
+
 static void
 priv_db_send(struct ipc_chan *chan, uint32_t type, struct ipc_buf *buf)
 {
@@ -166,6 +343,7 @@ priv_db_shut(struct db *db, struct ipc_chan *chan, const char *err)
 	char buf[512];
 
 	priv_db_closed = 1;
+	priv_db_nmoved = 0;
 	(void)strlcpy(buf, err, sizeof(buf));
 	if (db_in_transaction(db) && db_rollback(db) == -1)
 		log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: %s",
@@ -173,7 +351,7 @@ priv_db_shut(struct db *db, struct ipc_chan *chan, const char *err)
 	priv_db_result(chan, DB_RESULT_ERROR, 0, buf);
 }
 
-/* An SQLite failure: logged as the database's, answered as an error. */
+/* An SQLite failure: logged as the database's, answered as an error; -1. */
 static int
 priv_db_fail(struct db *db, struct ipc_chan *chan, const char *what)
 {
@@ -181,10 +359,10 @@ priv_db_fail(struct db *db, struct ipc_chan *chan, const char *what)
 	    what != NULL ? what : "", what != NULL ? ": " : "",
 	    db_error(db));
 	priv_db_shut(db, chan, db_error(db));
-	return 0;
+	return -1;
 }
 
-/* A request that breaks an invariant: refused, the run ends. */
+/* A request that breaks an invariant: refused, the run ends; -1. */
 static int
 priv_db_refuse(struct db *db, struct ipc_chan *chan, const char *fmt, ...)
 {
@@ -197,7 +375,7 @@ priv_db_refuse(struct db *db, struct ipc_chan *chan, const char *fmt, ...)
 	log_msg(LOG_LVL_ERROR, "database", NULL, "ERROR: refusing the "
 	    "engine's request: %s", buf);
 	priv_db_shut(db, chan, buf);
-	return 0;
+	return -1;
 }
 
 static void
@@ -272,6 +450,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		if (ipc_rd_end(&rd) == -1 || priv_db_delim(ld, &dl) == -1 ||
 		    priv_db_delim(rd2, &dr) == -1)
 			return "bad layout";
+		if (dl != 0)
+			priv_db_ldelim = dl;
 		rc = db_migrate(db, dl, dr, err, sizeof(err));
 		if (rc == 0) {
 			priv_db_result(chan, DB_RESULT_OK, 0, NULL);
@@ -428,6 +608,9 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			    (unsigned long long)idx);
 			return NULL;
 		}
+		if (priv_db_check_state(db, chan, (int64_t)idx, which, st) ==
+		    -1)
+			return NULL;
 		for (side_i = 0; side_i < 2; side_i++) {
 			unsigned int what = 0;
 
@@ -445,6 +628,13 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 				return NULL;
 			}
 		}
+		u32 = 0;
+		if (which & DB_SET_UIDNEXT_LOCAL)
+			u32 |= 1U << DB_LOCAL;
+		if (which & DB_SET_UIDNEXT_REMOTE)
+			u32 |= 1U << DB_REMOTE;
+		if (u32 != 0)
+			priv_db_moved_add((int64_t)idx, u32);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
 
@@ -456,6 +646,18 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		if (!priv_db_idx_known((int64_t)idx)) {
 			priv_db_refuse(db, chan, "unknown mailbox index %llu",
 			    (unsigned long long)idx);
+			return NULL;
+		}
+		/* Mapping rows belong to a mailbox with both states. */
+		if ((rc = db_state_get(db, (int64_t)idx, &st[0], &st[1])) ==
+		    -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		if (rc == 0) {
+			priv_db_refuse(db, chan, "no mapping for a mailbox "
+			    "without state: %s", priv_db_mbname(db,
+			    (int64_t)idx));
 			return NULL;
 		}
 		for (i = 0; i < count; i++) {
@@ -517,6 +719,7 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 				priv_db_fail(db, chan, NULL);
 				return NULL;
 			}
+			priv_db_idx_del(mb.idx);
 			v = 1;
 		}
 		db_mailbox_clear(&mb);
@@ -542,12 +745,15 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 	case IMSG_DB_COMMIT:
 		if (ipc_rd_end(&rd) == -1)
 			return "bad layout";
+		if (priv_db_check_commit(db, chan) == -1)
+			return NULL;
 		hook_commit(0, priv_db_commits + 1);
 		if (db_commit(db) == -1) {
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
 		priv_db_commits++;
+		priv_db_nmoved = 0;
 		hook_commit(1, priv_db_commits);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;

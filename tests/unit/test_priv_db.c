@@ -216,6 +216,47 @@ rq_map_add(struct db *db, uint64_t idx, uint32_t first, uint32_t n,
 	return request(db, IMSG_DB_MAP_ADD, &buf);
 }
 
+/* One side's fields of STATE_SET (which: DB_SET_*), the other zero. */
+static struct answer
+rq_state_set4(struct db *db, uint64_t idx, uint32_t which, uint32_t lnext,
+    uint64_t lhms, uint32_t rnext, uint64_t rhms)
+{
+	struct ipc_buf	buf;
+
+	ipc_buf_init(&buf);
+	ipc_put_u64(&buf, idx);
+	ipc_put_u32(&buf, which);
+	ipc_put_u32(&buf, lnext);
+	ipc_put_u64(&buf, lhms);
+	ipc_put_u32(&buf, rnext);
+	ipc_put_u64(&buf, rhms);
+	return request(db, IMSG_DB_STATE_SET, &buf);
+}
+
+/* A raw message, as a broken engine could send it: priv's verdict. */
+static const char *
+rq_raw(struct db *db, uint32_t type, const void *p, size_t len)
+{
+	struct ipc_msg	 msg;
+	const char	*why;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.type = type;
+	msg.fd = -1;
+	msg.len = len;
+	msg.data = len > 0 ? (unsigned char *)(uintptr_t)p : NULL;
+	why = priv_db_imsg(db, &pc, &msg);
+	/* Drain any answer. */
+	(void)ipc_flush_sync(&pc);
+	while (ipc_get(&ec, &msg) == 1 || (ipc_read(&ec) > 0 &&
+	    ipc_get(&ec, &msg) == 1))
+		ipc_msg_free(&msg);
+	return why;
+}
+
+#define ALL_SET	(DB_SET_UIDNEXT_LOCAL | DB_SET_MODSEQ_LOCAL |	\
+	DB_SET_UIDNEXT_REMOTE | DB_SET_MODSEQ_REMOTE)
+
 static struct answer
 rq_empty(struct db *db, uint32_t type)
 {
@@ -456,6 +497,225 @@ test_refused(void)
 	    "refused: the new run's rows are there");
 }
 
+/*
+ * A new database with mailbox "a/b" (idx 1) whose state is committed:
+ * local UIDNEXT 10, HIGHESTMODSEQ 100; remote 20, 200; pairs 1:5.
+ */
+static struct db *
+inv_open(const char *name)
+{
+	struct db	*db;
+	struct answer	 a;
+
+	if ((db = run_open(name)) == NULL)
+		return NULL;
+	a = rq_mailbox_add(db, "box");
+	if (a.status != DB_RESULT_OK ||
+	    rq_state_init(db, 1).status != DB_RESULT_OK ||
+	    rq_map_add(db, 1, 1, 5, 0).status != DB_RESULT_OK ||
+	    rq_commit(db).status != DB_RESULT_OK ||
+	    rq_state_set4(db, 1, ALL_SET, 10, 100, 20, 200).status !=
+	    DB_RESULT_OK || rq_commit(db).status != DB_RESULT_OK ||
+	    priv_db_failed()) {
+		printf("# inv_open %s: setup failed\n%s", name, logbuf);
+		db_close(db);
+		return NULL;
+	}
+	logbuf[0] = '\0';
+	return db;
+}
+
+/* After a refusal: one error naming the invariant, nothing written. */
+static void
+inv_after(struct db *db, const char *path, const char *what,
+    const char *invariant)
+{
+	OK(priv_db_failed(), "%s: the run's database has failed", what);
+	OK(!db_in_transaction(db), "%s: rolled back", what);
+	IS_REFUSED(rq_commit(db), what);
+	IS_INT(log_count("|database|ERROR: refusing the engine's request: "),
+	    1, what);
+	OK(log_count(invariant) == 1, "%s: the error names the invariant "
+	    "(%s): %s", what, invariant, logbuf);
+	db_close(db);
+	IS_INT(file_int(path, "SELECT UIDNEXT FROM local WHERE idx = 1"), 10,
+	    what);
+	IS_INT(file_int(path, "SELECT UIDNEXT FROM remote WHERE idx = 1"), 20,
+	    what);
+	IS_INT(file_int(path, "SELECT HIGHESTMODSEQ FROM local WHERE idx = 1"),
+	    100, what);
+	IS_INT(file_int(path, "SELECT HIGHESTMODSEQ FROM remote WHERE "
+	    "idx = 1"), 200, what);
+	IS_INT(file_int(path, "SELECT count(*) FROM mapping"), 5, what);
+}
+
+/* §5.3: out-of-order requests refused, legitimate orders accepted. */
+static void
+test_invariants(void)
+{
+	struct db	*db;
+	const char	*path;
+	static const struct {
+		const char	*name;
+		uint32_t	 which, lnext, rnext;
+		uint64_t	 lhms, rhms;
+		const char	*invariant;
+	} back[] = {
+		{ "local UIDNEXT back", DB_SET_UIDNEXT_LOCAL, 9, 0, 0, 0,
+		    "local UIDNEXT 10 -> 9" },
+		{ "remote UIDNEXT back", DB_SET_UIDNEXT_REMOTE, 0, 19, 0, 0,
+		    "remote UIDNEXT 20 -> 19" },
+		{ "local HIGHESTMODSEQ back", DB_SET_MODSEQ_LOCAL, 0, 0, 99,
+		    0, "local HIGHESTMODSEQ 100 -> 99" },
+		{ "remote HIGHESTMODSEQ back", DB_SET_MODSEQ_REMOTE, 0, 0, 0,
+		    1, "remote HIGHESTMODSEQ 200 -> 1" },
+		{ "all, one back", ALL_SET, 11, 0, 101, 201,
+		    "remote UIDNEXT 20 -> 0" },
+	};
+	size_t		 i;
+	char		 name[64];
+
+	for (i = 0; i < sizeof(back) / sizeof(back[0]); i++) {
+		snprintf(name, sizeof(name), "inv%zu.db", i);
+		if ((db = inv_open(name)) == NULL) {
+			OK(0, "%s: setup", back[i].name);
+			continue;
+		}
+		path = tpath(name);
+		/* An uncommitted row before it goes too. */
+		IS_OK(rq_map_add(db, 1, 6, 1, 0), back[i].name);
+		IS_REFUSED(rq_state_set4(db, 1, back[i].which, back[i].lnext,
+		    back[i].lhms, back[i].rnext, back[i].rhms), back[i].name);
+		inv_after(db, path, back[i].name, back[i].invariant);
+		OK(log_count("mailbox box (index 1)") == 1,
+		    "%s: the error names the mailbox", back[i].name);
+	}
+
+	/* Mapped UIDs lie below the UIDNEXT stored, checked at COMMIT. */
+	if ((db = inv_open("map-above.db")) != NULL) {
+		path = tpath("map-above.db");
+		IS_OK(rq_state_set4(db, 1, ALL_SET, 10, 100, 20, 200),
+		    "map above: UIDNEXT unchanged");
+		IS_OK(rq_map_add(db, 1, 0, 0, 1, (uint32_t)9, (uint32_t)25),
+		    "map above: MAP_ADD (9,25) after it, same transaction");
+		IS_REFUSED(rq_commit(db), "map above: its COMMIT");
+		inv_after(db, path, "map above", "remote UID 25 mapped, "
+		    "remote UIDNEXT 20");
+	} else
+		OK(0, "map above: setup");
+	if ((db = inv_open("map-above2.db")) != NULL) {
+		path = tpath("map-above2.db");
+		IS_OK(rq_map_add(db, 1, 0, 0, 1, (uint32_t)12, (uint32_t)19),
+		    "map above 2: MAP_ADD (12,19)");
+		IS_OK(rq_state_set4(db, 1, DB_SET_UIDNEXT_LOCAL, 12, 0, 0, 0),
+		    "map above 2: local UIDNEXT 12");
+		IS_REFUSED(rq_commit(db), "map above 2: its COMMIT");
+		inv_after(db, path, "map above 2", "local UID 12 mapped, "
+		    "local UIDNEXT 12");
+	} else
+		OK(0, "map above 2: setup");
+
+	/* A mapping for a mailbox without state, or an unknown one. */
+	if ((db = inv_open("nostate.db")) != NULL) {
+		path = tpath("nostate.db");
+		IS_OK(rq_mailbox_add(db, "new"), "no state: MAILBOX_ADD");
+		IS_REFUSED(rq_map_add(db, 2, 1, 1, 0), "no state: MAP_ADD");
+		inv_after(db, path, "no state", "no mapping for a mailbox "
+		    "without state: mailbox new (index 2)");
+		IS_INT(file_int(path, "SELECT count(*) FROM mailboxes"), 1,
+		    "no state: the uncommitted mailbox is undone");
+	} else
+		OK(0, "no state: setup");
+	if ((db = inv_open("nostate2.db")) != NULL) {
+		path = tpath("nostate2.db");
+		IS_OK(rq_mailbox_add(db, "new"), "no state 2: MAILBOX_ADD");
+		IS_REFUSED(rq_state_set4(db, 2, ALL_SET, 1, 1, 1, 1),
+		    "no state 2: STATE_SET");
+		inv_after(db, path, "no state 2", "mailbox new (index 2) has "
+		    "no state");
+	} else
+		OK(0, "no state 2: setup");
+	if ((db = inv_open("unknown.db")) != NULL) {
+		path = tpath("unknown.db");
+		IS_REFUSED(rq_state_set4(db, 7, ALL_SET, 30, 300, 30, 300),
+		    "unknown: STATE_SET idx 7");
+		inv_after(db, path, "unknown", "unknown mailbox index 7");
+	} else
+		OK(0, "unknown: setup");
+
+	/* Malformed requests: broken, nothing done, no answer needed. */
+	if ((db = inv_open("malformed.db")) != NULL) {
+		unsigned char	junk[64];
+		uint32_t	types[] = { IMSG_DB_STATE_SET, IMSG_DB_MAP_ADD,
+				    IMSG_DB_MAP_DEL, IMSG_DB_STATE_INIT,
+				    IMSG_DB_MAILBOX_ADD, IMSG_DB_SUBSCRIBE,
+				    IMSG_DB_MIGRATE, IMSG_DB_RENAME,
+				    IMSG_DB_COMMIT, IMSG_DB_MAP_LOAD };
+		size_t		k;
+
+		path = tpath("malformed.db");
+		memset(junk, 0xff, sizeof(junk));
+		for (k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+			OK(rq_raw(db, types[k], junk, 3) != NULL,
+			    "malformed: short %s is broken",
+			    ipc_type_name(types[k]));
+		/* STATE_SET with which 0, and with an unknown bit. */
+		memset(junk, 0, sizeof(junk));
+		junk[0] = 1;
+		OK(rq_raw(db, IMSG_DB_STATE_SET, junk, 36) != NULL,
+		    "malformed: STATE_SET which 0 is broken");
+		junk[8] = 0x10;
+		OK(rq_raw(db, IMSG_DB_STATE_SET, junk, 36) != NULL,
+		    "malformed: STATE_SET which 0x10 is broken");
+		/* MAP_ADD claiming more pairs than it holds. */
+		junk[8] = 3;
+		OK(rq_raw(db, IMSG_DB_MAP_ADD, junk, 12 + 16) != NULL,
+		    "malformed: MAP_ADD 3 pairs in 16 bytes is broken");
+		OK(!db_in_transaction(db), "malformed: nothing written");
+		db_close(db);
+		IS_INT(file_int(path, "SELECT UIDNEXT FROM local WHERE "
+		    "idx = 1"), 10, "malformed: state unchanged");
+		IS_INT(file_int(path, "SELECT count(*) FROM mapping"), 5,
+		    "malformed: mapping unchanged");
+	} else
+		OK(0, "malformed: setup");
+
+	/* Legitimate orders (§5.4) pass. */
+	if ((db = inv_open("legit.db")) != NULL) {
+		path = tpath("legit.db");
+		/* An APPEND batch beyond UIDNEXT, committed first. */
+		IS_OK(rq_map_add(db, 1, 10, 3, 0), "legit: batch 10:12");
+		IS_OK(rq_commit(db), "legit: its COMMIT (rows beyond UIDNEXT)");
+		/* The known-messages pass: HIGHESTMODSEQs only. */
+		IS_OK(rq_state_set4(db, 1, DB_SET_MODSEQ_LOCAL |
+		    DB_SET_MODSEQ_REMOTE, 0, 150, 0, 250), "legit: modseqs");
+		IS_OK(rq_commit(db), "legit: COMMIT");
+		/* The end of the sync: UIDNEXT past the batch. */
+		IS_OK(rq_state_set4(db, 1, ALL_SET, 13, 150, 23, 250),
+		    "legit: UIDNEXTs past the batch");
+		IS_OK(rq_commit(db), "legit: COMMIT");
+		/* Unchanged values are not backwards. */
+		IS_OK(rq_state_set4(db, 1, ALL_SET, 13, 150, 23, 250),
+		    "legit: same values again");
+		IS_OK(rq_commit(db), "legit: COMMIT");
+		/* A new mailbox in the same transaction as its first rows. */
+		IS_OK(rq_mailbox_add(db, "new"), "legit: MAILBOX_ADD");
+		IS_OK(rq_state_init(db, 2), "legit: STATE_INIT");
+		IS_OK(rq_map_add(db, 2, 1, 2, 0), "legit: MAP_ADD 1:2");
+		IS_OK(rq_state_set4(db, 2, ALL_SET, 3, 5, 3, 5),
+		    "legit: its UIDNEXTs");
+		IS_OK(rq_commit(db), "legit: COMMIT");
+		OK(!priv_db_failed(), "legit: no failure");
+		IS_INT(log_count("ERROR"), 0, "legit: no error logged");
+		db_close(db);
+		IS_INT(file_int(path, "SELECT UIDNEXT FROM remote WHERE "
+		    "idx = 1"), 23, "legit: remote UIDNEXT stored");
+		IS_INT(file_int(path, "SELECT count(*) FROM mapping"), 10,
+		    "legit: every row stored");
+	} else
+		OK(0, "legit: setup");
+}
+
 int
 main(void)
 {
@@ -474,6 +734,7 @@ main(void)
 	test_constraint();
 	test_full();
 	test_refused();
+	test_invariants();
 
 	chan_close();
 	if (tap_failed == 0) {

@@ -1,0 +1,112 @@
+/*
+ * libFuzzer target for the unpackers of IPC payloads that a process
+ * receives from another: the input's first byte picks the message, the
+ * rest is its payload.
+ *
+ *	0 IMSG_LOG		priv, from a net or the engine
+ *				(logsink_imsg(), priv/logsink.c)
+ *	1 IMSG_NET_STATS	priv, from a net (priv/priv_net.c)
+ *	2 IMSG_IMAP_FETCH_ITEM	the engine, from a net
+ *				(fitem_decode(), engine/fitem.c)
+ *	3 IMSG_ENGINE_CONF	the engine, from priv (engine/engine.c)
+ *	4 IMSG_NET_CONF		a net, from priv (net/net.c)
+ *
+ * A payload outside the catalogue's length bounds never reaches an
+ * unpacker (ipc_get() refuses it; fuzz_ipc_frame covers that), so such
+ * inputs are skipped.  The database requests (fuzz_priv_db) and the
+ * engine's IMAP requests to a net (fuzz_net_ops) have their own targets.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "logsink.h"
+#include "priv_net.h"
+#include "eng.h"
+#include "imap_proto.h"
+#include "fuzz_common.h"
+
+int	fuzz_eng_conf(const struct ipc_msg *);
+int	fuzz_net_conf(const struct ipc_msg *);
+
+static const uint32_t types[] = {
+	IMSG_LOG, IMSG_NET_STATS, IMSG_IMAP_FETCH_ITEM, IMSG_ENGINE_CONF,
+	IMSG_NET_CONF,
+};
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct ipc_catalogue_entry *e;
+	struct ipc_msg	 msg;
+	struct fitem	 fi;
+	uint8_t		 sel;
+	volatile size_t	 n = 0;
+
+	if (size < 1)
+		return 0;
+	sel = data[0] % (sizeof(types) / sizeof(types[0]));
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.type = types[sel];
+	msg.fd = -1;
+	msg.len = size - 1;
+	msg.hdr.len = (uint32_t)msg.len;
+	e = ipc_catalogue(msg.hdr.type);
+	if (msg.len < e->minlen || msg.len > e->maxlen)
+		return 0;
+	/* A copy of its own size, as ipc_get() hands out. */
+	if (msg.len > 0) {
+		if ((msg.data = malloc(msg.len)) == NULL)
+			abort();
+		memcpy(msg.data, data + 1, msg.len);
+	}
+	switch (msg.hdr.type) {
+	case IMSG_LOG:
+		(void)logsink_imsg(&msg, logsink_names(PROC_NET,
+		    data[0] & 0x80 ? SIDE_REMOTE : SIDE_LOCAL));
+		(void)logsink_imsg(&msg, logsink_names(PROC_ENGINE,
+		    SIDE_NONE));
+		break;
+	case IMSG_NET_STATS:
+		priv_net_init(0);
+		if (priv_net_stats(SIDE_LOCAL, &msg) == NULL &&
+		    priv_net_stats(SIDE_LOCAL, &msg) == NULL)
+			abort();	/* sent twice must be refused */
+		break;
+	case IMSG_IMAP_FETCH_ITEM:
+		if (fitem_decode(&msg, &fi) == 0) {
+			if ((fi.flags != NULL) != !!(fi.mask &
+			    IMAP_FETCH_FLAGS) || (fi.cont && fi.mask &
+			    IMAP_FETCH_BODY))
+				abort();
+			n += fi.flags != NULL ? strlen(fi.flags) : 0;
+			n += fi.date != NULL ? strlen(fi.date) : 0;
+			n += fi.env != NULL ? strlen(fi.env) : 0;
+			fitem_free(&fi);
+		} else if (fi.flags != NULL || fi.date != NULL ||
+		    fi.env != NULL)
+			abort();
+		break;
+	case IMSG_ENGINE_CONF:
+		(void)fuzz_eng_conf(&msg);
+		break;
+	case IMSG_NET_CONF:
+		(void)fuzz_net_conf(&msg);
+		break;
+	}
+	ipc_msg_free(&msg);
+	(void)n;
+	return 0;
+}
+
+int	LLVMFuzzerInitialize(int *, char ***);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	/* The sink: lines go nowhere, but are formatted with a prefix. */
+	(void)logsink_init("%?n?%?m?%n(%m)&%n?: ?", 0, 2, NULL);
+	log_set_sink(fuzz_sink);
+	return 0;
+}
