@@ -262,6 +262,61 @@ t_expect_match "$(grep -F 'interimap/engine[' "$SLOG" | grep -F ' APPEND ' |
 t_expect_match "$(grep -F ': Added ' "$SLOG" | head -n 1)" '^<22>' \
     "an informational line is mail.info (22)"
 
+# ---- --delete: DELETE on each server, the database row --------------------
+
+run_ours --audit --config="$CONF" --delete Projects
+t_expect_eq "$OURS_RC" 0 "--delete Projects"
+E3=$T/run3.err
+cp "$T/ours.err" "$E3"
+for side in local remote; do
+	t_expect_match "$(cat "$E3")" \
+	    "\\[engine\\] $side\\(Projects\\): AUDIT\\[engine\\] DELETE" \
+	    "--delete: DELETE on $side"
+done
+t_expect_match "$(cat "$E3")" \
+    '\[priv\] database: AUDIT\[priv\] DB delete idx=[0-9]+' \
+    "--delete: the database row"
+
+# ---- a TLS connection: version, cipher, verification, pin, login -----------
+
+dovecot_server tls || { t_fail "dovecot_server tls"; t_done; }
+fp=$(cert_spki_sha256 "$DOVECOT_TLS_CERT")
+tl2=$(dovecot_tunnel local2) || { t_fail "dovecot_tunnel local2"; t_done; }
+write_config "$T/tls.conf" <<EOF
+database = $T/tls.db
+log-prefix = [%p] %?n?%?m?%n(%m)&%n?: ?
+
+[local]
+type = tunnel
+command = $tl2
+
+[remote]
+type = imaps
+host = localhost
+port = $DOVECOT_TLS_IMAPS_PORT
+SSL_CAfile = $DOVECOT_TLS_CERT
+SSL_fingerprint = sha256\$$fp
+username = $DOVECOT_TLS_USER
+password = $DOVECOT_TLS_PASS
+EOF
+run_ours --audit --config="$T/tls.conf"
+t_expect_eq "$OURS_RC" 0 "a sync over IMAPS"
+net=$(lines_of "$T/ours.err" 'net(remote)')
+t_log "$net"
+t_expect_match "$net" \
+    'AUDIT\[net\(remote\)\] CONNECT type=imaps host=localhost' \
+    "IMAPS: the server"
+t_expect_match "$net" "AUDIT\\[net\\(remote\\)\\] TLS pin=sha256\\\$$fp" \
+    "IMAPS: the pin that matched"
+t_expect_match "$net" \
+    'AUDIT\[net\(remote\)\] TLS host=localhost version=TLSv1\.[23] cipher=[A-Za-z0-9_-]+ verify=chain' \
+    "IMAPS: TLS version, cipher, verification"
+t_expect_match "$net" \
+    "AUDIT\\[net\\(remote\\)\\] AUTH mechanism=[A-Z0-9-]+ user=$DOVECOT_TLS_USER\$" \
+    "IMAPS: the mechanism and the user"
+t_expect_eq "$(grep -c -F "$DOVECOT_TLS_PASS" "$T/ours.err")" 0 \
+    "no password in the log"
+
 # ---- without --audit: the reference's output -------------------------------
 
 mail_store remote INBOX 1 + '\Seen'

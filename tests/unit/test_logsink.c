@@ -886,6 +886,37 @@ test_syslog(void)
 	    "mailbox");
 	logsink_close();
 
+	/* Under systemd, stderr that is the journal gets nothing twice. */
+	cap_start();
+	{
+		struct stat st;
+		char js[64];
+
+		OK(fstat(STDERR_FILENO, &st) == 0, "fstat stderr");
+		(void)snprintf(js, sizeof(js), "%llu:%llu",
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
+		OK(setenv("JOURNAL_STREAM", js, 1) == 0, "JOURNAL_STREAM");
+	}
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	OK(logsink_config(1, LOGSINK_JOURNAL, path, 2) == 0, "journal on");
+	logsink_emit(LOG_LVL_AUDIT, "local", "INBOX", "APPEND uid=1");
+	logsink_close();
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	OK(logsink_config(0, LOGSINK_SYSLOG, path, 2) == 0, "syslog on");
+	logsink_emit(LOG_LVL_NOTICE, "", NULL, "syslog keeps stderr");
+	logsink_close();
+	(void)unsetenv("JOURNAL_STREAM");
+	out = cap_end();
+	is_text(out, "syslog keeps stderr\n",
+	    "stderr that is the journal: not written to as well");
+	free(out);
+	d = dgram_recv(fd);
+	OK(strncmp(d, "MESSAGE=local(INBOX): AUDIT[priv] APPEND uid=1\n",
+	    47) == 0 && strstr(d, "\nINTERIMAP_AUDIT=1\n") != NULL,
+	    "the audit line went to the journal: %s", d);
+	(void)dgram_recv(fd);
+
 	/* Nobody listening: the line still reaches stderr, one warning. */
 	(void)close(fd);
 	(void)unlink(path);
