@@ -44,6 +44,7 @@
 #include "proc.h"
 
 #define LOGSINK_DEFAULT_FMT	"%?n?%?m?%n(%m)&%n?: ?"
+#define LOGSINK_SYSLOG_WAIT	2	/* seconds a slow receiver is waited */
 
 static struct {
 	char	*fmt;		/* NULL: no prefix (before logsink_init) */
@@ -444,6 +445,7 @@ stderr_is_journal(void)
 int
 logsink_config(int audit, int mode, const char *sock, int facility)
 {
+	struct timeval tv;
 	const char *path;
 
 	ls.audit = audit;
@@ -475,6 +477,9 @@ logsink_config(int audit, int mode, const char *sock, int facility)
 		ls.sl_mode = LOGSINK_SYSLOG_NONE;
 		return -1;
 	}
+	tv.tv_sec = LOGSINK_SYSLOG_WAIT;
+	tv.tv_usec = 0;
+	(void)setsockopt(ls.sl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (mode == LOGSINK_JOURNAL)
 		ls.sl_nostderr = stderr_is_journal();
 	return 0;
@@ -563,9 +568,20 @@ syslog_send(int level, const char *name, const char *mailbox,
 		lstr_add(&b, hdr, strlen(hdr));
 		lstr_add(&b, line, strlen(line));
 	}
-	if (sendto(ls.sl_fd, b.s, b.len, MSG_DONTWAIT | MSG_NOSIGNAL,
-	    (struct sockaddr *)&ls.sl_addr, sizeof(ls.sl_addr)) == -1)
-		syslog_warn(strerror(errno));
+	/*
+	 * A receiver that falls behind is waited for (SO_SNDTIMEO), as
+	 * syslog(3) would, but not forever: once a line is lost, the rest
+	 * of the run goes on without waiting.
+	 */
+	while (sendto(ls.sl_fd, b.s, b.len, MSG_NOSIGNAL |
+	    (ls.sl_warned ? MSG_DONTWAIT : 0), (struct sockaddr *)&ls.sl_addr,
+	    sizeof(ls.sl_addr)) == -1) {
+		if (errno == EINTR)
+			continue;
+		syslog_warn(errno == EAGAIN ? "the receiver does not keep up, "
+		    "lines lost" : strerror(errno));
+		break;
+	}
 	free(b.s);
 }
 

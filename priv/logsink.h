@@ -31,8 +31,9 @@ int	 logsink_init(const char *, int, int, const char *);
  * audit lines shown (1) or dropped (0); mode LOGSINK_*; socket NULL for
  * the mode's default; facility the syslog code (LOG_MAIL >> 3 = 2...).
  * 0, or -1 (logged) if the socket cannot be made (nothing goes to
- * syslog then).  A line the receiver does not take is lost, with one
- * warning on stderr per run.
+ * syslog then).  A slow receiver is waited for, 2 seconds at most; a
+ * line it does not take is lost, with one warning on stderr per run,
+ * and from then on no line waits.
  */
 int	 logsink_config(int, int, const char *, int);
 /* The log_sink_fn installed with log_set_sink(). */

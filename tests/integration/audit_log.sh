@@ -317,6 +317,75 @@ t_expect_match "$net" \
 t_expect_eq "$(grep -c -F "$DOVECOT_TLS_PASS" "$T/ours.err")" 0 \
     "no password in the log"
 
+# ---- a real journal: systemd-journald in a namespace of its own ------------
+#
+# Root and systemd-journald are needed (journald makes its sockets under
+# /run/systemd/journal.NAMESPACE/); elsewhere tests/unit/test_logsink.c
+# checks the datagrams.  The namespace, its sockets and its files are
+# removed at the end.
+
+JD=/lib/systemd/systemd-journald
+NS=interimap-audit-$$
+JDIR=/run/systemd/journal.$NS
+if [ "$(id -u)" = 0 ] && [ -x "$JD" ] && command -v journalctl >/dev/null
+then
+	"$JD" "$NS" >"$T/journald.log" 2>&1 &
+	jpid=$!
+	t_track_pid "$jpid"
+	for _ in $(seq 50); do
+		[ -S "$JDIR/socket" ] && break
+		sleep 0.1
+	done
+	if [ -S "$JDIR/socket" ]; then
+		write_config "$T/journal.conf" <<EOF
+database = $T/audit.db
+audit = yes
+log-syslog = journal
+log-syslog-socket = $JDIR/socket
+
+[local]
+type = tunnel
+command = $tl
+
+[remote]
+type = tunnel
+command = $tr
+EOF
+		mail_store local INBOX 1 + '\Answered'
+		run_ours --config="$T/journal.conf"
+		t_expect_eq "$OURS_RC" 0 "a run logging to the journal"
+		jc() { journalctl --namespace="$NS" --no-pager "$@" 2>/dev/null; }
+		for _ in $(seq 50); do
+			jc -F SYSLOG_IDENTIFIER | grep -q 'interimap/priv' &&
+			    jc -t interimap/priv -o cat | grep -q 'END engine' &&
+			    break
+			sleep 0.1
+		done
+		t_expect_eq "$(jc -F SYSLOG_IDENTIFIER | grep '^interimap' |
+		    sort | tr '\n' ' ')" \
+		    "interimap/engine interimap/net(local) interimap/net(remote) interimap/priv " \
+		    "journal: one identifier per process"
+		t_expect_eq "$(jc -t 'interimap/net(remote)' -o cat |
+		    grep -vc '^remote: ')" 0 \
+		    "journalctl -t 'interimap/net(remote)': that process only"
+		t_expect_match "$(jc -t 'interimap/net(remote)' -o cat)" \
+		    'remote: AUDIT\[net\(remote\)\] CONNECT type=tunnel' \
+		    "journalctl -t 'interimap/net(remote)': its audit lines"
+		t_expect_eq "$(jc INTERIMAP_AUDIT=1 INTERIMAP_PROCESS=engine \
+		    INTERIMAP_PEER=remote INTERIMAP_MAILBOX=INBOX -o cat)" \
+		    'remote(INBOX): AUDIT[engine] STORE uids=4 flags=(\Answered \Flagged \Seen)' \
+		    "journal fields: process, peer, mailbox, audit"
+		kill "$jpid" 2>/dev/null
+		wait "$jpid" 2>/dev/null
+	else
+		t_log "systemd-journald $NS did not start: journal part skipped"
+		kill "$jpid" 2>/dev/null
+	fi
+	rm -rf "$JDIR" /var/log/journal/*."$NS" /run/log/journal/*."$NS"
+else
+	t_log "not root or no systemd-journald: the journal part skipped"
+fi
+
 # ---- without --audit: the reference's output -------------------------------
 
 mail_store remote INBOX 1 + '\Seen'
