@@ -42,7 +42,7 @@ struct conf {
 	char			*logfile;	/* NULL: stderr only */
 	char			*log_prefix;	/* never NULL */
 	int			 audit;		/* audit = yes */
-	int			 log_syslog;	/* LOGSINK_SYSLOG_* (logsink.h) */
+	int			 log_syslog;	/* LOGSINK_* (logsink.h) */
 	int			 log_syslog_facility; /* syslog code, e.g. 2 */
 	char			*log_syslog_socket; /* NULL: the default */
 	struct conf_pattern	*list_mailbox;	/* NULL if unset */

@@ -403,8 +403,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
-		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB subscribe idx=%llu "
-		    "subscribed=%u", (unsigned long long)idx, u32);
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB subscribe "
+		    "idx=%llu subscribed=%u", (unsigned long long)idx, u32);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
 
@@ -426,8 +426,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
-		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB state-init idx=%llu "
-		    "uidvalidity=%u,%u", (unsigned long long)idx,
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB state-init "
+		    "idx=%llu uidvalidity=%u,%u", (unsigned long long)idx,
 		    st[0].uidvalidity, st[1].uidvalidity);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
@@ -466,8 +466,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 				return NULL;
 			}
 		}
-		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB state-set idx=%llu "
-		    "which=0x%x uidnext=%u,%u modseq=%llu,%llu",
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB state-set "
+		    "idx=%llu which=0x%x uidnext=%u,%u modseq=%llu,%llu",
 		    (unsigned long long)idx, which, st[0].uidnext,
 		    st[1].uidnext, (unsigned long long)st[0].highestmodseq,
 		    (unsigned long long)st[1].highestmodseq);
@@ -570,7 +570,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
-		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB rename rows=%d", k);
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB rename rows=%d",
+		    k);
 		priv_db_result(chan, DB_RESULT_OK, (uint64_t)k, NULL);
 		return NULL;
 
