@@ -376,7 +376,8 @@ imap_conn_start(struct imap_conn *c, int fd)
 	c->phase_start = c->last_io = c->last_recv = conn_now();
 	audit("CONNECT type=%s host=%s", c->conf.type == IMAP_TYPE_IMAPS ?
 	    "imaps" : c->conf.type == IMAP_TYPE_IMAP ? "imap" : "tunnel",
-	    c->conf.host != NULL ? c->conf.host : "-");
+	    c->conf.host != NULL && c->conf.type != IMAP_TYPE_TUNNEL ?
+	    c->conf.host : "-");
 	if (c->conf.type == IMAP_TYPE_IMAPS) {
 		if (stream_start_tls(c->stream, c->conf.tls,
 		    c->conf.host) == -1)
