@@ -63,6 +63,8 @@ xfer_msg_start(struct xfer *x, const char *flags, const char *date,
 	if (x->restore)
 		modtab_put(&x->copied, x->uid, modseq, flags_sorted(flags));
 	uidvec_push(&b->suids, x->uid);
+	uidvec_push(&b->ssizes, x->size > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)x->size);
 	b->bytes += x->size;
 	b->n++;
 }
@@ -145,6 +147,11 @@ batch_done(struct req *r)
 		free(sl);
 		free(tl);
 	}
+	for (i = 0; i < tu.n; i++)
+		jlog(j, LOG_LVL_AUDIT, t->name, mb->srv[t->side], "APPEND "
+		    "uid=%u from=%s:%u size=%u", tu.v[i], e->peer[t->side ==
+		    SIDE_LOCAL ? SIDE_REMOTE : SIDE_LOCAL].name, b->suids.v[i],
+		    i < b->ssizes.n ? b->ssizes.v[i] : 0);
 	lu = t->side == SIDE_LOCAL ? tu.v : b->suids.v;
 	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
 	for (i = 0; i < tu.n; i++) {
@@ -162,5 +169,6 @@ batch_done(struct req *r)
 	x->ntuids += tu.n;
 	uidvec_free(&tu);
 	uidvec_free(&b->suids);
+	uidvec_free(&b->ssizes);
 	free(b);
 }

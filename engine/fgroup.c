@@ -147,6 +147,12 @@ fgroups_finish(struct job *j, struct peer *p, struct fgroups *gs)
 				uidvec_push(&ok, uid);
 			}
 		}
+		if (ok.n > 0) {
+			set = uid_compact_set(ok.v, ok.n);
+			jlog(j, LOG_LVL_AUDIT, p->name, j->mb->srv[p->side],
+			    "STORE uids=%s flags=(%s)", set, flags);
+			free(set);
+		}
 		if (ok.n > 0 && !j->e->quiet) {
 			set = uid_compact_set(ok.v, ok.n);
 			jlog(j, LOG_LVL_INFO, p->name, j->mb->srv[p->side],

@@ -369,6 +369,12 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 	}
 	/* VANISHED minus ours: the rest stays for the next pull. */
 	uidranges_minus(&ms->vanished, gone.v, gone.n);
+	if (gone.n > 0) {
+		set = uid_compact_set(gone.v, gone.n);
+		jlog(j, LOG_LVL_AUDIT, p->name, j->mb->srv[s], "EXPUNGE "
+		    "uids=%s", set);
+		free(set);
+	}
 	if (gone.n > 0 && !j->e->quiet) {
 		set = uid_compact_set(gone.v, gone.n);
 		jlog(j, LOG_LVL_INFO, p->name, j->mb->srv[s], "Removed %zu "

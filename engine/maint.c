@@ -276,6 +276,9 @@ maint_server_result(struct eng *e)
 	else
 		log_msg(LOG_LVL_INFO, p->name, NULL, "Renamed mailbox %s to %s",
 		    a->srv[maint.side], maint.arg[1].srv[maint.side]);
+	log_msg(LOG_LVL_AUDIT, p->name, a->srv[maint.side], "%s%s",
+	    *verb == 'd' ? "DELETE" : "RENAME to=",
+	    *verb == 'd' ? "" : maint.arg[1].srv[maint.side]);
 }
 
 /* The database's change and its commit, in one go (priv keeps order). */

@@ -148,6 +148,8 @@ mbox_sub_result(struct eng *e, struct peer *p, const struct opres *o,
 		eng_fail(e, EXIT_FAIL, p->name, NULL, "%s %s",
 		    mbox_status_name(o->status), o->text);
 	log_msg(LOG_LVL_INFO, p->name, NULL, "%s to %s", verb, name);
+	log_msg(LOG_LVL_AUDIT, p->name, name, "%s", *verb == 'S' ?
+	    "SUBSCRIBE" : "UNSUBSCRIBE");
 }
 
 /* The server commands' results, in mailbox order; the database. */
@@ -175,10 +177,12 @@ mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
 		p = &e->peer[s];
 		o = &pl->create[s];
 		if (o->sent) {
-			if (o->status == IMAP_DONE_OK)
+			if (o->status == IMAP_DONE_OK) {
 				log_msg(LOG_LVL_INFO, p->name, NULL,
 				    "Created mailbox %s", mb->srv[s]);
-			else
+				log_msg(LOG_LVL_AUDIT, p->name, mb->srv[s],
+				    "CREATE");
+			} else
 				log_msg(LOG_LVL_WARN, p->name, NULL,
 				    "WARNING: Couldn't create mailbox %s: "
 				    "%s %s", mb->srv[s],

@@ -41,6 +41,7 @@ struct batch {
 	struct xfer	*x;
 	struct req	*req;
 	struct uidvec	 suids;		/* source UIDs, in order */
+	struct uidvec	 ssizes;	/* their sizes (audit; capped) */
 	uint64_t	 bytes;
 	uint32_t	 n;
 };

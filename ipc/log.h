@@ -20,7 +20,9 @@ enum log_level {
 	LOG_LVL_NOTICE = 2,	/* never silenced (Created mailbox in db, ...) */
 	LOG_LVL_INFO = 3,	/* silenced by -q */
 	LOG_LVL_DEBUG = 4,	/* shown with --debug */
-	LOG_LVL_MAX = 4,
+	LOG_LVL_AUDIT = 5,	/* shown with --audit or audit = yes, not
+				 * silenced by -q; priv stamps the process */
+	LOG_LVL_MAX = 5,
 };
 
 /* The sink priv installs; children leave it NULL and set a channel. */
@@ -36,6 +38,11 @@ void	 log_set_name(const char *);
 const char *log_get_name(void);
 /* Default %m for the short forms below; NULL clears it. */
 void	 log_set_mailbox(const char *);
+/*
+ * Where a sink is installed (priv), LOG_LVL_AUDIT lines reach it only
+ * after log_set_audit(1); a child sends them always and priv filters.
+ */
+void	 log_set_audit(int);
 
 /*
  * log_msg(level, name, mailbox, fmt, ...): the text goes out as given (no
@@ -54,6 +61,12 @@ void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * An audit line (LOG_LVL_AUDIT) with the default name and mailbox: one
+ * change interimap made, "VERB key=value ...", never a message's content
+ * or a secret.  priv adds "AUDIT[process] " from the channel it came by.
+ */
+void	 audit(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * fatal: "ERROR: <text>: <strerror(errno)>", fatalx: "ERROR: <text>";

@@ -350,6 +350,10 @@ imap_conn_start(struct imap_conn *c, int fd)
 	if ((c->stream = stream_new(fd)) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
 	c->phase_start = c->last_io = c->last_recv = conn_now();
+	audit("CONNECT type=%s host=%s", c->conf.type == IMAP_TYPE_IMAPS ?
+	    "imaps" : c->conf.type == IMAP_TYPE_IMAP ? "imap" : "tunnel",
+	    c->conf.host != NULL && c->conf.type != IMAP_TYPE_TUNNEL ?
+	    c->conf.host : "-");
 	if (c->conf.type == IMAP_TYPE_IMAPS) {
 		if (stream_start_tls(c->stream, c->conf.tls,
 		    c->conf.host) == -1)
@@ -1077,6 +1081,7 @@ conn_greeting(struct imap_conn *c, const struct imap_resp *r)
 			    "plaintext connection? MiTM in action? Aborting, "
 			    "set \"STARTTLS = NO\" to ignore.");
 		c->authenticated = 1;
+		audit("AUTH mechanism=PREAUTH");
 	}
 	c->state = CONN_SETUP;
 	conn_setup(c);
@@ -1527,6 +1532,9 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			    EXIT_NET_LOST : EXIT_FAIL, "Authentication failed: ",
 			    r);
 		c->authenticated = 1;
+		audit("AUTH mechanism=%s user=%s", strncmp(cmd->name,
+		    "AUTHENTICATE ", 13) == 0 ? cmd->name + 13 : cmd->name,
+		    c->conf.username != NULL ? c->conf.username : "-");
 		if (r->cond.code.kind != IMAP_RC_CAPABILITY) {
 			strv_free(&c->caps, &c->ncaps);
 			c->caps_known = 0;

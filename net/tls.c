@@ -843,6 +843,7 @@ tls_check_leaf(struct tls_conn *c, X509 *cert)
 		if (log_debug_level() > 0)
 			log_notice("Peer certificate matches pinned SPKI "
 			    "digest %s", pin->text);
+		audit("TLS pin=%s", pin->text);
 		return 1;
 	}
 	log_warnx("Fingerprint doesn't match! MiTM in action?");
@@ -1092,6 +1093,9 @@ tls_conn_handshake(struct tls_conn *c, int *want, char *err, size_t errlen)
 			return -1;
 		}
 		c->done = 1;
+		audit("TLS host=%s version=%s cipher=%s verify=%s", c->host,
+		    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+		    c->ctx->verify ? "chain" : "none");
 		if (log_debug_level() > 0) {
 			log_notice("SSL protocol: %s (0x%x)",
 			    SSL_get_version(c->ssl),

@@ -41,6 +41,7 @@ enum opt_id {
 	O_DELETE,
 	O_RENAME,
 	O_VERSION,
+	O_AUDIT,
 };
 
 enum opt_kind {
@@ -68,6 +69,7 @@ static const struct {
 	{ "delete",	O_DELETE,	K_FLAG },
 	{ "rename",	O_RENAME,	K_FLAG },
 	{ "version",	O_VERSION,	K_FLAG },
+	{ "audit",	O_AUDIT,	K_FLAG },	/* ours */
 };
 #define NOPTS	(sizeof(cli_opts) / sizeof(cli_opts[0]))
 
@@ -268,6 +270,9 @@ cli_option(struct cli *cli, struct cli_state *st, size_t k,
 		break;
 	case O_HELP:
 		st->help = 1;
+		break;
+	case O_AUDIT:
+		cli->audit = 1;
 		break;
 	case O_NOTIFY:
 		cli->notify = 1;

@@ -22,6 +22,7 @@ struct cli {
 	int		 debug;		/* count */
 	int		 watch;		/* seconds; 0 = not watching */
 	int		 notify;
+	int		 audit;		/* --audit (ours) */
 	enum cli_command command;
 	char		**targets;	/* raw --target values (late check) */
 	int		 ntargets;

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -38,6 +39,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "conf_int.h"
+#include "logsink.h"
 #include "proxy.h"
 
 #define CONF_MAXSIZE		(16 * 1024 * 1024)
@@ -59,6 +61,7 @@ static char	*escape(const char *, size_t);
 static char	*shown_value(const struct ini_kv *);
 static void	section_free(struct conf_section *);
 static int	derive(struct conf *, const struct cli *);
+static int	conf_logging(struct conf *, const struct conf_section *);
 static void	dump_quoted(FILE *, const char *, size_t);
 static void	dump_section(FILE *, const char *, const struct conf_section *);
 
@@ -357,6 +360,58 @@ section_free(struct conf_section *s)
 }
 
 /* The settings the reference takes from the default section. */
+/*
+ * Ours: audit (YES/NO), log-syslog (no, yes, journal) and
+ * log-syslog-facility (a syslog facility's name, mail by default).
+ */
+static int
+conf_logging(struct conf *conf, const struct conf_section *def)
+{
+	static const struct {
+		const char	*name;
+		int		 code;
+	} fac[] = {
+		{ "kern", 0 }, { "user", 1 }, { "mail", 2 }, { "daemon", 3 },
+		{ "auth", 4 }, { "syslog", 5 }, { "lpr", 6 }, { "news", 7 },
+		{ "uucp", 8 }, { "cron", 9 }, { "authpriv", 10 }, { "ftp", 11 },
+		{ "local0", 16 }, { "local1", 17 }, { "local2", 18 },
+		{ "local3", 19 }, { "local4", 20 }, { "local5", 21 },
+		{ "local6", 22 }, { "local7", 23 },
+	};
+	const char *v;
+	size_t i;
+
+	conf->audit = conf_get_bool(def, "audit", 0);
+	conf->log_syslog = LOGSINK_SYSLOG_NONE;
+	if ((v = conf_get(def, "log-syslog")) != NULL) {
+		if (strcasecmp(v, "yes") == 0)
+			conf->log_syslog = LOGSINK_SYSLOG;
+		else if (strcasecmp(v, "journal") == 0)
+			conf->log_syslog = LOGSINK_JOURNAL;
+		else if (strcasecmp(v, "no") != 0) {
+			conf_error("%s:%d: Invalid option log-syslog = %s "
+			    "(no, yes or journal)", conf->path,
+			    conf_get_line(def, "log-syslog"), v);
+			return -1;
+		}
+	}
+	conf->log_syslog_facility = 2;
+	if ((v = conf_get(def, "log-syslog-facility")) != NULL) {
+		for (i = 0; i < sizeof(fac) / sizeof(fac[0]); i++)
+			if (strcasecmp(v, fac[i].name) == 0)
+				break;
+		if (i == sizeof(fac) / sizeof(fac[0])) {
+			conf_error("%s:%d: Invalid option log-syslog-facility "
+			    "= %s (a syslog facility: mail, user, daemon, "
+			    "local0...)", conf->path,
+			    conf_get_line(def, "log-syslog-facility"), v);
+			return -1;
+		}
+		conf->log_syslog_facility = fac[i].code;
+	}
+	return 0;
+}
+
 static int
 derive(struct conf *conf, const struct cli *cli)
 {
@@ -428,6 +483,11 @@ derive(struct conf *conf, const struct cli *cli)
 		goto nomem;
 	if ((v = conf_get(def, "logfile")) != NULL &&
 	    (conf->logfile = strdup(v)) == NULL)
+		goto nomem;
+	if (conf_logging(conf, def) == -1)
+		return -1;
+	if ((v = conf_get(def, "log-syslog-socket")) != NULL &&
+	    (conf->log_syslog_socket = strdup(v)) == NULL)
 		goto nomem;
 
 	/*
@@ -511,6 +571,7 @@ conf_free(struct conf *conf)
 	free(conf->database);
 	free(conf->logfile);
 	free(conf->log_prefix);
+	free(conf->log_syslog_socket);
 	conf_patterns_free(conf->list_mailbox, conf->nlist_mailbox);
 	free(conf->list_select_opts);
 	free(conf->ignore_mailbox);

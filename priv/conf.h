@@ -41,6 +41,10 @@ struct conf {
 	char			*database;	/* absolute path */
 	char			*logfile;	/* NULL: stderr only */
 	char			*log_prefix;	/* never NULL */
+	int			 audit;		/* audit = yes */
+	int			 log_syslog;	/* LOGSINK_* (logsink.h) */
+	int			 log_syslog_facility; /* syslog code, e.g. 2 */
+	char			*log_syslog_socket; /* NULL: the default */
 	struct conf_pattern	*list_mailbox;	/* NULL if unset */
 	size_t			 nlist_mailbox;
 	char			*list_select_opts; /* upper-cased; NULL */

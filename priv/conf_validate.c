@@ -64,6 +64,11 @@ static const struct {
 	{ "database",		R_NOCTRL1 },
 	{ "logfile",		R_LOGFILE },
 	{ "log-prefix",		R_NOCTRL0 },
+	/* Ours: audit lines, syslog and the journal. */
+	{ "audit",		R_BOOL },
+	{ "log-syslog",		R_NOCTRL1 },
+	{ "log-syslog-facility", R_NOCTRL1 },
+	{ "log-syslog-socket",	R_LOGFILE },
 	{ "list-reference",	R_TEXT0 },
 	{ "list-mailbox",	R_TEXT1 },
 	{ "list-select-opts",	R_SELECTOPTS },

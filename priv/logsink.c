@@ -3,9 +3,12 @@
  * logsink_emit(), which applies -q and --debug, expands the log-prefix and
  * writes to stderr and the logfile.
  *
- * The log-prefix language is the reference's:
+ * The log-prefix language is the reference's, and one escape of ours:
  *	%n  the name (local, remote, database, or empty)
  *	%m  the mailbox (or empty)
+ *	%p  the process the line came from (priv, engine, net(local),
+ *	    net(remote)), never empty: priv names it from the channel, the
+ *	    child does not (the reference leaves "%p" as it is)
  *	%%  a percent sign
  *	%?X?THEN?  %?X?THEN&ELSE?  THEN if %X is non-empty, else ELSE;
  *	    THEN and ELSE hold text, "%" followed by anything but "?",
@@ -14,11 +17,22 @@
  * left; then the escapes are undone; then %n, %m and %% are replaced in
  * one pass.  A malformed conditional stays as it is, and so does any
  * other %X.
+ *
+ * Besides stderr and the logfile, a line may go to syslog (RFC 3164
+ * datagrams on a unix socket, /dev/log by default) or to the journal
+ * (its native protocol), under the ident "interimap/PROCESS" so that
+ * `journalctl -t` or a syslog filter keeps one process's lines.  Audit
+ * lines (LOG_LVL_AUDIT) are shown only when asked for, whatever -q, as
+ * "AUDIT[PROCESS] " and the child's text.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +45,7 @@
 #include "proc.h"
 
 #define LOGSINK_DEFAULT_FMT	"%?n?%?m?%n(%m)&%n?: ?"
+#define LOGSINK_SYSLOG_WAIT	2	/* seconds a slow receiver is waited */
 
 static struct {
 	char	*fmt;		/* NULL: no prefix (before logsink_init) */
@@ -38,7 +53,16 @@ static struct {
 	int	 debug;
 	int	 fd;		/* the logfile, or -1 */
 	char	*path;		/* its name, for logsink_reopen() */
-} ls = { NULL, 0, 0, -1, NULL };
+	int	 audit;		/* LOG_LVL_AUDIT lines shown */
+	const char *proc;	/* the line's process: NULL is priv */
+	int	 sl_mode;	/* LOGSINK_SYSLOG_* */
+	int	 sl_fd;		/* the datagram socket, or -1 */
+	struct sockaddr_un sl_addr;
+	int	 sl_facility;
+	int	 sl_warned;	/* one complaint per run */
+	int	 sl_nostderr;	/* stderr is the journal we write to */
+} ls = { NULL, 0, 0, -1, NULL, 0, NULL, LOGSINK_SYSLOG_NONE, -1,
+    { 0 }, 0, 0, 0 };
 
 /* A growing string; allocation failure is fatal. */
 struct lstr {
@@ -63,7 +87,11 @@ static size_t	pfx_body(const char *, size_t, size_t, int);
 static int	pfx_cond(const char *, size_t, size_t, int,
 		    struct pfx_match *);
 static int	pfx_isalpha(int);
-static char	*pfx_expand(const char *, const char *, const char *);
+static char	*pfx_expand(const char *, const char *, const char *,
+		    const char *);
+static void	syslog_send(int, const char *, const char *, const char *,
+		    const char *);
+static int	stderr_is_journal(void);
 static void	neutralise(char *, size_t);
 static void	write_all(int, const char *, size_t);
 static void	logsink_date(char *, size_t);
@@ -168,7 +196,8 @@ pfx_cond(const char *s, size_t n, size_t i, int depth, struct pfx_match *m)
 
 /* The three passes described at the top; caller frees. */
 static char *
-pfx_expand(const char *fmt, const char *name, const char *mailbox)
+pfx_expand(const char *fmt, const char *name, const char *mailbox,
+    const char *proc)
 {
 	struct lstr cur = { NULL, 0, 0 }, next;
 	struct pfx_match m;
@@ -188,7 +217,7 @@ pfx_expand(const char *fmt, const char *name, const char *mailbox)
 				continue;
 			}
 			val = m.var == 'n' ? name : m.var == 'm' ? mailbox :
-			    NULL;
+			    m.var == 'p' ? proc : NULL;
 			if (val != NULL && *val != '\0')
 				lstr_add(&next, cur.s + m.then0,
 				    m.then1 - m.then0);
@@ -231,6 +260,9 @@ pfx_expand(const char *fmt, const char *name, const char *mailbox)
 			case 'm':
 				val = mailbox != NULL ? mailbox : "";
 				break;
+			case 'p':
+				val = proc != NULL ? proc : "";
+				break;
 			}
 			if (val != NULL) {
 				lstr_add(&next, val, strlen(val));
@@ -248,7 +280,15 @@ char *
 logsink_prefix(const char *fmt, const char *name, const char *mailbox)
 {
 	return pfx_expand(fmt == NULL ? LOGSINK_DEFAULT_FMT : fmt, name,
-	    mailbox);
+	    mailbox, "priv");
+}
+
+char *
+logsink_prefix_proc(const char *fmt, const char *name, const char *mailbox,
+    const char *proc)
+{
+	return pfx_expand(fmt == NULL ? LOGSINK_DEFAULT_FMT : fmt, name,
+	    mailbox, proc);
 }
 
 /*
@@ -366,6 +406,184 @@ logsink_close(void)
 	free(ls.path);
 	ls.path = NULL;
 	ls.quiet = ls.debug = 0;
+	if (ls.sl_fd != -1)
+		(void)close(ls.sl_fd);
+	ls.sl_fd = -1;
+	ls.sl_mode = LOGSINK_SYSLOG_NONE;
+	ls.sl_warned = ls.sl_nostderr = 0;
+	ls.audit = 0;
+	ls.proc = NULL;
+	log_set_audit(0);
+}
+
+/*
+ * systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it gave us as
+ * stdout/stderr: when lines go to the journal natively, writing them to
+ * that stream too would show each twice.
+ */
+static int
+stderr_is_journal(void)
+{
+	struct stat st;
+	unsigned long long dev, ino;
+	const char *v;
+	char *end;
+
+	if ((v = getenv("JOURNAL_STREAM")) == NULL ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	dev = strtoull(v, &end, 10);
+	if (end == v || *end != ':')
+		return 0;
+	v = end + 1;
+	ino = strtoull(v, &end, 10);
+	if (end == v || *end != '\0')
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+int
+logsink_config(int audit, int mode, const char *sock, int facility)
+{
+	struct timeval tv;
+	const char *path;
+
+	ls.audit = audit;
+	log_set_audit(audit);
+	if (ls.sl_fd != -1)
+		(void)close(ls.sl_fd);
+	ls.sl_fd = -1;
+	ls.sl_mode = mode;
+	ls.sl_facility = facility & 0x3ff;
+	ls.sl_warned = ls.sl_nostderr = 0;
+	if (mode == LOGSINK_SYSLOG_NONE)
+		return 0;
+	path = sock != NULL ? sock : mode == LOGSINK_JOURNAL ?
+	    LOGSINK_JOURNAL_SOCKET : LOGSINK_SYSLOG_SOCKET;
+	memset(&ls.sl_addr, 0, sizeof(ls.sl_addr));
+	ls.sl_addr.sun_family = AF_UNIX;
+	if (strlcpy(ls.sl_addr.sun_path, path, sizeof(ls.sl_addr.sun_path)) >=
+	    sizeof(ls.sl_addr.sun_path)) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: log-syslog-socket "
+		    "%s: name too long", path);
+		ls.sl_mode = LOGSINK_SYSLOG_NONE;
+		return -1;
+	}
+	/* Made now: priv may not be able to make sockets later. */
+	if ((ls.sl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) ==
+	    -1) {
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: syslog socket: %s",
+		    strerror(errno));
+		ls.sl_mode = LOGSINK_SYSLOG_NONE;
+		return -1;
+	}
+	tv.tv_sec = LOGSINK_SYSLOG_WAIT;
+	tv.tv_usec = 0;
+	(void)setsockopt(ls.sl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (mode == LOGSINK_JOURNAL)
+		ls.sl_nostderr = stderr_is_journal();
+	return 0;
+}
+
+/* Our own complaint, once, on stderr only: the sink cannot log itself. */
+static void
+syslog_warn(const char *what)
+{
+	char *msg;
+
+	if (ls.sl_warned)
+		return;
+	ls.sl_warned = 1;
+	if (asprintf(&msg, "WARNING: %s %s: %s (said once)\n",
+	    ls.sl_mode == LOGSINK_JOURNAL ? "journal" : "syslog",
+	    ls.sl_addr.sun_path, what) == -1)
+		return;
+	write_all(STDERR_FILENO, msg, strlen(msg));
+	free(msg);
+}
+
+/* A journal field: KEY=value, the value with no newline (neutralised). */
+static void
+journal_field(struct lstr *b, const char *key, const char *val)
+{
+	lstr_add(b, key, strlen(key));
+	lstr_add(b, "=", 1);
+	lstr_add(b, val, strlen(val));
+	lstr_add(b, "\n", 1);
+}
+
+/*
+ * One line (no newline, already neutralised) to syslog or the journal.
+ * Severity from our level; audit lines are notices.
+ */
+static void
+syslog_send(int level, const char *name, const char *mailbox,
+    const char *proc, const char *line)
+{
+	static const int sev[] = { 3, 4, 5, 6, 7, 5 };
+	struct lstr b = { NULL, 0, 0 };
+	struct tm tm;
+	time_t now;
+	char hdr[160], num[32], *v;
+	int pri;
+
+	if (ls.sl_fd == -1)
+		return;
+	pri = ls.sl_facility * 8 + sev[level];
+	if (ls.sl_mode == LOGSINK_JOURNAL) {
+		journal_field(&b, "MESSAGE", line);
+		(void)snprintf(num, sizeof(num), "%d", sev[level]);
+		journal_field(&b, "PRIORITY", num);
+		(void)snprintf(num, sizeof(num), "%d", ls.sl_facility);
+		journal_field(&b, "SYSLOG_FACILITY", num);
+		(void)snprintf(hdr, sizeof(hdr), "interimap/%s", proc);
+		journal_field(&b, "SYSLOG_IDENTIFIER", hdr);
+		(void)snprintf(num, sizeof(num), "%ld", (long)getpid());
+		journal_field(&b, "SYSLOG_PID", num);
+		journal_field(&b, "INTERIMAP_PROCESS", proc);
+		if (name != NULL && *name != '\0') {
+			if ((v = strdup(name)) == NULL)
+				fatalx(EXIT_FAIL, "logsink: out of memory");
+			neutralise(v, strlen(v));
+			journal_field(&b, "INTERIMAP_PEER", v);
+			free(v);
+		}
+		if (mailbox != NULL && *mailbox != '\0') {
+			if ((v = strdup(mailbox)) == NULL)
+				fatalx(EXIT_FAIL, "logsink: out of memory");
+			neutralise(v, strlen(v));
+			journal_field(&b, "INTERIMAP_MAILBOX", v);
+			free(v);
+		}
+		if (level == LOG_LVL_AUDIT)
+			journal_field(&b, "INTERIMAP_AUDIT", "1");
+	} else {
+		/* RFC 3164 as syslog(3) sends it locally: no host name. */
+		now = time(NULL);
+		if (localtime_r(&now, &tm) == NULL ||
+		    strftime(num, sizeof(num), "%b %e %H:%M:%S", &tm) == 0)
+			(void)strlcpy(num, "Jan  1 00:00:00", sizeof(num));
+		(void)snprintf(hdr, sizeof(hdr), "<%d>%s interimap/%s[%ld]: ",
+		    pri, num, proc, (long)getpid());
+		lstr_add(&b, hdr, strlen(hdr));
+		lstr_add(&b, line, strlen(line));
+	}
+	/*
+	 * A receiver that falls behind is waited for (SO_SNDTIMEO), as
+	 * syslog(3) would, but not forever: once a line is lost, the rest
+	 * of the run goes on without waiting.
+	 */
+	while (sendto(ls.sl_fd, b.s, b.len, MSG_NOSIGNAL |
+	    (ls.sl_warned ? MSG_DONTWAIT : 0), (struct sockaddr *)&ls.sl_addr,
+	    sizeof(ls.sl_addr)) == -1) {
+		if (errno == EINTR)
+			continue;
+		syslog_warn(errno == EAGAIN ? "the receiver does not keep up, "
+		    "lines lost" : strerror(errno));
+		break;
+	}
+	free(b.s);
 }
 
 void
@@ -374,18 +592,36 @@ logsink_emit(int level, const char *name, const char *mailbox,
 {
 	struct lstr line = { NULL, 0, 0 };
 	char date[64], *prefix;
+	const char *proc = ls.proc != NULL ? ls.proc : "priv";
+	size_t start;
 
+	if (level < LOG_LVL_ERROR || level > LOG_LVL_MAX)
+		level = LOG_LVL_ERROR;
 	if (level == LOG_LVL_DEBUG && !ls.debug)
 		return;
 	if (level == LOG_LVL_INFO && ls.quiet)
 		return;
+	if (level == LOG_LVL_AUDIT && !ls.audit)
+		return;
 	if (ls.fmt != NULL) {
-		prefix = logsink_prefix(ls.fmt, name, mailbox);
+		prefix = logsink_prefix_proc(ls.fmt, name, mailbox, proc);
 		lstr_add(&line, prefix, strlen(prefix));
 		free(prefix);
 	}
+	if (level == LOG_LVL_AUDIT) {
+		/* The process is priv's word, not the child's. */
+		lstr_add(&line, "AUDIT[", 6);
+		lstr_add(&line, proc, strlen(proc));
+		lstr_add(&line, "] ", 2);
+	}
+	start = line.len;
 	lstr_add(&line, text, strlen(text));
+	/* Only an audit line may read as one. */
+	if (level != LOG_LVL_AUDIT && strncmp(line.s + start, "AUDIT[", 6) == 0)
+		line.s[start + 5] = '?';
 	neutralise(line.s, line.len);
+	if (ls.sl_mode != LOGSINK_SYSLOG_NONE)
+		syslog_send(level, name, mailbox, proc, line.s);
 	lstr_add(&line, "\n", 1);
 
 	if (ls.fd != -1) {
@@ -402,7 +638,7 @@ logsink_emit(int level, const char *name, const char *mailbox,
 		}
 	}
 	/* With a logfile, debug goes there only. */
-	if (level != LOG_LVL_DEBUG || ls.fd == -1) {
+	if ((level != LOG_LVL_DEBUG || ls.fd == -1) && !ls.sl_nostderr) {
 		/* Above the progress line, if one is shown. */
 		progress_hide();
 		write_all(STDERR_FILENO, line.s, line.len);
@@ -411,23 +647,40 @@ logsink_emit(int level, const char *name, const char *mailbox,
 	free(line.s);
 }
 
+/* The names each child may log under, and the process it is. */
+static const char *const names_engine[] = { "", "engine", "local", "remote",
+    "database", NULL };
+static const char *const names_local[] = { "local", "net(local)", NULL };
+static const char *const names_remote[] = { "remote", "net(remote)", NULL };
+static const char *const names_none[] = { NULL };
+
 const char *const *
 logsink_names(uint32_t kind, uint32_t side)
 {
 	/* The engine speaks for both sides and the database. */
-	static const char *const engine[] = { "", "engine", "local", "remote",
-	    "database", NULL };
-	static const char *const local[] = { "local", "net(local)", NULL };
-	static const char *const remote[] = { "remote", "net(remote)", NULL };
-	static const char *const none[] = { NULL };
-
 	if (kind == PROC_ENGINE)
-		return engine;
+		return names_engine;
 	if (kind == PROC_NET && side == SIDE_LOCAL)
-		return local;
+		return names_local;
 	if (kind == PROC_NET && side == SIDE_REMOTE)
-		return remote;
-	return none;
+		return names_remote;
+	return names_none;
+}
+
+/*
+ * The process behind a list logsink_names() gave: priv chose the list
+ * from the channel the line came by, so the child has no say in it.
+ */
+const char *
+logsink_proc(const char *const *names)
+{
+	if (names == names_engine)
+		return "engine";
+	if (names == names_local)
+		return "net(local)";
+	if (names == names_remote)
+		return "net(remote)";
+	return "child";
 }
 
 int
@@ -459,9 +712,12 @@ logsink_imsg(const struct ipc_msg *msg, const char *const *names)
 		if (names != NULL && names[i] == NULL &&
 		    !(level == LOG_LVL_ERROR && (name == NULL || *name == '\0')))
 			r = -2;
-		else
+		else {
+			ls.proc = logsink_proc(names);
 			logsink_emit((int)level, name != NULL ? name : "",
 			    mailbox, text);
+			ls.proc = NULL;
+		}
 	}
 	free(name);
 	free(mailbox);

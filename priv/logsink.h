@@ -19,6 +19,23 @@ struct ipc_msg;
  * Returns -1 (message printed) if the logfile cannot be opened.
  */
 int	 logsink_init(const char *, int, int, const char *);
+/* Where lines go besides stderr and the logfile (logsink_config()). */
+#define LOGSINK_SYSLOG_NONE	0
+#define LOGSINK_SYSLOG		1	/* RFC 3164 datagrams */
+#define LOGSINK_JOURNAL		2	/* systemd-journald's native protocol */
+#define LOGSINK_SYSLOG_SOCKET	"/dev/log"
+#define LOGSINK_JOURNAL_SOCKET	"/run/systemd/journal/socket"
+
+/*
+ * logsink_config(audit, mode, socket, facility), after logsink_init():
+ * audit lines shown (1) or dropped (0); mode LOGSINK_*; socket NULL for
+ * the mode's default; facility the syslog code (LOG_MAIL >> 3 = 2...).
+ * 0, or -1 (logged) if the socket cannot be made (nothing goes to
+ * syslog then).  A slow receiver is waited for, 2 seconds at most; a
+ * line it does not take is lost, with one warning on stderr per run,
+ * and from then on no line waits.
+ */
+int	 logsink_config(int, int, const char *, int);
 /* The log_sink_fn installed with log_set_sink(). */
 void	 logsink_emit(int, const char *, const char *, const char *);
 /*
@@ -38,6 +55,12 @@ int	 logsink_reopen(void);
 int	 logsink_imsg(const struct ipc_msg *, const char *const *);
 /* The names a child of kind PROC_* and side SIDE_* may log under. */
 const char *const *logsink_names(uint32_t, uint32_t);
+/*
+ * The process (engine, net(local), net(remote); "child" for another list)
+ * a list from logsink_names() stands for: the identity logsink_imsg()
+ * stamps on the child's lines (%p, the syslog ident, AUDIT[...]).
+ */
+const char *logsink_proc(const char *const *);
 void	 logsink_close(void);
 
 /*
@@ -45,5 +68,8 @@ void	 logsink_close(void);
  * NULL or ""): returns a string the caller frees.
  */
 char	*logsink_prefix(const char *, const char *, const char *);
+/* The same, with %p = the process given (logsink_prefix: "priv"). */
+char	*logsink_prefix_proc(const char *, const char *, const char *,
+	    const char *);
 
 #endif

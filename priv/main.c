@@ -119,7 +119,10 @@ priv_main(int argc, char *argv[])
 	if (targets == 0)
 		targets = TARGET_ALL;
 	if (logsink_init(conf.log_prefix, cli.quiet, cli.debug,
-	    conf.logfile) == -1) {
+	    conf.logfile) == -1 || logsink_config(cli.audit || conf.audit,
+	    conf.log_syslog, conf.log_syslog_socket,
+	    conf.log_syslog_facility) == -1) {
+		logsink_close();
 		conf_free(&conf);
 		cli_free(&cli);
 		return EXIT_CONFIG;

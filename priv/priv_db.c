@@ -549,6 +549,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			return NULL;
 		}
 		priv_db_idx_add((int64_t)idx);
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB mailbox-add "
+		    "idx=%llu subscribed=%u", (unsigned long long)idx, u32);
 		priv_db_result(chan, DB_RESULT_OK, idx, NULL);
 		return NULL;
 
@@ -567,6 +569,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB subscribe "
+		    "idx=%llu subscribed=%u", (unsigned long long)idx, u32);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
 
@@ -588,6 +592,9 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB state-init "
+		    "idx=%llu uidvalidity=%u,%u", (unsigned long long)idx,
+		    st[0].uidvalidity, st[1].uidvalidity);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
 
@@ -635,6 +642,11 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			u32 |= 1U << DB_REMOTE;
 		if (u32 != 0)
 			priv_db_moved_add((int64_t)idx, u32);
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB state-set "
+		    "idx=%llu which=0x%x uidnext=%u,%u modseq=%llu,%llu",
+		    (unsigned long long)idx, which, st[0].uidnext,
+		    st[1].uidnext, (unsigned long long)st[0].highestmodseq,
+		    (unsigned long long)st[1].highestmodseq);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;
 
@@ -672,6 +684,9 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 				priv_db_fail(db, chan, NULL);
 				return NULL;
 			}
+			log_msg(LOG_LVL_AUDIT, "database", NULL, "DB map-add "
+			    "idx=%llu local=%u remote=%u",
+			    (unsigned long long)idx, l, r);
 		}
 		priv_db_result(chan, DB_RESULT_OK, count, NULL);
 		return NULL;
@@ -698,6 +713,9 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 				return NULL;
 			}
 			deleted += (uint64_t)rc;
+			log_msg(LOG_LVL_AUDIT, "database", NULL, "DB map-del "
+			    "idx=%llu %s=%u rows=%d", (unsigned long long)idx,
+			    side == SIDE_LOCAL ? "local" : "remote", u32, rc);
 		}
 		priv_db_result(chan, DB_RESULT_OK, deleted, NULL);
 		return NULL;
@@ -720,6 +738,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 				return NULL;
 			}
 			priv_db_idx_del(mb.idx);
+			log_msg(LOG_LVL_AUDIT, "database", NULL, "DB delete "
+			    "idx=%lld", (long long)mb.idx);
 			v = 1;
 		}
 		db_mailbox_clear(&mb);
@@ -739,6 +759,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 			priv_db_fail(db, chan, NULL);
 			return NULL;
 		}
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB rename rows=%d",
+		    k);
 		priv_db_result(chan, DB_RESULT_OK, (uint64_t)k, NULL);
 		return NULL;
 
@@ -754,6 +776,8 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		}
 		priv_db_commits++;
 		priv_db_nmoved = 0;
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB commit n=%lu",
+		    priv_db_commits);
 		hook_commit(1, priv_db_commits);
 		priv_db_result(chan, DB_RESULT_OK, 0, NULL);
 		return NULL;

@@ -322,6 +322,7 @@ proc_spawn(struct proc_child *c, const char *argv0)
 			proc_exec(&c[i], fds[i], nfds[i], devnull, ppid,
 			    fallback, &old, envp[i]);
 		c[i].pid = pid;
+		audit("START %s pid=%ld", c[i].label, (long)pid);
 		/* The channel owns priv's end from now on. */
 		if (ipc_chan_init(&c[i].chan, mine[i], PROC_PRIV,
 		    c[i].kind) == -1) {
@@ -366,6 +367,9 @@ proc_reap_one(struct proc_child *c)
 		status = W_EXITCODE(127, 0);
 	c->reaped = 1;
 	c->status = status;
+	audit("END %s pid=%ld %s=%d", c->label, (long)c->pid,
+	    WIFSIGNALED(status) ? "signal" : "status", WIFSIGNALED(status) ?
+	    WTERMSIG(status) : WEXITSTATUS(status));
 	return 1;
 }
 
@@ -447,6 +451,8 @@ proc_terminate(struct proc_child *c, int grace_ms)
 		    errno == EINTR)
 			;
 		c[i].reaped = 1;
+		audit("END %s pid=%ld killed (SIGKILL)", c[i].label,
+		    (long)c[i].pid);
 	}
 }
 

@@ -1,9 +1,13 @@
 /*
  * priv's log sink: the log-prefix language (expected values produced by
  * the reference's own expansion), -q and --debug filtering, the logfile
- * line format, and neutralising control characters.
+ * line format, and neutralising control characters; the process identity
+ * priv stamps (%p, AUDIT[...], the syslog ident), audit filtering, and
+ * syslog and journal datagrams on a socket of the test's.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -612,7 +616,7 @@ test_imsg(void)
 	ipc_put_str(&b, "plain");
 	IS_INT(imsg_from(&b, IMSG_LOG), 0, "NULL name accepted");
 
-	ipc_put_u32(&b, 5);
+	ipc_put_u32(&b, LOG_LVL_MAX + 1);
 	ipc_put_str(&b, "local");
 	ipc_put_str(&b, NULL);
 	ipc_put_str(&b, "bad level");
@@ -692,6 +696,245 @@ test_log_api(void)
 	free(out);
 }
 
+
+/* A payload at level, name, mailbox, text. */
+static void
+line_at(struct ipc_buf *b, int level, const char *name, const char *mbox,
+    const char *text)
+{
+	ipc_put_u32(b, (uint32_t)level);
+	ipc_put_str(b, name);
+	ipc_put_str(b, mbox);
+	ipc_put_str(b, text);
+}
+
+/*
+ * The process is priv's word, from the channel: a net cannot pass for
+ * the engine (its "engine" name is refused, and what it may say carries
+ * net(...)), nor write a line that reads as an audit line.
+ */
+static void
+test_identity(void)
+{
+	const char *const *rnet = logsink_names(PROC_NET, SIDE_REMOTE);
+	const char *const *lnet = logsink_names(PROC_NET, SIDE_LOCAL);
+	const char *const *eng = logsink_names(PROC_ENGINE, SIDE_NONE);
+	struct ipc_buf b;
+	char *out, *p;
+
+	IS_STR(logsink_proc(rnet), "net(remote)", "net(remote)'s channel");
+	IS_STR(logsink_proc(lnet), "net(local)", "net(local)'s channel");
+	IS_STR(logsink_proc(eng), "engine", "the engine's channel");
+	p = logsink_prefix("[%p] %?p?yes&no?", "local", NULL);
+	IS_STR(p, "[priv] yes", "%p in priv's own lines");
+	free(p);
+	p = logsink_prefix_proc("%p|%n|%m|%%p", "remote", "INBOX",
+	    "net(remote)");
+	IS_STR(p, "net(remote)|remote|INBOX|%p", "%p with a process");
+	free(p);
+
+	OK(logsink_init("%p %?n?%n: ?", 0, 0, NULL) == 0, "init with %%p");
+	OK(logsink_config(1, LOGSINK_SYSLOG_NONE, NULL, 2) == 0,
+	    "audit on");
+	cap_start();
+	ipc_buf_init(&b);
+	line_at(&b, LOG_LVL_AUDIT, "remote", "INBOX", "STORE uids=1 flags=()");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), 0, "net(remote) audit line");
+	line_at(&b, LOG_LVL_AUDIT, "engine", NULL, "APPEND uid=9");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), -2,
+	    "net(remote) claiming the engine: refused");
+	line_at(&b, LOG_LVL_AUDIT, "local", "INBOX", "APPEND uid=9");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), -2,
+	    "net(remote) claiming local: refused");
+	line_at(&b, LOG_LVL_NOTICE, "remote", NULL,
+	    "AUDIT[engine] APPEND uid=9 from=local:1 size=1");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), 0,
+	    "net(remote) writing an audit line's text: shown, defused");
+	line_at(&b, LOG_LVL_AUDIT, "local", "INBOX", "APPEND uid=2");
+	IS_INT(imsg_named(&b, IMSG_LOG, eng), 0, "the engine's audit line");
+	line_at(&b, LOG_LVL_INFO, "local", NULL, "Added");
+	IS_INT(imsg_named(&b, IMSG_LOG, eng), 0, "the engine's info line");
+	log_msg(LOG_LVL_AUDIT, "database", NULL, "DB commit n=1");
+	audit("START engine pid=1");
+	out = cap_end();
+	is_text(out, "net(remote) remote: AUDIT[net(remote)] STORE uids=1 "
+	    "flags=()\n"
+	    "net(remote) remote: AUDIT?engine] APPEND uid=9 from=local:1 "
+	    "size=1\n"
+	    "engine local: AUDIT[engine] APPEND uid=2\n"
+	    "engine local: Added\n"
+	    "priv database: AUDIT[priv] DB commit n=1\n"
+	    "priv AUDIT[priv] START engine pid=1\n",
+	    "every line names its process; no forged identity");
+	free(out);
+
+	/* Audit off (the default): none of it, whatever the source. */
+	OK(logsink_config(0, LOGSINK_SYSLOG_NONE, NULL, 2) == 0, "audit off");
+	cap_start();
+	line_at(&b, LOG_LVL_AUDIT, "local", "INBOX", "APPEND uid=2");
+	IS_INT(imsg_named(&b, IMSG_LOG, eng), 0, "accepted, not shown");
+	audit("START engine pid=1");
+	logsink_emit(LOG_LVL_NOTICE, "", NULL, "shown");
+	out = cap_end();
+	is_text(out, "priv shown\n", "audit off: no audit line");
+	free(out);
+	logsink_close();
+
+	/* -q silences INFO, not audit lines. */
+	OK(logsink_init(NULL, 1, 0, NULL) == 0, "init quiet");
+	OK(logsink_config(1, LOGSINK_SYSLOG_NONE, NULL, 2) == 0, "audit on");
+	cap_start();
+	logsink_emit(LOG_LVL_INFO, "local", "INBOX", "Added");
+	logsink_emit(LOG_LVL_AUDIT, "local", "INBOX", "APPEND uid=1");
+	out = cap_end();
+	is_text(out, "local(INBOX): AUDIT[priv] APPEND uid=1\n",
+	    "-q keeps audit lines");
+	free(out);
+	logsink_close();
+}
+
+/* A datagram socket of ours standing for /dev/log or the journal. */
+static int
+dgram_listen(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	(void)strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		perror(path);
+		exit(1);
+	}
+	return fd;
+}
+
+static char *
+dgram_recv(int fd)
+{
+	static char buf[8192];
+	ssize_t n;
+
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	buf[n < 0 ? 0 : n] = '\0';
+	return buf;
+}
+
+static void
+test_syslog(void)
+{
+	char dir[] = "/tmp/test_logsink.XXXXXX", path[128], *out, *d;
+	const char *want;
+	const char *const *rnet = logsink_names(PROC_NET, SIDE_REMOTE);
+	struct ipc_buf b;
+	regex_t re;
+	int fd;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	(void)snprintf(path, sizeof(path), "%s/log", dir);
+	fd = dgram_listen(path);
+
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	/* facility mail (2): notice = 2*8+5 = 21, info 22, error 19. */
+	OK(logsink_config(1, LOGSINK_SYSLOG, path, 2) == 0, "syslog on");
+	cap_start();
+	ipc_buf_init(&b);
+	line_at(&b, LOG_LVL_INFO, "remote", "INBOX", "Added 1 UID(s)");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), 0, "a net's line");
+	logsink_emit(LOG_LVL_ERROR, "", NULL, "ERROR: boom");
+	logsink_emit(LOG_LVL_AUDIT, "database", NULL, "DB commit n=1");
+	out = cap_end();
+	is_text(out, "remote(INBOX): Added 1 UID(s)\nERROR: boom\n"
+	    "database: AUDIT[priv] DB commit n=1\n",
+	    "stderr as without syslog");
+	free(out);
+	OK(regcomp(&re, "^<22>[A-Z][a-z][a-z] [ 0-9][0-9] [0-9:]{8} "
+	    "interimap/net\\(remote\\)\\[[0-9]+\\]: remote\\(INBOX\\): "
+	    "Added 1 UID\\(s\\)$", REG_EXTENDED) == 0, "regcomp");
+	d = dgram_recv(fd);
+	OK(regexec(&re, d, 0, NULL, 0) == 0, "RFC 3164, net(remote)'s "
+	    "ident: %s", d);
+	regfree(&re);
+	d = dgram_recv(fd);
+	OK(strncmp(d, "<19>", 4) == 0 && strstr(d, " interimap/priv[") !=
+	    NULL && strstr(d, "]: ERROR: boom") != NULL, "priv's error: %s",
+	    d);
+	d = dgram_recv(fd);
+	OK(strncmp(d, "<21>", 4) == 0 && strstr(d, "]: database: "
+	    "AUDIT[priv] DB commit n=1") != NULL, "an audit notice: %s", d);
+	logsink_close();
+
+	/* The journal's native protocol, its fields. */
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	OK(logsink_config(0, LOGSINK_JOURNAL, path, 16) == 0, "journal on");
+	cap_start();
+	line_at(&b, LOG_LVL_WARN, "remote", "a\nb", "WARNING: x");
+	IS_INT(imsg_named(&b, IMSG_LOG, rnet), 0, "a net's warning");
+	free(cap_end());
+	d = dgram_recv(fd);
+	want = "MESSAGE=remote(a?b): WARNING: x\nPRIORITY=4\n"
+	    "SYSLOG_FACILITY=16\nSYSLOG_IDENTIFIER=interimap/net(remote)\n"
+	    "SYSLOG_PID=";
+	OK(strncmp(d, want, strlen(want)) == 0, "journal fields: %s", d);
+	OK(strstr(d, "\nINTERIMAP_PROCESS=net(remote)\nINTERIMAP_PEER=remote\n"
+	    "INTERIMAP_MAILBOX=a?b\n") != NULL, "journal: process, peer, "
+	    "mailbox");
+	logsink_close();
+
+	/* Under systemd, stderr that is the journal gets nothing twice. */
+	cap_start();
+	{
+		struct stat st;
+		char js[64];
+
+		OK(fstat(STDERR_FILENO, &st) == 0, "fstat stderr");
+		(void)snprintf(js, sizeof(js), "%llu:%llu",
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
+		OK(setenv("JOURNAL_STREAM", js, 1) == 0, "JOURNAL_STREAM");
+	}
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	OK(logsink_config(1, LOGSINK_JOURNAL, path, 2) == 0, "journal on");
+	logsink_emit(LOG_LVL_AUDIT, "local", "INBOX", "APPEND uid=1");
+	logsink_close();
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	OK(logsink_config(0, LOGSINK_SYSLOG, path, 2) == 0, "syslog on");
+	logsink_emit(LOG_LVL_NOTICE, "", NULL, "syslog keeps stderr");
+	logsink_close();
+	(void)unsetenv("JOURNAL_STREAM");
+	out = cap_end();
+	is_text(out, "syslog keeps stderr\n",
+	    "stderr that is the journal: not written to as well");
+	free(out);
+	d = dgram_recv(fd);
+	OK(strncmp(d, "MESSAGE=local(INBOX): AUDIT[priv] APPEND uid=1\n",
+	    47) == 0 && strstr(d, "\nINTERIMAP_AUDIT=1\n") != NULL,
+	    "the audit line went to the journal: %s", d);
+	(void)dgram_recv(fd);
+
+	/* Nobody listening: the line still reaches stderr, one warning. */
+	(void)close(fd);
+	(void)unlink(path);
+	OK(logsink_init(NULL, 0, 0, NULL) == 0, "init");
+	OK(logsink_config(0, LOGSINK_SYSLOG, path, 2) == 0, "syslog on");
+	cap_start();
+	logsink_emit(LOG_LVL_NOTICE, "", NULL, "one");
+	logsink_emit(LOG_LVL_NOTICE, "", NULL, "two");
+	out = cap_end();
+	OK(strstr(out, "one\n") != NULL && strstr(out, "two\n") != NULL &&
+	    strstr(out, "WARNING: syslog ") != NULL &&
+	    strstr(strstr(out, "WARNING: syslog ") + 1, "WARNING") == NULL,
+	    "no receiver: lines kept, one warning: %s", out);
+	free(out);
+	logsink_close();
+	(void)rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -702,5 +945,7 @@ main(void)
 	test_imsg();
 	test_imsg_names();
 	test_log_api();
+	test_identity();
+	test_syslog();
 	return tap_done();
 }
