@@ -119,7 +119,8 @@ eng_conf_unpack(struct eng_conf *c, const struct ipc_msg *msg)
 		goto bad;
 	if (c->command > ENGINE_CMD_RENAME ||
 	    (c->flags & ~(ENGINE_CONF_WATCH | ENGINE_CONF_NOTIFY |
-	    ENGINE_CONF_QUIET | ENGINE_CONF_PROGRESS)) != 0 ||
+	    ENGINE_CONF_QUIET | ENGINE_CONF_PROGRESS | ENGINE_CONF_AUDIT)) !=
+	    0 ||
 	    (c->targets & ~(ENGINE_TARGET_LOCAL | ENGINE_TARGET_REMOTE |
 	    ENGINE_TARGET_DATABASE)) != 0 || c->targets == 0)
 		goto bad;
@@ -165,6 +166,7 @@ eng_recv_conf(struct engine *e)
 		    "bad layout");
 	ipc_msg_free(&msg);
 	log_set_debug((int)e->conf.debug);
+	log_set_audit((e->conf.flags & ENGINE_CONF_AUDIT) != 0);
 	log_debug("engine: config: command %s, %zu mailbox argument(s), "
 	    "%zu list-mailbox pattern(s), watch %u",
 	    eng_command_name(e->conf.command), e->conf.nmailbox,

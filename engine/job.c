@@ -83,7 +83,8 @@ jlog(struct job *j, int level, const char *name, const char *mbox,
 	va_list ap;
 	char *text;
 
-	if (level == LOG_LVL_DEBUG && log_debug_level() == 0)
+	if ((level == LOG_LVL_DEBUG && log_debug_level() == 0) ||
+	    (level == LOG_LVL_AUDIT && !log_audit()))
 		return;
 	va_start(ap, fmt);
 	if (vasprintf(&text, fmt, ap) == -1)

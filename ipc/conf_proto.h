@@ -50,6 +50,7 @@
 #define NET_CONF_WATCH		0x1	/* --watch or --notify */
 #define NET_CONF_COMPRESS	0x2	/* compress: YES by default */
 #define NET_CONF_NOTIFY		0x4	/* --notify: LIST-STATUS not required */
+#define NET_CONF_AUDIT		0x8	/* --audit: send the audit lines */
 
 /* IMSG_NET_CONF bounds a net enforces. */
 #define NET_CONF_MAXKEYS	256
@@ -72,6 +73,7 @@
 #define ENGINE_CONF_NOTIFY	0x2	/* --notify */
 #define ENGINE_CONF_QUIET	0x4	/* -q */
 #define ENGINE_CONF_PROGRESS	0x8	/* send IMSG_ENGINE_PROGRESS */
+#define ENGINE_CONF_AUDIT	0x10	/* --audit: send the audit lines */
 
 /* IMSG_ENGINE_CONF commands. */
 #define ENGINE_CMD_SYNC		0

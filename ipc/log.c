@@ -75,6 +75,12 @@ log_set_audit(int on)
 	log_audit_on = on;
 }
 
+int
+log_audit(void)
+{
+	return log_audit_on;
+}
+
 void
 log_set_mailbox(const char *mailbox)
 {
@@ -199,8 +205,12 @@ log_vmsg(int level, const char *name, const char *mailbox, const char *fmt,
 	/* priv's sink filters itself; elsewhere debug costs nothing. */
 	if (level == LOG_LVL_DEBUG && log_sink == NULL && log_debug_lvl == 0)
 		goto out;
-	/* A sink other than priv's (a test's) never asked for these. */
-	if (level == LOG_LVL_AUDIT && log_sink != NULL && !log_audit_on)
+	/*
+	 * Asked for, or nothing: a child sends them only when priv said
+	 * --audit (ENGINE_CONF_AUDIT, NET_CONF_AUDIT), a sink other than
+	 * priv's (a test's) never asked for them.
+	 */
+	if (level == LOG_LVL_AUDIT && !log_audit_on)
 		goto out;
 	if (name == NULL)
 		name = "";

@@ -39,10 +39,11 @@ const char *log_get_name(void);
 /* Default %m for the short forms below; NULL clears it. */
 void	 log_set_mailbox(const char *);
 /*
- * Where a sink is installed (priv), LOG_LVL_AUDIT lines reach it only
- * after log_set_audit(1); a child sends them always and priv filters.
+ * LOG_LVL_AUDIT lines go out only after log_set_audit(1): in priv with
+ * --audit, in a child when priv's configuration says so.
  */
 void	 log_set_audit(int);
+int	 log_audit(void);
 
 /*
  * log_msg(level, name, mailbox, fmt, ...): the text goes out as given (no

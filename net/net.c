@@ -136,7 +136,7 @@ net_conf_unpack(struct net_conf *c, const struct ipc_msg *msg)
 	nkeys = ipc_get_u32(&rd);
 	if (rd.error || nkeys > NET_CONF_MAXKEYS ||
 	    (c->flags & ~(NET_CONF_WATCH | NET_CONF_COMPRESS |
-	    NET_CONF_NOTIFY)) != 0)
+	    NET_CONF_NOTIFY | NET_CONF_AUDIT)) != 0)
 		return -1;
 	if (nkeys > 0 && (c->kv = calloc(nkeys, sizeof(*c->kv))) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
@@ -179,6 +179,7 @@ net_recv_conf(struct net *n)
 		    "bad layout");
 
 	log_set_debug((int)net_conf.debug);
+	log_set_audit((net_conf.flags & NET_CONF_AUDIT) != 0);
 	for (i = 0; i < net_conf.nkv; i++) {
 		if (net_secret(net_conf.kv[i].key))
 			log_debug("config: %s=<set>", net_conf.kv[i].key);

@@ -356,6 +356,8 @@ priv_send_net_conf(struct priv *p, int slot)
 		flags |= NET_CONF_COMPRESS;
 	if (p->cli->notify)
 		flags |= NET_CONF_NOTIFY;
+	if (log_audit())
+		flags |= NET_CONF_AUDIT;
 	ipc_buf_init(&buf);
 	ipc_put_u32(&buf, (uint32_t)p->cli->debug);
 	ipc_put_u32(&buf, flags);
@@ -403,6 +405,8 @@ priv_send_engine_conf(struct priv *p)
 		flags |= ENGINE_CONF_QUIET;
 	if (progress_enabled())
 		flags |= ENGINE_CONF_PROGRESS;
+	if (log_audit())
+		flags |= ENGINE_CONF_AUDIT;
 	switch (cli->command) {
 	case CMD_SYNC:
 		command = ENGINE_CMD_SYNC;
