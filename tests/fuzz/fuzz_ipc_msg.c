@@ -23,6 +23,7 @@
 #include "log.h"
 #include "logsink.h"
 #include "priv_net.h"
+#include "../../priv/proc.h"	/* priv's, not ipc/proc.h */
 #include "eng.h"
 #include "imap_proto.h"
 #include "fuzz_common.h"
@@ -68,12 +69,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)logsink_imsg(&msg, logsink_names(PROC_ENGINE,
 		    SIDE_NONE));
 		break;
-	case IMSG_NET_STATS:
+	case IMSG_NET_STATS: {
+		struct proc_child net;
+
+		memset(&net, 0, sizeof(net));
+		net.kind = PROC_NET;
+		net.side = data[0] & 0x80 ? SIDE_REMOTE : SIDE_LOCAL;
+		net.ready = (data[0] & 0x40) == 0;
 		priv_net_init(0);
-		if (priv_net_stats(SIDE_LOCAL, &msg) == NULL &&
-		    priv_net_stats(SIDE_LOCAL, &msg) == NULL)
-			abort();	/* sent twice must be refused */
+		if (priv_net_stats(&net, &msg) == NULL &&
+		    (!net.ready || priv_net_stats(&net, &msg) == NULL))
+			abort();	/* early, or sent twice: refused */
 		break;
+	}
 	case IMSG_IMAP_FETCH_ITEM:
 		if (fitem_decode(&msg, &fi) == 0) {
 			if ((fi.flags != NULL) != !!(fi.mask &

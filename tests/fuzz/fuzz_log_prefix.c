@@ -2,8 +2,9 @@
  * libFuzzer target for the log-prefix language (logsink_prefix(),
  * priv/logsink.c): the input is "format NUL name NUL mailbox" (missing
  * parts are NULL).  The expansion always ends, and is never longer than
- * the format with every byte replaced by the longer of name and mailbox:
- * conditionals only choose, %n and %m only substitute.
+ * the format with every byte replaced by the longest of name, mailbox
+ * and process name: conditionals only choose, %n, %m and %p only
+ * substitute.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char	*buf, *fmt, *name = NULL, *mbox = NULL, *p, *out;
-	size_t	 longest = 1;
+	/* %p: a process's name, "net(remote)" the longest. */
+	size_t	 longest = sizeof("net(remote)") - 1;
 
 	log_set_sink(fuzz_sink);
 	if ((buf = malloc(size + 1)) == NULL)

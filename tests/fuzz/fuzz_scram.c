@@ -48,6 +48,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct scram	*s;
+	struct scram_cb	 cb;
 	char		*buf, *first, *final = NULL, *p;
 	size_t		 flen, len;
 
@@ -68,8 +69,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(buf);
 		return 0;
 	}
-	s = scram_new_nonce(data[0] & 1 ? "SCRAM-SHA-256" : "SCRAM-SHA-1",
-	    "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
+	/* Bit 1: a -PLUS mechanism, bound to fixed tls-exporter data. */
+	if (data[0] & 2) {
+		static const unsigned char cbdata[32] = { 1, 2, 3 };
+
+		cb.flag = 'p';
+		cb.name = "tls-exporter";
+		cb.data = cbdata;
+		cb.len = sizeof(cbdata);
+	} else {
+		cb.flag = data[0] & 4 ? 'y' : 'n';
+		cb.name = NULL;
+		cb.data = NULL;
+		cb.len = 0;
+	}
+	s = scram_new_nonce(data[0] & 1 ? (data[0] & 2 ?
+	    "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256") : (data[0] & 2 ?
+	    "SCRAM-SHA-1-PLUS" : "SCRAM-SHA-1"), "user", "pencil", &cb,
+	    "rOprNGfwEbeRWgbNEkqO");
 	if (s == NULL)
 		abort();
 	if (scram_client_first(s) == NULL)
