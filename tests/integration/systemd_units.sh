@@ -77,7 +77,7 @@ for u in "${!FILE[@]}"; do
 	exec_start=$(unit_value "${FILE[$u]}" Service ExecStart)
 	bin=${exec_start%% *}
 	t_expect_match "$bin" '^/.*/interimap$' "$u: ExecStart names interimap"
-	if [ -x "$ROOT$bin" ] && cmp -s "$ROOT$bin" "$INTERIMAP"; then
+	if [ -x "$ROOT$bin" ] && cmp -s "$ROOT$bin" "${INTERIMAP_RELEASE:-$INTERIMAP}"; then
 		t_pass "$u: ExecStart names the installed binary ($bin)"
 	else
 		t_fail "$u: ExecStart names the installed binary ($bin)"
