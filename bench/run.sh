@@ -231,8 +231,8 @@ elapsed=$(($(date +%s) - t0))
 	echo "- data: $BENCH_MAILBOXES mailboxes x $BENCH_MESSAGES messages," \
 	    "$(awk -v b="$BENCH_BYTES" 'BEGIN { printf "%.1f", b / 1048576 }')" \
 	    "MiB; $BENCH_REPS repetition(s) per case, ours and the reference" \
-	    "alternating; the whole run took ${elapsed} s" \
-	    "$([ "$BENCH_QUICK" = 1 ] && echo '(BENCH_QUICK=1)')"
+	    "alternating; the whole run took ${elapsed} s$([ "$BENCH_QUICK" = 1 ] &&
+	    echo ' (BENCH_QUICK=1)')"
 	echo "- workloads: $BENCH_WORKLOADS$(
 	    for w in $BENCH_WORKLOADS; do
 		case $w in

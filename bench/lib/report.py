@@ -372,8 +372,9 @@ def compact(tsvs):
         cells.append('; '.join(note))
         out.append('| ' + ' | '.join(cells) + ' |')
     out.append('')
-    out.append('Medians of the verified runs; x = reference / ours; '
-               'mbsync s (mbsync / ours) where it ran.')
+    out.append('Medians of the verified runs; x = reference / ours' +
+               ('; mbsync s (mbsync / ours) where it ran.' if have_mb
+                else '.'))
     sys.stdout.write('\n'.join(out) + '\n')
 
 
