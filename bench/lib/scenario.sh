@@ -160,7 +160,7 @@ state_both()
 
 one_impl()
 {
-	local bin=${BIN[$impl]} conf=$T/conf-$rtt verdict before kw n
+	local bin=${BIN[$impl]} conf=$T/conf-$rtt verdict before kw n r l
 	local rlog_var=RELAY_r${rtt}_LOG rpid_var=RELAY_r${rtt}_PID
 
 	rlog=${!rlog_var}
