@@ -15,6 +15,16 @@
 #   BENCH_RTTS="0 20"     round-trip times to the remote, in ms
 #   BENCH_STORAGES="tmpfs disk"
 #   BENCH_MAILBOXES=20 BENCH_MESSAGES=150 BENCH_BYTES=12582912
+#   BENCH_WORKLOADS=base  which workloads: base (the cases above, on
+#                         every storage), boxes (1,000 mailboxes x 9
+#                         messages), many (one mailbox of 100,000
+#                         messages), big (one 50 MiB message), or all;
+#                         the scale ones run on tmpfs, smaller with
+#                         BENCH_QUICK=1
+#   BENCH_SCALE_REPS=N    repetitions of the scale workloads (default
+#                         BENCH_REPS)
+#   BENCH_MBSYNC=auto     mbsync's first sync as a third contender: 1, 0,
+#                         or auto (when /usr/bin/mbsync is there)
 #   BENCH_DISKDIR=DIR     where the disk case keeps its stores (default
 #                         build-bench-data/ in the source tree)
 #   BENCH_OUT=FILE        the report (default bench/results/<date>.md)
@@ -43,6 +53,19 @@ if [ "$BENCH_QUICK" = 1 ]; then
 	BENCH_BYTES=${BENCH_BYTES:-1677722}
 fi
 BENCH_REPS=${BENCH_REPS:-3}
+BENCH_SCALE_REPS=${BENCH_SCALE_REPS:-$BENCH_REPS}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-base}
+[ "$BENCH_WORKLOADS" = all ] && BENCH_WORKLOADS="base boxes many big"
+BENCH_MBSYNC=${BENCH_MBSYNC:-auto}
+if [ "$BENCH_MBSYNC" = auto ]; then
+	BENCH_MBSYNC=0
+	command -v mbsync >/dev/null && BENCH_MBSYNC=1
+fi
+if [ "$BENCH_QUICK" = 1 ]; then
+	scale_boxes=100 scale_many=5000 scale_big=$((5 << 20))
+else
+	scale_boxes=1000 scale_many=100000 scale_big=$((50 << 20))
+fi
 BENCH_RTTS=${BENCH_RTTS:-0 20}
 BENCH_STORAGES=${BENCH_STORAGES:-tmpfs disk}
 BENCH_MAILBOXES=${BENCH_MAILBOXES:-20}
@@ -52,14 +75,24 @@ BENCH_DISKDIR=${BENCH_DISKDIR:-$SRCDIR/build-bench-data}
 BENCH_SHMDIR=/dev/shm/interimap-bench-$$
 BENCH_BIN=$BENCH_DISKDIR/bin
 T_TIMEOUT=${T_TIMEOUT:-300}
-export BENCH_OURS BENCH_REF BENCH_REPS BENCH_RTTS BENCH_MAILBOXES \
-    BENCH_MESSAGES BENCH_BYTES BENCH_BIN T_TIMEOUT
+export BENCH_OURS BENCH_REF BENCH_RTTS BENCH_MAILBOXES BENCH_MESSAGES \
+    BENCH_BYTES BENCH_BIN BENCH_MBSYNC T_TIMEOUT
 
 for slot in BENCH_OURS BENCH_REF; do
 	if [ ! -x "${!slot}" ]; then
 		echo "bench/run.sh: $slot=${!slot} is not an executable" >&2
 		exit 2
 	fi
+done
+for workload in $BENCH_WORKLOADS; do
+	case $workload in
+	base|boxes|many|big) ;;
+	*)
+		echo "bench/run.sh: unknown workload $workload (base, boxes," \
+		    "many, big or all)" >&2
+		exit 2
+		;;
+	esac
 done
 if [ "$BENCH_MAILBOXES" -lt 15 ]; then
 	echo "bench/run.sh: the incremental case needs 15 mailboxes" >&2
@@ -79,8 +112,11 @@ if [ -z "${BENCH_OUT:-}" ]; then
 fi
 mkdir -p "$(dirname "$BENCH_OUT")" "$BENCH_DISKDIR" || exit 2
 BENCH_TSV=${BENCH_OUT%.md}.tsv
+# What the tables need besides the runs: the relay's bulk rate per RTT,
+# the least traffic of the equal-date case.
+BENCH_NOTES=${BENCH_OUT%.md}.notes
 BENCH_FAILDIR=$BENCH_DISKDIR/failed-$stamp-$$
-export BENCH_TSV BENCH_FAILDIR
+export BENCH_TSV BENCH_NOTES BENCH_FAILDIR
 
 bench_tools "$BENCH_BIN" || exit 2
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$BENCH_SHMDIR"' EXIT
@@ -93,6 +129,9 @@ version()
 t0=$(date +%s)
 bench_log "ours: $BENCH_OURS ($(version "$BENCH_OURS"))"
 bench_log "reference: $BENCH_REF ($(version "$BENCH_REF"))"
+[ "$BENCH_MBSYNC" = 1 ] && bench_log "mbsync: $(command -v mbsync)" \
+    "($(version mbsync))"
+bench_log "workloads: $BENCH_WORKLOADS"
 bench_log "measuring the relay"
 delays=()
 for r in $BENCH_RTTS; do
@@ -100,6 +139,13 @@ for r in $BENCH_RTTS; do
 done
 relaycheck=$("$BENCH_PY" "$SRCDIR/bench/lib/relaycheck.py" \
     "$BENCH_BIN/relay" "${delays[@]}") || exit 2
+# Rows "| one-way delay | ... | MiB/s via relay |": the RTT is twice
+# the delay.
+awk -F' *[|] *' '{ printf "relay_bulk\t%g\t%s\n", $2 * 2, $6 }' \
+    <<<"$relaycheck" >"$BENCH_NOTES"
+printf 'size\t%s\t%s\n' base "$BENCH_MAILBOXES mailboxes x $BENCH_MESSAGES \
+messages" boxes "$scale_boxes mailboxes x 9 messages" many \
+    "$scale_many messages" big "$((scale_big >> 20)) MiB" >>"$BENCH_NOTES"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 printf '%s\n' storage rtt case impl rep rc wall_ms cpu_ms user_ms sys_ms \
@@ -108,24 +154,54 @@ printf '%s\n' storage rtt case impl rep rc wall_ms cpu_ms user_ms sys_ms \
     procs verified | paste -s - >"$BENCH_TSV"
 
 status=0
-for storage in $BENCH_STORAGES; do
+# scenario STORAGE WORKLOAD REPS NMSG CASES FILL...: one scenario.sh run.
+scenario()
+{
+	local storage=$1 workload=$2 reps=$3 nmsg=$4 cases=$5 root
+
+	shift 5
 	case $storage in
-	tmpfs)
-		root=$BENCH_SHMDIR
-		cases="first nochange incremental"
+	tmpfs)	root=$BENCH_SHMDIR ;;
+	disk)	root=$BENCH_DISKDIR ;;
+	esac
+	BENCH_STORAGE=$storage BENCH_WORKLOAD=$workload BENCH_REPS=$reps \
+	    BENCH_NMSG=$nmsg BENCH_CASES=$cases BENCH_FILL="$*" \
+	    BUILDDIR=$root TESTNAME=bench-$workload-$storage \
+	    bash "$SRCDIR/bench/lib/scenario.sh" || status=1
+}
+for workload in $BENCH_WORKLOADS; do
+	case $workload in
+	base)
+		for storage in $BENCH_STORAGES; do
+			case $storage in
+			tmpfs)	cases="first nochange incremental samedate" ;;
+			disk)	cases="first" ;;
+			*)
+				echo "bench/run.sh: unknown storage $storage" >&2
+				exit 2
+				;;
+			esac
+			scenario "$storage" base "$BENCH_REPS" \
+			    $((BENCH_MAILBOXES * BENCH_MESSAGES)) "$cases" \
+			    fill "$BENCH_MAILBOXES" "$BENCH_MESSAGES" \
+			    "$BENCH_BYTES" 1
+		done
 		;;
-	disk)
-		root=$BENCH_DISKDIR
-		cases="first"
+	boxes)
+		# About 2 KiB per message.
+		scenario tmpfs boxes "$BENCH_SCALE_REPS" $((scale_boxes * 9)) \
+		    "first nochange" fill "$scale_boxes" 9 \
+		    $((scale_boxes * 9 * 2048)) 1
 		;;
-	*)
-		echo "bench/run.sh: unknown storage $storage" >&2
-		exit 2
+	many)
+		scenario tmpfs many "$BENCH_SCALE_REPS" "$scale_many" first \
+		    many Many "$scale_many"
+		;;
+	big)
+		scenario tmpfs big "$BENCH_SCALE_REPS" 1 first big Big \
+		    "$scale_big"
 		;;
 	esac
-	BENCH_STORAGE=$storage BENCH_CASES=$cases BUILDDIR=$root \
-	    TESTNAME=bench-$storage bash "$SRCDIR/bench/lib/scenario.sh" ||
-	    status=1
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(($(date +%s) - t0))
@@ -135,6 +211,8 @@ elapsed=$(($(date +%s) - t0))
 	echo
 	echo "- ours: \`$BENCH_OURS\` ($(version "$BENCH_OURS"))"
 	echo "- reference: \`$BENCH_REF\` ($(version "$BENCH_REF"))"
+	[ "$BENCH_MBSYNC" = 1 ] && echo "- third contender, first syncs" \
+	    "only: \`$(command -v mbsync)\` ($(version mbsync))"
 	if [ "$(readlink -f "$BENCH_OURS")" = "$(readlink -f "$BENCH_REF")" ]
 	then
 		echo "- **both slots run the same program**: this run proves" \
@@ -153,8 +231,24 @@ elapsed=$(($(date +%s) - t0))
 	echo "- data: $BENCH_MAILBOXES mailboxes x $BENCH_MESSAGES messages," \
 	    "$(awk -v b="$BENCH_BYTES" 'BEGIN { printf "%.1f", b / 1048576 }')" \
 	    "MiB; $BENCH_REPS repetition(s) per case, ours and the reference" \
-	    "alternating; the whole run took ${elapsed} s" \
-	    "$([ "$BENCH_QUICK" = 1 ] && echo '(BENCH_QUICK=1)')"
+	    "alternating; the whole run took ${elapsed} s$([ "$BENCH_QUICK" = 1 ] &&
+	    echo ' (BENCH_QUICK=1)')"
+	echo "- workloads: $BENCH_WORKLOADS$(
+	    for w in $BENCH_WORKLOADS; do
+		case $w in
+		boxes)	printf '; boxes: %d mailboxes x 9 messages' \
+			    "$scale_boxes" ;;
+		many)	printf '; many: one mailbox of %d messages' \
+			    "$scale_many" ;;
+		big)	printf '; big: one message of %d MiB' \
+			    $((scale_big >> 20)) ;;
+		esac
+	    done)$([ "$BENCH_WORKLOADS" != base ] &&
+	    echo " ($BENCH_SCALE_REPS repetition(s) each)")"
+	echo
+	echo "## Summary"
+	echo
+	"$BENCH_PY" "$SRCDIR/bench/lib/report.py" compact "$BENCH_TSV"
 	echo
 	echo "## Relay"
 	echo

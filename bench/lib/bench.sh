@@ -17,6 +17,12 @@
 #   bench_run BINARY CONF BASE RELAYLOG RELAYPID
 #                               one traced run; files BASE.{pt,out,err},
 #                               $BENCH_RC, $BENCH_STRAGGLERS; prints nothing
+#   bench_run_cmd BASE RELAYLOG RELAYPID COMMAND...
+#                               the same for any command (mbsync)
+#   bench_mbsyncrc FILE PORT TUNNEL STATEDIR
+#                               an mbsyncrc copying the remote (IMAPS
+#                               through the relay on PORT) to the local
+#                               tunnel's empty store, state in STATEDIR
 #   bench_rc_verdict            "ok", or what its exit status says
 #   bench_row BASE EXE RELAYLOG RELAYPID
 #                               the TSV fields of that run (report.py row)
@@ -107,15 +113,21 @@ bench_proc_cpu_ms()
 
 bench_run()
 {
-	local bin=$1 conf=$2 base=$3 rlog=$4 rpid=$5 i n0 last
+	bench_run_cmd "$3" "$4" "$5" "$1" --config="$2"
+}
 
+bench_run_cmd()
+{
+	local base=$1 rlog=$2 rpid=$3 i n0 last
+
+	shift 3
 	BENCH_RLINES0=$(wc -l <"$rlog")
 	BENCH_RCPU0=$(bench_proc_cpu_ms "$rpid")
 	# Whatever an earlier step left dirty is written out now, not
 	# during the measurement.
 	sync
 	timeout -k 5 "${T_TIMEOUT:-300}" "$BENCH_BIN/proctrack" -o "$base.pt" \
-	    -- "$bin" --config="$conf" </dev/null >"$base.out" 2>"$base.err"
+	    -- "$@" </dev/null >"$base.out" 2>"$base.err"
 	BENCH_RC=$?
 	# Processes that outlived the client by 10 s (proctrack killed them).
 	BENCH_STRAGGLERS=$(grep -c '^straggler' "$base.pt" 2>/dev/null)
@@ -131,6 +143,43 @@ bench_run()
 		sleep 0.05
 	done
 	return 0
+}
+
+# mbsync 1.4 checks the certificate's DNS names only (not its IP address):
+# it connects to "localhost", which the certificate names, and the relay
+# listens on 127.0.0.1 (mbsync tries each address of the name).
+bench_mbsyncrc()
+{
+	local file=$1 port=$2 tunnel=$3 state=$4
+
+	mkdir -p "$state" || return 1
+	cat >"$file" <<EOF
+IMAPAccount remote
+Host localhost
+Port $port
+User $DOVECOT_REMOTE_USER
+Pass $DOVECOT_REMOTE_PASS
+SSLType IMAPS
+CertificateFile $DOVECOT_REMOTE_CERT
+
+IMAPStore remote
+Account remote
+
+IMAPAccount local
+Tunnel "$tunnel"
+
+IMAPStore local
+Account local
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns *
+Create Near
+Sync Pull
+CopyArrivalDate yes
+SyncState $state/
+EOF
 }
 
 # What went wrong with the run's exit status, or "ok".

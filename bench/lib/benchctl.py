@@ -11,8 +11,16 @@ command) and whole-store dumps.
     benchctl.py TUNNEL change remote|local SEED
     benchctl.py TUNNEL many MAILBOX COUNT [SEED]
     benchctl.py TUNNEL big MAILBOX BYTES [SEED]
+    benchctl.py TUNNEL samedate SIDE SEED MAILBOX COUNT BIGBYTES
+                                        (COUNT messages and one of BIGBYTES,
+                                         all with the same INTERNALDATE;
+                                         prints the bytes appended)
     benchctl.py TUNNEL dumpall          (mailbox list, then mail_dump lines
                                          of every mailbox, "== NAME" before)
+    benchctl.py TUNNEL dumpcommon       (dumpall reduced to what mbsync 1.4
+                                         keeps: names without subscription
+                                         states, system flags only, bodies
+                                         hashed without an X-TUID header)
     benchctl.py TUNNEL state            (per mailbox: MESSAGES UIDNEXT
                                          UIDVALIDITY HIGHESTMODSEQ)
     benchctl.py - names NMAILBOXES      (the mailbox names fill uses)
@@ -260,13 +268,48 @@ def do_big(c, mailbox, size, seed):
                                           seed)])
 
 
+# The fixed date an import tool gives every message it appends.
+SAME_DATE = '01-Jan-2020 00:00:00 +0000'
+
+
+def do_samedate(c, side, seed, mailbox, count, big):
+    """The equal-date case: on one side, count new messages of a few KiB
+    and one of big bytes in mailbox, all with the INTERNALDATE SAME_DATE
+    (their contents differ from the other side's: no copies to adopt).
+    Prints the bytes appended."""
+    rng = random.Random(seed * 104729 + (1 if side == 'remote' else 2))
+    corpus = Corpus(random.Random(seed + 1))
+    msgs = []
+    for i in range(count + 1):
+        size = big if i == count else 2000 + rng.randrange(6000)
+        data, flags, _ = make_message(rng, corpus, size, 'same.%d.%s.%d' % (
+            seed, side, i))
+        msgs.append((data, flags, SAME_DATE))
+    multiappend(c, mailbox, msgs)
+    print(sum(len(m[0]) for m in msgs))
+
+
+TUID = re.compile(rb'^X-TUID: [^\r\n]*\r?\n', re.M)
+
+
+def strip_tuid(body):
+    """The message without the X-TUID header mbsync adds to its copies."""
+    end = body.find(b'\r\n\r\n')
+    head = body[:end + 2] if end >= 0 else body
+    return TUID.sub(b'', head, count=1) + body[len(head):]
+
+
 def list_names(c):
     return sorted(imapctl.parse_list(c.command(b'LIST "" "*"')[0], b'LIST'))
 
 
-def do_dumpall(c):
+def do_dumpall(c, common=False):
     out = sys.stdout
-    imapctl.do_list(c, None)
+    if common:
+        names = list_names(c)
+        out.write(''.join('%s\n' % n.decode('latin-1') for n in names))
+    else:
+        imapctl.do_list(c, None)
     out.flush()
     listed = imapctl.parse_list(c.command(b'LIST "" "*"')[0], b'LIST')
     for name in sorted(listed):
@@ -280,7 +323,10 @@ def do_dumpall(c):
         for d in imapctl.fetch_all(c, b'FLAGS INTERNALDATE BODY.PEEK[]'):
             body = d.get(b'BODY[]') or b''
             flags = sorted(f.decode('latin-1') for f in d.get(b'FLAGS', [])
-                           if f.upper() != b'\\RECENT')
+                           if f.upper() != b'\\RECENT' and
+                           (not common or f.startswith(b'\\')))
+            if common:
+                body = strip_tuid(body)
             lines.append('%s %s %s' % (
                 imapctl.hashlib.sha256(body).hexdigest(),
                 ','.join(flags) if flags else '-',
@@ -328,8 +374,13 @@ def main(argv):
         elif op == 'big':
             do_big(c, args[0], int(args[1]),
                    int(args[2]) if len(args) > 2 else 1)
+        elif op == 'samedate':
+            do_samedate(c, args[0], int(args[1]), args[2], int(args[3]),
+                        int(args[4]))
         elif op == 'dumpall':
             do_dumpall(c)
+        elif op == 'dumpcommon':
+            do_dumpall(c, common=True)
         elif op == 'state':
             do_state(c)
         else:

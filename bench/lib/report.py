@@ -7,7 +7,13 @@ Numbers of the benchmark.
         client's stderr (its "IMAP traffic" lines) and the relay's log.
     report.py table TSV [TITLE]
         The Markdown report of a whole benchmark: medians per case and
-        the ratios reference / ours.
+        the ratios reference / ours (and mbsync / ours where it ran).
+    report.py compact TSV...
+        One short table for README: per workload and RTT, the median
+        wall times of the reference, ours and mbsync, and the ratio; the
+        rows of several TSVs (a default run and a scale run) together.
+        Reads the .notes file beside each TSV (relay bulk rate, sizes,
+        least traffic of the equal-date case) when there is one.
     report.py memory TSV COUNT BIG_MIB
         The Markdown report of bench/memory.sh.
 
@@ -127,8 +133,36 @@ def ratio(ref, ours):
 
 
 CASE_NAMES = {'first': '(1) first sync', 'nochange': '(2) no change',
-              'incremental': '(3) incremental'}
-CASE_ORDER = ['first', 'nochange', 'incremental']
+              'incremental': '(3) incremental',
+              'samedate': '(4) equal dates',
+              'boxes-first': 'boxes: first sync',
+              'boxes-nochange': 'boxes: no change',
+              'many-first': 'many: first sync',
+              'big-first': 'big: first sync'}
+CASE_ORDER = ['first', 'nochange', 'incremental', 'samedate', 'boxes-first',
+              'boxes-nochange', 'many-first', 'big-first']
+
+
+def notes_of(tsv):
+    """{('relay_bulk', rtt): MiB/s, ('samedate_bytes', rtt): [bytes],
+    ('size', workload): text} from the .notes file beside tsv."""
+    out = {}
+    try:
+        with open(re.sub(r'\.tsv$', '', tsv) + '.notes') as f:
+            for line in f:
+                t = line.rstrip('\n').split('\t')
+                if len(t) < 3:
+                    continue
+                if t[0] == 'relay_bulk':
+                    out[(t[0], float(t[1]))] = float(t[2])
+                elif t[0] == 'samedate_bytes' and len(t) >= 4:
+                    out.setdefault((t[0], float(t[1])), []).append(
+                        int(t[3]))
+                elif t[0] == 'size':
+                    out[(t[0], t[1])] = t[2]
+    except (OSError, ValueError):
+        pass
+    return out
 
 
 def groups(rows):
@@ -222,6 +256,50 @@ def table(tsv, title):
             CASE_NAMES.get(key[0], key[0]), key[1], key[2],
             ' | '.join('%s \\| %s' % (a, b)
                        for a, b in zip(cells['ref'], cells['ours']))))
+    notes = notes_of(tsv)
+    least = [(k[1], med(v)) for k, v in sorted(notes.items())
+             if k[0] == 'samedate_bytes']
+    if least:
+        out.append('')
+        out.append('(4) equal dates: the least IMAP traffic that case '
+                   'needs (every new body read once and written once) is '
+                   + ', '.join('%s MiB at %g ms' % (fmt(b, 1 << 20, 3), r)
+                               for r, b in least) + '.')
+    mb = [k for k in groups(rows) if pick(rows, k, 'mbsync')]
+    if mb:
+        out.append('')
+        out.append('### mbsync, first syncs')
+        out.append('')
+        out.append('**x = mbsync / ours** (above 1: ours is faster or '
+                   'lighter). mbsync (isync 1.4) keeps neither keywords '
+                   'nor subscriptions and adds an `X-TUID` header to every '
+                   'message it copies: its runs are verified on what it '
+                   'keeps (mailbox names, message bodies without that '
+                   'header, system flags, INTERNALDATEs with '
+                   '`CopyArrivalDate yes`), and must leave the remote as '
+                   'it was. It reports no IMAP traffic: compare the bytes on '
+                   'the wire (it uses COMPRESS=DEFLATE too).')
+        out.append('')
+        out.append('| case | store | RTT ms | runs | wall mbsync s | ours s '
+                   '| x | client CPU mbsync s | ours s | x | peak RSS '
+                   'mbsync MiB | ours MiB | x | wire down mbsync MiB '
+                   '| ours MiB |')
+        out.append('|' + '---|' * 15)
+        for key in mb:
+            m, ours = pick(rows, key, 'mbsync'), pick(rows, key, 'ours')
+            ok = '%d/%d' % (sum(r['verified'] == 'ok' for r in m),
+                            sum(r['verified'] == 'ok' for r in ours))
+            w = (stat(m, 'wall_ms'), stat(ours, 'wall_ms'))
+            c = (stat(m, 'cpu_ms'), stat(ours, 'cpu_ms'))
+            rs = (stat(m, 'rss_sum_kb'), stat(ours, 'rss_sum_kb'))
+            out.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s '
+                       '| %s | %s | %s | %s | %s |' % (
+                           CASE_NAMES.get(key[0], key[0]), key[1], key[2],
+                           ok, fmt(w[0], 1000), fmt(w[1], 1000), ratio(*w),
+                           fmt(c[0], 1000), fmt(c[1], 1000), ratio(*c),
+                           fmt(rs[0], 1024, 1), fmt(rs[1], 1024, 1),
+                           ratio(*rs), fmt(stat(m, 'wire_down'), 1 << 20, 2),
+                           fmt(stat(ours, 'wire_down'), 1 << 20, 2)))
     if bad:
         out.append('')
         out.append('**Runs that failed verification (left out above):**')
@@ -234,6 +312,70 @@ def table(tsv, title):
     if title:
         text = '%s\n\n%s' % (title, text)
     sys.stdout.write(text)
+
+
+def compact(tsvs):
+    """The README table: one row per workload and RTT."""
+    rows, notes = [], {}
+    for tsv in tsvs:
+        rows += load(tsv)
+        notes.update(notes_of(tsv))
+    size = {'base': notes.get(('size', 'base'),
+                              '20 mailboxes x 150 messages'),
+            'boxes': notes.get(('size', 'boxes'),
+                               '1000 mailboxes x 9 messages'),
+            'many': notes.get(('size', 'many'), '100000 messages'),
+            'big': notes.get(('size', 'big'), '50 MiB')}
+    label = {'first': 'first sync, %s' % size['base'],
+             'nochange': 'no change, %s' % size['base'],
+             'incremental': 'incremental, %s' % size['base'],
+             'samedate': 'new on both sides, equal dates',
+             'boxes-first': 'first sync, %s' % size['boxes'],
+             'boxes-nochange': 'no change, %s' % size['boxes'],
+             'many-first': 'first sync, one mailbox of %s' % size['many'],
+             'big-first': 'first sync, one message of %s' % size['big']}
+    have_mb = any(r['impl'] == 'mbsync' for r in rows)
+    out = ['| workload | store | RTT ms | reference s | ours s | x |' +
+           (' mbsync s |' if have_mb else '') + ' notes |',
+           '|' + '---|' * (7 + have_mb)]
+    for key in groups(rows):
+        ref, ours = pick(rows, key, 'ref'), pick(rows, key, 'ours')
+        mb = pick(rows, key, 'mbsync')
+        w = (stat(ref, 'wall_ms'), stat(ours, 'wall_ms'))
+        note = []
+        if key[0] == 'samedate':
+            tr = (med([traffic(r) for r in ref if r['verified'] == 'ok']),
+                  med([traffic(r) for r in ours if r['verified'] == 'ok']))
+            least = med(notes.get(('samedate_bytes', float(key[2])), []))
+            note.append('IMAP traffic %s / %s MiB%s' % (
+                fmt(tr[0], 1 << 20, 1), fmt(tr[1], 1 << 20, 1),
+                ' (least %s)' % fmt(least, 1 << 20, 1) if least else ''))
+        if key[0] == 'big-first':
+            bulk = notes.get(('relay_bulk', float(key[2])))
+            wire = stat(ours, 'wire_down')
+            if bulk and wire and w[1]:
+                t = wire / (bulk * (1 << 20))
+                note.append('wire time %.2f s (%.0f MiB at the relay\'s '
+                            '%.0f MiB/s): ours takes %.1fx' % (t, wire / (1 << 20), bulk,
+                                            w[1] / 1000 / t))
+        nok = (sum(r['verified'] == 'ok' for r in ref),
+               sum(r['verified'] == 'ok' for r in ours))
+        if nok[0] != len(ref) or nok[1] != len(ours):
+            note.append('verified %d/%d, %d/%d' % (nok[0], len(ref), nok[1],
+                                                   len(ours)))
+        cells = [label.get(key[0], key[0]), key[1], key[2],
+                 fmt(w[0], 1000), fmt(w[1], 1000), ratio(*w)]
+        if have_mb:
+            mw = stat(mb, 'wall_ms')
+            cells.append('%s (%sx)' % (fmt(mw, 1000), ratio(mw, w[1]))
+                         if mw is not None else '')
+        cells.append('; '.join(note))
+        out.append('| ' + ' | '.join(cells) + ' |')
+    out.append('')
+    out.append('Medians of the verified runs; x = reference / ours' +
+               ('; mbsync s (mbsync / ours) where it ran.' if have_mb
+                else '.'))
+    sys.stdout.write('\n'.join(out) + '\n')
 
 
 def procs_of(r):
@@ -316,6 +458,8 @@ def main(argv):
         row(*argv[2:9])
     elif len(argv) >= 3 and argv[1] == 'table':
         table(argv[2], argv[3] if len(argv) > 3 else '')
+    elif len(argv) >= 3 and argv[1] == 'compact':
+        compact(argv[2:])
     elif len(argv) >= 5 and argv[1] == 'memory':
         memory(argv[2], argv[3], argv[4])
     else:

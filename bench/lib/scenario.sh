@@ -1,22 +1,32 @@
 #!/bin/bash
 #
-# One storage case of bench/run.sh (which sets the environment): servers
-# whose stores live under $BUILDDIR (tmpfs or disk), then for each RTT
-# and repetition, ours and the reference in alternating order, each:
+# One storage case of one workload of bench/run.sh (which sets the
+# environment): servers whose stores live under $BUILDDIR (tmpfs or
+# disk), the remote filled as $BENCH_FILL says, then for each RTT and
+# repetition, ours and the reference in alternating order, each:
 #
 #   (1) first sync: populated remote -> empty local, no database
 #   (2) no-change run on the synced state
 #   (3) incremental: 5 new remote messages in 5 mailboxes, flag changes
 #       on 25 remote and 25 local messages, then a run
+#   (4) equal dates: new messages on both sides of INBOX, all with the
+#       same INTERNALDATE (an import tool's fixed date), then a run
+#
+# (only the cases named in $BENCH_CASES; (3) and (4) need the "base"
+# workload's mailboxes), and, with BENCH_MBSYNC=1, mbsync's first sync
+# between the two (remote -> empty local, `Sync Pull`).
 #
 # Every run is verified (both stores identical: list, subscriptions,
 # every message's SHA-256, flags, INTERNALDATE; message counts as
-# expected); a run that fails verification is recorded as such and its
-# numbers are never reported.  One TSV row per run goes to $BENCH_TSV.
+# expected; for mbsync only what it keeps, see benchctl.py dumpcommon); a
+# run that fails verification is recorded as such and its numbers are
+# never reported.  One TSV row per run goes to $BENCH_TSV, its case named
+# "CASE" for the base workload and "WORKLOAD-CASE" for the others.
 #
-# Environment: BENCH_STORAGE BENCH_OURS BENCH_REF BENCH_BIN BENCH_TSV
-# BENCH_RTTS BENCH_REPS BENCH_CASES BENCH_MAILBOXES BENCH_MESSAGES
-# BENCH_BYTES BENCH_FAILDIR, and common.sh's BUILDDIR TESTNAME SRCDIR.
+# Environment: BENCH_STORAGE BENCH_WORKLOAD BENCH_FILL BENCH_NMSG
+# BENCH_OURS BENCH_REF BENCH_MBSYNC BENCH_BIN BENCH_TSV BENCH_NOTES
+# BENCH_RTTS BENCH_REPS BENCH_CASES BENCH_SAMEDATE BENCH_FAILDIR, and
+# common.sh's BUILDDIR TESTNAME SRCDIR.
 
 # The BENCH_* settings come from run.sh:
 # shellcheck disable=SC2153
@@ -28,29 +38,39 @@ source "$SRCDIR/bench/lib/bench.sh"
 t_setup >/dev/null
 
 CTL=("$BENCH_PY" "$SRCDIR/bench/lib/benchctl.py")
-nmsg=$((BENCH_MAILBOXES * BENCH_MESSAGES))
+nmsg=$BENCH_NMSG
 failed=0
+read -r -a fill <<<"$BENCH_FILL"
+pfx=
+[ "$BENCH_WORKLOAD" = base ] || pfx=$BENCH_WORKLOAD-
+# The equal-date case: that many small messages and one of that many
+# bytes on each side.
+read -r same_count same_big <<<"${BENCH_SAMEDATE:-10 1048576}"
 
 declare -A BIN EXE
 BIN[ours]=$BENCH_OURS
 BIN[ref]=$BENCH_REF
 EXE[ours]=$(bench_client_exe "$BENCH_OURS")
 EXE[ref]=$(bench_client_exe "$BENCH_REF")
+if [ "${BENCH_MBSYNC:-0}" = 1 ]; then
+	BIN[mbsync]=$(command -v mbsync)
+	EXE[mbsync]=$(bench_client_exe "${BIN[mbsync]}")
+fi
 
-bench_log "$BENCH_STORAGE: stores under $T ($(df --output=fstype "$T" |
+bench_log "$BENCH_WORKLOAD, $BENCH_STORAGE: stores under $T ($(df --output=fstype "$T" |
     tail -n 1))"
 tunnel=$(dovecot_tunnel local) || { t_fail "dovecot_tunnel"; t_done; }
 dovecot_server remote || { t_fail "dovecot_server"; t_done; }
 
 start=$(date +%s.%N)
-if ! "${CTL[@]}" "$DOVECOT_REMOTE_TUNNEL" fill "$BENCH_MAILBOXES" \
-    "$BENCH_MESSAGES" "$BENCH_BYTES" 1 >"$T/fill.err" 2>&1; then
+if ! "${CTL[@]}" "$DOVECOT_REMOTE_TUNNEL" "${fill[@]}" >"$T/fill.err" 2>&1
+then
 	cat "$T/fill.err" >&2
 	t_fail "fill the remote"
 	t_done
 fi
-bench_log "$BENCH_STORAGE: remote filled with $nmsg messages in" \
-    "$BENCH_MAILBOXES mailboxes in" \
+bench_log "$BENCH_WORKLOAD, $BENCH_STORAGE: remote filled with $nmsg" \
+    "messages in" \
     "$(awk -v s="$start" -v e="$(date +%s.%N)" \
     'BEGIN { printf "%.1f", e - s }') s ($(du -sh "$T/remote/home" |
     cut -f1) on disk)"
@@ -78,6 +98,10 @@ username = $DOVECOT_REMOTE_USER
 password = $DOVECOT_REMOTE_PASS
 SSL_CAfile = $DOVECOT_REMOTE_CERT
 EOF
+	if [ -n "${BIN[mbsync]:-}" ]; then
+		bench_mbsyncrc "$T/mbsyncrc-$rtt" "${!port_var}" "$tunnel" \
+		    "$T/mbsync-state"
+	fi
 done
 
 # Record run $base of $impl for $case/$rtt/$rep with verdict $2.
@@ -106,15 +130,16 @@ record()
 	fi
 }
 
-# Full comparison of both stores; $1 = expected number of messages.
+# Full comparison of both stores; $1 = expected number of messages, $2
+# the dump (dumpall, or dumpcommon for mbsync).
 verify_same()
 {
-	local want=$1 n
+	local want=$1 dump=${2:-dumpall} n
 
 	[ "$BENCH_RC" -eq 0 ] || { bench_rc_verdict; return; }
-	"${CTL[@]}" "$tunnel" dumpall >"$T/local.dump" 2>&1 ||
+	"${CTL[@]}" "$tunnel" "$dump" >"$T/local.dump" 2>&1 ||
 	    { echo "local dump failed"; return; }
-	"${CTL[@]}" "$DOVECOT_REMOTE_TUNNEL" dumpall >"$T/remote.dump" 2>&1 ||
+	"${CTL[@]}" "$DOVECOT_REMOTE_TUNNEL" "$dump" >"$T/remote.dump" 2>&1 ||
 	    { echo "remote dump failed"; return; }
 	if ! cmp -s "$T/local.dump" "$T/remote.dump"; then
 		echo "stores differ"
@@ -135,7 +160,7 @@ state_both()
 
 one_impl()
 {
-	local bin=${BIN[$impl]} conf=$T/conf-$rtt verdict before kw n
+	local bin=${BIN[$impl]} conf=$T/conf-$rtt verdict before kw n r l
 	local rlog_var=RELAY_r${rtt}_LOG rpid_var=RELAY_r${rtt}_PID
 
 	rlog=${!rlog_var}
@@ -145,11 +170,25 @@ one_impl()
 	bench_server_idle remote || exit 1
 	bench_restore remote "$T/remote-snap"
 	bench_wipe local
-	rm -rf "$T/db"
-	mkdir -p "$T/db"
+	rm -rf "$T/db" "$T/mbsync-state"
+	mkdir -p "$T/db" "$T/mbsync-state"
 
-	case=first
+	case=${pfx}first
 	base=$T/run-$rtt-$rep-$impl-$case
+	if [ "$impl" = mbsync ]; then
+		# Only what mbsync keeps is compared (dumpcommon); the remote
+		# must still be exactly as filled.
+		bench_run_cmd "$base" "$rlog" "$rpid" "$bin" \
+		    -c "$T/mbsyncrc-$rtt" -a
+		verdict=$(verify_same "$nmsg" dumpcommon)
+		if [ "$verdict" = ok ] &&
+		    ! "${CTL[@]}" "$DOVECOT_REMOTE_TUNNEL" dumpall |
+		    cmp -s - "$T/remote-orig.dump"; then
+			verdict="the remote changed"
+		fi
+		record "$verdict"
+		return 0
+	fi
 	bench_run "$bin" "$conf" "$base" "$rlog" "$rpid"
 	verdict=$(verify_same "$nmsg")
 	if [ "$verdict" = ok ] &&
@@ -160,7 +199,7 @@ one_impl()
 	[ "$verdict" = ok ] || return 0
 	[[ " $BENCH_CASES " == *" nochange "* ]] || return 0
 
-	case=nochange
+	case=${pfx}nochange
 	base=$T/run-$rtt-$rep-$impl-$case
 	before=$(state_both)
 	bench_run "$bin" "$conf" "$base" "$rlog" "$rpid"
@@ -191,6 +230,26 @@ one_impl()
 		    verdict="$n messages with $kw, expected 50"
 	fi
 	record "$verdict"
+	[ "$verdict" = ok ] || return 0
+	[[ " $BENCH_CASES " == *" samedate "* ]] || return 0
+
+	case=samedate
+	base=$T/run-$rtt-$rep-$impl-$case
+	if ! r=$("${CTL[@]}" "$DOVECOT_REMOTE_TUNNEL" samedate remote "$rep" \
+	    INBOX "$same_count" "$same_big" 2>"$T/change.err") ||
+	    ! l=$("${CTL[@]}" "$tunnel" samedate local "$rep" INBOX \
+	    "$same_count" "$same_big" 2>>"$T/change.err"); then
+		cat "$T/change.err" >&2
+		t_fail "append the equal-date messages"
+		return 0
+	fi
+	# The least IMAP traffic that case needs: every new body read once
+	# and written once.
+	printf 'samedate_bytes\t%s\t%s\t%s\n' "$rtt" "$rep" \
+	    "$((2 * (r + l)))" >>"$BENCH_NOTES"
+	bench_run "$bin" "$conf" "$base" "$rlog" "$rpid"
+	verdict=$(verify_same $((nmsg + 5 + 2 * (same_count + 1))))
+	record "$verdict"
 }
 
 for rtt in $BENCH_RTTS; do
@@ -202,6 +261,8 @@ for rtt in $BENCH_RTTS; do
 		else
 			order="ref ours"
 		fi
+		# mbsync (first sync only) between them.
+		[ -n "${BIN[mbsync]:-}" ] && order=${order/ / mbsync }
 		bench_log "$BENCH_STORAGE, RTT $rtt ms, repetition" \
 		    "$rep/$BENCH_REPS ($order)"
 		for impl in $order; do
