@@ -92,6 +92,7 @@ GUSER=${GUSER:0:31}
 GHOME=$T/guide-home
 if ! _t_as_imaptest test -x "$T"; then
 	GHOME=$(mktemp -d /tmp/imt-guide.XXXXXX)/home || t_done
+	chmod 0755 "$(dirname "$GHOME")"
 	echo "rmdir $(dirname "$GHOME")" >>"$T/.cleanup"
 fi
 if ! useradd --no-create-home --home-dir "$GHOME" --shell /bin/sh \
@@ -246,10 +247,12 @@ for b in "${BLOCKS[@]}"; do
 			    t_fail "a flag set on the user's Dovecot"
 			;;
 		esac
-		subst "$b" >"$b.sh"
-		chmod 0644 "$b.sh"
+		# Where the user can read it.
+		script=$GOUT/$(basename "$b").sh
+		subst "$b" >"$script"
+		chmod 0644 "$script"
 		start=$EPOCHREALTIME
-		out=$(as_user sh -e "$b.sh" </dev/null 2>"$b.err")
+		out=$(as_user sh -e "$script" </dev/null 2>"$b.err")
 		rc=$?
 		secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" \
 		    'BEGIN { printf "%.1f", b - a }')
@@ -295,8 +298,9 @@ for b in "${BLOCKS[@]}"; do
 			;;
 		*muttrc*)
 			# mutt on a terminal: it opens the inbox through the
-			# tunnel, shows the index, and quits.
-			GTERM=vt100 as_user script -qfec \
+			# tunnel, shows the index, and quits (a mutt that
+			# asks a question instead is stopped).
+			GTERM=vt100 as_user timeout -k 5 30 script -qfec \
 			    "mutt -e 'push <quit>'" "$GOUT/mutt.typescript" \
 			    </dev/null >/dev/null 2>&1
 			rc=$?
