@@ -458,6 +458,8 @@ connect_cmd_output(const char *command, const char *name, const char *what,
 	/* Not the command: it may hold a secret of its own. */
 	log_msg(LOG_LVL_DEBUG, name, NULL, "%s: pid %ld",
 	    what, (long)pid);
+	log_msg(LOG_LVL_AUDIT, name, NULL, "START %s pid=%ld", what,
+	    (long)pid);
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -501,6 +503,7 @@ connect_cmd_output(const char *command, const char *name, const char *what,
 	}
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
+	connect_audit_end(name, what, pid, status);
 	if (timedout) {
 		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: %s: "
 		    "no answer within %d s", what, timeout_ms / 1000);
@@ -598,7 +601,22 @@ tunnel_spawn(const struct conf_section *sec, const char *name,
 	res->pid = pid;
 	/* Not the command: it may hold credentials. */
 	log_msg(LOG_LVL_DEBUG, name, NULL, "tunnel: pid %ld", (long)pid);
+	log_msg(LOG_LVL_AUDIT, name, NULL, "START tunnel pid=%ld", (long)pid);
 	return 0;
+}
+
+void
+connect_audit_end(const char *name, const char *what, pid_t pid, int status)
+{
+	if (status == -1)
+		log_msg(LOG_LVL_AUDIT, name, NULL, "END %s pid=%ld", what,
+		    (long)pid);
+	else if (WIFSIGNALED(status))
+		log_msg(LOG_LVL_AUDIT, name, NULL, "END %s pid=%ld signal=%d",
+		    what, (long)pid, WTERMSIG(status));
+	else
+		log_msg(LOG_LVL_AUDIT, name, NULL, "END %s pid=%ld status=%d",
+		    what, (long)pid, WEXITSTATUS(status));
 }
 
 /* Polls for pid's exit for up to ms: 1 exited (*status), 0 not, -1. */

@@ -135,6 +135,11 @@ void	 connect_result_free(struct connect_result *);
  * the socket.
  */
 int	 connect_tunnel_reap(pid_t);
+/*
+ * The audit line of a tunnel or credential command that ended: "END
+ * <what> pid=N status=S" (or signal=N; status -1: reaped elsewhere).
+ */
+void	 connect_audit_end(const char *, const char *, pid_t, int);
 
 /*
  * password-command, oauth-token-command (what: the key, for the

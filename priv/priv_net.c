@@ -55,7 +55,8 @@ static long	 pn_ms_until(const struct timespec *, const struct timespec *);
 static void	 pn_schedule(struct pn_side *, enum pn_state,
 		    const struct timespec *);
 static void	 pn_add(struct pn_side *, const struct traffic_stats *);
-static int	 pn_tunnel_gone(pid_t);
+static int	 pn_tunnel_gone(uint32_t, pid_t);
+static void	 pn_tunnel_reap(uint32_t, pid_t);
 static void	 pn_tunnel_retire(struct pn_side *);
 
 void
@@ -195,13 +196,17 @@ priv_net_connect(const struct conf *conf, uint32_t side,
 static void
 pn_tunnel_retire(struct pn_side *s)
 {
+	uint32_t side = (uint32_t)(s - pn.s);
 	int status;
 
-	if (s->old_tunnel > 0 && !pn_tunnel_gone(s->old_tunnel)) {
+	if (s->old_tunnel > 0 && !pn_tunnel_gone(side, s->old_tunnel)) {
 		(void)kill(s->old_tunnel, SIGKILL);
+		status = -1;
 		while (waitpid(s->old_tunnel, &status, 0) == -1 &&
 		    errno == EINTR)
 			;
+		connect_audit_end(ipc_side_name(side), "tunnel",
+		    s->old_tunnel, status);
 	}
 	s->old_tunnel = s->tunnel;
 	s->tunnel = -1;
@@ -273,9 +278,9 @@ priv_net_ended(void)
 		 * that none is left behind by a run that goes on.
 		 */
 		if (s->tunnel > 0)
-			(void)connect_tunnel_reap(s->tunnel);
+			pn_tunnel_reap(side, s->tunnel);
 		if (s->old_tunnel > 0)
-			(void)connect_tunnel_reap(s->old_tunnel);
+			pn_tunnel_reap(side, s->old_tunnel);
 		s->tunnel = s->old_tunnel = -1;
 		s->got_this = 0;
 		if (s->state != PN_RESPAWN)
@@ -324,14 +329,24 @@ priv_net_timeout(const struct timespec *now)
 
 /* Has tunnel pid left (reaped now or before)? */
 static int
-pn_tunnel_gone(pid_t pid)
+pn_tunnel_gone(uint32_t side, pid_t pid)
 {
 	pid_t r;
 	int status;
 
 	while ((r = waitpid(pid, &status, WNOHANG)) == -1 && errno == EINTR)
 		;
+	if (r == pid)
+		connect_audit_end(ipc_side_name(side), "tunnel", pid, status);
 	return r != 0;		/* reaped, or not ours any more */
+}
+
+/* Tunnel pid of side waited for (EOF, SIGTERM, SIGKILL), and audited. */
+static void
+pn_tunnel_reap(uint32_t side, pid_t pid)
+{
+	connect_audit_end(ipc_side_name(side), "tunnel", pid,
+	    connect_tunnel_reap(pid));
 }
 
 void
@@ -341,7 +356,7 @@ priv_net_reap(void)
 
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
 		if (pn.s[side].old_tunnel > 0 &&
-		    pn_tunnel_gone(pn.s[side].old_tunnel))
+		    pn_tunnel_gone(side, pn.s[side].old_tunnel))
 			pn.s[side].old_tunnel = -1;
 }
 
@@ -431,9 +446,9 @@ priv_net_finish(void)
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
 		s = &pn.s[side];
 		if (s->tunnel > 0)
-			(void)connect_tunnel_reap(s->tunnel);
+			pn_tunnel_reap(side, s->tunnel);
 		if (s->old_tunnel > 0)
-			(void)connect_tunnel_reap(s->old_tunnel);
+			pn_tunnel_reap(side, s->old_tunnel);
 		s->tunnel = s->old_tunnel = -1;
 	}
 }

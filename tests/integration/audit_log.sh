@@ -184,6 +184,14 @@ for p in engine 'net(local)' 'net(remote)'; do
 	    "AUDIT\[priv\] END ${p//[()]/\\&} pid=[0-9]+ status=0" \
 	    "$p ended with status 0"
 done
+# The tunnels, priv's children too: started and ended, with their pid.
+for side in local remote; do
+	start=$(lines_of "$E1" priv | sed -n "s/^\[priv\] $side: AUDIT\[priv\] START tunnel pid=\([0-9]*\)\$/\1/p")
+	t_expect_match "$start" '^[0-9]+$' "the $side tunnel's start, once"
+	t_expect_match "$(lines_of "$E1" priv)" \
+	    "\[priv\] $side: AUDIT\[priv\] END tunnel pid=${start:-none} status=0" \
+	    "the $side tunnel's end, with its pid and status"
+done
 for side in local remote; do
 	lines=$(lines_of "$E1" "net($side)")
 	t_expect_match "$lines" \
