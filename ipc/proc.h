@@ -58,6 +58,13 @@ int	 net_main(int, char **, uint32_t /* side */);
  * protocol) keep EXIT_FAIL / EXIT_PANIC.
  */
 #define EXIT_NET_LOST	5
+
+/*
+ * The classification behind it, for priv's connect and the net's SOCKS5
+ * exchange alike (ipc/transient.c): is errno value e a network condition
+ * that may clear by itself?
+ */
+int	 errno_transient(int);
 /*
  * A net's own status too: the server refused the OAuth access token
  * (XOAUTH2, OAUTHBEARER), which may only have expired.  priv asks

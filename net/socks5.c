@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "conf_proto.h"
+#include "proc.h"
 #include "socks5.h"
 
 #define SOCKS5_VERSION		0x05
@@ -49,7 +50,6 @@ static const char *const sx_replies[] = {
 };
 
 static int64_t	 sx_now(void);
-static int	 sx_errno_transient(int);
 static int	 sx_fail(struct socks5 *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	 sx_send(struct socks5 *, int);
@@ -72,30 +72,6 @@ sx_now(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The network conditions that may clear by itself (priv/connect.c's). */
-static int
-sx_errno_transient(int e)
-{
-	switch (e) {
-	case ECONNREFUSED:
-	case ECONNRESET:
-	case ECONNABORTED:
-	case ETIMEDOUT:
-	case EHOSTUNREACH:
-	case EHOSTDOWN:
-	case ENETUNREACH:
-	case ENETDOWN:
-	case ENETRESET:
-	case ENONET:
-	case EADDRNOTAVAIL:
-	case EPIPE:
-	case EAGAIN:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 static int
@@ -344,7 +320,7 @@ socks5_io(struct socks5 *s, int fd)
 					    strerror(ETIMEDOUT));
 				return 0;
 			}
-			return sx_fail(s, sx_errno_transient(errno),
+			return sx_fail(s, errno_transient(errno),
 			    "write: %s", strerror(errno));
 		}
 		if (s->off == s->len) {
@@ -368,7 +344,7 @@ socks5_io(struct socks5 *s, int fd)
 				    strerror(ETIMEDOUT));
 			return 0;
 		}
-		return sx_fail(s, sx_errno_transient(errno), "read: %s",
+		return sx_fail(s, errno_transient(errno), "read: %s",
 		    strerror(errno));
 	}
 }
@@ -397,7 +373,7 @@ socks5_run(struct socks5 *s, int fd, struct socks5_req *req, int timeout_ms)
 		pfd.events = socks5_events(s);
 		pfd.revents = 0;
 		if (poll(&pfd, 1, socks5_timeout(s)) == -1 && errno != EINTR) {
-			r = sx_fail(s, sx_errno_transient(errno), "poll: %s",
+			r = sx_fail(s, errno_transient(errno), "poll: %s",
 			    strerror(errno));
 			break;
 		}

@@ -93,29 +93,6 @@ connect_aborted(void)
 	return connect_abort_fn != NULL && connect_abort_fn() != 0;
 }
 
-int
-connect_errno_transient(int e)
-{
-	switch (e) {
-	case ECONNREFUSED:
-	case ECONNRESET:
-	case ECONNABORTED:
-	case ETIMEDOUT:
-	case EHOSTUNREACH:
-	case EHOSTDOWN:
-	case ENETUNREACH:
-	case ENETDOWN:
-	case ENETRESET:
-	case ENONET:
-	case EADDRNOTAVAIL:	/* no local address yet: the link is down */
-	case EPIPE:
-	case EAGAIN:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static char *
 cn_strdup(const char *s)
 {
@@ -712,7 +689,7 @@ connect_resolve(const char *host, const char *port,
 	if ((gai = getaddrinfo(host, port, hints, res)) != 0) {
 		/* No network yet, or no answer from the name servers. */
 		cn_transient = gai == EAI_AGAIN ||
-		    (gai == EAI_SYSTEM && connect_errno_transient(errno));
+		    (gai == EAI_SYSTEM && errno_transient(errno));
 		log_msg(LOG_LVL_ERROR, name, NULL, "ERROR: getaddrinfo(%s): %s",
 		    host, gai == EAI_SYSTEM ? strerror(errno) :
 		    gai_strerror(gai));
@@ -826,7 +803,7 @@ tcp_connect(const char *host, const char *port, const char *name,
 	}
 	freeaddrinfo(res);
 	if (s == -1) {
-		cn_transient = connect_errno_transient(err);
+		cn_transient = errno_transient(err);
 		log_msg(LOG_LVL_ERROR, name, NULL,
 		    "ERROR: Can't connect to %s:%s: %s", host, port,
 		    strerror(err));

@@ -218,10 +218,5 @@ int	 connect_get_timeout(void);
 void	 connect_set_abort(int (*)(void));
 /* Has the abort function asked to stop? */
 int	 connect_aborted(void);
-/*
- * The classification of failures: is errno value e a network condition
- * that may clear by itself?
- */
-int	 connect_errno_transient(int);
 
 #endif
