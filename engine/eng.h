@@ -611,7 +611,7 @@ struct eng {
 	struct task	*runq, *runqtail;	/* woken tasks */
 
 	/* One timer (watch mode's sleep), and a wake-up from priv. */
-	uint64_t	 timer_at;	/* eng_now_ms() */
+	int64_t		 timer_at;	/* clock_ms() */
 	struct task	*timer_task;	/* woken when it fires, or NULL */
 	int		 timer_fired;
 	int		 wake;		/* IMSG_ENGINE_WAKE seen */
@@ -622,7 +622,7 @@ struct eng {
 	int		 progress;	/* ENGINE_CONF_PROGRESS */
 	uint32_t	 prog_done, prog_total;
 	uint64_t	 prog_msgs, prog_bytes, prog_expected;
-	uint64_t	 prog_sent_at;	/* eng_now_ms() of the last update */
+	int64_t		 prog_sent_at;	/* clock_ms() of the last update */
 
 	struct run	*run;
 	int		 finished;	/* the run is over */
@@ -633,8 +633,7 @@ struct eng {
 
 /* The event loop: one round of poll + dispatch over the channels. */
 void	 eng_poll(struct eng *);
-/* A monotonic clock in milliseconds; the timer wakes t after ms. */
-uint64_t eng_now_ms(void);
+/* The timer wakes t after ms (clock_ms()). */
 void	 eng_timer_set(struct eng *, struct task *, uint64_t);
 void	 eng_timer_cancel(struct eng *);
 /* Something the run may be waiting for happened (run.c). */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "eng.h"
 #include "imap_proto.h"
 #include "log.h"
@@ -140,21 +141,10 @@ eng_parent_msg(struct eng *e, struct ipc_msg *msg)
 	}
 }
 
-/* Milliseconds of a monotonic clock. */
-uint64_t
-eng_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		fatal(EXIT_CHILD, "clock_gettime");
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 eng_timer_set(struct eng *e, struct task *t, uint64_t ms)
 {
-	e->timer_at = eng_now_ms() + ms;
+	e->timer_at = clock_ms() + (int64_t)ms;
 	e->timer_task = t;
 }
 
@@ -169,11 +159,11 @@ eng_timer_cancel(struct eng *e)
 static int
 eng_timer_left(const struct eng *e)
 {
-	uint64_t now;
+	int64_t now;
 
 	if (e->timer_task == NULL)
 		return -1;
-	now = eng_now_ms();
+	now = clock_ms();
 	if (now >= e->timer_at)
 		return 0;
 	return e->timer_at - now > INT32_MAX ? INT32_MAX :
@@ -185,7 +175,7 @@ eng_timer_check(struct eng *e)
 {
 	struct task *t;
 
-	if (e->timer_task == NULL || eng_now_ms() < e->timer_at)
+	if (e->timer_task == NULL || clock_ms() < e->timer_at)
 		return;
 	t = e->timer_task;
 	eng_timer_cancel(e);

@@ -10,6 +10,7 @@
  */
 #include <stdint.h>
 
+#include "clock.h"
 #include "eng.h"
 #include "log.h"
 #include "proc.h"
@@ -20,11 +21,11 @@ static void
 progress_send(struct eng *e, int force)
 {
 	struct ipc_buf buf;
-	uint64_t now;
+	int64_t now;
 
 	if (!e->progress)
 		return;
-	now = eng_now_ms();
+	now = clock_ms();
 	if (!force && now < e->prog_sent_at + PROGRESS_EVERY_MS)
 		return;
 	e->prog_sent_at = now;

@@ -39,15 +39,6 @@ static void	 bytes_add(struct imap_cmd *, enum cmd_part_kind, const void *,
 static void	 clog_add(struct imap_conn *, const void *, size_t, int);
 static void	 clog_flush(struct imap_conn *, int);
 
-int64_t
-conn_now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct imap_cmd *
 imap_cmd_new(struct imap_conn *c, const char *name, imap_cmd_cb cb,
     void *arg)
@@ -454,7 +445,7 @@ cmd_write(struct imap_conn *c)
 			TAILQ_REMOVE(&c->wq, cmd, wentry);
 			cmd->submitted = 0;
 			/* The server has all of it: the answer is due. */
-			cmd->owed_since = conn_now();
+			cmd->owed_since = clock_ms();
 			free(cmd->parts);
 			cmd->parts = NULL;
 			cmd->nparts = cmd->cap = cmd->ipart = 0;
@@ -489,7 +480,7 @@ cmd_write(struct imap_conn *c)
 				if (stream_cmd_end(c->stream) == -1)
 					return -1;
 				cmd->waiting = 1;
-				cmd->owed_since = conn_now();
+				cmd->owed_since = clock_ms();
 				cmd->lit_pending = 1;
 				cmd->lit_begin = p->size;
 			} else if (stream_literal_begin(c->stream,
@@ -503,7 +494,7 @@ cmd_write(struct imap_conn *c)
 			clog_flush(c, 0);
 			c->clog_redact = cmd->secret && c->debug < 2;
 			cmd->waiting = 1;
-			cmd->owed_since = conn_now();
+			cmd->owed_since = clock_ms();
 			break;
 		case PART_END:
 			if (put(c, "\r\n", 2, 0, 0) == -1 ||

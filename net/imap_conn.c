@@ -349,7 +349,7 @@ imap_conn_start(struct imap_conn *c, int fd)
 {
 	if ((c->stream = stream_new(fd)) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
-	c->phase_start = c->last_io = c->last_recv = conn_now();
+	c->phase_start = c->last_io = c->last_recv = clock_ms();
 	audit("CONNECT type=%s host=%s", c->conf.type == IMAP_TYPE_IMAPS ?
 	    "imaps" : c->conf.type == IMAP_TYPE_IMAP ? "imap" : "tunnel",
 	    c->conf.host != NULL && c->conf.type != IMAP_TYPE_TUNNEL ?
@@ -618,7 +618,7 @@ imap_conn_timeout(const struct imap_conn *c)
 	 */
 	if (c->state != CONN_HANDSHAKE && c->read_paused && conn_can_read(c))
 		return 0;
-	now = conn_now();
+	now = clock_ms();
 	if ((deadline = conn_deadline(c, now, &what)) == -1)
 		return -1;
 	ms = deadline <= now ? 0 : deadline - now;
@@ -658,7 +658,7 @@ conn_timers(struct imap_conn *c)
 {
 	struct imap_cmd *cmd;
 	enum conn_timer what;
-	int64_t now = conn_now(), deadline;
+	int64_t now = clock_ms(), deadline;
 	char dur[32];
 
 	conn_track_io(c, now);
@@ -709,7 +709,7 @@ imap_conn_io(struct imap_conn *c)
 			return;
 		}
 		c->state = CONN_GREETING;
-		c->phase_start = conn_now();
+		c->phase_start = clock_ms();
 	}
 	if (stream_is_tls(c->stream) && !c->tls_logged &&
 	    stream_handshake(c->stream) == 1) {
@@ -1097,7 +1097,7 @@ setup_cmd(struct imap_conn *c, const char *name, enum setup_step step)
 static void
 setup_send(struct imap_cmd *cmd)
 {
-	cmd->conn->phase_start = conn_now();
+	cmd->conn->phase_start = clock_ms();
 	imap_cmd_end(cmd);
 	imap_cmd_submit(cmd);
 }
@@ -1227,7 +1227,7 @@ conn_oauth(struct imap_conn *c, const char *mech)
 		c->conf.password = NULL;
 	}
 	c->in_auth = 1;
-	c->phase_start = conn_now();
+	c->phase_start = clock_ms();
 	imap_cmd_submit(cmd);
 }
 
@@ -1402,7 +1402,7 @@ conn_auth(struct imap_conn *c)
 		c->conf.password = NULL;
 		c->in_auth = 1;
 		/* Left open: conn_scram_step() adds to it and ends it. */
-		c->phase_start = conn_now();
+		c->phase_start = clock_ms();
 		imap_cmd_submit(cmd);
 		return;
 	}
@@ -1597,7 +1597,7 @@ imap_conn_logout(struct imap_conn *c)
 	imap_cmd_end(c->logout);
 	imap_cmd_submit(c->logout);
 	c->state = CONN_LOGOUT;
-	c->logout_at = conn_now();
+	c->logout_at = clock_ms();
 	if (cmd_write(c) == -1)
 		conn_close(c);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "imap_conn.h"
 #include "imap_fmt.h"
 
@@ -156,7 +157,5 @@ int	 cmd_continue(struct imap_conn *);
 void	 cmd_unlink(struct imap_cmd *);
 /* The --debug line logger for server bytes. */
 void	 conn_slog(struct imap_conn *, const unsigned char *, size_t);
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t	 conn_now(void);
 
 #endif

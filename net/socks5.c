@@ -15,6 +15,7 @@
 
 #include "conf_proto.h"
 #include "proc.h"
+#include "clock.h"
 #include "socks5.h"
 
 #define SOCKS5_VERSION		0x05
@@ -49,7 +50,6 @@ static const char *const sx_replies[] = {
 	"address type not supported",
 };
 
-static int64_t	 sx_now(void);
 static int	 sx_fail(struct socks5 *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	 sx_send(struct socks5 *, int);
@@ -63,15 +63,6 @@ socks5_reply_text(unsigned int code)
 	if (code == 0 || code >= sizeof(sx_replies) / sizeof(sx_replies[0]))
 		return NULL;
 	return sx_replies[code];
-}
-
-static int64_t
-sx_now(void)
-{
-	struct timespec	ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -133,7 +124,7 @@ socks5_init(struct socks5 *s, struct socks5_req *req, int timeout_ms)
 	memset(s, 0, sizeof(*s));
 	s->req = *req;
 	explicit_bzero(req, sizeof(*req));	/* the strings are ours now */
-	s->deadline = sx_now() + (timeout_ms > 0 ? timeout_ms : 0);
+	s->deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	/* Odd requests are the caller's bug, caught before any byte goes. */
 	if (s->req.addrlen > sizeof(s->req.addr) ||
 	    (s->req.atyp == SOCKS5_ATYP_IPV4 && s->req.addrlen != 4) ||
@@ -180,7 +171,7 @@ socks5_events(const struct socks5 *s)
 int
 socks5_timeout(const struct socks5 *s)
 {
-	int64_t	left = s->deadline - sx_now();
+	int64_t	left = s->deadline - clock_ms();
 
 	if (left < 0)
 		return 0;

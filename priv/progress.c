@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "progress.h"
 
 #define PROGRESS_REDRAW_MS	200
@@ -26,15 +27,6 @@ static struct {
 	int64_t		 drawn_ms;
 	uint32_t	 drawn_done;
 } pg;
-
-static int64_t
-progress_now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 progress_wanted(int quiet, int debug)
@@ -135,7 +127,7 @@ progress_draw(void)
 	struct winsize ws;
 	size_t width = 80, len;
 	char *text, *line;
-	int64_t now = progress_now();
+	int64_t now = clock_ms();
 
 	text = progress_text(pg.done, pg.total, pg.msgs, pg.bytes,
 	    pg.expected, (double)(now - pg.start_ms) / 1000);
@@ -171,7 +163,7 @@ progress_update(uint32_t done, uint32_t total, uint64_t msgs, uint64_t bytes,
 		pg.start_ms = 0;
 		return;
 	}
-	now = progress_now();
+	now = clock_ms();
 	if (pg.start_ms == 0)
 		pg.start_ms = now;
 	pg.done = done;
