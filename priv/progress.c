@@ -1,9 +1,8 @@
 /*
  * The progress line (progress.h).  Drawn as "\r" + text + "\033[K" (the
  * rest of the old line erased), cut to the terminal's width so that it
- * never wraps; hidden with "\r\033[K".  Redrawn at most every 200 ms
- * (the engine sends at most every 100 ms between jobs) and at job
- * boundaries.
+ * never wraps; hidden with "\r\033[K".  Redrawn at each update: the
+ * engine sends one at most every 100 ms between job boundaries.
  */
 #include <sys/ioctl.h>
 
@@ -16,7 +15,6 @@
 #include "clock.h"
 #include "progress.h"
 
-#define PROGRESS_REDRAW_MS	200
 
 static struct {
 	int		 enabled;
@@ -24,8 +22,6 @@ static struct {
 	uint32_t	 done, total;
 	uint64_t	 msgs, bytes, expected;
 	int64_t		 start_ms;	/* the pass's first update */
-	int64_t		 drawn_ms;
-	uint32_t	 drawn_done;
 } pg;
 
 int
@@ -145,16 +141,12 @@ progress_draw(void)
 		pg.shown = 1;
 	}
 	free(text);
-	pg.drawn_ms = now;
-	pg.drawn_done = pg.done;
 }
 
 void
 progress_update(uint32_t done, uint32_t total, uint64_t msgs, uint64_t bytes,
     uint64_t expected)
 {
-	int64_t now;
-
 	if (!pg.enabled)
 		return;
 	if (total == 0) {
@@ -163,17 +155,14 @@ progress_update(uint32_t done, uint32_t total, uint64_t msgs, uint64_t bytes,
 		pg.start_ms = 0;
 		return;
 	}
-	now = clock_ms();
 	if (pg.start_ms == 0)
-		pg.start_ms = now;
+		pg.start_ms = clock_ms();
 	pg.done = done;
 	pg.total = total;
 	pg.msgs = msgs;
 	pg.bytes = bytes;
 	pg.expected = expected;
-	if (!pg.shown || done != pg.drawn_done ||
-	    now >= pg.drawn_ms + PROGRESS_REDRAW_MS)
-		progress_draw();
+	progress_draw();
 }
 
 void
