@@ -41,6 +41,17 @@ mail_add remote INBOX "$(msg two)"
 mail_add local INBOX "$(msg three)"
 cp "$T/dbdir/interimap.db" "$T/db.before"
 
+# unmoved WHAT: each side still holds its two messages, none copied.
+unmoved()
+{
+	local side
+
+	for side in local remote; do
+		t_expect_eq "$(mail_uids "$side" INBOX | wc -l)" 2 \
+		    "$1: nothing copied to $side"
+	done
+}
+
 # ours_ro ARGS...: our binary with $T/dbdir mounted read-only.
 ours_ro()
 {
@@ -55,10 +66,7 @@ t_expect_eq "$RO_RC" 3 "read-only database: exit 3"
 t_expect_match "$(cat "$T/ro.err")" \
     "ERROR: $T/dbdir/interimap.db: the database is read-only" \
     "the error names the database and says it is read-only"
-t_expect_eq "$(mail_uids local INBOX | wc -l)" 2 \
-    "read-only database: nothing copied to local"
-t_expect_eq "$(mail_uids remote INBOX | wc -l)" 2 \
-    "read-only database: nothing copied to remote"
+unmoved "read-only database"
 t_expect_eq "$(grep -c 'Added' "$T/ro.err")" 0 "no Added line"
 cmp -s "$T/db.before" "$T/dbdir/interimap.db"
 t_expect_eq "$?" 0 "the database file is untouched"
@@ -77,10 +85,7 @@ t_expect_eq "$?" 3 "read-only directory: exit 3"
 t_expect_match "$(cat "$T/rodir.err")" \
     "ERROR: $T/rodir/interimap.db: can't write in $T/rodir, where its journal goes: Read-only file system" \
     "the error names the directory and why"
-t_expect_eq "$(mail_uids local INBOX | wc -l)" 2 \
-    "read-only directory: nothing copied to local"
-t_expect_eq "$(mail_uids remote INBOX | wc -l)" 2 \
-    "read-only directory: nothing copied to remote"
+unmoved "read-only directory"
 
 # 3. Corrupt: the second page overwritten with junk.
 cp "$T/dbdir/interimap.db" "$T/db.good"
@@ -91,10 +96,7 @@ t_expect_eq "$OURS_RC" 3 "corrupt database: exit 3"
 t_expect_match "$(cat "$T/ours.err")" \
     "ERROR: .*$T/dbdir/interimap.db.*(malformed|not a database)" \
     "the error names the database and says it is malformed"
-t_expect_eq "$(mail_uids local INBOX | wc -l)" 2 \
-    "corrupt database: nothing copied to local"
-t_expect_eq "$(mail_uids remote INBOX | wc -l)" 2 \
-    "corrupt database: nothing copied to remote"
+unmoved "corrupt database"
 
 # Restored and writable: the rerun converges, nothing duplicated.
 cp "$T/db.good" "$T/dbdir/interimap.db"
