@@ -35,21 +35,14 @@ run_ours --config="$T/conf"
 t_expect_eq "$OURS_RC" 0 "first sync"
 
 # g and h: same length, other bytes (the subject and id too).
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add local INBOX \
-    "$(msg a 'short')"
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add local INBOX \
-    "$(msg b "$(printf 'long %.0s' {1..200})")"
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add local INBOX \
-    "$(msg X 'the same message on both sides')"
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add local INBOX \
+MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add_many local INBOX \
+    "$(msg a 'short')" "$(msg b "$(printf 'long %.0s' {1..200})")" \
+    "$(msg X 'the same message on both sides')" \
     "$(msg g 'gggggggggggggggggggg')"
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add remote INBOX \
-    "$(msg d "$(printf 'middle %.0s' {1..50})")"
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add remote INBOX \
-    "$(msg e "$(printf 'longer %.0s' {1..300})")"
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add remote INBOX \
-    "$(msg X 'the same message on both sides')"
-MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add remote INBOX \
+MAIL_DATE='01-Jan-2024 12:00:00 +0000' mail_add_many remote INBOX \
+    "$(msg d "$(printf 'middle %.0s' {1..50})")" \
+    "$(msg e "$(printf 'longer %.0s' {1..300})")" \
+    "$(msg X 'the same message on both sides')" \
     "$(msg h 'hhhhhhhhhhhhhhhhhhhh')"
 t_expect_eq "$(mail_uids local INBOX | tr '\n' ' ')" "1 2 3 4 5 " \
     "local UIDs before"
