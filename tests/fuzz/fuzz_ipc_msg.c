@@ -27,6 +27,7 @@
 #include "eng.h"
 #include "imap_proto.h"
 #include "fuzz_common.h"
+#include "fuzz_msg.h"
 
 int	fuzz_eng_conf(const struct ipc_msg *);
 int	fuzz_net_conf(const struct ipc_msg *);
@@ -39,7 +40,6 @@ static const uint32_t types[] = {
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct ipc_catalogue_entry *e;
 	struct ipc_msg	 msg;
 	struct fitem	 fi;
 	uint8_t		 sel;
@@ -48,20 +48,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	sel = data[0] % (sizeof(types) / sizeof(types[0]));
-	memset(&msg, 0, sizeof(msg));
-	msg.hdr.type = types[sel];
-	msg.fd = -1;
-	msg.len = size - 1;
-	msg.hdr.len = (uint32_t)msg.len;
-	e = ipc_catalogue(msg.hdr.type);
-	if (msg.len < e->minlen || msg.len > e->maxlen)
+	if (fuzz_msg(&msg, types[sel], data + 1, size - 1) == -1)
 		return 0;
-	/* A copy of its own size, as ipc_get() hands out. */
-	if (msg.len > 0) {
-		if ((msg.data = malloc(msg.len)) == NULL)
-			abort();
-		memcpy(msg.data, data + 1, msg.len);
-	}
 	switch (msg.hdr.type) {
 	case IMSG_LOG:
 		(void)logsink_imsg(&msg, logsink_names(PROC_NET,

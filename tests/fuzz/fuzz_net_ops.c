@@ -22,6 +22,7 @@
 #include "imap_conn.h"
 #include "imap_ops.h"
 #include "fuzz_common.h"
+#include "fuzz_msg.h"
 
 const char	*__asan_default_options(void);
 void		 __wrap_fatalx(int, const char *, ...)
@@ -72,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct imap_ops *volatile o;
 	static struct ipc_msg msg;
 	static struct fin f;
-	const struct ipc_catalogue_entry *e;
+	uint32_t	 type, peerid;
 	const uint8_t	*p;
 	size_t		 len;
 
@@ -94,21 +95,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	imap_ops_set_conn(o, c);
 	if (setjmp(jb) == 0) {
 		while (f.left > 0) {
-			memset(&msg, 0, sizeof(msg));
-			msg.fd = -1;
-			msg.hdr.type = types[fin_u8(&f) % NTYPES];
-			msg.hdr.peerid = fin_u8(&f);
+			type = types[fin_u8(&f) % NTYPES];
+			peerid = fin_u8(&f);
 			p = fin_bytes(&f, fin_u16(&f), &len);
-			e = ipc_catalogue(msg.hdr.type);
-			if (len < e->minlen || len > e->maxlen)
+			if (fuzz_msg(&msg, type, p, len) == -1)
 				continue;	/* ipc_get() refuses it */
-			msg.hdr.len = (uint32_t)len;
-			msg.len = len;
-			if (len > 0) {
-				if ((msg.data = malloc(len)) == NULL)
-					abort();
-				memcpy(msg.data, p, len);
-			}
+			msg.hdr.peerid = peerid;
 			imap_ops_request(o, &msg);
 			ipc_msg_free(&msg);
 		}

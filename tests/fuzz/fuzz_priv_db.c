@@ -27,6 +27,7 @@
 #include "db_int.h"
 #include "priv_db.h"
 #include "fuzz_common.h"
+#include "fuzz_msg.h"
 
 static const uint32_t types[] = {
 	IMSG_DB_MIGRATE, IMSG_DB_LOAD, IMSG_DB_INTERRUPTED, IMSG_DB_MAP_LOAD,
@@ -76,7 +77,7 @@ count(struct db *db, const char *q)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct ipc_catalogue_entry *e;
+	uint32_t	 type;
 	struct fin	 f = { data, size };
 	struct ipc_chan	 chan;
 	struct ipc_msg	 msg;
@@ -102,20 +103,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chan.peer = PROC_ENGINE;
 
 	while (f.left > 0) {
-		memset(&msg, 0, sizeof(msg));
-		msg.fd = -1;
-		msg.hdr.type = types[fin_u8(&f) % NTYPES];
+		type = types[fin_u8(&f) % NTYPES];
 		p = fin_bytes(&f, fin_u16(&f), &len);
-		e = ipc_catalogue(msg.hdr.type);
-		if (len < e->minlen || len > e->maxlen)
+		if (fuzz_msg(&msg, type, p, len) == -1)
 			continue;	/* ipc_get() would refuse it */
-		msg.hdr.len = (uint32_t)len;
-		msg.len = len;
-		if (len > 0) {
-			if ((msg.data = malloc(len)) == NULL)
-				abort();
-			memcpy(msg.data, p, len);
-		}
 		failed = priv_db_failed();
 		if (priv_db_imsg(db, &chan, &msg) != NULL) {
 			/* Broken: the engine is ended; nothing written. */
