@@ -82,22 +82,6 @@ done
 
 SAMPLE=$DOC/config.sample
 
-# The quoted names of a C table "NAME[] = {" ... "};" in file $2 (as in
-# tests/integration/manpage.sh).
-table_names()
-{
-	awk -v start="$1" '
-		index($0, start "[] = {") { intab = 1; next }
-		intab && /^};/ { exit }
-		intab && match($0, /^[ \t]*\{ *"[^"]+"/) {
-			s = substr($0, RSTART, RLENGTH)
-			sub(/^[^"]*"/, "", s)
-			sub(/"$/, "", s)
-			print s
-		}
-	' "$2"
-}
-
 # The lines of section $1 (a .Sh title) of the page.
 section()
 {

@@ -40,21 +40,6 @@ section()
 	' "$PAGE"
 }
 
-# The quoted names of a C table "NAME[] = {" ... "};" in file $2.
-table_names()
-{
-	awk -v start="$1" '
-		index($0, start "[] = {") { intab = 1; next }
-		intab && /^};/ { exit }
-		intab && match($0, /^[ \t]*\{ *"[^"]+"/) {
-			s = substr($0, RSTART, RLENGTH)
-			sub(/^[^"]*"/, "", s)
-			sub(/"$/, "", s)
-			print s
-		}
-	' "$2"
-}
-
 # ---- mandoc ---------------------------------------------------------------
 
 lint=$(mandoc -Tlint -Wwarning "$PAGE" 2>&1)

@@ -58,6 +58,7 @@
 #   run_ref ARGS... / run_ours ARGS...   ($REF_RC, $OURS_RC, $T/*.err)
 #   ours_pids                     our binary's processes still running
 #   socks_server microsocks|danted [USER:PASS]   sets SOCKS_PORT
+#   table_names NAME FILE         the quoted names of C table NAME[] in FILE
 #
 # Servers.  Each NAME has its directory $T/NAME: dovecot.conf, tunnel.sh
 # (pre-authenticated IMAP on stdin/stdout, also for network servers),
@@ -1257,4 +1258,24 @@ socks pass {
 	${svc:+pam.servicename: $svc}
 }
 EOF
+}
+
+# --------------------------------------------------------------------------
+# The sources
+
+# table_names NAME FILE: the quoted names of a C table "NAME[] = {" ...
+# "};" in FILE, one a line (the options of priv/cli.c, the keys of
+# priv/conf_validate.c).
+table_names()
+{
+	awk -v start="$1" '
+		index($0, start "[] = {") { intab = 1; next }
+		intab && /^};/ { exit }
+		intab && match($0, /^[ \t]*\{ *"[^"]+"/) {
+			s = substr($0, RSTART, RLENGTH)
+			sub(/^[^"]*"/, "", s)
+			sub(/"$/, "", s)
+			print s
+		}
+	' "$2"
 }
