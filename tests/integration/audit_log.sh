@@ -34,20 +34,9 @@ read -r -t 10 ready <"$T/ready.fifo"
 t_expect_eq "${ready:-}" ready "the syslog receiver listens"
 
 CONF=$T/audit.conf
-write_config "$CONF" <<EOF
-database = $T/audit.db
-log-prefix = [%p] %?n?%?m?%n(%m)&%n?: ?
-log-syslog = yes
-log-syslog-socket = $SOCK
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-type = tunnel
-command = $tr
-EOF
+tunnel_config "$CONF" "$T/audit.db" "$tl" "$tr" \
+    'log-prefix = [%p] %?n?%?m?%n(%m)&%n?: ?' 'log-syslog = yes' \
+    "log-syslog-socket = $SOCK"
 PLAIN=$T/plain.conf
 tunnel_config "$PLAIN" "$T/audit.db" "$tl" "$tr"
 

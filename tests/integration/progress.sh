@@ -90,18 +90,7 @@ t_expect_eq "$TTY_RC" 0 "--debug on a terminal"
 t_expect_eq "$(grep -c 'mailbox [0-9]* of' "$T/debug.tty")" 0 \
     "no progress line with --debug"
 
-write_config "$T/conf-log" <<EOF
-database = $T/db
-logfile = $T/interimap.log
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-type = tunnel
-command = $tr
-EOF
+tunnel_config "$T/conf-log" "$T/db" "$tl" "$tr" "logfile = $T/interimap.log"
 for mb in INBOX Archive Sent; do
 	mail_add remote "$mb" "$T/msgs/m4.eml"
 done

@@ -525,13 +525,14 @@ write_config()
 # Run the reference / our binary with the test's environment, no stdin,
 # stdout to $T/{ref,ours}.out, stderr to $T/{ref,ours}.err, the exit status
 # in $REF_RC / $OURS_RC.  Never fails itself (safe under set -e).
-# tunnel_config FILE DATABASE LOCALCMD REMOTECMD: a configuration of two
-# tunnelled servers (dovecot_tunnel's commands) and the database.
+# tunnel_config FILE DATABASE LOCALCMD REMOTECMD [LINE...]: a
+# configuration of two tunnelled servers (dovecot_tunnel's commands) and
+# the database; each LINE ("key = value") goes to the default section too.
 tunnel_config()
 {
 	write_config "$1" <<EOF
 database = $2
-
+$(printf '%s\n' "${@:5}")
 [local]
 type = tunnel
 command = $3
