@@ -334,7 +334,7 @@ adopt_dates(struct job *j, struct adopt *a)
 			uidvec_sort_uniq(&want[s]);
 			memset(&set, 0, sizeof(set));
 			uidranges_from_vec(&set, want[s].v, want[s].n);
-			rg_fetch(&j->t, &j->e->peer[s], j->mb, &set,
+			rg_fetch(&j->t, j->p[s], j->mb, &set,
 			    IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |
 			    IMAP_FETCH_BODY, 0, cands_data, NULL, &c[s]);
 			uidranges_free(&set);
@@ -426,7 +426,7 @@ adopt_pair(struct job *j, struct adopt *a)
 		dbc_map_add(e, mb->idx, lu.v, ru.v, lu.n);
 		dbc_commit(e);
 		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-			fgroups_send(j, &e->peer[s], &a->upd[s]);
+			fgroups_send(j, j->p[s], &a->upd[s]);
 	}
 	uidvec_free(&lu);
 	uidvec_free(&ru);
@@ -459,7 +459,7 @@ adopt_step(struct job *j)
 		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 			memset(&set, 0, sizeof(set));
 			xfer_new_range(j, s, &set, &first);
-			rg_fetch(&j->t, &j->e->peer[s], mb, &set,
+			rg_fetch(&j->t, j->p[s], mb, &set,
 			    IMAP_FETCH_MODSEQ | IMAP_FETCH_INTERNALDATE |
 			    IMAP_FETCH_SIZE,
 			    REQ_NOMOD, cands_data, NULL, &a->c[s]);
@@ -476,7 +476,7 @@ adopt_step(struct job *j)
 		return;
 	case A_STORES:
 		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-			fgroups_finish(j, &j->e->peer[s], &a->upd[s]);
+			fgroups_finish(j, j->p[s], &a->upd[s]);
 		j->t.state = A_END;
 		return;
 	case A_END:

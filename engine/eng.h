@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "ipc.h"
+#include "proc.h"
 #include "uidset.h"
 #include "util.h"
 
@@ -492,6 +493,7 @@ struct job {
 	enum job_kind	 kind;
 	struct job	*next;		/* e->jobs, in start order */
 	struct job	*wnext;		/* waiting for a lease */
+	struct peer	*p[2];		/* its lane's, by SIDE_*, once leased */
 
 	struct map	 map;		/* the mailbox's UID mapping */
 	int		 state_inited;	/* local/remote rows written */
@@ -569,9 +571,11 @@ void	 xfer_recopy(struct job *, uint32_t, const struct uidvec *, int);
 void	 jobs_queue(struct eng *, struct mbox *, enum job_kind);
 /* Starts queued jobs up to the limit; 1 while any is queued or running. */
 int	 jobs_busy(struct eng *);
-/* Leases both peers to j, or queues it (0). */
+/* Leases both peers of a free lane to j (j->p), or queues it (0). */
 int	 lease_acquire(struct job *);
 void	 lease_release(struct job *);
+/* A lane is free or has come up: the first job waiting may take it. */
+void	 lease_wake(struct eng *);
 /* Flushes every job's kept lines (before an error ends the run). */
 void	 jobs_flush_logs(struct eng *);
 
@@ -585,9 +589,17 @@ struct run;
 
 struct eng {
 	struct ipc_chan	*parent;
-	struct ipc_chan	*netchan[2];
 	struct eng_conf	*conf;
-	struct peer	 peer[2];	/* by SIDE_* */
+	/*
+	 * The connections, by lane and SIDE_*: lane 0 is peer[], which
+	 * also carries everything that is not a mailbox job's (listing,
+	 * creating, watching); the others (the `connections' key, one-shot
+	 * runs only) serve jobs alone.
+	 */
+	struct peer	 peer[2];
+	size_t		 nlanes;
+	struct peer	*lane[IPC_LANES_MAX][2];
+	struct ipc_chan	*netchan[IPC_LANES_MAX][2];
 	int		 quiet;
 
 	/* Database requests in flight, oldest first. */
@@ -631,6 +643,11 @@ struct eng {
 	int		 done;		/* IMSG_ENGINE_DONE sent */
 };
 
+/*
+ * The connections: nets[2k + side] is lane k's channel to side's net,
+ * for nlanes lanes (1 to IPC_LANES_MAX).
+ */
+void	 eng_lanes_init(struct eng *, struct ipc_chan *, size_t);
 /* The event loop: one round of poll + dispatch over the channels. */
 void	 eng_poll(struct eng *);
 /* The timer wakes t after ms (clock_ms()). */

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,9 @@
 
 struct engine {
 	struct ipc_chan	 parent;
-	struct ipc_chan	 net[2];	/* by SIDE_* */
+	/* By lane, then SIDE_*: net[0], net[1] are lane 0's. */
+	struct ipc_chan	 net[2 * IPC_LANES_MAX];
+	size_t		 nlanes;
 	struct eng_conf	 conf;
 };
 
@@ -201,14 +204,10 @@ eng_run(struct engine *e)
 
 	memset(&x, 0, sizeof(x));
 	x.parent = &e->parent;
-	x.netchan[SIDE_LOCAL] = &e->net[SIDE_LOCAL];
-	x.netchan[SIDE_REMOTE] = &e->net[SIDE_REMOTE];
 	x.conf = &e->conf;
 	x.quiet = (e->conf.flags & ENGINE_CONF_QUIET) != 0;
 	x.progress = (e->conf.flags & ENGINE_CONF_PROGRESS) != 0;
-	netc_init(&x.peer[SIDE_LOCAL], &x, SIDE_LOCAL, x.netchan[SIDE_LOCAL]);
-	netc_init(&x.peer[SIDE_REMOTE], &x, SIDE_REMOTE,
-	    x.netchan[SIDE_REMOTE]);
+	eng_lanes_init(&x, e->net, e->nlanes);
 
 	code = sync_run(&x);
 	eng_done(&x, code);
@@ -220,20 +219,30 @@ int
 engine_main(int argc, char *argv[])
 {
 	struct engine e;
+	size_t k;
 
-	sandbox_child_init(argc, argv, "engine", IPC_FD_NET_REMOTE + 1);
 	memset(&e, 0, sizeof(e));
+	/*
+	 * As many lanes as priv gave pairs of net channels: nothing else
+	 * is open from descriptor 3 up (proc.c).
+	 */
+	for (e.nlanes = 1; e.nlanes < IPC_LANES_MAX &&
+	    fcntl(IPC_FD_NET(e.nlanes, SIDE_REMOTE), F_GETFD) != -1;
+	    e.nlanes++)
+		;
+	sandbox_child_init(argc, argv, "engine",
+	    IPC_FD_NET(e.nlanes - 1, SIDE_REMOTE) + 1);
 	if (ipc_chan_init(&e.parent, IPC_FD_PARENT, PROC_ENGINE,
 	    PROC_PRIV) == -1)
 		fatalx(EXIT_CHILD, "no channel to priv: %s",
 		    e.parent.err);
 	log_set_chan(&e.parent);
 	log_set_name("");
-	if (ipc_chan_init(&e.net[SIDE_LOCAL], IPC_FD_NET_LOCAL, PROC_ENGINE,
-	    PROC_NET) == -1 ||
-	    ipc_chan_init(&e.net[SIDE_REMOTE], IPC_FD_NET_REMOTE,
-	    PROC_ENGINE, PROC_NET) == -1)
-		fatalx(EXIT_CHILD, "engine: channels to the nets missing");
+	for (k = 0; k < 2 * e.nlanes; k++)
+		if (ipc_chan_init(&e.net[k], IPC_FD_NET_LOCAL + (int)k,
+		    PROC_ENGINE, PROC_NET) == -1)
+			fatalx(EXIT_CHILD, "engine: channels to the nets "
+			    "missing");
 
 	sandbox_drop_privs(NULL);
 	sandbox_rlimits();
@@ -248,8 +257,8 @@ engine_main(int argc, char *argv[])
 	/* NOTREACHED */
 
 	eng_conf_free(&e.conf);
-	ipc_chan_close(&e.net[SIDE_LOCAL]);
-	ipc_chan_close(&e.net[SIDE_REMOTE]);
+	for (k = 0; k < 2 * e.nlanes; k++)
+		ipc_chan_close(&e.net[k]);
 	ipc_chan_close(&e.parent);
 	return EXIT_OK;
 }

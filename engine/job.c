@@ -218,17 +218,37 @@ jobs_reap(struct eng *e)
 /* ------------------------------------------------------------------ */
 /* The lease. */
 
+/*
+ * A lane both of whose connections are up and free, or NULL.  Lane 0
+ * first: with one job at a time, everything goes over one connection
+ * per server, as with the reference.
+ */
+static struct peer **
+lease_free_lane(struct eng *e)
+{
+	size_t k;
+
+	for (k = 0; k < e->nlanes; k++)
+		if (e->lane[k][SIDE_LOCAL]->ready &&
+		    e->lane[k][SIDE_REMOTE]->ready &&
+		    e->lane[k][SIDE_LOCAL]->holder == NULL &&
+		    e->lane[k][SIDE_REMOTE]->holder == NULL)
+			return e->lane[k];
+	return NULL;
+}
+
 int
 lease_acquire(struct job *j)
 {
 	struct eng *e = j->e;
-	struct peer *l = &e->peer[SIDE_LOCAL], *r = &e->peer[SIDE_REMOTE];
+	struct peer **lane;
 	struct job *w, **pw;
 
-	if (l->holder == j && r->holder == j)
+	if (j->p[SIDE_LOCAL] != NULL)
 		return 1;
-	if (l->holder == NULL && r->holder == NULL &&
-	    (e->lwait == NULL || e->lwait == j)) {
+	/* First come, first served. */
+	if ((e->lwait == NULL || e->lwait == j) &&
+	    (lane = lease_free_lane(e)) != NULL) {
 		/* Out of the queue, if it was there. */
 		for (pw = &e->lwait; (w = *pw) != NULL; pw = &w->wnext)
 			if (w == j) {
@@ -242,7 +262,11 @@ lease_acquire(struct job *j)
 				break;
 			}
 		j->wnext = NULL;
-		l->holder = r->holder = j;
+		j->p[SIDE_LOCAL] = lane[SIDE_LOCAL];
+		j->p[SIDE_REMOTE] = lane[SIDE_REMOTE];
+		lane[SIDE_LOCAL]->holder = lane[SIDE_REMOTE]->holder = j;
+		/* The next in line may find another lane free. */
+		lease_wake(e);
 		return 1;
 	}
 	for (w = e->lwait; w != NULL; w = w->wnext)
@@ -263,13 +287,19 @@ lease_acquire(struct job *j)
 void
 lease_release(struct job *j)
 {
-	struct eng *e = j->e;
 	uint32_t s;
 
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		if (e->peer[s].holder == j)
-			e->peer[s].holder = NULL;
-	if (e->lwait != NULL)
+		if (j->p[s] != NULL && j->p[s]->holder == j)
+			j->p[s]->holder = NULL;
+	lease_wake(j->e);
+}
+
+void
+lease_wake(struct eng *e)
+{
+	if (e->lwait != NULL && e->lwait->t.waiting &&
+	    lease_free_lane(e) != NULL)
 		eng_wake(e, &e->lwait->t);
 }
 
@@ -358,7 +388,7 @@ job_step(struct task *t)
 				 * lost (§9.11).
 				 */
 				for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-					netc_set_pcache(&e->peer[s], mb,
+					netc_set_pcache(j->p[s], mb,
 					    MC_UIDVALIDITY | MC_UIDNEXT |
 					    MC_HMS, mb->db_uidvalidity[s],
 					    mb->db_uidnext[s], mb->db_hms[s]);
@@ -369,7 +399,7 @@ job_step(struct task *t)
 				if (j->kind != JOB_REPAIR)
 					map_sample(&j->map, s, &seq[s],
 					    &uids[s]);
-				netc_select(&e->peer[s], t, mb, seq[s],
+				netc_select(j->p[s], t, mb, seq[s],
 				    uids[s])->done = job_select_done;
 				free(seq[s]);
 				free(uids[s]);
@@ -444,8 +474,8 @@ job_step(struct task *t)
 			break;
 
 		case J_CHECK:
-			if (netc_is_dirty(&e->peer[SIDE_LOCAL], mb) ||
-			    netc_is_dirty(&e->peer[SIDE_REMOTE], mb)) {
+			if (netc_is_dirty(j->p[SIDE_LOCAL], mb) ||
+			    netc_is_dirty(j->p[SIDE_REMOTE], mb)) {
 				t->state = J_MESSAGES;
 				break;
 			}

@@ -148,7 +148,7 @@ known_pull(struct job *j, struct known *k)
 		}
 		free(ent);
 		if (missing.n > 0) {
-			rg_fetch(&j->t, &j->e->peer[s], mb, &missing,
+			rg_fetch(&j->t, j->p[s], mb, &missing,
 			    IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS, 0, NULL, NULL,
 			    NULL);
 			sent = 1;
@@ -190,7 +190,7 @@ known_pulled(struct job *j, struct known *k)
 		k->mod[s] = ent;
 		k->nmod[s] = m;
 		modtab_free(&k->res[s]);
-		netc_set_pcache(&j->e->peer[s], mb, MC_HMS, 0, 0,
+		netc_set_pcache(j->p[s], mb, MC_HMS, 0, 0,
 		    mb->cache[s].hms);
 		if (m > 0 || k->van[s].n > 0)
 			any = 1;
@@ -321,12 +321,12 @@ known_reconcile(struct job *j, struct known *k)
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		memset(&set, 0, sizeof(set));
 		uidranges_from_vec(&set, k->rm[s].v, k->rm[s].n);
-		rg_expunge(&j->t, &e->peer[s], mb, &set, removal_done,
+		rg_expunge(&j->t, j->p[s], mb, &set, removal_done,
 		    &k->rm_done[s]);
 		uidranges_free(&set);
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		fgroups_send(j, &e->peer[s], &k->upd[s]);
+		fgroups_send(j, j->p[s], &k->upd[s]);
 	j->t.state = K_FINISH;
 }
 
@@ -348,7 +348,7 @@ void
 known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
     struct uidvec *failed)
 {
-	struct peer *p = &j->e->peer[s];
+	struct peer *p = j->p[s];
 	struct msel *ms = &j->mb->sel[s];
 	struct uidvec gone;
 	size_t i;
@@ -414,7 +414,7 @@ known_finish(struct job *j, struct known *k)
 		    k->mapdel.n);
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		fgroups_finish(j, &e->peer[s], &k->upd[s]);
+		fgroups_finish(j, j->p[s], &k->upd[s]);
 	k->restore = SIDE_LOCAL;
 	j->t.state = K_RESTORE;
 }

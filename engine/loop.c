@@ -24,13 +24,14 @@
 
 #define ENG_QUEUE_MAX	(1024 * 1024)
 
-/* Poll slots. */
+/* Poll slots: priv, then each lane's nets (local, remote). */
 enum {
 	PFD_PARENT = 0,
-	PFD_NET_LOCAL,
-	PFD_NET_REMOTE,
-	PFD_MAX
+	PFD_NET,
+	PFD_MAX = PFD_NET + 2 * IPC_LANES_MAX
 };
+#define PFD_LANE(i)	((size_t)((i) - PFD_NET) / 2)
+#define PFD_SIDE(i)	((uint32_t)((i) - PFD_NET) % 2)
 
 static void	 eng_parent_msg(struct eng *, struct ipc_msg *);
 static void	 eng_poll_once(struct eng *);
@@ -41,7 +42,24 @@ static struct ipc_chan *eng_slot_chan(struct eng *, int);
 static struct ipc_chan *
 eng_slot_chan(struct eng *e, int i)
 {
-	return i == PFD_PARENT ? e->parent : e->netchan[i - PFD_NET_LOCAL];
+	return i == PFD_PARENT ? e->parent :
+	    e->netchan[PFD_LANE(i)][PFD_SIDE(i)];
+}
+
+void
+eng_lanes_init(struct eng *e, struct ipc_chan *nets, size_t nlanes)
+{
+	size_t k;
+	uint32_t s;
+
+	e->nlanes = nlanes;
+	for (k = 0; k < nlanes; k++)
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			e->netchan[k][s] = &nets[2 * k + s];
+			e->lane[k][s] = k == 0 ? &e->peer[s] :
+			    eng_calloc(1, sizeof(struct peer));
+			netc_init(e->lane[k][s], e, s, e->netchan[k][s]);
+		}
 }
 
 void
@@ -208,9 +226,9 @@ eng_poll_once(struct eng *e)
 	struct ipc_chan *chan;
 	struct ipc_msg msg;
 	ssize_t n;
-	int i, r, other;
+	int i, r, npfd = PFD_NET + 2 * (int)e->nlanes;
 
-	for (i = 0; i < PFD_MAX; i++) {
+	for (i = 0; i < npfd; i++) {
 		chan = eng_slot_chan(e, i);
 		pfd[i].fd = -1;
 		pfd[i].events = pfd[i].revents = 0;
@@ -224,28 +242,26 @@ eng_poll_once(struct eng *e)
 				continue;
 			}
 			log_msg(LOG_LVL_DEBUG, "engine", NULL,
-			    "net(%s) went away", ipc_side_name(
-			    (uint32_t)(i - PFD_NET_LOCAL)));
+			    "net(%s) went away", ipc_side_name(PFD_SIDE(i)));
 			eng_exit(e, EXIT_CHILD);
 		}
 		pfd[i].fd = chan->fd;
 		pfd[i].events = POLLIN;
-		if (i != PFD_PARENT) {
-			other = i == PFD_NET_LOCAL ? SIDE_REMOTE : SIDE_LOCAL;
-			if (e->netchan[other]->wq_bytes > ENG_QUEUE_MAX)
-				pfd[i].events = 0;
-		}
+		/* A job copies between the two nets of its lane. */
+		if (i != PFD_PARENT && e->netchan[PFD_LANE(i)]
+		    [OTHER(PFD_SIDE(i))]->wq_bytes > ENG_QUEUE_MAX)
+			pfd[i].events = 0;
 		if (ipc_pending(chan) > 0)
 			pfd[i].events |= POLLOUT;
 		pfd[i].revents = 0;
 	}
-	if (poll(pfd, PFD_MAX, eng_timer_left(e)) == -1) {
+	if (poll(pfd, (nfds_t)npfd, eng_timer_left(e)) == -1) {
 		if (errno == EINTR)
 			return;
 		fatal(EXIT_CHILD, "poll");
 	}
 	eng_timer_check(e);
-	for (i = 0; i < PFD_MAX; i++) {
+	for (i = 0; i < npfd; i++) {
 		chan = eng_slot_chan(e, i);
 		if (chan->fd == -1)
 			continue;
@@ -274,21 +290,21 @@ eng_poll_once(struct eng *e)
 			}
 			log_msg(LOG_LVL_DEBUG, "engine", NULL,
 			    "net(%s) closed its channel", ipc_side_name(
-			    (uint32_t)(i - PFD_NET_LOCAL)));
+			    PFD_SIDE(i)));
 			eng_exit(e, EXIT_CHILD);
 		}
 		while ((r = ipc_get(chan, &msg)) == 1) {
 			if (i == PFD_PARENT)
 				eng_parent_msg(e, &msg);
 			else
-				netc_dispatch(&e->peer[i - PFD_NET_LOCAL],
-				    &msg);
+				netc_dispatch(e->lane[PFD_LANE(i)]
+				    [PFD_SIDE(i)], &msg);
 			ipc_msg_free(&msg);
 		}
 		if (r == -1) {
 			log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC "
 			    "channel from %s: %s", i == PFD_PARENT ? "priv" :
-			    ipc_side_name((uint32_t)(i - PFD_NET_LOCAL)),
+			    ipc_side_name(PFD_SIDE(i)),
 			    chan->err);
 			eng_exit(e, EXIT_CHILD);
 		}

@@ -277,6 +277,7 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 			netc_bad(p, msg, "bad layout");
 		p->ready = 1;
 		run_wake(p->e);
+		lease_wake(p->e);
 		return;
 	}
 	if (!p->ready)

@@ -99,7 +99,7 @@ repair_start(struct job *j, int ret)
 		memset(&set, 0, sizeof(set));
 		uidranges_push(&set, 1, p->lim[s] - 1);
 		/* The answers come back through MODIFIED. */
-		rg_fetch(&j->t, &j->e->peer[s], mb, &set,
+		rg_fetch(&j->t, j->p[s], mb, &set,
 		    IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS, 0, NULL, NULL, NULL);
 		uidranges_free(&set);
 	}
@@ -140,7 +140,7 @@ repair_pulled(struct job *j, struct repair *p)
 		free(ent);
 		if (missing.n > 0) {
 			uidranges_normalize(&missing);
-			rg_fetch(&j->t, &j->e->peer[s], mb, &missing,
+			rg_fetch(&j->t, j->p[s], mb, &missing,
 			    IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS, 0, NULL, NULL,
 			    NULL);
 			sent = 1;
@@ -167,7 +167,7 @@ repair_pulled(struct job *j, struct repair *p)
 			}
 			free(ent);
 		}
-		netc_set_pcache(&j->e->peer[s], mb, MC_HMS, 0, 0,
+		netc_set_pcache(j->p[s], mb, MC_HMS, 0, 0,
 		    mb->cache[s].hms);
 	}
 	repair_reconcile(j, p);
@@ -177,7 +177,6 @@ repair_pulled(struct job *j, struct repair *p)
 static void
 repair_reconcile(struct job *j, struct repair *p)
 {
-	struct eng *e = j->e;
 	struct mbox *mb = j->mb;
 	const struct map_pair *a;
 	struct modent *lm, *rm;
@@ -267,7 +266,7 @@ repair_reconcile(struct job *j, struct repair *p)
 		uidvec_sort_uniq(&p->rm[s]);
 		memset(&set, 0, sizeof(set));
 		uidranges_from_vec(&set, p->rm[s].v, p->rm[s].n);
-		rg_expunge(&j->t, &e->peer[s], mb, &set, repair_rm_done,
+		rg_expunge(&j->t, j->p[s], mb, &set, repair_rm_done,
 		    &p->rm_done[s]);
 		uidranges_free(&set);
 	}
@@ -309,7 +308,7 @@ repair_removed(struct job *j, struct repair *p)
 		dbc_commit(e);
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		fgroups_send(j, &e->peer[s], &p->upd[s]);
+		fgroups_send(j, j->p[s], &p->upd[s]);
 	j->t.state = P_PUSHED;
 }
 
@@ -325,7 +324,7 @@ repair_pushed(struct job *j, struct repair *p)
 	char *str;
 
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		fgroups_finish(j, &e->peer[s], &p->upd[s]);
+		fgroups_finish(j, j->p[s], &p->upd[s]);
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		if (p->van[s].n == 0)
 			continue;

@@ -122,7 +122,7 @@ resume_start(struct job *j, int ret)
 		uidvec_sort_uniq(&v);
 		memset(&set, 0, sizeof(set));
 		uidranges_from_vec(&set, v.v, v.n);
-		rg_fetch(&j->t, &j->e->peer[s], j->mb, &set,
+		rg_fetch(&j->t, j->p[s], j->mb, &set,
 		    IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS, 0, exist_data, NULL,
 		    &r->have[s]);
 		uidranges_free(&set);
@@ -169,7 +169,7 @@ resume_step(struct job *j)
 			uidvec_sort_uniq(&r->rm[s]);
 			memset(&set, 0, sizeof(set));
 			uidranges_from_vec(&set, r->rm[s].v, r->rm[s].n);
-			rg_expunge(&j->t, &e->peer[s], mb, &set,
+			rg_expunge(&j->t, j->p[s], mb, &set,
 			    resume_rm_done, &r->rm_done[s]);
 			uidranges_free(&set);
 		}

@@ -566,9 +566,13 @@ run_watching(const struct eng *e)
 static int
 run_idle(const struct eng *e)
 {
-	return e->peer[SIDE_LOCAL].inflight == 0 &&
-	    e->peer[SIDE_REMOTE].inflight == 0 && e->dbhead == NULL &&
-	    e->runq == NULL && e->timer_task == NULL;
+	size_t k;
+
+	for (k = 0; k < e->nlanes; k++)
+		if (e->lane[k][SIDE_LOCAL]->inflight != 0 ||
+		    e->lane[k][SIDE_REMOTE]->inflight != 0)
+			return 0;
+	return e->dbhead == NULL && e->runq == NULL && e->timer_task == NULL;
 }
 
 int

@@ -81,8 +81,11 @@ tc_add_word(struct tc_step *st, const char *w, size_t len)
 	if ((nw = reallocarray(st->w, st->n + 1, sizeof(*nw))) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
 	st->w = nw;
-	if ((nw[st->n] = strndup(w, len)) == NULL)
+	/* Not strndup(): w need not be NUL-terminated (strict checks). */
+	if ((nw[st->n] = malloc(len + 1)) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
+	memcpy(nw[st->n], w, len);
+	nw[st->n][len] = '\0';
 	st->n++;
 }
 

@@ -64,8 +64,8 @@ xfer_new(struct job *j, uint32_t sside)
 	x->j = j;
 	x->mb = j->mb;
 	x->sside = sside;
-	x->src = &j->e->peer[sside];
-	x->dst = &j->e->peer[OTHER(sside)];
+	x->src = j->p[sside];
+	x->dst = j->p[OTHER(sside)];
 	x->maxmsg = (x->dst->caps & IMAP_CAP_MULTIAPPEND) ? BATCH_MAXMSG : 1;
 	return x;
 }

@@ -35,6 +35,14 @@ const char	*ipc_side_name(uint32_t);	/* "local", "remote", "" */
 #define IPC_FD_ENGINE		4	/* net: channel to the engine */
 #define IPC_FD_NET_LOCAL	4	/* engine: channel to net(local) */
 #define IPC_FD_NET_REMOTE	5	/* engine: channel to net(remote) */
+/*
+ * Lanes: a run may have up to IPC_LANES_MAX connections to each server,
+ * each its own net child (the `connections' key).  Lane k's nets are
+ * the engine's descriptors IPC_FD_NET_LOCAL + 2k (local) and
+ * IPC_FD_NET_LOCAL + 2k + 1 (remote); lane 0 is the pair above.
+ */
+#define IPC_LANES_MAX		8
+#define IPC_FD_NET(lane, side)	(IPC_FD_NET_LOCAL + 2 * (lane) + (side))
 
 int	 engine_main(int, char **);
 int	 net_main(int, char **, uint32_t /* side */);

@@ -24,8 +24,11 @@
 
 #include <seccomp.h>
 
-/* Descriptors a child may hold: its channels, stdio, one peer stream. */
-#define SANDBOX_NOFILE		16
+/*
+ * Descriptors a child may hold: stdio, its channels (the engine: priv's
+ * and one per net, up to IPC_LANES_MAX lanes of two), one peer stream.
+ */
+#define SANDBOX_NOFILE		24
 /*
  * RLIMIT_DATA of each child: the heap and every private writable mapping
  * (malloc's brk and mmap alike), counted as address space, not as pages

@@ -412,6 +412,40 @@ conf_logging(struct conf *conf, const struct conf_section *def)
 	return 0;
 }
 
+/*
+ * Ours: connections = N (1 to CONF_CONNECTIONS_MAX) in [local] and
+ * [remote], or in the default section for both: how many connections a
+ * one-shot run may open to that server, each served by a net of its own,
+ * so that that many mailboxes are synchronised at once.
+ */
+static int
+conf_connections(struct conf *conf)
+{
+	const struct conf_section *sec[2] = { &conf->local, &conf->remote };
+	const char *v;
+	char *end;
+	unsigned long n;
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		conf->connections[side] = 1;
+		if ((v = conf_get(sec[side], "connections")) == NULL)
+			continue;
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
+		    n < 1 || n > CONF_CONNECTIONS_MAX) {
+			conf_error("%s:%d: Invalid option connections = %s "
+			    "(a number from 1 to %d)", conf->path,
+			    conf_get_line(sec[side], "connections"), v,
+			    CONF_CONNECTIONS_MAX);
+			return -1;
+		}
+		conf->connections[side] = (unsigned int)n;
+	}
+	return 0;
+}
+
 static int
 derive(struct conf *conf, const struct cli *cli)
 {
@@ -484,7 +518,7 @@ derive(struct conf *conf, const struct cli *cli)
 	if ((v = conf_get(def, "logfile")) != NULL &&
 	    (conf->logfile = strdup(v)) == NULL)
 		goto nomem;
-	if (conf_logging(conf, def) == -1)
+	if (conf_logging(conf, def) == -1 || conf_connections(conf) == -1)
 		return -1;
 	if ((v = conf_get(def, "log-syslog-socket")) != NULL &&
 	    (conf->log_syslog_socket = strdup(v)) == NULL)

@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ipc.h"
+
+/* connections = N: at most one net per lane (ipc/proc.h). */
+#define CONF_CONNECTIONS_MAX	IPC_LANES_MAX
+
 struct cli;
 
 /* One effective section: default-section keys, overlaid, defaults applied. */
@@ -42,6 +47,8 @@ struct conf {
 	char			*logfile;	/* NULL: stderr only */
 	char			*log_prefix;	/* never NULL */
 	int			 audit;		/* audit = yes */
+	/* connections = N of [local] and [remote] (1 by default). */
+	unsigned int		 connections[2];
 	int			 log_syslog;	/* LOGSINK_* (logsink.h) */
 	int			 log_syslog_facility; /* syslog code, e.g. 2 */
 	char			*log_syslog_socket; /* NULL: the default */

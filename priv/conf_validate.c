@@ -61,6 +61,8 @@ static const struct {
 	{ "SSL_verify",		R_BOOL },
 	{ "SSL_CApath",		R_NOCTRL1 },
 	{ "SSL_CAfile",		R_NOCTRL1 },
+	/* Ours: connections per server (conf.c checks the number). */
+	{ "connections",	R_NOCTRL1 },
 	{ "database",		R_NOCTRL1 },
 	{ "logfile",		R_LOGFILE },
 	{ "log-prefix",		R_NOCTRL0 },

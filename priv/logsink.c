@@ -647,23 +647,41 @@ logsink_emit(int level, const char *name, const char *mailbox,
 	free(line.s);
 }
 
-/* The names each child may log under, and the process it is. */
+/*
+ * The names each child may log under, and the process it is.  Each
+ * lane's nets have a list of their own (the same names), so that the
+ * identity stamped on their lines tells the connections apart.
+ */
 static const char *const names_engine[] = { "", "engine", "local", "remote",
     "database", NULL };
-static const char *const names_local[] = { "local", "net(local)", NULL };
-static const char *const names_remote[] = { "remote", "net(remote)", NULL };
+#define NAMES_NET(side)	{ side, "net(" side ")", NULL }
+#define NAMES_LANES(side)						\
+	{ NAMES_NET(side), NAMES_NET(side), NAMES_NET(side),		\
+	  NAMES_NET(side), NAMES_NET(side), NAMES_NET(side),		\
+	  NAMES_NET(side), NAMES_NET(side) }
+static const char *const names_net[2][IPC_LANES_MAX][3] = {
+	NAMES_LANES("local"),
+	NAMES_LANES("remote"),
+};
 static const char *const names_none[] = { NULL };
+/* "net(local)", "net(local#2)"...: by side and lane. */
+static char	 names_proc[2][IPC_LANES_MAX][sizeof("net(remote#99)")];
 
 const char *const *
 logsink_names(uint32_t kind, uint32_t side)
 {
+	return logsink_net_names(kind, side, 0);
+}
+
+const char *const *
+logsink_net_names(uint32_t kind, uint32_t side, uint32_t lane)
+{
 	/* The engine speaks for both sides and the database. */
 	if (kind == PROC_ENGINE)
 		return names_engine;
-	if (kind == PROC_NET && side == SIDE_LOCAL)
-		return names_local;
-	if (kind == PROC_NET && side == SIDE_REMOTE)
-		return names_remote;
+	if (kind == PROC_NET && (side == SIDE_LOCAL || side == SIDE_REMOTE) &&
+	    lane < IPC_LANES_MAX)
+		return names_net[side][lane];
 	return names_none;
 }
 
@@ -674,12 +692,24 @@ logsink_names(uint32_t kind, uint32_t side)
 const char *
 logsink_proc(const char *const *names)
 {
+	uint32_t side, lane;
+
 	if (names == names_engine)
 		return "engine";
-	if (names == names_local)
-		return "net(local)";
-	if (names == names_remote)
-		return "net(remote)";
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
+		for (lane = 0; lane < IPC_LANES_MAX; lane++) {
+			if (names != names_net[side][lane])
+				continue;
+			if (lane == 0)
+				return side == SIDE_LOCAL ? "net(local)" :
+				    "net(remote)";
+			if (names_proc[side][lane][0] == '\0')
+				(void)snprintf(names_proc[side][lane],
+				    sizeof(names_proc[side][lane]),
+				    "net(%s#%u)", ipc_side_name(side),
+				    lane + 1);
+			return names_proc[side][lane];
+		}
 	return "child";
 }
 

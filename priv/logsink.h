@@ -53,10 +53,16 @@ int	 logsink_reopen(void);
  * "Added" lines).  logsink_names() gives a child's list.
  */
 int	 logsink_imsg(const struct ipc_msg *, const char *const *);
-/* The names a child of kind PROC_* and side SIDE_* may log under. */
-const char *const *logsink_names(uint32_t, uint32_t);
 /*
- * The process (engine, net(local), net(remote); "child" for another list)
+ * The names a child of kind PROC_* and side SIDE_* may log under; for a
+ * net of another lane than 0 (ipc/proc.h), logsink_net_names(): the same
+ * names, another identity (net(local#2)...).
+ */
+const char *const *logsink_names(uint32_t, uint32_t);
+const char *const *logsink_net_names(uint32_t, uint32_t, uint32_t);
+/*
+ * The process (engine, net(local), net(remote), net(local#2)...; "child"
+ * for another list)
  * a list from logsink_names() stands for: the identity logsink_imsg()
  * stamps on the child's lines (%p, the syslog ident, AUDIT[...]).
  */

@@ -104,6 +104,8 @@ struct priv {
 	struct db		*db;
 	const char		*argv0;
 	int			 watch;		/* --watch or --notify */
+	unsigned int		 lanes;		/* connections per server */
+	int			 nslots;	/* children: 1 + 2 * lanes */
 	struct proc_child	 child[PROC_NSLOTS];
 	int			 reported[PROC_NSLOTS];
 	int			 nready;
@@ -149,7 +151,10 @@ static int	 priv_stop_asked(void);
 static int	 priv_test_env(struct priv *);
 static int	 priv_net_key(const char *);
 static int	 priv_send(struct priv *, int, uint32_t, struct ipc_buf *);
-static int	 priv_send_net_conf(struct priv *, int);
+static int	 priv_send_net_confs(struct priv *, uint32_t);
+static int	 priv_send_net_conf(struct priv *, int,
+		    const struct conf_section *, const char *, const char *);
+static unsigned int priv_lanes(const struct cli *, const struct conf *);
 static int	 priv_send_engine_conf(struct priv *);
 static const char *priv_log(struct priv *, int, const struct ipc_msg *);
 static const char *priv_ready(struct priv *, int, const struct ipc_msg *);
@@ -320,35 +325,53 @@ priv_net_key(const char *key)
 }
 
 /*
- * IMSG_NET_CONF: what that side's net needs of its section, no more.
- * With password-command, the password is its output, asked for each
- * time a net is started (a reconnection asks again).  -1 if the message
- * could not be sent, -2 if password-command failed (logged).
+ * IMSG_NET_CONF to each net of side: what it needs of its section, no
+ * more.  With password-command, the password is its output, asked for
+ * each time the nets are started (a reconnection asks again), once for
+ * all the lanes.  -1 if a message could not be sent, -2 if
+ * password-command failed (logged).
  */
 static int
-priv_send_net_conf(struct priv *p, int slot)
+priv_send_net_confs(struct priv *p, uint32_t side)
 {
 	const struct conf_section *sec;
 	const char *cmd;
-	struct ipc_buf buf;
-	uint32_t flags = 0, nkeys = 0;
 	char *password = NULL, *token = NULL;
-	size_t i;
-	int r;
+	unsigned int lane;
+	int r = 0;
 
-	sec = p->child[slot].side == SIDE_LOCAL ? &p->conf->local :
-	    &p->conf->remote;
+	sec = side == SIDE_LOCAL ? &p->conf->local : &p->conf->remote;
 	if ((cmd = conf_get(sec, "password-command")) != NULL &&
-	    connect_cmd_output(cmd, ipc_side_name(p->child[slot].side),
+	    connect_cmd_output(cmd, ipc_side_name(side),
 	    "password-command", PRIV_PASSWORD_COMMAND_MS, &password) == -1)
 		return -2;
 	if ((cmd = conf_get(sec, "oauth-token-command")) != NULL &&
-	    connect_cmd_output(cmd, ipc_side_name(p->child[slot].side),
+	    connect_cmd_output(cmd, ipc_side_name(side),
 	    "oauth-token-command", PRIV_PASSWORD_COMMAND_MS, &token) == -1) {
 		if (password != NULL)
 			freezero(password, strlen(password));
 		return -2;
 	}
+	for (lane = 0; lane < p->lanes && r == 0; lane++)
+		r = priv_send_net_conf(p, PROC_SLOT_NET(lane, side), sec,
+		    password, token);
+	if (password != NULL)
+		freezero(password, strlen(password));
+	if (token != NULL)
+		freezero(token, strlen(token));
+	return r;
+}
+
+/* One net's IMSG_NET_CONF (priv_send_net_confs()). */
+static int
+priv_send_net_conf(struct priv *p, int slot, const struct conf_section *sec,
+    const char *password, const char *token)
+{
+	struct ipc_buf buf;
+	uint32_t flags = 0, nkeys = 0;
+	size_t i;
+	int r;
+
 	if (p->cli->watch > 0 || p->cli->notify)
 		flags |= NET_CONF_WATCH;
 	/* The reference compresses the remote link unless told not to. */
@@ -373,16 +396,36 @@ priv_send_net_conf(struct priv *p, int slot)
 	if (password != NULL) {
 		ipc_put_str(&buf, "password");
 		ipc_put_str(&buf, password);
-		freezero(password, strlen(password));
 	}
 	if (token != NULL) {
 		ipc_put_str(&buf, "oauth-token");
 		ipc_put_str(&buf, token);
-		freezero(token, strlen(token));
 	}
 	r = priv_send(p, slot, IMSG_NET_CONF, &buf);
 	ipc_buf_free(&buf);		/* wipes the password */
 	return r;
+}
+
+/*
+ * Lanes (ipc/proc.h): the smaller of the two servers' `connections',
+ * for a one-shot sync or --repair of more than one mailbox.  Watch mode
+ * keeps one pair (its NOTIFY or IDLE, and the reconnection of a lost
+ * link, are lane 0's), and so do --delete and --rename (one mailbox).
+ */
+static unsigned int
+priv_lanes(const struct cli *cli, const struct conf *conf)
+{
+	unsigned int n;
+
+	if (cli->watch > 0 || cli->notify || (cli->command != CMD_SYNC &&
+	    cli->command != CMD_REPAIR) || cli->nmailboxes == 1)
+		return 1;
+	n = conf->connections[SIDE_LOCAL];
+	if (conf->connections[SIDE_REMOTE] < n)
+		n = conf->connections[SIDE_REMOTE];
+	if (cli->nmailboxes > 1 && (unsigned int)cli->nmailboxes < n)
+		n = (unsigned int)cli->nmailboxes;
+	return n < 1 ? 1 : n > IPC_LANES_MAX ? IPC_LANES_MAX : n;
 }
 
 /* IMSG_ENGINE_CONF: layout in ipc/conf_proto.h. */
@@ -458,7 +501,7 @@ priv_log(struct priv *p, int slot, const struct ipc_msg *msg)
 {
 	const struct proc_child *c = &p->child[slot];
 
-	switch (logsink_imsg(msg, logsink_names(c->kind, c->side))) {
+	switch (logsink_imsg(msg, logsink_net_names(c->kind, c->side, c->lane))) {
 	case 0:
 		return NULL;
 	case -2:
@@ -494,7 +537,7 @@ priv_ready(struct priv *p, int slot, const struct ipc_msg *msg)
 			fatalx(EXIT_FAIL, "IMSG_TEST_SANDBOX refused");
 		ipc_buf_free(&buf);
 	}
-	if (p->nready == PROC_NSLOTS && !p->started) {
+	if (p->nready == p->nslots && !p->started) {
 		log_debug("all children ready");
 		if (p->hold)
 			log_debug("test hold: waiting for stdin to close");
@@ -649,7 +692,7 @@ priv_drain(struct priv *p, int slot)
 		while (ipc_get(&c->chan, &msg) == 1) {
 			if (msg.hdr.type == IMSG_LOG)
 				(void)logsink_imsg(&msg,
-				    logsink_names(c->kind, c->side));
+				    logsink_net_names(c->kind, c->side, c->lane));
 			else if (msg.hdr.type == IMSG_NET_STATS &&
 			    (why = priv_net_stats(c, &msg)) != NULL)
 				log_msg(LOG_LVL_ERROR, c->label, NULL,
@@ -846,26 +889,30 @@ priv_child_gone(struct priv *p, int slot)
 static int
 priv_servers(struct priv *p)
 {
-	static const int slots[2] = { PROC_SLOT_NET_LOCAL,
-	    PROC_SLOT_NET_REMOTE };
 	struct proc_child *c;
 	struct timespec now;
 	uint32_t side;
+	unsigned int lane;
 	int r;
 
-	if (!p->started && p->nready == PROC_NSLOTS)
+	if (!p->started && p->nready == p->nslots)
 		p->started = 1;
 	if (!p->started || p->stopping)
 		return 0;
-	/* Local first, then remote, as the reference. */
-	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-		c = &p->child[slots[side]];
+	/*
+	 * Local first, then remote, as the reference; each lane's pair in
+	 * turn, so that the first pair logs in while the others connect.
+	 */
+	for (lane = 0; lane < p->lanes; lane++)
+	    for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+		c = &p->child[PROC_SLOT_NET(lane, side)];
 		(void)clock_gettime(CLOCK_MONOTONIC, &now);
 		if (!c->ready || c->chan.fd == -1 ||
 		    !p->child[PROC_SLOT_ENGINE].ready ||
-		    !priv_net_want_connect(side, &now))
+		    !priv_net_want_connect(side, lane, &now))
 			continue;
-		if ((r = priv_net_connect(p->conf, side, c, &now)) != -1)
+		if ((r = priv_net_connect(p->conf, side, lane, c, &now)) !=
+		    -1)
 			continue;
 		/* Cut short by SIGTERM/SIGINT: the signal ends the run. */
 		if (priv_stop_asked())
@@ -1243,7 +1290,11 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 	p.argv0 = argv0;
 	p.watch = cli->watch > 0 || cli->notify;
 	p.grace_ms = PROC_GRACE_MS;
-	proc_init(p.child);
+	p.lanes = priv_lanes(cli, conf);
+	p.nslots = 1 + 2 * (int)p.lanes;
+	proc_init(p.child, p.lanes);
+	if (p.lanes > 1)
+		log_debug("%u connections to each server", p.lanes);
 	if (priv_test_env(&p) == -1)
 		return EXIT_FAIL;
 
@@ -1251,8 +1302,8 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		(void)priv_end(&p, EXIT_CHILD);
 		goto out;
 	}
-	if ((i = priv_send_net_conf(&p, PROC_SLOT_NET_LOCAL)) != 0 ||
-	    (i = priv_send_net_conf(&p, PROC_SLOT_NET_REMOTE)) != 0 ||
+	if ((i = priv_send_net_confs(&p, SIDE_LOCAL)) != 0 ||
+	    (i = priv_send_net_confs(&p, SIDE_REMOTE)) != 0 ||
 	    (i = priv_send_engine_conf(&p)) != 0) {
 		/* A password-command that failed has said why. */
 		(void)priv_end(&p, i == -2 ? EXIT_FAIL : EXIT_CONFIG);

@@ -36,9 +36,16 @@ struct pn_side {
 	struct timespec		 due;		/* PN_RETRY, PN_RESPAWN */
 	int			 failed;	/* a connect failed once */
 	int			 got;		/* some net's counters came */
-	int			 got_this;	/* the current net's came */
-	pid_t			 tunnel;	/* the current net's, or -1 */
-	pid_t			 old_tunnel;	/* a lost net's, or -1 */
+	/*
+	 * Each lane's net (one-shot runs may have several; the state
+	 * above is lane 0's, the only one in watch mode).
+	 */
+	struct {
+		int		 up;		/* its stream passed */
+		int		 got_this;	/* its counters came */
+		pid_t		 tunnel;	/* its tunnel, or -1 */
+	}			 ln[IPC_LANES_MAX];
+	pid_t			 old_tunnel;	/* lane 0's lost net's, or -1 */
 	struct traffic_stats	 st;		/* plain: the sum */
 	struct traffic_stats	 raw;		/* on the wire: the sum */
 	int			 compr_recv;	/* some link deflated recv */
@@ -58,6 +65,8 @@ static void	 pn_add(struct pn_side *, const struct traffic_stats *);
 static int	 pn_tunnel_gone(uint32_t, pid_t);
 static void	 pn_tunnel_reap(uint32_t, pid_t);
 static void	 pn_tunnel_retire(struct pn_side *);
+static void	 pn_lanes_reset(struct pn_side *);
+static void	 pn_tunnels_reap(uint32_t);
 
 void
 priv_net_init(int watch)
@@ -67,7 +76,37 @@ priv_net_init(int watch)
 	memset(&pn, 0, sizeof(pn));
 	pn.watch = watch;
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
-		pn.s[side].tunnel = pn.s[side].old_tunnel = -1;
+		pn_lanes_reset(&pn.s[side]);
+}
+
+/* No lane has a stream or a tunnel. */
+static void
+pn_lanes_reset(struct pn_side *s)
+{
+	size_t k;
+
+	for (k = 0; k < IPC_LANES_MAX; k++) {
+		s->ln[k].up = s->ln[k].got_this = 0;
+		s->ln[k].tunnel = -1;
+	}
+	s->old_tunnel = -1;
+}
+
+/* Every lane's tunnel (and lane 0's lost one) waited for. */
+static void
+pn_tunnels_reap(uint32_t side)
+{
+	struct pn_side *s = &pn.s[side];
+	size_t k;
+
+	for (k = 0; k < IPC_LANES_MAX; k++) {
+		if (s->ln[k].tunnel > 0)
+			pn_tunnel_reap(side, s->ln[k].tunnel);
+		s->ln[k].tunnel = -1;
+	}
+	if (s->old_tunnel > 0)
+		pn_tunnel_reap(side, s->old_tunnel);
+	s->old_tunnel = -1;
 }
 
 /* b - a in milliseconds. */
@@ -122,16 +161,19 @@ pn_schedule(struct pn_side *s, enum pn_state state,
 }
 
 int
-priv_net_want_connect(uint32_t side, const struct timespec *now)
+priv_net_want_connect(uint32_t side, uint32_t lane,
+    const struct timespec *now)
 {
 	const struct pn_side *s = &pn.s[side];
 
+	if (lane != 0)
+		return !s->ln[lane].up;
 	return s->state == PN_IDLE ||
 	    (s->state == PN_RETRY && pn_ms_until(now, &s->due) <= 0);
 }
 
 int
-priv_net_connect(const struct conf *conf, uint32_t side,
+priv_net_connect(const struct conf *conf, uint32_t side, uint32_t lane,
     struct proc_child *c, const struct timespec *now)
 {
 	struct pn_side *s = &pn.s[side];
@@ -143,7 +185,8 @@ priv_net_connect(const struct conf *conf, uint32_t side,
 	    pn.watch, name, &res) == -1) {
 		s->failed = 1;
 		connect_result_free(&res);
-		if (!pn.watch || !res.transient)
+		/* Only lane 0 is tried again (watch mode has no other). */
+		if (!pn.watch || !res.transient || lane != 0)
 			return -1;
 		/* connect_peer() said why. */
 		pn_schedule(s, PN_RETRY, now);
@@ -152,7 +195,8 @@ priv_net_connect(const struct conf *conf, uint32_t side,
 		    (pn_ms_until(now, &s->due) + 500) / 1000);
 		return 1;
 	}
-	s->tunnel = res.pid;
+	s->ln[lane].tunnel = res.pid;
+	s->ln[lane].up = 1;
 	ipc_buf_init(&buf);
 	if (res.proxied) {
 		/* The net asks the proxy: priv reads nothing it says. */
@@ -180,6 +224,8 @@ priv_net_connect(const struct conf *conf, uint32_t side,
 	ipc_buf_free(&buf);
 	(void)ipc_flush(&c->chan);
 	connect_result_free(&res);
+	if (lane != 0)
+		return 0;
 	if (s->attempts > 0)
 		log_debug("%s: connected again after %u failure(s)", name,
 		    s->attempts);
@@ -208,8 +254,8 @@ pn_tunnel_retire(struct pn_side *s)
 		connect_audit_end(ipc_side_name(side), "tunnel",
 		    s->old_tunnel, status);
 	}
-	s->old_tunnel = s->tunnel;
-	s->tunnel = -1;
+	s->old_tunnel = s->ln[0].tunnel;
+	s->ln[0].tunnel = -1;
 }
 
 void
@@ -277,12 +323,8 @@ priv_net_ended(void)
 		 * from connect_tunnel_reap()) and are waited for, so
 		 * that none is left behind by a run that goes on.
 		 */
-		if (s->tunnel > 0)
-			pn_tunnel_reap(side, s->tunnel);
-		if (s->old_tunnel > 0)
-			pn_tunnel_reap(side, s->old_tunnel);
-		s->tunnel = s->old_tunnel = -1;
-		s->got_this = 0;
+		pn_tunnels_reap(side);
+		pn_lanes_reset(s);
 		if (s->state != PN_RESPAWN)
 			s->state = PN_IDLE;
 	}
@@ -393,7 +435,7 @@ priv_net_stats(const struct proc_child *c, const struct ipc_msg *msg)
 	if (!c->ready)
 		return "before IMSG_CHILD_READY";
 	s = &pn.s[c->side];
-	if (s->got_this)
+	if (c->lane >= IPC_LANES_MAX || s->ln[c->lane].got_this)
 		return "sent twice";
 	ipc_rd_init(&rd, msg);
 	st.recv = ipc_get_u64(&rd);
@@ -402,7 +444,7 @@ priv_net_stats(const struct proc_child *c, const struct ipc_msg *msg)
 	st.sent_raw = ipc_get_u64(&rd);
 	if (ipc_rd_end(&rd) == -1)
 		return "bad layout";
-	s->got_this = s->got = 1;
+	s->ln[c->lane].got_this = s->got = 1;
 	pn_add(s, &st);
 	return NULL;
 }
@@ -443,12 +485,6 @@ priv_net_finish(void)
 		log_msg(LOG_LVL_INFO, ipc_side_name(side), NULL, "%s",
 		    traffic_format(line, sizeof(line), &st));
 	}
-	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
-		s = &pn.s[side];
-		if (s->tunnel > 0)
-			pn_tunnel_reap(side, s->tunnel);
-		if (s->old_tunnel > 0)
-			pn_tunnel_reap(side, s->old_tunnel);
-		s->tunnel = s->old_tunnel = -1;
-	}
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
+		pn_tunnels_reap(side);
 }

@@ -40,20 +40,20 @@ struct proc_child;
 void	 priv_net_init(int);
 
 /*
- * Should side be connected now?  Its net has not had a stream yet, or
- * the retry after a failed connect is due.  The caller checks that the
+ * Should the net of side and lane be connected now?  It has not had a
+ * stream yet, or (lane 0) the retry after a failed connect is due.  The caller checks that the
  * net is READY.
  */
-int	 priv_net_want_connect(uint32_t, const struct timespec *);
+int	 priv_net_want_connect(uint32_t, uint32_t, const struct timespec *);
 /*
- * Connects side (connect_peer()) and passes the stream to c, its net
- * child, so that one side's TLS and login run while the other connects.
+ * Connects side (connect_peer()) and passes the stream to c, the net
+ * child of that side and lane, so that one side's TLS and login run while the other connects.
  * Returns 0 (passed on), 1 (watch mode: a transient failure, logged, and
  * a retry scheduled), or -1 (logged: the run ends, unless a signal cut
  * the attempt short: see connect_set_abort()).
  */
-int	 priv_net_connect(const struct conf *, uint32_t, struct proc_child *,
-	    const struct timespec *);
+int	 priv_net_connect(const struct conf *, uint32_t, uint32_t,
+	    struct proc_child *, const struct timespec *);
 /*
  * Watch mode: the net of side exited with EXIT_NET_LOST (it has said
  * why).  Logs "<side>: connection lost; reconnecting in N s" and

@@ -12,12 +12,12 @@
  * secret a user keeps there, what a tunnel command is given) reaches a
  * process that talks to a server.
  *
- * The channels:
- *	priv <-> engine		engine fd 3
- *	priv <-> net(local)	net(local) fd 3
- *	priv <-> net(remote)	net(remote) fd 3
- *	engine <-> net(local)	engine fd 4, net(local) fd 4
- *	engine <-> net(remote)	engine fd 5, net(remote) fd 4
+ * The channels, for lanes k = 0 .. lanes - 1 (ipc/proc.h; one lane
+ * unless the configuration asks for more connections):
+ *	priv <-> engine			engine fd 3
+ *	priv <-> each net		the net's fd 3
+ *	engine <-> net(local) of k	engine fd 4 + 2k, the net's fd 4
+ *	engine <-> net(remote) of k	engine fd 5 + 2k, the net's fd 4
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -44,7 +44,7 @@
 
 #define PROC_SELF_EXE	"/proc/self/exe"
 #define PROC_ARGV0	"interimap"
-#define PROC_MAXFD	3		/* fds 3, 4, 5 at most */
+#define PROC_MAXFD	(1 + 2 * IPC_LANES_MAX)	/* the engine's, from 3 */
 #define PROC_POLL_MS	5		/* reaping granularity */
 #define PROC_MAXENV	32		/* variables a child may be given */
 
@@ -74,19 +74,15 @@ static const char *const proc_env_net[] = {
 	NULL
 };
 
-static const struct {
-	const char	*label;
-	const char	*flag;
-	uint32_t	 kind;
-	uint32_t	 side;
-} proc_table[PROC_NSLOTS] = {
-	[PROC_SLOT_ENGINE] = { "engine", IPC_PROC_FLAG "engine",
-	    PROC_ENGINE, SIDE_NONE },
-	[PROC_SLOT_NET_LOCAL] = { "net(local)", IPC_PROC_FLAG "net-local",
-	    PROC_NET, SIDE_LOCAL },
-	[PROC_SLOT_NET_REMOTE] = { "net(remote)", IPC_PROC_FLAG "net-remote",
-	    PROC_NET, SIDE_REMOTE },
+/* The flags; a net's side is all it is told (every lane's is alike). */
+static const char *const proc_flag[] = {
+	IPC_PROC_FLAG "net-local",
+	IPC_PROC_FLAG "net-remote",
 };
+#define PROC_FLAG_ENGINE	IPC_PROC_FLAG "engine"
+
+/* "net(local)", then "net(local#2)" for lane 1 and so on. */
+static char	 proc_label[PROC_NSLOTS][sizeof("net(remote#99)")];
 
 static char	*proc_fallback(const char *);
 static void	 proc_env_add(char **, size_t *, const char *);
@@ -99,31 +95,58 @@ static void	 proc_sleep(int);
 static long	 proc_elapsed_ms(const struct timespec *);
 
 void
-proc_init(struct proc_child *c)
+proc_init(struct proc_child *c, unsigned int lanes)
 {
 	int i;
 
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		memset(&c[i], 0, sizeof(c[i]));
-		c[i].label = proc_table[i].label;
-		c[i].flag = proc_table[i].flag;
-		c[i].kind = proc_table[i].kind;
-		c[i].side = proc_table[i].side;
 		c[i].pid = -1;
 		c[i].chan.fd = -1;
+		if (i == PROC_SLOT_ENGINE) {
+			c[i].label = "engine";
+			c[i].flag = PROC_FLAG_ENGINE;
+			c[i].kind = PROC_ENGINE;
+			c[i].side = SIDE_NONE;
+			continue;
+		}
+		c[i].kind = PROC_NET;
+		c[i].side = (uint32_t)(i - 1) % 2;
+		c[i].lane = (uint32_t)(i - 1) / 2;
+		c[i].flag = proc_flag[c[i].side];
+		if (c[i].lane == 0)
+			(void)snprintf(proc_label[i], sizeof(proc_label[i]),
+			    "net(%s)", ipc_side_name(c[i].side));
+		else
+			(void)snprintf(proc_label[i], sizeof(proc_label[i]),
+			    "net(%s#%u)", ipc_side_name(c[i].side),
+			    c[i].lane + 1);
+		c[i].label = proc_label[i];
+		/* Not in this run: as if it had come and gone. */
+		if (c[i].lane >= lanes) {
+			c[i].reaped = 1;
+			c[i].status = 0;
+		}
 	}
 }
 
 int
 proc_slot_by_name(const char *name)
 {
-	int i;
-
-	for (i = 0; i < PROC_NSLOTS; i++)
-		if (strcmp(name, proc_table[i].flag +
-		    strlen(IPC_PROC_FLAG)) == 0)
-			return i;
+	if (strcmp(name, PROC_FLAG_ENGINE + strlen(IPC_PROC_FLAG)) == 0)
+		return PROC_SLOT_ENGINE;
+	if (strcmp(name, proc_flag[SIDE_LOCAL] + strlen(IPC_PROC_FLAG)) == 0)
+		return PROC_SLOT_NET_LOCAL;
+	if (strcmp(name, proc_flag[SIDE_REMOTE] + strlen(IPC_PROC_FLAG)) == 0)
+		return PROC_SLOT_NET_REMOTE;
 	return -1;
+}
+
+/* Is slot i part of the run (proc_init())? */
+static int
+proc_in_run(const struct proc_child *c)
+{
+	return c->kind == PROC_ENGINE || c->pid > 0 || !c->reaped;
 }
 
 /*
@@ -267,51 +290,53 @@ proc_exec(const struct proc_child *c, const int *fds, int nfds, int devnull,
 int
 proc_spawn(struct proc_child *c, const char *argv0)
 {
-	/* pe: priv-engine, pl/pr: priv-net, el/er: engine-net. */
-	int sp[5][2], fds[PROC_NSLOTS][PROC_MAXFD], nfds[PROC_NSLOTS];
-	int mine[PROC_NSLOTS];
+	/*
+	 * sp[i]: priv's channel to child i (priv keeps [0]), and for a
+	 * net, en[i] its channel to the engine (the engine's end is [0]).
+	 */
+	int sp[PROC_NSLOTS][2], en[PROC_NSLOTS][2];
+	int fds[PROC_NSLOTS][PROC_MAXFD], nfds[PROC_NSLOTS];
 	char *envp[PROC_NSLOTS][PROC_MAXENV + 1];
-	int devnull = -1, i, j, rc = -1;
+	int devnull = -1, i, j, n, rc = -1;
 	char *fallback;
 	sigset_t all, old;
 	pid_t ppid = getpid(), pid;
 
-	for (i = 0; i < 5; i++)
-		sp[i][0] = sp[i][1] = -1;
-	fallback = proc_fallback(argv0);
 	for (i = 0; i < PROC_NSLOTS; i++)
+		sp[i][0] = sp[i][1] = en[i][0] = en[i][1] = -1;
+	for (n = 1; n < PROC_NSLOTS && proc_in_run(&c[n]); n++)
+		;
+	fallback = proc_fallback(argv0);
+	for (i = 0; i < n; i++)
 		proc_env(&c[i], envp[i]);
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
 		log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: /dev/null: %s",
 		    strerror(errno));
 		goto out;
 	}
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < n; i++)
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-		    sp[i]) == -1) {
+		    sp[i]) == -1 || (i != PROC_SLOT_ENGINE &&
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		    en[i]) == -1)) {
 			log_msg(LOG_LVL_ERROR, NULL, NULL,
 			    "ERROR: socketpair: %s", strerror(errno));
 			goto out;
 		}
-
-	mine[PROC_SLOT_ENGINE] = sp[0][0];
-	fds[PROC_SLOT_ENGINE][0] = sp[0][1];
-	fds[PROC_SLOT_ENGINE][1] = sp[3][0];
-	fds[PROC_SLOT_ENGINE][2] = sp[4][0];
-	nfds[PROC_SLOT_ENGINE] = 3;
-	mine[PROC_SLOT_NET_LOCAL] = sp[1][0];
-	fds[PROC_SLOT_NET_LOCAL][0] = sp[1][1];
-	fds[PROC_SLOT_NET_LOCAL][1] = sp[3][1];
-	nfds[PROC_SLOT_NET_LOCAL] = 2;
-	mine[PROC_SLOT_NET_REMOTE] = sp[2][0];
-	fds[PROC_SLOT_NET_REMOTE][0] = sp[2][1];
-	fds[PROC_SLOT_NET_REMOTE][1] = sp[4][1];
-	nfds[PROC_SLOT_NET_REMOTE] = 2;
+	for (i = 0; i < n; i++) {
+		fds[i][0] = sp[i][1];
+		nfds[i] = 1;
+		if (i == PROC_SLOT_ENGINE)
+			for (j = 1; j < n; j++)
+				fds[i][nfds[i]++] = en[j][0];
+		else
+			fds[i][nfds[i]++] = en[i][1];
+	}
 
 	/* No handler of priv's may run in a child before its exec. */
 	(void)sigfillset(&all);
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
-	for (i = 0; i < PROC_NSLOTS; i++) {
+	for (i = 0; i < n; i++) {
 		if ((pid = fork()) == -1) {
 			(void)sigprocmask(SIG_SETMASK, &old, NULL);
 			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: fork: %s",
@@ -324,25 +349,27 @@ proc_spawn(struct proc_child *c, const char *argv0)
 		c[i].pid = pid;
 		audit("START %s pid=%ld", c[i].label, (long)pid);
 		/* The channel owns priv's end from now on. */
-		if (ipc_chan_init(&c[i].chan, mine[i], PROC_PRIV,
+		if (ipc_chan_init(&c[i].chan, sp[i][0], PROC_PRIV,
 		    c[i].kind) == -1) {
+			sp[i][0] = -1;
 			(void)sigprocmask(SIG_SETMASK, &old, NULL);
 			log_msg(LOG_LVL_ERROR, NULL, NULL, "ERROR: %s: %s",
 			    c[i].label, c[i].chan.err);
 			goto out;
 		}
-		for (j = 0; j < 5; j++)
-			if (sp[j][0] == mine[i])
-				sp[j][0] = -1;
+		sp[i][0] = -1;
 	}
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	rc = 0;
 out:
 	/* The children's ends, and ours that no channel took. */
-	for (i = 0; i < 5; i++)
-		for (j = 0; j < 2; j++)
+	for (i = 0; i < PROC_NSLOTS; i++)
+		for (j = 0; j < 2; j++) {
 			if (sp[i][j] != -1)
 				(void)close(sp[i][j]);
+			if (en[i][j] != -1)
+				(void)close(en[i][j]);
+		}
 	if (devnull != -1)
 		(void)close(devnull);
 	free(fallback);

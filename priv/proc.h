@@ -19,18 +19,26 @@ struct cli;
 struct conf;
 struct db;
 
+/*
+ * The engine, then each lane's nets (local, remote): lane 0's are
+ * PROC_SLOT_NET_LOCAL and PROC_SLOT_NET_REMOTE.  A run uses the first
+ * 1 + 2 * lanes slots; the others are never started (proc_init() makes
+ * them reaped, exit status 0, no channel).
+ */
 enum proc_slot {
 	PROC_SLOT_ENGINE = 0,
 	PROC_SLOT_NET_LOCAL,
 	PROC_SLOT_NET_REMOTE,
-	PROC_NSLOTS
+	PROC_NSLOTS = 1 + 2 * IPC_LANES_MAX
 };
+#define PROC_SLOT_NET(lane, side)	(1 + 2 * (int)(lane) + (int)(side))
 
 struct proc_child {
-	const char	*label;		/* "engine", "net(local)" */
+	const char	*label;		/* "engine", "net(local)", "net(local#2)" */
 	const char	*flag;		/* "--proc=engine", ... */
 	uint32_t	 kind;		/* PROC_ENGINE or PROC_NET */
 	uint32_t	 side;		/* SIDE_* of a net, SIDE_NONE */
+	uint32_t	 lane;		/* a net's lane, from 0 */
 	pid_t		 pid;		/* -1 before the fork */
 	struct ipc_chan	 chan;		/* fd -1 once closed */
 	int		 ready;		/* IMSG_CHILD_READY seen */
@@ -38,15 +46,19 @@ struct proc_child {
 	int		 status;	/* wait(2) status */
 };
 
-/* Fills children[] with labels and flags; no process yet. */
-void	 proc_init(struct proc_child *);
+/*
+ * Fills children[] (PROC_NSLOTS) with labels and flags for a run of
+ * lanes lanes (1 to IPC_LANES_MAX); no process yet.
+ */
+void	 proc_init(struct proc_child *, unsigned int);
 /* Looks up a child by its flag's name ("engine", "net-local", ...). */
 int	 proc_slot_by_name(const char *);
 
 /*
- * Creates the five socketpairs and starts the three children, each with
- * its descriptors at fds 3, 4, 5 (ipc/proc.h), stdin and stdout on
- * /dev/null, stderr shared.  argv0: how priv was invoked, the fallback
+ * Creates the socketpairs and starts the children of the lanes given to
+ * proc_init(), each with its descriptors from fd 3 up (ipc/proc.h: priv's
+ * channel, then the engine's to each net, or the net's to the engine),
+ * stdin and stdout on /dev/null, stderr shared.  argv0: how priv was invoked, the fallback
  * if /proc/self/exe cannot be executed.  Returns 0, or -1 after logging
  * (children already started are then ended by the caller).
  */

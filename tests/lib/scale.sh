@@ -169,7 +169,9 @@ scale_run()
 
 	shift
 	set +e
-	timeout -k 5 "$T_TIMEOUT" "$PROCTRACK" -o "$rec" -- "$INTERIMAP" "$@" \
+	# LeakSanitizer (sanitizer builds) cannot run under a tracer.
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	    timeout -k 5 "$T_TIMEOUT" "$PROCTRACK" -o "$rec" -- "$INTERIMAP" "$@" \
 	    </dev/null >"$T/ours.out" 2>"$T/ours.err"
 	OURS_RC=$?
 	[[ $opts == *e* ]] && set -e

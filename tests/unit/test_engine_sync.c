@@ -747,26 +747,23 @@ static char		*h_ref[2] = { (char *)"", (char *)"" };
 static void
 h_engine_child(int pfd, int lfd, int rfd)
 {
-	struct ipc_chan pc, lc, rc;
+	struct ipc_chan pc, nets[2];
 	struct eng e;
 	int code;
 
 	memset(&e, 0, sizeof(e));
 	(void)ipc_chan_init(&pc, pfd, PROC_ENGINE, PROC_PRIV);
-	(void)ipc_chan_init(&lc, lfd, PROC_ENGINE, PROC_NET);
-	(void)ipc_chan_init(&rc, rfd, PROC_ENGINE, PROC_NET);
+	(void)ipc_chan_init(&nets[SIDE_LOCAL], lfd, PROC_ENGINE, PROC_NET);
+	(void)ipc_chan_init(&nets[SIDE_REMOTE], rfd, PROC_ENGINE, PROC_NET);
 	log_set_chan(&pc);
 	log_set_name("");
 	log_set_debug(0);
 	e.parent = &pc;
-	e.netchan[SIDE_LOCAL] = &lc;
-	e.netchan[SIDE_REMOTE] = &rc;
 	h_conf.list_reference[0] = h_ref[0];
 	h_conf.list_reference[1] = h_ref[1];
 	e.conf = &h_conf;
 	e.jobs_max = h_jobs_max;
-	netc_init(&e.peer[SIDE_LOCAL], &e, SIDE_LOCAL, &lc);
-	netc_init(&e.peer[SIDE_REMOTE], &e, SIDE_REMOTE, &rc);
+	eng_lanes_init(&e, nets, 1);
 	code = sync_run(&e);
 	eng_done(&e, code);
 	(void)ipc_flush_sync(&pc);

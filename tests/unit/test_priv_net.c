@@ -248,7 +248,7 @@ test_schedule(void)
 	memset(&conf, 0, sizeof(conf));
 	now = at_ms(0);
 	IS_INT(priv_net_timeout(&now), -1, "nothing scheduled");
-	OK(priv_net_want_connect(SIDE_REMOTE, &now),
+	OK(priv_net_want_connect(SIDE_REMOTE, 0, &now),
 	    "a new side wants connecting");
 	OK(!priv_net_respawn_due(SIDE_REMOTE, &now), "nothing to respawn");
 
@@ -257,7 +257,7 @@ test_schedule(void)
 		logbuf[0] = '\0';
 		now = at_ms(t);
 		priv_net_lost(SIDE_REMOTE, &now);
-		OK(!priv_net_want_connect(SIDE_REMOTE, &now),
+		OK(!priv_net_want_connect(SIDE_REMOTE, 0, &now),
 		    "lost: no connecting before a new net");
 		due = due_at(SIDE_REMOTE, t);
 		OK(due - t >= want[i] * 4 / 5 && due - t <= want[i] * 6 / 5,
@@ -278,7 +278,7 @@ test_schedule(void)
 		priv_net_ended();
 		priv_net_restarted();
 		IS_INT(priv_net_timeout(&now), -1, "respawned: nothing due");
-		OK(priv_net_want_connect(SIDE_REMOTE, &now),
+		OK(priv_net_want_connect(SIDE_REMOTE, 0, &now),
 		    "the new net wants connecting");
 		t = due;
 	}
@@ -288,12 +288,12 @@ test_schedule(void)
 	conf.remote = tun.s;
 	fake_net(&c, SIDE_REMOTE, &peer);
 	now = at_ms(t);
-	IS_INT(priv_net_connect(&conf, SIDE_REMOTE, &c, &now), 0,
+	IS_INT(priv_net_connect(&conf, SIDE_REMOTE, 0, &c, &now), 0,
 	    "connect through a tunnel");
 	IS_INT(net_got(peer, &hadfd), IMSG_NET_STREAM,
 	    "the net got IMSG_NET_STREAM");
 	OK(hadfd, "with the stream");
-	OK(!priv_net_want_connect(SIDE_REMOTE, &now), "up: no connecting");
+	OK(!priv_net_want_connect(SIDE_REMOTE, 0, &now), "up: no connecting");
 	now = at_ms(t + 59000);
 	priv_net_lost(SIDE_REMOTE, &now);
 	due = due_at(SIDE_REMOTE, t + 59000);
@@ -304,7 +304,7 @@ test_schedule(void)
 	now = at_ms(t);
 	priv_net_ended();
 	priv_net_restarted();
-	IS_INT(priv_net_connect(&conf, SIDE_REMOTE, &c, &now), 0,
+	IS_INT(priv_net_connect(&conf, SIDE_REMOTE, 0, &c, &now), 0,
 	    "connect again");
 	IS_INT(net_got(peer, &hadfd), IMSG_NET_STREAM, "IMSG_NET_STREAM");
 	now = at_ms(t + 60000);
@@ -353,7 +353,7 @@ test_connect_fail(void)
 	priv_net_init(0);
 	logbuf[0] = '\0';
 	now = at_ms(0);
-	IS_INT(priv_net_connect(&conf, SIDE_LOCAL, &c, &now), -1,
+	IS_INT(priv_net_connect(&conf, SIDE_LOCAL, 0, &c, &now), -1,
 	    "one-shot: refused ends the run");
 	(void)snprintf(line, sizeof(line), "local: ERROR: Can't connect to "
 	    "127.0.0.1:%s: Connection refused", port);
@@ -362,7 +362,7 @@ test_connect_fail(void)
 
 	priv_net_init(1);
 	logbuf[0] = '\0';
-	r = priv_net_connect(&conf, SIDE_LOCAL, &c, &now);
+	r = priv_net_connect(&conf, SIDE_LOCAL, 0, &c, &now);
 	IS_INT(r, 1, "watch: refused is tried again");
 	due = priv_net_timeout(&now);
 	OK(due >= 800 && due <= 1201, "after about a second (%ld ms)", due);
@@ -370,11 +370,11 @@ test_connect_fail(void)
 	    "127.0.0.1:%s: Connection refused | local: connection failed; "
 	    "reconnecting in 1 s", port);
 	IS_STR(logbuf, line, "watch: the error, then what happens next");
-	OK(!priv_net_want_connect(SIDE_LOCAL, &now), "not before it is due");
+	OK(!priv_net_want_connect(SIDE_LOCAL, 0, &now), "not before it is due");
 	OK(!priv_net_respawn_due(SIDE_LOCAL, &now), "no new net for that");
 	now = at_ms(due);
-	OK(priv_net_want_connect(SIDE_LOCAL, &now), "due: connect again");
-	IS_INT(priv_net_connect(&conf, SIDE_LOCAL, &c, &now), 1,
+	OK(priv_net_want_connect(SIDE_LOCAL, 0, &now), "due: connect again");
+	IS_INT(priv_net_connect(&conf, SIDE_LOCAL, 0, &c, &now), 1,
 	    "refused again");
 	due = priv_net_timeout(&now);
 	OK(due >= 1600 && due <= 2401, "the wait doubles (%ld ms)", due);
@@ -383,7 +383,7 @@ test_connect_fail(void)
 	conf.local = bad.s;
 	logbuf[0] = '\0';
 	now = at_ms(10000);
-	IS_INT(priv_net_connect(&conf, SIDE_LOCAL, &c, &now), -1,
+	IS_INT(priv_net_connect(&conf, SIDE_LOCAL, 0, &c, &now), -1,
 	    "watch: a bad host ends the run");
 	IS_STR(logbuf, "local: ERROR: Invalid IP literal: nonsense",
 	    "only the error");
