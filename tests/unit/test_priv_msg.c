@@ -1,6 +1,8 @@
 /*
  * priv's decoders of its children's own messages (priv/priv_msg.c): the
- * layouts, the order in which faults are named, the ranges.
+ * layouts, the order in which faults are named, the ranges; and the
+ * progress line's text for whatever figures an engine sends
+ * (priv/progress.c).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 
 #include "ipc.h"
 #include "priv_msg.h"
+#include "progress.h"
 #include "tap.h"
 
 /* A received message of type from buf's bytes (as ipc_get() hands out). */
@@ -158,6 +161,34 @@ test_progress(void)
 	IS_STR(progress(1, 3, 40, &pr), "bad layout", "progress: long");
 }
 
+/*
+ * The text for an engine's figures, however absurd: the estimate of the
+ * time left is a double made an integer, which must fit (a conversion
+ * that does not is undefined; on x86-64 it said "about 0s left").
+ */
+static void
+test_progress_text(void)
+{
+	char *s;
+
+	s = progress_text(0, 2, 1, 100, 9001, 3600);
+	IS_STR(s, "mailbox 1 of 2, 1 message (100 B) copied, "
+	    "0 B/s, about 9000h00m left", "text: 9000 hours left");
+	free(s);
+	s = progress_text(0, 2, 1, 100, 10001, 3600);
+	IS_STR(s, "mailbox 1 of 2, 1 message (100 B) copied, 0 B/s",
+	    "text: 10000 hours left is no estimate");
+	free(s);
+	s = progress_text(0, 1, 1, 1, UINT64_MAX, 10);
+	IS_STR(s, "mailbox 1 of 1, 1 message (1 B) copied, 0 B/s",
+	    "text: 2^64-1 messages expected");
+	free(s);
+	s = progress_text(1, UINT32_MAX, 0, 0, 0, 1e12);
+	IS_STR(s, "mailbox 2 of 4294967295, 0 messages (0 B) copied",
+	    "text: 2^32-1 mailboxes, a long time");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -165,5 +196,6 @@ main(void)
 	test_done();
 	test_status();
 	test_progress();
+	test_progress_text();
 	return tap_done();
 }
