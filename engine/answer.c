@@ -28,36 +28,58 @@ ans_imap_done(const struct ipc_msg *msg, struct ans_done *a)
 	return 0;
 }
 
+/*
+ * The decimal number of len bytes at s, digits only (no sign, no blank),
+ * not past max; -1 if it is none.  strtoul() would take " +1", "-1" (as
+ * its negation) and clamp an overflow: the text is a net's, whatever it
+ * says must be what the server sent.
+ */
+static int
+ans_number(const char *s, size_t len, uint64_t max, uint64_t *v)
+{
+	size_t i;
+	uint64_t d;
+
+	*v = 0;
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			goto bad;
+		d = (uint64_t)(s[i] - '0');
+		if (*v > (max - d) / 10)
+			goto bad;
+		*v = *v * 10 + d;
+	}
+	return 0;
+bad:
+	*v = 0;
+	return -1;
+}
+
 int
 ans_code_number(const char *s, uint64_t *v)
 {
-	char *end;
-
-	*v = strtoull(s, &end, 10);
-	if (*s == '\0' || *end != '\0') {
-		*v = 0;
-		return -1;
-	}
-	return 0;
+	return ans_number(s, strlen(s), UINT64_MAX, v);
 }
 
 int
 ans_appenduid(const char *s, uint32_t *uv, struct uidranges *set)
 {
 	const char *sp;
-	char *end;
+	uint64_t v;
 
 	memset(set, 0, sizeof(*set));
 	*uv = 0;
-	if ((sp = strchr(s, ' ')) == NULL)
+	if ((sp = strchr(s, ' ')) == NULL ||
+	    ans_number(s, (size_t)(sp - s), UINT32_MAX, &v) == -1 || v == 0)
 		return -1;
-	*uv = (uint32_t)strtoul(s, &end, 10);
-	if (end != sp || *uv == 0 || uidset_parse(sp + 1, set) == -1) {
+	if (uidset_parse(sp + 1, set) == -1) {
 		uidranges_free(set);
 		memset(set, 0, sizeof(*set));
-		*uv = 0;
 		return -1;
 	}
+	*uv = (uint32_t)v;
 	return 0;
 }
 

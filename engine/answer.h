@@ -30,14 +30,15 @@ int	 ans_imap_done(const struct ipc_msg *, struct ans_done *);
 
 /*
  * The number of a tagged [UIDVALIDITY n], [UIDNEXT n] or
- * [HIGHESTMODSEQ n] (IMSG_IMAP_DONE's code data); -1 if it is none.
+ * [HIGHESTMODSEQ n] (IMSG_IMAP_DONE's code data): decimal digits only,
+ * up to 2^64-1; -1 if it is none.
  */
 int	 ans_code_number(const char *, uint64_t *);
 
 /*
  * IMSG_IMAP_DONE's data for [APPENDUID uidvalidity uid-set]: the
- * UIDVALIDITY (not 0) and the set (caller frees); -1 if broken, nothing
- * to free.
+ * UIDVALIDITY (digits only, 1 to 2^32-1) and the set (caller frees); -1
+ * if broken, nothing to free.
  */
 int	 ans_appenduid(const char *, uint32_t *, struct uidranges *);
 

@@ -26,6 +26,7 @@ target_compile_definitions(test_imap_parse PRIVATE
 	CORPUS_DIR="${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/imap_parse")
 interimap_unit_test(imap_fmt net)
 interimap_unit_test(engine_uidset engine)
+interimap_unit_test(engine_answer engine)
 interimap_unit_test(engine_sync engine priv)
 target_include_directories(test_engine_sync PRIVATE ${CMAKE_SOURCE_DIR}/priv)
 interimap_unit_test(imap_session net)
