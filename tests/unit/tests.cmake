@@ -19,6 +19,7 @@ target_include_directories(connect_probe PRIVATE ${CMAKE_SOURCE_DIR}/ipc
 target_link_libraries(connect_probe PRIVATE priv net ipc)
 interimap_unit_test(cli priv)
 interimap_unit_test(conf priv)
+target_sources(test_conf PRIVATE ${CMAKE_SOURCE_DIR}/priv/conf_dump.c)
 target_compile_definitions(test_conf PRIVATE
 	CONF_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data/config")
 interimap_unit_test(imap_parse net)
