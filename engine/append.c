@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
 #include "eng.h"
 #include "imap_proto.h"
 #include "log.h"
@@ -96,7 +97,7 @@ batch_done(struct req *r)
 	struct uidranges rs;
 	struct uidvec tu;
 	uint32_t uv, *lu, *ru, uid;
-	char *end, *sl, *tl, *sp;
+	char *sl, *tl, *sp;
 	size_t i;
 
 	if (r->status != IMAP_DONE_OK)
@@ -105,9 +106,7 @@ batch_done(struct req *r)
 	    (sp = strchr(r->codedata, ' ')) == NULL)
 		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
 		    r->text ? r->text : "APPEND without APPENDUID");
-	uv = (uint32_t)strtoul(r->codedata, &end, 10);
-	memset(&rs, 0, sizeof(rs));
-	if (end != sp || uv == 0 || uidset_parse(sp + 1, &rs) == -1)
+	if (ans_appenduid(r->codedata, &uv, &rs) == -1)
 		eng_fail(e, EXIT_PANIC, t->name, mb->srv[t->side], "PANIC: %s",
 		    r->codedata);
 	netc_set_uidvalidity(t, mb, uv);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "db_proto.h"
 #include "eng.h"
 #include "imap_proto.h"
@@ -69,7 +70,6 @@ void
 dbc_dispatch(struct eng *e, struct ipc_msg *msg)
 {
 	struct dbreq *r = e->dbhead;
-	struct ipc_rd rd;
 	struct task *t;
 	uint32_t status;
 	uint64_t value;
@@ -83,14 +83,8 @@ dbc_dispatch(struct eng *e, struct ipc_msg *msg)
 		r->row(e, msg, r->arg);
 		return;
 	}
-	ipc_rd_init(&rd, msg);
-	status = ipc_get_u32(&rd);
-	value = ipc_get_u64(&rd);
-	err = ipc_get_str(&rd);
-	if (ipc_rd_end(&rd) == -1) {
-		free(err);
+	if (ans_db_result(msg, &status, &value, &err) == -1)
 		dbc_broken(e, msg, "bad layout");
-	}
 	if (status != DB_RESULT_OK) {
 		/* priv logged the reason; nothing more may be written. */
 		log_msg(LOG_LVL_DEBUG, "engine", NULL, "%s refused: %s",
@@ -234,17 +228,13 @@ static void
 dbc_map_rows(struct eng *e, struct ipc_msg *msg, void *arg)
 {
 	struct map *m = arg;
-	struct ipc_rd rd;
-	uint32_t n, i, l, r;
+	struct ans_map_rows a;
+	uint32_t i, l, r;
 
-	ipc_rd_init(&rd, msg);
-	(void)ipc_get_u64(&rd);
-	n = ipc_get_u32(&rd);
-	if (rd.error || rd.left != (size_t)n * 8)
+	if (ans_map_rows(msg, &a) == -1)
 		dbc_broken(e, msg, "bad layout");
-	for (i = 0; i < n; i++) {
-		l = ipc_get_u32(&rd);
-		r = ipc_get_u32(&rd);
+	for (i = 0; i < a.n; i++) {
+		ans_map_pair(&a, &l, &r);
 		map_add(m, l, r);
 	}
 }

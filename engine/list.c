@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "conf_proto.h"
 #include "db_proto.h"
 #include "eng.h"
@@ -96,41 +97,30 @@ mbox_list_data(struct req *r, const struct rdata *d)
 {
 	struct listing *l = r->arg;
 	struct ipc_msg *msg = d->msg;
-	struct ipc_rd rd;
-	const char *name;
-	size_t len;
-	uint32_t attrs, delim;
+	struct ans_list li;
+	struct ans_status st;
 	struct sitem si;
 
-	ipc_rd_init(&rd, msg);
 	if (msg->hdr.type == IMSG_IMAP_LIST_ITEM) {
-		attrs = ipc_get_u32(&rd);
-		delim = ipc_get_u32(&rd);
-		name = ipc_get_data(&rd, &len);
-		if (ipc_rd_end(&rd) == -1 || name == NULL ||
-		    memchr(name, '\0', len) != NULL || delim == 0 ||
-		    delim > IMAP_DELIM_NIL)
+		if (ans_list_item(msg, &li) == -1)
 			goto bad;
 		if (l->nli == l->capli) {
 			l->capli = l->capli ? l->capli * 2 : 64;
 			l->li = eng_reallocarray(l->li, l->capli,
 			    sizeof(*l->li));
 		}
-		l->li[l->nli].name = eng_memdup(name, len);
-		l->li[l->nli].attrs = attrs;
-		l->li[l->nli].delim = delim;
+		l->li[l->nli].name = eng_memdup(li.name, li.len);
+		l->li[l->nli].attrs = li.attrs;
+		l->li[l->nli].delim = li.delim;
 		l->nli++;
 	} else if (msg->hdr.type == IMSG_IMAP_STATUS_ITEM) {
-		name = ipc_get_data(&rd, &len);
-		si.mask = ipc_get_u32(&rd);
-		si.uidvalidity = ipc_get_u32(&rd);
-		si.uidnext = ipc_get_u32(&rd);
-		si.hms = ipc_get_u64(&rd);
-		(void)ipc_get_u32(&rd);
-		if (ipc_rd_end(&rd) == -1 || name == NULL ||
-		    memchr(name, '\0', len) != NULL)
+		if (ans_status_item(msg, &st) == -1)
 			goto bad;
-		si.name = eng_memdup(name, len);
+		si.mask = st.mask;
+		si.uidvalidity = st.uidvalidity;
+		si.uidnext = st.uidnext;
+		si.hms = st.hms;
+		si.name = eng_memdup(st.name, st.len);
 		if (l->nst == l->capst) {
 			l->capst = l->capst ? l->capst * 2 : 64;
 			l->st = eng_reallocarray(l->st, l->capst,

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "conf_proto.h"
 #include "db_proto.h"
 #include "eng.h"
@@ -151,33 +152,19 @@ maint_args(struct eng *e)
 static void
 maint_db_row(struct eng *e, struct ipc_msg *msg, void *arg)
 {
-	struct ipc_rd rd;
-	const char *name;
-	size_t len, i;
-	uint64_t idx;
-	int s;
+	struct ans_mbox_row a;
+	size_t i;
 
 	(void)arg;
-	ipc_rd_init(&rd, msg);
-	idx = ipc_get_u64(&rd);
-	name = ipc_get_data(&rd, &len);
 	/* The rest (subscription, state) does not matter here. */
-	(void)ipc_get_u32(&rd);
-	(void)ipc_get_u32(&rd);
-	for (s = 0; s < 2; s++) {
-		(void)ipc_get_u32(&rd);
-		(void)ipc_get_u32(&rd);
-		(void)ipc_get_u64(&rd);
-	}
-	if (ipc_rd_end(&rd) == -1 || name == NULL || len == 0 || idx == 0 ||
-	    idx > INT64_MAX) {
+	if (ans_mailbox_row(msg, &a) == -1) {
 		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
 		    "(IMSG_DB_MAILBOX_ROW): bad layout");
 		eng_exit(e, EXIT_CHILD);
 	}
 	for (i = 0; i < maint.narg; i++)
-		if (maint.arg[i].len == len &&
-		    memcmp(maint.arg[i].name, name, len) == 0)
+		if (maint.arg[i].len == a.len &&
+		    memcmp(maint.arg[i].name, a.name, a.len) == 0)
 			maint.arg[i].in_db = 1;
 }
 

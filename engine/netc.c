@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "eng.h"
 #include "netc_int.h"
 #include "imap_proto.h"
@@ -187,23 +188,19 @@ netc_owner_fetch(struct peer *p, uint32_t uid)
 static void
 netc_done(struct peer *p, struct ipc_msg *msg)
 {
-	struct ipc_rd rd;
+	struct ans_done a;
 	struct req *r = p->head;
 	struct task *t;
 	uint32_t status, code;
-	char *data, *text, *end;
-	unsigned long long v;
+	char *data, *text;
+	uint64_t v;
 
-	ipc_rd_init(&rd, msg);
-	status = ipc_get_u32(&rd);
-	code = ipc_get_u32(&rd);
-	data = ipc_get_str(&rd);
-	text = ipc_get_str(&rd);
-	if (ipc_rd_end(&rd) == -1 || status > IMAP_DONE_BAD) {
-		free(data);
-		free(text);
+	if (ans_imap_done(msg, &a) == -1)
 		netc_bad(p, msg, "bad layout");
-	}
+	status = a.status;
+	code = a.code;
+	data = a.data;
+	text = a.text;
 	if (r == NULL || r->id != msg->hdr.peerid) {
 		free(data);
 		free(text);
@@ -231,8 +228,7 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 	/* The tagged response's code is processed like an untagged one. */
 	if ((code == IMAP_CODE_UIDVALIDITY || code == IMAP_CODE_UIDNEXT ||
 	    code == IMAP_CODE_HIGHESTMODSEQ) && data != NULL) {
-		v = strtoull(data, &end, 10);
-		if (*data != '\0' && *end == '\0')
+		if (ans_code_number(data, &v) == 0)
 			netc_code(p, code, v);
 	} else if (code == IMAP_CODE_NOMODSEQ ||
 	    code == IMAP_CODE_UIDNOTSTICKY)
@@ -312,12 +308,7 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 		}
 		break;
 	case IMSG_IMAP_CODE:
-		ipc_rd_init(&rd, msg);
-		u = ipc_get_u32(&rd);
-		v = ipc_get_u64(&rd);
-		s = ipc_get_str(&rd);
-		free(s);
-		if (ipc_rd_end(&rd) == -1)
+		if (ans_imap_code(msg, &u, &v) == -1)
 			netc_bad(p, msg, "bad layout");
 		netc_code(p, u, v);
 		break;
@@ -331,13 +322,8 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 			run_notified(p->e);
 		break;
 	case IMSG_IMAP_VANISHED:
-		ipc_rd_init(&rd, msg);
-		earlier = ipc_get_u32(&rd);
-		s = ipc_get_str(&rd);
-		if (ipc_rd_end(&rd) == -1 || s == NULL) {
-			free(s);
+		if (ans_vanished(msg, &earlier, &s) == -1)
 			netc_bad(p, msg, "bad layout");
-		}
 		netc_vanished(p, earlier, s);
 		free(s);
 		if (netc_resting(p))

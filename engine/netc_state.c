@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "eng.h"
 #include "imap_proto.h"
 #include "log.h"
@@ -331,37 +332,25 @@ netc_no_modseq(struct peer *p)
 void
 netc_status_item(struct peer *p, struct ipc_msg *msg)
 {
-	struct ipc_rd rd;
+	struct ans_status a;
 	struct mbox *mb;
-	const char *name;
 	char *sname;
-	size_t len;
-	uint32_t mask, uidvalidity, uidnext;
-	uint64_t hms;
 
-	ipc_rd_init(&rd, msg);
-	name = ipc_get_data(&rd, &len);
-	mask = ipc_get_u32(&rd);
-	uidvalidity = ipc_get_u32(&rd);
-	uidnext = ipc_get_u32(&rd);
-	hms = ipc_get_u64(&rd);
-	(void)ipc_get_u32(&rd);
-	if (ipc_rd_end(&rd) == -1 || name == NULL ||
-	    memchr(name, '\0', len) != NULL)
+	if (ans_status_item(msg, &a) == -1)
 		netc_bad(p, msg, "bad layout");
-	sname = eng_memdup(name, len);
+	sname = eng_memdup(a.name, a.len);
 	mb = mbox_by_server(p->e, p->side, sname);
 	free(sname);
 	if (mb == NULL)
 		return;
-	if (mask & IMAP_ST_UIDVALIDITY)
-		netc_set_uidvalidity(p, mb, uidvalidity);
-	if (mask & IMAP_ST_UIDNEXT) {
-		mb->cache[p->side].uidnext = uidnext;
+	if (a.mask & IMAP_ST_UIDVALIDITY)
+		netc_set_uidvalidity(p, mb, a.uidvalidity);
+	if (a.mask & IMAP_ST_UIDNEXT) {
+		mb->cache[p->side].uidnext = a.uidnext;
 		mb->cache[p->side].has |= MC_UIDNEXT;
 	}
-	if (mask & IMAP_ST_HIGHESTMODSEQ) {
-		mb->cache[p->side].hms = hms;
+	if (a.mask & IMAP_ST_HIGHESTMODSEQ) {
+		mb->cache[p->side].hms = a.hms;
 		mb->cache[p->side].has |= MC_HMS;
 	}
 }

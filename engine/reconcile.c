@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "conf_proto.h"
 #include "db_proto.h"
 #include "eng.h"
@@ -26,42 +27,26 @@
 static void
 mbox_db_row(struct eng *e, struct ipc_msg *msg, void *arg)
 {
-	struct ipc_rd rd;
+	struct ans_mbox_row a;
 	struct mbox *mb;
-	const char *name;
-	uint64_t idx;
-	size_t len;
-	uint32_t sub, has, uv[2], un[2];
-	uint64_t hms[2];
 	int s;
 
 	(void)arg;
-	ipc_rd_init(&rd, msg);
-	idx = ipc_get_u64(&rd);
-	name = ipc_get_data(&rd, &len);
-	sub = ipc_get_u32(&rd);
-	has = ipc_get_u32(&rd);
-	for (s = 0; s < 2; s++) {
-		uv[s] = ipc_get_u32(&rd);
-		un[s] = ipc_get_u32(&rd);
-		hms[s] = ipc_get_u64(&rd);
-	}
-	if (ipc_rd_end(&rd) == -1 || name == NULL || len == 0 || idx == 0 ||
-	    idx > INT64_MAX) {
+	if (ans_mailbox_row(msg, &a) == -1) {
 		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
 		    "(IMSG_DB_MAILBOX_ROW): bad layout");
 		eng_exit(e, EXIT_CHILD);
 	}
 	/* Only mailboxes some server listed matter. */
-	if ((mb = mbox_find(e, name, len)) == NULL)
+	if ((mb = mbox_find(e, a.name, a.len)) == NULL)
 		return;
-	mb->idx = (int64_t)idx;
-	mb->db_subscribed = sub != 0;
-	mb->has_state = has != 0;
+	mb->idx = (int64_t)a.idx;
+	mb->db_subscribed = a.subscribed != 0;
+	mb->has_state = a.has_state != 0;
 	for (s = 0; s < 2; s++) {
-		mb->db_uidvalidity[s] = uv[s];
-		mb->db_uidnext[s] = un[s];
-		mb->db_hms[s] = hms[s];
+		mb->db_uidvalidity[s] = a.uidvalidity[s];
+		mb->db_uidnext[s] = a.uidnext[s];
+		mb->db_hms[s] = a.hms[s];
 	}
 }
 

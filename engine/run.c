@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "answer.h"
 #include "conf_proto.h"
 #include "db_proto.h"
 #include "eng.h"
@@ -161,28 +162,24 @@ run_check_caps(struct eng *e)
 static void
 run_interrupted_rows(struct eng *e, struct ipc_msg *msg, void *arg)
 {
-	struct ipc_rd rd;
+	struct ans_map_rows a;
 	struct mbox *mb;
-	uint64_t idx;
-	uint32_t n, i;
+	uint32_t i, l, r;
 
 	(void)arg;
-	ipc_rd_init(&rd, msg);
-	idx = ipc_get_u64(&rd);
-	n = ipc_get_u32(&rd);
-	if (rd.error || rd.left != (size_t)n * 8 || idx == 0 ||
-	    idx > INT64_MAX) {
+	if (ans_map_rows(msg, &a) == -1 || a.idx == 0 || a.idx > INT64_MAX) {
 		log_msg(LOG_LVL_ERROR, "", NULL, "ERROR: broken IPC message "
 		    "(IMSG_DB_MAP_ROWS): bad layout");
 		eng_exit(e, EXIT_CHILD);
 	}
-	if ((mb = mbox_by_idx(e, (int64_t)idx)) == NULL || !mb->sync ||
+	if ((mb = mbox_by_idx(e, (int64_t)a.idx)) == NULL || !mb->sync ||
 	    !mb->has_state)
 		return;
 	mb->resumed = 1;
-	for (i = 0; i < n; i++) {
-		uidvec_push(&mb->intr[SIDE_LOCAL], ipc_get_u32(&rd));
-		uidvec_push(&mb->intr[SIDE_REMOTE], ipc_get_u32(&rd));
+	for (i = 0; i < a.n; i++) {
+		ans_map_pair(&a, &l, &r);
+		uidvec_push(&mb->intr[SIDE_LOCAL], l);
+		uidvec_push(&mb->intr[SIDE_REMOTE], r);
 	}
 }
 

@@ -87,7 +87,8 @@ int		 conf_ignore_match(const struct conf *, const char *, size_t);
 
 /*
  * Test hook (INTERIMAP_TEST_DUMP_CONFIG=1): the normalised configuration,
- * sections and keys sorted, passwords masked, every value quoted.
+ * sections and keys sorted, passwords masked, every value quoted.  In
+ * conf_dump.c, linked into the test build and test_conf only.
  */
 void		 conf_dump(const struct conf *, FILE *);
 

@@ -68,6 +68,7 @@
 #include "priv_net.h"
 #include "proc.h"
 #include "priv_db.h"
+#include "priv_msg.h"
 #include "progress.h"
 #include "sdnotify.h"
 #include "testhooks.h"
@@ -516,17 +517,10 @@ priv_ready(struct priv *p, int slot, const struct ipc_msg *msg)
 {
 	struct proc_child *c = &p->child[slot];
 	struct ipc_buf buf;
-	struct ipc_rd rd;
-	uint32_t version;
+	const char *why;
 
-	ipc_rd_init(&rd, msg);
-	version = ipc_get_u32(&rd);
-	if (ipc_rd_end(&rd) == -1)
-		return "bad layout";
-	if (c->ready)
-		return "sent twice";
-	if (version != IPC_CATALOGUE_VERSION)
-		return "catalogue version differs (a stale binary?)";
+	if ((why = priv_msg_ready(msg, c->ready)) != NULL)
+		return why;
 	c->ready = 1;
 	p->nready++;
 
@@ -549,25 +543,19 @@ priv_ready(struct priv *p, int slot, const struct ipc_msg *msg)
 static const char *
 priv_engine_done(struct priv *p, int slot, const struct ipc_msg *msg)
 {
-	struct ipc_rd rd;
-	uint32_t code;
+	const char *why;
+	int code;
 
-	ipc_rd_init(&rd, msg);
-	code = ipc_get_u32(&rd);
-	if (ipc_rd_end(&rd) == -1)
-		return "bad layout";
-	if (p->engine_done)
-		return "sent twice";
-	if (code > 255)
-		return "exit code out of range";
+	if ((why = priv_msg_engine_done(msg, p->engine_done, &code)) != NULL)
+		return why;
 	p->engine_done = 1;
-	p->engine_code = (int)code;
+	p->engine_code = code;
 	/*
 	 * After SIGTERM/SIGINT, the signal says how the run ended; after a
 	 * lost connection in watch mode, the restart.
 	 */
 	if (p->signal == 0 && !p->restart)
-		p->exitcode = (int)code;
+		p->exitcode = code;
 	return NULL;
 }
 
@@ -575,25 +563,20 @@ priv_engine_done(struct priv *p, int slot, const struct ipc_msg *msg)
 static const char *
 priv_engine_status(struct priv *p, int slot, const struct ipc_msg *msg)
 {
-	struct ipc_rd rd;
-	uint32_t state, nmbox;
-	uint64_t last;
+	struct priv_status st;
+	const char *why;
 
 	(void)p;
 	(void)slot;
-	ipc_rd_init(&rd, msg);
-	state = ipc_get_u32(&rd);
-	nmbox = ipc_get_u32(&rd);
-	last = ipc_get_u64(&rd);
-	if (ipc_rd_end(&rd) == -1 || state < ENGINE_ST_SYNCING ||
-	    state > ENGINE_ST_RECONNECT)
-		return "bad layout";
+	if ((why = priv_msg_engine_status(msg, &st)) != NULL)
+		return why;
 	log_debug("engine: %s, %u mailbox(es), last pass ended at %llu",
-	    state == ENGINE_ST_SYNCING ? "syncing" : state == ENGINE_ST_IDLE ?
-	    "idle" : "reconnecting", nmbox, (unsigned long long)last);
-	priv_last_nmbox = nmbox;
-	priv_last_pass = last;
-	sdnotify_engine_status(state, nmbox, last, SIDE_NONE);
+	    st.state == ENGINE_ST_SYNCING ? "syncing" :
+	    st.state == ENGINE_ST_IDLE ? "idle" : "reconnecting", st.nmbox,
+	    (unsigned long long)st.last);
+	priv_last_nmbox = st.nmbox;
+	priv_last_pass = st.last;
+	sdnotify_engine_status(st.state, st.nmbox, st.last, SIDE_NONE);
 	return NULL;
 }
 
@@ -601,24 +584,17 @@ priv_engine_status(struct priv *p, int slot, const struct ipc_msg *msg)
 static const char *
 priv_engine_progress(struct priv *p, int slot, const struct ipc_msg *msg)
 {
-	struct ipc_rd rd;
-	uint32_t done, total;
-	uint64_t msgs, bytes, expected;
+	struct priv_progress pr;
+	const char *why;
 
 	(void)p;
 	(void)slot;
-	ipc_rd_init(&rd, msg);
-	done = ipc_get_u32(&rd);
-	total = ipc_get_u32(&rd);
-	msgs = ipc_get_u64(&rd);
-	bytes = ipc_get_u64(&rd);
-	expected = ipc_get_u64(&rd);
-	if (ipc_rd_end(&rd) == -1 || done > total)
-		return "bad layout";
+	if ((why = priv_msg_engine_progress(msg, &pr)) != NULL)
+		return why;
 	/* Asked for, or a child doing what it was not told to. */
 	if (!progress_enabled())
 		return "not asked for";
-	progress_update(done, total, msgs, bytes, expected);
+	progress_update(pr.done, pr.total, pr.msgs, pr.bytes, pr.expected);
 	return NULL;
 }
 

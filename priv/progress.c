@@ -15,6 +15,8 @@
 #include "clock.h"
 #include "progress.h"
 
+/* An estimate of the time left this long (seconds) is no estimate. */
+#define PROGRESS_LEFT_MAX	(10000.0 * 3600)
 
 static struct {
 	int		 enabled;
@@ -84,7 +86,11 @@ progress_text(uint32_t done, uint32_t total, uint64_t msgs, uint64_t bytes,
 		else if (done > 0 && total > done)
 			rem = secs * (double)(total - done) / (double)done;
 	}
-	if (rem >= 0) {
+	/*
+	 * Not past PROGRESS_LEFT_MAX: the figures are the engine's, and a
+	 * double too large for an unsigned long is undefined as one.
+	 */
+	if (rem >= 0 && rem < PROGRESS_LEFT_MAX) {
 		unsigned long r = (unsigned long)(rem + 0.5);
 
 		if (r >= 3600)

@@ -13,8 +13,10 @@
  *
  * A payload outside the catalogue's length bounds never reaches an
  * unpacker (ipc_get() refuses it; fuzz_ipc_frame covers that), so such
- * inputs are skipped.  The database requests (fuzz_priv_db) and the
- * engine's IMAP requests to a net (fuzz_net_ops) have their own targets.
+ * inputs are skipped.  The database requests (fuzz_priv_db), the
+ * engine's IMAP requests to a net (fuzz_net_ops), the children's own
+ * messages to priv (fuzz_priv_msg) and the engine's other answers from
+ * the nets and priv (fuzz_engine_msg) have their own targets.
  */
 #include <stdlib.h>
 #include <string.h>

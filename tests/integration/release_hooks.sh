@@ -1,10 +1,11 @@
 #!/bin/bash
 #
 # The installed binary has no test hook (ipc/testhooks.h): not one of the
-# hooks' variable names, no test client, no trap handler in it, and a run
-# with every hook's variable set synchronises as if none were (a cron job
-# that left INTERIMAP_TEST_DB_ONLY set, a DUMP_CONFIG that would print
-# the proxy's password).  `cmake --install` installs that binary and no
+# hooks' variable names, no test client, no trap handler, no configuration
+# printer (conf_dump()) in it, and a run with every hook's variable set
+# synchronises as if none were (a cron job that left
+# INTERIMAP_TEST_DB_ONLY set, a DUMP_CONFIG that would print the proxy's
+# password).  `cmake --install` installs that binary and no
 # other.  The test build ($INTERIMAP) has them all: the same searches find
 # them there, so they do look for what is there to find.
 #
@@ -23,9 +24,10 @@ HOOKS=(INTERIMAP_TEST_ENGINE_SCRIPT INTERIMAP_TEST_SANDBOX
     INTERIMAP_TEST_HOLD INTERIMAP_TEST_KILL_AT INTERIMAP_TEST_KILL_BEFORE
     INTERIMAP_TEST_DB_ONLY INTERIMAP_TEST_DUMP_CONFIG INTERIMAP_TEST_TIMEOUT
     INTERIMAP_SECCOMP_TRAP)
-# The test client, the seccomp trap handler, the sandbox tests.
+# The test client, the seccomp trap handler, the sandbox tests, and
+# DUMP_CONFIG's printer (priv/conf_dump.c: its name, its "# derived" line).
 CODE=("testclient: " eng_testclient "forbidden system call"
-    "sandbox test")
+    "sandbox test" conf_dump "# derived")
 
 # in_binary FILE STRING: how many times STRING is in FILE's bytes.
 in_binary()
