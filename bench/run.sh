@@ -23,6 +23,8 @@
 #                         BENCH_QUICK=1
 #   BENCH_SCALE_REPS=N    repetitions of the scale workloads (default
 #                         BENCH_REPS)
+#   BENCH_CONNECTIONS=N   ours with connections = N (default 1, as
+#                         everyone gets without the key)
 #   BENCH_MBSYNC=auto     mbsync's first sync as a third contender: 1, 0,
 #                         or auto (when /usr/bin/mbsync is there)
 #   BENCH_DISKDIR=DIR     where the disk case keeps its stores (default

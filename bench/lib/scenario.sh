@@ -98,6 +98,12 @@ username = $DOVECOT_REMOTE_USER
 password = $DOVECOT_REMOTE_PASS
 SSL_CAfile = $DOVECOT_REMOTE_CERT
 EOF
+	# Ours with connections = N (the reference does not know the key).
+	if [ "${BENCH_CONNECTIONS:-1}" -gt 1 ]; then
+		sed "1a connections = $BENCH_CONNECTIONS" "$T/conf-$rtt" \
+		    >"$T/conf-$rtt-ours"
+		chmod 600 "$T/conf-$rtt-ours"
+	fi
 	if [ -n "${BIN[mbsync]:-}" ]; then
 		bench_mbsyncrc "$T/mbsyncrc-$rtt" "${!port_var}" "$tunnel" \
 		    "$T/mbsync-state"
@@ -161,6 +167,8 @@ state_both()
 one_impl()
 {
 	local bin=${BIN[$impl]} conf=$T/conf-$rtt verdict before kw n r l
+
+	[ "$impl" = ours ] && [ -f "$T/conf-$rtt-ours" ] && conf=$T/conf-$rtt-ours
 	local rlog_var=RELAY_r${rtt}_LOG rpid_var=RELAY_r${rtt}_PID
 
 	rlog=${!rlog_var}
