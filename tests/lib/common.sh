@@ -1041,9 +1041,9 @@ cyrus_reset()
 
 # cyrus_snapshot NAME DIR: stop the server, copy its state to DIR
 # (replacing what was there), start it again.  The state is conf/ (the
-# configdirectory: mailboxes.db with each mailbox's UIDVALIDITY, the
-# modseq counters, subscriptions) and spool/ (the messages and each
-# mailbox's cyrus.index): the two go together.
+# configdirectory: mailboxes.db, which names each mailbox's UIDVALIDITY
+# and directory, subscriptions, quota) and spool/ (the messages and each
+# mailbox's cyrus.index: UIDNEXT, HIGHESTMODSEQ): the two go together.
 # cyrus_restore NAME DIR: stop the server (which ends its imapd
 # processes), put the state of DIR back, start it again on the same
 # ports: every mailbox as it was, same UIDVALIDITY, UIDNEXT and
