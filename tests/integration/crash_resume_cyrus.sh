@@ -5,7 +5,7 @@
 # as remote.  A sync is interrupted, during a first sync and during a
 # later one: priv leaves with _exit just before, or just after, its n-th
 # database commit (the INTERIMAP_TEST_KILL_BEFORE / INTERIMAP_TEST_KILL_AT
-# hooks of priv/priv_db.c) at about ten commit points spread from the
+# hooks of priv/priv_db.c) at up to ten commit points spread from the
 # first commit to the last, and the whole process group is SIGKILLed at
 # five moments spread over the run; then it runs again.  Afterwards both
 # servers must hold, in every mailbox, exactly the messages an
