@@ -34,6 +34,8 @@
 #                                 network Dovecot; sets DOVECOT_<NAME>_*
 #   cyrus_server NAME [SEP]       network Cyrus IMAP 3.6; sets CYRUS_<NAME>_*
 #   cyrus_reset NAME              empty that Cyrus (restarted, same ports)
+#   cyrus_snapshot NAME DIR       copy that Cyrus's state (conf/, spool/)
+#   cyrus_restore NAME DIR        put it back (restarted, same ports)
 #   server_var NAME FIELD         IMAP_PORT, IMAPS_PORT, CERT or ENDPOINT of
 #                                 a network server (ENDPOINT: for scen_ops)
 #   mail_add NAME MAILBOX FILE [FLAG...]   (MAIL_DATE="dd-Mon-yyyy ...")
@@ -1037,6 +1039,63 @@ cyrus_reset()
 	fi
 }
 
+# cyrus_snapshot NAME DIR: stop the server, copy its state to DIR
+# (replacing what was there), start it again.  The state is conf/ (the
+# configdirectory: mailboxes.db, which names each mailbox's UIDVALIDITY
+# and directory, subscriptions, quota) and spool/ (the messages and each
+# mailbox's cyrus.index: UIDNEXT, HIGHESTMODSEQ): the two go together.
+# cyrus_restore NAME DIR: stop the server (which ends its imapd
+# processes), put the state of DIR back, start it again on the same
+# ports: every mailbox as it was, same UIDVALIDITY, UIDNEXT and
+# HIGHESTMODSEQ.
+cyrus_snapshot()
+{
+	local dir
+
+	dir=$(_t_srvdir "$1") || return 1
+	_t_cyrus_stop "$dir"
+	rm -rf "$2"
+	mkdir -p "$2" &&
+	    cp -a "$dir/conf" "$dir/spool" "$2/" || {
+		echo "cyrus_snapshot: cannot copy $1's state to $2" >&2
+		return 1
+	}
+	_t_cyrus_again "$1" "$dir"
+}
+
+cyrus_restore()
+{
+	local dir
+
+	dir=$(_t_srvdir "$1") || return 1
+	if [ ! -d "$2/conf" ] || [ ! -d "$2/spool" ]; then
+		echo "cyrus_restore: no snapshot in $2" >&2
+		return 1
+	fi
+	_t_cyrus_stop "$dir"
+	rm -rf "$dir/conf" "$dir/spool"
+	cp -a "$2/conf" "$2/spool" "$dir/" || {
+		echo "cyrus_restore: cannot copy $2 back to $1" >&2
+		return 1
+	}
+	_t_cyrus_again "$1" "$dir"
+}
+
+# _t_cyrus_again NAME DIR: start the stopped Cyrus of NAME (in DIR) again
+# on its ports, on the conf/ and spool/ in place.
+_t_cyrus_again()
+{
+	local imap_port imaps_port
+
+	imap_port=$(sed -n 's/^IMAP_PORT=//p' "$2/vars")
+	imaps_port=$(sed -n 's/^IMAPS_PORT=//p' "$2/vars")
+	if ! _t_cyrus_start "$2" "$imap_port" "$imaps_port" keep; then
+		echo "${FUNCNAME[1]}: $1 did not start again:" >&2
+		tail -n 20 "$2/start.err" "$2/master.log" >&2 2>/dev/null
+		return 1
+	fi
+}
+
 # imapd.conf and cyrus.conf; what each setting is for is in
 # tests/lib/CYRUS-NOTES.md.  Cyrus refuses a key given twice (master
 # exits 78, silently: it logs to syslog).
@@ -1083,14 +1142,15 @@ SERVICES {
 EOF
 }
 
-# Start master on an empty store; wait for the IMAP greeting and for the
+# Start master on an empty store (with a fourth argument, "keep": on the
+# conf/ and spool/ in place); wait for the IMAP greeting and for the
 # IMAPS port.
 _t_cyrus_start()
 {
-	local dir=$1 imap_port=$2 imaps_port=$3 libdir
+	local dir=$1 imap_port=$2 imaps_port=$3 keep=${4:-} libdir
 
 	libdir=$(dirname "$(echo "$CYRUS_ROOT"/usr/lib/*/libcyrus_min.so.0)")
-	rm -rf "$dir/conf" "$dir/spool"
+	[ "$keep" = keep ] || rm -rf "$dir/conf" "$dir/spool"
 	mkdir -p "$dir/conf/socket" "$dir/spool" || return 1
 	chown -R "$IMAPTEST_USER:$IMAPTEST_USER" "$dir/conf" "$dir/spool"
 	rm -f "$dir/master.pid"
