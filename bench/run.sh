@@ -211,7 +211,9 @@ elapsed=$(($(date +%s) - t0))
 {
 	echo "# interimap benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "- ours: \`$BENCH_OURS\` ($(version "$BENCH_OURS"))"
+	echo "- ours: \`$BENCH_OURS\` ($(version "$BENCH_OURS"))$(
+	    [ "${BENCH_CONNECTIONS:-1}" -gt 1 ] &&
+	    echo ", with connections = $BENCH_CONNECTIONS")"
 	echo "- reference: \`$BENCH_REF\` ($(version "$BENCH_REF"))"
 	[ "$BENCH_MBSYNC" = 1 ] && echo "- third contender, first syncs" \
 	    "only: \`$(command -v mbsync)\` ($(version mbsync))"
