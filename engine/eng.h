@@ -338,6 +338,8 @@ struct peer {
 
 	/* The job allowed to send selected-state commands (the lease). */
 	struct job	*holder;
+	/* Its lane lost this net between jobs (lanes other than 0). */
+	int		 dead;
 
 	/* --notify: how the server tells of changes (run.c). */
 	int		 wait;		/* PEER_WAIT_* */
@@ -576,6 +578,12 @@ int	 lease_acquire(struct job *);
 void	 lease_release(struct job *);
 /* A lane is free or has come up: the first job waiting may take it. */
 void	 lease_wake(struct eng *);
+/*
+ * The net of lane k, side s, is gone (its connection refused or lost):
+ * 1 if the run goes on without the lane (not lane 0, no job on it,
+ * nothing in flight), 0 if the run cannot.
+ */
+int	 lease_drop(struct eng *, size_t, uint32_t);
 /* Flushes every job's kept lines (before an error ends the run). */
 void	 jobs_flush_logs(struct eng *);
 
@@ -598,6 +606,7 @@ struct eng {
 	 */
 	struct peer	 peer[2];
 	size_t		 nlanes;
+	size_t		 lanes_asked;	/* IMSG_ENGINE_LANES sent for */
 	struct peer	*lane[IPC_LANES_MAX][2];
 	struct ipc_chan	*netchan[IPC_LANES_MAX][2];
 	int		 quiet;

@@ -71,6 +71,7 @@ static void	 job_fin(struct task *);
 static void	 job_select_done(struct req *);
 static void	 jobs_reap(struct eng *);
 static void	 job_log_flush(struct job *);
+static void	 lease_more(struct eng *);
 
 /* ------------------------------------------------------------------ */
 /* The log. */
@@ -229,7 +230,9 @@ lease_free_lane(struct eng *e)
 	size_t k;
 
 	for (k = 0; k < e->nlanes; k++)
-		if (e->lane[k][SIDE_LOCAL]->ready &&
+		if (!e->lane[k][SIDE_LOCAL]->dead &&
+		    !e->lane[k][SIDE_REMOTE]->dead &&
+		    e->lane[k][SIDE_LOCAL]->ready &&
 		    e->lane[k][SIDE_REMOTE]->ready &&
 		    e->lane[k][SIDE_LOCAL]->holder == NULL &&
 		    e->lane[k][SIDE_REMOTE]->holder == NULL)
@@ -281,7 +284,37 @@ lease_acquire(struct job *j)
 		e->lwaittail = j;
 	}
 	j->t.waiting = 1;
+	lease_more(e);
 	return 0;
+}
+
+/*
+ * Jobs wait for a lane: priv is asked to connect as many lanes as there
+ * are jobs leased, waiting or queued (up to the run's), so that a run
+ * with one job, or none, opens one connection to each server.
+ */
+static void
+lease_more(struct eng *e)
+{
+	struct ipc_buf buf;
+	struct job *j;
+	size_t n = e->nqueue - e->queue_off;
+
+	if (e->lanes_asked >= e->nlanes)
+		return;
+	for (j = e->jobs; j != NULL && n < e->nlanes; j = j->next)
+		if (!j->finished)
+			n++;
+	if (n > e->nlanes)
+		n = e->nlanes;
+	if (n < 2 || n <= e->lanes_asked)
+		return;
+	e->lanes_asked = n;
+	ipc_buf_init(&buf);
+	ipc_put_u32(&buf, (uint32_t)n);
+	if (ipc_send(e->parent, IMSG_ENGINE_LANES, SIDE_NONE, -1, &buf) == -1)
+		fatalx(EXIT_CHILD, "%s", e->parent->err);
+	ipc_buf_free(&buf);
 }
 
 void
@@ -293,6 +326,20 @@ lease_release(struct job *j)
 		if (j->p[s] != NULL && j->p[s]->holder == j)
 			j->p[s]->holder = NULL;
 	lease_wake(j->e);
+}
+
+int
+lease_drop(struct eng *e, size_t k, uint32_t s)
+{
+	struct peer *l = e->lane[k][SIDE_LOCAL], *r = e->lane[k][SIDE_REMOTE];
+
+	if (k == 0 || l->holder != NULL || r->holder != NULL ||
+	    l->inflight != 0 || r->inflight != 0)
+		return 0;
+	l->dead = r->dead = 1;
+	log_msg(LOG_LVL_DEBUG, "engine", NULL, "net(%s#%zu) gone between "
+	    "jobs: its lane is no longer used", ipc_side_name(s), k + 1);
+	return 1;
 }
 
 void

@@ -237,7 +237,8 @@ eng_poll_once(struct eng *e)
 		if (ipc_pending(chan) > 0 && ipc_flush(chan) == -1) {
 			if (i == PFD_PARENT)
 				exit(EXIT_OK);	/* priv is gone */
-			if (e->done) {
+			if (e->done || lease_drop(e, PFD_LANE(i),
+			    PFD_SIDE(i))) {
 				ipc_chan_close(chan);
 				continue;
 			}
@@ -268,6 +269,10 @@ eng_poll_once(struct eng *e)
 		if ((pfd[i].revents & POLLOUT) && ipc_flush(chan) == -1) {
 			if (i == PFD_PARENT)
 				exit(EXIT_OK);
+			if (lease_drop(e, PFD_LANE(i), PFD_SIDE(i))) {
+				ipc_chan_close(chan);
+				continue;
+			}
 			eng_exit(e, EXIT_CHILD);
 		}
 		if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
@@ -284,7 +289,8 @@ eng_poll_once(struct eng *e)
 			 */
 			if (i == PFD_PARENT)
 				exit(EXIT_OK);
-			if (e->done) {
+			if (e->done || lease_drop(e, PFD_LANE(i),
+			    PFD_SIDE(i))) {
 				ipc_chan_close(chan);
 				continue;
 			}

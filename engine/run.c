@@ -583,6 +583,9 @@ sync_run(struct eng *e)
 	e->run = &run;
 	if (e->jobs_max == 0)
 		e->jobs_max = ENG_JOBS_MAX;
+	/* A job for each lane, and one loading its mapping meanwhile. */
+	if (e->jobs_max < e->nlanes + 1)
+		e->jobs_max = e->nlanes + 1;
 	if (run_watching(e))
 		run_status(e, ENGINE_ST_SYNCING);
 	task_run(&run.t);

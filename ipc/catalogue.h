@@ -16,7 +16,7 @@
 
 #include "proc.h"
 
-#define IPC_CATALOGUE_VERSION	6
+#define IPC_CATALOGUE_VERSION	7
 #define IPC_ANYLEN		(256 * 1024)
 
 #define IPC_MESSAGES(X)							\
@@ -59,6 +59,11 @@
 	X(IMSG_ENGINE_PROGRESS,	PROC_ENGINE, PROC_PRIV, 32, 32)		\
 	/* synchronise now (SIGHUP): every mailbox is looked at again */\
 	X(IMSG_ENGINE_WAKE,	PROC_PRIV, PROC_ENGINE, 0, 0)		\
+	/*								\
+	 * connect the nets of lanes 1 .. n - 1 too (ipc/proc.h): u32	\
+	 * n, from 2 to the run's lanes; jobs are waiting for one	\
+	 */								\
+	X(IMSG_ENGINE_LANES,	PROC_ENGINE, PROC_PRIV, 4, 4)		\
 	/* --- engine <-> net: IMAP operations (net/imap_ops.c) -------- */\
 	/*								\
 	 * Requests carry a request id in hdr.peerid; every answer	\

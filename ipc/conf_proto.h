@@ -51,6 +51,7 @@
 #define NET_CONF_COMPRESS	0x2	/* compress: YES by default */
 #define NET_CONF_NOTIFY		0x4	/* --notify: LIST-STATUS not required */
 #define NET_CONF_AUDIT		0x8	/* --audit: send the audit lines */
+#define NET_CONF_SPARE		0x10	/* a lane other than 0 (ipc/proc.h) */
 
 /* IMSG_NET_CONF bounds a net enforces. */
 #define NET_CONF_MAXKEYS	256

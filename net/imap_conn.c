@@ -46,6 +46,7 @@ static void	 conn_fail_plain(struct imap_conn *, int, const char *, ...)
 static void	 conn_stream_fail(struct imap_conn *)
 		    __attribute__((noreturn));
 static void	 conn_end(struct imap_conn *, int) __attribute__((noreturn));
+static int	 conn_spare_failed(const struct imap_conn *, int);
 static void	 strv_free(char ***, size_t *);
 static void	 caps_set(struct imap_conn *, const struct imap_strlist *);
 static void	 conn_code(struct imap_conn *, const struct imap_cond *, int);
@@ -217,9 +218,23 @@ imap_conn_fail(struct imap_conn *c, int code, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) == -1)
 		s = NULL;
 	va_end(ap);
-	log_error("%s", s != NULL ? s : "out of memory");
+	if (conn_spare_failed(c, code))
+		log_warnx("%s", s != NULL ? s : "out of memory");
+	else
+		log_error("%s", s != NULL ? s : "out of memory");
 	free(s);
 	conn_end(c, code);
+}
+
+/*
+ * An extra connection that could not be established: priv goes on
+ * without it and says so, the line is a warning.
+ */
+static int
+conn_spare_failed(const struct imap_conn *c, int code)
+{
+	return c->conf.spare && c->state < CONN_READY &&
+	    (code == EXIT_FAIL || code == EXIT_NET_LOST);
 }
 
 /* The driver-level messages of the reference carry no prefix. */
@@ -233,8 +248,8 @@ conn_fail_plain(struct imap_conn *c, int code, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) == -1)
 		s = NULL;
 	va_end(ap);
-	log_msg(LOG_LVL_ERROR, NULL, NULL, "%s", s != NULL ? s :
-	    "out of memory");
+	log_msg(conn_spare_failed(c, code) ? LOG_LVL_WARN : LOG_LVL_ERROR,
+	    NULL, NULL, "%s", s != NULL ? s : "out of memory");
 	free(s);
 	conn_end(c, code);
 }

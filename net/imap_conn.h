@@ -159,6 +159,12 @@ struct imap_conn_conf {
 	char		*oauth_token;	/* from oauth-token-command, or NULL */
 	int		 compress;	/* COMPRESS=DEFLATE wanted */
 	int		 notify;	/* --notify: LIST-STATUS not needed */
+	/*
+	 * One of the extra connections (`connections', NET_CONF_SPARE):
+	 * failing before the session is established is a warning, the
+	 * run going on without it.
+	 */
+	int		 spare;
 	struct tls_ctx	*tls;		/* imaps or STARTTLS; else NULL */
 };
 

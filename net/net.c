@@ -136,7 +136,7 @@ net_conf_unpack(struct net_conf *c, const struct ipc_msg *msg)
 	nkeys = ipc_get_u32(&rd);
 	if (rd.error || nkeys > NET_CONF_MAXKEYS ||
 	    (c->flags & ~(NET_CONF_WATCH | NET_CONF_COMPRESS |
-	    NET_CONF_NOTIFY | NET_CONF_AUDIT)) != 0)
+	    NET_CONF_NOTIFY | NET_CONF_AUDIT | NET_CONF_SPARE)) != 0)
 		return -1;
 	if (nkeys > 0 && (c->kv = calloc(nkeys, sizeof(*c->kv))) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
@@ -266,6 +266,7 @@ net_session_conf(struct net *n)
 	cc->compress = net_conf_bool("compress",
 	    (net_conf.flags & NET_CONF_COMPRESS) != 0);
 	cc->notify = (net_conf.flags & NET_CONF_NOTIFY) != 0;
+	cc->spare = (net_conf.flags & NET_CONF_SPARE) != 0;
 
 	tls = cc->type == IMAP_TYPE_IMAPS ||
 	    (cc->type == IMAP_TYPE_IMAP && cc->starttls);

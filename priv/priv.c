@@ -106,6 +106,7 @@ struct priv {
 	const char		*argv0;
 	int			 watch;		/* --watch or --notify */
 	unsigned int		 lanes;		/* connections per server */
+	unsigned int		 lanes_wanted;	/* connected, or to be */
 	int			 nslots;	/* children: 1 + 2 * lanes */
 	struct proc_child	 child[PROC_NSLOTS];
 	int			 reported[PROC_NSLOTS];
@@ -168,6 +169,8 @@ static const char *priv_engine_progress(struct priv *, int,
 		    const struct ipc_msg *);
 static const char *priv_engine_status(struct priv *, int,
 		    const struct ipc_msg *);
+static const char *priv_engine_lanes(struct priv *, int,
+		    const struct ipc_msg *);
 static int	 priv_run_loop(const struct cli *, const struct conf *,
 		    unsigned int, struct db *, const char *);
 static void	 priv_drain(struct priv *, int);
@@ -184,6 +187,7 @@ static int	 priv_stopped(struct priv *);
 static long	 priv_stop_left(const struct priv *);
 static int	 priv_child_gone(struct priv *, int);
 static int	 priv_reconnectable(const struct priv *, int);
+static int	 priv_lane_lost(struct priv *, int);
 static void	 priv_restart(struct priv *, int);
 static int	 priv_servers(struct priv *);
 static int	 priv_backoff(void);
@@ -206,6 +210,7 @@ static const struct {
 	{ IMSG_ENGINE_DONE,	PROC_ENGINE,	0, priv_engine_done },
 	{ IMSG_ENGINE_STATUS,	PROC_ENGINE,	0, priv_engine_status },
 	{ IMSG_ENGINE_PROGRESS,	PROC_ENGINE,	0, priv_engine_progress },
+	{ IMSG_ENGINE_LANES,	PROC_ENGINE,	0, priv_engine_lanes },
 	{ IMSG_NET_STATS,	PROC_NET,	0, priv_stats },
 };
 
@@ -382,6 +387,8 @@ priv_send_net_conf(struct priv *p, int slot, const struct conf_section *sec,
 		flags |= NET_CONF_NOTIFY;
 	if (log_audit())
 		flags |= NET_CONF_AUDIT;
+	if (p->child[slot].lane > 0)
+		flags |= NET_CONF_SPARE;
 	ipc_buf_init(&buf);
 	ipc_put_u32(&buf, (uint32_t)p->cli->debug);
 	ipc_put_u32(&buf, flags);
@@ -595,6 +602,27 @@ priv_engine_progress(struct priv *p, int slot, const struct ipc_msg *msg)
 	if (!progress_enabled())
 		return "not asked for";
 	progress_update(pr.done, pr.total, pr.msgs, pr.bytes, pr.expected);
+	return NULL;
+}
+
+/*
+ * The engine has jobs waiting for a connection: the nets of the lanes up
+ * to n are connected too (priv_servers()).  Until then only lane 0's
+ * are: a run with one job or none (nothing changed) opens no more.
+ */
+static const char *
+priv_engine_lanes(struct priv *p, int slot, const struct ipc_msg *msg)
+{
+	const char *why;
+	uint32_t n;
+
+	(void)slot;
+	if ((why = priv_msg_engine_lanes(msg, p->lanes, &n)) != NULL)
+		return why;
+	if (n > p->lanes_wanted) {
+		log_debug("engine: %u connections to each server wanted", n);
+		p->lanes_wanted = n;
+	}
 	return NULL;
 }
 
@@ -832,6 +860,29 @@ priv_restart(struct priv *p, int slot)
 }
 
 /*
+ * A net of a lane other than 0 whose connection failed or was lost
+ * (EXIT_FAIL, EXIT_NET_LOST: a server that allows fewer connections than
+ * asked for refuses the extra ones) is not the end of the run: the
+ * engine goes on without its lane, or, if a job was using it, ends the
+ * run itself.  It has said why; this says what happens next.  A
+ * protocol violation or a crash still ends the run.
+ */
+static int
+priv_lane_lost(struct priv *p, int slot)
+{
+	const struct proc_child *c = &p->child[slot];
+
+	if (c->kind != PROC_NET || c->lane == 0 || p->signal != 0 ||
+	    priv_db_failed() || !WIFEXITED(c->status) ||
+	    (WEXITSTATUS(c->status) != EXIT_FAIL &&
+	    WEXITSTATUS(c->status) != EXIT_NET_LOST))
+		return 0;
+	log_msg(LOG_LVL_NOTICE, ipc_side_name(c->side), NULL,
+	    "connection #%u failed; going on without it", c->lane + 1);
+	return 1;
+}
+
+/*
  * A child has been reaped while the run was not ending: its last words,
  * then either a restart (a lost connection in watch mode) or the end of
  * the run, its failure named.  -1 if the run is over, 0 to go on.
@@ -842,8 +893,13 @@ priv_child_gone(struct priv *p, int slot)
 	struct proc_child *c = &p->child[slot];
 	int code;
 
+	/* Its lane given up already (its channel's EOF, then its SIGCHLD). */
+	if (p->reported[slot] && c->kind == PROC_NET && c->lane > 0)
+		return 0;
 	priv_drain(p, slot);
 	p->reported[slot] = 1;
+	if (priv_lane_lost(p, slot))
+		return 0;
 	if (priv_reconnectable(p, slot)) {
 		priv_restart(p, slot);
 		return 0;
@@ -879,7 +935,7 @@ priv_servers(struct priv *p)
 	 * Local first, then remote, as the reference; each lane's pair in
 	 * turn, so that the first pair logs in while the others connect.
 	 */
-	for (lane = 0; lane < p->lanes; lane++)
+	for (lane = 0; lane < p->lanes_wanted; lane++)
 	    for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
 		c = &p->child[PROC_SLOT_NET(lane, side)];
 		(void)clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1268,7 +1324,11 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 	p.grace_ms = PROC_GRACE_MS;
 	p.lanes = priv_lanes(cli, conf);
 	p.nslots = 1 + 2 * (int)p.lanes;
+	p.lanes_wanted = 1;
 	proc_init(p.child, p.lanes);
+	/* The slots of lanes this run has not: nothing to say of them. */
+	for (i = p.nslots; i < PROC_NSLOTS; i++)
+		p.reported[i] = 1;
 	if (p.lanes > 1)
 		log_debug("%u connections to each server", p.lanes);
 	if (priv_test_env(&p) == -1)

@@ -78,3 +78,22 @@ priv_msg_engine_progress(const struct ipc_msg *msg, struct priv_progress *pr)
 	}
 	return NULL;
 }
+
+const char *
+priv_msg_engine_lanes(const struct ipc_msg *msg, uint32_t lanes,
+    uint32_t *n)
+{
+	struct ipc_rd rd;
+
+	ipc_rd_init(&rd, msg);
+	*n = ipc_get_u32(&rd);
+	if (ipc_rd_end(&rd) == -1) {
+		*n = 0;
+		return "bad layout";
+	}
+	if (*n < 2 || *n > lanes) {
+		*n = 0;
+		return "lanes out of range";
+	}
+	return NULL;
+}

@@ -37,4 +37,8 @@ struct priv_progress {
 const char	*priv_msg_engine_progress(const struct ipc_msg *,
 		    struct priv_progress *);
 
+/* IMSG_ENGINE_LANES: *n from 2 to lanes, the run's (ipc/proc.h). */
+const char	*priv_msg_engine_lanes(const struct ipc_msg *, uint32_t,
+		    uint32_t *);
+
 #endif

@@ -9,6 +9,8 @@
  *	3 IMSG_ENGINE_PROGRESS	the engine; what it accepts is also made
  *				the progress line's text (priv/progress.c)
  *				for a few durations
+ *	4 IMSG_ENGINE_LANES	the engine, in a run of (bit 0x80 ? 8 : 4)
+ *				lanes
  *
  * bit 0x80 of the first byte: "sent twice".  A payload outside the
  * catalogue's length bounds never reaches a decoder (ipc_get() refuses
@@ -26,7 +28,7 @@
 
 static const uint32_t types[] = {
 	IMSG_CHILD_READY, IMSG_ENGINE_DONE, IMSG_ENGINE_STATUS,
-	IMSG_ENGINE_PROGRESS,
+	IMSG_ENGINE_PROGRESS, IMSG_ENGINE_LANES,
 };
 
 static void
@@ -51,6 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ipc_msg	 msg;
 	struct priv_status st;
+	uint32_t	 lanes, n;
 	struct priv_progress pr;
 	const char	*why = NULL;
 	int		 twice, code;
@@ -86,6 +89,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			fuzz_progress(&pr);
 		}
+		break;
+	case IMSG_ENGINE_LANES:
+		lanes = twice ? 8 : 4;
+		why = priv_msg_engine_lanes(&msg, lanes, &n);
+		if ((why == NULL && (n < 2 || n > lanes)) ||
+		    (why != NULL && n != 0))
+			abort();
 		break;
 	}
 	if (why != NULL && *why == '\0')

@@ -74,6 +74,9 @@ def priv_msg():
         ("progress-over", 3, u32(0) + u32(0) + u64(0) + u64(0) + u64(0)),
         ("progress-huge", 3, u32(0) + u32(0xffffffff) + u64(1) +
          u64(1 << 62) + u64((1 << 64) - 1)),
+        ("lanes-4", 4, u32(4)),
+        ("lanes-8", 0x84, u32(8)),
+        ("lanes-9", 0x84, u32(9)),
     ])
 
 

@@ -153,9 +153,15 @@ t_expect_eq "$(grep -c 'START net(local#5)' "$T/ours.err")" 0 \
 run_ref --config="$T/c0.conf"
 t_expect_eq "$REF_RC" 0 "the reference after us"
 t_expect_eq "$(lines ref)" "" "the reference has nothing to do"
-run_ours --config="$T/c4.conf"
+run_ours --audit --config="$T/c4.conf"
 t_expect_eq "$OURS_RC" 0 "four connections, nothing to do"
-t_expect_eq "$(lines)" "" "four connections: nothing to say"
+t_expect_eq "$(lines | grep -v 'AUDIT\[')" "" \
+    "four connections: nothing to say"
+# No job, no lane but the first: the others' nets never connect.
+t_expect_eq "$(grep -c 'AUDIT\[net([a-z]*#[0-9])\] CONNECT' "$T/ours.err")" \
+    0 "nothing to do: one connection to each server"
+t_expect_eq "$(grep -c 'AUDIT\[net([a-z]*)\] CONNECT' "$T/ours.err")" 2 \
+    "nothing to do: lane 0 connected"
 
 # ---- an incremental run: work in many mailboxes, on three lanes -------------
 
@@ -194,6 +200,65 @@ run_ours --debug --config="$T/c4.conf" a1
 t_expect_eq "$OURS_RC" 0 "one mailbox named"
 t_expect_eq "$(grep -c 'net(local#2)\|connections to each server' \
     "$T/ours.err")" 0 "one mailbox named: one connection"
+
+# ---- a server that allows fewer: the others are refused, the run goes on ---
+
+tl2=$(dovecot_tunnel local2) || { t_fail "dovecot_tunnel local2"; t_done; }
+DOVECOT_EXTRA_CONF="mail_max_userip_connections = 2" dovecot_server lim ||
+    { t_fail "dovecot_server lim"; t_done; }
+for b in a1 a2 a3 a4 a5; do
+	mail_add_many lim "$b" $(msgs "lim$b" 2)
+done
+# lim.conf: the database, then connections = N if N is given.
+limconf()
+{
+	write_config "$T/lim$1.conf" <<EOF
+database = $T/lim.db
+$( [ -n "$1" ] && echo "connections = $1")
+
+[local]
+type = tunnel
+command = $tl2
+
+[remote]
+type = imaps
+host = localhost
+port = $DOVECOT_LIM_IMAPS_PORT
+SSL_CAfile = $DOVECOT_LIM_CERT
+username = $DOVECOT_LIM_USER
+password = $DOVECOT_LIM_PASS
+EOF
+}
+limconf 4
+limconf ""
+run_ours --config="$T/lim4.conf"
+t_expect_eq "$OURS_RC" 0 "two connections allowed of four: exit 0"
+# The extra lanes log in while the jobs run: those that come before the
+# end are refused (at most two), each said as a warning and a notice.
+refused=$(grep -cE '^remote: connection #[234] failed; going on without it$' \
+    "$T/ours.err")
+warned=$(grep -cE '^remote: WARNING: Authentication failed: NO \[LIMIT\]' \
+    "$T/ours.err")
+t_log "two connections allowed of four: $refused refused"
+if [ "$refused" -le 2 ] && [ "$refused" -eq "$warned" ]; then
+	t_pass "two connections allowed of four: each refusal said so"
+else
+	t_fail "two connections allowed of four: each refusal said so" \
+	    "($refused notices, $warned warnings)"
+fi
+t_expect_eq "$(grep -c 'ERROR' "$T/ours.err")" 0 \
+    "two connections allowed of four: no error"
+t_expect_eq "$(grep -c 'local: connection #' "$T/ours.err")" 0 \
+    "two connections allowed of four: the local's all connected"
+for b in a1 a2 a3 a4 a5; do
+	t_expect_eq "$(mail_dump local2 "$b")" "$(mail_dump lim "$b")" \
+	    "two connections allowed of four: $b the same on both"
+done
+t_expect_eq "$(mail_dump lim a3 | wc -l)" 2 \
+    "two connections allowed of four: a3 has its 2 messages"
+run_ref --config="$T/lim.conf"
+t_expect_eq "$REF_RC" 0 "the reference after a run that lost lanes"
+t_expect_eq "$(lines ref)" "" "the reference: nothing to do there"
 
 # ---- bad values ------------------------------------------------------------
 
