@@ -79,7 +79,7 @@ static const char *const proc_flag[] = {
 	IPC_PROC_FLAG "net-local",
 	IPC_PROC_FLAG "net-remote",
 };
-#define PROC_FLAG_ENGINE	IPC_PROC_FLAG "engine"
+static const char proc_flag_engine[] = IPC_PROC_FLAG "engine";
 
 /* "net(local)", then "net(local#2)" for lane 1 and so on. */
 static char	 proc_label[PROC_NSLOTS][sizeof("net(remote#99)")];
@@ -105,7 +105,7 @@ proc_init(struct proc_child *c, unsigned int lanes)
 		c[i].chan.fd = -1;
 		if (i == PROC_SLOT_ENGINE) {
 			c[i].label = "engine";
-			c[i].flag = PROC_FLAG_ENGINE;
+			c[i].flag = proc_flag_engine;
 			c[i].kind = PROC_ENGINE;
 			c[i].side = SIDE_NONE;
 			continue;
@@ -133,7 +133,7 @@ proc_init(struct proc_child *c, unsigned int lanes)
 int
 proc_slot_by_name(const char *name)
 {
-	if (strcmp(name, PROC_FLAG_ENGINE + strlen(IPC_PROC_FLAG)) == 0)
+	if (strcmp(name, proc_flag_engine + strlen(IPC_PROC_FLAG)) == 0)
 		return PROC_SLOT_ENGINE;
 	if (strcmp(name, proc_flag[SIDE_LOCAL] + strlen(IPC_PROC_FLAG)) == 0)
 		return PROC_SLOT_NET_LOCAL;
