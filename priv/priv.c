@@ -108,7 +108,6 @@ struct priv {
 	unsigned int		 lanes;		/* connections per server */
 	unsigned int		 lanes_wanted;	/* connected, or to be */
 	int			 nslots;	/* children: 1 + 2 * lanes */
-	int			 nconf;		/* of them, configured */
 	struct proc_child	 child[PROC_NSLOTS];
 	int			 reported[PROC_NSLOTS];
 	int			 nready;
@@ -154,8 +153,7 @@ static int	 priv_stop_asked(void);
 static int	 priv_test_env(struct priv *);
 static int	 priv_net_key(const char *);
 static int	 priv_send(struct priv *, int, uint32_t, struct ipc_buf *);
-static int	 priv_send_net_confs(struct priv *, uint32_t, unsigned int,
-		    unsigned int);
+static int	 priv_send_net_confs(struct priv *, uint32_t);
 static int	 priv_send_net_conf(struct priv *, int,
 		    const struct conf_section *, const char *, const char *);
 static unsigned int priv_lanes(const struct cli *, const struct conf *);
@@ -333,18 +331,14 @@ priv_net_key(const char *key)
 }
 
 /*
- * IMSG_NET_CONF to the nets of side of lanes from to to - 1: what each
- * needs of its section, no more.  With password-command, the password
- * is its output, asked for each time (a reconnection asks again; extra
- * lanes, once for all those wanted together).  Lane 0's nets are
- * configured at once; the others when the engine wants them
- * (priv_engine_lanes()): until then they wait for their configuration,
- * holding no credential.  -1 if a message could not be sent, -2 if
+ * IMSG_NET_CONF to each net of side: what it needs of its section, no
+ * more.  With password-command, the password is its output, asked for
+ * each time the nets are started (a reconnection asks again), once for
+ * all the lanes.  -1 if a message could not be sent, -2 if
  * password-command failed (logged).
  */
 static int
-priv_send_net_confs(struct priv *p, uint32_t side, unsigned int from,
-    unsigned int to)
+priv_send_net_confs(struct priv *p, uint32_t side)
 {
 	const struct conf_section *sec;
 	const char *cmd;
@@ -364,7 +358,7 @@ priv_send_net_confs(struct priv *p, uint32_t side, unsigned int from,
 			freezero(password, strlen(password));
 		return -2;
 	}
-	for (lane = from; lane < to && r == 0; lane++)
+	for (lane = 0; lane < p->lanes && r == 0; lane++)
 		r = priv_send_net_conf(p, PROC_SLOT_NET(lane, side), sec,
 		    password, token);
 	if (password != NULL)
@@ -417,10 +411,6 @@ priv_send_net_conf(struct priv *p, int slot, const struct conf_section *sec,
 	}
 	r = priv_send(p, slot, IMSG_NET_CONF, &buf);
 	ipc_buf_free(&buf);		/* wipes the password */
-	if (r == 0) {
-		p->child[slot].configured = 1;
-		p->nconf++;
-	}
 	return r;
 }
 
@@ -511,10 +501,6 @@ priv_send_engine_conf(struct priv *p)
 	ipc_put_str(&buf, ref != NULL ? ref : "");
 	r = priv_send(p, PROC_SLOT_ENGINE, IMSG_ENGINE_CONF, &buf);
 	ipc_buf_free(&buf);
-	if (r == 0) {
-		p->child[PROC_SLOT_ENGINE].configured = 1;
-		p->nconf++;
-	}
 	return r;
 }
 
@@ -552,7 +538,7 @@ priv_ready(struct priv *p, int slot, const struct ipc_msg *msg)
 			fatalx(EXIT_FAIL, "IMSG_TEST_SANDBOX refused");
 		ipc_buf_free(&buf);
 	}
-	if (p->nready == p->nconf && !p->started) {
+	if (p->nready == p->nslots && !p->started) {
 		log_debug("all children ready");
 		if (p->hold)
 			log_debug("test hold: waiting for stdin to close");
@@ -633,16 +619,10 @@ priv_engine_lanes(struct priv *p, int slot, const struct ipc_msg *msg)
 	(void)slot;
 	if ((why = priv_msg_engine_lanes(msg, p->lanes, &n)) != NULL)
 		return why;
-	if (n <= p->lanes_wanted || p->stopping)
-		return NULL;
-	log_debug("engine: %u connections to each server wanted", n);
-	/*
-	 * A password-command that fails now has said why: the run goes on
-	 * with the lanes it has (a net configured alone is never used).
-	 */
-	if (priv_send_net_confs(p, SIDE_LOCAL, p->lanes_wanted, n) == 0 &&
-	    priv_send_net_confs(p, SIDE_REMOTE, p->lanes_wanted, n) == 0)
+	if (n > p->lanes_wanted) {
+		log_debug("engine: %u connections to each server wanted", n);
 		p->lanes_wanted = n;
+	}
 	return NULL;
 }
 
@@ -947,7 +927,7 @@ priv_servers(struct priv *p)
 	unsigned int lane;
 	int r;
 
-	if (!p->started && p->nready == p->nconf)
+	if (!p->started && p->nready == p->nslots)
 		p->started = 1;
 	if (!p->started || p->stopping)
 		return 0;
@@ -985,7 +965,7 @@ priv_all_ready(const struct priv *p)
 
 	for (i = 0; i < PROC_NSLOTS; i++)
 		if (p->child[i].pid > 0 && !p->child[i].reaped &&
-		    p->child[i].configured && !p->child[i].ready)
+		    !p->child[i].ready)
 			return 0;
 	return 1;
 }
@@ -1149,11 +1129,6 @@ priv_stop(struct priv *p, long ms)
 	for (i = 0; i < PROC_NSLOTS; i++) {
 		if (p->child[i].chan.fd == -1)
 			continue;
-		/* A net still waiting for its configuration leaves at EOF. */
-		if (!p->child[i].configured) {
-			ipc_chan_close(&p->child[i].chan);
-			continue;
-		}
 		ipc_buf_init(&buf);
 		(void)priv_send(p, i, IMSG_SHUTDOWN, &buf);
 		ipc_buf_free(&buf);
@@ -1363,8 +1338,8 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 		(void)priv_end(&p, EXIT_CHILD);
 		goto out;
 	}
-	if ((i = priv_send_net_confs(&p, SIDE_LOCAL, 0, 1)) != 0 ||
-	    (i = priv_send_net_confs(&p, SIDE_REMOTE, 0, 1)) != 0 ||
+	if ((i = priv_send_net_confs(&p, SIDE_LOCAL)) != 0 ||
+	    (i = priv_send_net_confs(&p, SIDE_REMOTE)) != 0 ||
 	    (i = priv_send_engine_conf(&p)) != 0) {
 		/* A password-command that failed has said why. */
 		(void)priv_end(&p, i == -2 ? EXIT_FAIL : EXIT_CONFIG);

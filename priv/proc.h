@@ -41,7 +41,6 @@ struct proc_child {
 	uint32_t	 lane;		/* a net's lane, from 0 */
 	pid_t		 pid;		/* -1 before the fork */
 	struct ipc_chan	 chan;		/* fd -1 once closed */
-	int		 configured;	/* its IMSG_*_CONF sent */
 	int		 ready;		/* IMSG_CHILD_READY seen */
 	int		 reaped;	/* status is valid */
 	int		 status;	/* wait(2) status */
