@@ -16,7 +16,7 @@
 
 #include "proc.h"
 
-#define IPC_CATALOGUE_VERSION	7
+#define IPC_CATALOGUE_VERSION	8
 #define IPC_ANYLEN		(256 * 1024)
 
 #define IPC_MESSAGES(X)							\
@@ -35,6 +35,12 @@
 	/* the connected peer stream (fd attached); u32 transport,	\
 	 * then the SOCKS5 request if any (ipc/conf_proto.h) */		\
 	X(IMSG_NET_STREAM,	PROC_PRIV, PROC_NET, 4, 8192)		\
+	/*								\
+	 * the credentials of a lane other than 0 (NET_CONF_SPARE),	\
+	 * right before its stream: str password, str oauth-token	\
+	 * (either empty: none); lane 0's come with IMSG_NET_CONF	\
+	 */								\
+	X(IMSG_NET_SECRETS,	PROC_PRIV, PROC_NET, 8, 65536)		\
 	/* traffic counters for the summary: 4 x u64 */		\
 	X(IMSG_NET_STATS,	PROC_NET, PROC_PRIV, 32, 32)		\
 	/* --- priv <-> engine ----------------------------------------- */\

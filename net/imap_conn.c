@@ -1617,6 +1617,13 @@ imap_conn_logout(struct imap_conn *c)
 		conn_close(c);
 }
 
+void
+imap_conn_set_secrets(struct imap_conn *c, char *password, char *token)
+{
+	c->conf.password = password;
+	c->conf.oauth_token = token;
+}
+
 /*
  * The session is over: the stream is shut down now (the counters stay
  * readable), and the hook says so.

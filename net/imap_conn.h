@@ -191,6 +191,11 @@ typedef void (*imap_cmd_cb)(struct imap_conn *, struct imap_cmd *,
 /* ---- the connection ----------------------------------------------------- */
 
 /* NULL if out of memory.  conf is copied (strings borrowed). */
+/*
+ * The credentials of an extra connection, given before its stream
+ * (NET_CONF_SPARE): they replace the configuration's, which had none.
+ */
+void	 imap_conn_set_secrets(struct imap_conn *, char *, char *);
 struct imap_conn *imap_conn_new(const struct imap_conn_conf *,
 		    const struct imap_conn_hooks *);
 /*

@@ -43,6 +43,10 @@ struct net_conf {
 	uint32_t	 flags;		/* NET_CONF_* */
 	struct net_kv	*kv;
 	size_t		 nkv;
+	/* A spare's credentials (IMSG_NET_SECRETS), NULL if none. */
+	char		*password;
+	char		*oauth_token;
+	int		 secrets;	/* IMSG_NET_SECRETS received */
 };
 
 /* Poll slots. */
@@ -84,6 +88,7 @@ static void	 net_session_conf(struct net *);
 static void	 net_exit(struct net *, int) __attribute__((noreturn));
 static int	 net_parent_msg(struct net *, struct ipc_msg *);
 static void	 net_stream(struct net *, struct ipc_msg *);
+static void	 net_secrets(struct net *, struct ipc_msg *);
 static int	 net_stream_socks5(struct ipc_rd *, struct socks5_req *);
 static void	 net_socks_io(struct net *);
 static void	 net_engine_msgs(struct net *);
@@ -118,6 +123,10 @@ net_conf_wipe(void)
 	}
 	if (net_conf.kv != NULL)
 		freezero(net_conf.kv, net_conf.nkv * sizeof(*net_conf.kv));
+	if (net_conf.password != NULL)
+		freezero(net_conf.password, strlen(net_conf.password));
+	if (net_conf.oauth_token != NULL)
+		freezero(net_conf.oauth_token, strlen(net_conf.oauth_token));
 	explicit_bzero(&net_conf, sizeof(net_conf));
 }
 
@@ -418,6 +427,48 @@ net_stream_socks5(struct ipc_rd *rd, struct socks5_req *req)
 }
 
 /* IMSG_NET_STREAM: the connected peer (or its proxy), from priv. */
+/*
+ * The credentials of a spare (a lane other than 0: NET_CONF_SPARE),
+ * which priv gives only when it connects it, so that a spare that is
+ * never used never holds them.  Once, before the stream.
+ */
+static void
+net_secrets(struct net *n, struct ipc_msg *msg)
+{
+	struct ipc_rd rd;
+	char *pw, *tok;
+	int bad;
+
+	ipc_rd_init(&rd, msg);
+	pw = ipc_get_str(&rd);
+	tok = ipc_get_str(&rd);
+	bad = ipc_rd_end(&rd) == -1 || pw == NULL || tok == NULL;
+	if (bad || !(net_conf.flags & NET_CONF_SPARE) || net_conf.secrets ||
+	    imap_conn_started(n->conn)) {
+		if (pw != NULL)
+			freezero(pw, strlen(pw));
+		if (tok != NULL)
+			freezero(tok, strlen(tok));
+		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_SECRETS): "
+		    "%s", bad ? "bad layout" : "not expected now");
+	}
+	net_conf.secrets = 1;
+	/* Empty: none (the section had no such key). */
+	if (*pw != '\0')
+		net_conf.password = pw;
+	else
+		free(pw);
+	if (*tok != '\0')
+		net_conf.oauth_token = tok;
+	else
+		free(tok);
+	n->cc.password = net_conf.password;
+	n->cc.oauth_token = net_conf.oauth_token;
+	imap_conn_set_secrets(n->conn, net_conf.password,
+	    net_conf.oauth_token);
+	log_debug("credentials received");
+}
+
 static void
 net_stream(struct net *n, struct ipc_msg *msg)
 {
@@ -507,6 +558,9 @@ net_parent_msg(struct net *n, struct ipc_msg *msg)
 		if (n->stopping)
 			return 1;
 		net_stream(n, msg);
+		return 1;
+	case IMSG_NET_SECRETS:
+		net_secrets(n, msg);
 		return 1;
 	case IMSG_TEST_SANDBOX:
 		ipc_rd_init(&rd, msg);

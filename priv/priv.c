@@ -98,6 +98,12 @@ enum {
 	PFD_MAX
 };
 
+/* The spares' credentials for the run (priv_send_net_confs()). */
+struct priv_secret {
+	char		*password;
+	char		*token;
+};
+
 struct priv {
 	const struct cli	*cli;
 	const struct conf	*conf;
@@ -125,6 +131,7 @@ struct priv {
 	long			 stop_ms;	/* from stop_t0 to give up */
 	int			 grace_ms;	/* proc_terminate()'s */
 	int			 restart;	/* a net lost its link */
+	struct priv_secret	 secret[2];	/* by SIDE_* */
 };
 
 /*
@@ -154,6 +161,8 @@ static int	 priv_test_env(struct priv *);
 static int	 priv_net_key(const char *);
 static int	 priv_send(struct priv *, int, uint32_t, struct ipc_buf *);
 static int	 priv_send_net_confs(struct priv *, uint32_t);
+static int	 priv_send_secrets(struct priv *, int);
+static void	 priv_secrets_wipe(struct priv *);
 static int	 priv_send_net_conf(struct priv *, int,
 		    const struct conf_section *, const char *, const char *);
 static unsigned int priv_lanes(const struct cli *, const struct conf *);
@@ -334,7 +343,10 @@ priv_net_key(const char *key)
  * IMSG_NET_CONF to each net of side: what it needs of its section, no
  * more.  With password-command, the password is its output, asked for
  * each time the nets are started (a reconnection asks again), once for
- * all the lanes.  -1 if a message could not be sent, -2 if
+ * all the lanes.  Only lane 0's net gets the credentials with its
+ * configuration; the others' (spares) are kept by priv for the run and
+ * given with their stream (priv_send_secrets()), so that a spare never
+ * connected never holds them.  -1 if a message could not be sent, -2 if
  * password-command failed (logged).
  */
 static int
@@ -361,11 +373,53 @@ priv_send_net_confs(struct priv *p, uint32_t side)
 	for (lane = 0; lane < p->lanes && r == 0; lane++)
 		r = priv_send_net_conf(p, PROC_SLOT_NET(lane, side), sec,
 		    password, token);
+	if (p->lanes > 1) {
+		/* The spares' credentials: the command's, or the file's. */
+		if (password == NULL && conf_get(sec, "password") != NULL &&
+		    (password = strdup(conf_get(sec, "password"))) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+		p->secret[side].password = password;
+		p->secret[side].token = token;
+		return r;
+	}
 	if (password != NULL)
 		freezero(password, strlen(password));
 	if (token != NULL)
 		freezero(token, strlen(token));
 	return r;
+}
+
+/* IMSG_NET_SECRETS to a spare, right before its stream. */
+static int
+priv_send_secrets(struct priv *p, int slot)
+{
+	const struct priv_secret *sc = &p->secret[p->child[slot].side];
+	struct ipc_buf buf;
+	int r;
+
+	ipc_buf_init(&buf);
+	ipc_put_str(&buf, sc->password != NULL ? sc->password : "");
+	ipc_put_str(&buf, sc->token != NULL ? sc->token : "");
+	r = priv_send(p, slot, IMSG_NET_SECRETS, &buf);
+	ipc_buf_free(&buf);		/* wipes them */
+	return r;
+}
+
+/* The spares' credentials are no longer needed: the run is over. */
+static void
+priv_secrets_wipe(struct priv *p)
+{
+	uint32_t side;
+
+	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+		if (p->secret[side].password != NULL)
+			freezero(p->secret[side].password,
+			    strlen(p->secret[side].password));
+		if (p->secret[side].token != NULL)
+			freezero(p->secret[side].token,
+			    strlen(p->secret[side].token));
+		p->secret[side].password = p->secret[side].token = NULL;
+	}
 }
 
 /* One net's IMSG_NET_CONF (priv_send_net_confs()). */
@@ -392,11 +446,18 @@ priv_send_net_conf(struct priv *p, int slot, const struct conf_section *sec,
 	ipc_buf_init(&buf);
 	ipc_put_u32(&buf, (uint32_t)p->cli->debug);
 	ipc_put_u32(&buf, flags);
+	/* A spare gets its credentials with its stream. */
+	if (flags & NET_CONF_SPARE)
+		password = token = NULL;
 	for (i = 0; i < sec->nkv; i++)
-		nkeys += priv_net_key(sec->kv[i].key);
+		nkeys += priv_net_key(sec->kv[i].key) &&
+		    !((flags & NET_CONF_SPARE) &&
+		    strcmp(sec->kv[i].key, "password") == 0);
 	ipc_put_u32(&buf, nkeys + (password != NULL) + (token != NULL));
 	for (i = 0; i < sec->nkv; i++) {
-		if (!priv_net_key(sec->kv[i].key))
+		if (!priv_net_key(sec->kv[i].key) ||
+		    ((flags & NET_CONF_SPARE) &&
+		    strcmp(sec->kv[i].key, "password") == 0))
 			continue;
 		ipc_put_str(&buf, sec->kv[i].key);
 		ipc_put_str(&buf, sec->kv[i].value);
@@ -943,6 +1004,9 @@ priv_servers(struct priv *p)
 		    !p->child[PROC_SLOT_ENGINE].ready ||
 		    !priv_net_want_connect(side, lane, &now))
 			continue;
+		if (lane > 0 && priv_send_secrets(p, PROC_SLOT_NET(lane,
+		    side)) == -1)
+			return priv_end(p, EXIT_CHILD);
 		if ((r = priv_net_connect(p->conf, side, lane, c, &now)) !=
 		    -1)
 			continue;
@@ -1446,5 +1510,6 @@ out:
 	/* Whatever ended the run, the channels' buffers go with it. */
 	for (i = 0; i < PROC_NSLOTS; i++)
 		ipc_chan_close(&p.child[i].chan);
+	priv_secrets_wipe(&p);
 	return p.exitcode;
 }

@@ -218,6 +218,39 @@ for auth in PLAIN LOGIN; do
 	t_expect_eq "$?" 0 "$auth: the held run ends well"
 done
 
+# connections = 4: the spares' nets (lanes 1 to 3, never connected here:
+# the test client asks for no lane) never get the password.
+conf "type = imaps" "host = localhost" "port = $DOVECOT_PW_IMAPS_PORT" \
+    "username = user" "password = Zq8markerPW" \
+    "SSL_CAfile = $DOVECOT_PW_CERT"
+{ echo "connections = 4"; cat "$CONF"; } | write_config "$CONF.4"
+CONF=$CONF.4
+rm -f "$T/hold"
+mkfifo "$T/hold"
+INTERIMAP_TEST_HOLD=1 INTERIMAP_TEST_ENGINE_SCRIPT="remote noop" \
+    "$INTERIMAP" --config="$CONF" <"$T/hold" 2>"$T/hold.err" &
+pid=$!
+t_track_pid "$pid"
+exec 7>"$T/hold"
+for ((i = 0; i < 200; i++)); do
+	grep -q 'remote: #1 NOOP OK' "$T/hold.err" && break
+	sleep 0.05
+done
+held=""
+for k in $(pgrep -P "$pid"); do
+	[ "$(tr '\0' '\n' <"/proc/$k/cmdline" | head -n 1)" = \
+	    "interimap: net(remote)" ] &&
+	    held="$held $(mem_count "$k" Zq8markerPW)/$(mem_count "$k" \
+	    ZXIAWnE4bWFya2VyUFc)"
+done
+t_expect_match "$(mem_count "$pid" Zq8markerPW)" '^[1-9]' \
+    "spares: priv has the password (the scan works)"
+t_expect_eq "$held" " 0/0 0/0 0/0 0/0" \
+    "spares: none of the four nets of the remote holds a copy"
+exec 7>&-
+wait "$pid"
+t_expect_eq "$?" 0 "spares: the held run ends well"
+
 # ---- a wrong password: nothing else happens -----------------------------------------
 
 conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
