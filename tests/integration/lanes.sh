@@ -194,6 +194,26 @@ run_ref --config="$T/c0.conf"
 t_expect_eq "$REF_RC" 0 "the reference after the incremental run"
 t_expect_eq "$(lines ref)" "" "the reference: nothing to do"
 
+# ---- --repair on four lanes: the same verdicts as on one ------------------
+
+# A flag changed behind the database's back on each side of two mailboxes.
+mail_store local a3 1 + '$Repair1'
+mail_store remote b4 1 + '$Repair2'
+snap
+cp -a "$T/sync.db" "$T/sync.db.repair"
+run_ours --repair --config="$T/c0.conf"
+t_expect_eq "$OURS_RC" 0 "--repair, one connection"
+one_lines=$(lines)
+t_log "--repair on one connection said: $(printf '%s' "$one_lines" | tr '\n' '|')"
+one_state=$(state local)
+restore
+cp -a "$T/sync.db.repair" "$T/sync.db"
+run_ours --repair --config="$T/c4.conf"
+t_expect_eq "$OURS_RC" 0 "--repair, four connections"
+t_expect_eq "$(lines)" "$one_lines" "--repair: the same lines, in order"
+t_expect_eq "$(state local)" "$one_state" "--repair: the same local state"
+t_expect_eq "$(state remote)" "$one_state" "--repair: remote as local"
+
 # ---- one mailbox named, watch mode: one lane ------------------------------
 
 run_ours --debug --config="$T/c4.conf" a1
