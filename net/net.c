@@ -89,6 +89,9 @@ static void	 net_exit(struct net *, int) __attribute__((noreturn));
 static int	 net_parent_msg(struct net *, struct ipc_msg *);
 static void	 net_stream(struct net *, struct ipc_msg *);
 static void	 net_secrets(struct net *, struct ipc_msg *);
+static int	 net_secrets_unpack(const struct ipc_msg *, char **, char **);
+static int	 net_stream_unpack(const struct ipc_msg *, uint32_t *,
+		    struct socks5_req *, int *);
 static int	 net_stream_socks5(struct ipc_rd *, struct socks5_req *);
 static void	 net_socks_io(struct net *);
 static void	 net_engine_msgs(struct net *);
@@ -426,7 +429,38 @@ net_stream_socks5(struct ipc_rd *rd, struct socks5_req *req)
 	return timeout;
 }
 
-/* IMSG_NET_STREAM: the connected peer (or its proxy), from priv. */
+/*
+ * IMSG_NET_SECRETS: *pw and *tok, each NULL if empty (none); 0, or -1
+ * (nothing kept) if the payload breaks the layout.
+ */
+static int
+net_secrets_unpack(const struct ipc_msg *msg, char **pw, char **tok)
+{
+	struct ipc_rd rd;
+
+	ipc_rd_init(&rd, msg);
+	*pw = ipc_get_str(&rd);
+	*tok = ipc_get_str(&rd);
+	if (ipc_rd_end(&rd) == -1 || *pw == NULL || *tok == NULL) {
+		if (*pw != NULL)
+			freezero(*pw, strlen(*pw));
+		if (*tok != NULL)
+			freezero(*tok, strlen(*tok));
+		*pw = *tok = NULL;
+		return -1;
+	}
+	/* Empty: none (the section had no such key). */
+	if (**pw == '\0') {
+		free(*pw);
+		*pw = NULL;
+	}
+	if (**tok == '\0') {
+		free(*tok);
+		*tok = NULL;
+	}
+	return 0;
+}
+
 /*
  * The credentials of a spare (a lane other than 0: NET_CONF_SPARE),
  * which priv gives only when it connects it, so that a spare that is
@@ -435,57 +469,69 @@ net_stream_socks5(struct ipc_rd *rd, struct socks5_req *req)
 static void
 net_secrets(struct net *n, struct ipc_msg *msg)
 {
-	struct ipc_rd rd;
 	char *pw, *tok;
-	int bad;
 
-	ipc_rd_init(&rd, msg);
-	pw = ipc_get_str(&rd);
-	tok = ipc_get_str(&rd);
-	bad = ipc_rd_end(&rd) == -1 || pw == NULL || tok == NULL;
-	if (bad || !(net_conf.flags & NET_CONF_SPARE) || net_conf.secrets ||
+	if (net_secrets_unpack(msg, &pw, &tok) == -1)
+		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_SECRETS): "
+		    "bad layout");
+	if (!(net_conf.flags & NET_CONF_SPARE) || net_conf.secrets ||
 	    imap_conn_started(n->conn)) {
 		if (pw != NULL)
 			freezero(pw, strlen(pw));
 		if (tok != NULL)
 			freezero(tok, strlen(tok));
 		fatalx(EXIT_CHILD, "broken IPC message (IMSG_NET_SECRETS): "
-		    "%s", bad ? "bad layout" : "not expected now");
+		    "not expected now");
 	}
 	net_conf.secrets = 1;
-	/* Empty: none (the section had no such key). */
-	if (*pw != '\0')
-		net_conf.password = pw;
-	else
-		free(pw);
-	if (*tok != '\0')
-		net_conf.oauth_token = tok;
-	else
-		free(tok);
-	n->cc.password = net_conf.password;
-	n->cc.oauth_token = net_conf.oauth_token;
-	imap_conn_set_secrets(n->conn, net_conf.password,
-	    net_conf.oauth_token);
+	net_conf.password = pw;
+	net_conf.oauth_token = tok;
+	n->cc.password = pw;
+	n->cc.oauth_token = tok;
+	imap_conn_set_secrets(n->conn, pw, tok);
 	log_debug("credentials received");
 }
 
+/*
+ * IMSG_NET_STREAM's payload: the transport (NET_STREAM_*) and, for
+ * SOCKS5, the request and the timeout.  0, or -1 (the request's
+ * credentials wiped) if it breaks the layout or the ranges.
+ */
+static int
+net_stream_unpack(const struct ipc_msg *msg, uint32_t *transport,
+    struct socks5_req *req, int *timeout)
+{
+	struct ipc_rd rd;
+
+	memset(req, 0, sizeof(*req));
+	*timeout = 0;
+	ipc_rd_init(&rd, msg);
+	*transport = ipc_get_u32(&rd);
+	if (*transport == NET_STREAM_SOCKS5)
+		*timeout = net_stream_socks5(&rd, req);
+	if (ipc_rd_end(&rd) == -1 || *transport > NET_STREAM_SOCKS5 ||
+	    *timeout == -1 || (*transport == NET_STREAM_SOCKS5 &&
+	    (*timeout <= 0 || *timeout > NET_STREAM_MAXTIMEOUT))) {
+		if (req->user != NULL)
+			freezero(req->user, strlen(req->user));
+		if (req->pass != NULL)
+			freezero(req->pass, strlen(req->pass));
+		req->user = req->pass = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* IMSG_NET_STREAM: the connected peer (or its proxy), from priv. */
 static void
 net_stream(struct net *n, struct ipc_msg *msg)
 {
 	struct socks5_req req;
-	struct ipc_rd rd;
 	uint32_t transport;
-	int timeout = 0;
+	int timeout;
 
-	memset(&req, 0, sizeof(req));
-	ipc_rd_init(&rd, msg);
-	transport = ipc_get_u32(&rd);
-	if (transport == NET_STREAM_SOCKS5)
-		timeout = net_stream_socks5(&rd, &req);
-	if (ipc_rd_end(&rd) == -1 || msg->fd == -1 ||
-	    transport > NET_STREAM_SOCKS5 || timeout == -1 ||
-	    (transport == NET_STREAM_SOCKS5 && (timeout <= 0 ||
-	    timeout > NET_STREAM_MAXTIMEOUT))) {
+	if (net_stream_unpack(msg, &transport, &req, &timeout) == -1 ||
+	    msg->fd == -1) {
 		if (req.user != NULL)
 			freezero(req.user, strlen(req.user));
 		if (req.pass != NULL)

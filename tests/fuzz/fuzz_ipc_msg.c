@@ -10,6 +10,9 @@
  *				(fitem_decode(), engine/fitem.c)
  *	3 IMSG_ENGINE_CONF	the engine, from priv (engine/engine.c)
  *	4 IMSG_NET_CONF		a net, from priv (net/net.c)
+ *	5 IMSG_NET_STREAM	a net, from priv: the transport, a SOCKS5
+ *				request (net/net.c)
+ *	6 IMSG_NET_SECRETS	a spare net, from priv (net/net.c)
  *
  * A payload outside the catalogue's length bounds never reaches an
  * unpacker (ipc_get() refuses it; fuzz_ipc_frame covers that), so such
@@ -33,10 +36,12 @@
 
 int	fuzz_eng_conf(const struct ipc_msg *);
 int	fuzz_net_conf(const struct ipc_msg *);
+int	fuzz_net_stream(const struct ipc_msg *);
+int	fuzz_net_secrets(const struct ipc_msg *);
 
 static const uint32_t types[] = {
 	IMSG_LOG, IMSG_NET_STATS, IMSG_IMAP_FETCH_ITEM, IMSG_ENGINE_CONF,
-	IMSG_NET_CONF,
+	IMSG_NET_CONF, IMSG_NET_STREAM, IMSG_NET_SECRETS,
 };
 
 int
@@ -88,6 +93,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IMSG_ENGINE_CONF:
 		(void)fuzz_eng_conf(&msg);
+		break;
+	case IMSG_NET_STREAM:
+		(void)fuzz_net_stream(&msg);
+		break;
+	case IMSG_NET_SECRETS:
+		(void)fuzz_net_secrets(&msg);
 		break;
 	case IMSG_NET_CONF:
 		(void)fuzz_net_conf(&msg);
