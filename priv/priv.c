@@ -986,7 +986,7 @@ priv_servers(struct priv *p)
 	struct timespec now;
 	uint32_t side;
 	unsigned int lane;
-	int r;
+	int i, r;
 
 	if (!p->started && p->nready == p->nslots)
 		p->started = 1;
@@ -996,8 +996,9 @@ priv_servers(struct priv *p)
 	 * Local first, then remote, as the reference; each lane's pair in
 	 * turn, so that the first pair logs in while the others connect.
 	 */
-	for (lane = 0; lane < p->lanes_wanted; lane++)
-	    for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
+	for (i = 0; i < 2 * (int)p->lanes_wanted; i++) {
+		lane = (unsigned int)i / 2;
+		side = (uint32_t)i % 2;
 		c = &p->child[PROC_SLOT_NET(lane, side)];
 		(void)clock_gettime(CLOCK_MONOTONIC, &now);
 		if (!c->ready || c->chan.fd == -1 ||

@@ -15,6 +15,7 @@
 # from a snapshot.
 
 source "$SRCDIR/tests/lib/common.sh"
+source "$SRCDIR/tests/lib/crash.sh"
 t_setup
 
 tl=$(dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
@@ -130,61 +131,10 @@ store_pids()
 	done
 }
 
-settle()
+crash_busy()
 {
-	local i
-
-	for ((i = 0; i < 100; i++)); do
-		[ -z "$(_t_marked_pids)$(store_pids)" ] && return 0
-		sleep 0.1
-	done
-	t_log "processes of the interrupted run still there after 10 s"
-}
-
-# After an interruption: run again until it succeeds (at most 3), then
-# the state must be the expected one and a further run silent.
-check_after()
-{
-	local what=$1 expect=$2 n rcs=""
-
-	cp "$T/ours.err" "$T/killed.log" 2>/dev/null
-	rm -f "$T"/rerun*.log
-	settle
-	for n in 1 2 3; do
-		run_ours --config="$T/crash.conf"
-		cp "$T/ours.err" "$T/rerun$n.log"
-		rcs="$rcs $OURS_RC"
-		[ "$OURS_RC" -eq 0 ] && break
-	done
-	if [ "$OURS_RC" -ne 0 ]; then
-		t_fail "$what: rerun exits 0 (got$rcs)"
-		sed 's/^/#   /' "$T/ours.err" | head -20
-		return
-	fi
-	local l r
-	l=$(state local)
-	r=$(state remote)
-	if [ "$l" != "$expect" ] || [ "$r" != "$expect" ]; then
-		t_fail "$what: state after resuming"
-		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$l") |
-		    head -10 | sed 's/^/#   local: /'
-		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$r") |
-		    head -10 | sed 's/^/#   remote: /'
-		echo "#   the interrupted run said:"
-		sed 's/^/#     /' "$T/killed.log" | head -20
-		for f in "$T"/rerun*.log; do
-			echo "#   ${f##*/}:"
-			sed 's/^/#     /' "$f" | head -20
-		done
-		return
-	fi
-	run_ours -q --config="$T/crash.conf"
-	if [ "$OURS_RC" -ne 0 ] || [ -s "$T/ours.err" ]; then
-		t_fail "$what: the run after is clean"
-		sed 's/^/#   /' "$T/ours.err" | head -10
-		return
-	fi
-	t_pass "$what"
+	_t_marked_pids
+	store_pids
 }
 
 # Flags set by hand in an interrupted run may legitimately be merged
@@ -208,7 +158,7 @@ for phase in first second; do
 				    "$phase sync, $hook commit $n: completes"
 				break
 			fi
-			check_after "$phase sync killed $hook commit $n" \
+			crash_check_after "$phase sync killed $hook commit $n" \
 			    "${!expect}"
 			n=$((n + 1))
 		done
@@ -233,7 +183,7 @@ for phase in first second; do
 		cp "$T/kill.err" "$T/ours.err"
 		# Leftover tunnels end with their sockets.
 		sleep 0.2
-		check_after "$phase sync SIGKILLed after ${ms} ms" "${!expect}"
+		crash_check_after "$phase sync SIGKILLed after ${ms} ms" "${!expect}"
 	done
 done
 

@@ -21,6 +21,7 @@
 # Flags such as '$Label1' are meant literally:
 # shellcheck disable=SC2016
 source "$SRCDIR/tests/lib/common.sh"
+source "$SRCDIR/tests/lib/crash.sh"
 t_setup
 
 tl=$(dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
@@ -208,61 +209,11 @@ cyrus_conns()
 	ss -Htan "( sport = :$RPORT )" | grep -v -e '^LISTEN' -e '^TIME-WAIT'
 }
 
-settle()
+crash_busy()
 {
-	local i
-
-	for ((i = 0; i < 100; i++)); do
-		[ -z "$(ours_pids)$(store_pids)$(cyrus_conns)" ] && return 0
-		sleep 0.1
-	done
-	t_log "processes of the interrupted run still there after 10 s"
-}
-
-# After an interruption: run again until it succeeds (at most 3), then
-# the state must be the expected one and a further run silent.
-check_after()
-{
-	local what=$1 expect=$2 n rcs=""
-
-	cp "$T/ours.err" "$T/killed.log" 2>/dev/null
-	rm -f "$T"/rerun*.log
-	settle
-	for n in 1 2 3; do
-		run_ours --config="$T/crash.conf"
-		cp "$T/ours.err" "$T/rerun$n.log"
-		rcs="$rcs $OURS_RC"
-		[ "$OURS_RC" -eq 0 ] && break
-	done
-	if [ "$OURS_RC" -ne 0 ]; then
-		t_fail "$what: rerun exits 0 (got$rcs)"
-		sed 's/^/#   /' "$T/ours.err" | head -20
-		return
-	fi
-	local l r
-	l=$(state local)
-	r=$(state remote)
-	if [ "$l" != "$expect" ] || [ "$r" != "$expect" ]; then
-		t_fail "$what: state after resuming"
-		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$l") |
-		    head -10 | sed 's/^/#   local: /'
-		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$r") |
-		    head -10 | sed 's/^/#   remote: /'
-		echo "#   the interrupted run said:"
-		sed 's/^/#     /' "$T/killed.log" | head -20
-		for f in "$T"/rerun*.log; do
-			echo "#   ${f##*/}:"
-			sed 's/^/#     /' "$f" | head -20
-		done
-		return
-	fi
-	run_ours -q --config="$T/crash.conf"
-	if [ "$OURS_RC" -ne 0 ] || [ -s "$T/ours.err" ]; then
-		t_fail "$what: the run after is clean"
-		sed 's/^/#   /' "$T/ours.err" | head -10
-		return
-	fi
-	t_pass "$what"
+	ours_pids
+	store_pids
+	cyrus_conns
 }
 
 # The commit points of a run of N commits: all when N <= 10, else ten
@@ -300,7 +251,7 @@ for phase in first second; do
 			t_expect_eq "$OURS_RC" 137 \
 			    "$phase sync: priv dies $hook commit $n"
 			[ "$OURS_RC" -eq 137 ] && KILLS=$((KILLS + 1))
-			check_after "$phase sync killed $hook commit $n" \
+			crash_check_after "$phase sync killed $hook commit $n" \
 			    "${!expect}"
 		done
 	done
@@ -333,7 +284,7 @@ for phase in first second; do
 		else
 			t_log "$phase sync: done before the SIGKILL at $ms ms"
 		fi
-		check_after "$phase sync SIGKILLed after ${ms} ms" "${!expect}"
+		crash_check_after "$phase sync SIGKILLed after ${ms} ms" "${!expect}"
 	done
 done
 

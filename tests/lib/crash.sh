@@ -1,0 +1,67 @@
+# tests/lib/crash.sh: what the crash-resume tests share (crash_resume.sh
+# against two Dovecots, crash_resume_cyrus.sh with a Cyrus).  The test
+# defines
+#	crash_busy	prints something while processes of the interrupted
+#			run (ours, the servers' sessions) remain
+#	state SIDE	what SIDE holds, as compared with the expectation
+# and keeps its configuration in $T/crash.conf.
+
+# Waits (10 s at most) until the interrupted run's processes are gone, as
+# they would be after a real crash.
+crash_settle()
+{
+	local i
+
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(crash_busy)" ] && return 0
+		sleep 0.1
+	done
+	t_log "processes of the interrupted run still there after 10 s"
+}
+
+# crash_check_after WHAT EXPECT: after an interruption, run again until
+# it succeeds (at most 3), then both sides must hold EXPECT and a
+# further run must be silent.
+crash_check_after()
+{
+	local what=$1 expect=$2 n rcs=""
+
+	cp "$T/ours.err" "$T/killed.log" 2>/dev/null
+	rm -f "$T"/rerun*.log
+	crash_settle
+	for n in 1 2 3; do
+		run_ours --config="$T/crash.conf"
+		cp "$T/ours.err" "$T/rerun$n.log"
+		rcs="$rcs $OURS_RC"
+		[ "$OURS_RC" -eq 0 ] && break
+	done
+	if [ "$OURS_RC" -ne 0 ]; then
+		t_fail "$what: rerun exits 0 (got$rcs)"
+		sed 's/^/#   /' "$T/ours.err" | head -20
+		return
+	fi
+	local l r
+	l=$(state local)
+	r=$(state remote)
+	if [ "$l" != "$expect" ] || [ "$r" != "$expect" ]; then
+		t_fail "$what: state after resuming"
+		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$l") |
+		    head -10 | sed 's/^/#   local: /'
+		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$r") |
+		    head -10 | sed 's/^/#   remote: /'
+		echo "#   the interrupted run said:"
+		sed 's/^/#     /' "$T/killed.log" | head -20
+		for f in "$T"/rerun*.log; do
+			echo "#   ${f##*/}:"
+			sed 's/^/#     /' "$f" | head -20
+		done
+		return
+	fi
+	run_ours -q --config="$T/crash.conf"
+	if [ "$OURS_RC" -ne 0 ] || [ -s "$T/ours.err" ]; then
+		t_fail "$what: the run after is clean"
+		sed 's/^/#   /' "$T/ours.err" | head -10
+		return
+	fi
+	t_pass "$what"
+}
