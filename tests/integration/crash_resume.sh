@@ -27,33 +27,17 @@ tunnel_config "$T/crash.conf" "$T/sync.db" "$tl" "$tr"
 
 # ---- messages --------------------------------------------------------------
 
-mkdir -p "$T/msgs"
-mkmsg()
-{
-	local f=$T/msgs/$1.eml
-	{
-		printf 'From: crash test <crash@example.org>\r\n'
-		printf 'Subject: message %s\r\n' "$1"
-		printf 'Message-ID: <%s@crash.example.org>\r\n\r\n' "$1"
-		printf 'Body of %s.\r\n' "$1"
-		# Some weight, so that batches also end on the 1 MiB bound.
-		head -c $((($2 + 0) * 1024)) /dev/zero | tr '\0' 'x'
-		printf '\r\n'
-	} >"$f"
-	echo "$f"
-}
-
 files=()
-for i in $(seq 1 150); do files+=("$(mkmsg l$i $((i % 17)))"); done
+for i in $(seq 1 150); do files+=("$(crash_msg l$i $((i % 17)))"); done
 mail_add_many local INBOX "${files[@]}"
 files=()
-for i in $(seq 1 140); do files+=("$(mkmsg r$i $((i % 13)))"); done
+for i in $(seq 1 140); do files+=("$(crash_msg r$i $((i % 13)))"); done
 mail_add_many remote INBOX "${files[@]}"
 files=()
-for i in $(seq 1 5); do files+=("$(mkmsg lf$i 1)"); done
+for i in $(seq 1 5); do files+=("$(crash_msg lf$i 1)"); done
 mail_add_many local foo "${files[@]}"
-mail_add remote bar "$(mkmsg rb1 0)" '\Flagged'
-mail_add remote bar "$(mkmsg rb2 0)" '\Seen'
+mail_add remote bar "$(crash_msg rb1 0)" '\Flagged'
+mail_add remote bar "$(crash_msg rb2 0)" '\Seen'
 mail_store local INBOX 1:10 + '\Seen'
 mail_store remote INBOX 5:8 + '\Answered' '$Label1'
 
@@ -100,13 +84,13 @@ t_expect_eq "$(printf '%s\n' "$expect_first" | grep -vc '^==')" 297 \
     "uninterrupted: 297 messages"
 
 # Later changes on both sides, from the synced state.
-mail_add_many local INBOX $(for i in $(seq 1 40); do mkmsg nl$i 3; done)
-mail_add_many remote INBOX $(for i in $(seq 1 30); do mkmsg nr$i 5; done)
+mail_add_many local INBOX $(for i in $(seq 1 40); do crash_msg nl$i 3; done)
+mail_add_many remote INBOX $(for i in $(seq 1 30); do crash_msg nr$i 5; done)
 mail_store local INBOX 11:20 + '\Flagged'
 mail_store remote INBOX 100:110 = '\Seen'
 mail_expunge local INBOX 21:25
 mail_expunge remote INBOX 140:145
-mail_add remote foo "$(mkmsg rf9 2)"
+mail_add remote foo "$(crash_msg rf9 2)"
 snap second
 run_ours --config="$T/crash.conf"
 t_expect_eq "$OURS_RC" 0 "uninterrupted second sync"

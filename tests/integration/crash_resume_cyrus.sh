@@ -47,33 +47,17 @@ EOF
 
 # ---- messages --------------------------------------------------------------
 
-mkdir -p "$T/msgs"
-mkmsg()
-{
-	local f=$T/msgs/$1.eml
-	{
-		printf 'From: crash test <crash@example.org>\r\n'
-		printf 'Subject: message %s\r\n' "$1"
-		printf 'Message-ID: <%s@crash.example.org>\r\n\r\n' "$1"
-		printf 'Body of %s.\r\n' "$1"
-		# Some weight, so that batches also end on the 1 MiB bound.
-		head -c $((($2 + 0) * 1024)) /dev/zero | tr '\0' 'x'
-		printf '\r\n'
-	} >"$f"
-	echo "$f"
-}
-
 files=()
-for i in $(seq 1 70); do files+=("$(mkmsg "l$i" $((i % 7 * 9)))"); done
+for i in $(seq 1 70); do files+=("$(crash_msg "l$i" $((i % 7 * 9)))"); done
 mail_add_many local INBOX "${files[@]}"
 files=()
-for i in $(seq 1 60); do files+=("$(mkmsg "r$i" $((i % 5 * 11)))"); done
+for i in $(seq 1 60); do files+=("$(crash_msg "r$i" $((i % 5 * 11)))"); done
 mail_add_many remote INBOX "${files[@]}"
 files=()
-for i in $(seq 1 5); do files+=("$(mkmsg "lf$i" 1)"); done
+for i in $(seq 1 5); do files+=("$(crash_msg "lf$i" 1)"); done
 mail_add_many local foo "${files[@]}"
-mail_add remote bar "$(mkmsg rb1 0)" '\Flagged'
-mail_add remote bar "$(mkmsg rb2 0)" '\Seen'
+mail_add remote bar "$(crash_msg rb1 0)" '\Flagged'
+mail_add remote bar "$(crash_msg rb2 0)" '\Seen'
 mail_store local INBOX 1:10 + '\Seen'
 mail_store remote INBOX 5:8 + '\Answered' '$Label1'
 
@@ -163,17 +147,17 @@ t_expect_eq "$(printf '%s\n' "$expect_first" | grep -vc '^==')" 137 \
 # Later changes on both sides, from the synced state.  Cyrus's UIDs: 1-60
 # its own INBOX messages, then the 70 copied from local.
 files=()
-for i in $(seq 1 20); do files+=("$(mkmsg "nl$i" 30)"); done
+for i in $(seq 1 20); do files+=("$(crash_msg "nl$i" 30)"); done
 mail_add_many local INBOX "${files[@]}"
 files=()
-for i in $(seq 1 15); do files+=("$(mkmsg "nr$i" 40)"); done
+for i in $(seq 1 15); do files+=("$(crash_msg "nr$i" 40)"); done
 mail_add_many remote INBOX "${files[@]}"
 mail_store local INBOX 11:20 + '\Flagged'
 mail_store remote INBOX 50:60 = '\Seen'
 mail_store remote INBOX 61:65 + '$Label2'
 mail_expunge local INBOX 21:25
 mail_expunge remote INBOX 40:45
-mail_add remote foo "$(mkmsg rf9 2)"
+mail_add remote foo "$(crash_msg rf9 2)"
 snap second
 t0=$(now_ms)
 run_ours --audit --config="$T/crash.conf"

@@ -186,12 +186,15 @@ print(n)
 EOF
 }
 
-dovecot_server pw
-echo 'user:{PLAIN}Zq8markerPW::::::' >"$DOVECOT_PW_DIR/passwd"
-for auth in PLAIN LOGIN; do
-	conf "type = imaps" "host = localhost" "port = $DOVECOT_PW_IMAPS_PORT" \
-	    "username = user" "password = Zq8markerPW" "auth = $auth" \
-	    "SSL_CAfile = $DOVECOT_PW_CERT"
+# held_scan WHAT: a held run of $CONF (the test client's NOOP on the
+# remote, once logged in); priv must hold the password (else the scan
+# proves nothing), and HELD gets, for each net(remote), how many plain
+# and base64 copies it holds ("P/B", space before each).  The run ends
+# well.
+held_scan()
+{
+	local what=$1 i k pid
+
 	rm -f "$T/hold"
 	mkfifo "$T/hold"
 	INTERIMAP_TEST_HOLD=1 INTERIMAP_TEST_ENGINE_SCRIPT="remote noop" \
@@ -203,19 +206,29 @@ for auth in PLAIN LOGIN; do
 		grep -q 'remote: #1 NOOP OK' "$T/hold.err" && break
 		sleep 0.05
 	done
-	net=
+	HELD=""
 	for k in $(pgrep -P "$pid"); do
 		[ "$(tr '\0' '\n' <"/proc/$k/cmdline" | head -n 1)" = \
-		    "interimap: net(remote)" ] && net=$k
+		    "interimap: net(remote)" ] &&
+		    HELD="$HELD $(mem_count "$k" Zq8markerPW)/$(mem_count "$k" \
+		    ZXIAWnE4bWFya2VyUFc)"
 	done
 	t_expect_match "$(mem_count "$pid" Zq8markerPW)" '^[1-9]' \
-	    "$auth: priv has the password (the scan works)"
-	t_expect_eq "$(mem_count "$net" Zq8markerPW)/$(mem_count "$net" \
-	    ZXIAWnE4bWFya2VyUFc)" 0/0 \
-	    "$auth: logged in, net(remote) holds no copy (plain or base64)"
+	    "$what: priv has the password (the scan works)"
 	exec 7>&-
 	wait "$pid"
-	t_expect_eq "$?" 0 "$auth: the held run ends well"
+	t_expect_eq "$?" 0 "$what: the held run ends well"
+}
+
+dovecot_server pw
+echo 'user:{PLAIN}Zq8markerPW::::::' >"$DOVECOT_PW_DIR/passwd"
+for auth in PLAIN LOGIN; do
+	conf "type = imaps" "host = localhost" "port = $DOVECOT_PW_IMAPS_PORT" \
+	    "username = user" "password = Zq8markerPW" "auth = $auth" \
+	    "SSL_CAfile = $DOVECOT_PW_CERT"
+	held_scan "$auth"
+	t_expect_eq "$HELD" " 0/0" \
+	    "$auth: logged in, net(remote) holds no copy (plain or base64)"
 done
 
 # connections = 4: the spares' nets (lanes 1 to 3, never connected here:
@@ -225,31 +238,9 @@ conf "type = imaps" "host = localhost" "port = $DOVECOT_PW_IMAPS_PORT" \
     "SSL_CAfile = $DOVECOT_PW_CERT"
 { echo "connections = 4"; cat "$CONF"; } | write_config "$CONF.4"
 CONF=$CONF.4
-rm -f "$T/hold"
-mkfifo "$T/hold"
-INTERIMAP_TEST_HOLD=1 INTERIMAP_TEST_ENGINE_SCRIPT="remote noop" \
-    "$INTERIMAP" --config="$CONF" <"$T/hold" 2>"$T/hold.err" &
-pid=$!
-t_track_pid "$pid"
-exec 7>"$T/hold"
-for ((i = 0; i < 200; i++)); do
-	grep -q 'remote: #1 NOOP OK' "$T/hold.err" && break
-	sleep 0.05
-done
-held=""
-for k in $(pgrep -P "$pid"); do
-	[ "$(tr '\0' '\n' <"/proc/$k/cmdline" | head -n 1)" = \
-	    "interimap: net(remote)" ] &&
-	    held="$held $(mem_count "$k" Zq8markerPW)/$(mem_count "$k" \
-	    ZXIAWnE4bWFya2VyUFc)"
-done
-t_expect_match "$(mem_count "$pid" Zq8markerPW)" '^[1-9]' \
-    "spares: priv has the password (the scan works)"
-t_expect_eq "$held" " 0/0 0/0 0/0 0/0" \
+held_scan spares
+t_expect_eq "$HELD" " 0/0 0/0 0/0 0/0" \
     "spares: none of the four nets of the remote holds a copy"
-exec 7>&-
-wait "$pid"
-t_expect_eq "$?" 0 "spares: the held run ends well"
 
 # ---- a wrong password: nothing else happens -----------------------------------------
 

@@ -6,6 +6,25 @@
 #	state SIDE	what SIDE holds, as compared with the expectation
 # and keeps its configuration in $T/crash.conf.
 
+# crash_msg NAME KIB: a message file of about KIB KiB (so that batches
+# also end on the 1 MiB bound), named by NAME in its subject and
+# Message-ID; prints its path.
+crash_msg()
+{
+	local f=$T/msgs/$1.eml
+
+	mkdir -p "$T/msgs"
+	{
+		printf 'From: crash test <crash@example.org>\r\n'
+		printf 'Subject: message %s\r\n' "$1"
+		printf 'Message-ID: <%s@crash.example.org>\r\n\r\n' "$1"
+		printf 'Body of %s.\r\n' "$1"
+		head -c $((($2 + 0) * 1024)) /dev/zero | tr '\0' 'x'
+		printf '\r\n'
+	} >"$f"
+	echo "$f"
+}
+
 # Waits (10 s at most) until the interrupted run's processes are gone, as
 # they would be after a real crash.
 crash_settle()
