@@ -337,8 +337,8 @@ lease_drop(struct eng *e, size_t k, uint32_t s)
 	    l->inflight != 0 || r->inflight != 0)
 		return 0;
 	l->dead = r->dead = 1;
-	log_msg(LOG_LVL_DEBUG, "engine", NULL, "net(%s#%zu) gone between "
-	    "jobs: its lane is no longer used", ipc_side_name(s), k + 1);
+	log_msg(LOG_LVL_DEBUG, "engine", NULL, "%s gone between jobs: its "
+	    "lane is no longer used", ipc_net_label(s, (uint32_t)k));
 	return 1;
 }
 

@@ -35,6 +35,7 @@ enum {
 
 static void	 eng_parent_msg(struct eng *, struct ipc_msg *);
 static void	 eng_poll_once(struct eng *);
+static void	 eng_net_gone(struct eng *, int, const char *);
 static int	 eng_timer_left(const struct eng *);
 static void	 eng_timer_check(struct eng *);
 static struct ipc_chan *eng_slot_chan(struct eng *, int);
@@ -219,6 +220,23 @@ eng_poll(struct eng *e)
 	eng_polling = 0;
 }
 
+/*
+ * The net of poll slot i is gone (how: said at --debug).  Once the run is
+ * over, or for a spare lane between jobs (lease_drop()), its channel is
+ * closed and the loop goes on; otherwise the run cannot.
+ */
+static void
+eng_net_gone(struct eng *e, int i, const char *how)
+{
+	if (e->done || lease_drop(e, PFD_LANE(i), PFD_SIDE(i))) {
+		ipc_chan_close(eng_slot_chan(e, i));
+		return;
+	}
+	log_msg(LOG_LVL_DEBUG, "engine", NULL, "net(%s) %s",
+	    ipc_side_name(PFD_SIDE(i)), how);
+	eng_exit(e, EXIT_CHILD);
+}
+
 static void
 eng_poll_once(struct eng *e)
 {
@@ -237,14 +255,8 @@ eng_poll_once(struct eng *e)
 		if (ipc_pending(chan) > 0 && ipc_flush(chan) == -1) {
 			if (i == PFD_PARENT)
 				exit(EXIT_OK);	/* priv is gone */
-			if (e->done || lease_drop(e, PFD_LANE(i),
-			    PFD_SIDE(i))) {
-				ipc_chan_close(chan);
-				continue;
-			}
-			log_msg(LOG_LVL_DEBUG, "engine", NULL,
-			    "net(%s) went away", ipc_side_name(PFD_SIDE(i)));
-			eng_exit(e, EXIT_CHILD);
+			eng_net_gone(e, i, "went away");
+			continue;
 		}
 		pfd[i].fd = chan->fd;
 		pfd[i].events = POLLIN;
@@ -289,15 +301,8 @@ eng_poll_once(struct eng *e)
 			 */
 			if (i == PFD_PARENT)
 				exit(EXIT_OK);
-			if (e->done || lease_drop(e, PFD_LANE(i),
-			    PFD_SIDE(i))) {
-				ipc_chan_close(chan);
-				continue;
-			}
-			log_msg(LOG_LVL_DEBUG, "engine", NULL,
-			    "net(%s) closed its channel", ipc_side_name(
-			    PFD_SIDE(i)));
-			eng_exit(e, EXIT_CHILD);
+			eng_net_gone(e, i, "closed its channel");
+			continue;
 		}
 		while ((r = ipc_get(chan, &msg)) == 1) {
 			if (i == PFD_PARENT)

@@ -69,3 +69,24 @@ ipc_side_name(uint32_t side)
 		return "";
 	}
 }
+
+const char *
+ipc_net_label(uint32_t side, uint32_t lane)
+{
+	static char label[2][IPC_LANES_MAX][sizeof("net(remote#99)")];
+
+	if ((side != SIDE_LOCAL && side != SIDE_REMOTE) ||
+	    lane >= IPC_LANES_MAX)
+		return "net";
+	if (label[side][lane][0] == '\0') {
+		if (lane == 0)
+			(void)snprintf(label[side][lane],
+			    sizeof(label[side][lane]), "net(%s)",
+			    ipc_side_name(side));
+		else
+			(void)snprintf(label[side][lane],
+			    sizeof(label[side][lane]), "net(%s#%u)",
+			    ipc_side_name(side), lane + 1);
+	}
+	return label[side][lane];
+}

@@ -43,6 +43,12 @@ const char	*ipc_side_name(uint32_t);	/* "local", "remote", "" */
  */
 #define IPC_LANES_MAX		8
 #define IPC_FD_NET(lane, side)	(IPC_FD_NET_LOCAL + 2 * (lane) + (side))
+/*
+ * The process name of the net of side and lane: "net(local)" for lane 0,
+ * "net(local#2)" for lane 1 and so on (priv's labels, the identity it
+ * stamps on the net's lines); "net" for anything else.
+ */
+const char	*ipc_net_label(uint32_t, uint32_t);
 
 int	 engine_main(int, char **);
 int	 net_main(int, char **, uint32_t /* side */);

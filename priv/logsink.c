@@ -664,8 +664,6 @@ static const char *const names_net[2][IPC_LANES_MAX][3] = {
 	NAMES_LANES("remote"),
 };
 static const char *const names_none[] = { NULL };
-/* "net(local)", "net(local#2)"...: by side and lane. */
-static char	 names_proc[2][IPC_LANES_MAX][sizeof("net(remote#99)")];
 
 const char *const *
 logsink_names(uint32_t kind, uint32_t side)
@@ -697,19 +695,9 @@ logsink_proc(const char *const *names)
 	if (names == names_engine)
 		return "engine";
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++)
-		for (lane = 0; lane < IPC_LANES_MAX; lane++) {
-			if (names != names_net[side][lane])
-				continue;
-			if (lane == 0)
-				return side == SIDE_LOCAL ? "net(local)" :
-				    "net(remote)";
-			if (names_proc[side][lane][0] == '\0')
-				(void)snprintf(names_proc[side][lane],
-				    sizeof(names_proc[side][lane]),
-				    "net(%s#%u)", ipc_side_name(side),
-				    lane + 1);
-			return names_proc[side][lane];
-		}
+		for (lane = 0; lane < IPC_LANES_MAX; lane++)
+			if (names == names_net[side][lane])
+				return ipc_net_label(side, lane);
 	return "child";
 }
 

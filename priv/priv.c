@@ -98,6 +98,9 @@ enum {
 	PFD_MAX
 };
 
+/* The children of a run of p->lanes lanes: the engine and two nets each. */
+#define PRIV_NSLOTS(p)	(1 + 2 * (int)(p)->lanes)
+
 /* The spares' credentials for the run (priv_send_net_confs()). */
 struct priv_secret {
 	char		*password;
@@ -113,7 +116,6 @@ struct priv {
 	int			 watch;		/* --watch or --notify */
 	unsigned int		 lanes;		/* connections per server */
 	unsigned int		 lanes_wanted;	/* connected, or to be */
-	int			 nslots;	/* children: 1 + 2 * lanes */
 	struct proc_child	 child[PROC_NSLOTS];
 	int			 reported[PROC_NSLOTS];
 	int			 nready;
@@ -158,7 +160,7 @@ static volatile sig_atomic_t priv_nsig, priv_first_sig;
 static void	 priv_sighandler(int);
 static int	 priv_stop_asked(void);
 static int	 priv_test_env(struct priv *);
-static int	 priv_net_key(const char *);
+static int	 priv_net_key(const char *, int);
 static int	 priv_send(struct priv *, int, uint32_t, struct ipc_buf *);
 static int	 priv_send_net_confs(struct priv *, uint32_t);
 static int	 priv_send_secrets(struct priv *, int);
@@ -322,10 +324,11 @@ priv_send(struct priv *p, int slot, uint32_t type, struct ipc_buf *buf)
  * are priv's business and some are secrets the net must never hold (it
  * logs what it gets at --debug): `proxy` (its userinfo is the SOCKS
  * password), `command` (may carry credentials), and the default
- * section's own keys (database, logfile...).
+ * section's own keys (database, logfile...).  A spare (a lane other
+ * than 0) gets no password either: it comes with its stream.
  */
 static int
-priv_net_key(const char *key)
+priv_net_key(const char *key, int spare)
 {
 	static const char *const keys[] = { "type", "host", "STARTTLS",
 	    "auth", "username", "password", "compress" };
@@ -333,6 +336,8 @@ priv_net_key(const char *key)
 
 	if (strncmp(key, "SSL_", 4) == 0)
 		return 1;
+	if (spare && strcmp(key, "password") == 0)
+		return 0;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(key, keys[i]) == 0)
 			return 1;
@@ -430,7 +435,7 @@ priv_send_net_conf(struct priv *p, int slot, const struct conf_section *sec,
 	struct ipc_buf buf;
 	uint32_t flags = 0, nkeys = 0;
 	size_t i;
-	int r;
+	int r, spare;
 
 	if (p->cli->watch > 0 || p->cli->notify)
 		flags |= NET_CONF_WATCH;
@@ -447,17 +452,14 @@ priv_send_net_conf(struct priv *p, int slot, const struct conf_section *sec,
 	ipc_put_u32(&buf, (uint32_t)p->cli->debug);
 	ipc_put_u32(&buf, flags);
 	/* A spare gets its credentials with its stream. */
-	if (flags & NET_CONF_SPARE)
+	spare = (flags & NET_CONF_SPARE) != 0;
+	if (spare)
 		password = token = NULL;
 	for (i = 0; i < sec->nkv; i++)
-		nkeys += priv_net_key(sec->kv[i].key) &&
-		    !((flags & NET_CONF_SPARE) &&
-		    strcmp(sec->kv[i].key, "password") == 0);
+		nkeys += priv_net_key(sec->kv[i].key, spare);
 	ipc_put_u32(&buf, nkeys + (password != NULL) + (token != NULL));
 	for (i = 0; i < sec->nkv; i++) {
-		if (!priv_net_key(sec->kv[i].key) ||
-		    ((flags & NET_CONF_SPARE) &&
-		    strcmp(sec->kv[i].key, "password") == 0))
+		if (!priv_net_key(sec->kv[i].key, spare))
 			continue;
 		ipc_put_str(&buf, sec->kv[i].key);
 		ipc_put_str(&buf, sec->kv[i].value);
@@ -570,7 +572,8 @@ priv_log(struct priv *p, int slot, const struct ipc_msg *msg)
 {
 	const struct proc_child *c = &p->child[slot];
 
-	switch (logsink_imsg(msg, logsink_net_names(c->kind, c->side, c->lane))) {
+	switch (logsink_imsg(msg, logsink_net_names(c->kind, c->side,
+	    c->lane))) {
 	case 0:
 		return NULL;
 	case -2:
@@ -599,7 +602,7 @@ priv_ready(struct priv *p, int slot, const struct ipc_msg *msg)
 			fatalx(EXIT_FAIL, "IMSG_TEST_SANDBOX refused");
 		ipc_buf_free(&buf);
 	}
-	if (p->nready == p->nslots && !p->started) {
+	if (p->nready == PRIV_NSLOTS(p) && !p->started) {
 		log_debug("all children ready");
 		if (p->hold)
 			log_debug("test hold: waiting for stdin to close");
@@ -756,8 +759,8 @@ priv_drain(struct priv *p, int slot)
 		n = ipc_read(&c->chan);
 		while (ipc_get(&c->chan, &msg) == 1) {
 			if (msg.hdr.type == IMSG_LOG)
-				(void)logsink_imsg(&msg,
-				    logsink_net_names(c->kind, c->side, c->lane));
+				(void)logsink_imsg(&msg, logsink_net_names(
+				    c->kind, c->side, c->lane));
 			else if (msg.hdr.type == IMSG_NET_STATS &&
 			    (why = priv_net_stats(c, &msg)) != NULL)
 				log_msg(LOG_LVL_ERROR, c->label, NULL,
@@ -954,8 +957,8 @@ priv_child_gone(struct priv *p, int slot)
 	struct proc_child *c = &p->child[slot];
 	int code;
 
-	/* Its lane given up already (its channel's EOF, then its SIGCHLD). */
-	if (p->reported[slot] && c->kind == PROC_NET && c->lane > 0)
+	/* Said already (its channel's EOF, then its SIGCHLD). */
+	if (p->reported[slot])
 		return 0;
 	priv_drain(p, slot);
 	p->reported[slot] = 1;
@@ -988,7 +991,7 @@ priv_servers(struct priv *p)
 	unsigned int lane;
 	int i, r;
 
-	if (!p->started && p->nready == p->nslots)
+	if (!p->started && p->nready == PRIV_NSLOTS(p))
 		p->started = 1;
 	if (!p->started || p->stopping)
 		return 0;
@@ -1388,11 +1391,10 @@ priv_run_loop(const struct cli *cli, const struct conf *conf,
 	p.watch = cli->watch > 0 || cli->notify;
 	p.grace_ms = PROC_GRACE_MS;
 	p.lanes = priv_lanes(cli, conf);
-	p.nslots = 1 + 2 * (int)p.lanes;
 	p.lanes_wanted = 1;
 	proc_init(p.child, p.lanes);
 	/* The slots of lanes this run has not: nothing to say of them. */
-	for (i = p.nslots; i < PROC_NSLOTS; i++)
+	for (i = PRIV_NSLOTS(&p); i < PROC_NSLOTS; i++)
 		p.reported[i] = 1;
 	if (p.lanes > 1)
 		log_debug("%u connections to each server", p.lanes);

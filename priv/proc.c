@@ -81,9 +81,6 @@ static const char *const proc_flag[] = {
 };
 static const char proc_flag_engine[] = IPC_PROC_FLAG "engine";
 
-/* "net(local)", then "net(local#2)" for lane 1 and so on. */
-static char	 proc_label[PROC_NSLOTS][sizeof("net(remote#99)")];
-
 static char	*proc_fallback(const char *);
 static void	 proc_env_add(char **, size_t *, const char *);
 static void	 proc_env(const struct proc_child *, char **);
@@ -114,14 +111,7 @@ proc_init(struct proc_child *c, unsigned int lanes)
 		c[i].side = (uint32_t)(i - 1) % 2;
 		c[i].lane = (uint32_t)(i - 1) / 2;
 		c[i].flag = proc_flag[c[i].side];
-		if (c[i].lane == 0)
-			(void)snprintf(proc_label[i], sizeof(proc_label[i]),
-			    "net(%s)", ipc_side_name(c[i].side));
-		else
-			(void)snprintf(proc_label[i], sizeof(proc_label[i]),
-			    "net(%s#%u)", ipc_side_name(c[i].side),
-			    c[i].lane + 1);
-		c[i].label = proc_label[i];
+		c[i].label = ipc_net_label(c[i].side, c[i].lane);
 		/* Not in this run: as if it had come and gone. */
 		if (c[i].lane >= lanes) {
 			c[i].reaped = 1;
