@@ -280,6 +280,52 @@ run_ref --config="$T/lim.conf"
 t_expect_eq "$REF_RC" 0 "the reference after a run that lost lanes"
 t_expect_eq "$(lines ref)" "" "the reference: nothing to do there"
 
+# ---- Cyrus IMAP as the remote: four lanes, the same as one ---------------
+
+tl3=$(dovecot_tunnel local3) || { t_fail "dovecot_tunnel local3"; t_done; }
+cyrus_server cyr / || { t_fail "cyrus_server cyr"; t_done; }
+for b in c1 c2 c3 c4 c5 c6; do
+	mail_add_many cyr "$b" $(msgs "cyr$b" 3)
+	mail_add_many local3 "$b" $(msgs "loc$b" 2)
+done
+mail_store cyr c2 1 + '\Flagged'
+# cyrconf N: a configuration with connections = N (none for N = 0).
+cyrconf()
+{
+	write_config "$T/cyr$1.conf" <<EOF
+database = $T/cyr.db
+$( [ "$1" -gt 0 ] && echo "connections = $1")
+
+[local]
+type = tunnel
+command = $tl3
+
+[remote]
+type = imaps
+host = localhost
+port = $CYRUS_CYR_IMAPS_PORT
+SSL_CAfile = $CYRUS_CYR_CERT
+username = $CYRUS_CYR_USER
+password = $CYRUS_CYR_PASS
+EOF
+}
+cyrconf 0
+cyrconf 4
+run_ours --audit --config="$T/cyr4.conf"
+t_expect_eq "$OURS_RC" 0 "Cyrus, four connections: exit 0"
+t_expect_match "$(cat "$T/ours.err")" \
+    'AUDIT\[net\(remote#[234]\)\] CONNECT type=imaps' \
+    "Cyrus, four connections: more than one lane connected"
+for b in c1 c2 c3 c4 c5 c6; do
+	t_expect_eq "$(mail_dump local3 "$b")" "$(mail_dump cyr "$b")" \
+	    "Cyrus, four connections: $b the same on both"
+done
+t_expect_eq "$(mail_dump cyr c4 | wc -l)" 5 \
+    "Cyrus, four connections: c4 has its 5 messages"
+run_ref --config="$T/cyr0.conf"
+t_expect_eq "$REF_RC" 0 "Cyrus: the reference after four lanes"
+t_expect_eq "$(lines ref)" "" "Cyrus: the reference has nothing to do"
+
 # ---- bad values ------------------------------------------------------------
 
 for v in 0 9 x 2x -1; do
