@@ -68,10 +68,69 @@ adopt_start(struct job *j, int ret)
 {
 	struct adopt *a;
 
+	if ((a = j->apre) != NULL) {
+		/* The candidates came with the SELECT. */
+		j->apre = NULL;
+		a->ret = ret;
+		j->adopt = a;
+		j->t.state = A_DATES;
+		return;
+	}
 	a = eng_calloc(1, sizeof(*a));
 	a->ret = ret;
 	j->adopt = a;
 	j->t.state = A_START;
+}
+
+/* FETCH (MODSEQ INTERNALDATE RFC822.SIZE) of side's new messages. */
+static void
+adopt_fetch_dates(struct job *j, struct adopt *a, uint32_t s)
+{
+	struct uidranges set;
+	uint32_t first;
+
+	memset(&set, 0, sizeof(set));
+	xfer_new_range(j, s, &set, &first);
+	rg_fetch(&j->t, j->p[s], j->mb, &set, IMAP_FETCH_MODSEQ |
+	    IMAP_FETCH_INTERNALDATE | IMAP_FETCH_SIZE, REQ_NOMOD, cands_data,
+	    NULL, &a->c[s]);
+	uidranges_free(&set);
+}
+
+/*
+ * A known mailbox whose LIST-STATUS shows new messages on both sides
+ * (UIDNEXT moved on each, same UIDVALIDITY as the last synced state):
+ * the candidates' FETCH goes right behind each SELECT, so recognising
+ * copies costs no round trip of its own.  Messages that arrive after
+ * the SELECT are not candidates (as after the FETCH without it).
+ */
+void
+adopt_prefetch(struct job *j)
+{
+	struct mbox *mb = j->mb;
+	struct mcache *c, *pc;
+	struct adopt *a;
+	uint32_t s;
+
+	if (j->kind != JOB_SYNC || !mb->known || j->prefetched ||
+	    j->apre != NULL)
+		return;
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		c = &mb->cache[s];
+		pc = &mb->pcache[s];
+		if (!mb->listed[s] ||
+		    (c->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
+		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
+		    (pc->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
+		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
+		    pc->uidnext == 0 || c->uidvalidity != pc->uidvalidity ||
+		    c->uidnext <= pc->uidnext)
+			return;
+	}
+	a = eng_calloc(1, sizeof(*a));
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		adopt_fetch_dates(j, a, s);
+	j->apre = a;
 }
 
 static void
@@ -437,8 +496,7 @@ adopt_step(struct job *j)
 {
 	struct adopt *a = j->adopt;
 	struct mbox *mb = j->mb;
-	struct uidranges set;
-	uint32_t s, first, since;
+	uint32_t s, since;
 
 	switch (j->t.state) {
 	case A_START:
@@ -456,15 +514,8 @@ adopt_step(struct job *j)
 			    mb->sel[s].newmail == 0)
 				return;
 		}
-		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-			memset(&set, 0, sizeof(set));
-			xfer_new_range(j, s, &set, &first);
-			rg_fetch(&j->t, j->p[s], mb, &set,
-			    IMAP_FETCH_MODSEQ | IMAP_FETCH_INTERNALDATE |
-			    IMAP_FETCH_SIZE,
-			    REQ_NOMOD, cands_data, NULL, &a->c[s]);
-			uidranges_free(&set);
-		}
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			adopt_fetch_dates(j, a, s);
 		j->t.state = A_DATES;
 		return;
 	case A_DATES:

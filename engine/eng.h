@@ -508,6 +508,7 @@ struct job {
 	struct xfer	*x;		/* a pass of new messages */
 	struct xfer	*pre;		/* a FETCH sent with the SELECT */
 	struct adopt	*adopt;
+	struct adopt	*apre;		/* candidates fetched with the SELECT */
 	struct resume	*resume;
 	struct repair	*repair;
 	struct uidvec	 ignore[2];	/* §6.5: not to be copied */
@@ -529,7 +530,7 @@ void	 known_free(struct known *);
 void	 xfer_start(struct job *, uint32_t, int);
 void	 xfer_step(struct job *);
 void	 xfer_free(struct xfer *);
-/* The first sync of a mailbox one side of which is empty: see xfer.c. */
+/* Only one side can have new messages: their FETCH with the SELECT. */
 void	 xfer_prefetch(struct job *);
 /*
  * The UIDs of side's new messages (from the synced UIDNEXT up, minus the
@@ -539,6 +540,8 @@ void	 xfer_prefetch(struct job *);
 void	 xfer_new_range(struct job *, uint32_t, struct uidranges *,
 	    uint32_t *);
 void	 adopt_start(struct job *, int);
+/* Copies may be on both sides: their candidates' FETCH with the SELECT. */
+void	 adopt_prefetch(struct job *);
 void	 adopt_step(struct job *);
 void	 adopt_free(struct adopt *);
 void	 resume_start(struct job *, int);

@@ -10,8 +10,10 @@
  *	START	load the UID mapping from the database
  *	LEASE	wait for the connections (one per server today)
  *	SELECT	SELECT both sides at once, QRESYNC from the last synced
- *		state, with the sample; a new mailbox with one empty side
- *		also sends the FETCH of the other side's messages
+ *		state, with the sample; where LIST-STATUS says only one
+ *		side can have new messages, their FETCH goes too
+ *		(xfer.c), and where both sides have some, the FETCH of
+ *		the copies' candidates (adopt.c)
  *	SELECTED  a resumed sync goes through resume.c, a --repair
  *		through repair.c (then straight to MESSAGES); a known mailbox
  *		propagates its known changes (known.c) and stores both
@@ -451,8 +453,10 @@ job_step(struct task *t)
 				free(seq[s]);
 				free(uids[s]);
 			}
-			if (j->kind == JOB_SYNC)
+			if (j->kind == JOB_SYNC) {
 				xfer_prefetch(j);
+				adopt_prefetch(j);
+			}
 			t->state = J_SELECTED;
 			break;
 
@@ -554,6 +558,8 @@ job_fin(struct task *t)
 	if (j->pre != NULL)
 		xfer_free(j->pre);
 	j->pre = NULL;
+	adopt_free(j->apre);
+	j->apre = NULL;
 	j->finished = 1;
 	progress_job_done(e);
 	jobs_reap(e);

@@ -17,9 +17,10 @@
  * items).
  *
  * Beyond the reference:
- *  - a new mailbox whose one side is empty gets the FETCH of the other
- *    side's messages sent right behind its SELECT (xfer_prefetch), a
- *    round trip saved per mailbox;
+ *  - where only one side can have new messages (a new mailbox one side
+ *    of which is empty, or a known one whose LIST-STATUS shows new
+ *    messages on one side only), their FETCH is sent right behind the
+ *    SELECT (xfer_prefetch), a round trip saved per mailbox;
  *  - a server that answers APPEND without [HIGHESTMODSEQ] (Cyrus) would
  *    leave the stored HIGHESTMODSEQ behind, and the next run would take
  *    our own copies for changes made on the server (a flag removed on
@@ -373,40 +374,100 @@ xfer_start(struct job *j, uint32_t sside, int ret)
 }
 
 /*
- * The first sync of a mailbox one side of which is empty (as LIST-STATUS
- * says, or not listed at all: we created it): the FETCH of the other
- * side's messages goes out right behind its SELECT, since its answer is
- * what the first pass would ask for.  Only then: no known messages to
- * reconcile first, no copies to recognise.
+ * The FETCH of one side's new messages sent right behind the SELECT,
+ * since its answer is what that side's pass would ask for, when it is
+ * known before the SELECT that no copy can be recognised (adopt.c),
+ * i.e. the other side has nothing new:
+ *  - the first sync of a mailbox one side of which is empty (as
+ *    LIST-STATUS says, or not listed at all: we created it);
+ *  - a known mailbox whose LIST-STATUS shows new messages on one side
+ *    only (UIDNEXT moved there, not on the other side), with the
+ *    UIDVALIDITY of the last synced state.
+ * A round trip saved per such mailbox.  The copies then go out before
+ * the known changes are propagated rather than after: each batch's
+ * mapping rows are committed as its APPENDUID comes (§5.4), as in a
+ * pass, and the known changes are read from the last synced
+ * HIGHESTMODSEQ either way.  A UIDVALIDITY that changed after the LIST
+ * fails the run before any answer to this FETCH is read (the SELECT's
+ * answer comes first).
  */
+static int
+xfer_prefetch_side(struct job *j, uint32_t *srcp)
+{
+	struct mbox *mb = j->mb;
+	struct mcache *c, *pc;
+	uint32_t s, src = SIDE_NONE;
+	int lfull, rfull;
+
+	if (!mb->known) {
+		if (map_count(&j->map) > 0)
+			return 0;
+		lfull = !mb->listed[SIDE_LOCAL] ? 0 :
+		    !(mb->cache[SIDE_LOCAL].has & MC_UIDNEXT) ? -1 :
+		    mb->cache[SIDE_LOCAL].uidnext > 1;
+		rfull = !mb->listed[SIDE_REMOTE] ? 0 :
+		    !(mb->cache[SIDE_REMOTE].has & MC_UIDNEXT) ? -1 :
+		    mb->cache[SIDE_REMOTE].uidnext > 1;
+		if (lfull == 1 && rfull == 0)
+			*srcp = SIDE_LOCAL;
+		else if (rfull == 1 && lfull == 0)
+			*srcp = SIDE_REMOTE;
+		else
+			return 0;
+		return 1;
+	}
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		c = &mb->cache[s];
+		pc = &mb->pcache[s];
+		if (!mb->listed[s] ||
+		    (c->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
+		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
+		    (pc->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
+		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
+		    pc->uidnext == 0 || c->uidvalidity != pc->uidvalidity ||
+		    c->uidnext < pc->uidnext)
+			return 0;
+		if (c->uidnext > pc->uidnext) {
+			if (src != SIDE_NONE)
+				return 0;	/* new on both sides */
+			src = s;
+		}
+	}
+	if (src == SIDE_NONE)
+		return 0;
+	*srcp = src;
+	return 1;
+}
+
 void
 xfer_prefetch(struct job *j)
 {
 	struct mbox *mb = j->mb;
-	struct mcache *lc = &mb->cache[SIDE_LOCAL];
-	struct mcache *rc = &mb->cache[SIDE_REMOTE];
+	struct uidranges set;
 	struct xfer *x;
-	struct req *r;
-	uint32_t src;
-	int lfull, rfull;
+	uint32_t src, first;
 
-	if (mb->known || j->pre != NULL || map_count(&j->map) > 0)
-		return;
-	lfull = !mb->listed[SIDE_LOCAL] ? 0 :
-	    !(lc->has & MC_UIDNEXT) ? -1 : lc->uidnext > 1;
-	rfull = !mb->listed[SIDE_REMOTE] ? 0 :
-	    !(rc->has & MC_UIDNEXT) ? -1 : rc->uidnext > 1;
-	if (lfull == 1 && rfull == 0)
-		src = SIDE_LOCAL;
-	else if (rfull == 1 && lfull == 0)
-		src = SIDE_REMOTE;
-	else
+	if (j->kind != JOB_SYNC || j->pre != NULL ||
+	    !xfer_prefetch_side(j, &src))
 		return;
 	x = xfer_new(j, src);
 	x->pre = 1;
-	r = netc_fetch(x->src, &j->t, mb, "1:4294967295", XFER_ITEMS, 0,
-	    xfer_data, xfer_pre_done, x);
-	(void)r;
+	if (!mb->known)
+		(void)netc_fetch(x->src, &j->t, mb, "1:4294967295",
+		    XFER_ITEMS, 0, xfer_data, xfer_pre_done, x);
+	else {
+		memset(&set, 0, sizeof(set));
+		xfer_new_range(j, src, &set, &first);
+		if (first >= mb->cache[src].uidnext) {
+			/* Copies of ours only: the pass has nothing to do. */
+			uidranges_free(&set);
+			xfer_free(x);
+			return;
+		}
+		rg_fetch(&j->t, x->src, mb, &set, XFER_ITEMS, 0, xfer_data,
+		    xfer_fetch_done, x);
+		uidranges_free(&set);
+	}
 	j->pre = x;
 	j->prefetched = 1;
 }

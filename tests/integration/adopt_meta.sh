@@ -12,6 +12,11 @@
 # size but differ: their bodies are compared, and both are copied; a, b,
 # d and e are copied without their bodies ever being fetched for the
 # comparison.  Both sides end identical, with no duplicate.
+#
+# Neither costs a round trip of its own: LIST-STATUS showed new messages
+# on both sides, so the FETCH of the candidates goes right behind each
+# SELECT, before its answer.  Likewise, new messages on one side only of
+# a known mailbox have their FETCH sent with the SELECT (engine/xfer.c).
 
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
@@ -53,8 +58,22 @@ run_ours --debug --config="$T/conf"
 t_expect_eq "$OURS_RC" 0 "sync with new messages on both sides"
 err=$(cat "$T/ours.err")
 
+# before_select SIDE TEXT: a command containing TEXT was sent on SIDE
+# before the answer to its SELECT came (pipelined behind it).
+before_select()
+{
+	awk -v side="$1" -v text="$2" '
+	    $0 ~ "^" side "(\\([^)]*\\))?: C: [0-9]+ " && index($0, text) {
+		    if (!c) c = NR }
+	    $0 ~ "^" side "(\\([^)]*\\))?: S: [0-9]+ OK .*Select completed" {
+		    if (!s) s = NR }
+	    END { exit !(c && s && c < s) }' "$T/ours.err"
+}
+
 # One metadata FETCH per side, with the sizes.
 for side in local remote; do
+	before_select "$side" 'UID FETCH 2:4294967295 (MODSEQ INTERNALDATE RFC822.SIZE)'
+	t_expect_eq $? 0 "$side: the candidates' FETCH went with the SELECT"
 	t_expect_match "$err" \
 	    "$side(\\(INBOX\\))?: C: [0-9]+ UID FETCH 2:4294967295 \\(MODSEQ INTERNALDATE RFC822.SIZE\\)" \
 	    "$side: dates and sizes in one FETCH"
@@ -82,5 +101,38 @@ run_ours --config="$T/conf"
 t_expect_eq "$OURS_RC" 0 "no-change run"
 t_expect_eq "$(mail_uids local INBOX | wc -l)" 8 "still 8 on local"
 t_expect_eq "$(mail_uids remote INBOX | wc -l)" 8 "still 8 on remote"
+
+# New messages on one side only (remote, then local), one with a flag
+# changed on the other side too: their FETCH, bodies included, goes with
+# the SELECT; no candidates' FETCH; the flag change is propagated as
+# well and both sides end identical.
+for side in remote local; do
+	other=local flag='\Flagged'
+	[ "$side" = local ] && other=remote flag='\Answered'
+	next=$(($(mail_uids "$side" INBOX | sort -n | tail -n 1) + 1))
+	mail_add_many "$side" INBOX "$(msg "n1-$side" 'one new')" \
+	    "$(msg "n2-$side" 'two new')"
+	mail_store "$other" INBOX 1 + "$flag"
+	run_ours --debug --config="$T/conf"
+	t_expect_eq "$OURS_RC" 0 "sync with new messages on $side only"
+	before_select "$side" \
+	    "UID FETCH $next:4294967295 (MODSEQ FLAGS INTERNALDATE BODY.PEEK[])"
+	t_expect_eq $? 0 "$side: the new messages' FETCH went with the SELECT"
+	t_expect_eq "$(grep -c 'RFC822.SIZE' "$T/ours.err")" 0 \
+	    "$side only: no candidates to compare"
+	t_expect_match "$(cat "$T/ours.err")" \
+	    "$side\\(INBOX\\): Updated flags \\([^)]*\\) for UID 1" \
+	    "$side only: the flag change on $other propagated"
+	t_expect_match "$(cat "$T/ours.err")" "$other\\(INBOX\\): Added 2 UID\\(s\\)" \
+	    "$side only: two copied to $other"
+	t_expect_eq "$(mail_dump local INBOX | sort)" \
+	    "$(mail_dump remote INBOX | sort)" "$side only: same messages and flags"
+done
+t_expect_eq "$(mail_uids local INBOX | wc -l)" 12 "12 messages on local"
+t_expect_eq "$(mail_uids remote INBOX | wc -l)" 12 "12 messages on remote"
+run_ours --config="$T/conf"
+t_expect_eq "$OURS_RC" 0 "no-change run at the end"
+t_expect_eq "$(grep -v 'IMAP traffic' "$T/ours.err")" "" \
+    "nothing to do at the end"
 
 t_done
