@@ -150,10 +150,7 @@ messages" boxes "$scale_boxes mailboxes x 9 messages" many \
     "$scale_many messages" big "$((scale_big >> 20)) MiB" >>"$BENCH_NOTES"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-printf '%s\n' storage rtt case impl rep rc wall_ms cpu_ms user_ms sys_ms \
-    nproc rss_sum_kb rss_max_kb srv_cpu_ms tree_cpu_ms local_recv \
-    local_sent remote_recv remote_sent wire_up wire_down relay_cpu_ms \
-    procs verified | paste -s - >"$BENCH_TSV"
+"$BENCH_PY" "$SRCDIR/bench/lib/report.py" header >"$BENCH_TSV"
 
 status=0
 # scenario STORAGE WORKLOAD REPS NMSG CASES FILL...: one scenario.sh run.

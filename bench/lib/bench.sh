@@ -25,9 +25,20 @@
 #                               tunnel's empty store, state in STATEDIR
 #   bench_rc_verdict            "ok", or what its exit status says
 #   bench_row BASE EXE RELAYLOG RELAYPID
-#                               the TSV fields of that run (report.py row)
+#                               the TSV fields of that run (report.py row);
+#                               with $BENCH_SRV set, also the memory at
+#                               one instant, that server's CPU and the
+#                               number of CPUs (report.py FIELDS_ALL)
 #   bench_server_idle NAME      wait until network server NAME has no
 #                               session left (imap, imap-login)
+#   bench_server_cpu_ms NAME    CPU time network server NAME has used so
+#                               far: its master and every descendant,
+#                               live or reaped
+#
+# With BENCH_SRV=NAME (a network server of common.sh), bench_run_cmd
+# also measures the CPU that server spends on the run: from just before
+# the client starts until the server has no session left after it
+# ($BENCH_SRV_CPU, in ms).
 #   bench_snapshot NAME DIR / bench_restore NAME DIR
 #                               copy a server's home out and back
 #   bench_wipe NAME             empty a server's home
@@ -118,16 +129,21 @@ bench_run()
 
 bench_run_cmd()
 {
-	local base=$1 rlog=$2 rpid=$3 i n0 last
+	local base=$1 rlog=$2 rpid=$3 i n0 last exe srv0=
 
 	shift 3
+	# The client's processes, for proctrack's memory samples: the
+	# same rule as report.py's.
+	exe=$(bench_client_exe "$1") || exe=
 	BENCH_RLINES0=$(wc -l <"$rlog")
 	BENCH_RCPU0=$(bench_proc_cpu_ms "$rpid")
+	BENCH_SRV_CPU=
 	# Whatever an earlier step left dirty is written out now, not
 	# during the measurement.
 	sync
+	[ -n "${BENCH_SRV:-}" ] && srv0=$(bench_server_cpu_ms "$BENCH_SRV")
 	timeout -k 5 "${T_TIMEOUT:-300}" "$BENCH_BIN/proctrack" -o "$base.pt" \
-	    -- "$@" </dev/null >"$base.out" 2>"$base.err"
+	    ${exe:+-e "$exe"} -- "$@" </dev/null >"$base.out" 2>"$base.err"
 	BENCH_RC=$?
 	# Processes that outlived the client by 10 s (proctrack killed them).
 	BENCH_STRAGGLERS=$(grep -c '^straggler' "$base.pt" 2>/dev/null)
@@ -142,6 +158,10 @@ bench_run_cmd()
 		fi
 		sleep 0.05
 	done
+	# The server's share ends when its last session of the run has.
+	if [ -n "$srv0" ] && bench_server_idle "$BENCH_SRV"; then
+		BENCH_SRV_CPU=$(($(bench_server_cpu_ms "$BENCH_SRV") - srv0))
+	fi
 	return 0
 }
 
@@ -198,7 +218,38 @@ bench_row()
 
 	"$BENCH_PY" "$BENCH_LIB/report.py" row "$base.pt" "$base.err" "$exe" \
 	    "$rlog" "$BENCH_RLINES0" "$BENCH_RCPU0" \
-	    "$(bench_proc_cpu_ms "$rpid")"
+	    "$(bench_proc_cpu_ms "$rpid")" \
+	    ${BENCH_SRV:+"${BENCH_SRV_CPU:-}" "$(nproc)"}
+}
+
+bench_server_cpu_ms()
+{
+	local dir base master
+
+	dir=$(cd "$T/$1" && pwd -P) || return 1
+	base=$(cat "$dir/base_dir" 2>/dev/null) || return 1
+	master=$(cat "$base/master.pid" 2>/dev/null) || return 1
+	# utime + stime + cutime + cstime (fields 14-17) of the master and
+	# its descendants: a session that has ended is in its parent's
+	# cutime/cstime once reaped (bench_server_idle waits for that),
+	# one still running in its own utime/stime.
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$master" \
+	    -v tick="$(getconf CLK_TCK)" '
+	{
+		pid = $1
+		sub(/^.*\) /, "")
+		parent[pid] = $2
+		t[pid] = $12 + $13 + $14 + $15
+	}
+	END {
+		for (pid in t) {
+			for (p = pid; p != "" && p != root && p > 1; p = parent[p])
+				;
+			if (p == root)
+				sum += t[pid]
+		}
+		printf "%d\n", sum * 1000 / tick
+	}'
 }
 
 bench_server_idle()

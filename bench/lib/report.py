@@ -3,8 +3,13 @@
 Numbers of the benchmark.
 
     report.py row PTFILE ERRFILE CLIENT_EXE RELAYLOG LINES0 RCPU0 RCPU1
+            [SRV_CPU_MS CPUS]
         One run's TSV fields (see FIELDS) from proctrack's output, the
-        client's stderr (its "IMAP traffic" lines) and the relay's log.
+        client's stderr (its "IMAP traffic" lines) and the relay's log;
+        with SRV_CPU_MS (the remote server's CPU during the run, may be
+        empty) and CPUS (the machine's), those of FIELDS_ALL.
+    report.py header
+        The header line of a TSV of FIELDS_ALL rows (bench/run.sh's).
     report.py table TSV [TITLE]
         The Markdown report of a whole benchmark: medians per case and
         the ratios reference / ours (and mbsync / ours where it ran).
@@ -31,8 +36,14 @@ FIELDS = ['rc', 'wall_ms', 'cpu_ms', 'user_ms', 'sys_ms', 'nproc',
           'rss_sum_kb', 'rss_max_kb', 'srv_cpu_ms', 'tree_cpu_ms',
           'local_recv', 'local_sent', 'remote_recv', 'remote_sent',
           'wire_up', 'wire_down', 'relay_cpu_ms', 'procs']
+# bench/run.sh's rows add, before 'procs': the peaks of the client's
+# memory at one instant (proctrack's samples: PSS and RSS summed over its
+# processes), the remote server's CPU during the run, and the number of
+# CPUs of the machine.  bench/memory.sh's rows are FIELDS.
+EXTRA = ['pss_peak_kb', 'rss_peak_sum_kb', 'srv_remote_cpu_ms', 'cpus']
+FIELDS_ALL = FIELDS[:-1] + EXTRA + FIELDS[-1:]
 KEYS = ['storage', 'rtt', 'case', 'impl', 'rep']
-HEADER = KEYS + FIELDS + ['verified']
+HEADER = KEYS + FIELDS_ALL + ['verified']
 
 UNITS = {'': 1, 'K': 1024, 'M': 1 << 20, 'G': 1 << 30}
 TRAFFIC = re.compile(
@@ -48,8 +59,8 @@ def kv(line):
     return out
 
 
-def row(ptfile, errfile, exe, rlog, lines0, rcpu0, rcpu1):
-    procs, root = [], {}
+def row(ptfile, errfile, exe, rlog, lines0, rcpu0, rcpu1, *extra):
+    procs, root, mem = [], {}, {}
     try:
         with open(ptfile) as f:
             for line in f:
@@ -57,6 +68,8 @@ def row(ptfile, errfile, exe, rlog, lines0, rcpu0, rcpu1):
                     procs.append(kv(line))
                 elif line.startswith('root '):
                     root = kv(line)
+                elif line.startswith('mem '):
+                    mem = kv(line)
     except OSError:
         pass
     client = [p for p in procs if p.get('exe') == exe]
@@ -100,7 +113,14 @@ def row(ptfile, errfile, exe, rlog, lines0, rcpu0, rcpu1):
         '%.1f' % srv, '%.1f' % tree, str(traffic['local'][0]),
         str(traffic['local'][1]), str(traffic['remote'][0]),
         str(traffic['remote'][1]), str(up), str(down),
-        str(int(rcpu1) - int(rcpu0)), detail]
+        str(int(rcpu1) - int(rcpu0))]
+    if extra:
+        srv_cpu, cpus = extra
+        # No sample of the client at all: unknown, not zero.
+        sampled = int(mem.get('samples', 0)) > 0
+        vals += [mem['pss_peak_kb'] if sampled else '',
+                 mem['rss_peak_sum_kb'] if sampled else '', srv_cpu, cpus]
+    vals.append(detail)
     print('\t'.join(vals))
 
 
@@ -183,8 +203,40 @@ def pick(rows, key, impl):
 
 
 def stat(rs, field, f=float):
-    good = [f(r[field]) for r in rs if r['verified'] == 'ok']
+    """The median of field over the verified runs; None when no run has
+    it (a TSV older than the field, or not measured)."""
+    good = [f(r[field]) for r in rs if r['verified'] == 'ok'
+            and r.get(field, '') != '']
     return med(good)
+
+
+def total_cpu(r):
+    """CPU of every party to the run, in ms: the client, the local
+    Dovecot (the tunnel's processes), the remote Dovecot and the relay;
+    None without the remote server's figure."""
+    if r.get('srv_remote_cpu_ms', '') == '':
+        return None
+    return sum(float(r[k]) for k in ('cpu_ms', 'srv_cpu_ms',
+                                     'srv_remote_cpu_ms', 'relay_cpu_ms'))
+
+
+def cpu_floor(r):
+    """The least wall time (ms) of the run on this machine if all that
+    CPU could be spread over every CPU at once."""
+    t = total_cpu(r)
+    if t is None or r.get('cpus', '') in ('', '0'):
+        return None
+    return t / int(r['cpus'])
+
+
+def wall_per_floor(r):
+    f = cpu_floor(r)
+    return float(r['wall_ms']) / f if f else None
+
+
+def mstat(rs, fn):
+    return med([v for v in (fn(r) for r in rs if r['verified'] == 'ok')
+                if v is not None])
 
 
 def traffic(r):
@@ -256,6 +308,7 @@ def table(tsv, title):
             CASE_NAMES.get(key[0], key[0]), key[1], key[2],
             ' | '.join('%s \\| %s' % (a, b)
                        for a, b in zip(cells['ref'], cells['ours']))))
+    out += memory_table(rows) + cpu_table(rows)
     notes = notes_of(tsv)
     least = [(k[1], med(v)) for k, v in sorted(notes.items())
              if k[0] == 'samedate_bytes']
@@ -312,6 +365,78 @@ def table(tsv, title):
     if title:
         text = '%s\n\n%s' % (title, text)
     sys.stdout.write(text)
+
+
+def memory_table(rows):
+    """Peak memory at one instant: ours' processes together (PSS) against
+    the reference's one process (VmHWM)."""
+    if not any(r.get('pss_peak_kb', '') for r in rows):
+        return []
+    out = ['', '### Memory at one instant', '',
+           'proctrack samples the client\'s processes every 20 ms and keeps '
+           'the largest sum at one instant: of their **PSS** (a page '
+           'shared by several processes counted once between them) and of '
+           'their RSS. **x = reference\'s peak RSS (VmHWM) / ours\' peak '
+           'PSS together** (the target: 2 or more). The sum of VmHWM '
+           'counts shared pages once per process and each process at its '
+           'own peak: an upper bound.', '',
+           '| case | store | RTT ms | ref peak RSS MiB | ref peak PSS MiB '
+           '| ours peak PSS together MiB | x | ours peak RSS together MiB '
+           '| ours VmHWM sum MiB |',
+           '|' + '---|' * 9]
+    for key in groups(rows):
+        ref, ours = pick(rows, key, 'ref'), pick(rows, key, 'ours')
+        r_rss = stat(ref, 'rss_sum_kb')
+        o_pss = stat(ours, 'pss_peak_kb')
+        out.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            CASE_NAMES.get(key[0], key[0]), key[1], key[2],
+            fmt(r_rss, 1024, 1), fmt(stat(ref, 'pss_peak_kb'), 1024, 1),
+            fmt(o_pss, 1024, 1), ratio(r_rss, o_pss),
+            fmt(stat(ours, 'rss_peak_sum_kb'), 1024, 1),
+            fmt(stat(ours, 'rss_sum_kb'), 1024, 1)))
+    return out
+
+
+def cpu_table(rows):
+    """Where a run's time goes: the CPU of every party against the wall
+    time, and the least wall time that CPU allows on this machine."""
+    if not any(r.get('srv_remote_cpu_ms', '') for r in rows):
+        return []
+    cpus = sorted({r['cpus'] for r in rows if r.get('cpus', '')})
+    out = ['', '### CPU of all parties', '',
+           'Medians, in seconds: the client; the local Dovecot (the '
+           'tunnel\'s processes, a child of the client); the remote '
+           'Dovecot (its master and every process under it, from just '
+           'before the client starts until its last session of the run '
+           'has ended); the relay. **floor** = their total / the number '
+           'of CPUs (%s here): the least wall time any client could get '
+           'when everything is CPU-bound; wall / floor near 1 means the '
+           'machine\'s CPUs were the limit, well above 1 that something '
+           'else was (round trips, waiting, one CPU busy while the other '
+           'idles).' % '/'.join(cpus), '',
+           '| case | store | RTT ms | impl | wall | client CPU | local '
+           'Dovecot | remote Dovecot | relay | total CPU | floor '
+           '| wall / floor |',
+           '|' + '---|' * 12]
+    for key in groups(rows):
+        for impl in ('ref', 'ours', 'mbsync'):
+            rs = pick(rows, key, impl)
+            if not any(r['verified'] == 'ok' for r in rs):
+                continue
+            wall = stat(rs, 'wall_ms')
+            floor = mstat(rs, cpu_floor)
+            out.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s '
+                       '| %s | %s |' % (
+                           CASE_NAMES.get(key[0], key[0]), key[1], key[2],
+                           impl, fmt(wall, 1000), fmt(stat(rs, 'cpu_ms'),
+                                                      1000),
+                           fmt(stat(rs, 'srv_cpu_ms'), 1000),
+                           fmt(stat(rs, 'srv_remote_cpu_ms'), 1000),
+                           fmt(stat(rs, 'relay_cpu_ms'), 1000),
+                           fmt(mstat(rs, total_cpu), 1000),
+                           fmt(floor, 1000),
+                           fmt(mstat(rs, wall_per_floor), 1, 1)))
+    return out
 
 
 def compact(tsvs):
@@ -454,8 +579,10 @@ def memory(tsv, count, big_mib):
 
 
 def main(argv):
-    if len(argv) >= 9 and argv[1] == 'row':
-        row(*argv[2:9])
+    if len(argv) in (9, 11) and argv[1] == 'row':
+        row(*argv[2:])
+    elif len(argv) == 2 and argv[1] == 'header':
+        print('\t'.join(HEADER))
     elif len(argv) >= 3 and argv[1] == 'table':
         table(argv[2], argv[3] if len(argv) > 3 else '')
     elif len(argv) >= 3 and argv[1] == 'compact':

@@ -61,6 +61,8 @@ bench_log "$BENCH_WORKLOAD, $BENCH_STORAGE: stores under $T ($(df --output=fstyp
     tail -n 1))"
 tunnel=$(dovecot_tunnel local) || { t_fail "dovecot_tunnel"; t_done; }
 dovecot_server remote || { t_fail "dovecot_server"; t_done; }
+# bench_run_cmd measures the remote Dovecot's CPU during each run.
+BENCH_SRV=remote
 
 start=$(date +%s.%N)
 if ! "${CTL[@]}" "$DOVECOT_REMOTE_TUNNEL" "${fill[@]}" >"$T/fill.err" 2>&1
