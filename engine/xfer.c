@@ -214,6 +214,22 @@ xfer_data(struct req *r, const struct rdata *d)
 	}
 }
 
+/*
+ * A FETCH sent with the SELECT (xfer_prefetch) is answered: what it
+ * covered is known now, before anything else can append to its side
+ * (its own copies go to the other side).  Not later, when its pass
+ * starts: a local one is taken up after the remote pass, whose copies
+ * raise the live UIDNEXT beyond messages that may have come in since.
+ */
+static void
+xfer_pre_covered(struct xfer *x)
+{
+	struct mcache *c = &x->mb->cache[x->sside];
+
+	if (x->pre && (c->has & MC_UIDNEXT) && x->uidnext < c->uidnext)
+		x->uidnext = c->uidnext;
+}
+
 /* Every piece of the FETCH answered: the last batch can end. */
 static void
 xfer_fetch_done(struct rgroup *g)
@@ -221,6 +237,7 @@ xfer_fetch_done(struct rgroup *g)
 	struct xfer *x = g->arg;
 
 	rg_check(g);
+	xfer_pre_covered(x);
 	xfer_late_end(x);
 	xfer_reset_msg(x);
 	batch_close(x);
@@ -233,6 +250,7 @@ xfer_pre_done(struct req *r)
 
 	if (r->status != IMAP_DONE_OK)
 		netc_fail_req(r);
+	xfer_pre_covered(x);
 	xfer_late_end(x);
 	xfer_reset_msg(x);
 	batch_close(x);
@@ -538,14 +556,19 @@ xfer_step(struct job *j)
 			eng_fail(j->e, EXIT_PANIC, x->src->name,
 			    mb->srv[x->sside], "PANIC: Unknown UIDNEXT value - "
 			    "non-compliant server?");
-		if (x->uidnext < c->uidnext)
-			x->uidnext = c->uidnext;
 		j->t.state = X_FETCHED;
 		if (x->pre) {
-			/* Its FETCH went with the SELECT, answered. */
+			/*
+			 * Its FETCH went with the SELECT, answered:
+			 * x->uidnext is what it covered (copies the other
+			 * pass made since are mapped; anything else is
+			 * fetched next round).
+			 */
 			x->pre = 0;
 			return;
 		}
+		if (x->uidnext < c->uidnext)
+			x->uidnext = c->uidnext;
 		memset(&set, 0, sizeof(set));
 		xfer_new_range(j, x->sside, &set, &first);
 		if (first < x->uidnext || ms->newmail > 0)
