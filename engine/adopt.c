@@ -107,26 +107,15 @@ adopt_fetch_dates(struct job *j, struct adopt *a, uint32_t s)
 void
 adopt_prefetch(struct job *j)
 {
-	struct mbox *mb = j->mb;
-	struct mcache *c, *pc;
 	struct adopt *a;
 	uint32_t s;
 
-	if (j->kind != JOB_SYNC || !mb->known || j->prefetched ||
+	if (j->kind != JOB_SYNC || !j->mb->known || j->prefetched ||
 	    j->apre != NULL)
 		return;
-	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-		c = &mb->cache[s];
-		pc = &mb->pcache[s];
-		if (!mb->listed[s] ||
-		    (c->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
-		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
-		    (pc->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
-		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
-		    pc->uidnext == 0 || c->uidvalidity != pc->uidvalidity ||
-		    c->uidnext <= pc->uidnext)
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		if (mbox_listed_new(j->mb, s) != 1)
 			return;
-	}
 	a = eng_calloc(1, sizeof(*a));
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 		adopt_fetch_dates(j, a, s);

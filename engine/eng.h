@@ -697,6 +697,12 @@ char	*mbox_delim_str(int);
 /* Listed on side, and neither \NonExistent nor \NoSelect. */
 int	 mbox_exists(const struct mbox *, uint32_t);
 int	 mbox_subscribed(const struct mbox *, uint32_t);
+/*
+ * Has side new messages, as its LIST-STATUS says against the last synced
+ * state: 1 yes, 0 no, -1 cannot tell (not listed, a value missing, the
+ * UIDVALIDITY changed or the UIDNEXT went back).
+ */
+int	 mbox_listed_new(const struct mbox *, uint32_t);
 void	 mbox_free_all(struct eng *);
 /*
  * Listing and reconciliation, steps of the run task: each returns 1

@@ -216,3 +216,16 @@ mbox_subscribed(const struct mbox *mb, uint32_t side)
 {
 	return mb->listed[side] && (mb->attrs[side] & IMAP_MBX_SUBSCRIBED);
 }
+
+int
+mbox_listed_new(const struct mbox *mb, uint32_t side)
+{
+	const struct mcache *c = &mb->cache[side], *pc = &mb->pcache[side];
+	const unsigned int both = MC_UIDNEXT | MC_UIDVALIDITY;
+
+	if (!mb->listed[side] || (c->has & both) != both ||
+	    (pc->has & both) != both || pc->uidnext == 0 ||
+	    c->uidvalidity != pc->uidvalidity || c->uidnext < pc->uidnext)
+		return -1;
+	return c->uidnext > pc->uidnext;
+}

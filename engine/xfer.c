@@ -413,9 +413,8 @@ static int
 xfer_prefetch_side(struct job *j, uint32_t *srcp)
 {
 	struct mbox *mb = j->mb;
-	struct mcache *c, *pc;
 	uint32_t s, src = SIDE_NONE;
-	int lfull, rfull;
+	int lfull, rfull, n;
 
 	if (!mb->known) {
 		if (map_count(&j->map) > 0)
@@ -435,17 +434,9 @@ xfer_prefetch_side(struct job *j, uint32_t *srcp)
 		return 1;
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-		c = &mb->cache[s];
-		pc = &mb->pcache[s];
-		if (!mb->listed[s] ||
-		    (c->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
-		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
-		    (pc->has & (MC_UIDNEXT | MC_UIDVALIDITY)) !=
-		    (MC_UIDNEXT | MC_UIDVALIDITY) ||
-		    pc->uidnext == 0 || c->uidvalidity != pc->uidvalidity ||
-		    c->uidnext < pc->uidnext)
+		if ((n = mbox_listed_new(mb, s)) == -1)
 			return 0;
-		if (c->uidnext > pc->uidnext) {
+		if (n == 1) {
 			if (src != SIDE_NONE)
 				return 0;	/* new on both sides */
 			src = s;
