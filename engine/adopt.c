@@ -110,8 +110,7 @@ adopt_prefetch(struct job *j)
 	struct adopt *a;
 	uint32_t s;
 
-	if (j->kind != JOB_SYNC || !j->mb->known || j->prefetched ||
-	    j->apre != NULL)
+	if (!j->mb->known || j->prefetched || j->apre != NULL)
 		return;
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 		if (mbox_listed_new(j->mb, s) != 1)

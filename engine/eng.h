@@ -530,7 +530,7 @@ void	 known_free(struct known *);
 void	 xfer_start(struct job *, uint32_t, int);
 void	 xfer_step(struct job *);
 void	 xfer_free(struct xfer *);
-/* Only one side can have new messages: their FETCH with the SELECT. */
+/* A sync job where one side only can have new messages: their FETCH. */
 void	 xfer_prefetch(struct job *);
 /*
  * The UIDs of side's new messages (from the synced UIDNEXT up, minus the
@@ -540,7 +540,7 @@ void	 xfer_prefetch(struct job *);
 void	 xfer_new_range(struct job *, uint32_t, struct uidranges *,
 	    uint32_t *);
 void	 adopt_start(struct job *, int);
-/* Copies may be on both sides: their candidates' FETCH with the SELECT. */
+/* A sync job with new messages on both sides: the candidates' FETCH. */
 void	 adopt_prefetch(struct job *);
 void	 adopt_step(struct job *);
 void	 adopt_free(struct adopt *);

@@ -48,7 +48,6 @@
 static struct xfer *xfer_new(struct job *, uint32_t);
 static void	 xfer_data(struct req *, const struct rdata *);
 static void	 xfer_fetch_done(struct rgroup *);
-static void	 xfer_pre_done(struct req *);
 static void	 xfer_item(struct xfer *, const struct fitem *);
 static void	 xfer_late_end(struct xfer *);
 static void	 xfer_reset_msg(struct xfer *);
@@ -237,19 +236,6 @@ xfer_fetch_done(struct rgroup *g)
 	struct xfer *x = g->arg;
 
 	rg_check(g);
-	xfer_pre_covered(x);
-	xfer_late_end(x);
-	xfer_reset_msg(x);
-	batch_close(x);
-}
-
-static void
-xfer_pre_done(struct req *r)
-{
-	struct xfer *x = r->arg;
-
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(r);
 	xfer_pre_covered(x);
 	xfer_late_end(x);
 	xfer_reset_msg(x);
@@ -451,32 +437,25 @@ xfer_prefetch_side(struct job *j, uint32_t *srcp)
 void
 xfer_prefetch(struct job *j)
 {
-	struct mbox *mb = j->mb;
 	struct uidranges set;
 	struct xfer *x;
 	uint32_t src, first;
 
-	if (j->kind != JOB_SYNC || j->pre != NULL ||
-	    !xfer_prefetch_side(j, &src))
+	if (j->pre != NULL || !xfer_prefetch_side(j, &src))
 		return;
+	/* What the pass would ask for (1:4294967295 for a new mailbox). */
+	memset(&set, 0, sizeof(set));
+	xfer_new_range(j, src, &set, &first);
+	if (first >= j->mb->cache[src].uidnext) {
+		/* Copies of ours only: the pass has nothing to do. */
+		uidranges_free(&set);
+		return;
+	}
 	x = xfer_new(j, src);
 	x->pre = 1;
-	if (!mb->known)
-		(void)netc_fetch(x->src, &j->t, mb, "1:4294967295",
-		    XFER_ITEMS, 0, xfer_data, xfer_pre_done, x);
-	else {
-		memset(&set, 0, sizeof(set));
-		xfer_new_range(j, src, &set, &first);
-		if (first >= mb->cache[src].uidnext) {
-			/* Copies of ours only: the pass has nothing to do. */
-			uidranges_free(&set);
-			xfer_free(x);
-			return;
-		}
-		rg_fetch(&j->t, x->src, mb, &set, XFER_ITEMS, 0, xfer_data,
-		    xfer_fetch_done, x);
-		uidranges_free(&set);
-	}
+	rg_fetch(&j->t, x->src, j->mb, &set, XFER_ITEMS, 0, xfer_data,
+	    xfer_fetch_done, x);
+	uidranges_free(&set);
 	j->pre = x;
 	j->prefetched = 1;
 }
