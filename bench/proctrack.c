@@ -180,9 +180,9 @@ pt_cpu_ns(pid_t pid)
 	return sum;
 }
 
-/* The value in kB of the first line "NAME: N kB" of buf, or -1. */
+/* The number of the first line "NAME N..." of buf (a /proc file), or -1. */
 static long
-pt_field_kb(const char *buf, const char *name)
+pt_field(const char *buf, const char *name)
 {
 	const char *p = buf;
 	size_t len = strlen(name);
@@ -201,10 +201,9 @@ static void
 pt_sample(void)
 {
 	char path[64], buf[4096], exe[PATH_MAX];
-	long pss = 0, rss = 0, v, tgid;
+	long pss = 0, rss = 0, v;
 	int i, n = 0;
 	ssize_t len;
-	char *p;
 
 	if (client[0] == '\0')
 		return;
@@ -222,8 +221,7 @@ pt_sample(void)
 			    (int)seen[i]);
 			if (kind[i] == K_CLIENT &&
 			    pt_readfile(path, buf, sizeof(buf)) > 0 &&
-			    (p = strstr(buf, "\nTgid:")) != NULL &&
-			    (tgid = strtol(p + 6, NULL, 10)) != seen[i])
+			    pt_field(buf, "Tgid:") != seen[i])
 				kind[i] = K_OTHER;
 		}
 		if (kind[i] != K_CLIENT)
@@ -232,9 +230,9 @@ pt_sample(void)
 		    (int)seen[i]);
 		if (pt_readfile(path, buf, sizeof(buf)) <= 0)
 			continue;
-		if ((v = pt_field_kb(buf, "Pss:")) >= 0)
+		if ((v = pt_field(buf, "Pss:")) >= 0)
 			pss += v;
-		if ((v = pt_field_kb(buf, "Rss:")) >= 0)
+		if ((v = pt_field(buf, "Rss:")) >= 0)
 			rss += v;
 		n++;
 	}
@@ -252,17 +250,16 @@ pt_record(pid_t pid, int alive)
 {
 	char path[64], buf[4096], exe[PATH_MAX], title[128];
 	unsigned long utime = 0, stime = 0;
-	long hwm = -1, tgid = pid, tick;
+	long hwm = -1, tgid = pid, tick, v;
 	int ppid = 0, i;
 	char *p;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (pt_readfile(path, buf, sizeof(buf)) > 0) {
-		if ((p = strstr(buf, "\nTgid:")) != NULL)
-			tgid = strtol(p + 6, NULL, 10);
-		if ((p = strstr(buf, "\nVmHWM:")) != NULL)
-			hwm = strtol(p + 7, NULL, 10);
+		if ((v = pt_field(buf, "Tgid:")) != -1)
+			tgid = v;
+		hwm = pt_field(buf, "VmHWM:");
 	}
 	/* A thread of a process: the leader's record covers it. */
 	if (tgid != pid)

@@ -34,14 +34,14 @@
 #   bench_server_cpu_ms NAME    CPU time network server NAME has used so
 #                               far: its master and every descendant,
 #                               live or reaped
+#   bench_snapshot NAME DIR / bench_restore NAME DIR
+#                               copy a server's home out and back
+#   bench_wipe NAME             empty a server's home
 #
 # With BENCH_SRV=NAME (a network server of common.sh), bench_run_cmd
 # also measures the CPU that server spends on the run: from just before
 # the client starts until the server has no session left after it
 # ($BENCH_SRV_CPU, in ms).
-#   bench_snapshot NAME DIR / bench_restore NAME DIR
-#                               copy a server's home out and back
-#   bench_wipe NAME             empty a server's home
 
 BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_PY=/usr/bin/python3
