@@ -115,15 +115,16 @@ for side in remote local; do
 	mail_store "$other" INBOX 1 + "$flag"
 	run_ours --debug --config="$T/conf"
 	t_expect_eq "$OURS_RC" 0 "sync with new messages on $side only"
+	err=$(cat "$T/ours.err")
 	before_select "$side" \
 	    "UID FETCH $next:4294967295 (MODSEQ FLAGS INTERNALDATE BODY.PEEK[])"
 	t_expect_eq $? 0 "$side: the new messages' FETCH went with the SELECT"
-	t_expect_eq "$(grep -c 'RFC822.SIZE' "$T/ours.err")" 0 \
+	t_expect_eq "$(grep -c 'RFC822.SIZE' <<<"$err")" 0 \
 	    "$side only: no candidates to compare"
-	t_expect_match "$(cat "$T/ours.err")" \
+	t_expect_match "$err" \
 	    "$side\\(INBOX\\): Updated flags \\([^)]*\\) for UID 1" \
 	    "$side only: the flag change on $other propagated"
-	t_expect_match "$(cat "$T/ours.err")" "$other\\(INBOX\\): Added 2 UID\\(s\\)" \
+	t_expect_match "$err" "$other\\(INBOX\\): Added 2 UID\\(s\\)" \
 	    "$side only: two copied to $other"
 	t_expect_eq "$(mail_dump local INBOX | sort)" \
 	    "$(mail_dump remote INBOX | sort)" "$side only: same messages and flags"
