@@ -11,6 +11,7 @@ interimap_unit_test(tls net)
 interimap_unit_test(stream net)
 interimap_unit_test(connect priv)
 interimap_unit_test(socks5 net)
+interimap_unit_test(seqmap net)
 # A driver for tests/integration/connect.sh: connect_peer() from the shell,
 # then the net's SOCKS5 exchange when there is a proxy.
 add_executable(connect_probe unit/connect_probe.c)
