@@ -249,8 +249,17 @@ known_reconcile(struct job *j, struct known *k)
 		}
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-		if (dunno[s].n == 0)
+		/*
+		 * A server synced with CONDSTORE reports every UID below
+		 * the last synced UIDNEXT that is gone (net/imap_ops.c),
+		 * those whose mapping an earlier run removed too: no
+		 * match is the rule there, not a sign of trouble.
+		 */
+		if (dunno[s].n == 0 ||
+		    (j->p[s]->caps & IMAP_CAP_CONDSTORE_SYNC)) {
+			uidranges_free(&dunno[s]);
 			continue;
+		}
 		str = uidranges_str(&dunno[s]);
 		jlog(j, LOG_LVL_WARN, e->peer[OTHER(s)].name,
 		    mb->srv[OTHER(s)], "WARNING: No match for %llu vanished %s "

@@ -326,7 +326,8 @@ netc_no_modseq(struct peer *p)
 		return;
 	eng_fail(p->e, EXIT_PANIC, p->name, p->sel != NULL ?
 	    p->sel->srv[p->side] : NULL, "PANIC: FETCH response without "
-	    "MODSEQ with QRESYNC enabled");
+	    "MODSEQ with %s enabled", (p->caps & IMAP_CAP_CONDSTORE_SYNC) ?
+	    "CONDSTORE" : "QRESYNC");
 }
 
 void

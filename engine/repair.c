@@ -326,7 +326,9 @@ repair_pushed(struct job *j, struct repair *p)
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 		fgroups_finish(j, j->p[s], &p->upd[s]);
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-		if (p->van[s].n == 0)
+		/* Every UID gone below UIDNEXT, with CONDSTORE (known.c). */
+		if (p->van[s].n == 0 ||
+		    (j->p[s]->caps & IMAP_CAP_CONDSTORE_SYNC))
 			continue;
 		o = OTHER(s);
 		str = uidranges_str(&p->van[s]);

@@ -12,7 +12,8 @@
  *			u32 nkeys, then nkeys x (str key, str value): the
  *			keys a net uses of the effective [local] or
  *			[remote] section (type, host, STARTTLS, auth,
- *			username, password, compress, SSL_*; never proxy
+ *			username, password, compress, sync-method, SSL_*;
+ *			never proxy
  *			or command, which are priv's), defaults applied,
  *			sorted by key.  Keys are unique and non-empty,
  *			values never NULL.

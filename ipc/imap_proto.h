@@ -111,7 +111,10 @@
 #define IMAP_CAP_LITERALPLUS	0x0004
 #define IMAP_CAP_NOTIFY		0x0008
 #define IMAP_CAP_IDLE		0x0010
-#define IMAP_CAP_QRESYNC	0x0020
+#define IMAP_CAP_QRESYNC	0x0020	/* the server's, or net's emulation: */
+#define IMAP_CAP_CONDSTORE_SYNC	0x1000	/* synced with CONDSTORE, net turning
+					   it into QRESYNC's answers
+					   (net/imap_ops.c) */
 #define IMAP_CAP_CONDSTORE	0x0040
 #define IMAP_CAP_LIST_EXTENDED	0x0080
 #define IMAP_CAP_LIST_STATUS	0x0100

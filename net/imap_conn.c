@@ -61,6 +61,7 @@ static void	 conn_refused(struct imap_conn *, int, const char *,
 static void	 conn_greeting(struct imap_conn *, const struct imap_resp *);
 static void	 conn_eof(struct imap_conn *);
 static void	 conn_setup(struct imap_conn *);
+static void	 conn_method(struct imap_conn *);
 static void	 conn_auth(struct imap_conn *);
 static void	 conn_ready(struct imap_conn *);
 static void	 conn_close(struct imap_conn *);
@@ -185,6 +186,12 @@ imap_conn_enabled(const struct imap_conn *c, const char *cap)
 	return 0;
 }
 
+enum imap_method
+imap_conn_method(const struct imap_conn *c)
+{
+	return c->method;
+}
+
 uint32_t
 imap_conn_capbits(const struct imap_conn *c)
 {
@@ -196,6 +203,8 @@ imap_conn_capbits(const struct imap_conn *c)
 			bits |= conn_capbits[i].bit;
 	if (c->stream != NULL && stream_is_compressed(c->stream))
 		bits |= IMAP_CAP_COMPRESSED;
+	if (c->method == IMAP_METHOD_CONDSTORE)
+		bits |= IMAP_CAP_QRESYNC | IMAP_CAP_CONDSTORE_SYNC;
 	return bits;
 }
 
@@ -1158,19 +1167,8 @@ conn_setup(struct imap_conn *c)
 			    "algorithm. Not enabling compression.");
 	}
 	if (!c->enable_sent) {
-		if (!imap_conn_has_cap(c, "ENABLE"))
-			imap_conn_fail(c, EXIT_FAIL, "Server did not "
-			    "advertise ENABLE (RFC 5161) capability.");
-		if (!imap_conn_has_cap(c, "QRESYNC"))
-			imap_conn_fail(c, EXIT_FAIL, "Server did not "
-			    "advertise QRESYNC capability.");
-		/*
-		 * Not waited for: the session's first commands follow it on
-		 * the wire (one round trip less), and its answer, which
-		 * comes before theirs, is checked in setup_cb().
-		 */
 		c->enable_sent = 1;
-		setup_send(setup_cmd(c, "ENABLE QRESYNC", STEP_ENABLE));
+		conn_method(c);
 	}
 	/* The driver's checks, in the reference's order and words. */
 	if (!imap_conn_has_cap(c, "LIST-EXTENDED"))
@@ -1188,6 +1186,59 @@ conn_setup(struct imap_conn *c)
 		conn_fail_plain(c, EXIT_FAIL,
 		    "Non LIST-STATUS-capable IMAP server.");
 	conn_ready(c);
+}
+
+/*
+ * The sync method (imap_conn.h), said once per run (by lane 0's net),
+ * and its ENABLE.  Not waited for: the session's first commands follow
+ * it on the wire (one round trip less), and its answer, which comes
+ * before theirs, is checked in setup_cb().
+ */
+static void
+conn_method(struct imap_conn *c)
+{
+	int qresync = imap_conn_has_cap(c, "QRESYNC");
+	int condstore = imap_conn_has_cap(c, "CONDSTORE");
+
+	switch (c->conf.method) {
+	case IMAP_METHOD_QRESYNC:
+		if (!qresync)
+			imap_conn_fail(c, EXIT_FAIL, "Server did not "
+			    "advertise QRESYNC capability (sync-method = "
+			    "qresync).");
+		c->method = IMAP_METHOD_QRESYNC;
+		break;
+	case IMAP_METHOD_CONDSTORE:
+		if (!condstore)
+			imap_conn_fail(c, EXIT_FAIL, "Server did not "
+			    "advertise CONDSTORE capability (sync-method = "
+			    "condstore).");
+		c->method = IMAP_METHOD_CONDSTORE;
+		break;
+	default:
+		if (!qresync && !condstore)
+			imap_conn_fail(c, EXIT_FAIL, "Server did not "
+			    "advertise QRESYNC or CONDSTORE capability (a "
+			    "server without either cannot be synced yet).");
+		c->method = qresync ? IMAP_METHOD_QRESYNC :
+		    IMAP_METHOD_CONDSTORE;
+		break;
+	}
+	if (c->method == IMAP_METHOD_QRESYNC) {
+		if (!imap_conn_has_cap(c, "ENABLE"))
+			imap_conn_fail(c, EXIT_FAIL, "Server did not "
+			    "advertise ENABLE (RFC 5161) capability.");
+		setup_send(setup_cmd(c, "ENABLE QRESYNC", STEP_ENABLE));
+		return;
+	}
+	if (!c->conf.spare)
+		log_info("Server %s QRESYNC: syncing with CONDSTORE, "
+		    "expunges found by comparing UID lists%s",
+		    qresync ? "offers" : "lacks", qresync ?
+		    " (sync-method = condstore)" : "");
+	/* Without ENABLE, each SELECT asks for CONDSTORE (imap_ops.c). */
+	if (imap_conn_has_cap(c, "ENABLE"))
+		setup_send(setup_cmd(c, "ENABLE CONDSTORE", STEP_ENABLE));
 }
 
 /*
@@ -1464,6 +1515,8 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *r, void *arg)
 {
 	enum setup_step step = (enum setup_step)(uintptr_t)arg;
+	const char *what;
+	char buf[32];
 	size_t n;
 	int ok = r->cond.status == IMAP_COND_OK;
 
@@ -1568,10 +1621,14 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			conn_refused(c, EXIT_FAIL, "COMPRESS DEFLATE: ", r);
 		break;
 	case STEP_ENABLE:
-		if (!ok)
-			conn_refused(c, EXIT_FAIL, "ENABLE QRESYNC: ", r);
-		if (!imap_conn_enabled(c, "QRESYNC"))
-			imap_conn_fail(c, EXIT_FAIL, "Couldn't ENABLE QRESYNC");
+		what = c->method == IMAP_METHOD_QRESYNC ? "QRESYNC" :
+		    "CONDSTORE";
+		if (!ok) {
+			(void)snprintf(buf, sizeof(buf), "ENABLE %s: ", what);
+			conn_refused(c, EXIT_FAIL, buf, r);
+		}
+		if (!imap_conn_enabled(c, what))
+			imap_conn_fail(c, EXIT_FAIL, "Couldn't ENABLE %s", what);
 		/* The session went on without waiting (conn_setup()). */
 		return;
 	}

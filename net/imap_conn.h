@@ -149,6 +149,19 @@ enum imap_type {
  * "ready" hook has been called (the connection keeps no copy past the
  * authentication command, whose bytes are wiped as they are written).
  */
+/*
+ * How a mailbox's changes since the last sync are found (`sync-method'):
+ * QRESYNC (RFC 7162: the SELECT reports expunges and flag changes), or
+ * CONDSTORE alone (flag changes with CHANGEDSINCE, expunges by comparing
+ * the server's UID list with the UIDs below the last synced UIDNEXT,
+ * imap_ops.c).  AUTO: QRESYNC where the server offers it.
+ */
+enum imap_method {
+	IMAP_METHOD_AUTO = 0,
+	IMAP_METHOD_QRESYNC,
+	IMAP_METHOD_CONDSTORE,
+};
+
 struct imap_conn_conf {
 	enum imap_type	 type;
 	const char	*host;		/* for TLS (certificate, SNI) */
@@ -165,11 +178,15 @@ struct imap_conn_conf {
 	 * run going on without it.
 	 */
 	int		 spare;
+	enum imap_method method;	/* `sync-method' */
 	struct tls_ctx	*tls;		/* imaps or STARTTLS; else NULL */
 };
 
 struct imap_conn_hooks {
-	/* The session is established (capabilities checked, QRESYNC on). */
+	/*
+	 * The session is established (capabilities checked, QRESYNC or
+	 * CONDSTORE on).
+	 */
 	void	(*ready)(void *);
 	/* An untagged response once ready (not CAPABILITY/ENABLED/BYE). */
 	void	(*untagged)(void *, const struct imap_resp *);
@@ -231,6 +248,11 @@ uint32_t imap_conn_capbits(const struct imap_conn *);
 int	 imap_conn_has_cap(const struct imap_conn *, const char *);
 /* 1 if cap is in the ENABLED list (QRESYNC). */
 int	 imap_conn_enabled(const struct imap_conn *, const char *);
+/*
+ * The method of the established session: IMAP_METHOD_QRESYNC or
+ * IMAP_METHOD_CONDSTORE (never AUTO once ready).
+ */
+enum imap_method imap_conn_method(const struct imap_conn *);
 /* Bytes of commands not yet written (flow control). */
 size_t	 imap_conn_queued(const struct imap_conn *);
 /*

@@ -109,6 +109,7 @@ struct imap_conn {
 	int			 tls_done;	/* STARTTLS or imaps */
 	int			 compress_tried;
 	int			 enable_sent;
+	enum imap_method	 method;	/* chosen at ENABLE time */
 	int			 in_auth; /* quiet protocol log (debug 1) */
 	struct scram		*scram;	/* a SCRAM exchange under way */
 	struct imap_cmd		*sasl_cmd; /* its AUTHENTICATE, left open */

@@ -17,6 +17,7 @@
 #include "imap_fmt.h"
 #include "imap_ops.h"
 #include "imap_parse.h"
+#include "seqmap.h"
 #include "uidset.h"
 
 #define OPS_MSG_MAX	65536	/* the catalogue's bound for our messages */
@@ -37,6 +38,12 @@ struct ops_req {
 	struct imap_buf		 codedata;
 	char			*text;
 	char			*mailbox;	/* SELECT: the log prefix */
+
+	/* A SELECT of a server synced with CONDSTORE (ops_select_emu()) */
+	int			 emu;
+	int			 sel_answered;	/* its SELECT command was */
+	uint32_t		 sel_exists;	/* EXISTS it reported */
+	char			*known;		/* known-uids; NULL: none */
 };
 
 TAILQ_HEAD(ops_reqq, ops_req);
@@ -60,6 +67,15 @@ struct imap_ops {
 	struct ops_req		*idle;
 	struct imap_cmd		*idle_cmd;
 
+	/*
+	 * Sequence numbers of the selected mailbox, for a server synced
+	 * with CONDSTORE: NONE (nothing selected), BUILDING (selected, its
+	 * UID list not in yet: exists counts), KNOWN (seq).
+	 */
+	enum { SQ_NONE, SQ_BUILDING, SQ_KNOWN } sq;
+	struct seqmap		 seq;
+	uint32_t		 exists;
+
 	/* the FETCH response being parsed */
 	int			 body_active;	/* BEGIN sent, END not yet */
 	int			 body_done;	/* its body went out */
@@ -81,6 +97,15 @@ static struct imap_cmd *ops_cmd(struct imap_ops *, struct ops_req *,
 static void	 ops_cmd_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_submit(struct imap_cmd *);
+static void	 ops_select_emu(struct imap_ops *, struct ops_req *, uint32_t,
+		    const void *, size_t, uint64_t, char *);
+static void	 ops_emu_select_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static void	 ops_emu_search_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static void	 ops_vanished_set(struct imap_ops *, int,
+		    const struct imap_set *);
+static void	 ops_vanished_uid(struct imap_ops *, uint32_t);
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -210,6 +235,7 @@ imap_ops_free(struct imap_ops *o)
 		ops_req_free(r);
 	}
 	free(o->append_mbox);
+	seqmap_free(&o->seq);
 	free(o);
 }
 
@@ -252,6 +278,7 @@ ops_req_free(struct ops_req *r)
 	imap_buf_free(&r->codedata);
 	free(r->text);
 	free(r->mailbox);
+	free(r->known);
 	free(r);
 }
 
@@ -372,8 +399,11 @@ ops_cmd_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		log_set_mailbox(st == IMAP_DONE_OK ? r->mailbox : NULL);
 		break;
 	case IMSG_IMAP_UNSELECT:
-		if (st == IMAP_DONE_OK)
+		if (st == IMAP_DONE_OK) {
 			log_set_mailbox(NULL);
+			o->sq = SQ_NONE;
+			seqmap_clear(&o->seq);
+		}
 		break;
 	default:
 		break;
@@ -498,6 +528,12 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
 	r->mailbox = ops_name(msg, name, namelen);
 	/* While the SELECT is in flight no mailbox is selected. */
 	log_set_mailbox(NULL);
+	if (imap_conn_method(o->conn) == IMAP_METHOD_CONDSTORE) {
+		ops_select_emu(o, r, flags, name, namelen, modseq, known);
+		free(seqs);
+		free(uids);
+		return;
+	}
 	cmd = ops_cmd(o, r, flags & IMAP_SEL_EXAMINE ? "EXAMINE" : "SELECT");
 	ops_astring(cmd, name, namelen);
 	if (flags & IMAP_SEL_QRESYNC) {
@@ -514,6 +550,330 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
 	free(uids);
 	ops_submit(cmd);
 	r->sealed = 1;
+}
+
+/* ---- QRESYNC's SELECT from CONDSTORE ------------------------------------- */
+
+/*
+ * A server synced with CONDSTORE (imap_conn.h) gets, for the engine's
+ * SELECT, three commands sent at once:
+ *
+ *	SELECT mailbox [(CONDSTORE)]	((CONDSTORE) without ENABLE)
+ *	UID SEARCH RETURN (ALL) ALL	(ESEARCH; else UID SEARCH ALL)
+ *	UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE m)	(with known-uids)
+ *
+ * and the engine receives what a QRESYNC SELECT would have sent: the
+ * SELECT's data, a VANISHED (EARLIER) of the known UIDs (those below
+ * the last synced UIDNEXT) missing from the UID list, the flag changes,
+ * then one DONE.  The UID list also gives the sequence numbers, which
+ * turn the session's "* n EXPUNGE" into VANISHED and complete "* n
+ * FETCH" responses without UID (ops_seq_*).
+ */
+static void
+ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
+    const void *name, size_t namelen, uint64_t modseq, char *known)
+{
+	struct imap_cmd *cmd;
+	int esearch = imap_conn_has_cap(o->conn, "ESEARCH");
+
+	r->emu = 1;
+	if (flags & IMAP_SEL_QRESYNC) {
+		r->known = known;	/* "" when none */
+		if (*known == '\0') {
+			free(known);
+			r->known = NULL;
+		}
+	} else
+		free(known);
+	r->pending++;
+	cmd = imap_cmd_new(o->conn, flags & IMAP_SEL_EXAMINE ? "EXAMINE" :
+	    "SELECT", ops_emu_select_cb, r);
+	ops_astring(cmd, name, namelen);
+	/* ENABLE CONDSTORE went first where it could (imap_conn.c). */
+	if (!imap_conn_has_cap(o->conn, "ENABLE"))
+		imap_cmd_str(cmd, " (CONDSTORE)");
+	ops_submit(cmd);
+	r->pending++;
+	cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_search_cb, r);
+	imap_cmd_str(cmd, esearch ? " RETURN (ALL) ALL" : " ALL");
+	ops_submit(cmd);
+	if (flags & IMAP_SEL_QRESYNC) {
+		cmd = ops_cmd(o, r, "UID FETCH");
+		imap_cmd_printf(cmd, " 1:* (FLAGS MODSEQ) (CHANGEDSINCE %llu)",
+		    (unsigned long long)modseq);
+		ops_submit(cmd);
+	}
+	r->sealed = 1;
+}
+
+static void
+ops_emu_select_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+	struct imap_ops *o = r->ops;
+
+	r->sel_answered = 1;
+	seqmap_clear(&o->seq);
+	if (resp->cond.status == IMAP_COND_OK) {
+		o->sq = SQ_BUILDING;
+		o->exists = r->sel_exists;
+	} else
+		o->sq = SQ_NONE;
+	ops_cmd_cb(c, cmd, resp, arg);
+}
+
+static void
+ops_emu_search_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+	struct imap_ops *o = r->ops;
+
+	/* Refused, with the SELECT refused first or not: r fails. */
+	if (resp->cond.status == IMAP_COND_OK && o->sq == SQ_BUILDING)
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
+		    "SEARCH answered OK without its result");
+	ops_cmd_cb(c, cmd, resp, arg);
+}
+
+static int
+ops_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The UIDs of an ESEARCH ALL or a SEARCH, sorted and unique, never more
+ * than the messages the mailbox holds.
+ */
+static uint32_t *
+ops_search_uids(struct imap_ops *o, const struct imap_resp *resp,
+    size_t *np)
+{
+	const struct imap_set *all = &resp->esearch.all;
+	uint32_t *v, u;
+	uint64_t total = 0;
+	size_t i, n = 0;
+
+	if (resp->type == IMAP_RESP_ESEARCH) {
+		if (!resp->esearch.uid)
+			imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: "
+			    "ESEARCH response without UID to UID SEARCH");
+		if (resp->esearch.mask & IMAP_ES_ALL)
+			for (i = 0; i < all->n; i++) {
+				if (all->r[i].lo == IMAP_SET_STAR ||
+				    all->r[i].hi == IMAP_SET_STAR)
+					imap_conn_fail(o->conn, EXIT_PANIC,
+					    "Protocol error: \"*\" in an "
+					    "ESEARCH ALL");
+				total += (uint64_t)(all->r[i].hi >
+				    all->r[i].lo ? all->r[i].hi -
+				    all->r[i].lo : all->r[i].lo -
+				    all->r[i].hi) + 1;
+			}
+	} else
+		total = resp->search.n;
+	if (total > o->exists)
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
+		    "SEARCH ALL found %llu messages in a mailbox of %u",
+		    (unsigned long long)total, o->exists);
+	if ((v = reallocarray(NULL, total ? total : 1, sizeof(*v))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	if (resp->type == IMAP_RESP_ESEARCH) {
+		if (resp->esearch.mask & IMAP_ES_ALL)
+			for (i = 0; i < all->n; i++) {
+				u = all->r[i].lo < all->r[i].hi ?
+				    all->r[i].lo : all->r[i].hi;
+				for (;;) {
+					v[n++] = u;
+					if (u == (all->r[i].lo < all->r[i].hi ?
+					    all->r[i].hi : all->r[i].lo))
+						break;
+					u++;
+				}
+			}
+	} else
+		for (i = 0; i < resp->search.n; i++)
+			v[n++] = resp->search.v[i];
+	qsort(v, n, sizeof(*v), ops_uid_cmp);
+	for (i = total = 0; i < n; i++)
+		if (i == 0 || v[i] != v[i - 1])
+			v[total++] = v[i];
+	*np = (size_t)total;
+	return v;
+}
+
+/* Parses a known-uids set of the engine ("1:41", "3,7:9") into ranges. */
+static struct imap_range *
+ops_known_ranges(const char *s, size_t *np)
+{
+	struct imap_range *r = NULL;
+	unsigned long long a, b;
+	size_t n = 0;
+	char *end;
+
+	while (*s != '\0') {
+		a = strtoull(s, &end, 10);
+		b = a;
+		if (*end == ':')
+			b = strtoull(end + 1, &end, 10);
+		if (a == 0 || b == 0 || a > UINT32_MAX || b > UINT32_MAX ||
+		    (*end != ',' && *end != '\0'))
+			fatalx(EXIT_CHILD, "engine: bad known-uids set");
+		if ((r = reallocarray(r, n + 1, sizeof(*r))) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+		r[n].lo = (uint32_t)(a < b ? a : b);
+		r[n].hi = (uint32_t)(a < b ? b : a);
+		n++;
+		s = *end == ',' ? end + 1 : end;
+	}
+	*np = n;
+	return r;
+}
+
+/*
+ * The UID list of the selected mailbox is in: the sequence numbers are
+ * known from here on, and, for a SELECT from the last synced state, the
+ * known UIDs missing from the list go to the engine as VANISHED
+ * (EARLIER), as QRESYNC would have reported them.
+ */
+static void
+ops_emu_uids(struct imap_ops *o, const struct imap_resp *resp)
+{
+	struct ops_req *r = TAILQ_FIRST(&o->reqs);
+	struct imap_set gone = { NULL, 0 };
+	struct imap_range *known;
+	uint32_t *v, lo;
+	size_t n, nk, i, k, cap = 0;
+
+	v = ops_search_uids(o, resp, &n);
+	if (seqmap_set(&o->seq, v, n, o->exists - (uint32_t)n) == -1)
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: bad "
+		    "UID in the UID SEARCH ALL result");
+	o->sq = SQ_KNOWN;
+	if (r != NULL && r->emu && r->known != NULL && !r->failed) {
+		known = ops_known_ranges(r->known, &nk);
+		for (k = i = 0; k < nk; k++) {
+			lo = known[k].lo;
+			while (i < n && v[i] < lo)
+				i++;
+			for (;;) {
+				/* lo.. up to the next listed UID or hi */
+				if (i < n && v[i] == lo) {
+					if (lo == known[k].hi)
+						break;
+					lo++;
+					i++;
+					continue;
+				}
+				if (gone.n == cap) {
+					cap = cap ? cap * 2 : 64;
+					gone.r = reallocarray(gone.r, cap,
+					    sizeof(*gone.r));
+					if (gone.r == NULL)
+						fatalx(EXIT_FAIL,
+						    "out of memory");
+				}
+				gone.r[gone.n].lo = lo;
+				gone.r[gone.n].hi = i < n && v[i] <= known[k].hi ?
+				    v[i] - 1 : known[k].hi;
+				lo = gone.r[gone.n].hi;
+				gone.n++;
+				if (lo == known[k].hi)
+					break;
+				lo++;
+			}
+		}
+		free(known);
+		if (gone.n > 0)
+			ops_vanished_set(o, 1, &gone);
+		free(gone.r);
+	}
+	free(v);
+}
+
+/*
+ * The session's data about the selected mailbox of a server synced with
+ * CONDSTORE, in sequence numbers.  0: passed on as it is (fetch may have
+ * been completed with its UID into *fix); 1: dealt with.
+ */
+static int
+ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
+    struct imap_fetch *fix)
+{
+	struct ops_req *r = TAILQ_FIRST(&o->reqs);
+	int64_t uid;
+	uint32_t u;
+
+	if (r != NULL && r->emu && !r->sel_answered) {
+		/* The SELECT's own data: the mailbox before is gone. */
+		if (resp->type == IMAP_RESP_EXISTS)
+			r->sel_exists = resp->num;
+		return resp->type == IMAP_RESP_EXPUNGE;
+	}
+	switch (resp->type) {
+	case IMAP_RESP_EXISTS:
+		if (o->sq == SQ_BUILDING)
+			o->exists = resp->num;
+		else if (o->sq == SQ_KNOWN &&
+		    seqmap_exists(&o->seq, resp->num) == -1)
+			imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: "
+			    "%u EXISTS in a mailbox of %llu messages",
+			    resp->num,
+			    (unsigned long long)seqmap_count(&o->seq));
+		return 0;
+	case IMAP_RESP_EXPUNGE:
+		if (o->sq == SQ_BUILDING) {
+			if (resp->num == 0 || resp->num > o->exists)
+				goto bad_expunge;
+			o->exists--;
+		} else if (o->sq == SQ_KNOWN) {
+			if ((uid = seqmap_expunge(&o->seq, resp->num)) == -1)
+				goto bad_expunge;
+			if (uid > 0)
+				ops_vanished_uid(o, (uint32_t)uid);
+		}
+		return 1;
+	case IMAP_RESP_SEARCH:
+	case IMAP_RESP_ESEARCH:
+		if (o->sq == SQ_BUILDING)
+			ops_emu_uids(o, resp);
+		return 1;
+	case IMAP_RESP_FETCH:
+		if (o->sq != SQ_KNOWN)
+			return 0;
+		if (resp->fetch.mask & IMAP_FA_UID) {
+			if (seqmap_learn(&o->seq, resp->fetch.seq,
+			    resp->fetch.uid) == -1)
+				imap_conn_fail(o->conn, EXIT_PANIC, "Protocol "
+				    "error: FETCH of message %u with UID %u "
+				    "out of order", resp->fetch.seq,
+				    resp->fetch.uid);
+			return 0;
+		}
+		uid = seqmap_uid(&o->seq, resp->fetch.seq);
+		if (uid == -1)
+			imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: "
+			    "FETCH of message %u in a mailbox of %llu",
+			    resp->fetch.seq,
+			    (unsigned long long)seqmap_count(&o->seq));
+		if ((u = (uint32_t)uid) != 0) {
+			*fix = resp->fetch;
+			fix->uid = u;
+			fix->mask |= IMAP_FA_UID;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+bad_expunge:
+	imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: EXPUNGE of "
+	    "message %u in a mailbox of %llu", resp->num,
+	    (unsigned long long)(o->sq == SQ_KNOWN ?
+	    seqmap_count(&o->seq) : o->exists));
 }
 
 /* UNSELECT, NOOP: no argument. */
@@ -1153,29 +1513,40 @@ ops_untagged_code(struct imap_ops *o, const struct imap_code *code)
 	ops_send(o, IMSG_IMAP_CODE, ops_cur_id(o), &b);
 }
 
+/* VANISHED [(EARLIER)] of a set, in pieces the IPC bound allows. */
 static void
-ops_vanished(struct imap_ops *o, const struct imap_vanished *v)
+ops_vanished_set(struct imap_ops *o, int earlier, const struct imap_set *set)
 {
 	struct imap_buf s;
 	struct ipc_buf b;
 	size_t i;
 
 	imap_buf_init(&s);
-	for (i = 0; i < v->uids.n; i++) {
+	for (i = 0; i < set->n; i++) {
 		if (s.len > 0)
 			imap_buf_add(&s, ",", 1);
-		ops_set_format(&s, &v->uids.r[i]);
-		if (s.len < OPS_SET_PIECE && i + 1 < v->uids.n)
+		ops_set_format(&s, &set->r[i]);
+		if (s.len < OPS_SET_PIECE && i + 1 < set->n)
 			continue;
 		if (imap_buf_ok(&s) == -1)
 			fatalx(EXIT_FAIL, "out of memory");
 		ipc_buf_init(&b);
-		ipc_put_u32(&b, v->earlier ? 1 : 0);
+		ipc_put_u32(&b, earlier ? 1 : 0);
 		ipc_put_str(&b, s.data);
 		ops_send(o, IMSG_IMAP_VANISHED, ops_cur_id(o), &b);
 		imap_buf_reset(&s);
 	}
 	imap_buf_free(&s);
+}
+
+/* An expunge in sequence numbers, as QRESYNC would have said it. */
+static void
+ops_vanished_uid(struct imap_ops *o, uint32_t uid)
+{
+	struct imap_range one = { uid, uid };
+	struct imap_set set = { &one, 1 };
+
+	ops_vanished_set(o, 0, &set);
 }
 
 static uint32_t
@@ -1274,7 +1645,12 @@ void
 imap_ops_untagged(struct imap_ops *o, const struct imap_resp *r)
 {
 	struct ipc_buf b;
+	struct imap_fetch fix;
 
+	fix.mask = 0;
+	if (imap_conn_method(o->conn) == IMAP_METHOD_CONDSTORE &&
+	    ops_seq_untagged(o, r, &fix))
+		return;
 	switch (r->type) {
 	case IMAP_RESP_COND:
 		ops_untagged_code(o, &r->cond.code);
@@ -1291,10 +1667,10 @@ imap_ops_untagged(struct imap_ops *o, const struct imap_resp *r)
 			    "enabled.");
 		break;
 	case IMAP_RESP_VANISHED:
-		ops_vanished(o, &r->vanished);
+		ops_vanished_set(o, r->vanished.earlier, &r->vanished.uids);
 		break;
 	case IMAP_RESP_FETCH:
-		ops_fetch_resp(o, &r->fetch);
+		ops_fetch_resp(o, fix.mask != 0 ? &fix : &r->fetch);
 		break;
 	case IMAP_RESP_LIST:
 		ops_list_item(o, &r->list);

@@ -252,7 +252,7 @@ net_session_conf(struct net *n)
 {
 	struct imap_conn_conf *cc = &n->cc;
 	struct tls_config tc;
-	const char *type;
+	const char *type, *v;
 	char err[256], *errp = NULL;
 	size_t i;
 	int r, tls;
@@ -278,6 +278,14 @@ net_session_conf(struct net *n)
 	cc->compress = net_conf_bool("compress",
 	    (net_conf.flags & NET_CONF_COMPRESS) != 0);
 	cc->notify = (net_conf.flags & NET_CONF_NOTIFY) != 0;
+	/* priv checked the value (conf_sync_method()). */
+	if ((v = net_conf_get("sync-method")) != NULL &&
+	    strcasecmp(v, "qresync") == 0)
+		cc->method = IMAP_METHOD_QRESYNC;
+	else if (v != NULL && strcasecmp(v, "condstore") == 0)
+		cc->method = IMAP_METHOD_CONDSTORE;
+	else
+		cc->method = IMAP_METHOD_AUTO;
 	cc->spare = (net_conf.flags & NET_CONF_SPARE) != 0;
 
 	tls = cc->type == IMAP_TYPE_IMAPS ||

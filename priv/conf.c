@@ -444,6 +444,33 @@ conf_connections(struct conf *conf)
 	return 0;
 }
 
+/*
+ * Ours: sync-method = auto | qresync | condstore in [local] and [remote],
+ * or in the default section for both: how a server's changes are found
+ * (net/imap_conn.h).  Its net reads the value; checked here so that a
+ * typo fails before anything is connected.
+ */
+static int
+conf_sync_method(struct conf *conf)
+{
+	const struct conf_section *sec[2] = { &conf->local, &conf->remote };
+	const char *v;
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		if ((v = conf_get(sec[side], "sync-method")) == NULL ||
+		    strcasecmp(v, "auto") == 0 ||
+		    strcasecmp(v, "qresync") == 0 ||
+		    strcasecmp(v, "condstore") == 0)
+			continue;
+		conf_error("%s:%d: Invalid option sync-method = %s (auto, "
+		    "qresync or condstore)", conf->path,
+		    conf_get_line(sec[side], "sync-method"), v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 derive(struct conf *conf, const struct cli *cli)
 {
@@ -516,7 +543,8 @@ derive(struct conf *conf, const struct cli *cli)
 	if ((v = conf_get(def, "logfile")) != NULL &&
 	    (conf->logfile = strdup(v)) == NULL)
 		goto nomem;
-	if (conf_logging(conf, def) == -1 || conf_connections(conf) == -1)
+	if (conf_logging(conf, def) == -1 || conf_connections(conf) == -1 ||
+	    conf_sync_method(conf) == -1)
 		return -1;
 	if ((v = conf_get(def, "log-syslog-socket")) != NULL &&
 	    (conf->log_syslog_socket = strdup(v)) == NULL)

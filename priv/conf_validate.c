@@ -63,6 +63,8 @@ static const struct {
 	{ "SSL_CAfile",		R_NOCTRL1 },
 	/* Ours: connections per server (conf.c checks the number). */
 	{ "connections",	R_NOCTRL1 },
+	/* Ours: QRESYNC or CONDSTORE (conf.c checks the value). */
+	{ "sync-method",	R_NOCTRL1 },
 	{ "database",		R_NOCTRL1 },
 	{ "logfile",		R_LOGFILE },
 	{ "log-prefix",		R_NOCTRL0 },

@@ -331,7 +331,7 @@ static int
 priv_net_key(const char *key, int spare)
 {
 	static const char *const keys[] = { "type", "host", "STARTTLS",
-	    "auth", "username", "password", "compress" };
+	    "auth", "username", "password", "compress", "sync-method" };
 	size_t i;
 
 	if (strncmp(key, "SSL_", 4) == 0)

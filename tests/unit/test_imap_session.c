@@ -916,9 +916,10 @@ static const struct {
 	    "local: ERROR: Authentication failed: NO wrong" },
 	{ "not IMAP4rev1", { "* OK [CAPABILITY IMAP2] hi\r\n" }, 0,
 	    EXIT_FAIL, "local: ERROR: Missing IMAP4rev1 CAPABILITY." },
-	{ "no QRESYNC", { "* PREAUTH [CAPABILITY IMAP4rev1 ENABLE] hi\r\n" },
-	    0, EXIT_FAIL, "local: ERROR: Server did not advertise QRESYNC "
-	    "capability." },
+	{ "no QRESYNC nor CONDSTORE", { "* PREAUTH [CAPABILITY IMAP4rev1 "
+	    "ENABLE] hi\r\n" }, 0, EXIT_FAIL, "local: ERROR: Server did not "
+	    "advertise QRESYNC or CONDSTORE capability (a server without "
+	    "either cannot be synced yet)." },
 	{ "ENABLE refused", { "* PREAUTH [CAPABILITY " CAPS "] hi\r\n",
 	    "000000 NO not today\r\n" }, 0, EXIT_FAIL,
 	    "local: ERROR: ENABLE QRESYNC: NO not today" },
