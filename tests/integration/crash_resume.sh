@@ -13,13 +13,17 @@
 # Servers: two pre-authenticated Dovecots (tunnels), delimiters "/" and
 # ".", so that a round is cheap: each round restores both mail stores
 # from a snapshot.
+#
+# ctest-variants: condstore
 
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/crash.sh"
 t_setup
 
 tl=$(dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
-tr=$(dovecot_tunnel remote .) || { t_fail "dovecot_tunnel remote"; t_done; }
+# The @condstore variant: the remote without QRESYNC.
+tr=$(DOVECOT_EXTRA_CONF=$(method_conf dovecot) dovecot_tunnel remote .) ||
+    { t_fail "dovecot_tunnel remote"; t_done; }
 LDIR=$(cd "$T/local" && pwd -P)
 RDIR=$(cd "$T/remote" && pwd -P)
 

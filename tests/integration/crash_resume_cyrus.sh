@@ -17,6 +17,8 @@
 # (cyrus_snapshot / cyrus_restore in tests/lib/common.sh) and the
 # database.  The rounds are bounded so that the test stays within about
 # three minutes on two shared cores.
+#
+# ctest-variants: condstore
 
 # Flags such as '$Label1' are meant literally:
 # shellcheck disable=SC2016
@@ -25,7 +27,9 @@ source "$SRCDIR/tests/lib/crash.sh"
 t_setup
 
 tl=$(dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
-cyrus_server remote / || { t_fail "cyrus_server remote"; t_done; }
+# The @condstore variant: Cyrus without QRESYNC.
+CYRUS_EXTRA_CONF=$(method_conf cyrus) cyrus_server remote / ||
+    { t_fail "cyrus_server remote"; t_done; }
 LDIR=$(cd "$T/local" && pwd -P)
 RPORT=$(server_var remote IMAPS_PORT)
 

@@ -131,7 +131,8 @@ def standard(c, tag, name, whole, caps=CAPS):
     if name == "CAPABILITY":
         c.send("* CAPABILITY %s\r\n%s OK done\r\n" % (caps, tag))
     elif name == "ENABLE":
-        c.send("* ENABLED QRESYNC\r\n%s OK enabled\r\n" % tag)
+        what = whole.split(b" ")[2].strip().decode(errors="replace")
+        c.send("* ENABLED %s\r\n%s OK enabled\r\n" % (what, tag))
     elif name == "LIST":
         c.send('* LIST (\\HasNoChildren) "/" INBOX\r\n'
                '* STATUS INBOX (UIDNEXT 2 UIDVALIDITY 42 '
@@ -554,6 +555,41 @@ def sc_not_enabled(c):
     serve(c, special=special)
 
 
+# A CONDSTORE server without QRESYNC (net_condstore.sh): INBOX holds UIDs
+# 1, 3 and 5 (UIDNEXT 7: 2, 4 and 6 were expunged); UID 5 changed flags
+# since MODSEQ 7; at the NOOP, message 2 (UID 3) is expunged and message
+# 1 (UID 1) flagged by someone else: "* n" responses without UID.
+CS_CAPS = CAPS.replace("QRESYNC ", "") + " ESEARCH"
+
+
+def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
+                 exists=3, changed="* 3 FETCH (UID 5 FLAGS (\\Seen) "
+                 "MODSEQ (9))\r\n"):
+    def special(c, tag, name, whole):
+        if name in ("SELECT", "EXAMINE"):
+            c.send("* %d EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+                   "* OK [UIDNEXT 7] x\r\n* OK [HIGHESTMODSEQ 9] x\r\n"
+                   "%s OK [READ-WRITE] selected\r\n" % (exists, tag))
+        elif name == "UID SEARCH":
+            if search is not None:
+                c.send(search.replace("@TAG@", tag))
+            elif b"RETURN (ALL)" in whole:
+                c.send('* ESEARCH (TAG "%s") UID ALL 1,3,5\r\n'
+                       '%s OK searched\r\n' % (tag, tag))
+            else:
+                c.send("* SEARCH 5 1 3\r\n%s OK searched\r\n" % tag)
+        elif name == "UID FETCH" and b"CHANGEDSINCE" in whole:
+            c.send("%s%s OK fetched\r\n" % (changed, tag))
+        elif name == "NOOP":
+            c.send("* %d EXPUNGE\r\n* %d FETCH (FLAGS (\\Flagged) "
+                   "MODSEQ (10))\r\n%s OK noop\r\n" %
+                   (expunge, fetch_seq, tag))
+        else:
+            return False
+        return True
+    serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
+
+
 SCENARIOS = {
     # ---- well-behaved variants ----
     "ok": lambda c: serve(c),
@@ -585,9 +621,6 @@ SCENARIOS = {
     "no_starttls": lambda c: serve(
         c, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", check_login),
     "preauth": lambda c: serve(c),
-    "no_qresync": lambda c: serve(
-        c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("QRESYNC ",
-                                                              "")),
     "no_enable": lambda c: serve(
         c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("ENABLE ", "")),
     "no_liststatus": lambda c: serve(
@@ -595,6 +628,23 @@ SCENARIOS = {
                                                               "")),
     "not_imap4": lambda c: serve(c, "* PREAUTH [CAPABILITY IMAP2] hi\r\n"),
     "not_enabled": sc_not_enabled,
+    "no_qresync_condstore": lambda c: serve(
+        c, "* PREAUTH [CAPABILITY %s] hi\r\n" %
+        CAPS.replace("QRESYNC ", "").replace("CONDSTORE ", "")),
+    # ---- CONDSTORE without QRESYNC (net_condstore.sh) ----
+    "condstore": sc_condstore,
+    "condstore_search": lambda c: sc_condstore(
+        c, caps=CS_CAPS.replace(" ESEARCH", "")),
+    "condstore_noenable": lambda c: sc_condstore(
+        c, caps=CS_CAPS.replace("ENABLE ", "")),
+    "condstore_bad_expunge": lambda c: sc_condstore(c, expunge=4),
+    "condstore_bad_fetch": lambda c: sc_condstore(c, fetch_seq=9),
+    "condstore_too_many": lambda c: sc_condstore(
+        c, search='* ESEARCH (TAG "@TAG@") UID ALL 1:100\r\n@TAG@ OK s\r\n'),
+    "condstore_no_result": lambda c: sc_condstore(
+        c, search="@TAG@ OK searched, but where?\r\n"),
+    "condstore_disorder": lambda c: sc_condstore(
+        c, changed="* 2 FETCH (UID 9 FLAGS () MODSEQ (9))\r\n"),
     # Synchronising literals refused: the rest of the command is dropped.
     "sync_reject": lambda c: serve(
         c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("LITERAL+ ",

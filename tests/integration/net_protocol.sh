@@ -165,10 +165,11 @@ has "$ERR" "remote: ERROR: Server did not advertise ENABLE \(RFC 5161\) capabili
     "no ENABLE: message"
 t_expect_eq "$OURS_RC" 1 "no ENABLE: exit 1"
 
-conf_tunnel no_qresync
+conf_tunnel no_qresync_condstore
 run "remote noop"
-has "$ERR" "remote: ERROR: Server did not advertise QRESYNC capability\." \
-    "no QRESYNC: message"
+has "$ERR" "remote: ERROR: Server did not advertise QRESYNC or CONDSTORE capability \(a server without either cannot be synced yet\)\." \
+    "no QRESYNC nor CONDSTORE: message"
+t_expect_eq "$OURS_RC" 1 "no QRESYNC nor CONDSTORE: exit 1"
 
 conf_tunnel not_enabled
 run "remote noop"

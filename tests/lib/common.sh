@@ -124,10 +124,55 @@ dovecot|cyrus)	;;
 	    "(not '$T_REMOTE')" >&2
 	exit 1 ;;
 esac
+# The sync method of the variant (tests/CMakeLists.txt): "qresync" (the
+# default) or "condstore", where the network servers our program talks
+# to hide QRESYNC (scen_layout: world B's; see hide_caps).
+T_METHOD=${INTERIMAP_TEST_METHOD:-qresync}
+case $T_METHOD in
+qresync|condstore)	;;
+*)	echo "common.sh: INTERIMAP_TEST_METHOD must be qresync or" \
+	    "condstore (not '$T_METHOD')" >&2
+	exit 1 ;;
+esac
+# What Dovecot 2.3 advertises after login (hide_caps): a tunnel's list; a
+# network server adds COMPRESS=DEFLATE.
+T_DOVECOT_CAPS='IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY'
 
 export LC_ALL=C
 
 # --------------------------------------------------------------------------
+
+# method_conf KIND: for a server our program syncs, the hide_caps setting
+# the variant's method needs (none with T_METHOD qresync).
+method_conf()
+{
+	[ "$T_METHOD" = condstore ] || return 0
+	hide_caps "$1" QRESYNC
+}
+
+# hide_caps KIND CAP...: the server setting (for DOVECOT_EXTRA_CONF with
+# KIND dovecot (a tunnel) or dovecot-server, CYRUS_EXTRA_CONF with cyrus)
+# that stops the server from advertising the capabilities CAP...  Dovecot
+# still honours what it hides if asked; we never ask for what the server
+# did not advertise.  (Dovecot's imap_capability replaces the whole list,
+# the plugins' capabilities included.)
+hide_caps()
+{
+	local kind=$1 cap keep=() c all=$T_DOVECOT_CAPS
+	shift
+	if [ "$kind" = cyrus ]; then
+		echo "suppress_capabilities: $*"
+		return
+	fi
+	[ "$kind" = dovecot-server ] && all+=" COMPRESS=DEFLATE"
+	for c in $all; do
+		for cap in "$@"; do
+			[ "$c" = "$cap" ] && continue 2
+		done
+		keep+=("$c")
+	done
+	echo "imap_capability = ${keep[*]}"
+}
 # Results and lifetime
 
 t_setup()
@@ -666,7 +711,10 @@ EOF
 # user, Dovecot's own log lines (on stderr when standalone) into imap.log.
 _t_write_tunnel()
 {
-	local dir=$1 user=$2
+	local dir=$1 user=$2 cap
+
+	cap=$(sed -n 's/^[[:space:]]*imap_capability[[:space:]]*=[[:space:]]*//p' \
+	    <<<"${DOVECOT_EXTRA_CONF:-}" | tail -n 1)
 
 	{
 		echo '#!/bin/sh'
@@ -675,7 +723,12 @@ _t_write_tunnel()
 		printf 'set -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin'
 		printf ' HOME=%q USER=%q TZ=%q' "$dir/home" "$user" "$T_SRV_TZ"
 		printf ' INTERIMAP_TEST_SCRATCH=%q' "$T"
-		printf ' doveadm -c %q exec imap\n' "$dir/dovecot.conf"
+		printf ' doveadm -c %q exec imap' "$dir/dovecot.conf"
+		# `doveadm exec imap` ignores imap_capability in the file.
+		if [ -n "$cap" ]; then
+			printf ' -o %q' "imap_capability=$cap"
+		fi
+		printf '\n'
 		echo 'if [ "$(id -u)" -eq 0 ]; then'
 		printf '\texec setpriv --reuid=%q --regid=%q --init-groups "$@"\n' \
 		    "$IMAPTEST_USER" "$IMAPTEST_USER"

@@ -748,6 +748,17 @@ scen_layout()
 		SCEN_NSRV=$((SCEN_NSRV + 1))
 		for w in A B; do
 			name=${role}_${SCEN_NSRV}$w
+			# Ours syncs the network servers without QRESYNC.
+			if [ "$T_METHOD" = condstore ] && [ "$w" = B ] &&
+			    [ "$kind" != tunnel ]; then
+				if [ "$kind" = cyrus ]; then
+					CYRUS_EXTRA_CONF=$extra$'\n'$(hide_caps \
+					    cyrus QRESYNC)
+				else
+					DOVECOT_EXTRA_CONF=$extra$'\n'$(hide_caps \
+					    dovecot-server QRESYNC)
+				fi
+			fi
 			case $kind in
 			tunnel)
 				dovecot_tunnel "$name" "$sep" >/dev/null || {

@@ -1,0 +1,290 @@
+#!/bin/bash
+#
+# Servers without QRESYNC, synced with CONDSTORE (net/imap_ops.c turns
+# the engine's QRESYNC SELECT into SELECT, UID SEARCH and UID FETCH
+# CHANGEDSINCE, and "* n EXPUNGE" / "* n FETCH" into UIDs):
+#
+#  - against a scripted server (net_fake_imap.py), the exact commands
+#    and what the engine is told: VANISHED (EARLIER) of the known UIDs
+#    missing from ESEARCH ALL or from a plain SEARCH, the flag changes,
+#    an EXPUNGE and a FETCH without UID in sequence numbers; SELECT
+#    (CONDSTORE) where ENABLE is not offered; and a hostile server's
+#    lies (an EXPUNGE or FETCH beyond the mailbox, more UIDs than
+#    messages, a UID out of order, a UID SEARCH without result) refused
+#    with an error that names them;
+#  - the method's choice: `sync-method` forcing either method, a bad
+#    value, and a server with neither capability, each refused before
+#    anything is written;
+#  - against real Dovecots: both sides without QRESYNC, and a server that
+#    offers QRESYNC synced with CONDSTORE on request, through new mail,
+#    flag changes and expunges on both sides, ending identical with a
+#    next run that has nothing to do; and --repair, for which every
+#    message gone from a CONDSTORE server counts as expunged.
+#
+# The differential and crash-resume scenarios run with QRESYNC hidden
+# too: the @condstore and @cyrus-condstore variants of
+# diff/scenario_messages and the others (tests/CMakeLists.txt).
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+FAKE=$SRCDIR/tests/integration/net_fake_imap.py
+CONF=$T/interimap.conf
+export FAKE_IMAP_LOG=$T/fake.log
+
+# conf_fake SCENARIO [EXTRA-REMOTE-LINES]
+conf_fake()
+{
+	write_config "$CONF" <<EOF
+[local]
+type = tunnel
+command = env FAKE_IMAP_LOG=/dev/null python3 $FAKE ok
+
+[remote]
+type = tunnel
+command = python3 $FAKE $1
+${2:-}
+EOF
+}
+
+# run SCRIPT [ARGS...]: $ERR, $OURS_RC, the fake's log in $FLOG.
+run()
+{
+	local script=$1
+
+	shift
+	: >"$FAKE_IMAP_LOG"
+	INTERIMAP_TEST_TIMEOUT=5 INTERIMAP_TEST_ENGINE_SCRIPT=$script \
+	    run_ours --config="$CONF" "$@"
+	ERR=$(cat "$T/ours.err")
+	FLOG=$(cat "$FAKE_IMAP_LOG")
+}
+
+has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
+# The engine's view of the remote, in order.
+seen() { grep -E '^remote: (VANISHED|FETCH|EXISTS|#[0-9])' <<<"$ERR"; }
+
+SEL="remote select INBOX 42 7 1:6; remote noop"
+
+# ---- the emulation, command by command ----------------------------------------
+
+conf_fake condstore
+run "$SEL"
+t_expect_eq "$OURS_RC" 0 "ESEARCH: exit 0"
+t_expect_eq "$(grep '^C: 00000[0-4]' <<<"$FLOG")" \
+    "$(printf '%s\n' 'C: 000000 ENABLE CONDSTORE' 'C: 000001 SELECT INBOX' \
+    'C: 000002 UID SEARCH RETURN (ALL) ALL' \
+    'C: 000003 UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 7)' \
+    'C: 000004 NOOP')" \
+    "ESEARCH: ENABLE CONDSTORE, then SELECT, UID SEARCH and the flag changes"
+t_expect_eq "$(seen | sed 's/ date=.*//')" "$(printf '%s\n' \
+    'remote: EXISTS 3' \
+    'remote: VANISHED (EARLIER) 2,4,6' \
+    'remote: FETCH seq=3 uid=5 modseq=9 flags=(\Seen)' \
+    'remote: #1 SELECT OK [READ-WRITE] selected {READ-WRITE }' \
+    'remote: VANISHED 3' \
+    'remote: FETCH seq=1 uid=1 modseq=10 flags=(\Flagged)' \
+    'remote: #2 NOOP OK noop')" \
+    "ESEARCH: QRESYNC's answers: known UIDs gone, flag changes, then EXPUNGE 2 as UID 3 and FETCH 1 with UID 1"
+has "$ERR" "remote: Server lacks QRESYNC: syncing with CONDSTORE, expunges found by comparing UID lists" \
+    "the method is said once"
+t_expect_eq "$(grep -c 'syncing with CONDSTORE' <<<"$ERR")" 1 "... only once"
+
+conf_fake condstore_search
+run "$SEL"
+t_expect_eq "$OURS_RC" 0 "SEARCH: exit 0"
+has "$FLOG" "C: 000002 UID SEARCH ALL" "without ESEARCH: UID SEARCH ALL"
+t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
+    "remote: VANISHED (EARLIER) 2,4,6,remote: VANISHED 3," \
+    "SEARCH (unsorted): the same UIDs gone"
+
+conf_fake condstore_noenable
+run "$SEL"
+t_expect_eq "$OURS_RC" 0 "no ENABLE: exit 0"
+has "$FLOG" "C: 000000 SELECT INBOX \(CONDSTORE\)" \
+    "without ENABLE: SELECT (CONDSTORE)"
+t_expect_eq "$(seen | grep -c VANISHED)" 2 "without ENABLE: same answers"
+
+# A SELECT without known state: no UID FETCH, no VANISHED.
+conf_fake condstore
+run "remote select INBOX; remote noop"
+t_expect_eq "$(grep -c 'CHANGEDSINCE' <<<"$FLOG")" 0 \
+    "first SELECT: no CHANGEDSINCE"
+t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" "remote: VANISHED 3," \
+    "first SELECT: only the session's expunge"
+
+# ---- a hostile server ----------------------------------------------------------
+
+hostile()
+{
+	local sc=$1 msg=$2
+
+	conf_fake "$sc"
+	run "$SEL"
+	t_expect_eq "$OURS_RC" 255 "$sc: exit 255 (protocol error)"
+	has "$ERR" "remote\(INBOX\): ERROR: Protocol error: $msg" "$sc: message"
+}
+hostile condstore_bad_expunge "EXPUNGE of message 4 in a mailbox of 3"
+hostile condstore_bad_fetch "FETCH of message 9 in a mailbox of 2"
+hostile condstore_too_many \
+    "UID SEARCH ALL found 100 messages in a mailbox of 3"
+hostile condstore_no_result "UID SEARCH answered OK without its result"
+hostile condstore_disorder "FETCH of message 2 with UID 9 out of order"
+
+# ---- choosing the method -------------------------------------------------------
+
+conf_fake condstore "sync-method = qresync"
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "sync-method = qresync without QRESYNC: exit 1"
+has "$ERR" "remote: ERROR: Server did not advertise QRESYNC capability \(sync-method = qresync\)\." \
+    "sync-method = qresync without QRESYNC: message"
+
+conf_fake no_qresync_condstore "sync-method = condstore"
+run "remote noop"
+t_expect_eq "$OURS_RC" 1 "sync-method = condstore without CONDSTORE: exit 1"
+has "$ERR" "remote: ERROR: Server did not advertise CONDSTORE capability \(sync-method = condstore\)\." \
+    "sync-method = condstore without CONDSTORE: message"
+
+conf_fake ok "sync-method = condstore"
+run "remote select INBOX 42 7 1"
+has "$ERR" "remote: Server offers QRESYNC: syncing with CONDSTORE, expunges found by comparing UID lists \(sync-method = condstore\)" \
+    "sync-method = condstore with QRESYNC offered: said"
+has "$FLOG" "C: 000000 ENABLE CONDSTORE" "... and no ENABLE QRESYNC on it"
+
+# ---- real Dovecots --------------------------------------------------------------
+
+tl=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC) dovecot_tunnel local) ||
+    { t_fail "dovecot_tunnel local"; t_done; }
+tr=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC) dovecot_tunnel remote .) ||
+    { t_fail "dovecot_tunnel remote"; t_done; }
+t_expect_eq "$(imap_raw local CAPABILITY | grep -c 'QRESYNC')" 0 \
+    "the local Dovecot hides QRESYNC"
+tunnel_config "$T/sync.conf" "$T/sync.db" "$tl" "$tr"
+
+# A bad value: refused before anything is connected or created.
+cp "$T/sync.conf" "$T/bad.conf"
+printf 'sync-method = fast\n' >>"$T/bad.conf"
+run_ours --config="$T/bad.conf"
+t_expect_eq "$OURS_RC" 2 "sync-method = fast: exit 2 (configuration)"
+t_expect_match "$(cat "$T/ours.err")" \
+    "Invalid option sync-method = fast \\(auto, qresync or condstore\\)" \
+    "sync-method = fast: message"
+t_expect_eq "$([ -e "$T/sync.db" ] && echo db)" "" \
+    "sync-method = fast: no database"
+
+# Neither capability: refused, no database.
+tn=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC CONDSTORE) \
+    dovecot_tunnel none) || { t_fail "dovecot_tunnel none"; t_done; }
+tunnel_config "$T/none.conf" "$T/none.db" "$tl" "$tn"
+run_ours --config="$T/none.conf"
+t_expect_eq "$OURS_RC" 1 "neither QRESYNC nor CONDSTORE: exit 1"
+t_expect_match "$(cat "$T/ours.err")" \
+    "remote: ERROR: Server did not advertise QRESYNC or CONDSTORE capability" \
+    "neither QRESYNC nor CONDSTORE: message"
+
+msg()
+{
+	printf 'From: a@example.org\nSubject: %s\nMessage-ID: <%s@x>\n\n%s\n' \
+	    "$1" "$1" "$1" >"$T/$1.eml"
+	echo "$T/$1.eml"
+}
+same()
+{
+	t_expect_eq "$(mail_dump remote "$1" | sort)" \
+	    "$(mail_dump local "$1" | sort)" "$2"
+}
+
+for i in 1 2 3 4 5 6; do mail_add local INBOX "$(msg l$i)"; done
+for i in 1 2 3 4; do mail_add remote INBOX "$(msg r$i)"; done
+mail_add remote Sub "$(msg s1)" '\Seen'
+run_ours --config="$T/sync.conf"
+t_expect_eq "$OURS_RC" 0 "both without QRESYNC, first sync: exit 0"
+t_expect_eq "$(grep -c 'syncing with CONDSTORE' "$T/ours.err")" 2 \
+    "first sync: each server's method said"
+same INBOX "first sync: INBOX identical"
+same Sub "first sync: Sub identical"
+t_expect_eq "$(mail_uids local INBOX | wc -l)" 10 "first sync: 10 messages"
+
+# Changes on both sides: flags, expunges (some of mail copied last run),
+# new mail.
+mail_store local INBOX 1,2 + '\Flagged'
+mail_store remote INBOX 1 + '\Seen'
+mail_expunge local INBOX 3
+mail_expunge remote INBOX 2,6
+mail_add remote INBOX "$(msg r5)"
+mail_add local INBOX "$(msg l7)"
+mail_store remote Sub 1 - '\Seen'
+run_ours --config="$T/sync.conf"
+t_expect_eq "$OURS_RC" 0 "changes: exit 0"
+same INBOX "changes: INBOX identical"
+same Sub "changes: Sub identical"
+t_expect_eq "$(mail_uids local INBOX | wc -l)" 9 \
+    "changes: 10 - 3 expunged + 2 new"
+t_expect_eq "$(grep -c 'Removed ' "$T/ours.err")" 2 \
+    "changes: expunges carried both ways"
+t_expect_eq "$(mail_dump local Sub | cut -d' ' -f2)" - "changes: \\Seen removed"
+
+run_ours --config="$T/sync.conf"
+t_expect_eq "$OURS_RC" 0 "next run: exit 0"
+t_expect_eq "$(grep -cE 'Added|Removed|Updated' "$T/ours.err")" 0 \
+    "next run: nothing to do (the expunges already dealt with stay quiet)"
+t_expect_eq "$(grep -c 'WARNING' "$T/ours.err")" 0 "next run: no warning"
+
+# --repair: a message gone from the remote behind the database's back
+# (its HIGHESTMODSEQ moved past the expunge, which QRESYNC would then not
+# report): with CONDSTORE every UID gone below the synced UIDNEXT is
+# seen, so the local copy goes rather than coming back.
+gone=$(mail_uids remote INBOX | head -n 1)
+mail_expunge remote INBOX "$gone"
+hms=$(mailbox_status remote INBOX | sed 's/.*HIGHESTMODSEQ //')
+sqlite3 "$T/sync.db" "UPDATE remote SET HIGHESTMODSEQ = $hms WHERE idx = (SELECT idx FROM mailboxes WHERE CAST(mailbox AS TEXT) = 'INBOX')"
+run_ours --config="$T/sync.conf" --repair
+t_expect_eq "$OURS_RC" 0 "--repair: exit 0"
+same INBOX "--repair: INBOX identical"
+t_expect_eq "$(mail_uids local INBOX | wc -l)" 8 "--repair: the local copy went"
+t_expect_eq "$(grep -c 'disappeared' "$T/ours.err")" 0 \
+    "--repair: nothing copied again"
+run_ours --config="$T/sync.conf"
+t_expect_eq "$(grep -cE 'Added|Removed|Updated|WARNING' "$T/ours.err")" 0 \
+    "after --repair: nothing to do"
+
+# A network server (IMAPS, COMPRESS) that offers QRESYNC, synced with
+# CONDSTORE on request.
+dovecot_server remote2 . || { t_fail "dovecot_server remote2"; t_done; }
+write_config "$T/q.conf" <<EOF
+database = $T/q.db
+
+[local]
+type = tunnel
+command = $tl
+
+[remote]
+type = imaps
+host = localhost
+port = $DOVECOT_REMOTE2_IMAPS_PORT
+SSL_CAfile = $DOVECOT_REMOTE2_CERT
+username = $DOVECOT_REMOTE2_USER
+password = $DOVECOT_REMOTE2_PASS
+sync-method = condstore
+EOF
+mail_add remote2 INBOX "$(msg q1)"
+mail_add remote2 INBOX "$(msg q2)"
+run_ours --config="$T/q.conf"
+t_expect_eq "$OURS_RC" 0 "forced CONDSTORE: exit 0"
+t_expect_match "$(cat "$T/ours.err")" \
+    "remote: Server offers QRESYNC: syncing with CONDSTORE" \
+    "forced CONDSTORE: said"
+t_expect_match "$(cat "$T/ours.err")" \
+    "remote: IMAP traffic \\(bytes\\): .*compr\\." \
+    "forced CONDSTORE: over COMPRESS=DEFLATE"
+mail_expunge remote2 INBOX 1
+mail_store local INBOX 2 + '\Answered'
+run_ours --config="$T/q.conf"
+t_expect_eq "$OURS_RC" 0 "forced CONDSTORE, changes: exit 0"
+t_expect_eq "$(mail_dump remote2 INBOX | sort)" "$(mail_dump local INBOX | sort)" \
+    "forced CONDSTORE: identical"
+run_ours --config="$T/q.conf"
+t_expect_eq "$(grep -cE 'Added|Removed|Updated' "$T/ours.err")" 0 \
+    "forced CONDSTORE: next run has nothing to do"
+
+t_done
