@@ -222,12 +222,14 @@ uint32_t map_lookup(const struct map *, uint32_t, uint32_t);
 uint32_t map_del(struct map *, uint32_t, uint32_t);
 size_t	 map_count(const struct map *);
 /*
- * The live pairs whose side UID lies in [lo, hi], in increasing order of
- * that UID: *first is the index in the side's array (byl or byr) to
- * start from; map_side_at() reads them.  The array is compacted first.
+ * The live pairs in increasing order of side's UID: map_lower_bound()
+ * compacts the map and returns the position in that order of the first
+ * pair whose side UID is at least uid; map_side_at() reads the pair at
+ * a position, below map_count().  Valid until the next map_add() or
+ * map_del().
  */
 size_t	 map_lower_bound(struct map *, uint32_t, uint32_t);
-const struct map_pair *map_side(const struct map *, uint32_t);
+const struct map_pair *map_side_at(const struct map *, uint32_t, size_t);
 /* qsort() order of pairs by local UID. */
 int	 map_pair_cmp_luid(const void *, const void *);
 /*

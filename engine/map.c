@@ -197,9 +197,9 @@ map_lower_bound(struct map *m, uint32_t side, uint32_t uid)
 }
 
 const struct map_pair *
-map_side(const struct map *m, uint32_t side)
+map_side_at(const struct map *m, uint32_t side, size_t i)
 {
-	return side == SIDE_REMOTE ? m->byr : m->byl;
+	return side == SIDE_REMOTE ? &m->byr[i] : &m->byl[i];
 }
 
 /*
