@@ -203,13 +203,15 @@ struct mbox {
 /* The UID mapping of one mailbox.  map.c */
 
 struct map_pair {
-	uint32_t	 luid, ruid;	/* 0 in the key side: deleted */
+	uint32_t	 luid, ruid;
 };
 
+/* 12 bytes a pair, plus up to a third of slack. */
 struct map {
-	struct map_pair	*byl;		/* sorted by luid */
-	struct map_pair	*byr;		/* sorted by ruid */
-	size_t		 n, cap;	/* entries in each array */
+	struct map_pair	*pairs;		/* sorted by luid */
+	uint32_t	*byr;		/* positions in pairs, by ruid */
+	uint64_t	*dead_set;	/* a bit per position: deleted */
+	size_t		 n, cap;	/* entries in pairs and byr */
 	size_t		 dead;		/* deleted, not yet compacted */
 };
 
