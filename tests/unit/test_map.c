@@ -28,14 +28,14 @@ static uint32_t	 top[2];	/* the highest UID used on each side */
 static size_t	 live;
 static uint64_t	 rng = 0x9e3779b97f4a7c15ULL;
 
-struct check {
+struct tally {
 	const char	*what;
 	unsigned long	 n, bad;
 	char		 first[160];
 };
 
 enum { C_COUNT, C_LOOKUP, C_DEL, C_WALK, C_SAMPLE, C_MAX };
-static struct check checks[C_MAX] = {
+static struct tally checks[C_MAX] = {
 	{ "map_count() equals the model's count", 0, 0, "" },
 	{ "lookups by either side agree with the model", 0, 0, "" },
 	{ "deletions by either side return the model's partner", 0, 0, "" },
@@ -50,7 +50,7 @@ static void	 check(int, int, const char *, ...)
 static void
 check(int kind, int ok, const char *fmt, ...)
 {
-	struct check *c = &checks[kind];
+	struct tally *c = &checks[kind];
 	va_list ap;
 
 	c->n++;
