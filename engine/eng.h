@@ -203,13 +203,15 @@ struct mbox {
 /* The UID mapping of one mailbox.  map.c */
 
 struct map_pair {
-	uint32_t	 luid, ruid;	/* 0 in the key side: deleted */
+	uint32_t	 luid, ruid;
 };
 
+/* 12 bytes a pair, plus up to a third of slack. */
 struct map {
-	struct map_pair	*byl;		/* sorted by luid */
-	struct map_pair	*byr;		/* sorted by ruid */
-	size_t		 n, cap;	/* entries in each array */
+	struct map_pair	*pairs;		/* sorted by luid */
+	uint32_t	*byr;		/* positions in pairs, by ruid */
+	uint64_t	*dead_set;	/* a bit per position: deleted */
+	size_t		 n, cap;	/* entries in pairs and byr */
 	size_t		 dead;		/* deleted, not yet compacted */
 };
 
@@ -222,12 +224,14 @@ uint32_t map_lookup(const struct map *, uint32_t, uint32_t);
 uint32_t map_del(struct map *, uint32_t, uint32_t);
 size_t	 map_count(const struct map *);
 /*
- * The live pairs whose side UID lies in [lo, hi], in increasing order of
- * that UID: *first is the index in the side's array (byl or byr) to
- * start from; map_side_at() reads them.  The array is compacted first.
+ * The live pairs in increasing order of side's UID: map_lower_bound()
+ * compacts the map and returns the position in that order of the first
+ * pair whose side UID is at least uid; map_side_at() reads the pair at
+ * a position, below map_count().  Valid until the next map_add() or
+ * map_del().
  */
 size_t	 map_lower_bound(struct map *, uint32_t, uint32_t);
-const struct map_pair *map_side(const struct map *, uint32_t);
+const struct map_pair *map_side_at(const struct map *, uint32_t, size_t);
 /* qsort() order of pairs by local UID. */
 int	 map_pair_cmp_luid(const void *, const void *);
 /*

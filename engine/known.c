@@ -224,14 +224,13 @@ known_reconcile(struct job *j, struct known *k)
 			struct uid_range r = k->van[s].r[i];
 
 			idx = map_lower_bound(&j->map, s, r.lo);
-			a = map_side(&j->map, s);
-			n = j->map.n;
+			n = map_count(&j->map);
 			cur = r.lo;
 			wrapped = 0;
 			for (; idx < n; idx++) {
-				u = s == SIDE_LOCAL ? a[idx].luid : a[idx].ruid;
-				partner = s == SIDE_LOCAL ? a[idx].ruid :
-				    a[idx].luid;
+				a = map_side_at(&j->map, s, idx);
+				u = s == SIDE_LOCAL ? a->luid : a->ruid;
+				partner = s == SIDE_LOCAL ? a->ruid : a->luid;
 				if (u > r.hi)
 					break;
 				if (u > cur)

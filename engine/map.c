@@ -1,21 +1,28 @@
 /*
  * The UID mapping of the mailbox in hand (eng.h): the rows of table
- * mapping for one idx, held twice, sorted by local and by remote UID, so
- * that both lookups are binary searches.  Rows mostly arrive in
- * increasing order (appends), so adding is an append; deletions only
- * mark the row and a later compaction drops the marks, so a mass
- * expunge stays linear.
+ * mapping for one idx, held once, sorted by local UID, with an index of
+ * their positions in remote UID order, so that both lookups are binary
+ * searches at 12 bytes a row.  Rows mostly arrive in increasing order on
+ * both sides, so adding is an append to both arrays; deletions only mark
+ * the row (a bit set aside, so that a dead row keeps both UIDs and both
+ * orders stay searchable) and a later compaction drops the marks, so a
+ * mass expunge stays linear.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "eng.h"
+#include "log.h"
 #include "proc.h"
 
-static ssize_t	 map_find(const struct map_pair *, size_t, int, uint32_t);
+#define MAP_WORD	64	/* bits in a word of m->dead_set */
+
+static int	 map_is_dead(const struct map *, size_t);
+static uint32_t	 map_key_at(const struct map *, int, size_t);
+static size_t	 map_bound(const struct map *, int, uint32_t);
+static ssize_t	 map_find(const struct map *, int, uint32_t);
+static void	 map_grow(struct map *);
 static void	 map_compact(struct map *);
-static void	 map_insert(struct map_pair *, size_t, int,
-		    const struct map_pair *);
 
 void
 map_init(struct map *m)
@@ -26,98 +33,158 @@ map_init(struct map *m)
 void
 map_free(struct map *m)
 {
-	free(m->byl);
+	free(m->pairs);
 	free(m->byr);
+	free(m->dead_set);
 	memset(m, 0, sizeof(*m));
 }
 
-static uint32_t
-map_key(const struct map_pair *p, int byr)
+/* Whether the pair at position i of m->pairs is deleted. */
+static int
+map_is_dead(const struct map *m, size_t i)
 {
-	return byr ? p->ruid : p->luid;
+	return m->dead_set != NULL &&
+	    ((m->dead_set[i / MAP_WORD] >> (i % MAP_WORD)) & 1) != 0;
 }
 
-/* Index of the live or dead entry with key uid, or -1. */
-static ssize_t
-map_find(const struct map_pair *a, size_t n, int byr, uint32_t uid)
+/* The key at position i of a side's order: byr, remote; else local. */
+static uint32_t
+map_key_at(const struct map *m, int byr, size_t i)
 {
-	size_t lo = 0, hi = n, mid;
-	uint32_t k;
+	return byr ? m->pairs[m->byr[i]].ruid : m->pairs[i].luid;
+}
 
-	/*
-	 * A dead entry keeps its key in the searched field (the other one
-	 * is zeroed), so the array stays sorted.
-	 */
+/* The first position of a side's order whose key is at least uid. */
+static size_t
+map_bound(const struct map *m, int byr, uint32_t uid)
+{
+	size_t lo = 0, hi = m->n, mid;
+
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		k = map_key(&a[mid], byr);
-		if (k == uid)
-			return (ssize_t)mid;
-		if (k < uid)
+		if (map_key_at(m, byr, mid) < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/*
+ * The position in a side's order of the live or dead pair with key uid,
+ * or -1.  A dead pair keeps both UIDs, so both orders stay sorted.
+ */
+static ssize_t
+map_find(const struct map *m, int byr, uint32_t uid)
+{
+	size_t i;
+
+	i = map_bound(m, byr, uid);
+	if (i < m->n && map_key_at(m, byr, i) == uid)
+		return (ssize_t)i;
 	return -1;
 }
 
+/* Room for one more pair: 1.5 times as much (the slack is a third). */
+static void
+map_grow(struct map *m)
+{
+	size_t cap, words, old;
+
+	if (m->cap >= UINT32_MAX)
+		fatalx(EXIT_FAIL, "engine: more than %u UID mapping rows in "
+		    "one mailbox", UINT32_MAX);
+	cap = m->cap < 256 ? 256 : m->cap + m->cap / 2;
+	if (cap > UINT32_MAX)
+		cap = UINT32_MAX;
+	m->pairs = eng_reallocarray(m->pairs, cap, sizeof(*m->pairs));
+	m->byr = eng_reallocarray(m->byr, cap, sizeof(*m->byr));
+	if (m->dead_set != NULL) {
+		old = (m->cap + MAP_WORD - 1) / MAP_WORD;
+		words = (cap + MAP_WORD - 1) / MAP_WORD;
+		m->dead_set = eng_reallocarray(m->dead_set, words,
+		    sizeof(*m->dead_set));
+		memset(&m->dead_set[old], 0,
+		    (words - old) * sizeof(*m->dead_set));
+	}
+	m->cap = cap;
+}
+
+/*
+ * Drops the dead pairs.  A live pair at position p moves down by the
+ * number of dead pairs before it, counted per word of the dead set.
+ */
 static void
 map_compact(struct map *m)
 {
-	size_t i, jl = 0, jr = 0;
+	uint32_t *before;
+	uint64_t w;
+	size_t i, j, p, words, d;
 
-	for (i = 0; i < m->n; i++) {
-		if (m->byl[i].ruid != 0)
-			m->byl[jl++] = m->byl[i];
-		if (m->byr[i].luid != 0)
-			m->byr[jr++] = m->byr[i];
-	}
-	m->n = jl;
-	m->dead = 0;
-}
-
-/* Inserts p into the sorted array a of n entries (room for one more). */
-static void
-map_insert(struct map_pair *a, size_t n, int byr, const struct map_pair *p)
-{
-	size_t lo = 0, hi = n, mid;
-	uint32_t k = map_key(p, byr);
-
-	if (n == 0 || map_key(&a[n - 1], byr) < k) {
-		a[n] = *p;
+	if (m->dead == 0)
 		return;
+	words = (m->n + MAP_WORD - 1) / MAP_WORD;
+	before = eng_reallocarray(NULL, words, sizeof(*before));
+	for (i = d = 0; i < words; i++) {
+		before[i] = (uint32_t)d;
+		d += (size_t)__builtin_popcountll(m->dead_set[i]);
 	}
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (map_key(&a[mid], byr) < k)
-			lo = mid + 1;
-		else
-			hi = mid;
+	for (i = j = 0; i < m->n; i++) {
+		p = m->byr[i];
+		if (map_is_dead(m, p))
+			continue;
+		w = m->dead_set[p / MAP_WORD] &
+		    ((UINT64_C(1) << (p % MAP_WORD)) - 1);
+		m->byr[j++] = (uint32_t)(p - before[p / MAP_WORD] -
+		    (size_t)__builtin_popcountll(w));
 	}
-	memmove(&a[lo + 1], &a[lo], (n - lo) * sizeof(*a));
-	a[lo] = *p;
+	for (i = j = 0; i < m->n; i++)
+		if (!map_is_dead(m, i))
+			m->pairs[j++] = m->pairs[i];
+	free(before);
+	free(m->dead_set);
+	m->dead_set = NULL;
+	m->n = j;
+	m->dead = 0;
 }
 
 void
 map_add(struct map *m, uint32_t luid, uint32_t ruid)
 {
-	struct map_pair p;
+	size_t i, k;
 
 	if (luid == 0 || ruid == 0)
 		return;
 	/* A UID is never reused; a dead twin would break the order. */
-	if (m->dead > 0 && (map_find(m->byl, m->n, 0, luid) != -1 ||
-	    map_find(m->byr, m->n, 1, ruid) != -1))
+	if (m->dead > 0 && (map_find(m, 0, luid) != -1 ||
+	    map_find(m, 1, ruid) != -1))
 		map_compact(m);
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 256;
-		m->byl = eng_reallocarray(m->byl, m->cap, sizeof(*m->byl));
-		m->byr = eng_reallocarray(m->byr, m->cap, sizeof(*m->byr));
+	if (m->n == m->cap)
+		map_grow(m);
+	/* By local UID: mostly an append. */
+	if (m->n == 0 || m->pairs[m->n - 1].luid < luid)
+		i = m->n;
+	else {
+		/* Positions move: the dead set would have to follow. */
+		map_compact(m);
+		i = map_bound(m, 0, luid);
+		memmove(&m->pairs[i + 1], &m->pairs[i],
+		    (m->n - i) * sizeof(*m->pairs));
+		for (k = 0; k < m->n; k++)
+			if (m->byr[k] >= i)
+				m->byr[k]++;
 	}
-	p.luid = luid;
-	p.ruid = ruid;
-	map_insert(m->byl, m->n, 0, &p);
-	map_insert(m->byr, m->n, 1, &p);
+	m->pairs[i].luid = luid;
+	m->pairs[i].ruid = ruid;
+	/* By remote UID, the index; the new pair is not in it yet. */
+	if (m->n == 0 || map_key_at(m, 1, m->n - 1) < ruid)
+		k = m->n;
+	else {
+		k = map_bound(m, 1, ruid);
+		memmove(&m->byr[k + 1], &m->byr[k],
+		    (m->n - k) * sizeof(*m->byr));
+	}
+	m->byr[k] = (uint32_t)i;
 	m->n++;
 }
 
@@ -125,36 +192,33 @@ uint32_t
 map_lookup(const struct map *m, uint32_t side, uint32_t uid)
 {
 	ssize_t i;
+	size_t p;
 
-	if (side == SIDE_LOCAL) {
-		if ((i = map_find(m->byl, m->n, 0, uid)) == -1)
-			return 0;
-		return m->byl[i].ruid;
-	}
-	if ((i = map_find(m->byr, m->n, 1, uid)) == -1)
+	if ((i = map_find(m, side == SIDE_REMOTE, uid)) == -1)
 		return 0;
-	return m->byr[i].luid;
+	p = side == SIDE_REMOTE ? m->byr[i] : (size_t)i;
+	if (map_is_dead(m, p))
+		return 0;
+	return side == SIDE_REMOTE ? m->pairs[p].luid : m->pairs[p].ruid;
 }
 
 uint32_t
 map_del(struct map *m, uint32_t side, uint32_t uid)
 {
-	ssize_t i, j;
+	ssize_t i;
+	size_t p;
 	uint32_t other;
 
-	if ((other = map_lookup(m, side, uid)) == 0)
+	if ((i = map_find(m, side == SIDE_REMOTE, uid)) == -1)
 		return 0;
-	if (side == SIDE_LOCAL) {
-		i = map_find(m->byl, m->n, 0, uid);
-		j = map_find(m->byr, m->n, 1, other);
-	} else {
-		i = map_find(m->byl, m->n, 0, other);
-		j = map_find(m->byr, m->n, 1, uid);
-	}
-	if (i == -1 || j == -1)
+	p = side == SIDE_REMOTE ? m->byr[i] : (size_t)i;
+	if (map_is_dead(m, p))
 		return 0;
-	m->byl[i].ruid = 0;
-	m->byr[j].luid = 0;
+	other = side == SIDE_REMOTE ? m->pairs[p].luid : m->pairs[p].ruid;
+	if (m->dead_set == NULL)
+		m->dead_set = eng_calloc((m->cap + MAP_WORD - 1) / MAP_WORD,
+		    sizeof(*m->dead_set));
+	m->dead_set[p / MAP_WORD] |= UINT64_C(1) << (p % MAP_WORD);
 	if (++m->dead > 1024 && m->dead * 2 > m->n)
 		map_compact(m);
 	return other;
@@ -178,28 +242,14 @@ map_pair_cmp_luid(const void *a, const void *b)
 size_t
 map_lower_bound(struct map *m, uint32_t side, uint32_t uid)
 {
-	const struct map_pair *a;
-	size_t lo = 0, hi, mid;
-	int byr = side == SIDE_REMOTE;
-
-	if (m->dead > 0)
-		map_compact(m);
-	a = byr ? m->byr : m->byl;
-	hi = m->n;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (map_key(&a[mid], byr) < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	map_compact(m);
+	return map_bound(m, side == SIDE_REMOTE, uid);
 }
 
 const struct map_pair *
-map_side(const struct map *m, uint32_t side)
+map_side_at(const struct map *m, uint32_t side, size_t i)
 {
-	return side == SIDE_REMOTE ? m->byr : m->byl;
+	return side == SIDE_REMOTE ? &m->pairs[m->byr[i]] : &m->pairs[i];
 }
 
 /*
@@ -211,7 +261,6 @@ void
 map_sample(struct map *m, uint32_t side, char **seqset, char **uidset)
 {
 	struct sbuf set = { NULL, 0, 0 }, run = { NULL, 0, 0 };
-	const struct map_pair *a;
 	uint64_t count, n = 0;
 	uint32_t k, min = 0, max = 0;
 	size_t i, seen = 0;
@@ -219,13 +268,11 @@ map_sample(struct map *m, uint32_t side, char **seqset, char **uidset)
 	char *prev;
 
 	*seqset = *uidset = NULL;
-	if (m->dead > 0)
-		map_compact(m);
+	map_compact(m);
 	if ((count = m->n) == 0)
 		return;
-	a = side == SIDE_LOCAL ? m->byl : m->byr;
 	for (i = m->n; i-- > 0 && seen < 1024; seen++) {
-		k = map_key(&a[i], side == SIDE_REMOTE);
+		k = map_key_at(m, side == SIDE_REMOTE, i);
 		if (!started) {
 			started = 1;
 			min = max = k;

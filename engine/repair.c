@@ -187,10 +187,10 @@ repair_reconcile(struct job *j, struct repair *p)
 	int lchg, rchg;
 
 	i = map_lower_bound(&j->map, SIDE_LOCAL, 0);
-	a = map_side(&j->map, SIDE_LOCAL);
-	for (n = j->map.n; i < n; i++) {
-		l = a[i].luid;
-		r = a[i].ruid;
+	for (n = map_count(&j->map); i < n; i++) {
+		a = map_side_at(&j->map, SIDE_LOCAL, i);
+		l = a->luid;
+		r = a->ruid;
 		uidvec_push(&p->seen[SIDE_LOCAL], l);
 		uidvec_push(&p->seen[SIDE_REMOTE], r);
 		lm = modtab_get(&p->res[SIDE_LOCAL], l);

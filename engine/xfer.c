@@ -331,10 +331,10 @@ xfer_new_range(struct job *j, uint32_t side, struct uidranges *out,
 		if (j->ignore[side].v[i] >= since)
 			uidvec_push(&skip, j->ignore[side].v[i]);
 	i = map_lower_bound(&j->map, side, since);
-	a = map_side(&j->map, side);
-	for (n = j->map.n; i < n; i++)
-		uidvec_push(&skip, side == SIDE_LOCAL ? a[i].luid :
-		    a[i].ruid);
+	for (n = map_count(&j->map); i < n; i++) {
+		a = map_side_at(&j->map, side, i);
+		uidvec_push(&skip, side == SIDE_LOCAL ? a->luid : a->ruid);
+	}
 	uidvec_sort_uniq(&skip);
 	*first = 0;
 	for (i = 0; i < skip.n; i++) {

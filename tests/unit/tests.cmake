@@ -29,6 +29,7 @@ target_compile_definitions(test_imap_parse PRIVATE
 interimap_unit_test(imap_fmt net)
 interimap_unit_test(engine_uidset engine)
 interimap_unit_test(engine_answer engine)
+interimap_unit_test(map engine)
 interimap_unit_test(engine_sync engine priv)
 target_include_directories(test_engine_sync PRIVATE ${CMAKE_SOURCE_DIR}/priv)
 interimap_unit_test(imap_session net)
