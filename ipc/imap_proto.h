@@ -10,7 +10,11 @@
  * pipelines them in the order received, and answers in the same order.
  * The engine keeps all mailbox state (caches, VANISHED and MODIFIED
  * tables); net keeps only what the session needs (capabilities, the
- * selected mailbox name for log prefixes).
+ * selected mailbox name for log prefixes and, for a server synced with
+ * CONDSTORE, its message sequence numbers).  The engine always speaks
+ * QRESYNC: for a server without it (IMAP_CAP_CONDSTORE_SYNC), net sends
+ * the commands that find the same answers and reports them as QRESYNC
+ * would (net/imap_ops.c), [CLOSED] included.
  *
  * IMSG_IMAP_READY		u32 caps (IMAP_CAP_*)
  *

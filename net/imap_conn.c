@@ -205,6 +205,8 @@ imap_conn_capbits(const struct imap_conn *c)
 		bits |= IMAP_CAP_COMPRESSED;
 	if (c->method == IMAP_METHOD_CONDSTORE)
 		bits |= IMAP_CAP_QRESYNC | IMAP_CAP_CONDSTORE_SYNC;
+	/* Without it, net STATUSes each mailbox (imap_ops.c). */
+	bits |= IMAP_CAP_LIST_STATUS;
 	return bits;
 }
 
@@ -1178,13 +1180,13 @@ conn_setup(struct imap_conn *c)
 		conn_fail_plain(c, EXIT_FAIL,
 		    "Non UIDPLUS-capable IMAP server.");
 	/*
-	 * Unlike the reference, with --notify too: every pass, watched or
-	 * not, starts from a LIST-STATUS (mailboxes created, renamed or
-	 * deleted while running are seen there).
+	 * Every pass, watched or not, starts from a LIST-STATUS (mailboxes
+	 * created, renamed or deleted while running are seen there); a
+	 * server without it gets a STATUS per mailbox (imap_ops.c).
 	 */
-	if (!imap_conn_has_cap(c, "LIST-STATUS"))
-		conn_fail_plain(c, EXIT_FAIL,
-		    "Non LIST-STATUS-capable IMAP server.");
+	if (!imap_conn_has_cap(c, "LIST-STATUS") && !c->conf.spare)
+		log_info("Server lacks LIST-STATUS: one STATUS command per "
+		    "mailbox");
 	conn_ready(c);
 }
 

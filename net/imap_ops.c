@@ -42,8 +42,14 @@ struct ops_req {
 	/* A SELECT of a server synced with CONDSTORE (ops_select_emu()) */
 	int			 emu;
 	int			 sel_answered;	/* its SELECT command was */
+	int			 sel_closed;	/* [CLOSED] went to the engine */
 	uint32_t		 sel_exists;	/* EXISTS it reported */
 	char			*known;		/* known-uids; NULL: none */
+
+	/* A LIST with STATUS from a server without LIST-STATUS */
+	int			 list_status;
+	char			**names;	/* to STATUS once listed */
+	size_t			 nnames;
 };
 
 TAILQ_HEAD(ops_reqq, ops_req);
@@ -106,6 +112,11 @@ static void	 ops_emu_search_cb(struct imap_conn *, struct imap_cmd *,
 static void	 ops_vanished_set(struct imap_ops *, int,
 		    const struct imap_set *);
 static void	 ops_vanished_uid(struct imap_ops *, uint32_t);
+static void	 ops_list_emu_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static void	 ops_status_emu_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static uint32_t	 ops_attrs(const struct imap_strlist *);
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -279,6 +290,9 @@ ops_req_free(struct ops_req *r)
 	free(r->text);
 	free(r->mailbox);
 	free(r->known);
+	while (r->nnames > 0)
+		free(r->names[--r->nnames]);
+	free(r->names);
 	free(r);
 }
 
@@ -457,7 +471,15 @@ ops_list(struct imap_ops *o, const struct ipc_msg *msg)
 	    (flags & ~(IMAP_LIST_RET_SUBSCRIBED | IMAP_LIST_RET_STATUS)))
 		ops_broken(msg, "bad layout");
 	r = ops_req_new(o, msg);
-	cmd = ops_cmd(o, r, "LIST");
+	if ((flags & IMAP_LIST_RET_STATUS) &&
+	    !imap_conn_has_cap(o->conn, "LIST-STATUS")) {
+		/* STATUS each mailbox once listed (ops_list_emu_cb()). */
+		flags &= ~IMAP_LIST_RET_STATUS;
+		r->list_status = 1;
+		r->pending++;
+		cmd = imap_cmd_new(o->conn, "LIST", ops_list_emu_cb, r);
+	} else
+		cmd = ops_cmd(o, r, "LIST");
 	if (*opts != '\0')
 		imap_cmd_printf(cmd, " (%s)", opts);
 	free(opts);
@@ -491,7 +513,65 @@ ops_list(struct imap_ops *o, const struct ipc_msg *msg)
 		imap_cmd_str(cmd, ")");
 	}
 	ops_submit(cmd);
+	r->sealed = !r->list_status;
+}
+
+/*
+ * LIST-STATUS (RFC 5819) for a server without it: the LIST as asked
+ * without STATUS, then, once it is answered, one STATUS per selectable
+ * mailbox it listed, all at once, their answers going to the engine as
+ * LIST-STATUS's would have.  A mailbox gone in between (STATUS refused
+ * with NO) is left out, as LIST-STATUS leaves it out.
+ */
+static void
+ops_list_note(struct imap_ops *o, const struct imap_list *l)
+{
+	struct ops_req *r = TAILQ_FIRST(&o->reqs);
+
+	if (r == NULL || !r->list_status || r->sealed ||
+	    (ops_attrs(&l->attrs) & (IMAP_MBX_NOSELECT | IMAP_MBX_NONEXISTENT)))
+		return;
+	if ((r->names = reallocarray(r->names, r->nnames + 1,
+	    sizeof(*r->names))) == NULL ||
+	    (r->names[r->nnames] = strdup(l->name)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	r->nnames++;
+}
+
+static void
+ops_status_emu_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+
+	if (resp->cond.status == IMAP_COND_NO) {
+		log_debug("STATUS refused, the mailbox left out: %s",
+		    resp->cond.text != NULL ? resp->cond.text : "");
+		r->pending--;
+		ops_flush_done(r->ops);
+		return;
+	}
+	ops_cmd_cb(c, cmd, resp, arg);
+}
+
+static void
+ops_list_emu_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+	struct imap_cmd *st;
+	size_t i;
+
+	if (resp->cond.status == IMAP_COND_OK)
+		for (i = 0; i < r->nnames; i++) {
+			r->pending++;
+			st = imap_cmd_new(c, "STATUS", ops_status_emu_cb, r);
+			ops_astring(st, r->names[i], strlen(r->names[i]));
+			imap_cmd_str(st, " (UIDVALIDITY UIDNEXT HIGHESTMODSEQ)");
+			ops_submit(st);
+		}
 	r->sealed = 1;
+	ops_cmd_cb(c, cmd, resp, arg);
 }
 
 static void
@@ -606,6 +686,34 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 	r->sealed = 1;
 }
 
+/*
+ * QRESYNC's [CLOSED] (RFC 7162 3.2.11), which the engine's idea of the
+ * selected mailbox follows: before the SELECT's first data when another
+ * mailbox was selected, said by net where the server does not say it.
+ * 1 if resp is the server's own [CLOSED], to be passed on.
+ */
+static int
+ops_emu_closed(struct imap_ops *o, struct ops_req *r,
+    const struct imap_resp *resp)
+{
+	struct ipc_buf b;
+
+	if (r->sel_closed)
+		return 0;
+	r->sel_closed = 1;
+	if (resp != NULL && resp->type == IMAP_RESP_COND &&
+	    resp->cond.code.kind == IMAP_RC_CLOSED)
+		return 1;
+	if (o->sq == SQ_NONE)
+		return 0;
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, IMAP_CODE_CLOSED);
+	ipc_put_u64(&b, 0);
+	ipc_put_str(&b, "");
+	ops_send(o, IMSG_IMAP_CODE, r->id, &b);
+	return 0;
+}
+
 static void
 ops_emu_select_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *resp, void *arg)
@@ -613,6 +721,7 @@ ops_emu_select_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	struct ops_req *r = arg;
 	struct imap_ops *o = r->ops;
 
+	(void)ops_emu_closed(o, r, NULL);
 	r->sel_answered = 1;
 	seqmap_clear(&o->seq);
 	if (resp->cond.status == IMAP_COND_OK) {
@@ -810,6 +919,8 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 
 	if (r != NULL && r->emu && !r->sel_answered) {
 		/* The SELECT's own data: the mailbox before is gone. */
+		if (ops_emu_closed(o, r, resp))
+			return 0;
 		if (resp->type == IMAP_RESP_EXISTS)
 			r->sel_exists = resp->num;
 		return resp->type == IMAP_RESP_EXPUNGE;
@@ -1673,6 +1784,7 @@ imap_ops_untagged(struct imap_ops *o, const struct imap_resp *r)
 		ops_fetch_resp(o, fix.mask != 0 ? &fix : &r->fetch);
 		break;
 	case IMAP_RESP_LIST:
+		ops_list_note(o, &r->list);
 		ops_list_item(o, &r->list);
 		break;
 	case IMAP_RESP_STATUS:

@@ -3,7 +3,9 @@
  * (imap_ops_request(), net/imap_ops.c): the input is a sequence of
  * requests, each "u8 type, u16 length, payload" (type modulo the 17
  * IMSG_IMAP_* requests), turned into IMAP commands on a connection that
- * has not started (commands queue, nothing is written).
+ * has not started (commands queue, nothing is written).  An odd first
+ * byte makes it a session synced with CONDSTORE (imap_conn.h), whose
+ * SELECT is three commands and parses the engine's known-uids.
  *
  * A broken request is fatal for a net child (fatalx(EXIT_CHILD)): here
  * fatalx is wrapped (-Wl,--wrap=fatalx) to end the input instead, and the
@@ -20,6 +22,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "imap_conn.h"
+#include "imap_conn_int.h"
 #include "imap_ops.h"
 #include "fuzz_common.h"
 #include "fuzz_msg.h"
@@ -93,6 +96,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (c = imap_conn_new(&cc, &hooks)) == NULL)
 		abort();
 	imap_ops_set_conn(o, c);
+	if (f.left > 0 && (fin_u8(&f) & 1))
+		c->method = IMAP_METHOD_CONDSTORE;
 	if (setjmp(jb) == 0) {
 		while (f.left > 0) {
 			type = types[fin_u8(&f) % NTYPES];

@@ -135,8 +135,18 @@ def standard(c, tag, name, whole, caps=CAPS):
         c.send("* ENABLED %s\r\n%s OK enabled\r\n" % (what, tag))
     elif name == "LIST":
         c.send('* LIST (\\HasNoChildren) "/" INBOX\r\n'
-               '* STATUS INBOX (UIDNEXT 2 UIDVALIDITY 42 '
-               'HIGHESTMODSEQ 7)\r\n%s OK listed\r\n' % tag)
+               '* LIST (\\Noselect \\HasChildren) "/" dir\r\n'
+               '* LIST (\\HasNoChildren) "/" "dir/gone"\r\n%s'
+               '%s OK listed\r\n' %
+               ('* STATUS INBOX (UIDNEXT 2 UIDVALIDITY 42 '
+                'HIGHESTMODSEQ 7)\r\n' if b"STATUS" in whole else "",
+                tag))
+    elif name == "STATUS":
+        if b"gone" in whole:
+            c.send("%s NO [NONEXISTENT] no such mailbox\r\n" % tag)
+        else:
+            c.send('* STATUS INBOX (UIDNEXT 2 UIDVALIDITY 42 '
+                   'HIGHESTMODSEQ 7)\r\n%s OK status\r\n' % tag)
     elif name in ("SELECT", "EXAMINE"):
         c.send("* 1 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
                "* OK [UIDNEXT 2] x\r\n* OK [HIGHESTMODSEQ 7] x\r\n"
@@ -564,9 +574,18 @@ CS_CAPS = CAPS.replace("QRESYNC ", "") + " ESEARCH"
 
 def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
                  exists=3, changed="* 3 FETCH (UID 5 FLAGS (\\Seen) "
-                 "MODSEQ (9))\r\n"):
+                 "MODSEQ (9))\r\n", closed=False):
+    selected = []
+
     def special(c, tag, name, whole):
+        if name == "UNSELECT":
+            selected.clear()
+            return False
         if name in ("SELECT", "EXAMINE"):
+            # Dovecot says [CLOSED] without QRESYNC too; others do not.
+            if closed and selected:
+                c.send("* OK [CLOSED] previous mailbox closed\r\n")
+            selected.append(1)
             c.send("* %d EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
                    "* OK [UIDNEXT 7] x\r\n* OK [HIGHESTMODSEQ 9] x\r\n"
                    "%s OK [READ-WRITE] selected\r\n" % (exists, tag))
@@ -635,6 +654,7 @@ SCENARIOS = {
     "condstore": sc_condstore,
     "condstore_search": lambda c: sc_condstore(
         c, caps=CS_CAPS.replace(" ESEARCH", "")),
+    "condstore_closed": lambda c: sc_condstore(c, closed=True),
     "condstore_noenable": lambda c: sc_condstore(
         c, caps=CS_CAPS.replace("ENABLE ", "")),
     "condstore_bad_expunge": lambda c: sc_condstore(c, expunge=4),

@@ -176,18 +176,23 @@ run "remote noop"
 has "$ERR" "remote: ERROR: Couldn't ENABLE QRESYNC" \
     "QRESYNC not in ENABLED: message"
 
+# Without LIST-STATUS, a STATUS per selectable mailbox once the LIST is
+# answered (not for \Noselect dir; dir/gone refused with NO is left out),
+# said once.
 conf_tunnel no_liststatus
-run "remote noop"
-t_expect_eq "$OURS_RC" 1 "no LIST-STATUS: exit 1"
-has "$ERR" "Non LIST-STATUS-capable IMAP server\." \
-    "no LIST-STATUS: the reference's message, unprefixed"
-INTERIMAP_TEST_DB_ONLY=1 run_ours --config="$CONF"
-run "remote noop" --notify
-# Unlike the reference: every pass starts from a LIST-STATUS, watched or
-# not (interimap(1), COMPATIBILITY).
-t_expect_eq "$OURS_RC" 1 "no LIST-STATUS with --notify: refused as well"
-has "$ERR" "Non LIST-STATUS-capable IMAP server\." \
-    "no LIST-STATUS with --notify: the same message"
+run "remote list"
+t_expect_eq "$OURS_RC" 0 "no LIST-STATUS: exit 0"
+t_expect_eq "$(grep -E '^C: [0-9]+ (LIST|STATUS)' <<<"$FLOG" | cut -d' ' -f3-)" \
+    "$(printf '%s\n' 'LIST "" * RETURN (SUBSCRIBED)' \
+    'STATUS INBOX (UIDVALIDITY UIDNEXT HIGHESTMODSEQ)' \
+    'STATUS dir/gone (UIDVALIDITY UIDNEXT HIGHESTMODSEQ)')" \
+    "no LIST-STATUS: LIST without STATUS, then STATUS for the selectable ones"
+has "$ERR" "remote: STATUS INBOX mask=0x7 UIDVALIDITY 42 UIDNEXT 2 HIGHESTMODSEQ 7 MESSAGES 0" \
+    "no LIST-STATUS: the STATUS answer reaches the engine"
+t_expect_match "$ERR" "remote: #1 LIST OK listed" \
+    "no LIST-STATUS: one answer, OK although dir/gone's STATUS was refused"
+has "$ERR" "remote: Server lacks LIST-STATUS: one STATUS command per mailbox" \
+    "no LIST-STATUS: said"
 
 # ---- what servers say ---------------------------------------------------------------
 

@@ -4,8 +4,8 @@
 # (INTERIMAP_TEST_ENGINE_SCRIPT): tunnel (PREAUTH), IMAP with STARTTLS,
 # IMAPS, COMPRESS=DEFLATE on and off (and what the traffic summary says),
 # AUTHENTICATE PLAIN with SASL-IR, without it (continuation), LOGIN,
-# synchronising literals against a server without LITERAL+, a missing
-# capability, and a wrong password (a clear
+# synchronising literals against a server without LITERAL+, a server
+# without LIST-STATUS (a STATUS per mailbox), and a wrong password (a clear
 # error, exit 1, the database untouched).
 
 source "$SRCDIR/tests/lib/common.sh"
@@ -152,14 +152,17 @@ t_expect_match "$dump" \
     cut -d' ' -f1) "'\\Flagged 05-May-2021 10:11:12 \+0000' \
     "the first one byte-exact, with its flag and date"
 
-# ---- refusals -------------------------------------------------------------------------
+# ---- without LIST-STATUS: one STATUS per mailbox ---------------------------------------
 # (Dovecot never says LOGINDISABLED on loopback: net_protocol.sh has it.)
 
 conf "type = imaps" "host = localhost" "port = $DOVECOT_NOSTATUS_IMAPS_PORT" \
     "username = user" "password = pass" "SSL_CAfile = $DOVECOT_NOSTATUS_CERT"
-run "remote noop"
-t_expect_eq "$OURS_RC" 1 "no LIST-STATUS: exit 1"
-has "$ERR" 'Non LIST-STATUS-capable IMAP server\.' "no LIST-STATUS: message"
+run "remote list"
+t_expect_eq "$OURS_RC" 0 "no LIST-STATUS: exit 0"
+has "$ERR" 'remote: Server lacks LIST-STATUS: one STATUS command per mailbox' \
+    "no LIST-STATUS: said"
+t_expect_match "$ERR" 'remote: STATUS INBOX mask=0x7 UIDVALIDITY [0-9]+ UIDNEXT 1 HIGHESTMODSEQ [0-9]+' \
+    "no LIST-STATUS: INBOX's STATUS from the STATUS command"
 
 # ---- the password is gone from net's memory once used -----------------------------
 
