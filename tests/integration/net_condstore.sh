@@ -8,14 +8,16 @@
 #    and what the engine is told: VANISHED (EARLIER) of the known UIDs
 #    missing from ESEARCH ALL or from a plain SEARCH, the flag changes,
 #    an EXPUNGE and a FETCH without UID in sequence numbers; SELECT
-#    (CONDSTORE) where ENABLE is not offered; and a hostile server's
+#    (CONDSTORE) where ENABLE is not offered; [CLOSED] said where the
+#    server does not say it; and a hostile server's
 #    lies (an EXPUNGE or FETCH beyond the mailbox, more UIDs than
 #    messages, a UID out of order, a UID SEARCH without result) refused
 #    with an error that names them;
 #  - the method's choice: `sync-method` forcing either method, a bad
 #    value, and a server with neither capability, each refused before
 #    anything is written;
-#  - against real Dovecots: both sides without QRESYNC, and a server that
+#  - against real Dovecots: both sides without QRESYNC (the remote
+#    without LIST-STATUS either), and a server that
 #    offers QRESYNC synced with CONDSTORE on request, through new mail,
 #    flag changes and expunges on both sides, ending identical with a
 #    next run that has nothing to do; and --repair, for which every
@@ -113,6 +115,24 @@ t_expect_eq "$(grep -c 'CHANGEDSINCE' <<<"$FLOG")" 0 \
 t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" "remote: VANISHED 3," \
     "first SELECT: only the session's expunge"
 
+# [CLOSED], which tells the engine that the data that follows is about
+# the new mailbox: said by net before a SELECT's data when a mailbox was
+# selected, unless the server says it itself (Dovecot does).
+SWITCH="remote select INBOX; remote select INBOX 42 7 1:6; remote unselect; remote select INBOX"
+conf_fake condstore
+run "$SWITCH"
+t_expect_eq "$(seen | grep -E '^remote: (#|EXISTS)' | tr '\n' ,)" \
+    "remote: EXISTS 3,remote: #1 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: EXISTS 3,remote: #2 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: #3 UNSELECT OK done,remote: EXISTS 3,remote: #4 SELECT OK [READ-WRITE] selected {READ-WRITE }," \
+    "[CLOSED]: the run of SELECTs"
+t_expect_eq "$(grep -E '^remote: (CODE CLOSED|#|EXISTS)' <<<"$ERR" |
+    grep -B1 -A1 'CODE CLOSED' | tr '\n' ,)" \
+    "remote: #1 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: CODE CLOSED 0 ,remote: EXISTS 3," \
+    "[CLOSED] said once, between the first SELECT and the second one's data; none after UNSELECT"
+conf_fake condstore_closed
+run "$SWITCH"
+t_expect_eq "$(grep -c '^remote: CODE CLOSED' <<<"$ERR")" 1 \
+    "the server's own [CLOSED] passed on, not doubled"
+
 # ---- a hostile server ----------------------------------------------------------
 
 hostile()
@@ -155,8 +175,8 @@ has "$FLOG" "C: 000000 ENABLE CONDSTORE" "... and no ENABLE QRESYNC on it"
 
 tl=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC) dovecot_tunnel local) ||
     { t_fail "dovecot_tunnel local"; t_done; }
-tr=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC) dovecot_tunnel remote .) ||
-    { t_fail "dovecot_tunnel remote"; t_done; }
+tr=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC LIST-STATUS) \
+    dovecot_tunnel remote .) || { t_fail "dovecot_tunnel remote"; t_done; }
 t_expect_eq "$(imap_raw local CAPABILITY | grep -c 'QRESYNC')" 0 \
     "the local Dovecot hides QRESYNC"
 tunnel_config "$T/sync.conf" "$T/sync.db" "$tl" "$tr"
@@ -201,6 +221,9 @@ run_ours --config="$T/sync.conf"
 t_expect_eq "$OURS_RC" 0 "both without QRESYNC, first sync: exit 0"
 t_expect_eq "$(grep -c 'syncing with CONDSTORE' "$T/ours.err")" 2 \
     "first sync: each server's method said"
+t_expect_match "$(cat "$T/ours.err")" \
+    "remote: Server lacks LIST-STATUS: one STATUS command per mailbox" \
+    "first sync: the remote without LIST-STATUS said"
 same INBOX "first sync: INBOX identical"
 same Sub "first sync: Sub identical"
 t_expect_eq "$(mail_uids local INBOX | wc -l)" 10 "first sync: 10 messages"

@@ -748,7 +748,8 @@ scen_layout()
 		SCEN_NSRV=$((SCEN_NSRV + 1))
 		for w in A B; do
 			name=${role}_${SCEN_NSRV}$w
-			# Ours syncs the network servers without QRESYNC.
+			# Ours syncs the network servers without QRESYNC
+			# (Dovecot: nor LIST-STATUS, a STATUS per mailbox).
 			if [ "$T_METHOD" = condstore ] && [ "$w" = B ] &&
 			    [ "$kind" != tunnel ]; then
 				if [ "$kind" = cyrus ]; then
@@ -756,7 +757,7 @@ scen_layout()
 					    cyrus QRESYNC)
 				else
 					DOVECOT_EXTRA_CONF=$extra$'\n'$(hide_caps \
-					    dovecot-server QRESYNC)
+					    dovecot-server QRESYNC LIST-STATUS)
 				fi
 			fi
 			case $kind in
