@@ -25,6 +25,10 @@
 #                         BENCH_REPS)
 #   BENCH_CONNECTIONS=N   ours with connections = N (default 1, as
 #                         everyone gets without the key)
+#   BENCH_METHOD=M        ours syncs the remote with sync-method = M
+#                         (qresync or condstore: what a server without
+#                         QRESYNC costs; the reference always uses
+#                         QRESYNC)
 #   BENCH_MBSYNC=auto     mbsync's first sync as a third contender: 1, 0,
 #                         or auto (when /usr/bin/mbsync is there)
 #   BENCH_DISKDIR=DIR     where the disk case keeps its stores (default
@@ -210,7 +214,9 @@ elapsed=$(($(date +%s) - t0))
 	echo
 	echo "- ours: \`$BENCH_OURS\` ($(version "$BENCH_OURS"))$(
 	    [ "${BENCH_CONNECTIONS:-1}" -gt 1 ] &&
-	    echo ", with connections = $BENCH_CONNECTIONS")"
+	    echo ", with connections = $BENCH_CONNECTIONS")$(
+	    [ -n "${BENCH_METHOD:-}" ] &&
+	    echo ", the remote synced with sync-method = $BENCH_METHOD")"
 	echo "- reference: \`$BENCH_REF\` ($(version "$BENCH_REF"))"
 	[ "$BENCH_MBSYNC" = 1 ] && echo "- third contender, first syncs" \
 	    "only: \`$(command -v mbsync)\` ($(version mbsync))"

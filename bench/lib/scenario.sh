@@ -100,10 +100,18 @@ username = $DOVECOT_REMOTE_USER
 password = $DOVECOT_REMOTE_PASS
 SSL_CAfile = $DOVECOT_REMOTE_CERT
 EOF
-	# Ours with connections = N (the reference does not know the key).
-	if [ "${BENCH_CONNECTIONS:-1}" -gt 1 ]; then
-		sed "1a connections = $BENCH_CONNECTIONS" "$T/conf-$rtt" \
-		    >"$T/conf-$rtt-ours"
+	# Ours with connections = N, and the remote synced with
+	# sync-method = M (the reference knows neither key).
+	if [ "${BENCH_CONNECTIONS:-1}" -gt 1 ] || [ -n "${BENCH_METHOD:-}" ]
+	then
+		cp "$T/conf-$rtt" "$T/conf-$rtt-ours"
+		if [ "${BENCH_CONNECTIONS:-1}" -gt 1 ]; then
+			sed -i "1a connections = $BENCH_CONNECTIONS" \
+			    "$T/conf-$rtt-ours"
+		fi
+		if [ -n "${BENCH_METHOD:-}" ]; then
+			echo "sync-method = $BENCH_METHOD" >>"$T/conf-$rtt-ours"
+		fi
 		chmod 600 "$T/conf-$rtt-ours"
 	fi
 	if [ -n "${BIN[mbsync]:-}" ]; then
