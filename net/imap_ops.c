@@ -689,22 +689,23 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 /*
  * QRESYNC's [CLOSED] (RFC 7162 3.2.11), which the engine's idea of the
  * selected mailbox follows: before the SELECT's first data when another
- * mailbox was selected, said by net where the server does not say it.
- * 1 if resp is the server's own [CLOSED], to be passed on.
+ * mailbox was selected, said by net where the server does not say it
+ * first.  resp: the SELECT's response at hand (NULL: its tagged one).
+ * 0: pass resp on; 1: the server's [CLOSED] after others, dropped (the
+ * engine had one already, or needs none).
  */
 static int
 ops_emu_closed(struct imap_ops *o, struct ops_req *r,
     const struct imap_resp *resp)
 {
 	struct ipc_buf b;
+	int closed = resp != NULL && resp->type == IMAP_RESP_COND &&
+	    resp->cond.code.kind == IMAP_RC_CLOSED;
 
 	if (r->sel_closed)
-		return 0;
+		return closed;
 	r->sel_closed = 1;
-	if (resp != NULL && resp->type == IMAP_RESP_COND &&
-	    resp->cond.code.kind == IMAP_RC_CLOSED)
-		return 1;
-	if (o->sq == SQ_NONE)
+	if (closed || o->sq == SQ_NONE)
 		return 0;
 	ipc_buf_init(&b);
 	ipc_put_u32(&b, IMAP_CODE_CLOSED);
@@ -920,7 +921,7 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 	if (r != NULL && r->emu && !r->sel_answered) {
 		/* The SELECT's own data: the mailbox before is gone. */
 		if (ops_emu_closed(o, r, resp))
-			return 0;
+			return 1;
 		if (resp->type == IMAP_RESP_EXISTS)
 			r->sel_exists = resp->num;
 		return resp->type == IMAP_RESP_EXPUNGE;

@@ -132,6 +132,10 @@ conf_fake condstore_closed
 run "$SWITCH"
 t_expect_eq "$(grep -c '^remote: CODE CLOSED' <<<"$ERR")" 1 \
     "the server's own [CLOSED] passed on, not doubled"
+conf_fake condstore_closed_late
+run "$SWITCH"
+t_expect_eq "$(grep -c '^remote: CODE CLOSED' <<<"$ERR")" 1 \
+    "the server's [CLOSED] after other data: ours first, the server's dropped"
 
 # ---- a hostile server ----------------------------------------------------------
 

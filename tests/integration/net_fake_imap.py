@@ -582,7 +582,10 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
             selected.clear()
             return False
         if name in ("SELECT", "EXAMINE"):
-            # Dovecot says [CLOSED] without QRESYNC too; others do not.
+            # Dovecot says [CLOSED] without QRESYNC too, first; others
+            # not at all, or after other data ("late").
+            if closed == "late" and selected:
+                c.send("* FLAGS (\\Seen)\r\n")
             if closed and selected:
                 c.send("* OK [CLOSED] previous mailbox closed\r\n")
             selected.append(1)
@@ -655,6 +658,7 @@ SCENARIOS = {
     "condstore_search": lambda c: sc_condstore(
         c, caps=CS_CAPS.replace(" ESEARCH", "")),
     "condstore_closed": lambda c: sc_condstore(c, closed=True),
+    "condstore_closed_late": lambda c: sc_condstore(c, closed="late"),
     "condstore_noenable": lambda c: sc_condstore(
         c, caps=CS_CAPS.replace("ENABLE ", "")),
     "condstore_bad_expunge": lambda c: sc_condstore(c, expunge=4),
