@@ -11,6 +11,7 @@
 #define SEQMAP_DEAD	UINT32_MAX
 #define SEQMAP_GAP	65536	/* unknown entries made to learn one UID */
 #define SEQMAP_SLACK	4096	/* dead entries kept before compacting */
+#define SEQMAP_LOOK	64	/* entries looked at for the order check */
 
 void
 seqmap_init(struct seqmap *m)
@@ -163,11 +164,18 @@ seqmap_uid(const struct seqmap *m, uint32_t seq)
 	return m->uid[seqmap_find(m, seq)];
 }
 
-/* The UID of the nearest known live entry before idx (0: none). */
+/*
+ * The UID of the nearest known live entry before idx, looking at most
+ * SEQMAP_LOOK entries back (0: none there), so that learning a long run
+ * of unknown UIDs stays linear.  The order check is a sanity check: a
+ * server that lies about UIDs can as well lie about which are gone.
+ */
 static uint32_t
 seqmap_known_before(const struct seqmap *m, size_t idx)
 {
-	while (idx-- > 0)
+	size_t look = 0;
+
+	while (idx-- > 0 && look++ < SEQMAP_LOOK)
 		if (m->uid[idx] != SEQMAP_DEAD && m->uid[idx] != 0)
 			return m->uid[idx];
 	return 0;
@@ -187,7 +195,7 @@ seqmap_learn(struct seqmap *m, uint32_t seq, uint32_t uid)
 			return m->uid[idx] == uid ? 0 : -1;
 		if (seqmap_known_before(m, idx) >= uid)
 			return -1;
-		for (i = idx + 1; i < m->n; i++)
+		for (i = idx + 1; i < m->n && i <= idx + SEQMAP_LOOK; i++)
 			if (m->uid[i] != SEQMAP_DEAD && m->uid[i] != 0) {
 				if (m->uid[i] <= uid)
 					return -1;

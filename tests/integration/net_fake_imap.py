@@ -135,12 +135,8 @@ def standard(c, tag, name, whole, caps=CAPS):
         c.send("* ENABLED %s\r\n%s OK enabled\r\n" % (what, tag))
     elif name == "LIST":
         c.send('* LIST (\\HasNoChildren) "/" INBOX\r\n'
-               '* LIST (\\Noselect \\HasChildren) "/" dir\r\n'
-               '* LIST (\\HasNoChildren) "/" "dir/gone"\r\n%s'
-               '%s OK listed\r\n' %
-               ('* STATUS INBOX (UIDNEXT 2 UIDVALIDITY 42 '
-                'HIGHESTMODSEQ 7)\r\n' if b"STATUS" in whole else "",
-                tag))
+               '* STATUS INBOX (UIDNEXT 2 UIDVALIDITY 42 '
+               'HIGHESTMODSEQ 7)\r\n%s OK listed\r\n' % tag)
     elif name == "STATUS":
         if b"gone" in whole:
             c.send("%s NO [NONEXISTENT] no such mailbox\r\n" % tag)
@@ -612,6 +608,21 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
+def sc_no_liststatus(c):
+    """No LIST-STATUS: STATUS commands (net_protocol.sh); a \\Noselect
+    mailbox and one whose STATUS is refused."""
+    def special(c, tag, name, whole):
+        if name != "LIST":
+            return False
+        c.send('* LIST (\\HasNoChildren) "/" INBOX\r\n'
+               '* LIST (\\Noselect \\HasChildren) "/" dir\r\n'
+               '* LIST (\\HasNoChildren) "/" "dir/gone"\r\n'
+               '%s OK listed\r\n' % tag)
+        return True
+    caps = CAPS.replace("LIST-STATUS ", "")
+    serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
+
+
 SCENARIOS = {
     # ---- well-behaved variants ----
     "ok": lambda c: serve(c),
@@ -645,9 +656,7 @@ SCENARIOS = {
     "preauth": lambda c: serve(c),
     "no_enable": lambda c: serve(
         c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("ENABLE ", "")),
-    "no_liststatus": lambda c: serve(
-        c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("LIST-STATUS ",
-                                                              "")),
+    "no_liststatus": sc_no_liststatus,
     "not_imap4": lambda c: serve(c, "* PREAUTH [CAPABILITY IMAP2] hi\r\n"),
     "not_enabled": sc_not_enabled,
     "no_qresync_condstore": lambda c: serve(

@@ -145,11 +145,38 @@ edges(void)
 	seqmap_free(&m);
 }
 
+/*
+ * 50,000 new messages whose UIDs come last first (a server answering a
+ * FETCH in an odd order): the last one makes the entries, the others
+ * fill them, each order check looking at a few neighbours only.
+ */
+static void
+reverse_fill(void)
+{
+	struct seqmap m;
+	uint32_t u[] = { 10 }, seq, bad = 0;
+
+	seqmap_init(&m);
+	OK(seqmap_set(&m, u, 1, 50000) == 0, "one known, 50,000 new");
+	for (seq = 50001; seq >= 2; seq--)
+		if (seqmap_learn(&m, seq, 100 + seq) != 0)
+			bad++;
+	IS_INT(bad, 0, "learnt from the last to the first");
+	for (seq = 2; seq <= 50001; seq++)
+		if (seqmap_uid(&m, seq) != 100 + seq)
+			bad++;
+	IS_INT(bad, 0, "every UID in place");
+	IS_INT(seqmap_learn(&m, 3, 200000), -1,
+	    "a UID above its next neighbour is refused");
+	seqmap_free(&m);
+}
+
 int
 main(void)
 {
 	srandom(7);
 	random_walk();
 	edges();
+	reverse_fill();
 	return tap_done();
 }
