@@ -640,7 +640,8 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
  *
  *	SELECT mailbox [(CONDSTORE)]	((CONDSTORE) without ENABLE)
  *	UID SEARCH RETURN (ALL) ALL	(ESEARCH; else UID SEARCH ALL)
- *	UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE m)	(with known-uids)
+ *	UID FETCH known-uids (FLAGS MODSEQ) (CHANGEDSINCE m)
+ *					(with known-uids)
  *
  * and the engine receives what a QRESYNC SELECT would have sent: the
  * SELECT's data, a VANISHED (EARLIER) of the known UIDs (those below
@@ -678,9 +679,14 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 	imap_cmd_str(cmd, esearch ? " RETURN (ALL) ALL" : " ALL");
 	ops_submit(cmd);
 	if (flags & IMAP_SEL_QRESYNC) {
+		/*
+		 * Only the known UIDs, as Dovecot's QRESYNC SELECT reports
+		 * them: the new messages' flags come with their FETCH.
+		 */
 		cmd = ops_cmd(o, r, "UID FETCH");
-		imap_cmd_printf(cmd, " 1:* (FLAGS MODSEQ) (CHANGEDSINCE %llu)",
-		    (unsigned long long)modseq);
+		imap_cmd_printf(cmd, " %s (FLAGS MODSEQ) (CHANGEDSINCE %llu)",
+		    r->known != NULL && strlen(r->known) <= UIDSET_CHUNK_MAX ?
+		    r->known : "1:*", (unsigned long long)modseq);
 		ops_submit(cmd);
 	}
 	r->sealed = 1;
