@@ -25,6 +25,13 @@
 
 struct imap_ops;
 
+#define OPS_SEARCH_CHUNK 50000	/* UIDs per UID SEARCH without ESEARCH */
+
+/* One UID SEARCH UID lo:hi of a server without ESEARCH (hi 0: "*"). */
+struct ops_chunk {
+	uint32_t	 lo, hi;
+};
+
 struct ops_req {
 	TAILQ_ENTRY(ops_req)	 entry;
 	struct imap_ops		*ops;
@@ -41,6 +48,8 @@ struct ops_req {
 
 	/* A SELECT of a server synced with CONDSTORE (ops_select_emu()) */
 	int			 emu;
+	uint32_t		 sel_uidnext;	/* [UIDNEXT] it reported */
+	int			 chunked;	/* its UID list in pieces */
 	int			 sel_answered;	/* its SELECT command was */
 	int			 sel_closed;	/* [CLOSED] went to the engine */
 	uint32_t		 sel_exists;	/* EXISTS it reported */
@@ -81,6 +90,23 @@ struct imap_ops {
 	enum { SQ_NONE, SQ_BUILDING, SQ_KNOWN } sq;
 	struct seqmap		 seq;
 	uint32_t		 exists;
+	/*
+	 * Without ESEARCH, the UID list in pieces (UID SEARCH UID lo:hi,
+	 * OPS_SEARCH_CHUNK UIDs each, so that no answer passes the line
+	 * limit): what they found so far, which is messages 1..nfound, and
+	 * the pieces in flight, oldest first.
+	 */
+	uint32_t		*found;
+	size_t			 nfound, capfound;
+	struct ops_chunk	*chunks;
+	size_t			 nchunks, capchunks;
+	int			 chunk_seen;	/* the oldest piece's SEARCH came */
+	/*
+	 * Others' flag changes reported by sequence number before the UID
+	 * list was in (a FETCH without UID): the lowest MODSEQ, from which
+	 * they are fetched again by UID once it is (0: none).
+	 */
+	uint64_t		 lost_modseq;
 
 	/* the FETCH response being parsed */
 	int			 body_active;	/* BEGIN sent, END not yet */
@@ -112,6 +138,15 @@ static void	 ops_emu_search_cb(struct imap_conn *, struct imap_cmd *,
 static void	 ops_vanished_set(struct imap_ops *, int,
 		    const struct imap_set *);
 static void	 ops_vanished_uid(struct imap_ops *, uint32_t);
+static void	 ops_emu_chunk(struct imap_ops *, struct ops_req *, uint32_t,
+		    uint32_t);
+static void	 ops_emu_more_chunks(struct imap_ops *, struct ops_req *);
+static void	 ops_emu_chunk_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static void	 ops_emu_chunk_found(struct imap_ops *, const struct imap_resp *);
+static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
+static uint32_t	*ops_search_uids(struct imap_ops *, const struct imap_resp *,
+		    size_t *);
 static void	 ops_list_emu_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_status_emu_cb(struct imap_conn *, struct imap_cmd *,
@@ -247,6 +282,8 @@ imap_ops_free(struct imap_ops *o)
 	}
 	free(o->append_mbox);
 	seqmap_free(&o->seq);
+	free(o->found);
+	free(o->chunks);
 	free(o);
 }
 
@@ -639,7 +676,9 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
  * SELECT, three commands sent at once:
  *
  *	SELECT mailbox [(CONDSTORE)]	((CONDSTORE) without ENABLE)
- *	UID SEARCH RETURN (ALL) ALL	(ESEARCH; else UID SEARCH ALL)
+ *	UID SEARCH RETURN (ALL) ALL	(ESEARCH; else UID SEARCH UID 1:50000,
+ *					and once the SELECT tells UIDNEXT,
+ *					the next 50,000 UIDs and so on)
  *	UID FETCH known-uids (FLAGS MODSEQ) (CHANGEDSINCE m)
  *					(with known-uids)
  *
@@ -648,7 +687,9 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
  * the last synced UIDNEXT) missing from the UID list, the flag changes,
  * then one DONE.  The UID list also gives the sequence numbers, which
  * turn the session's "* n EXPUNGE" into VANISHED and complete "* n
- * FETCH" responses without UID (ops_seq_*).
+ * FETCH" responses without UID (ops_seq_*); an expunge reported before
+ * the list is complete is taken off what it found so far, and flag
+ * changes reported then are fetched again by UID once it is.
  */
 static void
 ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
@@ -674,10 +715,14 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 	if (!imap_conn_has_cap(o->conn, "ENABLE"))
 		imap_cmd_str(cmd, " (CONDSTORE)");
 	ops_submit(cmd);
-	r->pending++;
-	cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_search_cb, r);
-	imap_cmd_str(cmd, esearch ? " RETURN (ALL) ALL" : " ALL");
-	ops_submit(cmd);
+	r->chunked = !esearch;
+	if (esearch) {
+		r->pending++;
+		cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_search_cb, r);
+		imap_cmd_str(cmd, " RETURN (ALL) ALL");
+		ops_submit(cmd);
+	} else
+		ops_emu_chunk(o, r, 1, OPS_SEARCH_CHUNK);
 	if (flags & IMAP_SEL_QRESYNC) {
 		/*
 		 * Only the known UIDs, as Dovecot's QRESYNC SELECT reports
@@ -734,9 +779,117 @@ ops_emu_select_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	if (resp->cond.status == IMAP_COND_OK) {
 		o->sq = SQ_BUILDING;
 		o->exists = r->sel_exists;
+		o->nfound = 0;
+		o->chunk_seen = 0;
+		o->lost_modseq = 0;
+		ops_emu_more_chunks(o, r);
 	} else
 		o->sq = SQ_NONE;
 	ops_cmd_cb(c, cmd, resp, arg);
+}
+
+/* A piece of the UID list: UID SEARCH UID lo:hi (hi 0: lo:*). */
+static void
+ops_emu_chunk(struct imap_ops *o, struct ops_req *r, uint32_t lo,
+    uint32_t hi)
+{
+	struct imap_cmd *cmd;
+
+	if (o->nchunks == o->capchunks) {
+		o->capchunks = o->capchunks ? o->capchunks * 2 : 8;
+		if ((o->chunks = reallocarray(o->chunks, o->capchunks,
+		    sizeof(*o->chunks))) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+	}
+	o->chunks[o->nchunks].lo = lo;
+	o->chunks[o->nchunks].hi = hi;
+	o->nchunks++;
+	r->pending++;
+	cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_chunk_cb, r);
+	if (hi == 0)
+		imap_cmd_printf(cmd, " UID %u:*", lo);
+	else
+		imap_cmd_printf(cmd, " UID %u:%u", lo, hi);
+	ops_submit(cmd);
+}
+
+/*
+ * Once the SELECT is answered, the pieces past the first, up to the
+ * UIDNEXT it reported (messages that came later are at the end, their
+ * UIDs unknown); without [UIDNEXT], one piece to the end ("*").  A
+ * mailbox whose UIDs all fit in the first piece costs no more.
+ */
+static void
+ops_emu_more_chunks(struct imap_ops *o, struct ops_req *r)
+{
+	uint32_t lo, top = r->sel_uidnext > 0 ? r->sel_uidnext - 1 : 0;
+
+	if (!r->chunked)
+		return;		/* ESEARCH */
+	if (r->sel_uidnext == 0) {
+		ops_emu_chunk(o, r, OPS_SEARCH_CHUNK + 1, 0);
+		return;
+	}
+	for (lo = OPS_SEARCH_CHUNK + 1; lo > OPS_SEARCH_CHUNK && lo <= top;
+	    lo += OPS_SEARCH_CHUNK)
+		ops_emu_chunk(o, r, lo, top - lo < OPS_SEARCH_CHUNK - 1 ? top :
+		    lo + OPS_SEARCH_CHUNK - 1);
+}
+
+static void
+ops_emu_chunk_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+	struct imap_ops *o = r->ops;
+
+	if (o->nchunks > 0) {
+		memmove(o->chunks, o->chunks + 1, (o->nchunks - 1) *
+		    sizeof(*o->chunks));
+		o->nchunks--;
+	}
+	if (resp->cond.status == IMAP_COND_OK && o->sq == SQ_BUILDING) {
+		if (!o->chunk_seen)
+			imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: "
+			    "UID SEARCH answered OK without its result");
+		/* The last piece: the list is complete. */
+		if (o->nchunks == 0 && r->sel_answered)
+			ops_emu_uids(o, o->found, o->nfound);
+	}
+	o->chunk_seen = 0;
+	ops_cmd_cb(c, cmd, resp, arg);
+}
+
+/* A piece's SEARCH answer: its UIDs within lo:hi join the list. */
+static void
+ops_emu_chunk_found(struct imap_ops *o, const struct imap_resp *resp)
+{
+	const struct ops_chunk *ch = &o->chunks[0];
+	uint32_t *v;
+	size_t n, i, k = 0;
+
+	o->chunk_seen = 1;
+	v = ops_search_uids(o, resp, &n);
+	for (i = 0; i < n; i++)
+		if (v[i] >= ch->lo && (ch->hi == 0 || v[i] <= ch->hi))
+			v[k++] = v[i];
+	if (o->nfound > 0 && k > 0 && v[0] <= o->found[o->nfound - 1])
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
+		    "SEARCH UID %u:... found UID %u", ch->lo, v[0]);
+	if ((uint64_t)o->nfound + k > o->exists)
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
+		    "SEARCH found %zu messages in a mailbox of %u",
+		    o->nfound + k, o->exists);
+	if (o->nfound + k > o->capfound) {
+		o->capfound = o->nfound + k + o->nfound / 2;
+		if ((o->found = reallocarray(o->found, o->capfound,
+		    sizeof(*o->found))) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+	}
+	if (k > 0)
+		memcpy(o->found + o->nfound, v, k * sizeof(*v));
+	o->nfound += k;
+	free(v);
 }
 
 static void
@@ -857,19 +1010,26 @@ ops_known_ranges(const char *s, size_t *np)
  * (EARLIER), as QRESYNC would have reported them.
  */
 static void
-ops_emu_uids(struct imap_ops *o, const struct imap_resp *resp)
+ops_emu_uids(struct imap_ops *o, const uint32_t *v, size_t n)
 {
 	struct ops_req *r = TAILQ_FIRST(&o->reqs);
 	struct imap_set gone = { NULL, 0 };
 	struct imap_range *known;
-	uint32_t *v, lo;
-	size_t n, nk, i, k, cap = 0;
+	struct imap_cmd *cmd;
+	uint32_t lo;
+	size_t nk, i, k, cap = 0;
 
-	v = ops_search_uids(o, resp, &n);
 	if (seqmap_set(&o->seq, v, n, o->exists - (uint32_t)n) == -1)
 		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: bad "
 		    "UID in the UID SEARCH ALL result");
 	o->sq = SQ_KNOWN;
+	if (o->lost_modseq > 0 && r != NULL && r->emu) {
+		cmd = ops_cmd(o, r, "UID FETCH");
+		imap_cmd_printf(cmd, " 1:* (FLAGS MODSEQ) (CHANGEDSINCE %llu)",
+		    (unsigned long long)(o->lost_modseq - 1));
+		ops_submit(cmd);
+	}
+	o->lost_modseq = 0;
 	if (r != NULL && r->emu && r->known != NULL && !r->failed) {
 		known = ops_known_ranges(r->known, &nk);
 		for (k = i = 0; k < nk; k++) {
@@ -908,7 +1068,7 @@ ops_emu_uids(struct imap_ops *o, const struct imap_resp *resp)
 			ops_vanished_set(o, 1, &gone);
 		free(gone.r);
 	}
-	free(v);
+	o->nfound = 0;
 }
 
 /*
@@ -922,7 +1082,8 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 {
 	struct ops_req *r = TAILQ_FIRST(&o->reqs);
 	int64_t uid;
-	uint32_t u;
+	uint32_t u, *v;
+	size_t n;
 
 	if (r != NULL && r->emu && !r->sel_answered) {
 		/* The SELECT's own data: the mailbox before is gone. */
@@ -930,6 +1091,9 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 			return 1;
 		if (resp->type == IMAP_RESP_EXISTS)
 			r->sel_exists = resp->num;
+		if (resp->type == IMAP_RESP_COND &&
+		    resp->cond.code.kind == IMAP_RC_UIDNEXT)
+			r->sel_uidnext = resp->cond.code.num;
 		return resp->type == IMAP_RESP_EXPUNGE;
 	}
 	switch (resp->type) {
@@ -948,6 +1112,13 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 			if (resp->num == 0 || resp->num > o->exists)
 				goto bad_expunge;
 			o->exists--;
+			/* Found already: messages 1..nfound are known. */
+			if (resp->num <= o->nfound) {
+				memmove(o->found + resp->num - 1,
+				    o->found + resp->num, (o->nfound -
+				    resp->num) * sizeof(*o->found));
+				o->nfound--;
+			}
 		} else if (o->sq == SQ_KNOWN) {
 			if ((uid = seqmap_expunge(&o->seq, resp->num)) == -1)
 				goto bad_expunge;
@@ -957,10 +1128,24 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 		return 1;
 	case IMAP_RESP_SEARCH:
 	case IMAP_RESP_ESEARCH:
-		if (o->sq == SQ_BUILDING)
-			ops_emu_uids(o, resp);
+		if (o->sq != SQ_BUILDING)
+			return 1;
+		if (r != NULL && r->emu && r->chunked && o->nchunks > 0) {
+			ops_emu_chunk_found(o, resp);
+			return 1;
+		}
+		v = ops_search_uids(o, resp, &n);
+		ops_emu_uids(o, v, n);
+		free(v);
 		return 1;
 	case IMAP_RESP_FETCH:
+		/* (Without MODSEQ the engine stops the run anyway.) */
+		if (o->sq == SQ_BUILDING &&
+		    !(resp->fetch.mask & IMAP_FA_UID) &&
+		    (resp->fetch.mask & IMAP_FA_MODSEQ) &&
+		    resp->fetch.modseq > 1 && (o->lost_modseq == 0 ||
+		    resp->fetch.modseq < o->lost_modseq))
+			o->lost_modseq = resp->fetch.modseq;
 		if (o->sq != SQ_KNOWN)
 			return 0;
 		if (resp->fetch.mask & IMAP_FA_UID) {

@@ -6,7 +6,8 @@
 #
 #  - against a scripted server (net_fake_imap.py), the exact commands
 #    and what the engine is told: VANISHED (EARLIER) of the known UIDs
-#    missing from ESEARCH ALL or from a plain SEARCH, the flag changes,
+#    missing from ESEARCH ALL or from plain SEARCHes (in pieces of
+#    50,000 UIDs, expunges coming in between), the flag changes,
 #    an EXPUNGE and a FETCH without UID in sequence numbers; SELECT
 #    (CONDSTORE) where ENABLE is not offered; [CLOSED] said where the
 #    server does not say it; and a hostile server's
@@ -20,7 +21,8 @@
 #    without LIST-STATUS either), and a server that
 #    offers QRESYNC synced with CONDSTORE on request, through new mail,
 #    flag changes and expunges on both sides, ending identical with a
-#    next run that has nothing to do, on one connection and on three;
+#    next run that has nothing to do, on one connection and with
+#    connections = 3;
 #    and --repair, for which every
 #    message gone from a CONDSTORE server counts as expunged.
 #
@@ -96,7 +98,6 @@ t_expect_eq "$(grep -c 'syncing with CONDSTORE' <<<"$ERR")" 1 "... only once"
 conf_fake condstore_search
 run "$SEL"
 t_expect_eq "$OURS_RC" 0 "SEARCH: exit 0"
-has "$FLOG" "C: 000002 UID SEARCH ALL" "without ESEARCH: UID SEARCH ALL"
 t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
     "remote: VANISHED (EARLIER) 2,4,6,remote: VANISHED 3," \
     "SEARCH (unsorted): the same UIDs gone"
@@ -107,6 +108,38 @@ t_expect_eq "$OURS_RC" 0 "no ENABLE: exit 0"
 has "$FLOG" "C: 000000 SELECT INBOX \(CONDSTORE\)" \
     "without ENABLE: SELECT (CONDSTORE)"
 t_expect_eq "$(seen | grep -c VANISHED)" 2 "without ENABLE: same answers"
+
+# Without ESEARCH, the UID list in pieces of 50,000 UIDs (each answer
+# within the line limit): the first with the SELECT, the others once it
+# tells UIDNEXT (or to "*" when it does not).  The server expunges as the
+# pieces come (the NOOPs run between the first piece and the others):
+# the known UIDs missing at the end are the ones gone; the flag change
+# reported by sequence number before the list was complete is fetched
+# again by UID.
+for sc in condstore_big condstore_big_nouidnext; do
+	conf_fake "$sc"
+	run "remote select INBOX 42 7 1:120000; remote noop; remote noop"
+	t_expect_eq "$OURS_RC" 0 "$sc: exit 0"
+	t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
+	    "remote: VANISHED (EARLIER) 1:99998,100000:119999," \
+	    "$sc: the UIDs gone, whenever they went"
+	has "$FLOG" "C: [0-9]+ UID FETCH 1:\* \(FLAGS MODSEQ\) \(CHANGEDSINCE 9\)" \
+	    "$sc: the flag change by sequence number fetched again by UID"
+done
+t_expect_eq "$(grep 'UID SEARCH' <<<"$FLOG" | cut -d' ' -f3-)" \
+    "$(printf '%s\n' 'UID SEARCH UID 1:50000' 'UID SEARCH UID 50001:*')" \
+    "without [UIDNEXT]: the first piece, then one to the end"
+conf_fake condstore_big
+run "remote select INBOX 42 7 1:120000"
+t_expect_eq "$(grep 'UID SEARCH' <<<"$FLOG" | cut -d' ' -f3-)" \
+    "$(printf '%s\n' 'UID SEARCH UID 1:50000' 'UID SEARCH UID 50001:100000' \
+    'UID SEARCH UID 100001:120000')" \
+    "with [UIDNEXT 120001]: three pieces, up to it"
+conf_fake condstore_search
+run "$SEL"
+has "$FLOG" "C: 000002 UID SEARCH UID 1:50000" \
+    "a small mailbox without ESEARCH: one piece, with the SELECT"
+t_expect_eq "$(grep -c 'UID SEARCH' <<<"$FLOG")" 1 "... and only that one"
 
 # A SELECT without known state: no UID FETCH, no VANISHED.
 conf_fake condstore
@@ -258,8 +291,9 @@ t_expect_eq "$(grep -cE 'Added|Removed|Updated' "$T/ours.err")" 0 \
     "next run: nothing to do (the expunges already dealt with stay quiet)"
 t_expect_eq "$(grep -c 'WARNING' "$T/ours.err")" 0 "next run: no warning"
 
-# Several connections (lanes): each net keeps its own sequence numbers;
-# the method is said by the first of each side only.
+# connections = 3: each net keeps its own sequence numbers; the method
+# is said by the first of each side only (the others open as jobs wait
+# for them, or not at all when the first is quick enough: not counted).
 cp "$T/sync.conf" "$T/lanes.conf"
 sed -i '1a connections = 3' "$T/lanes.conf"
 for b in A B C D; do
@@ -269,9 +303,6 @@ done
 mail_expunge local INBOX "$(mail_uids local INBOX | tail -n 1)"
 run_ours --config="$T/lanes.conf" --debug
 t_expect_eq "$OURS_RC" 0 "three connections: exit 0"
-nconn=$(grep -c '^remote: S: \* PREAUTH' "$T/ours.err")
-t_expect_eq "$([ "$nconn" -ge 2 ] && echo yes)" yes \
-    "three connections: more than one to the remote ($nconn)"
 t_expect_eq "$(grep -c 'syncing with CONDSTORE' "$T/ours.err")" 2 \
     "three connections: the method said once per server"
 for b in LA LB LC LD RA RB RC RD INBOX; do

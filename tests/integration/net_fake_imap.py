@@ -608,6 +608,46 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
+def sc_condstore_big(c, uidnext=True):
+    """CONDSTORE without ESEARCH, UIDs spread over 120,000 (net_condstore:
+    the UID list in pieces); message 1 is expunged before the second
+    piece is answered; at each NOOP message 2 goes and message 1 is
+    flagged."""
+    uids = [5, 50000, 50001, 99999, 120000]
+    pieces = []
+
+    def special(c, tag, name, whole):
+        if name in ("SELECT", "EXAMINE"):
+            c.send("* %d EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n%s"
+                   "* OK [HIGHESTMODSEQ 9] x\r\n"
+                   "%s OK [READ-WRITE] selected\r\n" %
+                   (len(uids), "* OK [UIDNEXT 120001] x\r\n"
+                    if uidnext else "", tag))
+        elif name == "UID SEARCH":
+            m = re.search(rb"UID (\d+):(\d+|\*)", whole)
+            lo = int(m.group(1))
+            hi = uids[-1] if m.group(2) == b"*" else int(m.group(2))
+            lo, hi = min(lo, hi), max(lo, hi)
+            pieces.append(lo)
+            if len(pieces) == 2:
+                del uids[0]
+                c.send("* 1 EXPUNGE\r\n")
+            found = [u for u in uids if lo <= u <= hi]
+            c.send("* SEARCH%s\r\n%s OK searched\r\n" %
+                   ("".join(" %d" % u for u in found), tag))
+        elif name == "UID FETCH" and b"CHANGEDSINCE" in whole:
+            c.send("%s OK fetched\r\n" % tag)
+        elif name == "NOOP":
+            del uids[1]
+            c.send("* 2 EXPUNGE\r\n* 1 FETCH (FLAGS (\\Flagged) "
+                   "MODSEQ (10))\r\n%s OK noop\r\n" % tag)
+        else:
+            return False
+        return True
+    caps = CAPS.replace("QRESYNC ", "")
+    serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
+
+
 def sc_no_liststatus(c):
     """No LIST-STATUS: STATUS commands (net_protocol.sh); a \\Noselect
     mailbox and one whose STATUS is refused."""
@@ -667,6 +707,8 @@ SCENARIOS = {
     "condstore_search": lambda c: sc_condstore(
         c, caps=CS_CAPS.replace(" ESEARCH", "")),
     "condstore_closed": lambda c: sc_condstore(c, closed=True),
+    "condstore_big": sc_condstore_big,
+    "condstore_big_nouidnext": lambda c: sc_condstore_big(c, False),
     "condstore_closed_late": lambda c: sc_condstore(c, closed="late"),
     "condstore_noenable": lambda c: sc_condstore(
         c, caps=CS_CAPS.replace("ENABLE ", "")),
