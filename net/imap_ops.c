@@ -94,7 +94,7 @@ struct imap_ops {
 	 * Without ESEARCH, the UID list in pieces (UID SEARCH UID lo:hi,
 	 * OPS_SEARCH_CHUNK UIDs each, so that no answer passes the line
 	 * limit): what they found so far, which is messages 1..nfound, and
-	 * the pieces in flight, oldest first.
+	 * the piece in flight (never more than one).
 	 */
 	uint32_t		*found;
 	size_t			 nfound, capfound;
@@ -140,7 +140,6 @@ static void	 ops_vanished_set(struct imap_ops *, int,
 static void	 ops_vanished_uid(struct imap_ops *, uint32_t);
 static void	 ops_emu_chunk(struct imap_ops *, struct ops_req *, uint32_t,
 		    uint32_t);
-static void	 ops_emu_more_chunks(struct imap_ops *, struct ops_req *);
 static void	 ops_emu_chunk_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_emu_chunk_found(struct imap_ops *, const struct imap_resp *);
@@ -677,8 +676,9 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
  *
  *	SELECT mailbox [(CONDSTORE)]	((CONDSTORE) without ENABLE)
  *	UID SEARCH RETURN (ALL) ALL	(ESEARCH; else UID SEARCH UID 1:50000,
- *					and once the SELECT tells UIDNEXT,
- *					the next 50,000 UIDs and so on)
+ *					then, one after the other, the next
+ *					50,000 UIDs up to the UIDNEXT the
+ *					SELECT tells)
  *	UID FETCH known-uids (FLAGS MODSEQ) (CHANGEDSINCE m)
  *					(with known-uids)
  *
@@ -782,7 +782,6 @@ ops_emu_select_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		o->nfound = 0;
 		o->chunk_seen = 0;
 		o->lost_modseq = 0;
-		ops_emu_more_chunks(o, r);
 	} else
 		o->sq = SQ_NONE;
 	ops_cmd_cb(c, cmd, resp, arg);
@@ -814,36 +813,24 @@ ops_emu_chunk(struct imap_ops *o, struct ops_req *r, uint32_t lo,
 }
 
 /*
- * Once the SELECT is answered, the pieces past the first, up to the
- * UIDNEXT it reported (messages that came later are at the end, their
- * UIDs unknown); without [UIDNEXT], one piece to the end ("*").  A
- * mailbox whose UIDs all fit in the first piece costs no more.
+ * A piece answered: the next one, up to the UIDNEXT the SELECT reported
+ * (messages that came later are at the end, their UIDs unknown), or to
+ * "*" without [UIDNEXT]; or, after the last, the list is complete.  One
+ * piece at a time: the answers of two SEARCHes in flight could not be
+ * told apart (RFC 3501 5.5; Dovecot runs them at once).  A mailbox whose
+ * UIDs all fit in the first piece costs no more than one SEARCH.
  */
-static void
-ops_emu_more_chunks(struct imap_ops *o, struct ops_req *r)
-{
-	uint32_t lo, top = r->sel_uidnext > 0 ? r->sel_uidnext - 1 : 0;
-
-	if (!r->chunked)
-		return;		/* ESEARCH */
-	if (r->sel_uidnext == 0) {
-		ops_emu_chunk(o, r, OPS_SEARCH_CHUNK + 1, 0);
-		return;
-	}
-	for (lo = OPS_SEARCH_CHUNK + 1; lo > OPS_SEARCH_CHUNK && lo <= top;
-	    lo += OPS_SEARCH_CHUNK)
-		ops_emu_chunk(o, r, lo, top - lo < OPS_SEARCH_CHUNK - 1 ? top :
-		    lo + OPS_SEARCH_CHUNK - 1);
-}
-
 static void
 ops_emu_chunk_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *resp, void *arg)
 {
 	struct ops_req *r = arg;
 	struct imap_ops *o = r->ops;
+	struct ops_chunk done = { 0, 0 };
+	uint32_t top = r->sel_uidnext > 0 ? r->sel_uidnext - 1 : 0;
 
 	if (o->nchunks > 0) {
+		done = o->chunks[0];
 		memmove(o->chunks, o->chunks + 1, (o->nchunks - 1) *
 		    sizeof(*o->chunks));
 		o->nchunks--;
@@ -852,8 +839,13 @@ ops_emu_chunk_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		if (!o->chunk_seen)
 			imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: "
 			    "UID SEARCH answered OK without its result");
-		/* The last piece: the list is complete. */
-		if (o->nchunks == 0 && r->sel_answered)
+		if (done.hi != 0 && r->sel_uidnext == 0)
+			ops_emu_chunk(o, r, done.hi + 1, 0);
+		else if (done.hi != 0 && done.hi < top)
+			ops_emu_chunk(o, r, done.hi + 1,
+			    top - done.hi > OPS_SEARCH_CHUNK ?
+			    done.hi + OPS_SEARCH_CHUNK : top);
+		else
 			ops_emu_uids(o, o->found, o->nfound);
 	}
 	o->chunk_seen = 0;

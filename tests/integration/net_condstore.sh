@@ -332,6 +332,47 @@ run_ours --config="$T/sync.conf"
 t_expect_eq "$(grep -cE 'Added|Removed|Updated|WARNING' "$T/ours.err")" 0 \
     "after --repair: nothing to do"
 
+# A Dovecot without ESEARCH either, whose UIDs span pieces of the UID
+# list: 1, then 60000 and 120000 (doveadm mailbox update --min-next-uid).
+uid_jump()
+{
+	setpriv --reuid="$IMAPTEST_USER" --regid="$IMAPTEST_USER" \
+	    --init-groups env HOME="$T/$1/home" USER="$IMAPTEST_USER" \
+	    doveadm -c "$T/$1/dovecot.conf" mailbox update \
+	    --min-next-uid "$3" "$2"
+}
+te=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC ESEARCH) \
+    dovecot_tunnel remote3 .) || { t_fail "dovecot_tunnel remote3"; t_done; }
+tle=$(dovecot_tunnel local3) || { t_fail "dovecot_tunnel local3"; t_done; }
+tunnel_config "$T/e.conf" "$T/e.db" "$tle" "$te"
+mail_add remote3 INBOX "$(msg e1)"
+uid_jump remote3 INBOX 60000
+mail_add remote3 INBOX "$(msg e2)"
+uid_jump remote3 INBOX 120000
+mail_add remote3 INBOX "$(msg e3)"
+t_expect_eq "$(mail_uids remote3 INBOX | paste -sd' ' -)" "1 60000 120000" \
+    "no ESEARCH: UIDs 1, 60000, 120000"
+run_ours --config="$T/e.conf" --debug
+t_expect_eq "$OURS_RC" 0 "no ESEARCH, first sync: exit 0"
+t_expect_eq "$(mail_dump remote3 INBOX | sort)" \
+    "$(mail_dump local3 INBOX | sort)" "no ESEARCH, first sync: identical"
+mail_expunge remote3 INBOX 60000
+mail_expunge local3 INBOX "$(mail_uids local3 INBOX | head -n 1)"
+mail_store remote3 INBOX 120000 + '\Flagged'
+run_ours --config="$T/e.conf" --debug
+t_expect_eq "$OURS_RC" 0 "no ESEARCH, changes: exit 0"
+t_expect_eq "$(grep -oE 'remote(\(INBOX\))?: C: [0-9]+ UID SEARCH UID [0-9:*]+' \
+    "$T/ours.err" | cut -d' ' -f4- | sort -u | paste -sd' ' -)" \
+    "UID SEARCH UID 100001:120000 UID SEARCH UID 1:50000 UID SEARCH UID 50001:100000" \
+    "no ESEARCH: the UID list in three pieces"
+t_expect_eq "$(mail_dump remote3 INBOX | sort)" \
+    "$(mail_dump local3 INBOX | sort)" "no ESEARCH, changes: identical"
+t_expect_eq "$(mail_uids remote3 INBOX | wc -l)" 1 \
+    "no ESEARCH: both expunges carried, one message left"
+run_ours --config="$T/e.conf"
+t_expect_eq "$(grep -cE 'Added|Removed|Updated|WARNING' "$T/ours.err")" 0 \
+    "no ESEARCH: the next run has nothing to do"
+
 # A network server (IMAPS, COMPRESS) that offers QRESYNC, synced with
 # CONDSTORE on request.
 dovecot_server remote2 . || { t_fail "dovecot_server remote2"; t_done; }
