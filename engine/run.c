@@ -55,12 +55,19 @@ struct run {
 	struct eng	*e;
 	int		 migrated;	/* the database's schema is checked */
 	uint64_t	 last_pass;	/* end of the last pass (epoch s) */
+	/*
+	 * A pass of its own (the first, or one the interval, priv or an
+	 * event started), not the listing that follows a pass in case
+	 * something was missed: a CONDSTORE server's mailboxes are all
+	 * looked at (run_queue_dirty()).
+	 */
+	int		 full;
 };
 
 static void	 run_step(struct task *);
 static void	 run_check_caps(struct eng *);
 static void	 run_interrupted_rows(struct eng *, struct ipc_msg *, void *);
-static int	 run_queue_dirty(struct eng *);
+static int	 run_queue_dirty(struct eng *, int);
 static void	 run_state_load(struct eng *);
 static void	 run_queue_repair(struct eng *);
 static void	 run_status(struct eng *, uint32_t);
@@ -228,9 +235,15 @@ run_queue_repair(struct eng *e)
  * A job for every dirty mailbox without one: those dirty locally first,
  * then those dirty remotely (the reference's next_dirty order, with
  * mailboxes sorted instead of in hash order).  Returns how many.
+ *
+ * At the start of a pass of its own (start: run->full), every mailbox
+ * of a server synced with CONDSTORE counts as dirty: RFC 7162 has only
+ * QRESYNC servers raise HIGHESTMODSEQ for an expunge, so LIST-STATUS
+ * cannot tell that nothing was expunged there; the SELECT's UID list
+ * can.
  */
 static int
-run_queue_dirty(struct eng *e)
+run_queue_dirty(struct eng *e, int start)
 {
 	struct sbuf dirty = { NULL, 0, 0 };
 	struct mbox *mb;
@@ -241,7 +254,9 @@ run_queue_dirty(struct eng *e)
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		for (i = 0; i < e->nmbox; i++) {
 			mb = e->mbox[i];
-			if (!mb->sync || !netc_is_dirty(&e->peer[s], mb))
+			if (!mb->sync || (!netc_is_dirty(&e->peer[s], mb) &&
+			    !(start && (e->peer[s].caps &
+			    IMAP_CAP_CONDSTORE_SYNC))))
 				continue;
 			if (log_debug_level() > 0) {
 				if (dirty.len > 0)
@@ -294,6 +309,7 @@ run_step(struct task *t)
 			}
 			if (e->conf->flags & ENGINE_CONF_NOTIFY)
 				run_notify_methods(e);
+			run->full = 1;
 			t->state = R_LIST;
 			break;
 
@@ -336,7 +352,8 @@ run_step(struct task *t)
 				t->state = R_REPAIR;
 				break;
 			}
-			(void)run_queue_dirty(e);
+			(void)run_queue_dirty(e, run->full);
+			run->full = 0;
 			t->state = R_JOBS;
 			break;
 
@@ -364,7 +381,7 @@ run_step(struct task *t)
 				return;
 			}
 			/* The reference loops while any is dirty. */
-			if (run_queue_dirty(e) > 0)
+			if (run_queue_dirty(e, 0) > 0)
 				break;
 			t->state = run_watching(e) ? R_IDLE : R_FINAL;
 			break;
@@ -422,6 +439,7 @@ run_step(struct task *t)
 			eng_timer_cancel(e);
 			e->wake = e->timer_fired = 0;
 			run_status(e, ENGINE_ST_SYNCING);
+			run->full = 1;
 			t->state = R_LIST;
 			break;
 

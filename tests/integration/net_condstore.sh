@@ -290,6 +290,15 @@ t_expect_eq "$OURS_RC" 0 "next run: exit 0"
 t_expect_eq "$(grep -cE 'Added|Removed|Updated' "$T/ours.err")" 0 \
     "next run: nothing to do (the expunges already dealt with stay quiet)"
 t_expect_eq "$(grep -c 'WARNING' "$T/ours.err")" 0 "next run: no warning"
+# Nothing changed, yet every mailbox is selected: a CONDSTORE server
+# need not raise HIGHESTMODSEQ for an expunge (RFC 7162 asks it of
+# QRESYNC servers), so LIST-STATUS cannot tell an expunge there.
+run_ours --config="$T/sync.conf" --debug
+t_expect_eq "$(grep -oE '^remote(\([^)]*\))?: C: [0-9]+ SELECT [A-Za-z]+' \
+    "$T/ours.err" | awk '{print $NF}' | sort | paste -sd' ' -)" "INBOX Sub" \
+    "nothing changed: every mailbox selected on the CONDSTORE server"
+t_expect_eq "$(grep -cE 'Added|Removed|Updated|WARNING' "$T/ours.err")" 0 \
+    "nothing changed: nothing done"
 
 # connections = 3: each net keeps its own sequence numbers; the method
 # is said by the first of each side only (the others open as jobs wait
