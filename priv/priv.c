@@ -1253,6 +1253,13 @@ priv_stopped(struct priv *p)
 		if ((p->signal != 0 || p->restart) && WIFEXITED(c->status))
 			continue;
 		p->reported[i] = 1;
+		/*
+		 * An extra lane refused while the jobs ran out (a server
+		 * that allows fewer connections, slow to say so) is no
+		 * more a failure than one refused earlier.
+		 */
+		if (priv_lane_lost(p, i))
+			continue;
 		if ((code = priv_net_exitcode(c)) != -1) {
 			p->exitcode = code;
 			continue;
