@@ -140,7 +140,7 @@ ans_status_item(const struct ipc_msg *msg, struct ans_status *a)
 	a->uidvalidity = ipc_get_u32(&rd);
 	a->uidnext = ipc_get_u32(&rd);
 	a->hms = ipc_get_u64(&rd);
-	(void)ipc_get_u32(&rd);		/* MESSAGES: not used */
+	a->messages = ipc_get_u32(&rd);
 	if (ipc_rd_end(&rd) == -1 || a->name == NULL ||
 	    memchr(a->name, '\0', a->len) != NULL) {
 		memset(a, 0, sizeof(*a));

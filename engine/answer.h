@@ -64,6 +64,7 @@ struct ans_status {
 	uint32_t	 mask;		/* IMAP_ST_* */
 	uint32_t	 uidvalidity, uidnext;
 	uint64_t	 hms;
+	uint32_t	 messages;
 };
 int	 ans_status_item(const struct ipc_msg *, struct ans_status *);
 

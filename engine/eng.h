@@ -119,6 +119,7 @@ int	 eng_run_woken(struct eng *);
 #define MC_UIDNEXT	0x02
 #define MC_HMS		0x04
 #define MC_EXISTS	0x08
+#define MC_MESSAGES	0x10	/* LIST-STATUS MESSAGES, this listing's */
 
 struct mcache {
 	unsigned int	 has;		/* MC_* */
@@ -126,6 +127,7 @@ struct mcache {
 	uint32_t	 uidnext;
 	uint64_t	 hms;		/* HIGHESTMODSEQ */
 	uint32_t	 exists;
+	uint32_t	 messages;	/* MC_MESSAGES */
 	int		 nomodseq;
 	int		 uidnotsticky;
 };

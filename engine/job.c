@@ -368,6 +368,37 @@ job_state_init(struct job *j)
 	mb->has_state = 1;
 }
 
+/*
+ * A mailbox queued only because a server synced with CONDSTORE may not
+ * raise HIGHESTMODSEQ for an expunge (run.c's run_queue_dirty()), whose
+ * mapping is now loaded: nothing changed if neither side is dirty and
+ * every such server's MESSAGES, from this listing, is the number of
+ * pairs.  An expunge lowers MESSAGES, and only a new message, which
+ * moves UIDNEXT, raises it again.  Then the job ends without a SELECT.
+ */
+static int
+job_unchanged(struct job *j)
+{
+	struct mbox *mb = j->mb;
+	const struct mcache *c;
+	uint32_t s;
+	int cond = 0;
+
+	if (j->kind != JOB_SYNC || !mb->known || !mb->has_state)
+		return 0;
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		if (netc_is_dirty(&j->e->peer[s], mb))
+			return 0;
+		if (!(j->e->peer[s].caps & IMAP_CAP_CONDSTORE_SYNC))
+			continue;
+		c = &mb->cache[s];
+		if (!(c->has & MC_MESSAGES) || c->messages != map_count(&j->map))
+			return 0;
+		cond = 1;
+	}
+	return cond;
+}
+
 static void
 job_select_done(struct req *r)
 {
@@ -420,6 +451,14 @@ job_step(struct task *t)
 			break;
 
 		case J_LEASE:
+			if (job_unchanged(j)) {
+				jlog(j, LOG_LVL_DEBUG, NULL, NULL, "%s: as many "
+				    "messages as pairs (%zu), nothing to do",
+				    mb->pretty, map_count(&j->map));
+				j->e->pass_jobs--;
+				t->state = J_END;
+				break;
+			}
 			if (!lease_acquire(j))
 				return;
 			t->state = J_SELECT;

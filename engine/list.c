@@ -30,6 +30,7 @@ struct sitem {
 	char		*name;
 	uint32_t	 mask, uidvalidity, uidnext;
 	uint64_t	 hms;
+	uint32_t	 messages;
 };
 
 struct listing {
@@ -120,6 +121,7 @@ mbox_list_data(struct req *r, const struct rdata *d)
 		si.uidvalidity = st.uidvalidity;
 		si.uidnext = st.uidnext;
 		si.hms = st.hms;
+		si.messages = st.messages;
 		si.name = eng_memdup(st.name, st.len);
 		if (l->nst == l->capst) {
 			l->capst = l->capst ? l->capst * 2 : 64;
@@ -435,10 +437,16 @@ mbox_build(struct eng *e)
 			    mb->len);
 		mb->ignored = mbox_ignore(e, mb);
 	}
-	/* LIST-STATUS replies: the live cache. */
+	/*
+	 * LIST-STATUS replies: the live cache.  MESSAGES (asked of servers
+	 * synced with CONDSTORE) is only this listing's, never an older
+	 * one's (job.c's job_unchanged()).
+	 */
 	for (side = SIDE_LOCAL; side <= SIDE_REMOTE; side++) {
 		p = &e->peer[side];
 		l = &mbox_ls.s[side].l;
+		for (i = 0; i < e->nmbox; i++)
+			e->mbox[i]->cache[side].has &= ~MC_MESSAGES;
 		for (i = 0; i < l->nst; i++) {
 			if ((mb = mbox_by_server(e, side, l->st[i].name)) ==
 			    NULL)
@@ -453,6 +461,10 @@ mbox_build(struct eng *e)
 			if (l->st[i].mask & IMAP_ST_HIGHESTMODSEQ) {
 				mb->cache[side].hms = l->st[i].hms;
 				mb->cache[side].has |= MC_HMS;
+			}
+			if (l->st[i].mask & IMAP_ST_MESSAGES) {
+				mb->cache[side].messages = l->st[i].messages;
+				mb->cache[side].has |= MC_MESSAGES;
 			}
 		}
 	}

@@ -239,8 +239,10 @@ run_queue_repair(struct eng *e)
  * At the start of a pass of its own (start: run->full), every mailbox
  * of a server synced with CONDSTORE counts as dirty: RFC 7162 has only
  * QRESYNC servers raise HIGHESTMODSEQ for an expunge, so LIST-STATUS
- * cannot tell that nothing was expunged there; the SELECT's UID list
- * can.
+ * cannot tell that nothing was expunged there.  Its job loads the
+ * mapping and compares the pairs with the server's MESSAGES
+ * (job_unchanged()): only where they differ does it SELECT, whose UID
+ * list tells which messages went.
  */
 static int
 run_queue_dirty(struct eng *e, int start)

@@ -146,6 +146,7 @@ static void	 ops_emu_chunk_found(struct imap_ops *, const struct imap_resp *);
 static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
 static uint32_t	*ops_search_uids(struct imap_ops *, const struct imap_resp *,
 		    size_t *);
+static const char *ops_status_items(const struct imap_conn *);
 static void	 ops_list_emu_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_status_emu_cb(struct imap_conn *, struct imap_cmd *,
@@ -543,13 +544,27 @@ ops_list(struct imap_ops *o, const struct ipc_msg *msg)
 		if (flags & IMAP_LIST_RET_SUBSCRIBED)
 			imap_cmd_str(cmd, "SUBSCRIBED");
 		if (flags & IMAP_LIST_RET_STATUS)
-			imap_cmd_printf(cmd, "%sSTATUS (UIDVALIDITY UIDNEXT "
-			    "HIGHESTMODSEQ)", (flags &
-			    IMAP_LIST_RET_SUBSCRIBED) ? " " : "");
+			imap_cmd_printf(cmd, "%sSTATUS (%s)", (flags &
+			    IMAP_LIST_RET_SUBSCRIBED) ? " " : "",
+			    ops_status_items(o->conn));
 		imap_cmd_str(cmd, ")");
 	}
 	ops_submit(cmd);
 	r->sealed = !r->list_status;
+}
+
+/*
+ * The STATUS items the engine wants of every mailbox: those that tell
+ * whether it changed since the last sync; with CONDSTORE also MESSAGES,
+ * since RFC 7162 asks only QRESYNC servers to raise HIGHESTMODSEQ for
+ * an expunge: the engine compares it with the pairs it holds.
+ */
+static const char *
+ops_status_items(const struct imap_conn *c)
+{
+	return imap_conn_method(c) == IMAP_METHOD_CONDSTORE ?
+	    "UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES" :
+	    "UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
 }
 
 /*
@@ -603,7 +618,7 @@ ops_list_emu_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			r->pending++;
 			st = imap_cmd_new(c, "STATUS", ops_status_emu_cb, r);
 			ops_astring(st, r->names[i], strlen(r->names[i]));
-			imap_cmd_str(st, " (UIDVALIDITY UIDNEXT HIGHESTMODSEQ)");
+			imap_cmd_printf(st, " (%s)", ops_status_items(c));
 			ops_submit(st);
 		}
 	r->sealed = 1;

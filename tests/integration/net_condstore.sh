@@ -290,15 +290,43 @@ t_expect_eq "$OURS_RC" 0 "next run: exit 0"
 t_expect_eq "$(grep -cE 'Added|Removed|Updated' "$T/ours.err")" 0 \
     "next run: nothing to do (the expunges already dealt with stay quiet)"
 t_expect_eq "$(grep -c 'WARNING' "$T/ours.err")" 0 "next run: no warning"
-# Nothing changed, yet every mailbox is selected: a CONDSTORE server
-# need not raise HIGHESTMODSEQ for an expunge (RFC 7162 asks it of
-# QRESYNC servers), so LIST-STATUS cannot tell an expunge there.
+# Nothing changed: a CONDSTORE server need not raise HIGHESTMODSEQ for
+# an expunge (RFC 7162 asks it of QRESYNC servers), so LIST-STATUS asks
+# for MESSAGES too, and a mailbox with as many messages as pairs in the
+# database, UIDNEXT and HIGHESTMODSEQ unchanged, is not selected.
+selected()
+{
+	grep -oE "^$1(\([^)]*\))?: C: [0-9]+ SELECT [A-Za-z]+" "$T/ours.err" |
+	    awk '{print $NF}' | sort | paste -sd' ' -
+}
 run_ours --config="$T/sync.conf" --debug
-t_expect_eq "$(grep -oE '^remote(\([^)]*\))?: C: [0-9]+ SELECT [A-Za-z]+' \
-    "$T/ours.err" | awk '{print $NF}' | sort | paste -sd' ' -)" "INBOX Sub" \
-    "nothing changed: every mailbox selected on the CONDSTORE server"
+t_expect_eq "$OURS_RC" 0 "nothing changed: exit 0"
+t_expect_eq "$(selected remote)$(selected local)" "" \
+    "nothing changed: no mailbox selected"
+t_expect_match "$(cat "$T/ours.err")" \
+    "STATUS \"?Sub\"? \\(UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES\\)" \
+    "nothing changed: MESSAGES asked of the remote without LIST-STATUS"
+t_expect_match "$(cat "$T/ours.err")" \
+    "RETURN \\(SUBSCRIBED STATUS \\(UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES\\)\\)" \
+    "nothing changed: MESSAGES asked by LIST-STATUS of the local"
 t_expect_eq "$(grep -cE 'Added|Removed|Updated|WARNING' "$T/ours.err")" 0 \
     "nothing changed: nothing done"
+
+# An expunge that HIGHESTMODSEQ does not show (Dovecot raises it, so the
+# database is told the new value, as a server that does not raise it
+# would leave it): MESSAGES is one short of the pairs, the mailbox is
+# selected and the expunge carried.
+before=$(mail_uids local INBOX | wc -l)
+mail_expunge remote INBOX "$(mail_uids remote INBOX | head -n 1)"
+hms=$(mailbox_status remote INBOX | sed 's/.*HIGHESTMODSEQ //')
+sqlite3 "$T/sync.db" "UPDATE remote SET HIGHESTMODSEQ = $hms WHERE idx = (SELECT idx FROM mailboxes WHERE CAST(mailbox AS TEXT) = 'INBOX')"
+run_ours --config="$T/sync.conf" --debug
+t_expect_eq "$OURS_RC" 0 "an expunge HIGHESTMODSEQ hides: exit 0"
+t_expect_eq "$(selected remote)" "INBOX" \
+    "an expunge HIGHESTMODSEQ hides: that mailbox alone selected"
+t_expect_eq "$(mail_uids local INBOX | wc -l)" $((before - 1)) \
+    "an expunge HIGHESTMODSEQ hides: carried to the local"
+same INBOX "an expunge HIGHESTMODSEQ hides: INBOX identical"
 
 # connections = 3: each net keeps its own sequence numbers; the method
 # is said by the first of each side only (the others open as jobs wait
