@@ -153,9 +153,17 @@ run_check_caps(struct eng *e)
 
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		p = &e->peer[s];
-		if (!(p->caps & IMAP_CAP_LIST_EXTENDED))
-			eng_fail(e, EXIT_FAIL, NULL, NULL,
-			    "Non LIST-EXTENDED-capable IMAP server.");
+		/*
+		 * Without LIST-EXTENDED, net lists with LIST and LSUB,
+		 * which can stand for the selection option SUBSCRIBED.
+		 */
+		if (!(p->caps & IMAP_CAP_LIST_EXTENDED) &&
+		    e->conf->list_select_opts != NULL &&
+		    *e->conf->list_select_opts != '\0' &&
+		    strcmp(e->conf->list_select_opts, "SUBSCRIBED") != 0)
+			eng_fail(e, EXIT_FAIL, p->name, NULL, "list-select-opts "
+			    "= %s needs LIST-EXTENDED, which the server did "
+			    "not advertise.", e->conf->list_select_opts);
 		if (!(p->caps & IMAP_CAP_UIDPLUS))
 			eng_fail(e, EXIT_FAIL, NULL, NULL,
 			    "Non UIDPLUS-capable IMAP server.");

@@ -1172,10 +1172,13 @@ conn_setup(struct imap_conn *c)
 		c->enable_sent = 1;
 		conn_method(c);
 	}
-	/* The driver's checks, in the reference's order and words. */
-	if (!imap_conn_has_cap(c, "LIST-EXTENDED"))
-		conn_fail_plain(c, EXIT_FAIL,
-		    "Non LIST-EXTENDED-capable IMAP server.");
+	/*
+	 * The driver's checks, in the reference's order and words; a
+	 * server without LIST-EXTENDED, which the reference refuses, is
+	 * listed with LIST and LSUB instead (imap_ops.c).
+	 */
+	if (!imap_conn_has_cap(c, "LIST-EXTENDED") && !c->conf.spare)
+		log_info("Server lacks LIST-EXTENDED: LIST and LSUB instead");
 	if (!imap_conn_has_cap(c, "UIDPLUS"))
 		conn_fail_plain(c, EXIT_FAIL,
 		    "Non UIDPLUS-capable IMAP server.");

@@ -32,6 +32,13 @@ struct ops_chunk {
 	uint32_t	 lo, hi;
 };
 
+/* A mailbox a plain LIST listed (ops_list_plain()). */
+struct ops_litem {
+	char		*name;
+	uint32_t	 attrs;		/* IMAP_MBX_* */
+	int		 delim;		/* -1: NIL */
+};
+
 struct ops_req {
 	TAILQ_ENTRY(ops_req)	 entry;
 	struct imap_ops		*ops;
@@ -59,6 +66,18 @@ struct ops_req {
 	int			 list_status;
 	char			**names;	/* to STATUS once listed */
 	size_t			 nnames;
+
+	/*
+	 * A LIST of a server without LIST-EXTENDED (ops_list_plain()):
+	 * the LIST and LSUB commands not answered yet, what they listed
+	 * (sent once they are all answered) and subscribed.
+	 */
+	int			 list_plain;
+	int			 list_subonly;	/* (SUBSCRIBED) selection */
+	struct ops_litem	*litems;
+	size_t			 nlitems;
+	struct ops_litem	*subs;
+	size_t			 nsubs;
 };
 
 TAILQ_HEAD(ops_reqq, ops_req);
@@ -147,6 +166,13 @@ static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
 static uint32_t	*ops_search_uids(struct imap_ops *, const struct imap_resp *,
 		    size_t *);
 static const char *ops_status_items(const struct imap_conn *);
+static void	 ops_list_plain(struct imap_ops *, struct ops_req *, uint32_t,
+		    const void *, size_t, const void **, const size_t *,
+		    uint32_t);
+static void	 ops_list_plain_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static int	 ops_list_keep(struct imap_ops *, const struct imap_list *);
+static uint32_t	 ops_attrs(const struct imap_strlist *);
 static void	 ops_list_emu_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_status_emu_cb(struct imap_conn *, struct imap_cmd *,
@@ -330,6 +356,12 @@ ops_req_free(struct ops_req *r)
 	while (r->nnames > 0)
 		free(r->names[--r->nnames]);
 	free(r->names);
+	while (r->nlitems > 0)
+		free(r->litems[--r->nlitems].name);
+	free(r->litems);
+	while (r->nsubs > 0)
+		free(r->subs[--r->nsubs].name);
+	free(r->subs);
 	free(r);
 }
 
@@ -493,8 +525,8 @@ ops_list(struct imap_ops *o, const struct ipc_msg *msg)
 	struct ipc_rd rd;
 	struct ops_req *r;
 	struct imap_cmd *cmd;
-	const void *ref, *pat;
-	size_t reflen, patlen;
+	const void *ref, **pat;
+	size_t reflen, *patlen;
 	uint32_t flags, n, i;
 	char *opts;
 
@@ -507,7 +539,28 @@ ops_list(struct imap_ops *o, const struct ipc_msg *msg)
 	    !ops_atoms_valid(opts) || n > rd.left / 4 ||
 	    (flags & ~(IMAP_LIST_RET_SUBSCRIBED | IMAP_LIST_RET_STATUS)))
 		ops_broken(msg, "bad layout");
+	if ((pat = calloc(n + 1, sizeof(*pat))) == NULL ||
+	    (patlen = calloc(n + 1, sizeof(*patlen))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	for (i = 0; i < n; i++)
+		if ((pat[i] = ipc_get_data(&rd, &patlen[i])) == NULL ||
+		    memchr(pat[i], '\0', patlen[i]) != NULL)
+			ops_broken(msg, "bad pattern");
+	if (ipc_rd_end(&rd) == -1)
+		ops_broken(msg, "bad layout");
 	r = ops_req_new(o, msg);
+	if (!imap_conn_has_cap(o->conn, "LIST-EXTENDED")) {
+		/* The engine refuses other list-select-opts there. */
+		if (*opts != '\0' && strcmp(opts, "SUBSCRIBED") != 0)
+			ops_broken(msg, "selection options without "
+			    "LIST-EXTENDED");
+		r->list_subonly = *opts != '\0';
+		free(opts);
+		ops_list_plain(o, r, flags, ref, reflen, pat, patlen, n);
+		free(pat);
+		free(patlen);
+		return;
+	}
 	if ((flags & IMAP_LIST_RET_STATUS) &&
 	    !imap_conn_has_cap(o->conn, "LIST-STATUS")) {
 		/* STATUS each mailbox once listed (ops_list_emu_cb()). */
@@ -526,19 +579,16 @@ ops_list(struct imap_ops *o, const struct ipc_msg *msg)
 	else if (n > 1)
 		imap_cmd_str(cmd, " (");
 	for (i = 0; i < n; i++) {
-		if ((pat = ipc_get_data(&rd, &patlen)) == NULL ||
-		    memchr(pat, '\0', patlen) != NULL)
-			ops_broken(msg, "bad pattern");
 		if (n > 1 && i > 0)
 			imap_cmd_text(cmd, " ", 1);
 		if (n == 1)
 			imap_cmd_text(cmd, " ", 1);
-		imap_cmd_astring(cmd, pat, patlen);
+		imap_cmd_astring(cmd, pat[i], patlen[i]);
 	}
+	free(pat);
+	free(patlen);
 	if (n > 1)
 		imap_cmd_str(cmd, ")");
-	if (ipc_rd_end(&rd) == -1)
-		ops_broken(msg, "bad layout");
 	if (flags != 0) {
 		imap_cmd_str(cmd, " RETURN (");
 		if (flags & IMAP_LIST_RET_SUBSCRIBED)
@@ -565,6 +615,180 @@ ops_status_items(const struct imap_conn *c)
 	return imap_conn_method(c) == IMAP_METHOD_CONDSTORE ?
 	    "UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES" :
 	    "UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
+}
+
+/*
+ * LIST-EXTENDED (RFC 5258) for a server without it: one LIST per
+ * pattern and, for RETURN (SUBSCRIBED), one LSUB per pattern, all at
+ * once.  What they list is kept (ops_list_keep()) until the last is
+ * answered, then sent to the engine as LIST-EXTENDED would have: each
+ * mailbox once (patterns may overlap), \Subscribed where LSUB named it
+ * (LSUB's own attributes say nothing of the mailbox, and a subscription
+ * to no listed mailbox is left out, as RETURN (SUBSCRIBED) leaves it).
+ * The selection option SUBSCRIBED, the only one it can stand for, lists
+ * the subscribed names instead: those LIST did not list as \NonExistent.
+ * Then, for RETURN (STATUS), one STATUS per selectable mailbox
+ * (ops_list_emu_cb()'s, no server without LIST-EXTENDED has
+ * LIST-STATUS).
+ */
+static void
+ops_list_plain(struct imap_ops *o, struct ops_req *r, uint32_t flags,
+    const void *ref, size_t reflen, const void **pat, const size_t *patlen,
+    uint32_t n)
+{
+	static const char star = '*';
+	const char *verb[2] = { "LIST", "LSUB" };
+	struct imap_cmd *cmd;
+	uint32_t i, v;
+
+	r->list_plain = 1;	/* then 1 + the commands in flight */
+	r->list_status = (flags & IMAP_LIST_RET_STATUS) != 0;
+	if (n == 0) {
+		pat[0] = &star;
+		n = 1;
+	}
+	for (v = 0; v < ((flags & IMAP_LIST_RET_SUBSCRIBED) ||
+	    r->list_subonly ? 2 : 1); v++)
+		for (i = 0; i < n; i++) {
+			r->pending++;
+			r->list_plain++;
+			cmd = imap_cmd_new(o->conn, verb[v], ops_list_plain_cb,
+			    r);
+			ops_astring(cmd, ref, reflen);
+			imap_cmd_text(cmd, " ", 1);
+			if (pat[i] == &star)
+				imap_cmd_str(cmd, "*");
+			else
+				imap_cmd_astring(cmd, pat[i], patlen[i]);
+			ops_submit(cmd);
+		}
+}
+
+static int
+ops_litem_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ops_litem *)a)->name,
+	    ((const struct ops_litem *)b)->name);
+}
+
+static void
+ops_litem_add(struct ops_litem **v, size_t *n, const char *name,
+    uint32_t attrs, int delim)
+{
+	struct ops_litem *li;
+
+	if ((*v = reallocarray(*v, *n + 1, sizeof(**v))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	li = &(*v)[*n];
+	if ((li->name = strdup(name)) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	li->attrs = attrs;
+	li->delim = delim;
+	(*n)++;
+}
+
+/* Sorted by name, each name once. */
+static void
+ops_litem_uniq(struct ops_litem *v, size_t *n)
+{
+	size_t i, k = 0;
+
+	if (*n == 0)
+		return;
+	qsort(v, *n, sizeof(*v), ops_litem_cmp);
+	for (i = 1; i < *n; i++) {
+		if (strcmp(v[k].name, v[i].name) == 0) {
+			free(v[i].name);
+			continue;
+		}
+		v[++k] = v[i];
+	}
+	*n = k + 1;
+}
+
+static int
+ops_litem_has(const struct ops_litem *v, size_t n, const char *name)
+{
+	struct ops_litem key;
+
+	key.name = (char *)(uintptr_t)name;
+	return n > 0 && bsearch(&key, v, n, sizeof(*v), ops_litem_cmp) != NULL;
+}
+
+/* A LIST or LSUB of ops_list_plain()'s: kept.  0 if not one. */
+static int
+ops_list_keep(struct imap_ops *o, const struct imap_list *l)
+{
+	struct ops_req *r = TAILQ_FIRST(&o->reqs);
+
+	if (r == NULL || r->list_plain <= 1)
+		return 0;
+	if (l->lsub)
+		ops_litem_add(&r->subs, &r->nsubs, l->name, 0, l->delim);
+	else
+		ops_litem_add(&r->litems, &r->nlitems, l->name,
+		    ops_attrs(&l->attrs) & ~IMAP_MBX_SUBSCRIBED, l->delim);
+	return 1;
+}
+
+static void
+ops_litem_send(struct ops_req *r, const struct ops_litem *li)
+{
+	struct ipc_buf b;
+
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, li->attrs);
+	ipc_put_u32(&b, li->delim < 0 ? IMAP_DELIM_NIL :
+	    (uint32_t)(unsigned char)li->delim);
+	ipc_put_data(&b, li->name, strlen(li->name));
+	ops_send(r->ops, IMSG_IMAP_LIST_ITEM, r->id, &b);
+}
+
+static void
+ops_list_plain_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+	struct ops_litem *li;
+	struct imap_cmd *st;
+	size_t i;
+
+	if (--r->list_plain > 1 || resp->cond.status != IMAP_COND_OK ||
+	    r->failed) {
+		if (r->list_plain <= 1)
+			r->sealed = 1;
+		ops_cmd_cb(c, cmd, resp, arg);
+		return;
+	}
+	/* The last answered, every one OK: what they listed, once. */
+	ops_litem_uniq(r->litems, &r->nlitems);
+	ops_litem_uniq(r->subs, &r->nsubs);
+	for (i = 0; i < r->nlitems; i++) {
+		li = &r->litems[i];
+		if (ops_litem_has(r->subs, r->nsubs, li->name))
+			li->attrs |= IMAP_MBX_SUBSCRIBED;
+		else if (r->list_subonly)
+			continue;
+		ops_litem_send(r, li);
+		if (!r->list_status ||
+		    (li->attrs & (IMAP_MBX_NOSELECT | IMAP_MBX_NONEXISTENT)))
+			continue;
+		r->pending++;
+		st = imap_cmd_new(c, "STATUS", ops_status_emu_cb, r);
+		ops_astring(st, li->name, strlen(li->name));
+		imap_cmd_printf(st, " (%s)", ops_status_items(c));
+		ops_submit(st);
+	}
+	for (i = 0; r->list_subonly && i < r->nsubs; i++) {
+		li = &r->subs[i];
+		if (ops_litem_has(r->litems, r->nlitems, li->name))
+			continue;
+		li->attrs = IMAP_MBX_NONEXISTENT | IMAP_MBX_NOSELECT |
+		    IMAP_MBX_SUBSCRIBED;
+		ops_litem_send(r, li);
+	}
+	r->sealed = 1;
+	ops_cmd_cb(c, cmd, resp, arg);
 }
 
 /*
@@ -1983,6 +2207,8 @@ imap_ops_untagged(struct imap_ops *o, const struct imap_resp *r)
 		ops_fetch_resp(o, fix.mask != 0 ? &fix : &r->fetch);
 		break;
 	case IMAP_RESP_LIST:
+		if (ops_list_keep(o, &r->list))
+			break;
 		ops_list_note(o, &r->list);
 		ops_list_item(o, &r->list);
 		break;

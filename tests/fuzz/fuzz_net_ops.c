@@ -5,7 +5,9 @@
  * IMSG_IMAP_* requests), turned into IMAP commands on a connection that
  * has not started (commands queue, nothing is written).  An odd first
  * byte makes it a session synced with CONDSTORE (imap_conn.h), whose
- * SELECT is three commands and parses the engine's known-uids.
+ * SELECT is three commands and parses the engine's known-uids; with bit
+ * 1 set, the server has LIST-EXTENDED and LIST-STATUS (else a LIST is
+ * one LIST and one LSUB per pattern, and a STATUS per mailbox).
  *
  * A broken request is fatal for a net child (fatalx(EXIT_CHILD)): here
  * fatalx is wrapped (-Wl,--wrap=fatalx) to end the input instead, and the
@@ -76,7 +78,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct imap_ops *volatile o;
 	static struct ipc_msg msg;
 	static struct fin f;
-	uint32_t	 type, peerid;
+	uint32_t	 type, peerid, mode;
 	const uint8_t	*p;
 	size_t		 len;
 
@@ -96,8 +98,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (c = imap_conn_new(&cc, &hooks)) == NULL)
 		abort();
 	imap_ops_set_conn(o, c);
-	if (f.left > 0 && (fin_u8(&f) & 1))
+	mode = f.left > 0 ? fin_u8(&f) : 0;
+	if (mode & 1)
 		c->method = IMAP_METHOD_CONDSTORE;
+	if (mode & 2) {
+		if ((c->caps = calloc(2, sizeof(*c->caps))) == NULL ||
+		    (c->caps[0] = strdup("LIST-EXTENDED")) == NULL ||
+		    (c->caps[1] = strdup("LIST-STATUS")) == NULL)
+			abort();
+		c->ncaps = 2;
+	}
 	if (setjmp(jb) == 0) {
 		while (f.left > 0) {
 			type = types[fin_u8(&f) % NTYPES];

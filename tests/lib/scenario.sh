@@ -749,7 +749,8 @@ scen_layout()
 		for w in A B; do
 			name=${role}_${SCEN_NSRV}$w
 			# Ours syncs the network servers without QRESYNC
-			# (Dovecot: nor LIST-STATUS, a STATUS per mailbox).
+			# (Dovecot: nor LIST-EXTENDED and LIST-STATUS, so
+			# LIST, LSUB and a STATUS per mailbox).
 			if [ "$T_METHOD" = condstore ] && [ "$w" = B ] &&
 			    [ "$kind" != tunnel ]; then
 				if [ "$kind" = cyrus ]; then
@@ -757,7 +758,8 @@ scen_layout()
 					    cyrus QRESYNC)
 				else
 					DOVECOT_EXTRA_CONF=$extra$'\n'$(hide_caps \
-					    dovecot-server QRESYNC LIST-STATUS)
+					    dovecot-server QRESYNC LIST-EXTENDED \
+					    LIST-STATUS)
 				fi
 			fi
 			case $kind in
