@@ -164,9 +164,6 @@ run_check_caps(struct eng *e)
 			eng_fail(e, EXIT_FAIL, p->name, NULL, "list-select-opts "
 			    "= %s needs LIST-EXTENDED, which the server did "
 			    "not advertise.", e->conf->list_select_opts);
-		if (!(p->caps & IMAP_CAP_UIDPLUS))
-			eng_fail(e, EXIT_FAIL, NULL, NULL,
-			    "Non UIDPLUS-capable IMAP server.");
 		if (!(p->caps & IMAP_CAP_LIST_STATUS))
 			eng_fail(e, EXIT_FAIL, NULL, NULL,
 			    "Non LIST-STATUS-capable IMAP server.");

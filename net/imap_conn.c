@@ -41,8 +41,6 @@
 
 #define LOGOUT_GRACE	3	/* seconds to wait for LOGOUT's answer */
 
-static void	 conn_fail_plain(struct imap_conn *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4), noreturn));
 static void	 conn_stream_fail(struct imap_conn *)
 		    __attribute__((noreturn));
 static void	 conn_end(struct imap_conn *, int) __attribute__((noreturn));
@@ -246,23 +244,6 @@ conn_spare_failed(const struct imap_conn *c, int code)
 {
 	return c->conf.spare && c->state < CONN_READY &&
 	    (code == EXIT_FAIL || code == EXIT_NET_LOST);
-}
-
-/* The driver-level messages of the reference carry no prefix. */
-static void
-conn_fail_plain(struct imap_conn *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		s = NULL;
-	va_end(ap);
-	log_msg(conn_spare_failed(c, code) ? LOG_LVL_WARN : LOG_LVL_ERROR,
-	    NULL, NULL, "%s", s != NULL ? s : "out of memory");
-	free(s);
-	conn_end(c, code);
 }
 
 /* The stream died: the connection's end, or TLS's or zlib's verdict. */
@@ -1179,9 +1160,9 @@ conn_setup(struct imap_conn *c)
 	 */
 	if (!imap_conn_has_cap(c, "LIST-EXTENDED") && !c->conf.spare)
 		log_info("Server lacks LIST-EXTENDED: LIST and LSUB instead");
-	if (!imap_conn_has_cap(c, "UIDPLUS"))
-		conn_fail_plain(c, EXIT_FAIL,
-		    "Non UIDPLUS-capable IMAP server.");
+	if (!imap_conn_has_cap(c, "UIDPLUS") && !c->conf.spare)
+		log_info("Server lacks UIDPLUS: appended messages found by "
+		    "size and date");
 	/*
 	 * Every pass, watched or not, starts from a LIST-STATUS (mailboxes
 	 * created, renamed or deleted while running are seen there); a

@@ -5,10 +5,12 @@
 #include <sys/queue.h>
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ipc.h"
 #include "log.h"
@@ -30,6 +32,13 @@ struct imap_ops;
 /* One UID SEARCH UID lo:hi of a server without ESEARCH (hi 0: "*"). */
 struct ops_chunk {
 	uint32_t	 lo, hi;
+};
+
+/* A message APPENDed to a server without UIDPLUS, and where it went. */
+struct ops_amsg {
+	uint64_t	 size;
+	int64_t		 when;		/* INTERNALDATE; INT64_MIN: the server's */
+	uint32_t	 uid;		/* 0: not found yet */
 };
 
 /* A mailbox a plain LIST listed (ops_list_plain()). */
@@ -72,6 +81,14 @@ struct ops_req {
 	 * the LIST and LSUB commands not answered yet, what they listed
 	 * (sent once they are all answered) and subscribed.
 	 */
+	/*
+	 * An APPEND to a server without UIDPLUS: each message's size and
+	 * date (ops_amsg), then the UIDs found for them (ops_append_uids()).
+	 */
+	struct ops_amsg		*amsg;
+	size_t			 namsg;
+	int			 await;		/* its UIDs are being looked for */
+
 	int			 list_plain;
 	int			 list_subonly;	/* (SUBSCRIBED) selection */
 	struct ops_litem	*litems;
@@ -96,6 +113,23 @@ struct imap_ops {
 	size_t			 append_mboxlen;
 	uint32_t		 append_nmsg;
 	uint64_t		 append_left;	/* bytes of this message due */
+
+	/*
+	 * A server without UIDPLUS: the selected mailbox, its UIDVALIDITY
+	 * and the lowest UID an APPEND to it may get (0: unknown), as its
+	 * SELECT reported them (pend_*, until answered); the APPENDs whose
+	 * UIDs are to be looked for once none is in flight (ops_await),
+	 * and the messages that FETCH found.
+	 */
+	char			*sel_name;
+	uint32_t		 sel_uidvalidity, sel_floor;
+	uint32_t		 pend_uidvalidity, pend_uidnext;
+	struct ops_req		**await;
+	size_t			 nawait;
+	int			 appends_out;	/* APPEND commands unanswered */
+	struct ops_amsg		*found_new;
+	size_t			 nfound_new;
+	int			 uid_fetch;	/* that FETCH is in flight */
 
 	/* an IDLE in progress */
 	struct ops_req		*idle;
@@ -166,6 +200,18 @@ static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
 static uint32_t	*ops_search_uids(struct imap_ops *, const struct imap_resp *,
 		    size_t *);
 static const char *ops_status_items(const struct imap_conn *);
+static void	 ops_amsg_add(struct ops_req *, uint64_t, const char *);
+static int	 ops_date_epoch(const char *, int64_t *);
+static void	 ops_append_emu_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static void	 ops_append_uids(struct imap_ops *);
+static int	 ops_append_fetch_item(struct imap_ops *,
+		    const struct imap_fetch *);
+static void	 ops_append_fetch_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
+static int	 ops_append_taken(const struct imap_ops *, uint32_t);
+static void	 ops_append_settle(struct imap_ops *, const char *);
+static void	 ops_selected(struct imap_ops *, const char *);
 static void	 ops_list_plain(struct imap_ops *, struct ops_req *, uint32_t,
 		    const void *, size_t, const void **, const size_t *,
 		    uint32_t);
@@ -307,6 +353,9 @@ imap_ops_free(struct imap_ops *o)
 		ops_req_free(r);
 	}
 	free(o->append_mbox);
+	free(o->sel_name);
+	free(o->await);
+	free(o->found_new);
 	seqmap_free(&o->seq);
 	free(o->found);
 	free(o->chunks);
@@ -353,6 +402,7 @@ ops_req_free(struct ops_req *r)
 	free(r->text);
 	free(r->mailbox);
 	free(r->known);
+	free(r->amsg);
 	while (r->nnames > 0)
 		free(r->names[--r->nnames]);
 	free(r->names);
@@ -480,10 +530,12 @@ ops_cmd_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	case IMSG_IMAP_SELECT:
 		/* The log prefix names the mailbox once selected. */
 		log_set_mailbox(st == IMAP_DONE_OK ? r->mailbox : NULL);
+		ops_selected(o, st == IMAP_DONE_OK ? r->mailbox : NULL);
 		break;
 	case IMSG_IMAP_UNSELECT:
 		if (st == IMAP_DONE_OK) {
 			log_set_mailbox(NULL);
+			ops_selected(o, NULL);
 			o->sq = SQ_NONE;
 			seqmap_clear(&o->seq);
 		}
@@ -883,6 +935,8 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
 	r->mailbox = ops_name(msg, name, namelen);
 	/* While the SELECT is in flight no mailbox is selected. */
 	log_set_mailbox(NULL);
+	ops_selected(o, NULL);
+	o->pend_uidvalidity = o->pend_uidnext = 0;
 	if (imap_conn_method(o->conn) == IMAP_METHOD_CONDSTORE) {
 		ops_select_emu(o, r, flags, name, namelen, modseq, known);
 		free(seqs);
@@ -1657,6 +1711,7 @@ ops_append(struct imap_ops *o, const struct ipc_msg *msg)
 	o->append_mbox = ops_name(msg, name, len);
 	o->append_mboxlen = len;
 	o->append = ops_req_new(o, msg);
+	o->append->mailbox = ops_name(msg, name, len);
 	o->append_cmd = NULL;
 	o->append_nmsg = 0;
 	o->append_left = 0;
@@ -1678,8 +1733,17 @@ ops_append_msg(struct imap_ops *o, const struct ipc_msg *msg)
 	size = ipc_get_u64(&rd);
 	if (ipc_rd_end(&rd) == -1 || date == NULL)
 		ops_broken(msg, "bad layout");
+	if (!imap_conn_has_cap(o->conn, "UIDPLUS"))
+		ops_amsg_add(o->append, size, date);
 	if (o->append_nmsg++ == 0) {
-		o->append_cmd = ops_cmd(o, o->append, "APPEND");
+		if (imap_conn_has_cap(o->conn, "UIDPLUS"))
+			o->append_cmd = ops_cmd(o, o->append, "APPEND");
+		else {
+			o->append->pending++;
+			o->appends_out++;
+			o->append_cmd = imap_cmd_new(o->conn, "APPEND",
+			    ops_append_emu_cb, o->append);
+		}
 		ops_astring(o->append_cmd, o->append_mbox,
 		    o->append_mboxlen);
 		/* Written as soon as the bytes arrive. */
@@ -1737,7 +1801,261 @@ ops_append_end(struct imap_ops *o, const struct ipc_msg *msg)
 	free(o->append_mbox);
 	o->append_mbox = NULL;
 	r->sealed = 1;
+	ops_append_uids(o);
 	ops_flush_done(o);
+}
+
+/*
+ * UIDPLUS (RFC 4315) for a server without it: which UIDs the messages
+ * of an APPEND got.  Its APPENDs (the engine pipelines them) are
+ * answered first; then, with none in flight and none open, one
+ *
+ *	UID FETCH floor:* (UID RFC822.SIZE INTERNALDATE)
+ *
+ * lists what the selected mailbox gained since its SELECT (floor: its
+ * UIDNEXT then, or past what the last such FETCH found), in UID order,
+ * which is the order the server appended in.  The messages of the
+ * waiting APPENDs, in their order, are matched to those, each with the
+ * first of the same size and date not taken yet; each APPEND then
+ * answers with the APPENDUID it would have had.  If another client
+ * added a message that could be one of ours (the same size and date),
+ * or ours are not all found, nothing is guessed: the APPENDs fail, and
+ * the copies, unknown to the database, are recognised by the next run
+ * (the engine's adopt.c), as after a crash at that point.
+ */
+static void
+ops_amsg_add(struct ops_req *r, uint64_t size, const char *date)
+{
+	struct ops_amsg *m;
+
+	if ((r->amsg = reallocarray(r->amsg, r->namsg + 1,
+	    sizeof(*r->amsg))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	m = &r->amsg[r->namsg++];
+	m->size = size;
+	m->uid = 0;
+	if (ops_date_epoch(date, &m->when) == -1)
+		m->when = INT64_MIN;
+}
+
+/* An RFC 3501 date-time (no quotes) as seconds since the epoch. */
+static int
+ops_date_epoch(const char *s, int64_t *t)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *m;
+	struct tm tm;
+	char mon[4], sign;
+	int day, year, hh, mm, ss, zh, zm, n = 0;
+
+	if (s == NULL || sscanf(s, "%2d-%3s-%4d %2d:%2d:%2d %c%2d%2d%n",
+	    &day, mon, &year, &hh, &mm, &ss, &sign, &zh, &zm, &n) != 9 ||
+	    s[n] != '\0' || (sign != '+' && sign != '-') ||
+	    strlen(mon) != 3 || (m = strstr(months, mon)) == NULL ||
+	    (m - months) % 3 != 0)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = day;
+	tm.tm_mon = (int)((m - months) / 3);
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	*t = (int64_t)timegm(&tm) - (sign == '-' ? -1 : 1) *
+	    (int64_t)(zh * 3600 + zm * 60);
+	return 0;
+}
+
+static void
+ops_append_emu_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct ops_req *r = arg;
+	struct imap_ops *o = r->ops;
+
+	o->appends_out--;
+	if (resp->cond.status == IMAP_COND_OK && !r->failed) {
+		/* Its UIDs are looked for: its DONE waits (pending). */
+		if ((o->await = reallocarray(o->await, o->nawait + 1,
+		    sizeof(*o->await))) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+		o->await[o->nawait++] = r;
+		r->await = 1;
+		r->pending++;
+	}
+	ops_cmd_cb(c, cmd, resp, arg);
+	ops_append_uids(o);
+}
+
+/* The FETCH, once no APPEND is in flight or open. */
+static void
+ops_append_uids(struct imap_ops *o)
+{
+	struct imap_cmd *cmd;
+	size_t i;
+
+	if (o->nawait == 0 || o->appends_out > 0 || o->append != NULL ||
+	    o->uid_fetch)
+		return;
+	for (i = 0; i < o->nawait; i++)
+		if (o->sel_name == NULL ||
+		    strcmp(o->sel_name, o->await[i]->mailbox) != 0 ||
+		    o->sel_floor == 0 || o->sel_uidvalidity == 0) {
+			ops_append_settle(o, "the server lacks UIDPLUS, and "
+			    "the mailbox appended to was not selected with "
+			    "its UIDVALIDITY and UIDNEXT");
+			return;
+		}
+	o->uid_fetch = 1;
+	o->nfound_new = 0;
+	cmd = imap_cmd_new(o->conn, "UID FETCH", ops_append_fetch_cb, o);
+	imap_cmd_printf(cmd, " %u:* (UID RFC822.SIZE INTERNALDATE)",
+	    o->sel_floor);
+	ops_submit(cmd);
+}
+
+/* A FETCH response while that FETCH is in flight: 1 if it took it. */
+static int
+ops_append_fetch_item(struct imap_ops *o, const struct imap_fetch *f)
+{
+	struct ops_amsg *m;
+
+	if (!o->uid_fetch || (f->mask & (IMAP_FA_UID | IMAP_FA_RFC822_SIZE |
+	    IMAP_FA_INTERNALDATE)) != (IMAP_FA_UID | IMAP_FA_RFC822_SIZE |
+	    IMAP_FA_INTERNALDATE) || f->uid < o->sel_floor)
+		return 0;
+	if ((o->found_new = reallocarray(o->found_new, o->nfound_new + 1,
+	    sizeof(*o->found_new))) == NULL)
+		fatalx(EXIT_FAIL, "out of memory");
+	m = &o->found_new[o->nfound_new++];
+	m->uid = f->uid;
+	m->size = f->rfc822_size;
+	if (ops_date_epoch(f->internaldate, &m->when) == -1)
+		m->when = INT64_MIN;
+	return 1;
+}
+
+static int
+ops_amsg_same(const struct ops_amsg *ours, const struct ops_amsg *theirs)
+{
+	return ours->size == theirs->size && (ours->when == INT64_MIN ||
+	    ours->when == theirs->when);
+}
+
+static void
+ops_append_fetch_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *resp, void *arg)
+{
+	struct imap_ops *o = arg;
+	struct ops_amsg *f = o->found_new, *m;
+	size_t i, k, n = o->nfound_new, next = 0;
+	const char *why = NULL;
+	uint32_t top = 0;
+
+	(void)c;
+	(void)cmd;
+	o->uid_fetch = 0;
+	if (resp->cond.status != IMAP_COND_OK)
+		why = "the FETCH of the new messages failed";
+	/* Ours in order, each to the first like it not taken yet. */
+	for (i = 0; why == NULL && i < o->nawait; i++)
+		for (k = 0; k < o->await[i]->namsg; k++) {
+			m = &o->await[i]->amsg[k];
+			while (next < n && !ops_amsg_same(m, &f[next]))
+				next++;
+			if (next == n) {
+				why = "an appended message was not found";
+				break;
+			}
+			m->uid = f[next++].uid;
+		}
+	/* Any other like one of ours, and which is which is a guess. */
+	for (k = 0; why == NULL && k < n; k++) {
+		if (f[k].uid > top)
+			top = f[k].uid;
+		if (ops_append_taken(o, f[k].uid))
+			continue;
+		for (i = 0; why == NULL && i < o->nawait; i++)
+			for (m = o->await[i]->amsg;
+			    m < o->await[i]->amsg + o->await[i]->namsg; m++)
+				if (ops_amsg_same(m, &f[k])) {
+					why = "another client appended a "
+					    "message like one of ours";
+					break;
+				}
+	}
+	if (why == NULL && top >= o->sel_floor && top < UINT32_MAX)
+		o->sel_floor = top + 1;
+	ops_append_settle(o, why);
+}
+
+static int
+ops_append_taken(const struct imap_ops *o, uint32_t uid)
+{
+	size_t i, k;
+
+	for (i = 0; i < o->nawait; i++)
+		for (k = 0; k < o->await[i]->namsg; k++)
+			if (o->await[i]->amsg[k].uid == uid)
+				return 1;
+	return 0;
+}
+
+/* Each waiting APPEND answers: its APPENDUID, or why not. */
+static void
+ops_append_settle(struct imap_ops *o, const char *why)
+{
+	struct ops_req *r;
+	char num[16];
+	size_t i, k;
+
+	for (i = 0; i < o->nawait; i++) {
+		r = o->await[i];
+		r->await = 0;
+		r->pending--;
+		if (why != NULL) {
+			log_warnx("Cannot tell the UIDs of the messages "
+			    "appended to %s: %s; the next run recognises "
+			    "them", r->mailbox, why);
+			ops_req_fail(r, IMAP_DONE_NO, "UIDs of the appended "
+			    "messages unknown (the server lacks UIDPLUS)");
+			continue;
+		}
+		r->code = IMAP_CODE_APPENDUID;
+		imap_buf_reset(&r->codedata);
+		(void)snprintf(num, sizeof(num), "%u", o->sel_uidvalidity);
+		imap_buf_str(&r->codedata, num);
+		for (k = 0; k < r->namsg; k++) {
+			(void)snprintf(num, sizeof(num), "%u",
+			    r->amsg[k].uid);
+			imap_buf_str(&r->codedata, k == 0 ? " " : ",");
+			imap_buf_str(&r->codedata, num);
+		}
+	}
+	o->nawait = 0;
+	ops_flush_done(o);
+}
+
+/* The mailbox now selected (NULL: none), for ops_append_uids(). */
+static void
+ops_selected(struct imap_ops *o, const char *name)
+{
+	if (name == NULL) {
+		free(o->sel_name);
+		o->sel_name = NULL;
+		o->sel_uidvalidity = o->sel_floor = 0;
+		return;
+	}
+	if (o->sel_name == NULL || strcmp(o->sel_name, name) != 0) {
+		free(o->sel_name);
+		if ((o->sel_name = strdup(name)) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+	}
+	if (o->pend_uidvalidity != 0)
+		o->sel_uidvalidity = o->pend_uidvalidity;
+	if (o->pend_uidnext != 0)
+		o->sel_floor = o->pend_uidnext;
+	o->pend_uidvalidity = o->pend_uidnext = 0;
 }
 
 static void
@@ -2027,6 +2345,14 @@ ops_untagged_code(struct imap_ops *o, const struct imap_code *code)
 	case IMAP_RC_UIDVALIDITY:
 	case IMAP_RC_UIDNEXT:
 		value = code->num;
+		if (TAILQ_FIRST(&o->reqs) != NULL &&
+		    TAILQ_FIRST(&o->reqs)->type == IMSG_IMAP_SELECT &&
+		    code->num <= UINT32_MAX) {
+			if (code->kind == IMAP_RC_UIDVALIDITY)
+				o->pend_uidvalidity = (uint32_t)code->num;
+			else
+				o->pend_uidnext = (uint32_t)code->num;
+		}
 		break;
 	case IMAP_RC_HIGHESTMODSEQ:
 		value = code->modseq;
@@ -2204,6 +2530,9 @@ imap_ops_untagged(struct imap_ops *o, const struct imap_resp *r)
 		ops_vanished_set(o, r->vanished.earlier, &r->vanished.uids);
 		break;
 	case IMAP_RESP_FETCH:
+		if (ops_append_fetch_item(o, fix.mask != 0 ? &fix :
+		    &r->fetch))
+			break;
 		ops_fetch_resp(o, fix.mask != 0 ? &fix : &r->fetch);
 		break;
 	case IMAP_RESP_LIST:

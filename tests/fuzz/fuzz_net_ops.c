@@ -6,8 +6,9 @@
  * has not started (commands queue, nothing is written).  An odd first
  * byte makes it a session synced with CONDSTORE (imap_conn.h), whose
  * SELECT is three commands and parses the engine's known-uids; with bit
- * 1 set, the server has LIST-EXTENDED and LIST-STATUS (else a LIST is
- * one LIST and one LSUB per pattern, and a STATUS per mailbox).
+ * 1 set, the server has LIST-EXTENDED, LIST-STATUS and UIDPLUS (else a
+ * LIST is one LIST and one LSUB per pattern and a STATUS per mailbox,
+ * and an APPEND records its messages' sizes and dates).
  *
  * A broken request is fatal for a net child (fatalx(EXIT_CHILD)): here
  * fatalx is wrapped (-Wl,--wrap=fatalx) to end the input instead, and the
@@ -102,11 +103,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mode & 1)
 		c->method = IMAP_METHOD_CONDSTORE;
 	if (mode & 2) {
-		if ((c->caps = calloc(2, sizeof(*c->caps))) == NULL ||
+		if ((c->caps = calloc(3, sizeof(*c->caps))) == NULL ||
 		    (c->caps[0] = strdup("LIST-EXTENDED")) == NULL ||
-		    (c->caps[1] = strdup("LIST-STATUS")) == NULL)
+		    (c->caps[1] = strdup("LIST-STATUS")) == NULL ||
+		    (c->caps[2] = strdup("UIDPLUS")) == NULL)
 			abort();
-		c->ncaps = 2;
+		c->ncaps = 3;
 	}
 	if (setjmp(jb) == 0) {
 		while (f.left > 0) {

@@ -663,6 +663,41 @@ def sc_no_liststatus(c):
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
+def sc_no_uidplus(c, others=()):
+    """No UIDPLUS (net_uidplus.sh): APPEND answers without APPENDUID;
+    UID FETCH n:* (UID RFC822.SIZE INTERNALDATE) lists what was appended
+    since the SELECT (UIDNEXT 7), each in another time zone than sent,
+    after OTHERS, another client's messages as (size, date), which take
+    the first UIDs."""
+    appended = []
+
+    def special(c, tag, name, whole):
+        if name in ("SELECT", "EXAMINE"):
+            c.send("* 2 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+                   "* OK [UIDNEXT 7] x\r\n* OK [HIGHESTMODSEQ 7] x\r\n"
+                   "%s OK [READ-WRITE] selected\r\n" % tag)
+        elif name == "APPEND":
+            for m in re.finditer(rb'"(\d+-\w+-\d+ \d+):(\d+:\d+) '
+                                 rb'\+0000" \{(\d+)\+?\}', whole):
+                hour = int(m.group(1).split(b" ")[1])
+                day = m.group(1).split(b" ")[0].decode()
+                appended.append((int(m.group(3)), "%s %02d:%s +0100" % (
+                    day, hour + 1, m.group(2).decode())))
+            c.send("* %d EXISTS\r\n%s OK appended\r\n" %
+                   (2 + len(others) + len(appended), tag))
+        elif name == "UID FETCH" and b"RFC822.SIZE INTERNALDATE)" in whole:
+            out = ""
+            for i, (size, date) in enumerate(list(others) + appended):
+                out += ('* %d FETCH (UID %d RFC822.SIZE %d INTERNALDATE '
+                        '"%s")\r\n' % (3 + i, 7 + i, size, date))
+            c.send("%s%s OK fetched\r\n" % (out, tag))
+        else:
+            return False
+        return True
+    caps = CAPS.replace("UIDPLUS ", "")
+    serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
+
+
 SCENARIOS = {
     # ---- well-behaved variants ----
     "ok": lambda c: serve(c),
@@ -697,6 +732,11 @@ SCENARIOS = {
     "no_enable": lambda c: serve(
         c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("ENABLE ", "")),
     "no_liststatus": sc_no_liststatus,
+    "no_uidplus": sc_no_uidplus,
+    "no_uidplus_other": lambda c: sc_no_uidplus(
+        c, [(99, "01-Jan-2020 01:00:00 +0100")]),
+    "no_uidplus_alike": lambda c: sc_no_uidplus(
+        c, [(18, "01-Jan-2020 00:00:00 +0000")]),
     "not_imap4": lambda c: serve(c, "* PREAUTH [CAPABILITY IMAP2] hi\r\n"),
     "not_enabled": sc_not_enabled,
     "no_qresync_condstore": lambda c: serve(
