@@ -17,11 +17,13 @@
 #    the same, which is not used): a first sync that appends 130
 #    messages to it (two MULTIAPPEND batches, pipelined), and an
 #    incremental one; every mapping row pairs the same message (by
-#    Message-ID) on both sides, and the next run has nothing to do.
-#
-# The copies of an APPEND that failed so are recognised by the next run
-# as those of a run that died before committing its mapping rows
-# (engine/adopt.c, integration/crash_resume).
+#    Message-ID) on both sides, and the next run has nothing to do;
+#  - another client appending the same message with the same date while
+#    our APPEND runs (append_twin.py, a tunnel between us and Dovecot):
+#    the run fails naming it, and the next one pairs our copy as it
+#    pairs those of a run that died before committing its mapping rows
+#    (engine/adopt.c), and copies the other client's back: two on each
+#    side, none more.
 
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
@@ -170,5 +172,35 @@ t_expect_eq "$OURS_RC" 0 "the next run: exit 0"
 t_expect_eq "$(grep -cE 'Added|Removed|Updated|WARNING' "$T/ours.err")" 0 \
     "the next run: nothing to do (no copy made twice)"
 t_expect_eq "$(ids remote INBOX | wc -l)" 7 "INBOX: 7 messages, once each"
+
+# Another client appends a message like ours (the same bytes, the same
+# date) while our APPEND runs (append_twin.py, between us and the
+# remote): which of the two is ours would be a guess, so the run fails
+# and says why; the next run pairs ours with the local one
+# (engine/adopt.c) and copies the other client's back, as a message of
+# its own: two on each side, none more.
+tunnel_config "$T/twin.conf" "$T/sync.db" "$tl" \
+    "python3 $SRCDIR/tests/integration/append_twin.py $tr INBOX"
+mail_add local INBOX "$(msg l5)"
+run_ours --config="$T/twin.conf"
+t_expect_eq "$OURS_RC" 1 "a message like ours meanwhile: exit 1"
+t_expect_match "$(cat "$T/ours.err")" \
+    "remote(\\(INBOX\\))?: ERROR: NO UIDs of the appended messages unknown \\(the server lacks UIDPLUS\\)" \
+    "a message like ours meanwhile: the run's error"
+t_expect_match "$(cat "$T/ours.err")" \
+    "remote(\\(INBOX\\))?: WARNING: Cannot tell the UIDs of the messages appended to INBOX: another client appended a message like one of ours" \
+    "a message like ours meanwhile: said why"
+t_expect_eq "$(ids remote INBOX | grep -c ' l5@x$')" 2 \
+    "a message like ours meanwhile: both on the remote"
+run_ours --config="$T/sync.conf"
+t_expect_eq "$OURS_RC" 0 "the run after: exit 0"
+t_expect_eq "$(ids local INBOX | grep -c ' l5@x$')" 2 \
+    "the run after: the other client's copied, ours not again (local)"
+t_expect_eq "$(ids remote INBOX | grep -c ' l5@x$')" 2 \
+    "the run after: the remote as it was"
+paired INBOX "the run after"
+run_ours --config="$T/sync.conf"
+t_expect_eq "$(grep -cE 'Added|Removed|Updated|WARNING' "$T/ours.err")" 0 \
+    "the run after that: nothing to do"
 
 t_done
