@@ -52,20 +52,6 @@ ${2:-}
 EOF
 }
 
-# run SCRIPT [ARGS...]: $ERR, $OURS_RC, the fake's log in $FLOG.
-run()
-{
-	local script=$1
-
-	shift
-	: >"$FAKE_IMAP_LOG"
-	INTERIMAP_TEST_TIMEOUT=5 INTERIMAP_TEST_ENGINE_SCRIPT=$script \
-	    run_ours --config="$CONF" "$@"
-	ERR=$(cat "$T/ours.err")
-	FLOG=$(cat "$FAKE_IMAP_LOG")
-}
-
-has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
 # The engine's view of the remote, in order.
 seen() { grep -E '^remote: (VANISHED|FETCH|EXISTS|#[0-9])' <<<"$ERR"; }
 
@@ -74,7 +60,7 @@ SEL="remote select INBOX 42 7 1:6; remote noop"
 # ---- the emulation, command by command ----------------------------------------
 
 conf_fake condstore
-run "$SEL"
+fake_run "$SEL"
 t_expect_eq "$OURS_RC" 0 "ESEARCH: exit 0"
 t_expect_eq "$(grep '^C: 00000[0-4]' <<<"$FLOG")" \
     "$(printf '%s\n' 'C: 000000 ENABLE CONDSTORE' 'C: 000001 SELECT INBOX' \
@@ -91,21 +77,21 @@ t_expect_eq "$(seen | sed 's/ date=.*//')" "$(printf '%s\n' \
     'remote: FETCH seq=1 uid=1 modseq=10 flags=(\Flagged)' \
     'remote: #2 NOOP OK noop')" \
     "ESEARCH: QRESYNC's answers: known UIDs gone, flag changes, then EXPUNGE 2 as UID 3 and FETCH 1 with UID 1"
-has "$ERR" "remote: Server lacks QRESYNC: syncing with CONDSTORE, expunges found by comparing UID lists" \
+t_has "$ERR" "remote: Server lacks QRESYNC: syncing with CONDSTORE, expunges found by comparing UID lists" \
     "the method is said once"
 t_expect_eq "$(grep -c 'syncing with CONDSTORE' <<<"$ERR")" 1 "... only once"
 
 conf_fake condstore_search
-run "$SEL"
+fake_run "$SEL"
 t_expect_eq "$OURS_RC" 0 "SEARCH: exit 0"
 t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
     "remote: VANISHED (EARLIER) 2,4,6,remote: VANISHED 3," \
     "SEARCH (unsorted): the same UIDs gone"
 
 conf_fake condstore_noenable
-run "$SEL"
+fake_run "$SEL"
 t_expect_eq "$OURS_RC" 0 "no ENABLE: exit 0"
-has "$FLOG" "C: 000000 SELECT INBOX \(CONDSTORE\)" \
+t_has "$FLOG" "C: 000000 SELECT INBOX \(CONDSTORE\)" \
     "without ENABLE: SELECT (CONDSTORE)"
 t_expect_eq "$(seen | grep -c VANISHED)" 2 "without ENABLE: same answers"
 
@@ -118,32 +104,32 @@ t_expect_eq "$(seen | grep -c VANISHED)" 2 "without ENABLE: same answers"
 # again by UID.
 for sc in condstore_big condstore_big_nouidnext; do
 	conf_fake "$sc"
-	run "remote select INBOX 42 7 1:120000; remote noop; remote noop"
+	fake_run "remote select INBOX 42 7 1:120000; remote noop; remote noop"
 	t_expect_eq "$OURS_RC" 0 "$sc: exit 0"
 	t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
 	    "remote: VANISHED (EARLIER) 1:99998,100000:119999," \
 	    "$sc: the UIDs gone, whenever they went"
-	has "$FLOG" "C: [0-9]+ UID FETCH 1:\* \(FLAGS MODSEQ\) \(CHANGEDSINCE 9\)" \
+	t_has "$FLOG" "C: [0-9]+ UID FETCH 1:\* \(FLAGS MODSEQ\) \(CHANGEDSINCE 9\)" \
 	    "$sc: the flag change by sequence number fetched again by UID"
 done
 t_expect_eq "$(grep 'UID SEARCH' <<<"$FLOG" | cut -d' ' -f3-)" \
     "$(printf '%s\n' 'UID SEARCH UID 1:50000' 'UID SEARCH UID 50001:*')" \
     "without [UIDNEXT]: the first piece, then one to the end"
 conf_fake condstore_big
-run "remote select INBOX 42 7 1:120000"
+fake_run "remote select INBOX 42 7 1:120000"
 t_expect_eq "$(grep 'UID SEARCH' <<<"$FLOG" | cut -d' ' -f3-)" \
     "$(printf '%s\n' 'UID SEARCH UID 1:50000' 'UID SEARCH UID 50001:100000' \
     'UID SEARCH UID 100001:120000')" \
     "with [UIDNEXT 120001]: three pieces, up to it"
 conf_fake condstore_search
-run "$SEL"
-has "$FLOG" "C: 000002 UID SEARCH UID 1:50000" \
+fake_run "$SEL"
+t_has "$FLOG" "C: 000002 UID SEARCH UID 1:50000" \
     "a small mailbox without ESEARCH: one piece, with the SELECT"
 t_expect_eq "$(grep -c 'UID SEARCH' <<<"$FLOG")" 1 "... and only that one"
 
 # A SELECT without known state: no UID FETCH, no VANISHED.
 conf_fake condstore
-run "remote select INBOX; remote noop"
+fake_run "remote select INBOX; remote noop"
 t_expect_eq "$(grep -c 'CHANGEDSINCE' <<<"$FLOG")" 0 \
     "first SELECT: no CHANGEDSINCE"
 t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" "remote: VANISHED 3," \
@@ -154,7 +140,7 @@ t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" "remote: VANISHED 3," \
 # selected, unless the server says it itself (Dovecot does).
 SWITCH="remote select INBOX; remote select INBOX 42 7 1:6; remote unselect; remote select INBOX"
 conf_fake condstore
-run "$SWITCH"
+fake_run "$SWITCH"
 t_expect_eq "$(seen | grep -E '^remote: (#|EXISTS)' | tr '\n' ,)" \
     "remote: EXISTS 3,remote: #1 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: EXISTS 3,remote: #2 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: #3 UNSELECT OK done,remote: EXISTS 3,remote: #4 SELECT OK [READ-WRITE] selected {READ-WRITE }," \
     "[CLOSED]: the run of SELECTs"
@@ -163,11 +149,11 @@ t_expect_eq "$(grep -E '^remote: (CODE CLOSED|#|EXISTS)' <<<"$ERR" |
     "remote: #1 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: CODE CLOSED 0 ,remote: EXISTS 3," \
     "[CLOSED] said once, between the first SELECT and the second one's data; none after UNSELECT"
 conf_fake condstore_closed
-run "$SWITCH"
+fake_run "$SWITCH"
 t_expect_eq "$(grep -c '^remote: CODE CLOSED' <<<"$ERR")" 1 \
     "the server's own [CLOSED] passed on, not doubled"
 conf_fake condstore_closed_late
-run "$SWITCH"
+fake_run "$SWITCH"
 t_expect_eq "$(grep -c '^remote: CODE CLOSED' <<<"$ERR")" 1 \
     "the server's [CLOSED] after other data: ours first, the server's dropped"
 
@@ -178,9 +164,9 @@ hostile()
 	local sc=$1 msg=$2
 
 	conf_fake "$sc"
-	run "$SEL"
+	fake_run "$SEL"
 	t_expect_eq "$OURS_RC" 255 "$sc: exit 255 (protocol error)"
-	has "$ERR" "remote\(INBOX\): ERROR: Protocol error: $msg" "$sc: message"
+	t_has "$ERR" "remote\(INBOX\): ERROR: Protocol error: $msg" "$sc: message"
 }
 hostile condstore_bad_expunge "EXPUNGE of message 4 in a mailbox of 3"
 hostile condstore_bad_fetch "FETCH of message 9 in a mailbox of 2"
@@ -192,22 +178,22 @@ hostile condstore_disorder "FETCH of message 2 with UID 9 out of order"
 # ---- choosing the method -------------------------------------------------------
 
 conf_fake condstore "sync-method = qresync"
-run "remote noop"
+fake_run "remote noop"
 t_expect_eq "$OURS_RC" 1 "sync-method = qresync without QRESYNC: exit 1"
-has "$ERR" "remote: ERROR: Server did not advertise QRESYNC capability \(sync-method = qresync\)\." \
+t_has "$ERR" "remote: ERROR: Server did not advertise QRESYNC capability \(sync-method = qresync\)\." \
     "sync-method = qresync without QRESYNC: message"
 
 conf_fake no_qresync_condstore "sync-method = condstore"
-run "remote noop"
+fake_run "remote noop"
 t_expect_eq "$OURS_RC" 1 "sync-method = condstore without CONDSTORE: exit 1"
-has "$ERR" "remote: ERROR: Server did not advertise CONDSTORE capability \(sync-method = condstore\)\." \
+t_has "$ERR" "remote: ERROR: Server did not advertise CONDSTORE capability \(sync-method = condstore\)\." \
     "sync-method = condstore without CONDSTORE: message"
 
 conf_fake ok "sync-method = condstore"
-run "remote select INBOX 42 7 1"
-has "$ERR" "remote: Server offers QRESYNC: syncing with CONDSTORE, expunges found by comparing UID lists \(sync-method = condstore\)" \
+fake_run "remote select INBOX 42 7 1"
+t_has "$ERR" "remote: Server offers QRESYNC: syncing with CONDSTORE, expunges found by comparing UID lists \(sync-method = condstore\)" \
     "sync-method = condstore with QRESYNC offered: said"
-has "$FLOG" "C: 000000 ENABLE CONDSTORE" "... and no ENABLE QRESYNC on it"
+t_has "$FLOG" "C: 000000 ENABLE CONDSTORE" "... and no ENABLE QRESYNC on it"
 
 # ---- real Dovecots --------------------------------------------------------------
 

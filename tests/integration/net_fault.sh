@@ -63,8 +63,6 @@ run()
 	FLOG=$(cat "$FAKE_IMAP_LOG")
 }
 
-has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
-
 # lost WHAT REGEX: the run ended on remote's transient fault, said so,
 # and left nothing behind.
 lost()
@@ -73,7 +71,7 @@ lost()
 
 	t_log "$1: $(grep 'remote: ERROR' <<<"$ERR" | head -n 1)"
 	t_expect_net_lost "$OURS_RC" "$ERR" remote "$1"
-	has "$ERR" "remote: ERROR: $2" "$1: the error names it"
+	t_has "$ERR" "remote: ERROR: $2" "$1: the error names it"
 	t_expect_eq "$(grep -c '^local: ERROR\|^engine' <<<"$ERR")" 0 \
 	    "$1: nothing said about the others"
 	left=$(ours_pids)
@@ -100,7 +98,7 @@ lost "imaps: accepts, no handshake" \
 fake_tcp silent_login
 conf_tcp imap
 run "remote noop"
-has "$FLOG" "#: LOGIN received" "no answer to LOGIN: LOGIN was sent"
+t_has "$FLOG" "#: LOGIN received" "no answer to LOGIN: LOGIN was sent"
 lost "no answer to LOGIN" "No answer to LOGIN within 2 s"
 
 # ---- the session -----------------------------------------------------------------------
@@ -108,14 +106,14 @@ lost "no answer to LOGIN" "No answer to LOGIN within 2 s"
 fake_tcp stall_fetch
 conf_tcp imap
 run "remote fetch 1:* body"
-has "$FLOG" "#: FETCH answered halfway" "stall: the FETCH half answered"
+t_has "$FLOG" "#: FETCH answered halfway" "stall: the FETCH half answered"
 lost "stall mid-FETCH" \
     "The server sent nothing for 2 s while an answer was due"
 
 fake_tcp reset_mid
 conf_tcp imap
 run "remote list"
-has "$FLOG" "#: reset" "reset: the server reset the connection"
+t_has "$FLOG" "#: reset" "reset: the server reset the connection"
 lost "connection reset mid-session" "read: Connection reset by peer"
 
 # Slow but live: the answer trickles for longer than the bound in all,
@@ -124,8 +122,8 @@ fake_tcp slow_fetch
 conf_tcp imap
 run "remote fetch 1:* body"
 t_expect_eq "$OURS_RC" 0 "slow server: exit 0"
-has "$FLOG" "#: FETCH answered slowly" "slow server: the answer trickled"
-has "$ERR" "remote: BODY uid=1 bytes=[0-9]+" "slow server: the body came"
-has "$ERR" "remote: #1 FETCH OK fetched" "slow server: the FETCH done"
+t_has "$FLOG" "#: FETCH answered slowly" "slow server: the answer trickled"
+t_has "$ERR" "remote: BODY uid=1 bytes=[0-9]+" "slow server: the body came"
+t_has "$ERR" "remote: #1 FETCH OK fetched" "slow server: the FETCH done"
 
 t_done

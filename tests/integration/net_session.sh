@@ -41,9 +41,6 @@ run()
 	cp "$T/ours.err" "$T/run$RUNS.log"
 }
 
-has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
-hasnt() { t_expect_eq "$(grep -cE -- "$2" <<<"$1")" 0 "$3"; }
-
 mailbox_create srv 'a b'
 mailbox_create srv 'a b.c'
 
@@ -52,18 +49,18 @@ mailbox_create srv 'a b.c'
 conf "type = tunnel" "command = $DOVECOT_SRV_TUNNEL"
 run "local list; remote list" --debug
 t_expect_eq "$OURS_RC" 0 "tunnels: exit 0"
-has "$ERR" 'local: S: \* PREAUTH \[CAPABILITY IMAP4rev1 .*' \
+t_has "$ERR" 'local: S: \* PREAUTH \[CAPABILITY IMAP4rev1 .*' \
     "tunnel: PREAUTH greeting"
-has "$ERR" "local: C: 000000 ENABLE QRESYNC" \
+t_has "$ERR" "local: C: 000000 ENABLE QRESYNC" \
     "tunnel: straight to ENABLE QRESYNC, no CAPABILITY, no login"
-has "$ERR" 'remote: LIST a b\.c delim=\. attrs=\(\)' \
+t_has "$ERR" 'remote: LIST a b\.c delim=\. attrs=\(\)' \
     "tunnel: LIST items (a name with a space)"
-has "$ERR" 'remote: STATUS a b mask=0x7 UIDVALIDITY [0-9]+ UIDNEXT 1 HIGHESTMODSEQ [0-9]+ MESSAGES 0' \
+t_has "$ERR" 'remote: STATUS a b mask=0x7 UIDVALIDITY [0-9]+ UIDNEXT 1 HIGHESTMODSEQ [0-9]+ MESSAGES 0' \
     "tunnel: LIST-STATUS items"
-has "$ERR" 'remote: C: 000001 LIST "" \* RETURN \(SUBSCRIBED STATUS \(UIDVALIDITY UIDNEXT HIGHESTMODSEQ\)\)' \
+t_has "$ERR" 'remote: C: 000001 LIST "" \* RETURN \(SUBSCRIBED STATUS \(UIDVALIDITY UIDNEXT HIGHESTMODSEQ\)\)' \
     "the LIST command"
-has "$ERR" "local: C: 000002 LOGOUT" "LOGOUT at the end"
-has "$ERR" "local: IMAP traffic \(bytes\): recv [0-9.K]+ sent [0-9]+" \
+t_has "$ERR" "local: C: 000002 LOGOUT" "LOGOUT at the end"
+t_has "$ERR" "local: IMAP traffic \(bytes\): recv [0-9.K]+ sent [0-9]+" \
     "tunnel: summary, no compression"
 
 # ---- IMAP + STARTTLS, PLAIN with SASL-IR, COMPRESS (remote default) -------------
@@ -72,25 +69,25 @@ conf "type = imap" "host = localhost" "port = $DOVECOT_SRV_IMAP_PORT" \
     "username = user" "password = pass" "SSL_CAfile = $DOVECOT_SRV_CERT"
 run "remote list" --debug
 t_expect_eq "$OURS_RC" 0 "imap+STARTTLS: exit 0"
-has "$ERR" "remote: C: 000000 STARTTLS" "STARTTLS first"
-has "$ERR" "remote: C: 000001 CAPABILITY" "capabilities again after TLS"
-has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN \[REDACTED\]' \
+t_has "$ERR" "remote: C: 000000 STARTTLS" "STARTTLS first"
+t_has "$ERR" "remote: C: 000001 CAPABILITY" "capabilities again after TLS"
+t_has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN \[REDACTED\]' \
     "AUTHENTICATE PLAIN with an initial response (SASL-IR), redacted"
-has "$ERR" "remote: C: 000003 COMPRESS DEFLATE" \
+t_has "$ERR" "remote: C: 000003 COMPRESS DEFLATE" \
     "COMPRESS DEFLATE (the remote default)"
-has "$ERR" "remote: C: 000004 ENABLE QRESYNC" "then ENABLE QRESYNC"
-has "$ERR" 'remote: READY caps=0x[0-9a-f]+ compressed' "compressed"
-has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\) sent [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\)' \
+t_has "$ERR" "remote: C: 000004 ENABLE QRESYNC" "then ENABLE QRESYNC"
+t_has "$ERR" 'remote: READY caps=0x[0-9a-f]+ compressed' "compressed"
+t_has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\) sent [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\)' \
     "the summary shows the compression"
-hasnt "$ERR" "AHVzZXIA|cGFzcw" "no credentials in the log"
+t_hasnt "$ERR" "AHVzZXIA|cGFzcw" "no credentials in the log"
 
 run "remote list" --debug --debug
-has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN AHVzZXIAcGFzcw==' \
+t_has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN AHVzZXIAcGFzcw==' \
     "--debug twice: the credentials are shown"
 
 run "remote list" -q
 t_expect_eq "$OURS_RC" 0 "-q: exit 0"
-hasnt "$ERR" "IMAP traffic" "-q: no traffic summary"
+t_hasnt "$ERR" "IMAP traffic" "-q: no traffic summary"
 
 # ---- IMAPS, compress = NO -----------------------------------------------------------
 
@@ -99,11 +96,11 @@ conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
     "compress = NO"
 run "remote list" --debug
 t_expect_eq "$OURS_RC" 0 "imaps: exit 0"
-has "$ERR" 'remote: S: \* OK \[CAPABILITY .*\] Dovecot .* ready\.' \
+t_has "$ERR" 'remote: S: \* OK \[CAPABILITY .*\] Dovecot .* ready\.' \
     "imaps: the greeting came over TLS"
-hasnt "$ERR" "STARTTLS$|COMPRESS DEFLATE" "imaps: no STARTTLS, no COMPRESS"
-has "$ERR" 'remote: READY caps=0x[0-9a-f]+' "imaps: not compressed"
-has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ sent [0-9.K]+' \
+t_hasnt "$ERR" "STARTTLS$|COMPRESS DEFLATE" "imaps: no STARTTLS, no COMPRESS"
+t_has "$ERR" 'remote: READY caps=0x[0-9a-f]+' "imaps: not compressed"
+t_has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ sent [0-9.K]+' \
     "compress = NO: no compression in the summary"
 
 # compress = YES on local: the tunnel has no COMPRESS, nothing happens.
@@ -116,7 +113,7 @@ has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ sent [0-9.K]+' \
 } | write_config "$CONF"
 run "local list"
 t_expect_eq "$OURS_RC" 0 "local with compress = YES: exit 0"
-has "$ERR" 'local: READY caps=0x[0-9a-f]+ compressed' \
+t_has "$ERR" 'local: READY caps=0x[0-9a-f]+ compressed' \
     "local with compress = YES: compressed"
 
 # ---- LOGIN -------------------------------------------------------------------------
@@ -126,8 +123,8 @@ conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
     "auth = LOGIN PLAIN"
 run "remote noop" --debug
 t_expect_eq "$OURS_RC" 0 "auth = LOGIN: exit 0"
-has "$ERR" 'remote: C: 000000 LOGIN \[REDACTED\]' "auth = LOGIN: LOGIN, redacted"
-hasnt "$ERR" 'LOGIN user|pass$' "LOGIN: no credentials in the log"
+t_has "$ERR" 'remote: C: 000000 LOGIN \[REDACTED\]' "auth = LOGIN: LOGIN, redacted"
+t_hasnt "$ERR" 'LOGIN user|pass$' "LOGIN: no credentials in the log"
 
 # ---- no SASL-IR, no LITERAL+ ------------------------------------------------------------
 
@@ -136,14 +133,14 @@ conf "type = imap" "host = localhost" "port = $DOVECOT_BARE_IMAP_PORT" \
 run 'remote append INBOX "\\Flagged" "05-May-2021 10:11:12 +0000" "Subject: sync\n\nliteral\n"; remote append INBOX "" "" "Subject: two\n\n\n"' \
     --debug
 t_expect_eq "$OURS_RC" 0 "no SASL-IR, no LITERAL+: exit 0"
-has "$ERR" "remote: C: 000002 AUTHENTICATE PLAIN" \
+t_has "$ERR" "remote: C: 000002 AUTHENTICATE PLAIN" \
     "without SASL-IR: AUTHENTICATE PLAIN, the response after the \"+\""
-hasnt "$ERR" 'remote: S: \+ $' "the continuation of the exchange is not shown"
-has "$ERR" 'remote: C: 000004 APPEND INBOX \(\\Flagged\) "05-May-2021 10:11:12 \+0000" \{26\}' \
+t_hasnt "$ERR" 'remote: S: \+ $' "the continuation of the exchange is not shown"
+t_has "$ERR" 'remote: C: 000004 APPEND INBOX \(\\Flagged\) "05-May-2021 10:11:12 \+0000" \{26\}' \
     "without LITERAL+: a synchronising literal"
-has "$ERR" 'remote: S: \+ OK' "Dovecot's continuation"
-has "$ERR" 'remote: #1 APPEND OK \[APPENDUID [0-9]+ 1\] .*' "APPEND accepted"
-has "$ERR" 'remote: #2 APPEND OK \[APPENDUID [0-9]+ 2\] .*' \
+t_has "$ERR" 'remote: S: \+ OK' "Dovecot's continuation"
+t_has "$ERR" 'remote: #1 APPEND OK \[APPENDUID [0-9]+ 1\] .*' "APPEND accepted"
+t_has "$ERR" 'remote: #2 APPEND OK \[APPENDUID [0-9]+ 2\] .*' \
     "the next command after the literal"
 dump=$(mail_dump bare INBOX)
 t_expect_eq "$(wc -l <<<"$dump")" 2 "two messages arrived"
@@ -159,7 +156,7 @@ conf "type = imaps" "host = localhost" "port = $DOVECOT_NOSTATUS_IMAPS_PORT" \
     "username = user" "password = pass" "SSL_CAfile = $DOVECOT_NOSTATUS_CERT"
 run "remote list"
 t_expect_eq "$OURS_RC" 0 "no LIST-STATUS: exit 0"
-has "$ERR" 'remote: Server lacks LIST-STATUS: one STATUS command per mailbox' \
+t_has "$ERR" 'remote: Server lacks LIST-STATUS: one STATUS command per mailbox' \
     "no LIST-STATUS: said"
 t_expect_match "$ERR" 'remote: STATUS INBOX mask=0x7 UIDVALIDITY [0-9]+ UIDNEXT 1 HIGHESTMODSEQ [0-9]+' \
     "no LIST-STATUS: INBOX's STATUS from the STATUS command"
@@ -259,9 +256,9 @@ conf "type = imaps" "host = localhost" "port = $DOVECOT_SRV_IMAPS_PORT" \
 run_ours --config="$CONF"
 ERR=$(cat "$T/ours.err")
 t_expect_eq "$OURS_RC" 1 "wrong password: exit 1"
-has "$ERR" 'remote: ERROR: Authentication failed: NO \[AUTHENTICATIONFAILED\] Authentication failed\.' \
+t_has "$ERR" 'remote: ERROR: Authentication failed: NO \[AUTHENTICATIONFAILED\] Authentication failed\.' \
     "wrong password: the server's answer"
-hasnt "$ERR" 'killed|exited unexpectedly|broken' "wrong password: a clean end"
+t_hasnt "$ERR" 'killed|exited unexpectedly|broken' "wrong password: a clean end"
 t_expect_eq "$(sqlite3 "$DB" .dump)" "$before" \
     "wrong password: the database untouched"
 

@@ -38,13 +38,11 @@ run()
 	ERR=$(cat "$T/ours.err")
 }
 
-has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
-
 # ok WHAT: the session was established.
 ok()
 {
 	t_expect_eq "$OURS_RC" 0 "$1: accepted"
-	has "$ERR" "remote: #1 NOOP OK .*" "$1: the session works"
+	t_has "$ERR" "remote: #1 NOOP OK .*" "$1: the session works"
 }
 
 # refused WHAT REGEX: exit 1, the error, and Dovecot saw no login.
@@ -52,7 +50,7 @@ refused()
 {
 	t_log "$1: $(grep 'remote: ERROR' <<<"$ERR")"
 	t_expect_eq "$OURS_RC" 1 "$1: refused (exit 1)"
-	has "$ERR" "remote: ERROR: $2" "$1: the error says why"
+	t_has "$ERR" "remote: ERROR: $2" "$1: the error says why"
 	t_expect_eq "$(grep -c 'killed\|exited unexpectedly' <<<"$ERR")" 0 \
 	    "$1: a clean end"
 }
@@ -101,7 +99,7 @@ t_expect_eq "$(grep -c 'C: .*\(AUTHENTICATE\|LOGIN\)' <<<"$ERR")" 0 \
 conf "$(imaps "$DOVECOT_CHAIN_IMAPS_PORT")" "SSL_CAfile = $T/nonexistent.pem"
 run
 t_expect_eq "$OURS_RC" 1 "a missing SSL_CAfile: exit 1"
-has "$ERR" "remote: ERROR: .*nonexistent\.pem.*" \
+t_has "$ERR" "remote: ERROR: .*nonexistent\.pem.*" \
     "a missing SSL_CAfile: the error names it"
 t_expect_eq "$(grep -c 'killed\|exited unexpectedly\|broken' <<<"$ERR")" 0 \
     "a missing SSL_CAfile: a clean end"
@@ -123,7 +121,7 @@ conf "$(imaps "$DOVECOT_SELF_IMAPS_PORT")" "SSL_verify = NO" \
 run
 refused "SSL_verify = NO, a wrong fingerprint" \
     "Can't initiate TLS/SSL handshake: the peer's public key doesn't match SSL_fingerprint"
-has "$ERR" "remote: WARNING: Fingerprint doesn't match! MiTM in action\?" \
+t_has "$ERR" "remote: WARNING: Fingerprint doesn't match! MiTM in action\?" \
     "a wrong fingerprint: the reference's warning"
 
 conf "$(imaps "$DOVECOT_SELF_IMAPS_PORT")" "SSL_verify = NO"
@@ -147,13 +145,13 @@ conf "$(imaps "$DOVECOT_CHAIN_IMAPS_PORT")" "SSL_CAfile = $T/good/ca.pem" \
     "SSL_protocol_max = TLSv1.2"
 run --debug
 ok "SSL_protocol_max = TLSv1.2"
-has "$ERR" "remote: TLSv1\.2 connection using .*" "TLS 1.2 used"
+t_has "$ERR" "remote: TLSv1\.2 connection using .*" "TLS 1.2 used"
 
 conf "$(imaps "$DOVECOT_CHAIN_IMAPS_PORT")" "SSL_CAfile = $T/good/ca.pem" \
     "SSL_protocol_min = TLSv1.3"
 run --debug
 ok "SSL_protocol_min = TLSv1.3"
-has "$ERR" "remote: TLSv1\.3 connection using .*" "TLS 1.3 used"
+t_has "$ERR" "remote: TLSv1\.3 connection using .*" "TLS 1.3 used"
 
 # Dovecot hangs up on the ClientHello without an alert: to us that is a
 # connection closed in the middle of the handshake, which a restarting
@@ -164,15 +162,15 @@ run
 t_log "SSL_protocol_max = TLSv1.1: $(grep 'remote: ERROR' <<<"$ERR")"
 t_expect_net_lost "$OURS_RC" "$ERR" remote \
     "SSL_protocol_max = TLSv1.1 (the server wants 1.2+)"
-has "$ERR" "remote: ERROR: Can't initiate TLS/SSL handshake: .*" \
+t_has "$ERR" "remote: ERROR: Can't initiate TLS/SSL handshake: .*" \
     "SSL_protocol_max = TLSv1.1: the error says why"
 
 conf "$(imaps "$DOVECOT_CHAIN_IMAPS_PORT")" "SSL_CAfile = $T/good/ca.pem" \
     "SSL_protocols = !TLSv1.3"
 run --debug
 ok "SSL_protocols = !TLSv1.3"
-has "$ERR" "remote: WARNING: SSL_protocols is deprecated and will be removed in a future release! Use SSL_protocol_\{min,max\} instead\." \
+t_has "$ERR" "remote: WARNING: SSL_protocols is deprecated and will be removed in a future release! Use SSL_protocol_\{min,max\} instead\." \
     "SSL_protocols: the deprecation warning"
-has "$ERR" "remote: TLSv1\.2 connection using .*" "SSL_protocols honoured"
+t_has "$ERR" "remote: TLSv1\.2 connection using .*" "SSL_protocols honoured"
 
 t_done

@@ -45,46 +45,33 @@ command = python3 $FAKE $1
 EOF
 }
 
-run()
-{
-	local script=$1
-
-	shift
-	: >"$FAKE_IMAP_LOG"
-	INTERIMAP_TEST_TIMEOUT=5 INTERIMAP_TEST_ENGINE_SCRIPT=$script \
-	    run_ours --config="$CONF" "$@"
-	ERR=$(cat "$T/ours.err")
-	FLOG=$(cat "$FAKE_IMAP_LOG")
-}
-has() { t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"; }
-
 # Two messages of 18 and 19 bytes, both dated 2020-01-01 00:00 UTC.
 TWO='remote select INBOX; remote append INBOX "\\Seen" "01-Jan-2020 00:00:00 +0000" "Subject: b\n\nhi\n"; remote append INBOX "" "01-Jan-2020 00:00:00 +0000" "Subject: cc\n\nhi\n"; remote noop'
 
 conf_fake no_uidplus
-run "$TWO" --debug
+fake_run "$TWO" --debug
 t_expect_eq "$OURS_RC" 0 "no UIDPLUS: exit 0"
-has "$ERR" 'remote: Server lacks UIDPLUS: appended messages found by size and date' \
+t_has "$ERR" 'remote: Server lacks UIDPLUS: appended messages found by size and date' \
     "no UIDPLUS: said"
-has "$ERR" 'remote: #2 APPEND OK appended \{APPENDUID 42 7\}' \
+t_has "$ERR" 'remote: #2 APPEND OK appended \{APPENDUID 42 7\}' \
     "no UIDPLUS: the first message's UID, the first after UIDNEXT"
-has "$ERR" 'remote: #3 APPEND OK appended \{APPENDUID 42 8\}' \
+t_has "$ERR" 'remote: #3 APPEND OK appended \{APPENDUID 42 8\}' \
     "no UIDPLUS: the second's"
 t_expect_match "$FLOG" 'C: [0-9]+ UID FETCH 7:\* \(UID RFC822\.SIZE INTERNALDATE\)' \
     "no UIDPLUS: what the mailbox gained since its SELECT, fetched"
 t_expect_eq "$(grep -c 'WARNING' <<<"$ERR")" 0 "no UIDPLUS: no warning"
 
 conf_fake no_uidplus_other
-run "$TWO"
+fake_run "$TWO"
 t_expect_eq "$OURS_RC" 0 "another client's message first: exit 0"
-has "$ERR" 'remote: #2 APPEND OK appended \{APPENDUID 42 8\}' \
+t_has "$ERR" 'remote: #2 APPEND OK appended \{APPENDUID 42 8\}' \
     "another client's message first: ours after it"
-has "$ERR" 'remote: #3 APPEND OK appended \{APPENDUID 42 9\}' \
+t_has "$ERR" 'remote: #3 APPEND OK appended \{APPENDUID 42 9\}' \
     "another client's message first: the second too"
 
 conf_fake no_uidplus_alike
-run "$TWO"
-has "$ERR" 'remote: #2 APPEND NO UIDs of the appended messages unknown \(the server lacks UIDPLUS\)( \{\})?' \
+fake_run "$TWO"
+t_has "$ERR" 'remote: #2 APPEND NO UIDs of the appended messages unknown \(the server lacks UIDPLUS\)( \{\})?' \
     "a message like ours from another client: the APPEND fails"
 t_expect_match "$ERR" \
     "remote(\\(INBOX\\))?: WARNING: Cannot tell the UIDs of the messages appended to INBOX: another client appended a message like one of ours; the next run recognises them" \
@@ -93,8 +80,8 @@ t_expect_eq "$(grep -c 'APPENDUID 42' <<<"$ERR")" 0 \
     "a message like ours from another client: no UID guessed"
 
 conf_fake no_uidplus
-run 'remote append INBOX "" "01-Jan-2020 00:00:00 +0000" "Subject: b\n\nhi\n"; remote noop'
-has "$ERR" 'remote: #1 APPEND NO UIDs of the appended messages unknown \(the server lacks UIDPLUS\)( \{\})?' \
+fake_run 'remote append INBOX "" "01-Jan-2020 00:00:00 +0000" "Subject: b\n\nhi\n"; remote noop'
+t_has "$ERR" 'remote: #1 APPEND NO UIDs of the appended messages unknown \(the server lacks UIDPLUS\)( \{\})?' \
     "a mailbox not selected: the APPEND fails"
 t_expect_match "$ERR" "remote: WARNING: Cannot tell the UIDs of the messages appended to INBOX: the server lacks UIDPLUS, and the mailbox appended to was not selected" \
     "a mailbox not selected: said why"

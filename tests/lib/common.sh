@@ -281,6 +281,34 @@ t_expect_match()
 	return 1
 }
 
+# t_has TEXT REGEX WHAT: a whole line of TEXT matches the extended
+# REGEX; t_hasnt TEXT REGEX WHAT: no line of TEXT contains a match.
+t_has()
+{
+	t_expect_match "$1" "(^|"$'\n'")$2(\$|"$'\n'")" "$3"
+}
+
+t_hasnt()
+{
+	t_expect_eq "$(grep -cE -- "$2" <<<"$1")" 0 "$3"
+}
+
+# fake_run SCRIPT [ARGS...]: our program with the test engine's SCRIPT
+# (engine/testclient.c) on $CONF, whose servers are scripted ones
+# (tests/integration/net_fake_imap.py, logging to $FAKE_IMAP_LOG): its
+# stderr in $ERR, its status in $OURS_RC, the fake's log in $FLOG.
+fake_run()
+{
+	local script=$1
+
+	shift
+	: >"$FAKE_IMAP_LOG"
+	INTERIMAP_TEST_TIMEOUT=${FAKE_TIMEOUT:-5} \
+	    INTERIMAP_TEST_ENGINE_SCRIPT=$script run_ours --config="$CONF" "$@"
+	ERR=$(cat "$T/ours.err")
+	FLOG=$(cat "$FAKE_IMAP_LOG")
+}
+
 # t_expect_net_lost RC ERR SIDE WHAT: the run ended on a transient fault
 # of SIDE's net (a lost connection or a silent server: the net exits
 # EXIT_NET_LOST, 5), and nothing else died.  A one-shot run reports it as
