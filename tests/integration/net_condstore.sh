@@ -33,25 +33,6 @@
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
 
-FAKE=$SRCDIR/tests/integration/net_fake_imap.py
-CONF=$T/interimap.conf
-export FAKE_IMAP_LOG=$T/fake.log
-
-# conf_fake SCENARIO [EXTRA-REMOTE-LINES]
-conf_fake()
-{
-	write_config "$CONF" <<EOF
-[local]
-type = tunnel
-command = env FAKE_IMAP_LOG=/dev/null python3 $FAKE ok
-
-[remote]
-type = tunnel
-command = python3 $FAKE $1
-${2:-}
-EOF
-}
-
 # The engine's view of the remote, in order.
 seen() { grep -E '^remote: (VANISHED|FETCH|EXISTS|#[0-9])' <<<"$ERR"; }
 
@@ -59,7 +40,7 @@ SEL="remote select INBOX 42 7 1:6; remote noop"
 
 # ---- the emulation, command by command ----------------------------------------
 
-conf_fake condstore
+fake_conf condstore
 fake_run "$SEL"
 t_expect_eq "$OURS_RC" 0 "ESEARCH: exit 0"
 t_expect_eq "$(grep '^C: 00000[0-4]' <<<"$FLOG")" \
@@ -81,14 +62,14 @@ t_has "$ERR" "remote: Server lacks QRESYNC: syncing with CONDSTORE, expunges fou
     "the method is said once"
 t_expect_eq "$(grep -c 'syncing with CONDSTORE' <<<"$ERR")" 1 "... only once"
 
-conf_fake condstore_search
+fake_conf condstore_search
 fake_run "$SEL"
 t_expect_eq "$OURS_RC" 0 "SEARCH: exit 0"
 t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
     "remote: VANISHED (EARLIER) 2,4,6,remote: VANISHED 3," \
     "SEARCH (unsorted): the same UIDs gone"
 
-conf_fake condstore_noenable
+fake_conf condstore_noenable
 fake_run "$SEL"
 t_expect_eq "$OURS_RC" 0 "no ENABLE: exit 0"
 t_has "$FLOG" "C: 000000 SELECT INBOX \(CONDSTORE\)" \
@@ -103,7 +84,7 @@ t_expect_eq "$(seen | grep -c VANISHED)" 2 "without ENABLE: same answers"
 # reported by sequence number before the list was complete is fetched
 # again by UID.
 for sc in condstore_big condstore_big_nouidnext; do
-	conf_fake "$sc"
+	fake_conf "$sc"
 	fake_run "remote select INBOX 42 7 1:120000; remote noop; remote noop"
 	t_expect_eq "$OURS_RC" 0 "$sc: exit 0"
 	t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
@@ -115,20 +96,20 @@ done
 t_expect_eq "$(grep 'UID SEARCH' <<<"$FLOG" | cut -d' ' -f3-)" \
     "$(printf '%s\n' 'UID SEARCH UID 1:50000' 'UID SEARCH UID 50001:*')" \
     "without [UIDNEXT]: the first piece, then one to the end"
-conf_fake condstore_big
+fake_conf condstore_big
 fake_run "remote select INBOX 42 7 1:120000"
 t_expect_eq "$(grep 'UID SEARCH' <<<"$FLOG" | cut -d' ' -f3-)" \
     "$(printf '%s\n' 'UID SEARCH UID 1:50000' 'UID SEARCH UID 50001:100000' \
     'UID SEARCH UID 100001:120000')" \
     "with [UIDNEXT 120001]: three pieces, up to it"
-conf_fake condstore_search
+fake_conf condstore_search
 fake_run "$SEL"
 t_has "$FLOG" "C: 000002 UID SEARCH UID 1:50000" \
     "a small mailbox without ESEARCH: one piece, with the SELECT"
 t_expect_eq "$(grep -c 'UID SEARCH' <<<"$FLOG")" 1 "... and only that one"
 
 # A SELECT without known state: no UID FETCH, no VANISHED.
-conf_fake condstore
+fake_conf condstore
 fake_run "remote select INBOX; remote noop"
 t_expect_eq "$(grep -c 'CHANGEDSINCE' <<<"$FLOG")" 0 \
     "first SELECT: no CHANGEDSINCE"
@@ -139,7 +120,7 @@ t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" "remote: VANISHED 3," \
 # the new mailbox: said by net before a SELECT's data when a mailbox was
 # selected, unless the server says it itself (Dovecot does).
 SWITCH="remote select INBOX; remote select INBOX 42 7 1:6; remote unselect; remote select INBOX"
-conf_fake condstore
+fake_conf condstore
 fake_run "$SWITCH"
 t_expect_eq "$(seen | grep -E '^remote: (#|EXISTS)' | tr '\n' ,)" \
     "remote: EXISTS 3,remote: #1 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: EXISTS 3,remote: #2 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: #3 UNSELECT OK done,remote: EXISTS 3,remote: #4 SELECT OK [READ-WRITE] selected {READ-WRITE }," \
@@ -148,11 +129,11 @@ t_expect_eq "$(grep -E '^remote: (CODE CLOSED|#|EXISTS)' <<<"$ERR" |
     grep -B1 -A1 'CODE CLOSED' | tr '\n' ,)" \
     "remote: #1 SELECT OK [READ-WRITE] selected {READ-WRITE },remote: CODE CLOSED 0 ,remote: EXISTS 3," \
     "[CLOSED] said once, between the first SELECT and the second one's data; none after UNSELECT"
-conf_fake condstore_closed
+fake_conf condstore_closed
 fake_run "$SWITCH"
 t_expect_eq "$(grep -c '^remote: CODE CLOSED' <<<"$ERR")" 1 \
     "the server's own [CLOSED] passed on, not doubled"
-conf_fake condstore_closed_late
+fake_conf condstore_closed_late
 fake_run "$SWITCH"
 t_expect_eq "$(grep -c '^remote: CODE CLOSED' <<<"$ERR")" 1 \
     "the server's [CLOSED] after other data: ours first, the server's dropped"
@@ -163,7 +144,7 @@ hostile()
 {
 	local sc=$1 msg=$2
 
-	conf_fake "$sc"
+	fake_conf "$sc"
 	fake_run "$SEL"
 	t_expect_eq "$OURS_RC" 255 "$sc: exit 255 (protocol error)"
 	t_has "$ERR" "remote\(INBOX\): ERROR: Protocol error: $msg" "$sc: message"
@@ -177,19 +158,19 @@ hostile condstore_disorder "FETCH of message 2 with UID 9 out of order"
 
 # ---- choosing the method -------------------------------------------------------
 
-conf_fake condstore "sync-method = qresync"
+fake_conf condstore "sync-method = qresync"
 fake_run "remote noop"
 t_expect_eq "$OURS_RC" 1 "sync-method = qresync without QRESYNC: exit 1"
 t_has "$ERR" "remote: ERROR: Server did not advertise QRESYNC capability \(sync-method = qresync\)\." \
     "sync-method = qresync without QRESYNC: message"
 
-conf_fake no_qresync_condstore "sync-method = condstore"
+fake_conf no_qresync_condstore "sync-method = condstore"
 fake_run "remote noop"
 t_expect_eq "$OURS_RC" 1 "sync-method = condstore without CONDSTORE: exit 1"
 t_has "$ERR" "remote: ERROR: Server did not advertise CONDSTORE capability \(sync-method = condstore\)\." \
     "sync-method = condstore without CONDSTORE: message"
 
-conf_fake ok "sync-method = condstore"
+fake_conf ok "sync-method = condstore"
 fake_run "remote select INBOX 42 7 1"
 t_has "$ERR" "remote: Server offers QRESYNC: syncing with CONDSTORE, expunges found by comparing UID lists \(sync-method = condstore\)" \
     "sync-method = condstore with QRESYNC offered: said"

@@ -28,27 +28,10 @@
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
 
-FAKE=$SRCDIR/tests/integration/net_fake_imap.py
-CONF=$T/interimap.conf
-export FAKE_IMAP_LOG=$T/fake.log
-
-conf_fake()
-{
-	write_config "$CONF" <<EOF
-[local]
-type = tunnel
-command = env FAKE_IMAP_LOG=/dev/null python3 $FAKE ok
-
-[remote]
-type = tunnel
-command = python3 $FAKE $1
-EOF
-}
-
 # Two messages of 18 and 19 bytes, both dated 2020-01-01 00:00 UTC.
 TWO='remote select INBOX; remote append INBOX "\\Seen" "01-Jan-2020 00:00:00 +0000" "Subject: b\n\nhi\n"; remote append INBOX "" "01-Jan-2020 00:00:00 +0000" "Subject: cc\n\nhi\n"; remote noop'
 
-conf_fake no_uidplus
+fake_conf no_uidplus
 fake_run "$TWO" --debug
 t_expect_eq "$OURS_RC" 0 "no UIDPLUS: exit 0"
 t_has "$ERR" 'remote: Server lacks UIDPLUS: appended messages found by size and date' \
@@ -61,7 +44,7 @@ t_expect_match "$FLOG" 'C: [0-9]+ UID FETCH 7:\* \(UID RFC822\.SIZE INTERNALDATE
     "no UIDPLUS: what the mailbox gained since its SELECT, fetched"
 t_expect_eq "$(grep -c 'WARNING' <<<"$ERR")" 0 "no UIDPLUS: no warning"
 
-conf_fake no_uidplus_other
+fake_conf no_uidplus_other
 fake_run "$TWO"
 t_expect_eq "$OURS_RC" 0 "another client's message first: exit 0"
 t_has "$ERR" 'remote: #2 APPEND OK appended \{APPENDUID 42 8\}' \
@@ -69,7 +52,7 @@ t_has "$ERR" 'remote: #2 APPEND OK appended \{APPENDUID 42 8\}' \
 t_has "$ERR" 'remote: #3 APPEND OK appended \{APPENDUID 42 9\}' \
     "another client's message first: the second too"
 
-conf_fake no_uidplus_alike
+fake_conf no_uidplus_alike
 fake_run "$TWO"
 t_has "$ERR" 'remote: #2 APPEND NO UIDs of the appended messages unknown \(the server lacks UIDPLUS\)( \{\})?' \
     "a message like ours from another client: the APPEND fails"
@@ -79,7 +62,7 @@ t_expect_match "$ERR" \
 t_expect_eq "$(grep -c 'APPENDUID 42' <<<"$ERR")" 0 \
     "a message like ours from another client: no UID guessed"
 
-conf_fake no_uidplus
+fake_conf no_uidplus
 fake_run 'remote append INBOX "" "01-Jan-2020 00:00:00 +0000" "Subject: b\n\nhi\n"; remote noop'
 t_has "$ERR" 'remote: #1 APPEND NO UIDs of the appended messages unknown \(the server lacks UIDPLUS\)( \{\})?' \
     "a mailbox not selected: the APPEND fails"

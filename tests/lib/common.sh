@@ -293,6 +293,27 @@ t_hasnt()
 	t_expect_eq "$(grep -cE -- "$2" <<<"$1")" 0 "$3"
 }
 
+# fake_conf SCENARIO [EXTRA-REMOTE-LINES]: $CONF ($T/interimap.conf) with
+# a scripted remote playing SCENARIO (tests/integration/net_fake_imap.py,
+# logging to $FAKE_IMAP_LOG, $T/fake.log) and a well-behaved local.
+fake_conf()
+{
+	local fake=$SRCDIR/tests/integration/net_fake_imap.py
+
+	CONF=$T/interimap.conf
+	export FAKE_IMAP_LOG=$T/fake.log
+	write_config "$CONF" <<EOF
+[local]
+type = tunnel
+command = env FAKE_IMAP_LOG=/dev/null python3 $fake ok
+
+[remote]
+type = tunnel
+command = python3 $fake $1
+${2:-}
+EOF
+}
+
 # fake_run SCRIPT [ARGS...]: our program with the test engine's SCRIPT
 # (engine/testclient.c) on $CONF, whose servers are scripted ones
 # (tests/integration/net_fake_imap.py, logging to $FAKE_IMAP_LOG): its
