@@ -748,9 +748,11 @@ scen_layout()
 		SCEN_NSRV=$((SCEN_NSRV + 1))
 		for w in A B; do
 			name=${role}_${SCEN_NSRV}$w
-			# Ours syncs the network servers without QRESYNC
-			# (Dovecot: nor LIST-EXTENDED and LIST-STATUS, so
-			# LIST, LSUB and a STATUS per mailbox).
+			# Ours syncs the network servers without QRESYNC;
+			# Dovecot lacks LIST-EXTENDED, LIST-STATUS and
+			# UIDPLUS too (LIST, LSUB, a STATUS per mailbox, and
+			# a UID FETCH after the APPENDs), Cyrus is the
+			# server of the usual kind (Gmail's).
 			if [ "$T_METHOD" = condstore ] && [ "$w" = B ] &&
 			    [ "$kind" != tunnel ]; then
 				if [ "$kind" = cyrus ]; then
@@ -759,7 +761,7 @@ scen_layout()
 				else
 					DOVECOT_EXTRA_CONF=$extra$'\n'$(hide_caps \
 					    dovecot-server QRESYNC LIST-EXTENDED \
-					    LIST-STATUS)
+					    LIST-STATUS UIDPLUS)
 				fi
 			fi
 			case $kind in
