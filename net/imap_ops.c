@@ -2257,6 +2257,9 @@ imap_ops_closed(struct imap_ops *o)
 	struct ops_req *r;
 
 	o->closed = 1;
+	/* Their requests fail below: no UIDs to look for any more. */
+	o->nawait = 0;
+	o->uid_fetch = 0;
 	TAILQ_FOREACH(r, &o->reqs, entry) {
 		if (r == o->logout) {
 			r->pending = 0;

@@ -663,7 +663,7 @@ def sc_no_liststatus(c):
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
-def sc_no_uidplus(c, others=()):
+def sc_no_uidplus(c, others=(), bye=False):
     """No UIDPLUS (net_uidplus.sh): APPEND answers without APPENDUID;
     UID FETCH n:* (UID RFC822.SIZE INTERNALDATE) lists what was appended
     since the SELECT (UIDNEXT 7), each in another time zone than sent,
@@ -686,6 +686,9 @@ def sc_no_uidplus(c, others=()):
             c.send("* %d EXISTS\r\n%s OK appended\r\n" %
                    (2 + len(others) + len(appended), tag))
         elif name == "UID FETCH" and b"RFC822.SIZE INTERNALDATE)" in whole:
+            if bye:
+                c.send("* BYE going away\r\n")
+                raise Closed()
             out = ""
             for i, (size, date) in enumerate(list(others) + appended):
                 out += ('* %d FETCH (UID %d RFC822.SIZE %d INTERNALDATE '
@@ -735,6 +738,7 @@ SCENARIOS = {
     "no_uidplus": sc_no_uidplus,
     "no_uidplus_other": lambda c: sc_no_uidplus(
         c, [(99, "01-Jan-2020 01:00:00 +0100")]),
+    "no_uidplus_bye": lambda c: sc_no_uidplus(c, bye=True),
     "no_uidplus_alike": lambda c: sc_no_uidplus(
         c, [(18, "01-Jan-2020 00:00:00 +0000")]),
     "not_imap4": lambda c: serve(c, "* PREAUTH [CAPABILITY IMAP2] hi\r\n"),

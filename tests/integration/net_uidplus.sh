@@ -62,6 +62,16 @@ t_expect_match "$ERR" \
 t_expect_eq "$(grep -c 'APPENDUID 42' <<<"$ERR")" 0 \
     "a message like ours from another client: no UID guessed"
 
+# The server goes while the UIDs are looked for: the run ends on it,
+# nothing else said.
+fake_conf no_uidplus_bye
+fake_run "$TWO"
+t_expect_eq "$OURS_RC" 1 "gone meanwhile: exit 1"
+t_has "$ERR" 'remote(\(INBOX\))?: ERROR: Connection closed by the server: going away' \
+    "gone meanwhile: said"
+t_hasnt "$ERR" 'Sanitizer|killed|exited unexpectedly|PANIC' \
+    "gone meanwhile: a clean end"
+
 fake_conf no_uidplus
 fake_run 'remote append INBOX "" "01-Jan-2020 00:00:00 +0000" "Subject: b\n\nhi\n"; remote noop'
 t_has "$ERR" 'remote: #1 APPEND NO UIDs of the appended messages unknown \(the server lacks UIDPLUS\)( \{\})?' \
