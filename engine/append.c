@@ -94,6 +94,7 @@ batch_done(struct req *r)
 	struct eng *e = j->e;
 	struct peer *t = r->p;
 	struct mbox *mb = x->mb;
+	struct mcache *sc;
 	struct uidranges rs;
 	struct uidvec tu;
 	uint32_t uv, *lu, *ru, uid;
@@ -151,6 +152,14 @@ batch_done(struct req *r)
 		    "uid=%u from=%s:%u size=%u", tu.v[i], e->peer[t->side ==
 		    SIDE_LOCAL ? SIDE_REMOTE : SIDE_LOCAL].name, b->suids.v[i],
 		    i < b->ssizes.n ? b->ssizes.v[i] : 0);
+	/*
+	 * Room in the mapping for every message of the source it does not
+	 * map yet, exactly (on a first sync, the whole mailbox at once),
+	 * rather than half as much again as it holds each time it is full.
+	 */
+	sc = &mb->cache[x->sside];
+	if ((sc->has & MC_EXISTS) && sc->exists > map_count(&j->map))
+		map_reserve(&j->map, sc->exists - map_count(&j->map));
 	lu = t->side == SIDE_LOCAL ? tu.v : b->suids.v;
 	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
 	for (i = 0; i < tu.n; i++) {

@@ -208,7 +208,7 @@ struct map_pair {
 	uint32_t	 luid, ruid;
 };
 
-/* 12 bytes a pair, plus up to a third of slack. */
+/* 12 bytes a pair, plus up to a third of slack (none once reserved). */
 struct map {
 	struct map_pair	*pairs;		/* sorted by luid */
 	uint32_t	*byr;		/* positions in pairs, by ruid */
@@ -220,6 +220,12 @@ struct map {
 void	 map_init(struct map *);
 void	 map_free(struct map *);
 void	 map_add(struct map *, uint32_t, uint32_t);
+/*
+ * Room for that many more pairs, exactly (no slack), so that adding
+ * them does not grow the map by half again: for a caller who knows how
+ * many are coming.
+ */
+void	 map_reserve(struct map *, size_t);
 /* The other side's UID for a UID of side (SIDE_*): 0 if unmapped. */
 uint32_t map_lookup(const struct map *, uint32_t, uint32_t);
 /* Deletes by a UID of side; returns the other UID, 0 if none. */

@@ -6,7 +6,11 @@
  * Flow control: while a net's outgoing queue holds more than
  * ENG_QUEUE_MAX bytes (an APPEND being fed), the other net is not read,
  * so a fast source cannot make the engine buffer a slow target's
- * backlog: memory stays bounded whatever the size of the mailbox.
+ * backlog: memory stays bounded whatever the size of the mailbox.  The
+ * bound only has to keep the target's net fed between two rounds of the
+ * loop (the socket's own buffer holds as much again): a first sync of
+ * 100,000 small messages ran no faster with 1 MiB than with 64 KiB, and
+ * the 1 MiB queue was a third of the engine's peak.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,7 +26,7 @@
 #include "proc.h"
 #include "sandbox.h"
 
-#define ENG_QUEUE_MAX	(1024 * 1024)
+#define ENG_QUEUE_MAX	(128 * 1024)
 
 /* Poll slots: priv, then each lane's nets (local, remote). */
 enum {

@@ -21,6 +21,7 @@ static int	 map_is_dead(const struct map *, size_t);
 static uint32_t	 map_key_at(const struct map *, int, size_t);
 static size_t	 map_bound(const struct map *, int, uint32_t);
 static ssize_t	 map_find(const struct map *, int, uint32_t);
+static void	 map_resize(struct map *, size_t);
 static void	 map_grow(struct map *);
 static void	 map_compact(struct map *);
 
@@ -85,18 +86,12 @@ map_find(const struct map *m, int byr, uint32_t uid)
 	return -1;
 }
 
-/* Room for one more pair: 1.5 times as much (the slack is a third). */
+/* Room for cap pairs (at least m->n): both arrays and the dead set. */
 static void
-map_grow(struct map *m)
+map_resize(struct map *m, size_t cap)
 {
-	size_t cap, words, old;
+	size_t words, old;
 
-	if (m->cap >= UINT32_MAX)
-		fatalx(EXIT_FAIL, "engine: more than %u UID mapping rows in "
-		    "one mailbox", UINT32_MAX);
-	cap = m->cap < 256 ? 256 : m->cap + m->cap / 2;
-	if (cap > UINT32_MAX)
-		cap = UINT32_MAX;
 	m->pairs = eng_reallocarray(m->pairs, cap, sizeof(*m->pairs));
 	m->byr = eng_reallocarray(m->byr, cap, sizeof(*m->byr));
 	if (m->dead_set != NULL) {
@@ -104,10 +99,42 @@ map_grow(struct map *m)
 		words = (cap + MAP_WORD - 1) / MAP_WORD;
 		m->dead_set = eng_reallocarray(m->dead_set, words,
 		    sizeof(*m->dead_set));
-		memset(&m->dead_set[old], 0,
-		    (words - old) * sizeof(*m->dead_set));
+		if (words > old)
+			memset(&m->dead_set[old], 0,
+			    (words - old) * sizeof(*m->dead_set));
 	}
 	m->cap = cap;
+}
+
+/* Room for one more pair: 1.5 times as much (the slack is a third). */
+static void
+map_grow(struct map *m)
+{
+	size_t cap;
+
+	if (m->cap >= UINT32_MAX)
+		fatalx(EXIT_FAIL, "engine: more than %u UID mapping rows in "
+		    "one mailbox", UINT32_MAX);
+	cap = m->cap < 256 ? 256 : m->cap + m->cap / 2;
+	if (cap > UINT32_MAX)
+		cap = UINT32_MAX;
+	map_resize(m, cap);
+}
+
+/*
+ * Room for more pairs than the map holds: exactly that many, no slack,
+ * when the caller knows how many are coming.  Never shrinks.
+ */
+void
+map_reserve(struct map *m, size_t more)
+{
+	size_t cap;
+
+	if (more > UINT32_MAX - m->n)
+		more = UINT32_MAX - m->n;
+	cap = m->n + more;
+	if (cap > m->cap)
+		map_resize(m, cap);
 }
 
 /*

@@ -314,38 +314,51 @@ latemeta_cmp(const void *a, const void *b)
  * side's new messages: from its last synced UIDNEXT up, skipping the
  * ignore list and every UID already mapped (a mapped UID above UIDNEXT
  * is a copy we made ourselves).  *first: the first UID not skipped.
+ * The mapped UIDs are read in order from the map as the ranges are
+ * made, not gathered: after a first sync they are the whole mailbox.
  */
 void
 xfer_new_range(struct job *j, uint32_t side, struct uidranges *out,
     uint32_t *first)
 {
 	struct mcache *pc = &j->mb->pcache[side];
-	struct uidvec skip;
+	struct uidvec ign;
 	const struct map_pair *a;
-	size_t i, n;
-	uint32_t since, uid;
+	size_t i, k, n;
+	uint32_t since, uid, mu = 0;
 
-	memset(&skip, 0, sizeof(skip));
+	memset(&ign, 0, sizeof(ign));
 	since = (pc->has & MC_UIDNEXT) && pc->uidnext > 0 ? pc->uidnext : 1;
 	for (i = 0; i < j->ignore[side].n; i++)
 		if (j->ignore[side].v[i] >= since)
-			uidvec_push(&skip, j->ignore[side].v[i]);
+			uidvec_push(&ign, j->ignore[side].v[i]);
+	uidvec_sort_uniq(&ign);
 	i = map_lower_bound(&j->map, side, since);
-	for (n = map_count(&j->map); i < n; i++) {
-		a = map_side_at(&j->map, side, i);
-		uidvec_push(&skip, side == SIDE_LOCAL ? a->luid : a->ruid);
-	}
-	uidvec_sort_uniq(&skip);
+	n = map_count(&j->map);
+	k = 0;
 	*first = 0;
-	for (i = 0; i < skip.n; i++) {
-		uid = skip.v[i];
+	/* The UIDs to skip, in order: the map's and the ignore list's. */
+	for (;;) {
+		if (i < n) {
+			a = map_side_at(&j->map, side, i);
+			mu = side == SIDE_LOCAL ? a->luid : a->ruid;
+		}
+		if (i < n && (k == ign.n || mu <= ign.v[k])) {
+			uid = mu;
+			if (k < ign.n && ign.v[k] == mu)
+				k++;
+			i++;
+		} else if (k < ign.n)
+			uid = ign.v[k++];
+		else
+			break;
 		if (since < uid) {
 			if (*first == 0)
 				*first = since;
 			uidranges_push(out, since, uid - 1);
 		}
 		if (uid == UINT32_MAX) {
-			uidvec_free(&skip);
+			uidvec_free(&ign);
 			if (*first == 0)
 				*first = UINT32_MAX;
 			return;
@@ -356,7 +369,7 @@ xfer_new_range(struct job *j, uint32_t side, struct uidranges *out,
 	if (*first == 0)
 		*first = since;
 	uidranges_push(out, since, UINT32_MAX);
-	uidvec_free(&skip);
+	uidvec_free(&ign);
 }
 
 /* ------------------------------------------------------------------ */

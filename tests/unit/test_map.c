@@ -1,11 +1,12 @@
 /*
  * The UID mapping (engine/map.c) against a brute-force model: random
  * adds (appends on both sides, out of order on either or both, UIDs of
- * deleted pairs again), deletions by either side, lookups by either
- * side, walks of either side from map_lower_bound() and the QRESYNC
- * sample, thousands of operations from a fixed seed; then a mass
- * deletion that goes through the compaction many times, and UIDs at the
- * top of the 32-bit range.
+ * deleted pairs again), room reserved, deletions by either side, lookups
+ * by either side, walks of either side from map_lower_bound() and the
+ * QRESYNC sample, thousands of operations from a fixed seed; then a mass
+ * deletion that goes through the compaction many times, UIDs at the top
+ * of the 32-bit range, and the room map_reserve() makes: exact, kept
+ * while the pairs come, the dead pairs' marks carried over.
  *
  * The model: l2r[] and r2l[] indexed by UID (0: not mapped), the walks
  * and the sample read them in order.  Each kind of check is reported
@@ -293,8 +294,11 @@ one_op(struct map *m)
 {
 	uint32_t side = rnd(2) ? SIDE_REMOTE : SIDE_LOCAL, lo, x = rnd(100);
 
-	if (x < 40)		/* the common case: appends on both sides */
+	if (x < 40) {		/* the common case: appends on both sides */
+		if (x == 0)	/* room made first, with or without dead pairs */
+			map_reserve(m, rnd(300));
 		add(m, append_uid(SIDE_LOCAL), append_uid(SIDE_REMOTE));
+	}
 	else if (x < 45)	/* out of order on the remote side */
 		add(m, append_uid(SIDE_LOCAL), unused_below(SIDE_REMOTE));
 	else if (x < 50)	/* out of order on the local side */
@@ -408,6 +412,50 @@ test_top(void)
 	map_free(&m);
 }
 
+/*
+ * map_reserve(): exactly the room asked for, no growth while the pairs
+ * come, never a shrink; deleted pairs beyond the old room are marked and
+ * found dead.
+ */
+static void
+test_reserve(void)
+{
+	struct map m;
+	uint32_t i, bad;
+
+	map_init(&m);
+	map_reserve(&m, 100000);
+	IS_INT(m.cap, 100000, "room for 100000 pairs, exactly");
+	for (i = 1; i <= 100000; i++)
+		map_add(&m, i, i + 7);
+	IS_INT(m.cap, 100000, "100000 pairs added: the room did not grow");
+	IS_INT(map_count(&m), 100000, "100000 pairs");
+	map_reserve(&m, 0);
+	map_reserve(&m, 0);
+	IS_INT(m.cap, 100000, "no more room asked: none made");
+	/* Dead pairs, then room beyond them. */
+	for (i = 1; i <= 100; i++)
+		(void)map_del(&m, SIDE_LOCAL, i * 3);
+	map_reserve(&m, 50);
+	IS_INT(m.cap, 100050, "room for 50 more, dead pairs included");
+	for (i = 100001; i <= 100050; i++)
+		map_add(&m, i, i + 7);
+	IS_INT(m.cap, 100050, "50 more added: the room did not grow");
+	IS_INT(map_del(&m, SIDE_REMOTE, 100050 + 7), 100050,
+	    "a pair beyond the old room deleted");
+	IS_INT(map_lookup(&m, SIDE_LOCAL, 100050), 0,
+	    "... and found dead");
+	for (i = 1, bad = 0; i <= 100049; i++)
+		if (map_lookup(&m, SIDE_LOCAL, i) != (i % 3 == 0 && i <= 300 ?
+		    0 : i + 7))
+			bad++;
+	IS_INT(bad, 0, "every other pair found as it should");
+	IS_INT(map_count(&m), 100050 - 101, "count after the deletions");
+	map_add(&m, 200000, 200007);
+	OK(m.cap > 100050, "one pair beyond the room grows it (%zu)", m.cap);
+	map_free(&m);
+}
+
 int
 main(void)
 {
@@ -419,5 +467,6 @@ main(void)
 		    checks[i].what, checks[i].n, checks[i].bad,
 		    checks[i].bad ? "; first: " : "", checks[i].first);
 	test_top();
+	test_reserve();
 	return tap_done();
 }
