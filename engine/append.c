@@ -16,6 +16,9 @@
 #include "proc.h"
 #include "xfer.h"
 
+/* Pairs reserved at most at a time (12 MiB of mapping). */
+#define MAP_RESERVE_MAX		(1024 * 1024)
+
 static void	 batch_done(struct req *);
 
 /* Opens the APPEND if needed and announces the message. */
@@ -155,11 +158,15 @@ batch_done(struct req *r)
 	/*
 	 * Room in the mapping for every message of the source it does not
 	 * map yet, exactly (on a first sync, the whole mailbox at once),
-	 * rather than half as much again as it holds each time it is full.
+	 * rather than half as much again as it holds each time it is full;
+	 * at most MAP_RESERVE_MAX more at a time, the EXISTS being only the
+	 * server's word (a hostile "* 4000000000 EXISTS" costs nothing).
 	 */
 	sc = &mb->cache[x->sside];
 	if ((sc->has & MC_EXISTS) && sc->exists > map_count(&j->map))
-		map_reserve(&j->map, sc->exists - map_count(&j->map));
+		map_reserve(&j->map, sc->exists - map_count(&j->map) >
+		    MAP_RESERVE_MAX ? MAP_RESERVE_MAX :
+		    sc->exists - map_count(&j->map));
 	lu = t->side == SIDE_LOCAL ? tu.v : b->suids.v;
 	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
 	for (i = 0; i < tu.n; i++) {

@@ -663,6 +663,26 @@ def sc_no_liststatus(c):
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
+def sc_huge_exists(c):
+    """A mailbox of one message that claims 4,000,000,000 (net_hostile:
+    the engine reserves no room on its word)."""
+    def special(c, tag, name, whole):
+        if name == "UID FETCH":
+            body = b" BODY[] {%d}\r\n%s" % (len(MSG), MSG) \
+                if b"BODY" in whole else b""
+            c.send(b'* 1 FETCH (UID 1 MODSEQ (7) FLAGS (\\Seen) '
+                   b'INTERNALDATE "01-Jan-2020 00:00:00 +0000"%s)\r\n'
+                   b'%s OK fetched\r\n' % (body, tag.encode()))
+            return True
+        if name not in ("SELECT", "EXAMINE"):
+            return False
+        c.send("* 4000000000 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+               "* OK [UIDNEXT 2] x\r\n* OK [HIGHESTMODSEQ 7] x\r\n"
+               "%s OK [READ-WRITE] selected\r\n" % tag)
+        return True
+    serve(c, special=special)
+
+
 def sc_no_uidplus(c, others=(), bye=False):
     """No UIDPLUS (net_uidplus.sh): APPEND answers without APPENDUID;
     UID FETCH n:* (UID RFC822.SIZE INTERNALDATE) lists what was appended
@@ -735,6 +755,7 @@ SCENARIOS = {
     "no_enable": lambda c: serve(
         c, "* PREAUTH [CAPABILITY %s] hi\r\n" % CAPS.replace("ENABLE ", "")),
     "no_liststatus": sc_no_liststatus,
+    "huge_exists": sc_huge_exists,
     "no_uidplus": sc_no_uidplus,
     "no_uidplus_other": lambda c: sc_no_uidplus(
         c, [(99, "01-Jan-2020 01:00:00 +0100")]),

@@ -119,4 +119,29 @@ both "stray continuation" unexpected_cont list 255 \
 hostile "EOF after the greeting" close_after_greeting list lost \
     '(Connection closed by the server \(0 bytes read, got EOF\)|read: Connection reset by peer)'
 
+# A mailbox of one message that claims 4,000,000,000 (EXISTS): the
+# engine copies the one, and sizes nothing on the server's word (its
+# mapping once reserved room for every message EXISTS announced: 48 GB).
+# The local is a real Dovecot.
+tl=$(dovecot_tunnel local) || { t_fail "dovecot_tunnel local"; t_done; }
+write_config "$CONF" <<EOF
+database = $T/huge.db
+
+[local]
+type = tunnel
+command = $tl
+
+[remote]
+type = tunnel
+command = python3 $FAKE huge_exists
+EOF
+INTERIMAP_TEST_TIMEOUT=2 run_ours --config="$CONF"
+t_expect_eq "$OURS_RC" 0 "EXISTS 4000000000: exit 0"
+t_has "$(cat "$T/ours.err")" 'local\(INBOX\): Added 1 UID\(s\) 1 <- 1' \
+    "EXISTS 4000000000: the one message copied"
+t_expect_eq "$(mail_dump local INBOX | wc -l)" 1 \
+    "EXISTS 4000000000: one message in the local INBOX"
+t_hasnt "$(cat "$T/ours.err")" 'out of memory|exited unexpectedly|Sanitizer' \
+    "EXISTS 4000000000: nothing sized on it"
+
 t_done
