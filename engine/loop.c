@@ -250,18 +250,29 @@ eng_poll_once(struct eng *e)
 	ssize_t n;
 	int i, r, npfd = PFD_NET + 2 * (int)e->nlanes;
 
+	/*
+	 * Every queue flushed first, then the events chosen: whether a net
+	 * is read depends on how much its lane's other net still has queued
+	 * once flushed.  Chosen before that flush, a net could be left
+	 * unread while the other, its queue since written out, waits for
+	 * the rest of an APPEND that only the unread one can bring: neither
+	 * would ever speak again.
+	 */
+	for (i = 0; i < npfd; i++) {
+		chan = eng_slot_chan(e, i);
+		if (chan->fd == -1 || ipc_pending(chan) == 0 ||
+		    ipc_flush(chan) != -1)
+			continue;
+		if (i == PFD_PARENT)
+			exit(EXIT_OK);	/* priv is gone */
+		eng_net_gone(e, i, "went away");
+	}
 	for (i = 0; i < npfd; i++) {
 		chan = eng_slot_chan(e, i);
 		pfd[i].fd = -1;
 		pfd[i].events = pfd[i].revents = 0;
 		if (chan->fd == -1)
 			continue;
-		if (ipc_pending(chan) > 0 && ipc_flush(chan) == -1) {
-			if (i == PFD_PARENT)
-				exit(EXIT_OK);	/* priv is gone */
-			eng_net_gone(e, i, "went away");
-			continue;
-		}
 		pfd[i].fd = chan->fd;
 		pfd[i].events = POLLIN;
 		/* A job copies between the two nets of its lane. */
