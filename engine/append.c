@@ -98,6 +98,7 @@ batch_done(struct req *r)
 	struct peer *t = r->p;
 	struct mbox *mb = x->mb;
 	struct mcache *sc;
+	size_t more;
 	struct uidranges rs;
 	struct uidvec tu;
 	uint32_t uv, *lu, *ru, uid;
@@ -163,10 +164,11 @@ batch_done(struct req *r)
 	 * server's word (a hostile "* 4000000000 EXISTS" costs nothing).
 	 */
 	sc = &mb->cache[x->sside];
-	if ((sc->has & MC_EXISTS) && sc->exists > map_count(&j->map))
-		map_reserve(&j->map, sc->exists - map_count(&j->map) >
-		    MAP_RESERVE_MAX ? MAP_RESERVE_MAX :
-		    sc->exists - map_count(&j->map));
+	if ((sc->has & MC_EXISTS) && sc->exists > map_count(&j->map)) {
+		more = sc->exists - map_count(&j->map);
+		map_reserve(&j->map, more > MAP_RESERVE_MAX ?
+		    MAP_RESERVE_MAX : more);
+	}
 	lu = t->side == SIDE_LOCAL ? tu.v : b->suids.v;
 	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
 	for (i = 0; i < tu.n; i++) {

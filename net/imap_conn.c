@@ -1113,6 +1113,14 @@ setup_send(struct imap_cmd *cmd)
 static void
 conn_setup(struct imap_conn *c)
 {
+	static const struct {
+		const char	*cap;
+		const char	*instead;
+	} fallbacks[] = {
+		{ "LIST-EXTENDED",	"LIST and LSUB instead" },
+		{ "UIDPLUS",	"appended messages found by size and date" },
+		{ "LIST-STATUS",	"one STATUS command per mailbox" },
+	};
 	size_t i;
 	int other;
 
@@ -1154,23 +1162,16 @@ conn_setup(struct imap_conn *c)
 		conn_method(c);
 	}
 	/*
-	 * The driver's checks, in the reference's order and words; a
-	 * server without LIST-EXTENDED, which the reference refuses, is
-	 * listed with LIST and LSUB instead (imap_ops.c).
-	 */
-	if (!imap_conn_has_cap(c, "LIST-EXTENDED") && !c->conf.spare)
-		log_info("Server lacks LIST-EXTENDED: LIST and LSUB instead");
-	if (!imap_conn_has_cap(c, "UIDPLUS") && !c->conf.spare)
-		log_info("Server lacks UIDPLUS: appended messages found by "
-		    "size and date");
-	/*
+	 * What the reference requires and refuses a server without, done
+	 * otherwise by imap_ops.c, said once per run (by lane 0's net).
 	 * Every pass, watched or not, starts from a LIST-STATUS (mailboxes
-	 * created, renamed or deleted while running are seen there); a
-	 * server without it gets a STATUS per mailbox (imap_ops.c).
+	 * created, renamed or deleted while running are seen there).
 	 */
-	if (!imap_conn_has_cap(c, "LIST-STATUS") && !c->conf.spare)
-		log_info("Server lacks LIST-STATUS: one STATUS command per "
-		    "mailbox");
+	for (i = 0; !c->conf.spare && i < sizeof(fallbacks) /
+	    sizeof(fallbacks[0]); i++)
+		if (!imap_conn_has_cap(c, fallbacks[i].cap))
+			log_info("Server lacks %s: %s", fallbacks[i].cap,
+			    fallbacks[i].instead);
 	conn_ready(c);
 }
 

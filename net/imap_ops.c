@@ -34,11 +34,15 @@ struct ops_chunk {
 	uint32_t	 lo, hi;
 };
 
-/* A message APPENDed to a server without UIDPLUS, and where it went. */
+/*
+ * A message APPENDed to a server without UIDPLUS, and where it went; or
+ * one the FETCH after found, and whether it is one of ours.
+ */
 struct ops_amsg {
 	uint64_t	 size;
 	int64_t		 when;		/* INTERNALDATE; INT64_MIN: the server's */
 	uint32_t	 uid;		/* 0: not found yet */
+	int		 taken;		/* found: matched to one of ours */
 };
 
 /* A mailbox a plain LIST listed (ops_list_plain()). */
@@ -77,18 +81,17 @@ struct ops_req {
 	size_t			 nnames;
 
 	/*
-	 * A LIST of a server without LIST-EXTENDED (ops_list_plain()):
-	 * the LIST and LSUB commands not answered yet, what they listed
-	 * (sent once they are all answered) and subscribed.
-	 */
-	/*
 	 * An APPEND to a server without UIDPLUS: each message's size and
 	 * date (ops_amsg), then the UIDs found for them (ops_append_uids()).
 	 */
 	struct ops_amsg		*amsg;
 	size_t			 namsg;
-	int			 await;		/* its UIDs are being looked for */
 
+	/*
+	 * A LIST of a server without LIST-EXTENDED (ops_list_plain()):
+	 * 1 + the LIST and LSUB commands not answered yet, what they
+	 * listed (sent once they are all answered) and subscribed.
+	 */
 	int			 list_plain;
 	int			 list_subonly;	/* (SUBSCRIBED) selection */
 	struct ops_litem	*litems;
@@ -109,8 +112,6 @@ struct imap_ops {
 	/* the APPEND being received */
 	struct ops_req		*append;
 	struct imap_cmd		*append_cmd;
-	char			*append_mbox;
-	size_t			 append_mboxlen;
 	uint32_t		 append_nmsg;
 	uint64_t		 append_left;	/* bytes of this message due */
 
@@ -128,7 +129,7 @@ struct imap_ops {
 	size_t			 nawait;
 	int			 appends_out;	/* APPEND commands unanswered */
 	struct ops_amsg		*found_new;
-	size_t			 nfound_new;
+	size_t			 nfound_new, capfound_new;
 	int			 uid_fetch;	/* that FETCH is in flight */
 
 	/* an IDLE in progress */
@@ -200,6 +201,9 @@ static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
 static uint32_t	*ops_search_uids(struct imap_ops *, const struct imap_resp *,
 		    size_t *);
 static const char *ops_status_items(const struct imap_conn *);
+static void	 ops_status_emu(struct ops_req *, const char *);
+static void	 ops_list_send(struct imap_ops *, uint32_t, uint32_t, int,
+		    const char *);
 static void	 ops_amsg_add(struct ops_req *, uint64_t, const char *);
 static int	 ops_date_epoch(const char *, int64_t *);
 static void	 ops_append_emu_cb(struct imap_conn *, struct imap_cmd *,
@@ -209,7 +213,6 @@ static int	 ops_append_fetch_item(struct imap_ops *,
 		    const struct imap_fetch *);
 static void	 ops_append_fetch_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
-static int	 ops_append_taken(const struct imap_ops *, uint32_t);
 static void	 ops_append_settle(struct imap_ops *, const char *);
 static void	 ops_selected(struct imap_ops *, const char *);
 static void	 ops_list_plain(struct imap_ops *, struct ops_req *, uint32_t,
@@ -352,7 +355,6 @@ imap_ops_free(struct imap_ops *o)
 		TAILQ_REMOVE(&o->reqs, r, entry);
 		ops_req_free(r);
 	}
-	free(o->append_mbox);
 	free(o->sel_name);
 	free(o->await);
 	free(o->found_new);
@@ -680,8 +682,8 @@ ops_status_items(const struct imap_conn *c)
  * The selection option SUBSCRIBED, the only one it can stand for, lists
  * the subscribed names instead: those LIST did not list as \NonExistent.
  * Then, for RETURN (STATUS), one STATUS per selectable mailbox
- * (ops_list_emu_cb()'s, no server without LIST-EXTENDED has
- * LIST-STATUS).
+ * (ops_status_emu(), as without LIST-STATUS: no server without
+ * LIST-EXTENDED has LIST-STATUS).
  */
 static void
 ops_list_plain(struct imap_ops *o, struct ops_req *r, uint32_t flags,
@@ -693,7 +695,7 @@ ops_list_plain(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 	struct imap_cmd *cmd;
 	uint32_t i, v;
 
-	r->list_plain = 1;	/* then 1 + the commands in flight */
+	r->list_plain = 1;
 	r->list_status = (flags & IMAP_LIST_RET_STATUS) != 0;
 	if (n == 0) {
 		pat[0] = &star;
@@ -784,25 +786,11 @@ ops_list_keep(struct imap_ops *o, const struct imap_list *l)
 }
 
 static void
-ops_litem_send(struct ops_req *r, const struct ops_litem *li)
-{
-	struct ipc_buf b;
-
-	ipc_buf_init(&b);
-	ipc_put_u32(&b, li->attrs);
-	ipc_put_u32(&b, li->delim < 0 ? IMAP_DELIM_NIL :
-	    (uint32_t)(unsigned char)li->delim);
-	ipc_put_data(&b, li->name, strlen(li->name));
-	ops_send(r->ops, IMSG_IMAP_LIST_ITEM, r->id, &b);
-}
-
-static void
 ops_list_plain_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *resp, void *arg)
 {
 	struct ops_req *r = arg;
 	struct ops_litem *li;
-	struct imap_cmd *st;
 	size_t i;
 
 	if (--r->list_plain > 1 || resp->cond.status != IMAP_COND_OK ||
@@ -821,23 +809,18 @@ ops_list_plain_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			li->attrs |= IMAP_MBX_SUBSCRIBED;
 		else if (r->list_subonly)
 			continue;
-		ops_litem_send(r, li);
-		if (!r->list_status ||
-		    (li->attrs & (IMAP_MBX_NOSELECT | IMAP_MBX_NONEXISTENT)))
-			continue;
-		r->pending++;
-		st = imap_cmd_new(c, "STATUS", ops_status_emu_cb, r);
-		ops_astring(st, li->name, strlen(li->name));
-		imap_cmd_printf(st, " (%s)", ops_status_items(c));
-		ops_submit(st);
+		ops_list_send(r->ops, r->id, li->attrs, li->delim, li->name);
+		if (r->list_status && !(li->attrs & (IMAP_MBX_NOSELECT |
+		    IMAP_MBX_NONEXISTENT)))
+			ops_status_emu(r, li->name);
 	}
 	for (i = 0; r->list_subonly && i < r->nsubs; i++) {
 		li = &r->subs[i];
 		if (ops_litem_has(r->litems, r->nlitems, li->name))
 			continue;
-		li->attrs = IMAP_MBX_NONEXISTENT | IMAP_MBX_NOSELECT |
-		    IMAP_MBX_SUBSCRIBED;
-		ops_litem_send(r, li);
+		ops_list_send(r->ops, r->id, IMAP_MBX_NONEXISTENT |
+		    IMAP_MBX_NOSELECT | IMAP_MBX_SUBSCRIBED, li->delim,
+		    li->name);
 	}
 	r->sealed = 1;
 	ops_cmd_cb(c, cmd, resp, arg);
@@ -865,6 +848,19 @@ ops_list_note(struct imap_ops *o, const struct imap_list *l)
 	r->nnames++;
 }
 
+/* STATUS of one mailbox, answered as LIST-STATUS would (for r). */
+static void
+ops_status_emu(struct ops_req *r, const char *name)
+{
+	struct imap_cmd *st;
+
+	r->pending++;
+	st = imap_cmd_new(r->ops->conn, "STATUS", ops_status_emu_cb, r);
+	ops_astring(st, name, strlen(name));
+	imap_cmd_printf(st, " (%s)", ops_status_items(r->ops->conn));
+	ops_submit(st);
+}
+
 static void
 ops_status_emu_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *resp, void *arg)
@@ -886,17 +882,11 @@ ops_list_emu_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *resp, void *arg)
 {
 	struct ops_req *r = arg;
-	struct imap_cmd *st;
 	size_t i;
 
 	if (resp->cond.status == IMAP_COND_OK)
-		for (i = 0; i < r->nnames; i++) {
-			r->pending++;
-			st = imap_cmd_new(c, "STATUS", ops_status_emu_cb, r);
-			ops_astring(st, r->names[i], strlen(r->names[i]));
-			imap_cmd_printf(st, " (%s)", ops_status_items(c));
-			ops_submit(st);
-		}
+		for (i = 0; i < r->nnames; i++)
+			ops_status_emu(r, r->names[i]);
 	r->sealed = 1;
 	ops_cmd_cb(c, cmd, resp, arg);
 }
@@ -1708,8 +1698,6 @@ ops_append(struct imap_ops *o, const struct ipc_msg *msg)
 	name = ipc_get_data(&rd, &len);
 	if (ipc_rd_end(&rd) == -1)
 		ops_broken(msg, "bad layout");
-	o->append_mbox = ops_name(msg, name, len);
-	o->append_mboxlen = len;
 	o->append = ops_req_new(o, msg);
 	o->append->mailbox = ops_name(msg, name, len);
 	o->append_cmd = NULL;
@@ -1744,8 +1732,8 @@ ops_append_msg(struct imap_ops *o, const struct ipc_msg *msg)
 			o->append_cmd = imap_cmd_new(o->conn, "APPEND",
 			    ops_append_emu_cb, o->append);
 		}
-		ops_astring(o->append_cmd, o->append_mbox,
-		    o->append_mboxlen);
+		ops_astring(o->append_cmd, o->append->mailbox,
+		    strlen(o->append->mailbox));
 		/* Written as soon as the bytes arrive. */
 		imap_cmd_submit(o->append_cmd);
 	}
@@ -1798,8 +1786,6 @@ ops_append_end(struct imap_ops *o, const struct ipc_msg *msg)
 		ops_req_fail(r, IMAP_DONE_BAD, "APPEND without a message");
 	o->append = NULL;
 	o->append_cmd = NULL;
-	free(o->append_mbox);
-	o->append_mbox = NULL;
 	r->sealed = 1;
 	ops_append_uids(o);
 	ops_flush_done(o);
@@ -1880,7 +1866,6 @@ ops_append_emu_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		    sizeof(*o->await))) == NULL)
 			fatalx(EXIT_FAIL, "out of memory");
 		o->await[o->nawait++] = r;
-		r->await = 1;
 		r->pending++;
 	}
 	ops_cmd_cb(c, cmd, resp, arg);
@@ -1924,11 +1909,15 @@ ops_append_fetch_item(struct imap_ops *o, const struct imap_fetch *f)
 	    IMAP_FA_INTERNALDATE)) != (IMAP_FA_UID | IMAP_FA_RFC822_SIZE |
 	    IMAP_FA_INTERNALDATE) || f->uid < o->sel_floor)
 		return 0;
-	if ((o->found_new = reallocarray(o->found_new, o->nfound_new + 1,
-	    sizeof(*o->found_new))) == NULL)
-		fatalx(EXIT_FAIL, "out of memory");
+	if (o->nfound_new == o->capfound_new) {
+		o->capfound_new = o->capfound_new ? o->capfound_new * 2 : 64;
+		if ((o->found_new = reallocarray(o->found_new,
+		    o->capfound_new, sizeof(*o->found_new))) == NULL)
+			fatalx(EXIT_FAIL, "out of memory");
+	}
 	m = &o->found_new[o->nfound_new++];
 	m->uid = f->uid;
+	m->taken = 0;
 	m->size = f->rfc822_size;
 	if (ops_date_epoch(f->internaldate, &m->when) == -1)
 		m->when = INT64_MIN;
@@ -1942,13 +1931,42 @@ ops_amsg_same(const struct ops_amsg *ours, const struct ops_amsg *theirs)
 	    ours->when == theirs->when);
 }
 
+/* By size, then date (INT64_MIN, "the server's", first). */
+static int
+ops_amsg_cmp(const void *a, const void *b)
+{
+	const struct ops_amsg *x = a, *y = b;
+
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
+	if (x->when != y->when)
+		return x->when < y->when ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Is a message the FETCH found, not one of ours, like one of ours (sig:
+ * their sizes and dates, sorted by ops_amsg_cmp())?
+ */
+static int
+ops_amsg_alike(const struct ops_amsg *sig, size_t n,
+    const struct ops_amsg *theirs)
+{
+	struct ops_amsg key = *theirs;
+
+	if (bsearch(&key, sig, n, sizeof(*sig), ops_amsg_cmp) != NULL)
+		return 1;
+	key.when = INT64_MIN;
+	return bsearch(&key, sig, n, sizeof(*sig), ops_amsg_cmp) != NULL;
+}
+
 static void
 ops_append_fetch_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *resp, void *arg)
 {
 	struct imap_ops *o = arg;
-	struct ops_amsg *f = o->found_new, *m;
-	size_t i, k, n = o->nfound_new, next = 0;
+	struct ops_amsg *f = o->found_new, *m, *sig = NULL;
+	size_t i, k, n = o->nfound_new, next = 0, nsig = 0;
 	const char *why = NULL;
 	uint32_t top = 0;
 
@@ -1957,6 +1975,12 @@ ops_append_fetch_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	o->uid_fetch = 0;
 	if (resp->cond.status != IMAP_COND_OK)
 		why = "the FETCH of the new messages failed";
+	for (i = 0; i < o->nawait; i++)
+		nsig += o->await[i]->namsg;
+	if ((sig = reallocarray(NULL, nsig, sizeof(*sig))) == NULL &&
+	    nsig > 0)
+		fatalx(EXIT_FAIL, "out of memory");
+	nsig = 0;
 	/* Ours in order, each to the first like it not taken yet. */
 	for (i = 0; why == NULL && i < o->nawait; i++)
 		for (k = 0; k < o->await[i]->namsg; k++) {
@@ -1967,38 +1991,24 @@ ops_append_fetch_cb(struct imap_conn *c, struct imap_cmd *cmd,
 				why = "an appended message was not found";
 				break;
 			}
+			f[next].taken = 1;
 			m->uid = f[next++].uid;
+			sig[nsig++] = *m;
 		}
 	/* Any other like one of ours, and which is which is a guess. */
+	if (why == NULL)
+		qsort(sig, nsig, sizeof(*sig), ops_amsg_cmp);
 	for (k = 0; why == NULL && k < n; k++) {
 		if (f[k].uid > top)
 			top = f[k].uid;
-		if (ops_append_taken(o, f[k].uid))
-			continue;
-		for (i = 0; why == NULL && i < o->nawait; i++)
-			for (m = o->await[i]->amsg;
-			    m < o->await[i]->amsg + o->await[i]->namsg; m++)
-				if (ops_amsg_same(m, &f[k])) {
-					why = "another client appended a "
-					    "message like one of ours";
-					break;
-				}
+		if (!f[k].taken && ops_amsg_alike(sig, nsig, &f[k]))
+			why = "another client appended a message like one of "
+			    "ours";
 	}
+	free(sig);
 	if (why == NULL && top >= o->sel_floor && top < UINT32_MAX)
 		o->sel_floor = top + 1;
 	ops_append_settle(o, why);
-}
-
-static int
-ops_append_taken(const struct imap_ops *o, uint32_t uid)
-{
-	size_t i, k;
-
-	for (i = 0; i < o->nawait; i++)
-		for (k = 0; k < o->await[i]->namsg; k++)
-			if (o->await[i]->amsg[k].uid == uid)
-				return 1;
-	return 0;
 }
 
 /* Each waiting APPEND answers: its APPENDUID, or why not. */
@@ -2011,7 +2021,6 @@ ops_append_settle(struct imap_ops *o, const char *why)
 
 	for (i = 0; i < o->nawait; i++) {
 		r = o->await[i];
-		r->await = 0;
 		r->pending--;
 		if (why != NULL) {
 			log_warnx("Cannot tell the UIDs of the messages "
@@ -2300,17 +2309,26 @@ ops_attrs(const struct imap_strlist *l)
 	return bits;
 }
 
+/* IMSG_IMAP_LIST_ITEM of request id: attributes, delimiter, name. */
 static void
-ops_list_item(struct imap_ops *o, const struct imap_list *l)
+ops_list_send(struct imap_ops *o, uint32_t id, uint32_t attrs, int delim,
+    const char *name)
 {
 	struct ipc_buf b;
 
 	ipc_buf_init(&b);
-	ipc_put_u32(&b, ops_attrs(&l->attrs));
-	ipc_put_u32(&b, l->delim < 0 ? IMAP_DELIM_NIL :
-	    (uint32_t)(unsigned char)l->delim);
-	ipc_put_data(&b, l->name, strlen(l->name));
-	ops_send(o, IMSG_IMAP_LIST_ITEM, ops_cur_id(o), &b);
+	ipc_put_u32(&b, attrs);
+	ipc_put_u32(&b, delim < 0 ? IMAP_DELIM_NIL :
+	    (uint32_t)(unsigned char)delim);
+	ipc_put_data(&b, name, strlen(name));
+	ops_send(o, IMSG_IMAP_LIST_ITEM, id, &b);
+}
+
+static void
+ops_list_item(struct imap_ops *o, const struct imap_list *l)
+{
+	ops_list_send(o, ops_cur_id(o), ops_attrs(&l->attrs), l->delim,
+	    l->name);
 }
 
 static void
