@@ -850,13 +850,16 @@ priv_exit_ok(const struct priv *p, int slot)
 
 /*
  * A child's channel is closed: fine if it may leave or is a net that
- * lost its connection in watch mode, fatal otherwise.
+ * lost its connection in watch mode, fatal otherwise.  Its last words
+ * are read first: a write to a child that has just left fails (EPIPE)
+ * while what it said before leaving still waits in the channel.
  */
 static int
 priv_lost(struct priv *p, int slot)
 {
 	struct proc_child *c = &p->child[slot];
 
+	priv_drain(p, slot);
 	ipc_chan_close(&c->chan);
 	if (priv_may_leave(p, slot))
 		return 0;
