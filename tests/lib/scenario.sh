@@ -702,6 +702,8 @@ scen_setup()
 	fi
 	mkdir -p "$T/A" "$T/B" "$T/msgs" || exit 1
 	SCEN_NSRV=0
+	SCEN_HIDES=0
+	SCEN_LACKS_SEEN=0
 	SCEN_ROLES=()
 	declare -gA SCEN_SPEC=() SCEN_SRV=() SCEN_KIND=()
 	SCEN_NAME=
@@ -748,21 +750,24 @@ scen_layout()
 		SCEN_NSRV=$((SCEN_NSRV + 1))
 		for w in A B; do
 			name=${role}_${SCEN_NSRV}$w
-			# Ours syncs the network servers without QRESYNC;
-			# Dovecot lacks LIST-EXTENDED, LIST-STATUS and
-			# UIDPLUS too (LIST, LSUB, a STATUS per mailbox, and
-			# a UID FETCH after the APPENDs), Cyrus is the
-			# server of the usual kind (Gmail's).
+			# Ours syncs the network servers without QRESYNC,
+			# and without LIST-EXTENDED, LIST-STATUS and UIDPLUS
+			# either (LIST, LSUB, a STATUS per mailbox, and a UID
+			# FETCH after the APPENDs), Dovecot and Cyrus alike.
+			# A Cyrus that lacks QRESYNC only (Gmail's kind) is
+			# crash_resume_cyrus@condstore's and notify's.
 			if [ "$T_METHOD" = condstore ] && [ "$w" = B ] &&
 			    [ "$kind" != tunnel ]; then
 				if [ "$kind" = cyrus ]; then
 					CYRUS_EXTRA_CONF=$extra$'\n'$(hide_caps \
-					    cyrus QRESYNC)
+					    cyrus QRESYNC LIST-EXTENDED \
+					    LIST-STATUS UIDPLUS)
 				else
 					DOVECOT_EXTRA_CONF=$extra$'\n'$(hide_caps \
 					    dovecot-server QRESYNC LIST-EXTENDED \
 					    LIST-STATUS UIDPLUS)
 				fi
+				SCEN_HIDES=1
 			fi
 			case $kind in
 			tunnel)
@@ -1003,6 +1008,34 @@ _scen_grep()
 	grep -E -- "$2" "$T/$1/log" || true
 }
 
+# With capabilities hidden from ours (scen_layout), the first run of B
+# that says what its server lacks names all four, so that a server that
+# kept advertising one (hide_caps not taking) cannot pass unnoticed; at
+# t_done, that some run said it.
+_scen_lacks()
+{
+	local cap
+
+	[ "$SCEN_HIDES" = 1 ] && [ "$SCEN_LACKS_SEEN" = 0 ] &&
+	    [ "$SCEN_SELFTEST" = 0 ] || return 0
+	grep -q 'Server lacks QRESYNC' "$T/B/run.all" || return 0
+	SCEN_LACKS_SEEN=1
+	for cap in LIST-EXTENDED LIST-STATUS UIDPLUS; do
+		t_expect_eq "$(grep -c "Server lacks $cap:" "$T/B/run.all")" 1 \
+		    "$SCEN_NAME: ours says once that the server lacks $cap"
+	done
+}
+
+eval "$(declare -f t_done | sed '1s/^t_done/_scen_t_done/')"
+t_done()
+{
+	if [ "${SCEN_HIDES:-0}" = 1 ] && [ "${SCEN_SELFTEST:-0}" = 0 ]; then
+		t_expect_eq "$SCEN_LACKS_SEEN" 1 \
+		    "a run of ours said that the server lacks QRESYNC"
+	fi
+	_scen_t_done
+}
+
 # scen_run CONF [ARGS...]
 scen_run()
 {
@@ -1041,6 +1074,7 @@ scen_run()
 	for w in A B; do
 		cat "$T/$w/run.out" "$T/$w/run.err" >"$T/$w/run.all"
 	done
+	_scen_lacks
 	_scen_quiesce
 
 	# Logs and states of both worlds, in one go.
