@@ -12,7 +12,8 @@
  * no empty FETCH after our own APPEND (§9.6), a refused UID EXPUNGE
  * (§9.8), resuming an interrupted sync (§6.5), UIDVALIDITY changes, the
  * refusal of a mailbox known but gone from one side, unmatched vanished
- * UIDs, 0-length messages.
+ * UIDs, 0-length messages, bodies in pieces as large as a piece may be
+ * (the flow control between the two nets).
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -1313,6 +1314,40 @@ t_append_without_hms(void)
 }
 
 /*
+ * A body arriving in pieces larger than the engine's queue bound: the
+ * first piece, forwarded at once, puts the target's queue over the bound,
+ * so the source is not read while it stays there; the queue is then
+ * written out whole into the (roomy) socket.  The source must be read
+ * again for the rest: chosen before that write, it was not, the target
+ * waited for the rest of its APPEND, and the run hung (the harness gives
+ * up after 10 s of silence, and h_run() is not 0).
+ */
+static void
+t_big_body(void)
+{
+	struct h h;
+	struct fmbox *l;
+	char *body;
+	size_t len = 2 * 131072, i;
+
+	h_init(&h, "bigbody");
+	l = fs_mbox(&h.srv[0], "INBOX");
+	(void)fs_mbox(&h.srv[1], "INBOX");
+	if ((body = malloc(len + 1)) == NULL)
+		abort();
+	for (i = 0; i < len; i++)
+		body[i] = (i % 78 == 77) ? '\n' : (char)('a' + i % 26);
+	body[len] = '\0';
+	fs_add(l, body, "\\Seen");
+	fs_add(l, body, "");
+	free(body);
+	IS_INT(h_run(&h), 0, "two 256 KiB messages copied in pieces of 128 KiB, the most a piece holds");
+	LOG_HAS(&h, "remote(INBOX): Added 2 UID(s) 1:2 -> 1:2");
+	SAME(&h, "INBOX");
+	h_fini(&h);
+}
+
+/*
  * A VANISHED range as wide as the UID space (servers compress, unknown
  * UIDs included) is walked with the mapping, not expanded UID by UID.
  */
@@ -1515,6 +1550,7 @@ main(void)
 	t_append_without_hms();
 	t_huge_vanished();
 	t_late_metadata();
+	t_big_body();
 	t_jobs(1);
 	t_jobs(2);
 	t_jobs(8);
