@@ -223,6 +223,7 @@ t_setup()
 	fi
 
 	T_ON_EXIT=()
+	T_ON_DONE=()
 	T_DONE=
 	trap _t_exit EXIT
 	trap 'exit 130' INT
@@ -355,8 +356,13 @@ t_expect_net_lost()
 
 t_done()
 {
-	local npass nfail
+	local npass nfail cmd
 
+	# The checks a library makes of the whole test (t_on_done), once.
+	for cmd in "${T_ON_DONE[@]}"; do
+		eval "$cmd"
+	done
+	T_ON_DONE=()
 	npass=$(grep -c '^PASS' "$T/.results" || true)
 	nfail=$(grep -c '^FAIL' "$T/.results" || true)
 	T_DONE=1
@@ -373,6 +379,13 @@ t_done()
 t_on_exit()
 {
 	T_ON_EXIT+=("$*")
+}
+
+# t_on_done CMD: run CMD at t_done, before the results are counted (a
+# check that needs the whole test), not when t_done is never reached.
+t_on_done()
+{
+	T_ON_DONE+=("$*")
 }
 
 t_track_pid()
