@@ -5,7 +5,9 @@
  *
  * The schema must stay byte-for-byte the reference's (the CREATE TABLE
  * text is what sqlite_master keeps), so that either program can run on a
- * database the other wrote.
+ * database the other wrote.  The one table of ours, flagstate
+ * (DB_FLAGSTATE_TABLE), is added only when a sync-method plain server
+ * needs it (db_flagstate_create()); the reference ignores it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "db_proto.h"
 #include "db.h"
 #include "db_int.h"
 
@@ -144,6 +147,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DEL_LOCAL] = "DELETE FROM local WHERE idx = ?1",
 	[ST_DEL_REMOTE] = "DELETE FROM remote WHERE idx = ?1",
 	[ST_DEL_MAILBOX] = "DELETE FROM mailboxes WHERE idx = ?1",
+	/* Table flagstate: prepared on demand, once it exists. */
+	[ST_FS_SET] =
+	    "INSERT OR REPLACE INTO flagstate (idx, side, UID, flags)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[ST_FS_LIST] =
+	    "SELECT UID, flags FROM flagstate WHERE idx = ?1 AND side = ?2"
+	    " ORDER BY UID",
+	[ST_FS_DELETE] =
+	    "DELETE FROM flagstate WHERE idx = ?1 AND side = ?2 AND UID = ?3",
+	[ST_FS_DEL_MAILBOX] = "DELETE FROM flagstate WHERE idx = ?1",
 };
 
 void
@@ -201,11 +214,26 @@ db_stmt(struct db *db, enum db_stmt id)
 	return st;
 }
 
+/*
+ * The transaction that created table flagstate ended other than by
+ * db_commit() (SQLite rolls back by itself on some errors): the table
+ * went with it, and must be looked for again.
+ */
+static void
+db_flagstate_recheck(struct db *db)
+{
+	if (db->flagstate_txn && sqlite3_get_autocommit(db->h)) {
+		db->flagstate = -1;
+		db->flagstate_txn = 0;
+	}
+}
+
 int
 db_write_begin(struct db *db, const char *what)
 {
 	if (!sqlite3_get_autocommit(db->h))
 		return 0;
+	db_flagstate_recheck(db);
 	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return db_sqlerr(db, what);
@@ -293,6 +321,8 @@ db_check_integrity(struct db *db)
 /*
  * Counts the user tables and checks that ours are there.  *ntables gets
  * the count; a missing table is an error only if some table exists.
+ * Other tables are let be: flagstate, once we added it, and whatever
+ * else a user keeps beside ours.
  */
 static int
 db_check_tables(struct db *db, int64_t *ntables)
@@ -334,13 +364,17 @@ db_check_tables(struct db *db, int64_t *ntables)
 	return 0;
 }
 
-/* Prepares every statement once: a column missing shows here. */
+/*
+ * Prepares every statement on the reference's tables once: a column
+ * missing shows here.  Not those on flagstate: the table is usually
+ * absent, and is checked when first used.
+ */
 static int
 db_prepare_all(struct db *db)
 {
 	int	i;
 
-	for (i = 0; i < ST_COUNT; i++)
+	for (i = 0; i < ST_NALWAYS; i++)
 		if (db_stmt(db, (enum db_stmt)i) == NULL)
 			return -1;
 	return 0;
@@ -428,6 +462,7 @@ db_open(const char *path, int create, char *err, size_t errlen)
 		free(db);
 		return NULL;
 	}
+	db->flagstate = -1;
 	rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -659,13 +694,66 @@ db_end(struct db *db, const char *sql, const char *what)
 int
 db_commit(struct db *db)
 {
-	return db_end(db, "COMMIT", "commit");
+	if (db_end(db, "COMMIT", "commit") == -1)
+		return -1;
+	/* A table flagstate created in it is there for good. */
+	db->flagstate_txn = 0;
+	return 0;
 }
 
 int
 db_rollback(struct db *db)
 {
-	return db_end(db, "ROLLBACK", "rollback");
+	int	r;
+
+	r = db_end(db, "ROLLBACK", "rollback");
+	db_flagstate_recheck(db);
+	return r;
+}
+
+int
+db_flagstate_exists(struct db *db)
+{
+	sqlite3_stmt	*st;
+	const char	*what = "look for table flagstate";
+	int		 rc;
+
+	if (db->migrate) {
+		db_seterr(db, "database %s needs its schema upgraded first",
+		    db->path);
+		return -1;
+	}
+	db_flagstate_recheck(db);
+	if (db->flagstate != -1)
+		return db->flagstate;
+	if (sqlite3_prepare_v2(db->h, "SELECT 1 FROM sqlite_master"
+	    " WHERE type = 'table' AND name = 'flagstate' COLLATE NOCASE", -1,
+	    &st, NULL) != SQLITE_OK)
+		return db_sqlerr(db, what);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_sqlerr(db, what);
+	/*
+	 * Known from now on: we hold the exclusive lock, so nobody else
+	 * creates or drops it while we run.
+	 */
+	db->flagstate = rc == SQLITE_ROW;
+	return db->flagstate;
+}
+
+int
+db_flagstate_create(struct db *db)
+{
+	if (sqlite3_get_autocommit(db->h)) {
+		db_seterr(db, "create table flagstate: no open transaction");
+		return -1;
+	}
+	if (db_exec(db, DB_FLAGSTATE_TABLE) == -1)
+		return -1;
+	db->flagstate = 1;
+	db->flagstate_txn = 1;
+	return 0;
 }
 
 int

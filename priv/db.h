@@ -49,6 +49,19 @@ struct db_pair {
 	uint32_t	ruid;
 };
 
+/* One row of table flagstate, for one side. */
+struct db_flagrow {
+	uint32_t	 uid;
+	char		*flags;		/* NUL-terminated */
+	size_t		 len;		/* strlen(flags) */
+};
+
+/*
+ * The longest flags text stored: what one IPC message carries with room
+ * to spare, and far beyond any real message's flags.
+ */
+#define DB_FLAGS_MAX	65535
+
 /*
  * Opens path read-write and takes the exclusive lock before anything else.
  * If the file does not exist and create is set, creates it 0600 (O_EXCL).
@@ -98,7 +111,10 @@ int		 db_mailbox_find(struct db *, const char *, size_t,
 int		 db_mailbox_add(struct db *, const char *, size_t, int,
 		    int64_t *);
 int		 db_mailbox_set_subscribed(struct db *, int64_t, int);
-/* --delete: the rows of mapping, local, remote, mailboxes for idx. */
+/*
+ * --delete: the rows of mapping, local, remote, mailboxes for idx, and
+ * of flagstate if it exists.
+ */
 int		 db_mailbox_delete(struct db *, int64_t);
 /*
  * --rename: renames SRC and every SRC+NUL+... row, prefix replaced; fails
@@ -134,7 +150,9 @@ int		 db_mapping_add(struct db *, int64_t, uint32_t, uint32_t);
 /*
  * Deletes the row of (idx, UID of side): 1 deleted; 0 if no such row,
  * after logging the reference's "database: WARNING: Can't delete
- * (idx,lUID) = (i,u)" ("rUID" for DB_REMOTE).
+ * (idx,lUID) = (i,u)" ("rUID" for DB_REMOTE).  If table flagstate
+ * exists, the flags of that UID go too, and those of the other side's
+ * UID of the pair deleted.
  */
 int		 db_mapping_delete(struct db *, int64_t, enum db_side,
 		    uint32_t);
@@ -161,5 +179,29 @@ int		 db_interrupted_list(struct db *, struct db_mailbox **,
 		    size_t *);
 int		 db_interrupted_pairs(struct db *, int64_t, struct db_pair **,
 		    size_t *);
+
+/*
+ * The flags a server synced without CONDSTORE had when last synced:
+ * table flagstate, beside the reference's schema (which it ignores).
+ * It is created by the first db_flags_set(), inside the open write
+ * transaction, never by opening or by any other operation, so that a
+ * database nobody synced that way keeps the reference's schema.
+ *
+ * db_flagstate_exists: 1 if the table exists, 0 if not (looked up once,
+ * then known), -1 on error.
+ */
+int		 db_flagstate_exists(struct db *);
+/* 1 if flags (len bytes) may be stored: short enough, no control byte. */
+int		 db_flags_valid(const char *, size_t);
+/* Inserts or replaces the flags of (idx, side, UID). */
+int		 db_flags_set(struct db *, int64_t, enum db_side, uint32_t,
+		    const char *, size_t);
+/*
+ * The rows of (idx, side) ordered by UID, none if the table does not
+ * exist; *rows is the caller's: db_flagrows_free().
+ */
+int		 db_flags_list(struct db *, int64_t, enum db_side,
+		    struct db_flagrow **, size_t *);
+void		 db_flagrows_free(struct db_flagrow *, size_t);
 
 #endif

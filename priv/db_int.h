@@ -8,7 +8,13 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-/* Every statement the operations use; prepared once, kept, reset. */
+/*
+ * Every statement the operations use; prepared once, kept, reset.  Those
+ * before ST_NALWAYS are on the reference's tables and db_prepare_all()
+ * prepares them at open, so that a schema missing a column is refused
+ * then.  Those after it are on table flagstate, which most databases do
+ * not have (db_flagstate_exists()): each is prepared when first used.
+ */
 enum db_stmt {
 	ST_MBX_LIST = 0,
 	ST_MBX_FIND,
@@ -40,6 +46,11 @@ enum db_stmt {
 	ST_DEL_LOCAL,
 	ST_DEL_REMOTE,
 	ST_DEL_MAILBOX,
+	ST_NALWAYS,
+	ST_FS_SET = ST_NALWAYS,
+	ST_FS_LIST,
+	ST_FS_DELETE,
+	ST_FS_DEL_MAILBOX,
 	ST_COUNT
 };
 
@@ -48,6 +59,14 @@ struct db {
 	char		*path;
 	int		 migrate;	/* v0 schema: db_migrate() first */
 	sqlite3_stmt	*st[ST_COUNT];
+	/*
+	 * Table flagstate: -1 not looked for yet, 0 absent, 1 present.
+	 * We hold the exclusive lock, so only we can create it; but the
+	 * transaction that did (flagstate_txn set until its COMMIT) may be
+	 * rolled back, taking the table with it.
+	 */
+	int		 flagstate;
+	int		 flagstate_txn;
 	char		 err[1024];
 };
 
@@ -61,6 +80,8 @@ sqlite3_stmt	*db_stmt(struct db *, enum db_stmt);
 /* Opens a transaction unless one is open; err names what. */
 int		 db_write_begin(struct db *, const char *);
 int		 db_exec(struct db *, const char *);
+/* Creates table flagstate in the open transaction (db_flags_set()). */
+int		 db_flagstate_create(struct db *);
 
 /* HIGHESTMODSEQ is stored as the signed reinterpretation of the value. */
 int64_t		 db_modseq_to_sql(uint64_t);

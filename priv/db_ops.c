@@ -1,6 +1,7 @@
 /*
  * The typed database operations the sync needs: mailboxes, per-side
- * state, UID mappings, interrupted syncs, --delete and --rename.  Every
+ * state, UID mappings, interrupted syncs, --delete and --rename, and the
+ * last synced flags of sync-method plain servers (table flagstate).  Every
  * one is a prepared statement from db.c with bound values; names are
  * bound as BLOBs (they contain NUL for the hierarchy delimiter).
  */
@@ -300,16 +301,23 @@ db_mailbox_set_subscribed(struct db *db, int64_t idx, int subscribed)
 int
 db_mailbox_delete(struct db *db, int64_t idx)
 {
-	/* Referencing tables first, for the foreign keys. */
+	/*
+	 * Referencing tables first, for the foreign keys.  flagstate has
+	 * none (the reference, which does not know it, deletes mailboxes
+	 * without it), but goes first all the same.
+	 */
 	static const enum db_stmt order[] = {
-		ST_DEL_MAPPING, ST_DEL_LOCAL, ST_DEL_REMOTE, ST_DEL_MAILBOX,
+		ST_FS_DEL_MAILBOX, ST_DEL_MAPPING, ST_DEL_LOCAL, ST_DEL_REMOTE,
+		ST_DEL_MAILBOX,
 	};
 	sqlite3_stmt	*st;
 	size_t		 i;
+	int		 fs;
 
-	if (db_write_begin(db, "delete mailbox") == -1)
+	if ((fs = db_flagstate_exists(db)) == -1 ||
+	    db_write_begin(db, "delete mailbox") == -1)
 		return -1;
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+	for (i = fs ? 0 : 1; i < sizeof(order) / sizeof(order[0]); i++) {
 		if ((st = db_stmt(db, order[i])) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, idx);
@@ -613,6 +621,20 @@ db_mapping_add(struct db *db, int64_t idx, uint32_t luid, uint32_t ruid)
 	return db_step_done(db, st, what);
 }
 
+/* Deletes the flagstate row of (idx, side, uid), if any. */
+static int
+db_flags_delete(struct db *db, int64_t idx, enum db_side side, uint32_t uid)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, ST_FS_DELETE)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, idx);
+	sqlite3_bind_int(st, 2, (int)side);
+	sqlite3_bind_int64(st, 3, uid);
+	return db_step_done(db, st, "delete flags");
+}
+
 int
 db_mapping_delete(struct db *db, int64_t idx, enum db_side side,
     uint32_t uid)
@@ -620,10 +642,16 @@ db_mapping_delete(struct db *db, int64_t idx, enum db_side side,
 	sqlite3_stmt	*st;
 	const char	*col = side == DB_LOCAL ? "lUID" : "rUID";
 	char		 what[128];
-	int		 n;
+	uint32_t	 other = 0;
+	int		 n, fs, found = 0;
 
 	snprintf(what, sizeof(what), "delete mapping (idx,%s) = "
 	    "(%" PRId64 ",%" PRIu32 ")", col, idx, uid);
+	/* The pair's other UID, whose flags go too: read before it goes. */
+	if ((fs = db_flagstate_exists(db)) == -1 ||
+	    (fs && (found = db_mapping_lookup(db, idx, side, uid, &other)) ==
+	    -1))
+		return -1;
 	st = db_stmt(db, side == DB_LOCAL ? ST_MAP_DELETE_L : ST_MAP_DELETE_R);
 	if (st == NULL || db_write_begin(db, what) == -1)
 		return -1;
@@ -631,15 +659,24 @@ db_mapping_delete(struct db *db, int64_t idx, enum db_side side,
 	sqlite3_bind_int64(st, 2, uid);
 	if (db_step_done(db, st, what) == -1)
 		return -1;
-	if ((n = sqlite3_changes(db->h)) == 0) {
+	n = sqlite3_changes(db->h);
+	if (n > 1) {
+		db_seterr(db, "%s: %d rows deleted", what, n);
+		return -1;
+	}
+	/*
+	 * Flags are kept for mapped messages only: a UID without a pair
+	 * (the warning below) has none worth keeping either.
+	 */
+	if (fs && (db_flags_delete(db, idx, side, uid) == -1 ||
+	    (n == 1 && found == 1 && db_flags_delete(db, idx,
+	    side == DB_LOCAL ? DB_REMOTE : DB_LOCAL, other) == -1)))
+		return -1;
+	if (n == 0) {
 		log_msg(LOG_LVL_WARN, "database", NULL,
 		    "WARNING: Can't delete (idx,%s) = (%" PRId64 ",%" PRIu32
 		    ")", col, idx, uid);
 		return 0;
-	}
-	if (n != 1) {
-		db_seterr(db, "%s: %d rows deleted", what, n);
-		return -1;
 	}
 	return 1;
 }
@@ -793,4 +830,119 @@ db_interrupted_pairs(struct db *db, int64_t idx, struct db_pair **pairs,
 {
 	return db_pairs_query(db, ST_INT_PAIRS, idx, pairs, n,
 	    "list interrupted pairs");
+}
+
+int
+db_flags_valid(const char *flags, size_t len)
+{
+	size_t	i;
+
+	if (flags == NULL || len > DB_FLAGS_MAX)
+		return 0;
+	/* NUL among them: the text is handed on as a C string. */
+	for (i = 0; i < len; i++)
+		if ((unsigned char)flags[i] < 0x20 || flags[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+db_flags_set(struct db *db, int64_t idx, enum db_side side, uint32_t uid,
+    const char *flags, size_t len)
+{
+	sqlite3_stmt	*st;
+	char		 what[128];
+	int		 fs;
+
+	snprintf(what, sizeof(what), "set flags (idx,side,UID) = "
+	    "(%" PRId64 ",%d,%" PRIu32 ")", idx, (int)side, uid);
+	if (!db_flags_valid(flags, len)) {
+		db_seterr(db, "%s: invalid flags", what);
+		return -1;
+	}
+	if ((fs = db_flagstate_exists(db)) == -1 ||
+	    db_write_begin(db, what) == -1)
+		return -1;
+	/* In the open transaction: undone with it. */
+	if (fs == 0 && db_flagstate_create(db) == -1)
+		return -1;
+	if ((st = db_stmt(db, ST_FS_SET)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, idx);
+	sqlite3_bind_int(st, 2, (int)side);
+	sqlite3_bind_int64(st, 3, uid);
+	if (sqlite3_bind_text(st, 4, flags, (int)len, SQLITE_STATIC) !=
+	    SQLITE_OK)
+		return db_sqlerr(db, what);
+	return db_step_done(db, st, what);
+}
+
+/* A flagstate row: UID > 0, flags as db_flags_valid() wants them. */
+static int
+db_flag_row(struct db *db, sqlite3_stmt *st, void *elem, void *arg,
+    const char *what)
+{
+	struct db_flagrow	*f = elem;
+	const char		*text;
+	int			 len;
+
+	memset(f, 0, sizeof(*f));
+	if (db_col_u32(db, st, 0, 1, &f->uid, what) == -1)
+		return -1;
+	text = (const char *)sqlite3_column_text(st, 1);
+	len = sqlite3_column_bytes(st, 1);
+	if (text == NULL || len < 0 || !db_flags_valid(text, (size_t)len)) {
+		db_seterr(db, "%s: invalid flags for UID %" PRIu32, what,
+		    f->uid);
+		return -1;
+	}
+	if ((f->flags = malloc((size_t)len + 1)) == NULL) {
+		db_seterr(db, "%s: out of memory", what);
+		return -1;
+	}
+	memcpy(f->flags, text, (size_t)len);
+	f->flags[len] = '\0';
+	f->len = (size_t)len;
+	return 0;
+}
+
+void
+db_flagrows_free(struct db_flagrow *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(rows[i].flags);
+	free(rows);
+}
+
+static void
+db_flag_rows_free(void *rows, size_t n)
+{
+	db_flagrows_free(rows, n);
+}
+
+int
+db_flags_list(struct db *db, int64_t idx, enum db_side side,
+    struct db_flagrow **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+	void		*rows;
+	int		 fs;
+
+	*out = NULL;
+	*n = 0;
+	if ((fs = db_flagstate_exists(db)) != 1)
+		return fs;
+	if ((st = db_stmt(db, ST_FS_LIST)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, idx);
+	sqlite3_bind_int(st, 2, (int)side);
+	if (db_rows(db, st, sizeof(**out), db_flag_row, NULL,
+	    db_flag_rows_free, &rows, n, "list flags") == -1)
+		return -1;
+	*out = rows;
+	return 0;
 }

@@ -19,6 +19,15 @@
 
 /* Rows per IMSG_DB_MAP_ROWS (12 + 8n bytes, far below IPC_ANYLEN). */
 #define PRIV_DB_PAIRS_PER_MSG	16384
+/*
+ * Payload bytes per IMSG_DB_FLAG_ROWS: its rows are of any length up to
+ * DB_FLAGS_MAX, so they are counted in bytes.  The longest row fits
+ * with room to spare, and the whole stays at half IPC_MAX_PAYLOAD.
+ */
+#define PRIV_DB_FLAG_BYTES	(128 * 1024)
+_Static_assert(16 + 8 + DB_FLAGS_MAX <= PRIV_DB_FLAG_BYTES &&
+    PRIV_DB_FLAG_BYTES <= IPC_MAX_PAYLOAD / 2,
+    "an IMSG_DB_FLAG_ROWS holds any row and stays well below the bound");
 
 /* The indexes the engine may name: every row it was told about. */
 static int64_t	*priv_db_idx;
@@ -57,6 +66,10 @@ static int	 priv_db_refuse(struct db *, struct ipc_chan *, const char *,
 static void	 priv_db_send(struct ipc_chan *, uint32_t, struct ipc_buf *);
 static void	 priv_db_pairs(struct ipc_chan *, int64_t,
 		    const struct db_pair *, size_t);
+static void	 priv_db_flagrows(struct ipc_chan *, int64_t, uint32_t,
+		    const struct db_flagrow *, size_t);
+static const char *priv_db_flags_set(struct db *, struct ipc_chan *,
+		    struct ipc_rd *);
 static void	 priv_db_idx_del(int64_t);
 static void	 priv_db_moved_add(int64_t, unsigned int);
 static const char *priv_db_mbname(struct db *, int64_t);
@@ -98,6 +111,7 @@ priv_db_is_request(unsigned int type)
 	case IMSG_DB_STATE_SET:
 	case IMSG_DB_MAP_ADD:
 	case IMSG_DB_MAP_DEL:
+	case IMSG_DB_FLAGS_SET:
 	case IMSG_DB_DELETE:
 	case IMSG_DB_RENAME:
 	case IMSG_DB_COMMIT:
@@ -402,6 +416,93 @@ priv_db_pairs(struct ipc_chan *chan, int64_t idx, const struct db_pair *p,
 	}
 }
 
+/*
+ * IMSG_DB_FLAG_ROWS for one side: u64 idx, u32 side, u32 n, n x (u32 uid,
+ * str flags), as many rows per message as PRIV_DB_FLAG_BYTES holds.
+ */
+static void
+priv_db_flagrows(struct ipc_chan *chan, int64_t idx, uint32_t side,
+    const struct db_flagrow *f, size_t n)
+{
+	struct ipc_buf buf;
+	size_t i, k, j, bytes;
+
+	for (i = 0; i < n; i += k) {
+		bytes = 16;
+		for (k = 0; i + k < n; k++) {
+			if (k > 0 && bytes + 8 + f[i + k].len >
+			    PRIV_DB_FLAG_BYTES)
+				break;
+			bytes += 8 + f[i + k].len;
+		}
+		ipc_buf_init(&buf);
+		ipc_put_u64(&buf, (uint64_t)idx);
+		ipc_put_u32(&buf, side);
+		ipc_put_u32(&buf, (uint32_t)k);
+		for (j = 0; j < k; j++) {
+			ipc_put_u32(&buf, f[i + j].uid);
+			ipc_put_str(&buf, f[i + j].flags);
+		}
+		priv_db_send(chan, IMSG_DB_FLAG_ROWS, &buf);
+		ipc_buf_free(&buf);
+		(void)ipc_flush(chan);
+	}
+}
+
+/*
+ * IMSG_DB_FLAGS_SET: u64 idx, u32 side, u32 n, n x (u32 uid, str flags).
+ * The whole layout is checked before anything is written, so that a
+ * broken message leaves nothing behind; then every row is set.  NULL,
+ * or why the message is broken.
+ */
+static const char *
+priv_db_flags_set(struct db *db, struct ipc_chan *chan, struct ipc_rd *rd)
+{
+	static const char *const sname[2] = { "local", "remote" };
+	struct ipc_rd rows;
+	const char *flags;
+	uint64_t idx;
+	uint32_t side, count, uid, i;
+	size_t len;
+
+	idx = ipc_get_u64(rd);
+	side = ipc_get_u32(rd);
+	count = ipc_get_u32(rd);
+	/* A row takes 8 bytes at least: no long loop over a short message. */
+	if (rd->error || (side != SIDE_LOCAL && side != SIDE_REMOTE) ||
+	    count > rd->left / 8)
+		return "bad layout";
+	rows = *rd;
+	for (i = 0; i < count; i++) {
+		uid = ipc_get_u32(rd);
+		flags = ipc_get_data(rd, &len);
+		if (rd->error || uid == 0 || !db_flags_valid(flags, len))
+			return "bad layout";
+	}
+	if (ipc_rd_end(rd) == -1)
+		return "bad layout";
+	if (!priv_db_idx_known((int64_t)idx)) {
+		priv_db_refuse(db, chan, "unknown mailbox index %llu",
+		    (unsigned long long)idx);
+		return NULL;
+	}
+	for (i = 0; i < count; i++) {
+		uid = ipc_get_u32(&rows);
+		flags = ipc_get_data(&rows, &len);
+		if (db_flags_set(db, (int64_t)idx, side == SIDE_LOCAL ?
+		    DB_LOCAL : DB_REMOTE, uid, flags, len) == -1) {
+			priv_db_fail(db, chan, NULL);
+			return NULL;
+		}
+		/* Checked above: no control character to forge a line. */
+		log_msg(LOG_LVL_AUDIT, "database", NULL, "DB flags-set "
+		    "idx=%llu %s uid=%u flags=(%.*s)", (unsigned long long)idx,
+		    sname[side], uid, (int)len, flags);
+	}
+	priv_db_result(chan, DB_RESULT_OK, count, NULL);
+	return NULL;
+}
+
 /* Reads the delimiter of a side: a byte, or 0 for flat (NIL). */
 static int
 priv_db_delim(uint32_t d, int *out)
@@ -518,7 +619,9 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 
 	case IMSG_DB_MAP_LOAD:
 		idx = ipc_get_u64(&rd);
-		if (ipc_rd_end(&rd) == -1)
+		which = ipc_get_u32(&rd);
+		if (ipc_rd_end(&rd) == -1 ||
+		    (which & ~(DB_FLAGS_LOCAL | DB_FLAGS_REMOTE)) != 0)
 			return "bad layout";
 		if (!priv_db_idx_known((int64_t)idx)) {
 			priv_db_refuse(db, chan, "unknown mailbox index %llu",
@@ -531,6 +634,23 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		}
 		priv_db_pairs(chan, (int64_t)idx, pairs, n);
 		free(pairs);
+		/* Then the last synced flags of the sides asked, in order. */
+		for (side_i = 0; side_i < 2; side_i++) {
+			struct db_flagrow *fr;
+			size_t nf;
+
+			if (!(which & (side_i == 0 ? DB_FLAGS_LOCAL :
+			    DB_FLAGS_REMOTE)))
+				continue;
+			if (db_flags_list(db, (int64_t)idx, side_i == 0 ?
+			    DB_LOCAL : DB_REMOTE, &fr, &nf) == -1) {
+				priv_db_fail(db, chan, NULL);
+				return NULL;
+			}
+			priv_db_flagrows(chan, (int64_t)idx, side_i == 0 ?
+			    SIDE_LOCAL : SIDE_REMOTE, fr, nf);
+			db_flagrows_free(fr, nf);
+		}
 		priv_db_result(chan, DB_RESULT_OK, n, NULL);
 		return NULL;
 
@@ -719,6 +839,9 @@ priv_db_imsg(struct db *db, struct ipc_chan *chan, const struct ipc_msg *msg)
 		}
 		priv_db_result(chan, DB_RESULT_OK, deleted, NULL);
 		return NULL;
+
+	case IMSG_DB_FLAGS_SET:
+		return priv_db_flags_set(db, chan, &rd);
 
 	case IMSG_DB_DELETE:
 		name = ipc_get_data(&rd, &len);

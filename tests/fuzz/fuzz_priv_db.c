@@ -2,15 +2,18 @@
  * libFuzzer target for priv's handler of the engine's database requests
  * (priv/priv_db.c, priv/db*.c), against a real SQLite file: the input is
  * a run's sequence of requests, each "u8 type, u16 length, payload"
- * (type modulo the 13 IMSG_DB_* requests).  The database starts with
- * two mailboxes, one with state and mapping rows, committed.
+ * (type modulo the 14 IMSG_DB_* requests).  The database starts with
+ * two mailboxes, one with state and mapping rows, committed, and without
+ * table flagstate (IMSG_DB_FLAGS_SET creates it).
  *
  * What must hold whatever the engine sends: no crash or leak, every
  * request answered (or called broken), and after the first failure
  * nothing reaches SQLite: what the file holds at the end is what the
  * last successful COMMIT left, and it satisfies the §5.3 invariants
  * that priv enforces: the seeded mailbox's UIDNEXTs and HIGHESTMODSEQs
- * did not go backwards, and no mapping row lacks its mailbox's state.
+ * did not go backwards, no mapping row lacks its mailbox's state, no
+ * flagstate row outlives its mailbox, and a flagstate table, if any, is
+ * the one priv creates.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -34,6 +37,8 @@ static const uint32_t types[] = {
 	IMSG_DB_MAILBOX_ADD, IMSG_DB_SUBSCRIBE, IMSG_DB_STATE_INIT,
 	IMSG_DB_STATE_SET, IMSG_DB_MAP_ADD, IMSG_DB_MAP_DEL, IMSG_DB_DELETE,
 	IMSG_DB_RENAME, IMSG_DB_COMMIT,
+	/* Last, so that the corpus's type bytes keep their meaning. */
+	IMSG_DB_FLAGS_SET,
 };
 #define NTYPES	(sizeof(types) / sizeof(types[0]))
 
@@ -137,6 +142,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (count(db, "SELECT count(*) FROM mapping WHERE idx NOT IN "
 	    "(SELECT idx FROM local)") > 0)
 		abort();	/* a mapping without state */
+	/* (-1 when there is no table flagstate.) */
+	if (count(db, "SELECT count(*) FROM flagstate WHERE idx NOT IN "
+	    "(SELECT idx FROM mailboxes)") > 0)
+		abort();	/* flags of a deleted mailbox */
+	if (count(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+	    "'flagstate' AND sql != '" DB_FLAGSTATE_TABLE "'") != 0)
+		abort();	/* not our table */
 	db_close(db);
 	ipc_chan_close(&chan);
 	return 0;

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "db_proto.h"
 #include "db.h"
 #include "tap.h"
 
@@ -1105,6 +1106,221 @@ test_ops(void)
 	test_transactions(path);
 }
 
+/* --- flagstate ---------------------------------------------------------- */
+
+/* The flags of (idx, side, uid) as db_flags_list() gives them, or NULL. */
+static char *
+flags_of(struct db *db, int64_t idx, enum db_side side, uint32_t uid)
+{
+	struct db_flagrow	*rows;
+	char			*s = NULL;
+	size_t			 n, i;
+
+	if (db_flags_list(db, idx, side, &rows, &n) == -1)
+		return strdup("(error)");
+	for (i = 0; i < n; i++)
+		if (rows[i].uid == uid)
+			s = strdup(rows[i].flags);
+	db_flagrows_free(rows, n);
+	return s;
+}
+
+/* How many rows db_flags_list() gives for (idx, side); -1 on error. */
+static long long
+flags_count(struct db *db, int64_t idx, enum db_side side)
+{
+	struct db_flagrow	*rows;
+	size_t			 n;
+
+	if (db_flags_list(db, idx, side, &rows, &n) == -1)
+		return -1;
+	db_flagrows_free(rows, n);
+	return (long long)n;
+}
+
+#define FLAGSTATE_MASTER						\
+	"SELECT sql FROM sqlite_master WHERE name = 'flagstate'"
+
+/*
+ * Table flagstate, beside the reference's schema: absent until the first
+ * db_flags_set(), undone with the transaction that created it, then
+ * kept; its rows go with their mapping pair and their mailbox.
+ */
+static void
+test_flags(void)
+{
+	const char		*path = tpath("flags.db");
+	struct db_state		 l = { 1, 10, 1 }, r = { 2, 20, 1 };
+	struct db_flagrow	*rows;
+	struct db		*db;
+	char			 err[512], big[DB_FLAGS_MAX + 2], *s;
+	int64_t			 a, b;
+	size_t			 n;
+	uint32_t		 u;
+	int			 ok;
+
+	db = open_db(path, 1, err, sizeof(err));
+	OK(db != NULL, "a database for the flags (%s)", err);
+	if (db == NULL)
+		return;
+	IS_INT(db_flagstate_exists(db), 0, "a fresh database has no flagstate");
+	IS_INT(db_mailbox_add(db, NM("a"), 0, &a), 0, "add a");
+	IS_INT(db_state_insert(db, a, &l, &r), 0, "its state");
+	for (ok = 1, u = 1; u <= 5; u++)
+		ok &= db_mapping_add(db, a, u, u + 10) == 0;
+	OK(ok, "pairs (1..5, 11..15)");
+	IS_INT(db_mailbox_add(db, NM("b"), 0, &b), 0, "add b");
+	IS_INT(db_state_insert(db, b, &l, &r), 0, "its state");
+	IS_INT(db_mapping_add(db, b, 1, 11), 0, "pair (1,11)");
+	IS_INT(db_commit(db), 0, "commit");
+	IS_INT(db_flags_list(db, a, DB_LOCAL, &rows, &n), 0,
+	    "list flags without the table");
+	OK(rows == NULL && n == 0, "none");
+	IS_INT(db_mapping_delete(db, a, DB_LOCAL, 5), 1, "delete lUID 5");
+	IS_INT(db_commit(db), 0, "commit");
+	IS_INT(db_flagstate_exists(db), 0, "still no flagstate");
+	db_close(db);
+	is_sql(path, FLAGSTATE_MASTER, "", "no table flagstate in the file");
+	if (ref_master != NULL) {
+		s = sql_str(path, MASTER_SQL);
+		IS_STR(s, ref_master, "the reference's schema, byte for byte");
+		free(s);
+	}
+
+	/* Created in the open transaction, and undone with it. */
+	db = open_db(path, 0, err, sizeof(err));
+	OK(db != NULL, "reopen (%s)", err);
+	if (db == NULL)
+		return;
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 1, NM("\\Seen")), 0,
+	    "set flags: creates the table");
+	OK(db_in_transaction(db), "in a write transaction");
+	IS_INT(db_flagstate_exists(db), 1, "the table exists");
+	IS_INT(flags_count(db, a, DB_LOCAL), 1, "one row, read back");
+	IS_INT(db_rollback(db), 0, "rollback");
+	IS_INT(db_flagstate_exists(db), 0, "the table went with it");
+	IS_INT(flags_count(db, a, DB_LOCAL), 0, "no rows");
+
+	/* Now for good. */
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 1, NM("\\Seen")), 0,
+	    "set (a, local, 1)");
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 3, NM("")), 0,
+	    "set (a, local, 3): no flags");
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 2, NM("\\Seen \\Flagged")), 0,
+	    "set (a, local, 2)");
+	for (ok = 1, u = 1; u <= 4; u++)
+		ok &= db_flags_set(db, a, DB_REMOTE, u + 10, NM("$Remote")) ==
+		    0;
+	OK(ok, "set (a, remote, 11..14)");
+	IS_INT(db_flags_set(db, b, DB_LOCAL, 1, NM("$b")), 0,
+	    "set (b, local, 1)");
+	IS_INT(db_flags_set(db, b, DB_REMOTE, 11, NM("$b")), 0,
+	    "set (b, remote, 11)");
+	IS_INT(db_commit(db), 0, "commit");
+	IS_INT(db_flagstate_exists(db), 1, "the table stays");
+	IS_INT(db_flags_list(db, a, DB_LOCAL, &rows, &n), 0, "list a local");
+	OK(n == 3 && rows[0].uid == 1 && strcmp(rows[0].flags, "\\Seen") == 0 &&
+	    rows[0].len == 5 && rows[1].uid == 2 &&
+	    strcmp(rows[1].flags, "\\Seen \\Flagged") == 0 &&
+	    rows[2].uid == 3 && rows[2].flags[0] == '\0' && rows[2].len == 0,
+	    "three rows, by UID");
+	db_flagrows_free(rows, n);
+	IS_INT(flags_count(db, a, DB_REMOTE), 4, "four remote rows");
+	IS_INT(flags_count(db, 4242, DB_LOCAL), 0, "none for another idx");
+
+	/* Replaced, not added. */
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 2, NM("\\Deleted")), 0,
+	    "set (a, local, 2) again");
+	s = flags_of(db, a, DB_LOCAL, 2);
+	IS_STR(s, "\\Deleted", "replaced");
+	free(s);
+	IS_INT(flags_count(db, a, DB_LOCAL), 3, "still three rows");
+
+	/* What may not be stored. */
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 4, NM("\\Seen\r\n")), -1,
+	    "a control character refused");
+	OK(strstr(db_error(db), "invalid flags") != NULL, "error: %s",
+	    db_error(db));
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 4, "a\0b", 3), -1,
+	    "a NUL refused");
+	memset(big, 'x', sizeof(big));
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 4, big, DB_FLAGS_MAX + 1), -1,
+	    "DB_FLAGS_MAX + 1 bytes refused");
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 0, NM("x")), -1, "UID 0 refused");
+	OK(strstr(db_error(db), "CHECK") != NULL, "error: %s", db_error(db));
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 4, big, DB_FLAGS_MAX), 0,
+	    "DB_FLAGS_MAX bytes stored");
+	IS_INT(db_commit(db), 0, "commit");
+	IS_INT(db_flags_list(db, a, DB_LOCAL, &rows, &n), 0, "list a local");
+	OK(n == 4 && rows[3].uid == 4 && rows[3].len == DB_FLAGS_MAX &&
+	    strlen(rows[3].flags) == DB_FLAGS_MAX, "read back whole");
+	db_flagrows_free(rows, n);
+
+	/* A deleted pair takes the flags of both its UIDs. */
+	IS_INT(db_mapping_delete(db, a, DB_LOCAL, 2), 1, "delete lUID 2");
+	OK((s = flags_of(db, a, DB_LOCAL, 2)) == NULL, "local 2 gone");
+	free(s);
+	OK((s = flags_of(db, a, DB_REMOTE, 12)) == NULL, "remote 12 gone");
+	free(s);
+	IS_INT(db_mapping_delete(db, a, DB_REMOTE, 13), 1, "delete rUID 13");
+	OK((s = flags_of(db, a, DB_LOCAL, 3)) == NULL, "local 3 gone");
+	free(s);
+	OK((s = flags_of(db, a, DB_REMOTE, 13)) == NULL, "remote 13 gone");
+	free(s);
+	IS_INT(flags_count(db, a, DB_LOCAL), 2, "local 1 and 4 left");
+	IS_INT(flags_count(db, a, DB_REMOTE), 2, "remote 11 and 14 left");
+	/* lUID 5 has no pair (deleted above), but had flags. */
+	IS_INT(db_flags_set(db, a, DB_LOCAL, 5, NM("$orphan")), 0,
+	    "set (a, local, 5)");
+	logbuf[0] = '\0';
+	IS_INT(db_mapping_delete(db, a, DB_LOCAL, 5), 0, "delete lUID 5");
+	OK(log_has("WARNING: Can't delete (idx,lUID)"), "the warning");
+	OK((s = flags_of(db, a, DB_LOCAL, 5)) == NULL, "its flags gone too");
+	free(s);
+	IS_INT(flags_count(db, a, DB_REMOTE), 2, "remote rows untouched");
+	IS_INT(flags_count(db, b, DB_LOCAL) + flags_count(db, b, DB_REMOTE),
+	    2, "b's rows untouched");
+	IS_INT(db_commit(db), 0, "commit");
+
+	/* --delete takes a mailbox's rows, and no other. */
+	IS_INT(db_mailbox_delete(db, a), 0, "delete a");
+	IS_INT(db_commit(db), 0, "commit");
+	IS_INT(flags_count(db, a, DB_LOCAL) + flags_count(db, a, DB_REMOTE),
+	    0, "a's rows gone");
+	IS_INT(flags_count(db, b, DB_LOCAL) + flags_count(db, b, DB_REMOTE),
+	    2, "b's rows kept");
+	db_close(db);
+
+	/* The file keeps our text; ours and plain SQLite read it. */
+	is_sql(path, FLAGSTATE_MASTER, DB_FLAGSTATE_TABLE "\n",
+	    "sqlite_master holds DB_FLAGSTATE_TABLE");
+	is_sql(path, "SELECT idx, side, UID, flags FROM flagstate"
+	    " ORDER BY idx, side, UID", "2|0|1|$b\n2|1|11|$b\n",
+	    "the rows in the file");
+	db = open_db(path, 0, err, sizeof(err));
+	OK(db != NULL, "a database with flagstate opens (%s)", err);
+	if (db == NULL)
+		return;
+	OK(logbuf[0] == '\0', "quietly (%s)", logbuf);
+	IS_INT(db_flagstate_exists(db), 1, "the table is found");
+	IS_INT(flags_count(db, b, DB_REMOTE), 1, "b's remote row");
+	db_close(db);
+
+	/* A flagstate without our columns shows at first use. */
+	OK(copy_file(tpath("fresh.db"), tpath("badflags.db")) == 0 &&
+	    sql_exec(tpath("badflags.db"), "CREATE TABLE flagstate (x)") == 0,
+	    "make a database whose flagstate is not ours");
+	db = open_db(tpath("badflags.db"), 0, err, sizeof(err));
+	OK(db != NULL, "it opens (%s)", err);
+	if (db == NULL)
+		return;
+	IS_INT(db_flags_list(db, 1, DB_LOCAL, &rows, &n), -1,
+	    "listing its flags fails");
+	OK(strstr(db_error(db), "unexpected schema") != NULL, "error: %s",
+	    db_error(db));
+	db_close(db);
+}
+
 /* --- migration ---------------------------------------------------------- */
 
 #define V0_SCHEMA							\
@@ -1313,6 +1529,7 @@ main(void)
 	test_locking();
 	test_refusals();
 	test_ops();
+	test_flags();
 	test_migrate();
 
 	free(ref_master);

@@ -10,6 +10,7 @@
  */
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,6 +99,120 @@ chan_close(void)
 }
 
 /*
+ * The next message arriving on to, writing meanwhile what from has
+ * queued: both ends are ours, and what one end queues may not fit in the
+ * socket before the other reads it (a large FLAGS_SET or the FLAG_ROWS
+ * of a large mailbox).  1, or 0 on EOF or error.
+ */
+static int
+pump(struct ipc_chan *from, struct ipc_chan *to, struct ipc_msg *msg)
+{
+	ssize_t	n;
+	int	r;
+
+	for (;;) {
+		if ((r = ipc_get(to, msg)) != 0)
+			return r == 1;
+		if (ipc_pending(from) == 0)
+			return ipc_get_sync(to, msg) == 1;
+		if (ipc_flush(from) == -1)
+			return 0;
+		n = ipc_read(to);
+		if (n == 0 || (n == -1 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK))
+			return 0;
+	}
+}
+
+/* What the row messages before the last request's answer held. */
+struct flagrow {
+	uint32_t	 side, uid;
+	char		*flags;
+};
+static struct {
+	int		 nmap, nflag;	/* MAP_ROWS, FLAG_ROWS messages */
+	size_t		 npairs;
+	struct flagrow	*rows;		/* of every FLAG_ROWS, in order */
+	size_t		 n, cap;
+	size_t		 maxlen;	/* the longest FLAG_ROWS payload */
+	int		 bad;		/* a row message broke a rule */
+} got;
+
+static void
+got_reset(void)
+{
+	size_t	i;
+
+	for (i = 0; i < got.n; i++)
+		free(got.rows[i].flags);
+	free(got.rows);
+	memset(&got, 0, sizeof(got));
+}
+
+/*
+ * A row message, checked as the engine would: its layout, MAP_ROWS
+ * before FLAG_ROWS, local before remote.
+ */
+static void
+got_take(const struct ipc_msg *msg)
+{
+	struct ipc_rd	 rd;
+	uint32_t	 side, k, i;
+	char		*flags;
+
+	ipc_rd_init(&rd, msg);
+	switch (msg->hdr.type) {
+	case IMSG_DB_MAP_ROWS:
+		(void)ipc_get_u64(&rd);
+		k = ipc_get_u32(&rd);
+		if (rd.error || rd.left != (size_t)k * 8 || got.nflag > 0)
+			got.bad = 1;
+		got.nmap++;
+		got.npairs += k;
+		break;
+	case IMSG_DB_FLAG_ROWS:
+		got.nflag++;
+		if (msg->len > got.maxlen)
+			got.maxlen = msg->len;
+		(void)ipc_get_u64(&rd);
+		side = ipc_get_u32(&rd);
+		k = ipc_get_u32(&rd);
+		if (rd.error || side > 1 || k == 0 ||
+		    (got.n > 0 && side < got.rows[got.n - 1].side))
+			got.bad = 1;
+		for (i = 0; i < k && !rd.error; i++) {
+			if (got.n == got.cap) {
+				got.cap = got.cap ? got.cap * 2 : 64;
+				got.rows = reallocarray(got.rows, got.cap,
+				    sizeof(*got.rows));
+				if (got.rows == NULL)
+					abort();
+			}
+			got.rows[got.n].side = side;
+			got.rows[got.n].uid = ipc_get_u32(&rd);
+			if ((flags = ipc_get_str(&rd)) == NULL)
+				break;
+			got.rows[got.n++].flags = flags;
+		}
+		if (ipc_rd_end(&rd) == -1)
+			got.bad = 1;
+		break;
+	}
+}
+
+/* The flags got for (side, uid), or NULL. */
+static const char *
+got_flags(uint32_t side, uint32_t uid)
+{
+	size_t	i;
+
+	for (i = 0; i < got.n; i++)
+		if (got.rows[i].side == side && got.rows[i].uid == uid)
+			return got.rows[i].flags;
+	return NULL;
+}
+
+/*
  * The engine sends one request (buf freed); priv serves it as its loop
  * would; the engine reads the answer.
  */
@@ -113,10 +228,10 @@ request(struct db *db, uint32_t type, struct ipc_buf *buf)
 
 	memset(&a, 0, sizeof(a));
 	a.status = 99;
+	got_reset();
 	r = ipc_send(&ec, type, SIDE_NONE, -1, buf);
 	ipc_buf_free(buf);
-	if (r == -1 || ipc_flush_sync(&ec) == -1 ||
-	    ipc_get_sync(&pc, &msg) != 1) {
+	if (r == -1 || !pump(&ec, &pc, &msg)) {
 		printf("# request %s: %s\n", ipc_type_name(type), ec.err);
 		return a;
 	}
@@ -126,11 +241,10 @@ request(struct db *db, uint32_t type, struct ipc_buf *buf)
 		printf("# request %s: broken: %s\n", ipc_type_name(type), why);
 		return a;
 	}
-	if (ipc_flush_sync(&pc) == -1)
-		return a;
-	while (ipc_get_sync(&ec, &msg) == 1) {
+	while (pump(&pc, &ec, &msg)) {
 		if (msg.hdr.type != IMSG_DB_RESULT) {
 			a.nrows++;
+			got_take(&msg);
 			ipc_msg_free(&msg);
 			continue;
 		}
@@ -270,6 +384,67 @@ static struct answer
 rq_commit(struct db *db)
 {
 	return rq_empty(db, IMSG_DB_COMMIT);
+}
+
+static struct answer
+rq_map_load(struct db *db, uint64_t idx, uint32_t sides)
+{
+	struct ipc_buf	buf;
+
+	ipc_buf_init(&buf);
+	ipc_put_u64(&buf, idx);
+	ipc_put_u32(&buf, sides);
+	return request(db, IMSG_DB_MAP_LOAD, &buf);
+}
+
+/* n rows of (u32 uid, const char *flags). */
+static struct answer
+rq_flags_set(struct db *db, uint64_t idx, uint32_t side, int n, ...)
+{
+	struct ipc_buf	buf;
+	va_list		ap;
+	int		k;
+
+	ipc_buf_init(&buf);
+	ipc_put_u64(&buf, idx);
+	ipc_put_u32(&buf, side);
+	ipc_put_u32(&buf, (uint32_t)n);
+	va_start(ap, n);
+	for (k = 0; k < n; k++) {
+		ipc_put_u32(&buf, va_arg(ap, uint32_t));
+		ipc_put_str(&buf, va_arg(ap, const char *));
+	}
+	va_end(ap);
+	return request(db, IMSG_DB_FLAGS_SET, &buf);
+}
+
+/* n UIDs of side. */
+static struct answer
+rq_map_del(struct db *db, uint64_t idx, uint32_t side, int n, ...)
+{
+	struct ipc_buf	buf;
+	va_list		ap;
+	int		k;
+
+	ipc_buf_init(&buf);
+	ipc_put_u64(&buf, idx);
+	ipc_put_u32(&buf, side);
+	ipc_put_u32(&buf, (uint32_t)n);
+	va_start(ap, n);
+	for (k = 0; k < n; k++)
+		ipc_put_u32(&buf, va_arg(ap, uint32_t));
+	va_end(ap);
+	return request(db, IMSG_DB_MAP_DEL, &buf);
+}
+
+static struct answer
+rq_delete(struct db *db, const char *name)
+{
+	struct ipc_buf	buf;
+
+	ipc_buf_init(&buf);
+	ipc_put_data(&buf, name, strlen(name));
+	return request(db, IMSG_DB_DELETE, &buf);
 }
 
 /* --- what the file holds, read by plain SQLite once priv has let go --- */
@@ -650,7 +825,8 @@ test_invariants(void)
 				    IMSG_DB_MAP_DEL, IMSG_DB_STATE_INIT,
 				    IMSG_DB_MAILBOX_ADD, IMSG_DB_SUBSCRIBE,
 				    IMSG_DB_MIGRATE, IMSG_DB_RENAME,
-				    IMSG_DB_COMMIT, IMSG_DB_MAP_LOAD };
+				    IMSG_DB_COMMIT, IMSG_DB_MAP_LOAD,
+				    IMSG_DB_FLAGS_SET };
 		size_t		k;
 
 		path = tpath("malformed.db");
@@ -716,6 +892,319 @@ test_invariants(void)
 		OK(0, "legit: setup");
 }
 
+/* --- table flagstate (sync-method plain) --------------------------------- */
+
+#define HAS_FLAGSTATE							\
+	"SELECT count(*) FROM sqlite_master WHERE name = 'flagstate'"
+
+/*
+ * Never created by a run that does not store flags; created by the
+ * first FLAGS_SET, its rows come back after the pairs for the sides
+ * asked, and go with their pair and their mailbox.
+ */
+static void
+test_flagstate(void)
+{
+	struct db	*db;
+	struct answer	 a;
+	const char	*path, *f;
+
+	if ((db = run_open("flags.db")) == NULL) {
+		OK(0, "flags: database opened");
+		return;
+	}
+	path = tpath("flags.db");
+	IS_OK(rq_mailbox_add(db, "box"), "flags: MAILBOX_ADD");
+	IS_OK(rq_state_init(db, 1), "flags: STATE_INIT");
+	IS_OK(rq_map_add(db, 1, 0, 0, 4, (uint32_t)1, (uint32_t)11,
+	    (uint32_t)2, (uint32_t)12, (uint32_t)3, (uint32_t)13, (uint32_t)4,
+	    (uint32_t)14), "flags: MAP_ADD (1..4, 11..14)");
+	IS_OK(rq_commit(db), "flags: COMMIT");
+	IS_OK(rq_empty(db, IMSG_DB_LOAD), "flags: LOAD");
+	IS_OK(rq_empty(db, IMSG_DB_INTERRUPTED), "flags: INTERRUPTED");
+	a = rq_map_load(db, 1, DB_FLAGS_LOCAL | DB_FLAGS_REMOTE);
+	IS_OK(a, "flags: MAP_LOAD sides 3 without the table");
+	IS_INT(a.value, 4, "flags: four pairs");
+	OK(got.nmap == 1 && got.npairs == 4 && got.nflag == 0 && !got.bad,
+	    "flags: one MAP_ROWS, no FLAG_ROWS (%d, %zu, %d)", got.nmap,
+	    got.npairs, got.nflag);
+	IS_OK(rq_commit(db), "flags: COMMIT");
+	IS_INT(db_int(db, HAS_FLAGSTATE), 0,
+	    "flags: loading, adding, mapping create no table");
+
+	/* The first FLAGS_SET creates it, in the transaction it opens. */
+	log_set_audit(1);
+	a = rq_flags_set(db, 1, SIDE_LOCAL, 3, (uint32_t)1, "\\Seen",
+	    (uint32_t)2, "\\Seen \\Flagged", (uint32_t)3, "");
+	log_set_audit(0);
+	IS_OK(a, "flags: FLAGS_SET local 1:3");
+	IS_INT(a.value, 3, "flags: three rows set");
+	IS_INT(log_count("|database|DB flags-set idx=1 local uid=2 "
+	    "flags=(\\Seen \\Flagged)"), 1, "flags: audited");
+	IS_INT(db_int(db, HAS_FLAGSTATE), 1, "flags: the table exists");
+	OK(db_in_transaction(db), "flags: not yet committed");
+	IS_OK(rq_flags_set(db, 1, SIDE_REMOTE, 3, (uint32_t)11, "$r11",
+	    (uint32_t)12, "$r12", (uint32_t)13, "$r13"),
+	    "flags: FLAGS_SET remote 11:13");
+	IS_OK(rq_commit(db), "flags: COMMIT");
+
+	a = rq_map_load(db, 1, 0);
+	IS_OK(a, "flags: MAP_LOAD sides 0");
+	OK(got.nmap == 1 && got.nflag == 0, "flags: the pairs only");
+	a = rq_map_load(db, 1, DB_FLAGS_LOCAL);
+	IS_OK(a, "flags: MAP_LOAD sides 1");
+	OK(got.nflag == 1 && got.n == 3 && got.rows[0].side == 0 &&
+	    got.rows[2].side == 0 && !got.bad, "flags: the local rows (%zu)",
+	    got.n);
+	f = got_flags(0, 2);
+	IS_STR(f, "\\Seen \\Flagged", "flags: local 2");
+	f = got_flags(0, 3);
+	IS_STR(f, "", "flags: local 3, no flags");
+	a = rq_map_load(db, 1, DB_FLAGS_REMOTE);
+	IS_OK(a, "flags: MAP_LOAD sides 2");
+	OK(got.n == 3 && got.rows[0].side == 1 && got.rows[0].uid == 11,
+	    "flags: the remote rows");
+	a = rq_map_load(db, 1, DB_FLAGS_LOCAL | DB_FLAGS_REMOTE);
+	IS_OK(a, "flags: MAP_LOAD sides 3");
+	IS_INT(a.value, 4, "flags: RESULT counts the pairs");
+	OK(got.nmap == 1 && got.npairs == 4 && got.nflag == 2 &&
+	    got.n == 6 && !got.bad, "flags: pairs, then both sides");
+	OK(got.n == 6 && got.rows[0].uid == 1 && got.rows[1].uid == 2 &&
+	    got.rows[2].uid == 3 && got.rows[3].uid == 11 &&
+	    got.rows[3].side == 1 && got.rows[5].uid == 13,
+	    "flags: local then remote, by UID");
+
+	/* Replaced, not added. */
+	IS_OK(rq_flags_set(db, 1, SIDE_LOCAL, 1, (uint32_t)2, "\\Deleted"),
+	    "flags: FLAGS_SET local 2 again");
+	IS_OK(rq_map_load(db, 1, 3), "flags: MAP_LOAD");
+	IS_INT(got.n, 6, "flags: still six rows");
+	f = got_flags(0, 2);
+	IS_STR(f, "\\Deleted", "flags: local 2 replaced");
+
+	/* A deleted pair takes both its UIDs' flags. */
+	a = rq_map_del(db, 1, SIDE_LOCAL, 1, (uint32_t)2);
+	IS_OK(a, "flags: MAP_DEL lUID 2");
+	IS_INT(a.value, 1, "flags: one pair deleted");
+	IS_OK(rq_map_load(db, 1, 3), "flags: MAP_LOAD");
+	OK(got.n == 4 && got_flags(0, 2) == NULL && got_flags(1, 12) == NULL &&
+	    got_flags(0, 1) != NULL && got_flags(1, 11) != NULL,
+	    "flags: local 2 and remote 12 gone, the others kept");
+	a = rq_map_del(db, 1, SIDE_REMOTE, 1, (uint32_t)13);
+	IS_OK(a, "flags: MAP_DEL rUID 13");
+	IS_INT(a.value, 1, "flags: one pair deleted");
+	IS_OK(rq_map_load(db, 1, 3), "flags: MAP_LOAD");
+	OK(got.npairs == 2 && got.n == 2 && got_flags(0, 3) == NULL &&
+	    got_flags(1, 13) == NULL && got_flags(0, 1) != NULL &&
+	    got_flags(1, 11) != NULL,
+	    "flags: local 3 and remote 13 gone, the others kept");
+	IS_OK(rq_commit(db), "flags: COMMIT");
+
+	/* --delete takes its mailbox's rows and no other's. */
+	a = rq_mailbox_add(db, "other");
+	IS_OK(a, "flags: MAILBOX_ADD other");
+	IS_INT(a.value, 2, "flags: idx 2");
+	IS_OK(rq_flags_set(db, 2, SIDE_LOCAL, 1, (uint32_t)1, "$o"),
+	    "flags: FLAGS_SET for other");
+	IS_OK(rq_commit(db), "flags: COMMIT");
+	a = rq_delete(db, "box");
+	IS_OK(a, "flags: DELETE box");
+	IS_INT(a.value, 1, "flags: box removed");
+	IS_OK(rq_commit(db), "flags: COMMIT");
+	IS_INT(db_int(db, "SELECT count(*) FROM flagstate WHERE idx = 1"), 0,
+	    "flags: box's rows gone");
+	IS_OK(rq_map_load(db, 2, 3), "flags: MAP_LOAD other");
+	OK(got.n == 1 && got.rows[0].uid == 1 &&
+	    strcmp(got.rows[0].flags, "$o") == 0, "flags: other's row kept");
+	/* The deleted mailbox's index is no longer one to name. */
+	IS_REFUSED(rq_flags_set(db, 1, SIDE_LOCAL, 1, (uint32_t)1, "x"),
+	    "flags: FLAGS_SET for the deleted idx 1");
+	OK(log_count("unknown mailbox index 1") == 1,
+	    "flags: refused as unknown");
+	IS_INT(log_count("ERROR"), 1, "flags: no other error");
+	db_close(db);
+	IS_INT(file_int(path, "SELECT count(*) FROM flagstate"), 1,
+	    "flags: the file holds other's row");
+	IS_INT(file_int(path, "SELECT count(*) FROM mapping"), 0,
+	    "flags: and no pair");
+}
+
+/* A raw FLAGS_SET: idx 1, side, then n rows of uid and flags (len). */
+static const char *
+raw_flags_set(struct db *db, uint32_t side, uint32_t n, uint32_t uid,
+    const char *flags, size_t len, int extra)
+{
+	struct ipc_buf	 buf;
+	const char	*why;
+
+	ipc_buf_init(&buf);
+	ipc_put_u64(&buf, 1);
+	ipc_put_u32(&buf, side);
+	ipc_put_u32(&buf, n);
+	ipc_put_u32(&buf, 5);
+	ipc_put_str(&buf, "\\Seen");
+	ipc_put_u32(&buf, uid);
+	ipc_put_data(&buf, flags, len);
+	if (extra)
+		ipc_put_u32(&buf, 0);
+	why = rq_raw(db, IMSG_DB_FLAGS_SET, buf.data, buf.len);
+	ipc_buf_free(&buf);
+	return why;
+}
+
+/* Broken MAP_LOAD and FLAGS_SET: the engine ends, nothing written. */
+static void
+test_flags_malformed(void)
+{
+	struct db	*db;
+	struct answer	 a;
+	unsigned char	 m[16];
+	char		*big;
+	uint32_t	 v;
+
+	if ((db = run_open("flagsbad.db")) == NULL) {
+		OK(0, "flags malformed: database opened");
+		return;
+	}
+	IS_OK(rq_mailbox_add(db, "box"), "flags malformed: MAILBOX_ADD");
+	IS_OK(rq_commit(db), "flags malformed: COMMIT");
+
+	memset(m, 0, sizeof(m));
+	m[0] = 1;
+	OK(rq_raw(db, IMSG_DB_MAP_LOAD, m, 8) != NULL,
+	    "flags malformed: MAP_LOAD without sides (8 bytes)");
+	OK(rq_raw(db, IMSG_DB_MAP_LOAD, m, 16) != NULL,
+	    "flags malformed: MAP_LOAD with 16 bytes");
+	v = 4;
+	memcpy(m + 8, &v, 4);
+	OK(rq_raw(db, IMSG_DB_MAP_LOAD, m, 12) != NULL,
+	    "flags malformed: MAP_LOAD sides 4");
+	v = 0x80000003U;
+	memcpy(m + 8, &v, 4);
+	OK(rq_raw(db, IMSG_DB_MAP_LOAD, m, 12) != NULL,
+	    "flags malformed: MAP_LOAD sides 0x80000003");
+
+	OK(raw_flags_set(db, 2, 2, 6, "x", 1, 0) != NULL,
+	    "flags malformed: FLAGS_SET side 2");
+	OK(raw_flags_set(db, SIDE_NONE, 2, 6, "x", 1, 0) != NULL,
+	    "flags malformed: FLAGS_SET side SIDE_NONE");
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 0, "x", 1, 0) != NULL,
+	    "flags malformed: FLAGS_SET UID 0 (after a good row)");
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, "x", 1, 1) != NULL,
+	    "flags malformed: FLAGS_SET with trailing bytes");
+	OK(raw_flags_set(db, SIDE_LOCAL, 3, 6, "x", 1, 0) != NULL,
+	    "flags malformed: FLAGS_SET 3 rows in 2");
+	OK(raw_flags_set(db, SIDE_LOCAL, 1, 6, "x", 1, 0) != NULL,
+	    "flags malformed: FLAGS_SET 1 row in 2");
+	OK(raw_flags_set(db, SIDE_LOCAL, 0xffffffffU, 6, "x", 1, 0) != NULL,
+	    "flags malformed: FLAGS_SET 2^32-1 rows");
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, "\\Seen\r\n* 1 EXISTS", 19,
+	    0) != NULL, "flags malformed: FLAGS_SET with CR LF");
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, "a\0b", 3, 0) != NULL,
+	    "flags malformed: FLAGS_SET with NUL");
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, "a\177", 2, 0) != NULL,
+	    "flags malformed: FLAGS_SET with DEL");
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, NULL, 0, 0) != NULL,
+	    "flags malformed: FLAGS_SET with NULL flags");
+	if ((big = malloc(DB_FLAGS_MAX + 1)) == NULL)
+		abort();
+	memset(big, 'k', DB_FLAGS_MAX + 1);
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, big, DB_FLAGS_MAX + 1, 0) !=
+	    NULL, "flags malformed: FLAGS_SET with 64 KiB of flags");
+	OK(!priv_db_failed() && !db_in_transaction(db) &&
+	    db_int(db, HAS_FLAGSTATE) == 0,
+	    "flags malformed: nothing written, no table created");
+
+	/* The longest flags are fine, and a later failure undoes them. */
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, big, DB_FLAGS_MAX, 0) == NULL,
+	    "flags malformed: FLAGS_SET with DB_FLAGS_MAX bytes");
+	free(big);
+	OK(db_in_transaction(db) && db_int(db, HAS_FLAGSTATE) == 1 &&
+	    db_int(db, "SELECT count(*) FROM flagstate") == 2,
+	    "flags malformed: both rows set, the table created");
+	a = rq_map_load(db, 7, 3);
+	IS_REFUSED(a, "flags malformed: MAP_LOAD of an unknown idx");
+	OK(!db_in_transaction(db) && db_int(db, HAS_FLAGSTATE) == 0,
+	    "flags malformed: the table went with the rollback");
+	IS_INT(db_flagstate_exists(db), 0,
+	    "flags malformed: and the database layer knows it");
+	db_close(db);
+}
+
+/*
+ * Many rows, and long ones: several FLAG_ROWS, each well below the IPC
+ * bound, together complete and in order.
+ */
+static void
+test_flags_big(void)
+{
+	struct ipc_buf	 buf;
+	struct db	*db;
+	struct answer	 a;
+	char		 fl[64], *big;
+	uint32_t	 u, first;
+	size_t		 i;
+	int		 ok, k;
+
+	if ((db = run_open("flagsbig.db")) == NULL) {
+		OK(0, "flags big: database opened");
+		return;
+	}
+	IS_OK(rq_mailbox_add(db, "box"), "flags big: MAILBOX_ADD");
+	/* 50000 local rows, 2000 per FLAGS_SET. */
+	for (ok = 1, first = 1; first <= 50000; first += 2000) {
+		ipc_buf_init(&buf);
+		ipc_put_u64(&buf, 1);
+		ipc_put_u32(&buf, SIDE_LOCAL);
+		ipc_put_u32(&buf, 2000);
+		for (u = first; u < first + 2000; u++) {
+			snprintf(fl, sizeof(fl), "\\Seen $Label%u", u);
+			ipc_put_u32(&buf, u);
+			ipc_put_str(&buf, fl);
+		}
+		a = request(db, IMSG_DB_FLAGS_SET, &buf);
+		ok &= a.status == DB_RESULT_OK && a.value == 2000;
+	}
+	OK(ok, "flags big: 50000 local rows set");
+	/* Three remote rows of the longest flags, one per message. */
+	if ((big = malloc(DB_FLAGS_MAX + 1)) == NULL)
+		abort();
+	for (ok = 1, k = 0; k < 3; k++) {
+		memset(big, 'a' + k, DB_FLAGS_MAX);
+		big[DB_FLAGS_MAX] = '\0';
+		a = rq_flags_set(db, 1, SIDE_REMOTE, 1, (uint32_t)(100 + k),
+		    big);
+		ok &= a.status == DB_RESULT_OK;
+	}
+	OK(ok, "flags big: 3 remote rows of %d bytes set", DB_FLAGS_MAX);
+	IS_OK(rq_commit(db), "flags big: COMMIT");
+
+	a = rq_map_load(db, 1, DB_FLAGS_LOCAL | DB_FLAGS_REMOTE);
+	IS_OK(a, "flags big: MAP_LOAD sides 3");
+	OK(!got.bad, "flags big: every message well formed, in order");
+	IS_INT(got.n, 50003, "flags big: every row");
+	OK(got.nflag >= 4, "flags big: in %d FLAG_ROWS", got.nflag);
+	OK(got.maxlen <= IPC_MAX_PAYLOAD / 2,
+	    "flags big: the largest is %zu bytes", got.maxlen);
+	for (ok = got.n == 50003, i = 0; ok && i < 50000; i++) {
+		snprintf(fl, sizeof(fl), "\\Seen $Label%zu", i + 1);
+		ok = got.rows[i].side == 0 && got.rows[i].uid == i + 1 &&
+		    strcmp(got.rows[i].flags, fl) == 0;
+	}
+	OK(ok, "flags big: the local rows, by UID (wrong at %zu)", i);
+	for (ok = got.n == 50003, k = 0; ok && k < 3; k++) {
+		memset(big, 'a' + k, DB_FLAGS_MAX);
+		ok = got.rows[50000 + k].side == 1 &&
+		    got.rows[50000 + k].uid == (uint32_t)(100 + k) &&
+		    strcmp(got.rows[50000 + k].flags, big) == 0;
+	}
+	OK(ok, "flags big: the long remote rows, whole");
+	free(big);
+	OK(!priv_db_failed(), "flags big: no failure");
+	db_close(db);
+	got_reset();
+}
+
 int
 main(void)
 {
@@ -735,6 +1224,9 @@ main(void)
 	test_full();
 	test_refused();
 	test_invariants();
+	test_flagstate();
+	test_flags_malformed();
+	test_flags_big();
 
 	chan_close();
 	if (tap_failed == 0) {
