@@ -471,6 +471,7 @@ adopt_pair(struct job *j, struct adopt *a)
 		free(rs);
 		job_state_init(j);
 		dbc_map_add(e, mb->idx, lu.v, ru.v, lu.n);
+		pflags_flush(j);
 		dbc_commit(e);
 		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 			fgroups_send(j, j->p[s], &a->upd[s]);

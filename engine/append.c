@@ -58,6 +58,11 @@ xfer_msg_start(struct xfer *x, const char *flags, const char *date,
 	}
 	free(copy);
 	ipc_put_str(&buf, sbuf_str(&fl));
+	if (pflags_sides(x->j) != 0) {
+		b->flags = eng_reallocarray(b->flags, b->n + 1,
+		    sizeof(*b->flags));
+		b->flags[b->n] = flags_sorted(sbuf_str(&fl));
+	}
 	sbuf_free(&fl);
 	ipc_put_str(&buf, date);
 	ipc_put_u64(&buf, x->size);
@@ -177,15 +182,25 @@ batch_done(struct req *r)
 			    "(lUID,rUID) = (%u,%u) for %s", lu[i], ru[i],
 			    mb->pretty);
 		map_add(&j->map, lu[i], ru[i]);
+		/* Both copies have these flags, as synced. */
+		if (b->flags != NULL) {
+			pflags_set(j, t->side, tu.v[i], b->flags[i]);
+			pflags_set(j, x->sside, b->suids.v[i], b->flags[i]);
+		}
 	}
 	progress_copied(e, b->n, b->bytes);
 	/* One commit per batch, before any UIDNEXT moves (§5.4). */
 	job_state_init(j);
 	dbc_map_add(e, mb->idx, lu, ru, tu.n);
+	pflags_flush(j);
 	dbc_commit(e);
 	x->ntuids += tu.n;
 	uidvec_free(&tu);
 	uidvec_free(&b->suids);
 	uidvec_free(&b->ssizes);
+	if (b->flags != NULL)
+		for (i = 0; i < b->n; i++)
+			free(b->flags[i]);
+	free(b->flags);
 	free(b);
 }

@@ -223,29 +223,60 @@ dbc_map_del(struct eng *e, int64_t idx, uint32_t side, const uint32_t *uids,
 	}
 }
 
-/* IMSG_DB_MAP_ROWS: u64 idx, u32 n, n x (u32 luid, u32 ruid). */
+/*
+ * IMSG_DB_MAP_ROWS: u64 idx, u32 n, n x (u32 luid, u32 ruid); then
+ * IMSG_DB_FLAG_ROWS: u64 idx, u32 side, u32 n, n x (u32 uid, str flags).
+ */
 static void
 dbc_map_rows(struct eng *e, struct ipc_msg *msg, void *arg)
 {
-	struct map *m = arg;
+	struct job *j = arg;
 	struct ans_map_rows a;
-	uint32_t i, l, r;
+	struct ipc_rd rd;
+	uint64_t idx;
+	uint32_t i, l, r, side, n, uid;
+	char *flags;
 
-	if (ans_map_rows(msg, &a) == -1)
+	if (msg->hdr.type == IMSG_DB_FLAG_ROWS) {
+		ipc_rd_init(&rd, msg);
+		idx = ipc_get_u64(&rd);
+		side = ipc_get_u32(&rd);
+		n = ipc_get_u32(&rd);
+		if (rd.error || idx != (uint64_t)j->mb->idx ||
+		    (side != SIDE_LOCAL && side != SIDE_REMOTE) ||
+		    !pflags_side(j, side))
+			dbc_broken(e, msg, "bad layout");
+		for (i = 0; i < n; i++) {
+			uid = ipc_get_u32(&rd);
+			flags = ipc_get_str(&rd);
+			if (rd.error || flags == NULL || uid == 0) {
+				free(flags);
+				dbc_broken(e, msg, "bad layout");
+			}
+			pflags_load(j, side, uid, flags);
+			free(flags);
+		}
+		if (ipc_rd_end(&rd) == -1)
+			dbc_broken(e, msg, "bad layout");
+		return;
+	}
+	if (msg->hdr.type != IMSG_DB_MAP_ROWS ||
+	    ans_map_rows(msg, &a) == -1)
 		dbc_broken(e, msg, "bad layout");
 	for (i = 0; i < a.n; i++) {
 		ans_map_pair(&a, &l, &r);
-		map_add(m, l, r);
+		map_add(&j->map, l, r);
 	}
 }
 
 void
-dbc_map_load(struct eng *e, struct task *t, int64_t idx, struct map *m)
+dbc_map_load(struct eng *e, struct job *j)
 {
 	struct ipc_buf buf;
 
 	ipc_buf_init(&buf);
-	ipc_put_u64(&buf, (uint64_t)idx);
-	dbc_send(e, t, IMSG_DB_MAP_LOAD, &buf, dbc_map_rows, NULL, m);
+	ipc_put_u64(&buf, (uint64_t)j->mb->idx);
+	ipc_put_u32(&buf, pflags_sides(j));
+	dbc_send(e, &j->t, IMSG_DB_MAP_LOAD, &buf, dbc_map_rows, NULL, j);
 	ipc_buf_free(&buf);
 }

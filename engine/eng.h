@@ -481,13 +481,20 @@ void	 dbc_map_add(struct eng *, int64_t, const uint32_t *,
 	    const uint32_t *, size_t);
 void	 dbc_map_del(struct eng *, int64_t, uint32_t, const uint32_t *,
 	    size_t);
-/* Loads a mailbox's mapping into m for task t. */
-void	 dbc_map_load(struct eng *, struct task *, int64_t, struct map *);
+/*
+ * Loads a job's mapping into j->map for its task, and the flags kept
+ * of its sides synced plain into j->pf (pflags.c).
+ */
+void	 dbc_map_load(struct eng *, struct job *);
 
 /* ------------------------------------------------------------------ */
 /* Mailbox jobs (job.c). */
 
 struct job_log;
+struct pflags {
+	struct modtab	 kept;		/* uid -> flags, as last synced */
+	struct modtab	 dirty;		/* uid -> flags, to be written */
+};
 struct known;
 struct xfer;
 struct adopt;
@@ -510,6 +517,7 @@ struct job {
 	struct peer	*p[2];		/* its lane's, by SIDE_*, once leased */
 
 	struct map	 map;		/* the mailbox's UID mapping */
+	struct pflags	 pf[2];		/* sides synced plain (pflags.c) */
 	int		 state_inited;	/* local/remote rows written */
 	int		 found;		/* sync_known found something */
 	int		 again;		/* the local pass appended */
@@ -528,6 +536,25 @@ struct job {
 	/* Lines logged while another job owns the log. */
 	struct job_log	*log, *logtail;
 };
+
+/*
+ * The flags kept of the messages of a side synced plain (pflags.c), by
+ * UID there: as last synced, and those to write with the next commit.
+ */
+int	 pflags_side(const struct job *, uint32_t);
+/* DB_FLAGS_* of the job's sides synced plain. */
+uint32_t pflags_sides(const struct job *);
+void	 pflags_load(struct job *, uint32_t, uint32_t, const char *);
+/* Keeps flags (sorted) for uid of a side synced plain; else nothing. */
+void	 pflags_set(struct job *, uint32_t, uint32_t, const char *);
+/*
+ * 1 if flags (sorted), reported by side's server for uid, differ from
+ * those kept (which they replace); 0 if the same, or none were kept.
+ */
+int	 pflags_changed(struct job *, uint32_t, uint32_t, const char *);
+/* Posts the rows to write: before each of the job's commits. */
+void	 pflags_flush(struct job *);
+void	 pflags_free(struct job *);
 
 /* Logs as the job: at once if its lines are next, else kept in order. */
 void	 jlog(struct job *, int, const char *, const char *, const char *,

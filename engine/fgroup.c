@@ -143,6 +143,9 @@ fgroups_finish(struct job *j, struct peer *p, struct fgroups *gs)
 			me = modtab_get(&ms->modified, uid);
 			if (me != NULL && (me->flags == NULL ||
 			    strcmp(me->flags, flags) == 0)) {
+				/* What a server synced plain now has. */
+				if (me->flags != NULL)
+					pflags_set(j, p->side, uid, me->flags);
 				modtab_del(&ms->modified, uid);
 				uidvec_push(&ok, uid);
 			}

@@ -389,6 +389,9 @@ job_unchanged(struct job *j)
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		if (netc_is_dirty(&j->e->peer[s], mb))
 			return 0;
+		/* Its flag changes show only in the flags themselves. */
+		if (j->e->peer[s].caps & IMAP_CAP_PLAIN_SYNC)
+			return 0;
 		if (!(j->e->peer[s].caps & IMAP_CAP_CONDSTORE_SYNC))
 			continue;
 		c = &mb->cache[s];
@@ -447,7 +450,7 @@ job_step(struct task *t)
 				    "interrupted sync for %s", mb->pretty);
 			t->state = J_LEASE;
 			if (mb->idx != 0 && mb->has_state)
-				dbc_map_load(e, t, mb->idx, &j->map);
+				dbc_map_load(e, j);
 			break;
 
 		case J_LEASE:
@@ -523,6 +526,7 @@ job_step(struct task *t)
 				dbc_state_set(e, mb->idx, DB_SET_MODSEQ_LOCAL |
 				    DB_SET_MODSEQ_REMOTE, 0, pl->hms, 0,
 				    pr->hms);
+				pflags_flush(j);
 				dbc_commit(e);
 			}
 			t->state = J_MESSAGES;
@@ -557,6 +561,7 @@ job_step(struct task *t)
 			    DB_SET_MODSEQ_LOCAL | DB_SET_UIDNEXT_REMOTE |
 			    DB_SET_MODSEQ_REMOTE, pl->uidnext, pl->hms,
 			    pr->uidnext, pr->hms);
+			pflags_flush(j);
 			dbc_commit(e);
 			uidvec_free(&j->ignore[SIDE_LOCAL]);
 			uidvec_free(&j->ignore[SIDE_REMOTE]);
@@ -592,6 +597,7 @@ job_fin(struct task *t)
 
 	j->mb->job = NULL;
 	map_free(&j->map);
+	pflags_free(j);
 	uidvec_free(&j->ignore[SIDE_LOCAL]);
 	uidvec_free(&j->ignore[SIDE_REMOTE]);
 	if (j->pre != NULL)

@@ -131,9 +131,15 @@ known_pull(struct job *j, struct known *k)
 		ent = modtab_drain(&ms->modified, &n);
 		for (i = 0; i < n; i++) {
 			if (ent[i].flags != NULL && ent[i].modseq > 0) {
+				/*
+				 * A side synced plain reports every flag:
+				 * a change is what differs from the kept.
+				 */
 				if ((pc->has & MC_UIDNEXT) &&
 				    ent[i].uid < pc->uidnext &&
-				    ent[i].modseq > pc->hms) {
+				    ent[i].modseq > pc->hms &&
+				    (!pflags_side(j, s) || pflags_changed(j,
+				    s, ent[i].uid, ent[i].flags))) {
 					modtab_put(&k->res[s], ent[i].uid,
 					    ent[i].modseq, ent[i].flags);
 					ent[i].flags = NULL;
@@ -418,6 +424,7 @@ known_finish(struct job *j, struct known *k)
 	if (k->mapdel.n > 0) {
 		for (i = 0; i < k->mapdel.n; i++)
 			(void)map_del(&j->map, SIDE_LOCAL, k->mapdel.v[i]);
+		pflags_flush(j);
 		dbc_map_del(e, j->mb->idx, SIDE_LOCAL, k->mapdel.v,
 		    k->mapdel.n);
 	}

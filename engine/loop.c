@@ -143,6 +143,7 @@ eng_parent_msg(struct eng *e, struct ipc_msg *msg)
 		exit(EXIT_OK);
 	case IMSG_DB_MAILBOX_ROW:
 	case IMSG_DB_MAP_ROWS:
+	case IMSG_DB_FLAG_ROWS:
 	case IMSG_DB_RESULT:
 		dbc_dispatch(e, msg);
 		break;

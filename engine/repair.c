@@ -196,10 +196,18 @@ repair_reconcile(struct job *j, struct repair *p)
 		lm = modtab_get(&p->res[SIDE_LOCAL], l);
 		rm = modtab_get(&p->res[SIDE_REMOTE], r);
 		if (lm != NULL && rm != NULL) {
+			/*
+			 * A side synced plain: changed if its flags differ
+			 * from those kept, which they replace (pflags.c).
+			 */
+			lchg = pflags_side(j, SIDE_LOCAL) ? pflags_changed(j,
+			    SIDE_LOCAL, l, lm->flags) :
+			    lm->modseq > p->hms[SIDE_LOCAL];
+			rchg = pflags_side(j, SIDE_REMOTE) ? pflags_changed(j,
+			    SIDE_REMOTE, r, rm->flags) :
+			    rm->modseq > p->hms[SIDE_REMOTE];
 			if (strcmp(lm->flags, rm->flags) == 0)
 				continue;
-			lchg = lm->modseq > p->hms[SIDE_LOCAL];
-			rchg = rm->modseq > p->hms[SIDE_REMOTE];
 			if (!lchg && rchg)
 				fgroups_add(&p->upd[SIDE_LOCAL], rm->flags, l);
 			else if (lchg && !rchg)
@@ -303,6 +311,7 @@ repair_removed(struct job *j, struct repair *p)
 		uidvec_sort_uniq(&p->mapdel);
 		for (i = 0; i < p->mapdel.n; i++)
 			(void)map_del(&j->map, SIDE_LOCAL, p->mapdel.v[i]);
+		pflags_flush(j);
 		dbc_map_del(e, j->mb->idx, SIDE_LOCAL, p->mapdel.v,
 		    p->mapdel.n);
 		dbc_commit(e);

@@ -185,6 +185,7 @@ resume_step(struct job *j)
 		/* The rows go once both expunges are over. */
 		if (r->del.n > 0) {
 			uidvec_sort_uniq(&r->del);
+			pflags_flush(j);
 			dbc_map_del(e, mb->idx, SIDE_LOCAL, r->del.v, r->del.n);
 		}
 		if (r->rm[SIDE_LOCAL].n > 0 || r->rm[SIDE_REMOTE].n > 0)

@@ -617,7 +617,8 @@ xfer_step(struct job *j)
 		 * no [HIGHESTMODSEQ] did (see the top).
 		 */
 		j->t.state = X_END;
-		if (x->nomodseq.n > 0 && x->dst->qsel == mb) {
+		if (x->nomodseq.n > 0 && x->dst->qsel == mb &&
+		    !(x->dst->caps & IMAP_CAP_PLAIN_SYNC)) {
 			uidvec_sort_uniq(&x->nomodseq);
 			memset(&set, 0, sizeof(set));
 			uidranges_from_vec(&set, x->nomodseq.v,

@@ -42,6 +42,8 @@ struct batch {
 	struct req	*req;
 	struct uidvec	 suids;		/* source UIDs, in order */
 	struct uidvec	 ssizes;	/* their sizes (audit; capped) */
+	char		**flags;	/* their flags, sorted, where a side
+					   is synced plain (pflags.c) */
 	uint64_t	 bytes;
 	uint32_t	 n;
 };

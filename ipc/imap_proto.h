@@ -14,7 +14,12 @@
  * CONDSTORE, its message sequence numbers).  The engine always speaks
  * QRESYNC: for a server without it (IMAP_CAP_CONDSTORE_SYNC), net sends
  * the commands that find the same answers and reports them as QRESYNC
- * would (net/imap_ops.c), [CLOSED] included.
+ * would (net/imap_ops.c), [CLOSED] included.  For a server without
+ * CONDSTORE either (IMAP_CAP_PLAIN_SYNC), the MODSEQs are net's own: a
+ * SELECT from the last synced state reports [HIGHESTMODSEQ m+1] (m its
+ * highestmodseq) and every FETCH_ITEM a MODSEQ above all before, the
+ * flags of every known message come as changes, and the engine tells
+ * the real ones from the flags it kept (engine/pflags.c).
  *
  * IMSG_IMAP_READY		u32 caps (IMAP_CAP_*)
  *
@@ -119,6 +124,9 @@
 #define IMAP_CAP_CONDSTORE_SYNC	0x1000	/* synced with CONDSTORE, net turning
 					   it into QRESYNC's answers
 					   (net/imap_ops.c) */
+#define IMAP_CAP_PLAIN_SYNC	0x2000	/* and without CONDSTORE either:
+					   MODSEQs are net's, every known
+					   message's flags are reported */
 #define IMAP_CAP_CONDSTORE	0x0040
 #define IMAP_CAP_LIST_EXTENDED	0x0080
 #define IMAP_CAP_LIST_STATUS	0x0100

@@ -203,6 +203,9 @@ imap_conn_capbits(const struct imap_conn *c)
 		bits |= IMAP_CAP_COMPRESSED;
 	if (c->method == IMAP_METHOD_CONDSTORE)
 		bits |= IMAP_CAP_QRESYNC | IMAP_CAP_CONDSTORE_SYNC;
+	if (c->method == IMAP_METHOD_PLAIN)
+		bits |= IMAP_CAP_QRESYNC | IMAP_CAP_CONDSTORE_SYNC |
+		    IMAP_CAP_PLAIN_SYNC;
 	/* Without it, net STATUSes each mailbox (imap_ops.c). */
 	bits |= IMAP_CAP_LIST_STATUS;
 	return bits;
@@ -1202,13 +1205,12 @@ conn_method(struct imap_conn *c)
 			    "condstore).");
 		c->method = IMAP_METHOD_CONDSTORE;
 		break;
+	case IMAP_METHOD_PLAIN:
+		c->method = IMAP_METHOD_PLAIN;
+		break;
 	default:
-		if (!qresync && !condstore)
-			imap_conn_fail(c, EXIT_FAIL, "Server did not "
-			    "advertise QRESYNC or CONDSTORE capability (a "
-			    "server without either cannot be synced yet).");
-		c->method = qresync ? IMAP_METHOD_QRESYNC :
-		    IMAP_METHOD_CONDSTORE;
+		c->method = qresync ? IMAP_METHOD_QRESYNC : condstore ?
+		    IMAP_METHOD_CONDSTORE : IMAP_METHOD_PLAIN;
 		break;
 	}
 	if (c->method == IMAP_METHOD_QRESYNC) {
@@ -1216,6 +1218,16 @@ conn_method(struct imap_conn *c)
 			imap_conn_fail(c, EXIT_FAIL, "Server did not "
 			    "advertise ENABLE (RFC 5161) capability.");
 		setup_send(setup_cmd(c, "ENABLE QRESYNC", STEP_ENABLE));
+		return;
+	}
+	if (c->method == IMAP_METHOD_PLAIN) {
+		if (!c->conf.spare)
+			log_info("Server %s: syncing with plain IMAP4rev1, "
+			    "every message's flags compared with those of "
+			    "the last sync%s", qresync || condstore ?
+			    "offers CONDSTORE" : "lacks QRESYNC and "
+			    "CONDSTORE", qresync || condstore ?
+			    " (sync-method = plain)" : "");
 		return;
 	}
 	if (!c->conf.spare)

@@ -154,12 +154,15 @@ enum imap_type {
  * QRESYNC (RFC 7162: the SELECT reports expunges and flag changes), or
  * CONDSTORE alone (flag changes with CHANGEDSINCE, expunges by comparing
  * the server's UID list with the UIDs below the last synced UIDNEXT,
- * imap_ops.c).  AUTO: QRESYNC where the server offers it.
+ * imap_ops.c), or PLAIN IMAP4rev1 (the same UID list, and the flags of
+ * every known message, which the engine compares with those it kept
+ * from the last sync).  AUTO: the best the server offers.
  */
 enum imap_method {
 	IMAP_METHOD_AUTO = 0,
 	IMAP_METHOD_QRESYNC,
 	IMAP_METHOD_CONDSTORE,
+	IMAP_METHOD_PLAIN,
 };
 
 struct imap_conn_conf {
@@ -249,8 +252,8 @@ int	 imap_conn_has_cap(const struct imap_conn *, const char *);
 /* 1 if cap is in the ENABLED list (QRESYNC). */
 int	 imap_conn_enabled(const struct imap_conn *, const char *);
 /*
- * The method of the established session: IMAP_METHOD_QRESYNC or
- * IMAP_METHOD_CONDSTORE (never AUTO once ready).
+ * The method of the established session: IMAP_METHOD_QRESYNC,
+ * IMAP_METHOD_CONDSTORE or IMAP_METHOD_PLAIN (never AUTO once ready).
  */
 enum imap_method imap_conn_method(const struct imap_conn *);
 /* Bytes of commands not yet written (flow control). */

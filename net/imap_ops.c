@@ -161,6 +161,13 @@ struct imap_ops {
 	 * they are fetched again by UID once it is (0: none).
 	 */
 	uint64_t		 lost_modseq;
+	/*
+	 * A server synced without CONDSTORE (IMAP_METHOD_PLAIN): the last
+	 * MODSEQ net gave (ipc/imap_proto.h), and the others' flag changes
+	 * lost as above (the whole mailbox's flags are fetched again).
+	 */
+	uint64_t		 fake_modseq;
+	int			 lost_plain;
 
 	/* the FETCH response being parsed */
 	int			 body_active;	/* BEGIN sent, END not yet */
@@ -198,6 +205,9 @@ static void	 ops_emu_chunk_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_emu_chunk_found(struct imap_ops *, const struct imap_resp *);
 static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
+static void	 ops_fake_hms(struct imap_ops *);
+static int	 ops_plain(const struct imap_ops *);
+static int	 ops_emulated(const struct imap_ops *);
 static uint32_t	*ops_search_uids(struct imap_ops *, const struct imap_resp *,
 		    size_t *);
 static const char *ops_status_items(const struct imap_conn *);
@@ -516,7 +526,10 @@ ops_cmd_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			imap_buf_str(&r->codedata, ",");
 			imap_buf_str(&r->codedata, code->arg != NULL ?
 			    code->arg : "");
-		} else if (code->kind != IMAP_RC_NONE) {
+		} else if (code->kind != IMAP_RC_NONE &&
+		    !(ops_plain(r->ops) &&
+		    (code->kind == IMAP_RC_HIGHESTMODSEQ ||
+		    code->kind == IMAP_RC_NOMODSEQ))) {
 			r->code = ops_code(code->kind);
 			imap_buf_reset(&r->codedata);
 			if (r->code == IMAP_CODE_OTHER)
@@ -666,9 +679,28 @@ ops_list(struct imap_ops *o, const struct ipc_msg *msg)
 static const char *
 ops_status_items(const struct imap_conn *c)
 {
-	return imap_conn_method(c) == IMAP_METHOD_CONDSTORE ?
-	    "UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES" :
-	    "UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
+	switch (imap_conn_method(c)) {
+	case IMAP_METHOD_CONDSTORE:
+		return "UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES";
+	case IMAP_METHOD_PLAIN:
+		/* No HIGHESTMODSEQ: every mailbox is dirty (engine). */
+		return "UIDVALIDITY UIDNEXT MESSAGES";
+	default:
+		return "UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
+	}
+}
+
+/* 1 if net turns the session's answers into QRESYNC's (no QRESYNC). */
+static int
+ops_emulated(const struct imap_ops *o)
+{
+	return imap_conn_method(o->conn) != IMAP_METHOD_QRESYNC;
+}
+
+static int
+ops_plain(const struct imap_ops *o)
+{
+	return imap_conn_method(o->conn) == IMAP_METHOD_PLAIN;
 }
 
 /*
@@ -927,7 +959,7 @@ ops_select(struct imap_ops *o, const struct ipc_msg *msg)
 	log_set_mailbox(NULL);
 	ops_selected(o, NULL);
 	o->pend_uidvalidity = o->pend_uidnext = 0;
-	if (imap_conn_method(o->conn) == IMAP_METHOD_CONDSTORE) {
+	if (ops_emulated(o)) {
 		ops_select_emu(o, r, flags, name, namelen, modseq, known);
 		free(seqs);
 		free(uids);
@@ -982,6 +1014,9 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 	int esearch = imap_conn_has_cap(o->conn, "ESEARCH");
 
 	r->emu = 1;
+	/* Net's MODSEQs go on from the last synced state's. */
+	o->fake_modseq = (flags & IMAP_SEL_QRESYNC) ? modseq : 0;
+	o->lost_plain = 0;
 	if (flags & IMAP_SEL_QRESYNC) {
 		r->known = known;	/* "" when none */
 		if (*known == '\0') {
@@ -995,7 +1030,7 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 	    "SELECT", ops_emu_select_cb, r);
 	ops_astring(cmd, name, namelen);
 	/* ENABLE CONDSTORE went first where it could (imap_conn.c). */
-	if (!imap_conn_has_cap(o->conn, "ENABLE"))
+	if (!ops_plain(o) && !imap_conn_has_cap(o->conn, "ENABLE"))
 		imap_cmd_str(cmd, " (CONDSTORE)");
 	ops_submit(cmd);
 	r->chunked = !esearch;
@@ -1012,9 +1047,15 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 		 * them: the new messages' flags come with their FETCH.
 		 */
 		cmd = ops_cmd(o, r, "UID FETCH");
-		imap_cmd_printf(cmd, " %s (FLAGS MODSEQ) (CHANGEDSINCE %llu)",
-		    r->known != NULL && strlen(r->known) <= UIDSET_CHUNK_MAX ?
-		    r->known : "1:*", (unsigned long long)modseq);
+		if (ops_plain(o))
+			imap_cmd_printf(cmd, " %s (FLAGS)", r->known != NULL &&
+			    strlen(r->known) <= UIDSET_CHUNK_MAX ? r->known :
+			    "1:*");
+		else
+			imap_cmd_printf(cmd, " %s (FLAGS MODSEQ) (CHANGEDSINCE "
+			    "%llu)", r->known != NULL &&
+			    strlen(r->known) <= UIDSET_CHUNK_MAX ? r->known :
+			    "1:*", (unsigned long long)modseq);
 		ops_submit(cmd);
 	}
 	r->sealed = 1;
@@ -1065,9 +1106,28 @@ ops_emu_select_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		o->nfound = 0;
 		o->chunk_seen = 0;
 		o->lost_modseq = 0;
+		if (ops_plain(o))
+			ops_fake_hms(o);
 	} else
 		o->sq = SQ_NONE;
 	ops_cmd_cb(c, cmd, resp, arg);
+}
+
+/*
+ * The [HIGHESTMODSEQ] a plain server's SELECT would have said: above
+ * the last synced state's, so that the engine takes what follows as
+ * changes to compare (ipc/imap_proto.h).
+ */
+static void
+ops_fake_hms(struct imap_ops *o)
+{
+	struct ipc_buf b;
+
+	ipc_buf_init(&b);
+	ipc_put_u32(&b, IMAP_CODE_HIGHESTMODSEQ);
+	ipc_put_u64(&b, ++o->fake_modseq);
+	ipc_put_str(&b, "");
+	ops_send(o, IMSG_IMAP_CODE, ops_cur_id(o), &b);
 }
 
 /* A piece of the UID list: UID SEARCH UID lo:hi (hi 0: lo:*). */
@@ -1298,6 +1358,12 @@ ops_emu_uids(struct imap_ops *o, const uint32_t *v, size_t n)
 		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: bad "
 		    "UID in the UID SEARCH ALL result");
 	o->sq = SQ_KNOWN;
+	if (o->lost_plain && r != NULL && r->emu) {
+		cmd = ops_cmd(o, r, "UID FETCH");
+		imap_cmd_str(cmd, " 1:* (FLAGS)");
+		ops_submit(cmd);
+	}
+	o->lost_plain = 0;
 	if (o->lost_modseq > 0 && r != NULL && r->emu) {
 		cmd = ops_cmd(o, r, "UID FETCH");
 		imap_cmd_printf(cmd, " 1:* (FLAGS MODSEQ) (CHANGEDSINCE %llu)",
@@ -1414,8 +1480,12 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 		free(v);
 		return 1;
 	case IMAP_RESP_FETCH:
+		if (o->sq == SQ_BUILDING && ops_plain(o) &&
+		    !(resp->fetch.mask & IMAP_FA_UID) &&
+		    (resp->fetch.mask & IMAP_FA_FLAGS))
+			o->lost_plain = 1;
 		/* (Without MODSEQ the engine stops the run anyway.) */
-		if (o->sq == SQ_BUILDING &&
+		if (o->sq == SQ_BUILDING && !ops_plain(o) &&
 		    !(resp->fetch.mask & IMAP_FA_UID) &&
 		    (resp->fetch.mask & IMAP_FA_MODSEQ) &&
 		    resp->fetch.modseq > 1 && (o->lost_modseq == 0 ||
@@ -1542,6 +1612,11 @@ ops_fetch(struct imap_ops *o, const struct ipc_msg *msg)
 	    IMAP_FETCH_SIZE)))
 		ops_broken(msg, "bad layout");
 	r = ops_req_new(o, msg);
+	if (ops_plain(o)) {
+		/* Net gives the MODSEQs; the engine compares all flags. */
+		what &= ~IMAP_FETCH_MODSEQ;
+		since = 0;
+	}
 	if (since > 0)
 		(void)snprintf(suffix, sizeof(suffix), " (%s) (CHANGEDSINCE "
 		    "%llu)", ops_fetch_items(what, items, sizeof(items)),
@@ -1606,11 +1681,17 @@ ops_store(struct imap_ops *o, const struct ipc_msg *msg)
 		ops_broken(msg, "bad layout");
 	r = ops_req_new(o, msg);
 	imap_buf_init(&b);
-	if (since > 0)
+	/*
+	 * Without CONDSTORE, no UNCHANGEDSINCE (a change made meanwhile on
+	 * the server is overwritten, as by every tool without it), and the
+	 * server's FETCH of the flags it now has, which the engine keeps.
+	 */
+	if (since > 0 && !ops_plain(o))
 		imap_buf_printf(&b, " (UNCHANGEDSINCE %llu)",
 		    (unsigned long long)since);
-	imap_buf_printf(&b, " %sFLAGS.SILENT ", mode == IMAP_STORE_ADD ?
-	    "+" : mode == IMAP_STORE_REMOVE ? "-" : "");
+	imap_buf_printf(&b, " %sFLAGS%s ", mode == IMAP_STORE_ADD ?
+	    "+" : mode == IMAP_STORE_REMOVE ? "-" : "",
+	    ops_plain(o) ? "" : ".SILENT");
 	ops_flag_list(&b, flags);
 	if (imap_buf_ok(&b) == -1)
 		fatalx(EXIT_FAIL, "out of memory");
@@ -2376,9 +2457,13 @@ ops_untagged_code(struct imap_ops *o, const struct imap_code *code)
 		}
 		break;
 	case IMAP_RC_HIGHESTMODSEQ:
-		value = code->modseq;
-		break;
 	case IMAP_RC_NOMODSEQ:
+		/* Synced plain: the MODSEQs are net's (ipc/imap_proto.h). */
+		if (ops_plain(o))
+			return;
+		if (code->kind == IMAP_RC_HIGHESTMODSEQ)
+			value = code->modseq;
+		break;
 	case IMAP_RC_UIDNOTSTICKY:
 	case IMAP_RC_CLOSED:
 	case IMAP_RC_READ_ONLY:
@@ -2471,7 +2556,12 @@ ops_fetch_item(struct imap_ops *o, const struct imap_fetch *f, uint32_t fa,
 	ipc_buf_init(&b);
 	ipc_put_u32(&b, f->seq);
 	ipc_put_u32(&b, (fa & IMAP_FA_UID) ? f->uid : 0);
-	ipc_put_u64(&b, (fa & IMAP_FA_MODSEQ) ? f->modseq : 0);
+	if (ops_plain(o)) {
+		/* Each report newer than all before (ipc/imap_proto.h). */
+		fa |= IMAP_FA_MODSEQ;
+		ipc_put_u64(&b, ++o->fake_modseq);
+	} else
+		ipc_put_u64(&b, (fa & IMAP_FA_MODSEQ) ? f->modseq : 0);
 	ipc_put_u32(&b, ops_fetch_mask(fa) | (body == 1 ? IMAP_FETCH_BODY :
 	    body == 2 ? IMAP_FETCH_CONT : 0));
 	ipc_put_str(&b, flags != NULL ? flags : "");
@@ -2529,8 +2619,7 @@ imap_ops_untagged(struct imap_ops *o, const struct imap_resp *r)
 	struct imap_fetch fix;
 
 	fix.mask = 0;
-	if (imap_conn_method(o->conn) == IMAP_METHOD_CONDSTORE &&
-	    ops_seq_untagged(o, r, &fix))
+	if (ops_emulated(o) && ops_seq_untagged(o, r, &fix))
 		return;
 	switch (r->type) {
 	case IMAP_RESP_COND:

@@ -284,6 +284,8 @@ net_session_conf(struct net *n)
 		cc->method = IMAP_METHOD_QRESYNC;
 	else if (v != NULL && strcasecmp(v, "condstore") == 0)
 		cc->method = IMAP_METHOD_CONDSTORE;
+	else if (v != NULL && strcasecmp(v, "plain") == 0)
+		cc->method = IMAP_METHOD_PLAIN;
 	else
 		cc->method = IMAP_METHOD_AUTO;
 	cc->spare = (net_conf.flags & NET_CONF_SPARE) != 0;

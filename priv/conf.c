@@ -445,7 +445,8 @@ conf_connections(struct conf *conf)
 }
 
 /*
- * Ours: sync-method = auto | qresync | condstore in [local] and [remote],
+ * Ours: sync-method = auto | qresync | condstore | plain in [local] and
+ * [remote],
  * or in the default section for both: how a server's changes are found
  * (net/imap_conn.h).  Its net reads the value; checked here so that a
  * typo fails before anything is connected.
@@ -461,10 +462,11 @@ conf_sync_method(struct conf *conf)
 		if ((v = conf_get(sec[side], "sync-method")) == NULL ||
 		    strcasecmp(v, "auto") == 0 ||
 		    strcasecmp(v, "qresync") == 0 ||
-		    strcasecmp(v, "condstore") == 0)
+		    strcasecmp(v, "condstore") == 0 ||
+		    strcasecmp(v, "plain") == 0)
 			continue;
 		conf_error("%s:%d: Invalid option sync-method = %s (auto, "
-		    "qresync or condstore)", conf->path,
+		    "qresync, condstore or plain)", conf->path,
 		    conf_get_line(sec[side], "sync-method"), v);
 		return -1;
 	}

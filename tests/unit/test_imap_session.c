@@ -662,6 +662,99 @@ test_fetch(void)
 	teardown();
 }
 
+/*
+ * A server without QRESYNC or CONDSTORE, synced plain: no ENABLE; the
+ * SELECT from the last synced state becomes SELECT, the UID list and
+ * the flags of the known UIDs, reported with net's MODSEQs above the
+ * state's (the server's own HIGHESTMODSEQ dropped); STORE without
+ * UNCHANGEDSINCE and not silent; FETCH without MODSEQ or CHANGEDSINCE.
+ */
+static void
+test_plain(void)
+{
+	struct ipc_buf b;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "plain: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		return;
+	}
+	setup(IMAP_TYPE_TUNNEL, 0);
+	srv_send("* PREAUTH [CAPABILITY IMAP4rev1 ENABLE UIDPLUS "
+	    "LIST-EXTENDED LIST-STATUS] hi\r\n");
+	pump();
+	IS_STR(out(), "", "plain: no ENABLE");
+	OK(strncmp(evs(), "READY ", 6) == 0 &&
+	    (strtoul(evs() + 6, NULL, 16) & (IMAP_CAP_PLAIN_SYNC |
+	    IMAP_CAP_CONDSTORE_SYNC | IMAP_CAP_QRESYNC)) ==
+	    (IMAP_CAP_PLAIN_SYNC | IMAP_CAP_CONDSTORE_SYNC | IMAP_CAP_QRESYNC),
+	    "plain: READY with PLAIN_SYNC (%s)", evs());
+	OK(strstr(logs(), "Server lacks QRESYNC and CONDSTORE: syncing with "
+	    "plain IMAP4rev1") != NULL, "plain: said once (%s)", logs());
+	IS_INT(imap_conn_method(t.c), IMAP_METHOD_PLAIN, "plain: the method");
+	clear();
+
+	ipc_buf_init(&b);
+	ipc_put_data(&b, "INBOX", 5);
+	ipc_put_u32(&b, IMAP_SEL_QRESYNC);
+	ipc_put_u32(&b, 7);
+	ipc_put_u64(&b, 41);
+	ipc_put_str(&b, "1:5");
+	ipc_put_str(&b, "");
+	ipc_put_str(&b, "");
+	req(IMSG_IMAP_SELECT, 3, &b);
+	pump();
+	IS_STR(out(), "000000 SELECT INBOX\r\n"
+	    "000001 UID SEARCH UID 1:50000\r\n"
+	    "000002 UID FETCH 1:5 (FLAGS)\r\n",
+	    "plain: SELECT, the UID list, the known UIDs' flags");
+	srv_send("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+	    "* OK [UIDNEXT 6] n\r\n* OK [HIGHESTMODSEQ 900] theirs\r\n"
+	    "000000 OK [READ-WRITE] selected\r\n");
+	pump();
+	srv_send("* SEARCH 1 3 5\r\n000001 OK searched\r\n"
+	    "* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n"
+	    "* 2 FETCH (FLAGS () UID 3)\r\n"
+	    "* 3 FETCH (UID 5 FLAGS (\\Flagged $X) MODSEQ (950))\r\n"
+	    "000002 OK fetched\r\n");
+	pump();
+	IS_STR(evs(), "#3 EXISTS 3\n#3 CODE 1 7\n#3 CODE 2 6\n#3 CODE 3 42\n"
+	    "#3 VANISHED 1 2,4\n"
+	    "#3 FETCH uid=1 modseq=43 mask=0x23 flags=(\\Seen) date= "
+	    "size=0 env=\n"
+	    "#3 FETCH uid=3 modseq=44 mask=0x23 flags=() date= size=0 env=\n"
+	    "#3 FETCH uid=5 modseq=45 mask=0x23 flags=($X \\Flagged) date= "
+	    "size=0 env=\n"
+	    "#3 DONE 0 8 [] [READ-WRITE] selected\n",
+	    "plain: net's MODSEQs, the server's HIGHESTMODSEQ dropped");
+	clear();
+
+	ipc_buf_init(&b);
+	ipc_put_str(&b, "3");
+	ipc_put_u64(&b, 45);
+	ipc_put_u32(&b, IMAP_STORE_REPLACE);
+	ipc_put_str(&b, "\\Seen");
+	req(IMSG_IMAP_STORE, 4, &b);
+	ipc_buf_init(&b);
+	ipc_put_str(&b, "5");
+	ipc_put_u32(&b, IMAP_FETCH_FLAGS | IMAP_FETCH_MODSEQ);
+	ipc_put_u64(&b, 45);
+	req(IMSG_IMAP_FETCH, 5, &b);
+	pump();
+	IS_STR(out(), "000003 UID STORE 3 FLAGS (\\Seen)\r\n"
+	    "000004 UID FETCH 5 (FLAGS)\r\n",
+	    "plain: STORE answered with the flags, FETCH without MODSEQ");
+	srv_send("* 2 FETCH (FLAGS (\\Seen))\r\n000003 OK stored\r\n"
+	    "000004 OK fetched\r\n");
+	pump();
+	IS_STR(evs(), "#4 FETCH uid=3 modseq=46 mask=0x23 flags=(\\Seen) "
+	    "date= size=0 env=\n#4 DONE 0 0 [] stored\n#5 DONE 0 0 [] "
+	    "fetched\n", "plain: a FETCH without UID completed from the list");
+	/* The selected mailbox's log prefix is no later test's. */
+	log_set_mailbox(NULL);
+	teardown();
+}
+
 /* A session that must end badly: code and message. */
 static void
 fatal_case(const char *what, const char *server, int eof, int code,
@@ -916,10 +1009,6 @@ static const struct {
 	    "local: ERROR: Authentication failed: NO wrong" },
 	{ "not IMAP4rev1", { "* OK [CAPABILITY IMAP2] hi\r\n" }, 0,
 	    EXIT_FAIL, "local: ERROR: Missing IMAP4rev1 CAPABILITY." },
-	{ "no QRESYNC nor CONDSTORE", { "* PREAUTH [CAPABILITY IMAP4rev1 "
-	    "ENABLE] hi\r\n" }, 0, EXIT_FAIL, "local: ERROR: Server did not "
-	    "advertise QRESYNC or CONDSTORE capability (a server without "
-	    "either cannot be synced yet)." },
 	{ "ENABLE refused", { "* PREAUTH [CAPABILITY " CAPS "] hi\r\n",
 	    "000000 NO not today\r\n" }, 0, EXIT_FAIL,
 	    "local: ERROR: ENABLE QRESYNC: NO not today" },
@@ -1574,6 +1663,7 @@ main(void)
 	test_literals();
 	test_auth_compress();
 	test_fetch();
+	test_plain();
 	test_fatal();
 	test_logout();
 	test_idle_notify();
