@@ -9,7 +9,7 @@
 # tests/lib/scenario.sh.  In the @cyrus variant the remote is Cyrus IMAP
 # (unixhierarchysep: no, "."; munge8bit: no keeps 8-bit header bytes).
 #
-# ctest-variants: cyrus condstore
+# ctest-variants: cyrus condstore plain
 
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/scenario.sh"

@@ -9,7 +9,7 @@
 # INTERIMAP_SCENARIO_SELFTEST=1); see tests/lib/scenario.sh.  In the
 # @cyrus variant the remote is Cyrus IMAP (unixhierarchysep: no, ".").
 #
-# ctest-variants: cyrus condstore cyrus-condstore
+# ctest-variants: cyrus condstore cyrus-condstore plain cyrus-plain
 
 # The regular expressions are single-quoted on purpose:
 # shellcheck disable=SC2016

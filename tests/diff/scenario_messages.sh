@@ -10,7 +10,7 @@
 # Dovecot over IMAPS, both with "/" as hierarchy delimiter; in the @cyrus
 # variant the remote is Cyrus IMAP (unixhierarchysep: yes, "/").
 #
-# ctest-variants: cyrus condstore cyrus-condstore
+# ctest-variants: cyrus condstore cyrus-condstore plain cyrus-plain
 
 # The regular expressions are single-quoted on purpose:
 # shellcheck disable=SC2016

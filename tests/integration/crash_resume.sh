@@ -14,7 +14,7 @@
 # ".", so that a round is cheap: each round restores both mail stores
 # from a snapshot.
 #
-# ctest-variants: condstore
+# ctest-variants: condstore plain
 
 source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/crash.sh"

@@ -18,7 +18,7 @@
 # database.  The rounds are bounded so that the test stays within about
 # three minutes on two shared cores.
 #
-# ctest-variants: condstore
+# ctest-variants: condstore plain
 
 # Flags such as '$Label1' are meant literally:
 # shellcheck disable=SC2016

@@ -125,13 +125,14 @@ dovecot|cyrus)	;;
 	exit 1 ;;
 esac
 # The sync method of the variant (tests/CMakeLists.txt): "qresync" (the
-# default) or "condstore", where the network servers our program talks
-# to hide QRESYNC (scen_layout: world B's; see hide_caps).
+# default), "condstore", where the network servers our program talks to
+# hide QRESYNC, or "plain", where they hide CONDSTORE too (scen_layout:
+# world B's; see hide_caps).
 T_METHOD=${INTERIMAP_TEST_METHOD:-qresync}
 case $T_METHOD in
-qresync|condstore)	;;
-*)	echo "common.sh: INTERIMAP_TEST_METHOD must be qresync or" \
-	    "condstore (not '$T_METHOD')" >&2
+qresync|condstore|plain)	;;
+*)	echo "common.sh: INTERIMAP_TEST_METHOD must be qresync," \
+	    "condstore or plain (not '$T_METHOD')" >&2
 	exit 1 ;;
 esac
 # What Dovecot 2.3 advertises after login (hide_caps): a tunnel's list; a
@@ -146,8 +147,10 @@ export LC_ALL=C
 # the variant's method needs (none with T_METHOD qresync).
 method_conf()
 {
-	[ "$T_METHOD" = condstore ] || return 0
-	hide_caps "$1" QRESYNC
+	case $T_METHOD in
+	condstore)	hide_caps "$1" QRESYNC ;;
+	plain)		hide_caps "$1" QRESYNC CONDSTORE ;;
+	esac
 }
 
 # hide_caps KIND CAP...: the server setting (for DOVECOT_EXTRA_CONF with
