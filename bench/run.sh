@@ -26,9 +26,9 @@
 #   BENCH_CONNECTIONS=N   ours with connections = N (default 1, as
 #                         everyone gets without the key)
 #   BENCH_METHOD=M        ours syncs the remote with sync-method = M
-#                         (qresync or condstore: what a server without
-#                         QRESYNC costs; the reference always uses
-#                         QRESYNC)
+#                         (qresync, condstore or plain: what a server
+#                         without QRESYNC, or without CONDSTORE either,
+#                         costs; the reference always uses QRESYNC)
 #   BENCH_MBSYNC=auto     mbsync's first sync as a third contender: 1, 0,
 #                         or auto (when /usr/bin/mbsync is there)
 #   BENCH_DISKDIR=DIR     where the disk case keeps its stores (default

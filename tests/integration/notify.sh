@@ -15,7 +15,7 @@
 # the reaction time is measured by bench/, not here.  In the @condstore
 # variant both remotes hide QRESYNC: expunges come as "* n EXPUNGE".
 #
-# ctest-variants: condstore
+# ctest-variants: condstore plain
 
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
