@@ -803,20 +803,24 @@ scen_layout()
 				fi
 				SCEN_HIDES=1
 			fi
-			# Plain IMAP4rev1 as Exchange offers it: no
-			# QRESYNC, CONDSTORE or ESEARCH (the UID list in
-			# pieces), but UIDPLUS and LIST-STATUS.
+			# Plain IMAP4rev1: Dovecot as Exchange offers it
+			# (no QRESYNC, CONDSTORE or ESEARCH: the UID list in
+			# pieces; UIDPLUS and LIST-STATUS kept), Cyrus as
+			# bare as DavMail (no LIST-EXTENDED, LIST-STATUS or
+			# UIDPLUS either).
 			if [ "$T_METHOD" = plain ] && [ "$w" = B ] &&
 			    [ "$kind" != tunnel ]; then
 				if [ "$kind" = cyrus ]; then
 					CYRUS_EXTRA_CONF=$extra$'\n'$(hide_caps \
-					    cyrus QRESYNC CONDSTORE ESEARCH)
+					    cyrus QRESYNC CONDSTORE ESEARCH \
+					    LIST-EXTENDED LIST-STATUS UIDPLUS)
+					SCEN_HIDES=3
 				else
 					DOVECOT_EXTRA_CONF=$extra$'\n'$(hide_caps \
 					    dovecot-server QRESYNC CONDSTORE \
 					    ESEARCH)
+					SCEN_HIDES=2
 				fi
-				SCEN_HIDES=2
 			fi
 			case $kind in
 			tunnel)
@@ -1069,9 +1073,11 @@ _scen_lacks()
 	    [ "$SCEN_SELFTEST" = 0 ] || return 0
 	grep -q 'Server lacks QRESYNC' "$T/B/run.all" || return 0
 	SCEN_LACKS_SEEN=1
-	if [ "$SCEN_HIDES" = 2 ]; then
+	if [ "$SCEN_HIDES" -ge 2 ]; then
 		t_expect_eq "$(grep -c 'Server lacks QRESYNC and CONDSTORE: syncing with plain' "$T/B/run.all")" 1 \
 		    "$SCEN_NAME: ours says once that it syncs with plain IMAP4rev1"
+	fi
+	if [ "$SCEN_HIDES" = 2 ]; then
 		t_expect_eq "$(grep -c 'Server lacks' "$T/B/run.all")" 1 \
 		    "$SCEN_NAME: and lacks nothing else"
 		return 0
