@@ -1098,7 +1098,7 @@ test_flags_malformed(void)
 	    "flags malformed: FLAGS_SET 1 row in 2");
 	OK(raw_flags_set(db, SIDE_LOCAL, 0xffffffffU, 6, "x", 1, 0) != NULL,
 	    "flags malformed: FLAGS_SET 2^32-1 rows");
-	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, "\\Seen\r\n* 1 EXISTS", 19,
+	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, "\\Seen\r\n* 1 EXISTS", 17,
 	    0) != NULL, "flags malformed: FLAGS_SET with CR LF");
 	OK(raw_flags_set(db, SIDE_LOCAL, 2, 6, "a\0b", 3, 0) != NULL,
 	    "flags malformed: FLAGS_SET with NUL");
