@@ -15,8 +15,10 @@
 #    messages, a UID out of order, a UID SEARCH without result) refused
 #    with an error that names them;
 #  - the method's choice: `sync-method` forcing either method, a bad
-#    value, and a server with neither capability, each refused before
-#    anything is written;
+#    value, each refused before anything is written; a server with
+#    neither capability synced plain (its flags kept in the database,
+#    a flag removed there or here propagated), and plain forced on one
+#    that offers CONDSTORE;
 #  - against real Dovecots: both sides without QRESYNC (the remote
 #    without LIST-STATUS either), and a server that
 #    offers QRESYNC synced with CONDSTORE on request, through new mail,
@@ -192,20 +194,62 @@ printf 'sync-method = fast\n' >>"$T/bad.conf"
 run_ours --config="$T/bad.conf"
 t_expect_eq "$OURS_RC" 2 "sync-method = fast: exit 2 (configuration)"
 t_expect_match "$(cat "$T/ours.err")" \
-    "Invalid option sync-method = fast \\(auto, qresync or condstore\\)" \
+    "Invalid option sync-method = fast \\(auto, qresync, condstore or plain\\)" \
     "sync-method = fast: message"
 t_expect_eq "$([ -e "$T/sync.db" ] && echo db)" "" \
     "sync-method = fast: no database"
 
-# Neither capability: refused, no database.
+# Neither capability: synced plain, each message's flags kept there.
 tn=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC CONDSTORE) \
     dovecot_tunnel none) || { t_fail "dovecot_tunnel none"; t_done; }
-tunnel_config "$T/none.conf" "$T/none.db" "$tl" "$tn"
+# A local of its own, so that the rest of the test finds its own.
+tp=$(DOVECOT_EXTRA_CONF=$(hide_caps dovecot QRESYNC) dovecot_tunnel plocal) ||
+    { t_fail "dovecot_tunnel plocal"; t_done; }
+tunnel_config "$T/none.conf" "$T/none.db" "$tp" "$tn"
+for i in 1 2; do
+	printf 'From: a@example.org\nSubject: p%s\n\np%s\n' $i $i >"$T/p$i.eml"
+done
+mail_add none INBOX "$T/p1.eml" '\Seen' '$Label'
+mail_add none INBOX "$T/p2.eml" '\Seen'
 run_ours --config="$T/none.conf"
-t_expect_eq "$OURS_RC" 1 "neither QRESYNC nor CONDSTORE: exit 1"
-t_expect_match "$(cat "$T/ours.err")" \
-    "remote: ERROR: Server did not advertise QRESYNC or CONDSTORE capability" \
-    "neither QRESYNC nor CONDSTORE: message"
+t_expect_eq "$OURS_RC" 0 "neither QRESYNC nor CONDSTORE: synced, exit 0"
+t_expect_eq "$(grep -c 'remote: Server lacks QRESYNC and CONDSTORE: syncing with plain IMAP4rev1' "$T/ours.err")" \
+    1 "neither QRESYNC nor CONDSTORE: said once"
+flags() { mail_dump "$1" INBOX | cut -d' ' -f2 | sort; }
+t_expect_eq "$(flags plocal)" "$(printf '%s\n' '$Label,\Seen' '\Seen')" \
+    "plain: the messages copied with their flags"
+fs() { sqlite3 "$T/none.db" "SELECT side, UID, flags FROM flagstate ORDER BY side, UID"; }
+t_expect_eq "$(fs)" "$(printf '%s\n' '1|1|$Label \Seen' '1|2|\Seen')" \
+    "plain: their flags kept (side 1)"
+# A flag removed on the plain server, one added here (to another
+# message: a message changed on both sides gets the union).
+mail_store none INBOX 1 - '$Label'
+lu1=$(sqlite3 "$T/none.db" "SELECT lUID FROM mapping WHERE rUID = 1")
+lu2=$(sqlite3 "$T/none.db" "SELECT lUID FROM mapping WHERE rUID = 2")
+mail_store plocal INBOX "$lu2" + '\Flagged'
+run_ours --config="$T/none.conf"
+t_expect_eq "$OURS_RC" 0 "plain: second run, exit 0"
+t_expect_eq "$(flags plocal)" "$(printf '%s\n' '\Flagged,\Seen' '\Seen')" \
+    "plain: removed there, added here: the local has both"
+t_expect_eq "$(flags none)" "$(flags plocal)" "plain: ... and the plain server"
+t_expect_eq "$(fs)" "$(printf '%s\n' '1|1|\Seen' '1|2|\Flagged \Seen')" \
+    "plain: the flags kept follow"
+t_has "$(cat "$T/ours.err")" "remote\\(INBOX\\): Updated flags \\(\\\\Flagged \\\\Seen\\) for UID 2" \
+    "plain: the STORE logged"
+t_has "$(cat "$T/ours.err")" "local\\(INBOX\\): Updated flags \\(\\\\Seen\\) for UID $lu1" \
+    "plain: the removal there propagated"
+t_expect_eq "$(grep -c 'Conflicting' "$T/ours.err")" 0 "plain: no conflict"
+run_ours --config="$T/none.conf"
+t_expect_eq "$(grep -c 'Updated\|Added\|Removed' "$T/ours.err")" 0 \
+    "plain: a third run has nothing to do"
+# Plain forced on a server that offers CONDSTORE.
+tunnel_config "$T/forced.conf" "$T/none.db" "$tp" "$tn" "sync-method = plain"
+run_ours --config="$T/forced.conf"
+t_expect_eq "$OURS_RC" 0 "sync-method = plain with CONDSTORE: exit 0"
+t_has "$(cat "$T/ours.err")" "local: Server offers CONDSTORE: syncing with plain IMAP4rev1, every message's flags compared with those of the last sync \(sync-method = plain\)" \
+    "sync-method = plain with CONDSTORE offered: said"
+t_expect_eq "$(fs)" "$(printf '%s\n' "0|$lu1|\\Seen" "0|$lu2|\\Flagged \\Seen" '1|1|\Seen' '1|2|\Flagged \Seen' | sort -t'|' -k1,1n -k2,2n)" \
+    "the local's flags kept once it is synced plain, as they are"
 
 msg()
 {

@@ -125,10 +125,11 @@ t_expect_match "$(cat "$T/ours.err")" "can't exec /nonexistent/helper" \
     "the missing command named"
 conf signal 'password-command = kill -TERM $$'
 fails signal "a command killed by a signal" "killed by signal 15"
-conf slow "password-command = sleep 120"
+# A duration of this run's own, so that no other sleep is counted.
+conf slow "password-command = sleep 120.$$"
 start=$(date +%s)
 fails slow "a command that never answers" "no answer within 30 s"
-t_expect_eq "$(pgrep -f 'sleep 120' | wc -l)" 0 "the slow command is killed"
+t_expect_eq "$(pgrep -f "sleep 120\\.$$" | wc -l)" 0 "the slow command is killed"
 t_log "the refusal of the slow command took $(($(date +%s) - start)) s"
 
 conf both "password = $PW" "password-command = echo $PW"
