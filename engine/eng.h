@@ -549,7 +549,8 @@ void	 pflags_load(struct job *, uint32_t, uint32_t, const char *);
 void	 pflags_set(struct job *, uint32_t, uint32_t, const char *);
 /*
  * 1 if flags (sorted), reported by side's server for uid, differ from
- * those kept (which they replace); 0 if the same, or none were kept.
+ * those kept (which they replace); 0 if the same, or if none were kept
+ * (then kept from now on where a pair names uid).
  */
 int	 pflags_changed(struct job *, uint32_t, uint32_t, const char *);
 /* Posts the rows to write: before each of the job's commits. */

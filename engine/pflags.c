@@ -74,8 +74,15 @@ pflags_changed(struct job *j, uint32_t s, uint32_t uid, const char *flags)
 	struct modent *me = modtab_get(&j->pf[s].kept, uid);
 
 	if (me == NULL || me->flags == NULL) {
-		/* Nothing kept: synced as they are (see the top). */
-		pflags_set(j, s, uid, flags);
+		/*
+		 * Nothing kept: synced as they are (see the top), if a pair
+		 * names the message.  One that none names (left out, or a
+		 * server's lie) gets no row either: nothing is done with
+		 * it, as the other methods do nothing with it until it
+		 * changes (--repair is what finds it).
+		 */
+		if (map_lookup(&j->map, s, uid) != 0)
+			pflags_set(j, s, uid, flags);
 		return 0;
 	}
 	if (strcmp(me->flags, flags) == 0)

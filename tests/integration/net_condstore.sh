@@ -250,6 +250,16 @@ t_has "$(cat "$T/ours.err")" "local: Server offers CONDSTORE: syncing with plain
     "sync-method = plain with CONDSTORE offered: said"
 t_expect_eq "$(fs)" "$(printf '%s\n' "0|$lu1|\\Seen" "0|$lu2|\\Flagged \\Seen" '1|1|\Seen' '1|2|\Flagged \Seen' | sort -t'|' -k1,1n -k2,2n)" \
     "the local's flags kept once it is synced plain, as they are"
+# A pair gone behind ours' back (its rows with it): its messages get no
+# row again, and nothing is said of them.
+sqlite3 "$T/none.db" "DELETE FROM mapping WHERE rUID = 2;
+    DELETE FROM flagstate WHERE (side = 1 AND UID = 2) OR
+    (side = 0 AND UID = $lu2)"
+run_ours --config="$T/forced.conf"
+t_expect_eq "$OURS_RC" 0 "a pair gone: exit 0"
+t_expect_eq "$(fs)" "$(printf '%s\n' "0|$lu1|\\Seen" '1|1|\Seen')" \
+    "a pair gone: no row for its messages"
+t_expect_eq "$(grep -c 'WARNING' "$T/ours.err")" 0 "a pair gone: no warning"
 
 msg()
 {
