@@ -7,6 +7,7 @@
 
 #include "ipc.h"
 #include "imap_proto.h"
+#include "proc.h"
 #include "answer.h"
 
 int
@@ -209,4 +210,33 @@ ans_map_pair(struct ans_map_rows *a, uint32_t *luid, uint32_t *ruid)
 {
 	*luid = ipc_get_u32(&a->rd);
 	*ruid = ipc_get_u32(&a->rd);
+}
+
+int
+ans_flag_rows(const struct ipc_msg *msg, struct ans_flag_rows *a)
+{
+	ipc_rd_init(&a->rd, msg);
+	a->idx = ipc_get_u64(&a->rd);
+	a->side = ipc_get_u32(&a->rd);
+	a->n = ipc_get_u32(&a->rd);
+	/* A row takes 8 bytes at least (u32 UID, u32 length). */
+	if (a->rd.error || (a->side != SIDE_LOCAL &&
+	    a->side != SIDE_REMOTE) || a->n > a->rd.left / 8) {
+		memset(a, 0, sizeof(*a));
+		return -1;
+	}
+	return 0;
+}
+
+int
+ans_flag_row(struct ans_flag_rows *a, uint32_t *uid, char **flags)
+{
+	*uid = ipc_get_u32(&a->rd);
+	*flags = ipc_get_str(&a->rd);
+	if (a->rd.error || *flags == NULL || *uid == 0) {
+		free(*flags);
+		*flags = NULL;
+		return -1;
+	}
+	return 0;
 }

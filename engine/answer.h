@@ -98,4 +98,20 @@ struct ans_map_rows {
 int	 ans_map_rows(const struct ipc_msg *, struct ans_map_rows *);
 void	 ans_map_pair(struct ans_map_rows *, uint32_t *, uint32_t *);
 
+/*
+ * IMSG_DB_FLAG_ROWS: idx, side (SIDE_LOCAL or SIDE_REMOTE) and n, no
+ * more rows announced than the bytes could hold; each row read with
+ * ans_flag_row(), n times, then ipc_rd_end(&rd) says whether exactly n
+ * were there.
+ */
+struct ans_flag_rows {
+	uint64_t	 idx;
+	uint32_t	 side;
+	uint32_t	 n;
+	struct ipc_rd	 rd;
+};
+int	 ans_flag_rows(const struct ipc_msg *, struct ans_flag_rows *);
+/* The next row: its UID (> 0) and flags (caller frees); -1 if broken. */
+int	 ans_flag_row(struct ans_flag_rows *, uint32_t *, char **);
+
 #endif

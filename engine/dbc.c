@@ -232,31 +232,21 @@ dbc_map_rows(struct eng *e, struct ipc_msg *msg, void *arg)
 {
 	struct job *j = arg;
 	struct ans_map_rows a;
-	struct ipc_rd rd;
-	uint64_t idx;
-	uint32_t i, l, r, side, n, uid;
+	struct ans_flag_rows f;
+	uint32_t i, l, r, uid;
 	char *flags;
 
 	if (msg->hdr.type == IMSG_DB_FLAG_ROWS) {
-		ipc_rd_init(&rd, msg);
-		idx = ipc_get_u64(&rd);
-		side = ipc_get_u32(&rd);
-		n = ipc_get_u32(&rd);
-		if (rd.error || idx != (uint64_t)j->mb->idx ||
-		    (side != SIDE_LOCAL && side != SIDE_REMOTE) ||
-		    !pflags_side(j, side))
+		if (ans_flag_rows(msg, &f) == -1 ||
+		    f.idx != (uint64_t)j->mb->idx || !pflags_side(j, f.side))
 			dbc_broken(e, msg, "bad layout");
-		for (i = 0; i < n; i++) {
-			uid = ipc_get_u32(&rd);
-			flags = ipc_get_str(&rd);
-			if (rd.error || flags == NULL || uid == 0) {
-				free(flags);
+		for (i = 0; i < f.n; i++) {
+			if (ans_flag_row(&f, &uid, &flags) == -1)
 				dbc_broken(e, msg, "bad layout");
-			}
-			pflags_load(j, side, uid, flags);
+			pflags_load(j, f.side, uid, flags);
 			free(flags);
 		}
-		if (ipc_rd_end(&rd) == -1)
+		if (ipc_rd_end(&f.rd) == -1)
 			dbc_broken(e, msg, "bad layout");
 		return;
 	}

@@ -13,6 +13,7 @@
  *	5 IMSG_DB_RESULT	priv
  *	6 IMSG_DB_MAILBOX_ROW	priv
  *	7 IMSG_DB_MAP_ROWS	priv
+ *	8 IMSG_DB_FLAG_ROWS	priv
  *
  * FETCH items (fitem_decode()) are fuzz_ipc_msg's; the UID sets
  * themselves, fuzz_uidset's.  A payload outside the catalogue's length
@@ -32,7 +33,7 @@
 static const uint32_t types[] = {
 	IMSG_IMAP_DONE, IMSG_IMAP_CODE, IMSG_IMAP_VANISHED,
 	IMSG_IMAP_LIST_ITEM, IMSG_IMAP_STATUS_ITEM, IMSG_DB_RESULT,
-	IMSG_DB_MAILBOX_ROW, IMSG_DB_MAP_ROWS,
+	IMSG_DB_MAILBOX_ROW, IMSG_DB_MAP_ROWS, IMSG_DB_FLAG_ROWS,
 };
 
 /* Every byte of a name, so that ASan sees one outside the message. */
@@ -91,6 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ans_status st;
 	struct ans_mbox_row row;
 	struct ans_map_rows rows;
+	struct ans_flag_rows frows;
 	uint32_t	 u, l, r, i;
 	uint64_t	 v;
 	char		*s;
@@ -162,6 +164,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Exactly n pairs: all read, nothing left. */
 			if (ipc_rd_end(&rows.rd) == -1)
 				abort();
+		}
+		break;
+	case IMSG_DB_FLAG_ROWS:
+		if (ans_flag_rows(&msg, &frows) == 0) {
+			if (frows.side > 1)
+				abort();
+			for (i = 0; i < frows.n; i++) {
+				if (ans_flag_row(&frows, &u, &s) == -1) {
+					if (s != NULL)
+						abort();
+					break;
+				}
+				if (u == 0)
+					abort();
+				fuzz_name(s, strlen(s), 0);
+				free(s);
+			}
 		}
 		break;
 	}

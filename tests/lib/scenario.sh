@@ -735,6 +735,9 @@ scen_setup()
 	fi
 	mkdir -p "$T/A" "$T/B" "$T/msgs" || exit 1
 	SCEN_NSRV=0
+	# What world B's servers hide (scen_layout): 0 nothing, 1 QRESYNC and
+	# the three fallbacks' capabilities, 2 QRESYNC, CONDSTORE and
+	# ESEARCH, 3 those and the three fallbacks' (_scen_lacks checks it).
 	SCEN_HIDES=0
 	SCEN_LACKS_SEEN=0
 	t_on_done _scen_lacks_seen

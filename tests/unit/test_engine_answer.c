@@ -251,9 +251,10 @@ test_db(void)
 {
 	struct ans_mbox_row a;
 	struct ans_map_rows m;
+	struct ans_flag_rows fr;
 	uint32_t st, l, r;
 	uint64_t v;
-	char *err;
+	char *err, *fl;
 
 	OK(mbox_row(3, "a\0b", 3, &a) == 0 && a.idx == 3 && a.len == 3 &&
 	    memcmp(a.name, "a\0b", 3) == 0 && a.subscribed == 1 &&
@@ -289,6 +290,51 @@ test_db(void)
 	ipc_put_u32(&buf, 0x20000000);	/* n * 8 is 2^32 */
 	OK(ans_map_rows(made(IMSG_DB_MAP_ROWS, -1), &m) == -1,
 	    "map rows: 2^29 announced, none there");
+
+	start();
+	ipc_put_u64(&buf, 5);
+	ipc_put_u32(&buf, 1);
+	ipc_put_u32(&buf, 2);
+	ipc_put_u32(&buf, 3);
+	ipc_put_str(&buf, "\\Seen $X");
+	ipc_put_u32(&buf, 4);
+	ipc_put_str(&buf, "");
+	OK(ans_flag_rows(made(IMSG_DB_FLAG_ROWS, -1), &fr) == 0 &&
+	    fr.idx == 5 && fr.side == 1 && fr.n == 2, "flag rows: accepted");
+	OK(ans_flag_row(&fr, &l, &fl) == 0 && l == 3 &&
+	    strcmp(fl, "\\Seen $X") == 0, "flag rows: first row");
+	free(fl);
+	OK(ans_flag_row(&fr, &l, &fl) == 0 && l == 4 && strcmp(fl, "") == 0 &&
+	    ipc_rd_end(&fr.rd) == 0, "flag rows: second row (no flags), the end");
+	free(fl);
+	OK(ans_flag_rows(made(IMSG_DB_FLAG_ROWS, (long)buf.len - 2), &fr) == 0 &&
+	    ans_flag_row(&fr, &l, &fl) == 0, "flag rows: cut short, first row");
+	free(fl);
+	OK(ans_flag_row(&fr, &l, &fl) == -1 && fl == NULL,
+	    "flag rows: cut short, the second row refused");
+	start();
+	ipc_put_u64(&buf, 5);
+	ipc_put_u32(&buf, 2);
+	ipc_put_u32(&buf, 0);
+	OK(ans_flag_rows(made(IMSG_DB_FLAG_ROWS, -1), &fr) == -1,
+	    "flag rows: side 2");
+	start();
+	ipc_put_u64(&buf, 5);
+	ipc_put_u32(&buf, 0);
+	ipc_put_u32(&buf, 2);
+	ipc_put_u32(&buf, 7);
+	ipc_put_str(&buf, "a");
+	OK(ans_flag_rows(made(IMSG_DB_FLAG_ROWS, -1), &fr) == -1,
+	    "flag rows: 2 announced, bytes for 1");
+	start();
+	ipc_put_u64(&buf, 5);
+	ipc_put_u32(&buf, 0);
+	ipc_put_u32(&buf, 1);
+	ipc_put_u32(&buf, 0);
+	ipc_put_str(&buf, "a");
+	OK(ans_flag_rows(made(IMSG_DB_FLAG_ROWS, -1), &fr) == 0 &&
+	    ans_flag_row(&fr, &l, &fl) == -1 && fl == NULL,
+	    "flag rows: UID 0");
 
 	start();
 	ipc_put_u32(&buf, 1);
