@@ -956,6 +956,21 @@ connect_peer_do(const struct conf_section *sec, int watch, const char *name,
 			return -1;
 	}
 
+	/*
+	 * No Nagle: a command written while another is unacknowledged
+	 * (pipelining, or the engine's next request right after net's own)
+	 * would otherwise wait a round trip for the server's ACK.  net
+	 * writes whole buffers, so segments stay full where there is more.
+	 */
+	if (setsockopt(res->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int)) == -1) {
+		log_msg(LOG_LVL_ERROR, name, NULL,
+		    "ERROR: setsockopt TCP_NODELAY: %s", strerror(errno));
+		close(res->fd);
+		res->fd = -1;
+		connect_result_free(res);
+		return -1;
+	}
 	if (watch && tcp_keepalive(res->fd, name) == -1) {
 		close(res->fd);
 		res->fd = -1;
