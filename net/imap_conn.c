@@ -63,6 +63,7 @@ static void	 conn_method(struct imap_conn *);
 static void	 conn_auth(struct imap_conn *);
 static void	 conn_ready(struct imap_conn *);
 static void	 conn_close(struct imap_conn *);
+static void	 conn_logout_written(struct imap_conn *);
 static int	 conn_held(const struct imap_conn *);
 static void	 conn_track_io(struct imap_conn *, int64_t);
 static void	 conn_timers(struct imap_conn *);
@@ -739,6 +740,7 @@ imap_conn_io(struct imap_conn *c)
 	conn_timers(c);
 	if (cmd_write(c) == -1)
 		conn_stream_fail(c);
+	conn_logout_written(c);
 }
 
 static void
@@ -1646,6 +1648,24 @@ conn_ready(struct imap_conn *c)
 
 /* ---- the end ------------------------------------------------------------- */
 
+/*
+ * LOGOUT is on the wire: the session is over without waiting a round
+ * trip for its answer.  Everything asked before it was answered (the
+ * run is over, or nobody is left to read answers), and the server
+ * carries out LOGOUT before it sees the end of the stream.
+ */
+static void
+conn_logout_written(struct imap_conn *c)
+{
+	if (c->state != CONN_LOGOUT || c->logout == NULL ||
+	    c->logout->ipart < c->logout->nparts ||
+	    stream_out_pending(c->stream) > 0)
+		return;
+	log_debug("LOGOUT sent; closing");
+	c->logout = NULL;
+	conn_close(c);
+}
+
 static void
 logout_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *r, void *arg)
@@ -1671,6 +1691,8 @@ imap_conn_logout(struct imap_conn *c)
 	c->logout_at = clock_ms();
 	if (cmd_write(c) == -1)
 		conn_close(c);
+	else
+		conn_logout_written(c);
 }
 
 void
