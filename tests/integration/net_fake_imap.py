@@ -529,9 +529,13 @@ def sc_slow_fetch(c):
         data = fetch_answer(tag)
         step = max(1, len(data) // 12)
         for i in range(0, len(data), step):
+            if i > 0:
+                time.sleep(float(os.environ.get("FAKE_IMAP_PAUSE", "0.5")))
+            if i + step >= len(data):
+                # Before the last piece: once it has the answer, the
+                # client logs out and goes without waiting for us.
+                c.note("FETCH answered slowly")
             c.send(data[i:i + step])
-            time.sleep(float(os.environ.get("FAKE_IMAP_PAUSE", "0.5")))
-        c.note("FETCH answered slowly")
         return True
     serve(c, special=special)
 
