@@ -25,7 +25,9 @@
  * relay (bench/lib/relaycheck.py) before the benchmark and reports it.
  */
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* ppoll */
+#endif
 
 #include <sys/prctl.h>
 #include <sys/socket.h>

@@ -515,6 +515,14 @@ struct job {
 	struct job	*next;		/* e->jobs, in start order */
 	struct job	*wnext;		/* waiting for a lease */
 	struct peer	*p[2];		/* its lane's, by SIDE_*, once leased */
+	/*
+	 * The first sync of a mailbox whose messages are all on side lsrc,
+	 * FETCHed with the SELECT: it shares its lane (job.c, the lease).
+	 */
+	int		 lend;
+	uint32_t	 lsrc;
+	int		 started[2];	/* its SELECT sent, by SIDE_* */
+	unsigned int	 lent;		/* 1 << SIDE_*: lent (lease_lend()) */
 
 	struct map	 map;		/* the mailbox's UID mapping */
 	struct pflags	 pf[2];		/* sides synced plain (pflags.c) */
@@ -572,6 +580,8 @@ void	 xfer_step(struct job *);
 void	 xfer_free(struct xfer *);
 /* A sync job where one side only can have new messages: their FETCH. */
 void	 xfer_prefetch(struct job *);
+/* 1 if xfer_prefetch() would FETCH with the SELECT, and from which side. */
+int	 xfer_prefetch_side(struct job *, uint32_t *);
 /*
  * The UIDs of side's new messages (from the synced UIDNEXT up, minus the
  * ignore list and mapped UIDs), ending with n:4294967295; *first is the
@@ -619,6 +629,12 @@ int	 jobs_busy(struct eng *);
 /* Leases both peers of a free lane to j (j->p), or queues it (0). */
 int	 lease_acquire(struct job *);
 void	 lease_release(struct job *);
+/*
+ * A sharing job (j->lend) needs side s selected no longer for itself
+ * alone: the next job may send its SELECT there.  Its own commands that
+ * come later are preceded by a SELECT again where needed (netc_send).
+ */
+void	 lease_lend(struct job *, uint32_t);
 /* A lane is free or has come up: the first job waiting may take it. */
 void	 lease_wake(struct eng *);
 /*

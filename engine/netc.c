@@ -27,6 +27,10 @@ static int	 netc_resting(const struct peer *);
 static struct req *netc_owner_fetch(struct peer *, uint32_t);
 static void	 netc_done(struct peer *, struct ipc_msg *);
 static const char *netc_status_name(uint32_t);
+static void	 netc_autosel_done(struct req *);
+static void	 netc_reselect(struct peer *, struct task *, struct mbox *);
+static struct req *netc_select_from(struct peer *, struct task *,
+	    struct mbox *, const struct mcache *, const char *, const char *);
 
 void
 netc_init(struct peer *p, struct eng *e, uint32_t side, struct ipc_chan *c)
@@ -77,6 +81,18 @@ netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
 {
 	struct req *r;
 
+	/*
+	 * A job's command on a connection another job has SELECTed since
+	 * (jobs sharing a lane, job.c): its mailbox first, from the state
+	 * last synced, so that what changed meanwhile is reported to it,
+	 * and the answers (APPENDUID, [HIGHESTMODSEQ], EXISTS) are about
+	 * it.  Never so when one job at a time holds the connection.
+	 */
+	if (mb != NULL && mb->job != NULL && p->qsel != mb &&
+	    (type == IMSG_IMAP_FETCH || type == IMSG_IMAP_STORE ||
+	    type == IMSG_IMAP_EXPUNGE || type == IMSG_IMAP_APPEND)) {
+		netc_reselect(p, t, mb);
+	}
 	r = eng_calloc(1, sizeof(*r));
 	r->p = p;
 	r->t = t;
@@ -99,6 +115,13 @@ netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
 	if (t != NULL)
 		task_hold(t);
 	return r;
+}
+
+static void
+netc_autosel_done(struct req *r)
+{
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
 }
 
 void
@@ -390,21 +413,16 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 /* ------------------------------------------------------------------ */
 /* Commands. */
 
-struct req *
-netc_select(struct peer *p, struct task *t, struct mbox *mb,
-    const char *seqset, const char *uidset)
+/* SELECT mb, with QRESYNC from *pc (when complete) and the sample. */
+static struct req *
+netc_select_from(struct peer *p, struct task *t, struct mbox *mb,
+    const struct mcache *pc, const char *seqset, const char *uidset)
 {
-	struct mcache *pc = &mb->pcache[p->side];
-	struct mcache *c = &mb->cache[p->side];
 	struct ipc_buf buf;
 	struct req *r;
 	char *known;
 	int qresync, none;
 
-	if (pc->has & MC_UIDVALIDITY) {
-		c->uidvalidity = pc->uidvalidity;
-		c->has |= MC_UIDVALIDITY;
-	}
 	qresync = (p->caps & IMAP_CAP_QRESYNC) && (pc->has & MC_HMS) &&
 	    pc->hms > 0 && (pc->has & MC_UIDNEXT) && pc->uidnext > 1 &&
 	    (pc->has & MC_UIDVALIDITY);
@@ -429,7 +447,51 @@ netc_select(struct peer *p, struct task *t, struct mbox *mb,
 		netc_open(p, mb);
 		r->opened = 1;
 	}
+	if (mb->job != NULL)
+		mb->job->started[p->side] = 1;
 	return r;
+}
+
+struct req *
+netc_select(struct peer *p, struct task *t, struct mbox *mb,
+    const char *seqset, const char *uidset)
+{
+	struct mcache *pc = &mb->pcache[p->side];
+	struct mcache *c = &mb->cache[p->side];
+
+	if (pc->has & MC_UIDVALIDITY) {
+		c->uidvalidity = pc->uidvalidity;
+		c->has |= MC_UIDVALIDITY;
+	}
+	return netc_select_from(p, t, mb, pc, seqset, uidset);
+}
+
+/*
+ * SELECT mb for its job's next command, another mailbox having been
+ * selected since (jobs sharing a lane, job.c).  Once the job has had it
+ * selected there, from what it last saw of it (the live UIDNEXT and
+ * HIGHESTMODSEQ: what changed up to those was reported to it then and
+ * is kept in mb->sel), so that only what changed since is reported, and
+ * not its own STOREs and copies again; the first time, as J_SELECT.
+ */
+static void
+netc_reselect(struct peer *p, struct task *t, struct mbox *mb)
+{
+	const struct mcache *c = &mb->cache[p->side];
+	const struct mcache *pc = &mb->pcache[p->side];
+	struct req *r;
+
+	log_msg(LOG_LVL_DEBUG, p->name, mb->srv[p->side],
+	    "SELECT again for the job's next command");
+	if (mb->job->started[p->side] &&
+	    (c->has & (MC_UIDVALIDITY | MC_UIDNEXT | MC_HMS)) ==
+	    (MC_UIDVALIDITY | MC_UIDNEXT | MC_HMS) &&
+	    (pc->has & MC_UIDVALIDITY) && c->uidvalidity == pc->uidvalidity &&
+	    (!(pc->has & MC_HMS) || c->hms >= pc->hms))
+		r = netc_select_from(p, t, mb, c, NULL, NULL);
+	else
+		r = netc_select(p, t, mb, NULL, NULL);
+	r->done = netc_autosel_done;
 }
 
 struct req *

@@ -240,6 +240,9 @@ xfer_fetch_done(struct rgroup *g)
 	xfer_late_end(x);
 	xfer_reset_msg(x);
 	batch_close(x);
+	/* Its last APPEND is out: the next job may select on the target. */
+	if (x->pre && x->j->lend)
+		lease_lend(x->j, OTHER(x->sside));
 }
 
 /* Late messages: metadata, then each body on its own. */
@@ -408,7 +411,7 @@ xfer_start(struct job *j, uint32_t sside, int ret)
  * fails the run before any answer to this FETCH is read (the SELECT's
  * answer comes first).
  */
-static int
+int
 xfer_prefetch_side(struct job *j, uint32_t *srcp)
 {
 	struct mbox *mb = j->mb;
@@ -617,7 +620,7 @@ xfer_step(struct job *j)
 		 * no [HIGHESTMODSEQ] did (see the top).
 		 */
 		j->t.state = X_END;
-		if (x->nomodseq.n > 0 && x->dst->qsel == mb &&
+		if (x->nomodseq.n > 0 &&
 		    !(x->dst->caps & IMAP_CAP_PLAIN_SYNC)) {
 			uidvec_sort_uniq(&x->nomodseq);
 			memset(&set, 0, sizeof(set));

@@ -1,0 +1,173 @@
+#!/bin/bash
+#
+# One connection per server shared by several first syncs (job.c, the
+# lease): a mailbox whose messages are all on one side lends that side's
+# connection as soon as its SELECT and FETCH are sent, so that the next
+# such mailbox's SELECT and FETCH follow at once instead of a round trip
+# after the answer; the other side's connection goes to the next job
+# once the last APPEND is sent.  A command of a job whose mailbox is no
+# longer selected there is preceded by a SELECT of it (netc_send).
+#
+# A Dovecot tunnel (local) and a network Dovecot over IMAPS (remote)
+# behind the benchmarks' relay (bench/relay.c), 25 ms each way, so that
+# an answer cannot come before the commands sent right behind its own:
+#  - eight mailboxes with mail on the remote only, four on the local
+#    only, INBOX on both;
+#  - the first sync ends with both servers alike, and SELECTs went out
+#    while another mailbox's FETCH was still unanswered, on each server;
+#  - the reference, on the same database, then has nothing to do, nor
+#    have we; new mail and flag changes in those mailboxes converge
+#    too, and the reference agrees again.
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+if [ -z "${RELAY:-}" ] || [ ! -x "$RELAY" ]; then
+	RELAY=$T/relay
+	cc -O2 -o "$RELAY" "$SRCDIR/bench/relay.c" ||
+	    { t_fail "build bench/relay.c"; t_done; }
+fi
+
+tl=$(dovecot_tunnel local) || { t_fail "dovecot_tunnel local"; t_done; }
+dovecot_server remote || { t_fail "dovecot_server remote"; t_done; }
+
+mkdir -p "$T/relay"
+"$RELAY" -d 25000 0 "$DOVECOT_REMOTE_IMAPS_PORT" >"$T/relay/out" \
+    2>"$T/relay/err" &
+t_track_pid $!
+port=
+for ((i = 0; i < 100; i++)); do
+	[ -s "$T/relay/out" ] && read -r _ port <"$T/relay/out"
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+[ -n "$port" ] || { cat "$T/relay/err" >&2; t_fail "relay"; t_done; }
+
+write_config "$T/c.conf" <<EOF
+database = $T/sync.db
+
+[local]
+type = tunnel
+command = $tl
+
+[remote]
+type = imaps
+host = localhost
+port = $port
+SSL_CAfile = $DOVECOT_REMOTE_CERT
+username = $DOVECOT_REMOTE_USER
+password = $DOVECOT_REMOTE_PASS
+EOF
+
+mkdir -p "$T/msgs"
+# msgs NAME COUNT: COUNT new message files NAME-1...
+msgs()
+{
+	local i f
+
+	for ((i = 1; i <= $2; i++)); do
+		f=$T/msgs/$1-$i.eml
+		printf 'From: shared@example.org\r\nSubject: message %s\r\nMessage-ID: <%s@shared>\r\n\r\nBody %s.\r\n' \
+		    "$1-$i" "$1-$i" "$1-$i" >"$f"
+		echo "$f"
+	done
+}
+
+boxes=INBOX
+for b in r1 r2 r3 r4 r5 r6 r7 r8; do
+	mail_add_many remote "$b" $(msgs "$b" 3)
+	boxes="$boxes $b"
+done
+for b in l1 l2 l3 l4; do
+	mail_add_many local "$b" $(msgs "$b" 2)
+	boxes="$boxes $b"
+done
+mail_add_many local INBOX $(msgs li 2)
+mail_add_many remote INBOX $(msgs ri 2)
+mail_store remote r2 1 + '\Seen'
+mail_store local l3 2 + '\Flagged' '$Label1'
+
+state()
+{
+	local m
+
+	for m in $boxes; do
+		echo "== $m"
+		mail_dump "$1" "$m"
+	done
+}
+
+lines()
+{
+	grep -v 'IMAP traffic (bytes)' "$T/${1:-ours}.err"
+}
+
+# overlap SIDE: how many SELECTs went out on SIDE's connection while a
+# FETCH sent there for another mailbox was still unanswered (from the
+# protocol log of --debug, in the order net wrote and read).
+overlap()
+{
+	awk -v side="$1" '
+	$1 ~ "^" side "(\\(|:)" && $2 == "C:" && $4 == "SELECT" {
+		for (t in fetch)
+			if (fetch[t] != $5) { n++; break }
+		sel = $5
+		next
+	}
+	$1 ~ "^" side "(\\(|:)" && $2 == "C:" && $4 == "UID" && $5 == "FETCH" {
+		fetch[$3] = sel
+		next
+	}
+	$1 ~ "^" side "(\\(|:)" && $2 == "S:" && ($3 in fetch) {
+		delete fetch[$3]
+	}
+	END { print n + 0 }' "$T/ours.err"
+}
+
+# ---- the first sync ---------------------------------------------------------
+
+run_ours --debug --config="$T/c.conf"
+t_expect_eq "$OURS_RC" 0 "first sync"
+t_expect_eq "$(state remote)" "$(state local)" "first sync: both sides alike"
+t_expect_eq "$(state local | grep -vc '^==')" 36 "first sync: 36 messages"
+n=$(overlap remote)
+t_log "remote: $n SELECT(s) sent while another mailbox's FETCH was unanswered"
+if [ "$n" -ge 3 ]; then
+	t_pass "remote: the next mailboxes' SELECTs went behind the FETCHes"
+else
+	t_fail "remote: the next mailboxes' SELECTs went behind the FETCHes ($n)"
+	grep -E 'remote(\([^)]*\))?: (C: [0-9]+ (SELECT|UID FETCH)|S: [0-9]+ )' \
+	    "$T/ours.err" | head -40 | sed 's/^/#   /'
+fi
+t_expect_match "$(cat "$T/ours.err")" \
+    'SELECT again for the job.s next command' \
+    "a job's copies went to its mailbox once another was selected"
+
+# The reference carries on from our database: nothing to do.
+run_ref --config="$T/c.conf"
+t_expect_eq "$REF_RC" 0 "the reference after us"
+t_expect_eq "$(lines ref)" "" "the reference has nothing to do"
+run_ours --config="$T/c.conf"
+t_expect_eq "$OURS_RC" 0 "ours again"
+t_expect_eq "$(lines)" "" "ours again: nothing to do"
+
+# ---- new mail and flag changes in those mailboxes ---------------------------
+
+for b in r1 r3 r5; do
+	mail_add_many remote "$b" $(msgs "n$b" 2)
+done
+for b in l1 l2; do
+	mail_add_many local "$b" $(msgs "n$b" 1)
+done
+mail_store remote r4 2 + '\Answered'
+mail_store local r6 1 + '\Flagged'
+mail_expunge remote l4 1
+run_ours --config="$T/c.conf"
+t_expect_eq "$OURS_RC" 0 "incremental run"
+t_expect_eq "$(state remote)" "$(state local)" "incremental: both sides alike"
+t_expect_eq "$(state local | grep -vc '^==')" 43 "incremental: 43 messages"
+run_ref --config="$T/c.conf"
+t_expect_eq "$REF_RC" 0 "the reference after the incremental run"
+t_expect_eq "$(lines ref)" "" "the reference: nothing to do"
+
+t_done
