@@ -348,6 +348,11 @@ struct peer {
 	int		 body_open;
 	int		 modseq_due;	/* a body item came without MODSEQ */
 
+	/*
+	 * The APPEND whose messages are still being sent (nothing else may
+	 * go to this net until its APPEND_END), or NULL.
+	 */
+	struct req	*appending;
 	/* The job allowed to send selected-state commands (the lease). */
 	struct job	*holder;
 	/* Its lane lost this net between jobs (lanes other than 0). */
@@ -522,6 +527,7 @@ struct job {
 	int		 lend;
 	uint32_t	 lsrc;
 	int		 started[2];	/* its SELECT sent, by SIDE_* */
+	int		 batch_wait;	/* for another job's APPEND to end */
 	unsigned int	 lent;		/* 1 << SIDE_*: lent (lease_lend()) */
 
 	struct map	 map;		/* the mailbox's UID mapping */
@@ -635,6 +641,10 @@ void	 lease_release(struct job *);
  * come later are preceded by a SELECT again where needed (netc_send).
  */
 void	 lease_lend(struct job *, uint32_t);
+/* netc SELECTed the job's mailbox on side s (j->started). */
+void	 lease_selected(struct job *, uint32_t);
+/* An APPEND batch ended: jobs that waited for it may go on. */
+void	 lease_batch_closed(struct eng *);
 /* A lane is free or has come up: the first job waiting may take it. */
 void	 lease_wake(struct eng *);
 /*

@@ -83,8 +83,6 @@ static void	 job_select_done(struct req *);
 static void	 jobs_reap(struct eng *);
 static void	 job_log_flush(struct job *);
 static void	 lease_more(struct eng *);
-static void	 lease_queue(struct job *);
-static void	 lease_unqueue(struct job *);
 static int	 job_select_shared(struct job *);
 
 /* ------------------------------------------------------------------ */
@@ -410,27 +408,53 @@ lease_drop(struct eng *e, size_t k, uint32_t s)
 void
 lease_wake(struct eng *e)
 {
-	struct job *w = e->lwait;
+	struct job *j;
 	uint32_t s;
 
-	if (w == NULL || !w->t.waiting)
-		return;
-	if (w->p[SIDE_LOCAL] == NULL) {
-		if (lease_lane(e, w) != NULL)
-			eng_wake(e, &w->t);
-		return;
-	}
 	/*
-	 * A sharing job on its lane, waiting for a side to SELECT on: at
-	 * once, even with its other side's answers still to come (its step
-	 * would wait for them), so that the next job follows it as soon.
+	 * Sharing jobs on their lane waiting for a side to SELECT on,
+	 * oldest first: at once, even with their other side's answers
+	 * still to come (their step would wait for them), so that the next
+	 * job follows as soon, and before any answer to a later job can
+	 * need the side.
 	 */
-	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		if (!w->started[s] && w->p[s]->holder == NULL) {
-			if (job_select_shared(w))
-				eng_wake(e, &w->t);
-			return;
+	for (j = e->jobs; j != NULL; j = j->next) {
+		if (j->finished || !j->lend || j->p[SIDE_LOCAL] == NULL ||
+		    (j->started[SIDE_LOCAL] && j->started[SIDE_REMOTE]))
+			continue;
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			if (!j->started[s] && j->p[s]->holder == NULL &&
+			    j->p[s]->appending == NULL)
+				break;
+		if (s <= SIDE_REMOTE && job_select_shared(j))
+			eng_wake(e, &j->t);
+	}
+	j = e->lwait;
+	if (j != NULL && j->t.waiting && lease_lane(e, j) != NULL)
+		eng_wake(e, &j->t);
+}
+
+void
+lease_batch_closed(struct eng *e)
+{
+	struct job *j;
+
+	for (j = e->jobs; j != NULL; j = j->next)
+		if (j->batch_wait && !j->finished) {
+			j->batch_wait = 0;
+			eng_wake(e, &j->t);
 		}
+	lease_wake(e);
+}
+
+void
+lease_selected(struct job *j, uint32_t s)
+{
+	j->started[s] = 1;
+	/* A sharing job's side is its own until lent. */
+	if (j->lend && j->p[s] != NULL && j->p[s]->holder == NULL &&
+	    !(j->lent & (1U << s)))
+		j->p[s]->holder = j;
 }
 
 /* ------------------------------------------------------------------ */
@@ -530,26 +554,19 @@ job_select_shared(struct job *j)
 
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		p = j->p[s];
-		if (j->started[s]) {
-			/* By netc, for a copy: the side is ours until lent. */
-			if (!(j->lent & (1U << s)) && p->holder == NULL)
-				p->holder = j;
-			continue;
-		}
-		if (p->holder != NULL && p->holder != j)
+		if (j->started[s] || (p->holder != NULL && p->holder != j) ||
+		    p->appending != NULL)
 			continue;
 		p->holder = j;
-		j->started[s] = 1;
 		netc_select(p, &j->t, mb, NULL, NULL)->done = job_select_done;
 		if (s == j->lsrc)
 			xfer_prefetch(j);
 	}
 	if (!j->started[SIDE_LOCAL] || !j->started[SIDE_REMOTE]) {
-		lease_queue(j);
+		/* lease_wake() comes back when a side is free. */
 		j->t.waiting = 1;
 		return 0;
 	}
-	lease_unqueue(j);
 	lease_lend(j, j->lsrc);
 	return 1;
 }
@@ -568,6 +585,19 @@ job_step(struct task *t)
 	for (;;) {
 		if (t->pending > 0 || t->waiting || t->done)
 			return;
+		/*
+		 * Another job's APPEND batch is being sent on a connection of
+		 * ours (jobs sharing a lane): nothing can go there before its
+		 * end (lease_batch_closed()).
+		 */
+		if ((j->p[SIDE_LOCAL] != NULL &&
+		    j->p[SIDE_LOCAL]->appending != NULL) ||
+		    (j->p[SIDE_REMOTE] != NULL &&
+		    j->p[SIDE_REMOTE]->appending != NULL)) {
+			j->batch_wait = 1;
+			t->waiting = 1;
+			return;
+		}
 		if (t->state >= JOB_SUB) {
 			if (t->state < XFER_SUB && j->known != NULL)
 				known_step(j);

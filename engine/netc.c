@@ -93,6 +93,12 @@ netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
 	    type == IMSG_IMAP_EXPUNGE || type == IMSG_IMAP_APPEND)) {
 		netc_reselect(p, t, mb);
 	}
+	/* Nothing can go between an APPEND's messages (job.c waits). */
+	if (p->appending != NULL)
+		fatalx(EXIT_CHILD, "engine: internal error: %s request for "
+		    "%s inside an APPEND batch to %s", ipc_type_name(type),
+		    mb != NULL ? mb->pretty : "no mailbox",
+		    p->appending->mb != NULL ? p->appending->mb->pretty : "?");
 	r = eng_calloc(1, sizeof(*r));
 	r->p = p;
 	r->t = t;
@@ -114,6 +120,8 @@ netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
 	p->inflight++;
 	if (t != NULL)
 		task_hold(t);
+	if (type == IMSG_IMAP_APPEND)
+		p->appending = r;
 	return r;
 }
 
@@ -130,6 +138,10 @@ netc_send_more(struct peer *p, struct req *r, uint32_t type, const void *data,
 {
 	if (ipc_compose(p->chan, type, r->id, -1, data, len) == -1)
 		fatalx(EXIT_CHILD, "engine: %s", p->chan->err);
+	if (type == IMSG_IMAP_APPEND_END && p->appending == r) {
+		p->appending = NULL;
+		lease_batch_closed(p->e);
+	}
 }
 
 static const char *
@@ -448,7 +460,7 @@ netc_select_from(struct peer *p, struct task *t, struct mbox *mb,
 		r->opened = 1;
 	}
 	if (mb->job != NULL)
-		mb->job->started[p->side] = 1;
+		lease_selected(mb->job, p->side);
 	return r;
 }
 
