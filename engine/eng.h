@@ -15,7 +15,7 @@
  *    jobs, the end;
  *  - one job per mailbox to synchronise (job.c), started in mailbox
  *    order, several at once up to eng->jobs_max.  A job loads its UID
- *    mapping, then leases a connection to each server (netc.c) for the
+ *    mapping, then leases a connection to each server (lease.c) for the
  *    commands that need its mailbox selected, and runs the reference's
  *    sync of that mailbox (REFERENCE-BEHAVIOUR §6.3-6.6): known messages
  *    (known.c), copies recognised (adopt.c), new messages (xfer.c),
@@ -526,6 +526,8 @@ struct job {
 	 */
 	int		 lend;
 	uint32_t	 lsrc;
+	/* A sync of a known mailbox: both sides lent once SELECTed. */
+	int		 share;
 	int		 started[2];	/* its SELECT sent, by SIDE_* */
 	int		 batch_wait;	/* for another job's APPEND to end */
 	unsigned int	 lent;		/* 1 << SIDE_*: lent (lease_lend()) */
@@ -632,6 +634,17 @@ void	 xfer_recopy(struct job *, uint32_t, const struct uidvec *, int);
 void	 jobs_queue(struct eng *, struct mbox *, enum job_kind);
 /* Starts queued jobs up to the limit; 1 while any is queued or running. */
 int	 jobs_busy(struct eng *);
+/* Flushes every job's kept lines (before an error ends the run). */
+void	 jobs_flush_logs(struct eng *);
+
+/* The lease of the connections (lease.c). */
+/* Both servers speak QRESYNC and UIDPLUS themselves: jobs may share. */
+int	 lease_can_share(const struct eng *);
+/*
+ * J_SELECT of a sharing job (j->lend): the SELECTs it may send now; 1
+ * once both are sent, else 0 (lease_wake() sends the rest).
+ */
+int	 lease_select_shared(struct job *);
 /* Leases both peers of a free lane to j (j->p), or queues it (0). */
 int	 lease_acquire(struct job *);
 void	 lease_release(struct job *);
@@ -653,8 +666,6 @@ void	 lease_wake(struct eng *);
  * nothing in flight), 0 if the run cannot.
  */
 int	 lease_drop(struct eng *, size_t, uint32_t);
-/* Flushes every job's kept lines (before an error ends the run). */
-void	 jobs_flush_logs(struct eng *);
 
 /* ------------------------------------------------------------------ */
 /* The run. */

@@ -594,6 +594,13 @@ run_idle(const struct eng *e)
 		if (e->lane[k][SIDE_LOCAL]->inflight != 0 ||
 		    e->lane[k][SIDE_REMOTE]->inflight != 0)
 			return 0;
+	/* A lane asked for and still coming up: jobs may wait for it. */
+	for (k = 1; k < e->lanes_asked && k < e->nlanes; k++)
+		if (!e->lane[k][SIDE_LOCAL]->dead &&
+		    !e->lane[k][SIDE_REMOTE]->dead &&
+		    (!e->lane[k][SIDE_LOCAL]->ready ||
+		    !e->lane[k][SIDE_REMOTE]->ready))
+			return 0;
 	return e->dbhead == NULL && e->runq == NULL && e->timer_task == NULL;
 }
 

@@ -16,8 +16,11 @@
 #  - the first sync ends with both servers alike, and SELECTs went out
 #    while another mailbox's FETCH was still unanswered, on each server;
 #  - the reference, on the same database, then has nothing to do, nor
-#    have we; new mail and flag changes in those mailboxes converge
-#    too, and the reference agrees again.
+#    have we;
+#  - new mail, flag changes and an expunge in ten of those mailboxes
+#    (known now: each lends both connections once its SELECTs are
+#    sent) converge too, the SELECTs overlapping again, and the
+#    reference agrees.
 
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
@@ -103,24 +106,24 @@ lines()
 }
 
 # overlap SIDE: how many SELECTs went out on SIDE's connection while a
-# FETCH sent there for another mailbox was still unanswered (from the
-# protocol log of --debug, in the order net wrote and read).
+# command sent there about another mailbox (SELECT, UID FETCH, STORE or
+# EXPUNGE, APPEND) was still unanswered, from the protocol log of
+# --debug, in the order net wrote and read.  One job at a time on the
+# connection makes it 0.
 overlap()
 {
 	awk -v side="$1" '
-	$1 ~ "^" side "(\\(|:)" && $2 == "C:" && $4 == "SELECT" {
-		for (t in fetch)
-			if (fetch[t] != $5) { n++; break }
+	$1 !~ "^" side "(\\(|:)" { next }
+	$2 == "C:" && $4 == "SELECT" {
+		for (t in out)
+			if (out[t] != $5) { n++; break }
 		sel = $5
+		out[$3] = $5
 		next
 	}
-	$1 ~ "^" side "(\\(|:)" && $2 == "C:" && $4 == "UID" && $5 == "FETCH" {
-		fetch[$3] = sel
-		next
-	}
-	$1 ~ "^" side "(\\(|:)" && $2 == "S:" && ($3 in fetch) {
-		delete fetch[$3]
-	}
+	$2 == "C:" && $4 == "UID" { out[$3] = sel; next }
+	$2 == "C:" && $4 == "APPEND" { out[$3] = $5; next }
+	$2 == "S:" && ($3 in out) { delete out[$3] }
 	END { print n + 0 }' "$T/ours.err"
 }
 
@@ -161,9 +164,18 @@ for b in l1 l2; do
 done
 mail_store remote r4 2 + '\Answered'
 mail_store local r6 1 + '\Flagged'
+mail_store local r7 1 + '$Label2'
+mail_store remote r8 3 + '\Seen'
 mail_expunge remote l4 1
-run_ours --config="$T/c.conf"
+run_ours --debug --config="$T/c.conf"
 t_expect_eq "$OURS_RC" 0 "incremental run"
+n=$(overlap remote)
+t_log "incremental, remote: $n overlapping SELECT(s)"
+if [ "$n" -ge 3 ]; then
+	t_pass "incremental: the next mailboxes' SELECTs went behind"
+else
+	t_fail "incremental: the next mailboxes' SELECTs went behind ($n)"
+fi
 t_expect_eq "$(state remote)" "$(state local)" "incremental: both sides alike"
 t_expect_eq "$(state local | grep -vc '^==')" 43 "incremental: 43 messages"
 run_ref --config="$T/c.conf"
