@@ -344,12 +344,18 @@ lease_select_shared(struct job *j)
 		if (s == j->lsrc)
 			xfer_prefetch(j);
 	}
+	/*
+	 * The source side is lent as soon as its SELECT and FETCH are
+	 * sent: the next mailboxes' follow, each one's answer coming after
+	 * this one's (the target side goes to the oldest job first).
+	 */
+	if (j->started[j->lsrc])
+		lease_lend(j, j->lsrc);
 	if (!j->started[SIDE_LOCAL] || !j->started[SIDE_REMOTE]) {
 		/* lease_wake() comes back when a side is free. */
 		j->t.waiting = 1;
 		return 0;
 	}
-	lease_lend(j, j->lsrc);
 	return 1;
 }
 
