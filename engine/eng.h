@@ -384,6 +384,8 @@ void	 netc_dispatch(struct peer *, struct ipc_msg *);
 /* A request that failed where the reference calls fail(): exits. */
 __attribute__((noreturn))
 void	 netc_fail_req(struct req *);
+/* A done callback: an answer other than OK is such a failure. */
+void	 netc_done_ok(struct req *);
 /* The log-prefix mailbox of a request's failure, or NULL. */
 const char *netc_req_mbox(const struct req *);
 
@@ -649,8 +651,8 @@ int	 lease_select_shared(struct job *);
 int	 lease_acquire(struct job *);
 void	 lease_release(struct job *);
 /*
- * A sharing job (j->lend) needs side s selected no longer for itself
- * alone: the next job may send its SELECT there.  Its own commands that
+ * A sharing job (j->lend, j->share) needs side s selected no longer for
+ * itself alone: the next job may send its SELECT there.  Its own commands that
  * come later are preceded by a SELECT again where needed (netc_send).
  */
 void	 lease_lend(struct job *, uint32_t);
@@ -658,6 +660,8 @@ void	 lease_lend(struct job *, uint32_t);
 void	 lease_selected(struct job *, uint32_t);
 /* An APPEND batch ended: jobs that waited for it may go on. */
 void	 lease_batch_closed(struct eng *);
+/* A lane asked for (`connections') is still coming up. */
+int	 lease_lanes_coming(const struct eng *);
 /* A lane is free or has come up: the first job waiting may take it. */
 void	 lease_wake(struct eng *);
 /*

@@ -68,7 +68,6 @@ struct job_log {
 
 static void	 job_step(struct task *);
 static void	 job_fin(struct task *);
-static void	 job_select_done(struct req *);
 static void	 jobs_reap(struct eng *);
 static void	 job_log_flush(struct job *);
 
@@ -265,12 +264,6 @@ job_unchanged(struct job *j)
 	return cond;
 }
 
-static void
-job_select_done(struct req *r)
-{
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(r);
-}
 
 static void
 job_step(struct task *t)
@@ -381,7 +374,7 @@ job_step(struct task *t)
 					map_sample(&j->map, s, &seq[s],
 					    &uids[s]);
 				netc_select(j->p[s], t, mb, seq[s],
-				    uids[s])->done = job_select_done;
+				    uids[s])->done = netc_done_ok;
 				free(seq[s]);
 				free(uids[s]);
 			}

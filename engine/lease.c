@@ -10,8 +10,8 @@
  * and the next one's SELECT is most of the time, with servers that
  * speak QRESYNC and UIDPLUS (jobs share the lane):
  *  - the first sync of a mailbox whose messages are all on one side
- *    (j->lend) lends the source side once its SELECT and FETCH are
- *    sent, and the target side once its last APPEND is, so that the next
+ *    (j->lend) lends the source side as soon as its SELECT and FETCH
+ *    are sent, and the target side once its last APPEND is, so that the next
  *    such jobs' commands follow on the wire at once
  *    (lease_select_shared());
  *  - the sync of a known mailbox (j->share) lends both sides once its
@@ -22,22 +22,12 @@
  * of its own (netc_send()), so that every answer is about the mailbox it
  * concerns.
  */
-#include <stdlib.h>
-
-#include "db_proto.h"
 #include "eng.h"
 #include "imap_proto.h"
 #include "log.h"
 #include "proc.h"
 
 static void	 lease_more(struct eng *);
-
-static void
-lease_select_done(struct req *r)
-{
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(r);
-}
 
 /* Lane k's connections are both up. */
 static int
@@ -46,6 +36,20 @@ lane_up(struct eng *e, size_t k)
 	return !e->lane[k][SIDE_LOCAL]->dead &&
 	    !e->lane[k][SIDE_REMOTE]->dead &&
 	    e->lane[k][SIDE_LOCAL]->ready && e->lane[k][SIDE_REMOTE]->ready;
+}
+
+int
+lease_lanes_coming(const struct eng *e)
+{
+	size_t k;
+
+	for (k = 1; k < e->lanes_asked && k < e->nlanes; k++)
+		if (!e->lane[k][SIDE_LOCAL]->dead &&
+		    !e->lane[k][SIDE_REMOTE]->dead &&
+		    (!e->lane[k][SIDE_LOCAL]->ready ||
+		    !e->lane[k][SIDE_REMOTE]->ready))
+			return 1;
+	return 0;
 }
 
 /* Lane k is up and no job is on it. */
@@ -84,10 +88,8 @@ lease_lane(struct eng *e, const struct job *j)
 	 * With more connections allowed (`connections'), a job waits for
 	 * one of its own while those asked for are still coming up.
 	 */
-	for (k = 1; k < e->lanes_asked && k < e->nlanes; k++)
-		if (!e->lane[k][SIDE_LOCAL]->dead &&
-		    !e->lane[k][SIDE_REMOTE]->dead && !lane_up(e, k))
-			return NULL;
+	if (lease_lanes_coming(e))
+		return NULL;
 	for (k = 0; k < e->nlanes; k++)
 		if (lane_up(e, k) &&
 		    e->lane[k][SIDE_LOCAL]->holder == NULL &&
@@ -168,7 +170,6 @@ lease_acquire(struct job *j)
 	}
 	lease_queue(j);
 	j->t.waiting = 1;
-	lease_more(e);
 	return 0;
 }
 
@@ -319,10 +320,10 @@ lease_can_share(const struct eng *e)
 /*
  * J_SELECT of a sharing job (j->lend): the SELECT on each side whose
  * connection no earlier job holds any more, with the FETCH of the
- * messages on the source side; 0 while a side waits.  Once both are
- * sent, the source side is lent at once: the next mailbox's SELECT and
- * FETCH go right behind this one's, instead of a round trip after its
- * answer.  The target side is lent once the last APPEND is sent
+ * messages on the source side; 0 while a side waits.  The source side
+ * is lent as soon as its SELECT and FETCH are sent: the next mailbox's
+ * go right behind, instead of a round trip after its answer.  The
+ * target side is lent once the last APPEND is sent
  * (xfer_fetch_done()): the next job's copies then go right behind.  A
  * side may already have been SELECTed by netc, for a copy whose body
  * came before this step could run (j->started).
@@ -340,15 +341,11 @@ lease_select_shared(struct job *j)
 		    p->appending != NULL)
 			continue;
 		p->holder = j;
-		netc_select(p, &j->t, mb, NULL, NULL)->done = lease_select_done;
+		netc_select(p, &j->t, mb, NULL, NULL)->done = netc_done_ok;
 		if (s == j->lsrc)
 			xfer_prefetch(j);
 	}
-	/*
-	 * The source side is lent as soon as its SELECT and FETCH are
-	 * sent: the next mailboxes' follow, each one's answer coming after
-	 * this one's (the target side goes to the oldest job first).
-	 */
+	/* Each answer comes after this one's; the target goes oldest first. */
 	if (j->started[j->lsrc])
 		lease_lend(j, j->lsrc);
 	if (!j->started[SIDE_LOCAL] || !j->started[SIDE_REMOTE]) {

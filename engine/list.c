@@ -64,7 +64,6 @@ static struct {
 } mbox_ls;
 
 static void	 mbox_list_data(struct req *, const struct rdata *);
-static void	 mbox_list_done(struct req *);
 static void	 listing_free(struct listing *);
 static void	 mbox_learn_send(struct eng *, struct task *, uint32_t);
 static void	 mbox_learn_take(struct eng *, uint32_t);
@@ -138,12 +137,6 @@ bad:
 	eng_exit(r->p->e, EXIT_CHILD);
 }
 
-static void
-mbox_list_done(struct req *r)
-{
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(r);
-}
 
 /* LIST <ref> "": exactly one reply, whose delimiter is the side's. */
 static void
@@ -154,7 +147,7 @@ mbox_learn_send(struct eng *e, struct task *t, uint32_t side)
 	listing_free(&mbox_ls.s[side].learn);
 	(void)netc_list(&e->peer[side], t, 0, NULL,
 	    e->conf->list_reference[side], empty, 1, mbox_list_data,
-	    mbox_list_done, &mbox_ls.s[side].learn);
+	    netc_done_ok, &mbox_ls.s[side].learn);
 }
 
 static void
@@ -354,7 +347,7 @@ mbox_list_side(struct eng *e, struct task *t, uint32_t side)
 			listing_free(&ls->l);
 			(void)netc_list(p, t, flags, selopts,
 			    c->list_reference[side], ls->pat, ls->npat,
-			    mbox_list_data, mbox_list_done, &ls->l);
+			    mbox_list_data, netc_done_ok, &ls->l);
 			patterns_free(ls->pat, ls->npat);
 			ls->pat = NULL;
 			ls->npat = 0;

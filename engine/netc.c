@@ -27,7 +27,6 @@ static int	 netc_resting(const struct peer *);
 static struct req *netc_owner_fetch(struct peer *, uint32_t);
 static void	 netc_done(struct peer *, struct ipc_msg *);
 static const char *netc_status_name(uint32_t);
-static void	 netc_autosel_done(struct req *);
 static void	 netc_reselect(struct peer *, struct task *, struct mbox *);
 static struct req *netc_select_from(struct peer *, struct task *,
 	    struct mbox *, const struct mcache *, const char *, const char *);
@@ -83,10 +82,10 @@ netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
 
 	/*
 	 * A job's command on a connection another job has SELECTed since
-	 * (jobs sharing a lane, job.c): its mailbox first, from the state
-	 * last synced, so that what changed meanwhile is reported to it,
-	 * and the answers (APPENDUID, [HIGHESTMODSEQ], EXISTS) are about
-	 * it.  Never so when one job at a time holds the connection.
+	 * (jobs sharing a lane, lease.c): its mailbox first
+	 * (netc_reselect()), so that what changed meanwhile is reported to
+	 * it, and the answers (APPENDUID, [HIGHESTMODSEQ], EXISTS) are
+	 * about it.  Never so when one job at a time holds the connection.
 	 */
 	if (mb != NULL && mb->job != NULL && p->qsel != mb &&
 	    (type == IMSG_IMAP_FETCH || type == IMSG_IMAP_STORE ||
@@ -125,8 +124,8 @@ netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
 	return r;
 }
 
-static void
-netc_autosel_done(struct req *r)
+void
+netc_done_ok(struct req *r)
 {
 	if (r->status != IMAP_DONE_OK)
 		netc_fail_req(r);
@@ -480,7 +479,7 @@ netc_select(struct peer *p, struct task *t, struct mbox *mb,
 
 /*
  * SELECT mb for its job's next command, another mailbox having been
- * selected since (jobs sharing a lane, job.c).  Once the job has had it
+ * selected since (jobs sharing a lane, lease.c).  Once the job has had it
  * selected there, from what it last saw of it (the live UIDNEXT and
  * HIGHESTMODSEQ: what changed up to those was reported to it then and
  * is kept in mb->sel), so that only what changed since is reported, and
@@ -503,7 +502,7 @@ netc_reselect(struct peer *p, struct task *t, struct mbox *mb)
 		r = netc_select_from(p, t, mb, c, NULL, NULL);
 	else
 		r = netc_select(p, t, mb, NULL, NULL);
-	r->done = netc_autosel_done;
+	r->done = netc_done_ok;
 }
 
 struct req *

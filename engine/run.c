@@ -72,11 +72,9 @@ static void	 run_state_load(struct eng *);
 static void	 run_queue_repair(struct eng *);
 static void	 run_status(struct eng *, uint32_t);
 static void	 run_rest(struct eng *, struct task *);
-static void	 run_rest_done(struct req *);
 static int	 run_watching(const struct eng *);
 static void	 run_notify_methods(struct eng *);
 static void	 run_notify_arm(struct eng *, struct task *, int);
-static void	 run_arm_done(struct req *);
 static unsigned int run_interval_s(const struct eng *);
 static uint64_t	 run_interval(const struct eng *);
 
@@ -122,21 +120,15 @@ run_rest(struct eng *e, struct task *t)
 		ipc_buf_init(&buf);
 		if (unselect && p->qsel != NULL) {
 			(void)netc_send(p, t, IMSG_IMAP_UNSELECT, &buf, NULL,
-			    NULL, run_rest_done, NULL);
+			    NULL, netc_done_ok, NULL);
 			p->qsel = NULL;
 		} else
 			(void)netc_send(p, t, IMSG_IMAP_NOOP, &buf, NULL, NULL,
-			    run_rest_done, NULL);
+			    netc_done_ok, NULL);
 		ipc_buf_free(&buf);
 	}
 }
 
-static void
-run_rest_done(struct req *r)
-{
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(r);
-}
 
 void
 run_wake(struct eng *e)
@@ -487,12 +479,6 @@ run_notify_methods(struct eng *e)
 	}
 }
 
-static void
-run_arm_done(struct req *r)
-{
-	if (r->status != IMAP_DONE_OK)
-		netc_fail_req(r);
-}
 
 /*
  * --notify: ask each server for its events.  NOTIFY is set once per
@@ -521,14 +507,14 @@ run_notify_arm(struct eng *e, struct task *t, int rearm)
 				ipc_put_u32(&buf, IMAP_NOTIFY_NONE);
 				ipc_put_u32(&buf, 0);
 				(void)netc_send(p, t, IMSG_IMAP_NOTIFY, &buf,
-				    NULL, NULL, run_arm_done, NULL);
+				    NULL, NULL, netc_done_ok, NULL);
 				ipc_buf_free(&buf);
 			}
 			ipc_buf_init(&buf);
 			ipc_put_u32(&buf, IMAP_NOTIFY_EVENTS);
 			ipc_put_u32(&buf, 0);
 			(void)netc_send(p, t, IMSG_IMAP_NOTIFY, &buf, NULL,
-			    NULL, run_arm_done, NULL);
+			    NULL, netc_done_ok, NULL);
 			ipc_buf_free(&buf);
 			p->armed = 1;
 			break;
@@ -538,7 +524,7 @@ run_notify_arm(struct eng *e, struct task *t, int rearm)
 			inbox = mbox_find(e, "INBOX", 5);
 			if (inbox != NULL && inbox->sync) {
 				netc_select(p, t, inbox, NULL, NULL)->done =
-				    run_arm_done;
+				    netc_done_ok;
 			}
 			ipc_buf_init(&buf);
 			/* Its answer comes when the next command ends it. */
@@ -595,12 +581,8 @@ run_idle(const struct eng *e)
 		    e->lane[k][SIDE_REMOTE]->inflight != 0)
 			return 0;
 	/* A lane asked for and still coming up: jobs may wait for it. */
-	for (k = 1; k < e->lanes_asked && k < e->nlanes; k++)
-		if (!e->lane[k][SIDE_LOCAL]->dead &&
-		    !e->lane[k][SIDE_REMOTE]->dead &&
-		    (!e->lane[k][SIDE_LOCAL]->ready ||
-		    !e->lane[k][SIDE_REMOTE]->ready))
-			return 0;
+	if (lease_lanes_coming(e))
+		return 0;
 	return e->dbhead == NULL && e->runq == NULL && e->timer_task == NULL;
 }
 
