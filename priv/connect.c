@@ -63,7 +63,7 @@ static int	 tunnel_wait(pid_t, int, int *);
 static int	 tcp_connect_one(const struct addrinfo *, int *);
 static int	 tcp_connect(const char *, const char *, const char *,
 		    char **, int *);
-static int	 tcp_keepalive(int, const char *);
+static int	 tcp_options(int, int, const char *);
 static int	 proxy_connect(const char *, const char *, const char *,
 		    const char *, struct connect_result *);
 static int	 connect_peer_do(const struct conf_section *, int,
@@ -819,22 +819,31 @@ tcp_connect(const char *host, const char *port, const char *name,
 	return s;
 }
 
+/*
+ * The socket's options: no Nagle, and with watch the keepalive probes.
+ * No Nagle: a command written while another is unacknowledged
+ * (pipelining, or the engine's next request right after net's own)
+ * would otherwise wait a round trip for the server's ACK; net writes
+ * whole buffers, so segments stay full where there is more.
+ */
 static int
-tcp_keepalive(int s, const char *name)
+tcp_options(int s, int watch, const char *name)
 {
 	static const struct {
 		int		 level, opt, val;
 		const char	*what;
 	} opts[] = {
+		{ IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY" },
+		/* With watch only, from here. */
 		{ SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE" },
 		{ IPPROTO_TCP, TCP_KEEPIDLE, CONNECT_KEEPIDLE, "TCP_KEEPIDLE" },
 		{ IPPROTO_TCP, TCP_KEEPINTVL, CONNECT_KEEPINTVL,
 		    "TCP_KEEPINTVL" },
 		{ IPPROTO_TCP, TCP_KEEPCNT, CONNECT_KEEPCNT, "TCP_KEEPCNT" },
 	};
-	size_t	i;
+	size_t	i, n = watch ? sizeof(opts) / sizeof(opts[0]) : 1;
 
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+	for (i = 0; i < n; i++) {
 		if (setsockopt(s, opts[i].level, opts[i].opt, &opts[i].val,
 		    sizeof(opts[i].val)) == -1) {
 			log_msg(LOG_LVL_ERROR, name, NULL,
@@ -956,22 +965,7 @@ connect_peer_do(const struct conf_section *sec, int watch, const char *name,
 			return -1;
 	}
 
-	/*
-	 * No Nagle: a command written while another is unacknowledged
-	 * (pipelining, or the engine's next request right after net's own)
-	 * would otherwise wait a round trip for the server's ACK.  net
-	 * writes whole buffers, so segments stay full where there is more.
-	 */
-	if (setsockopt(res->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
-	    sizeof(int)) == -1) {
-		log_msg(LOG_LVL_ERROR, name, NULL,
-		    "ERROR: setsockopt TCP_NODELAY: %s", strerror(errno));
-		close(res->fd);
-		res->fd = -1;
-		connect_result_free(res);
-		return -1;
-	}
-	if (watch && tcp_keepalive(res->fd, name) == -1) {
+	if (tcp_options(res->fd, watch, name) == -1) {
 		close(res->fd);
 		res->fd = -1;
 		connect_result_free(res);
