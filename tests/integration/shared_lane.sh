@@ -23,28 +23,24 @@
 #    reference agrees.
 
 source "$SRCDIR/tests/lib/common.sh"
+# shellcheck source=bench/lib/bench.sh
+source "$SRCDIR/bench/lib/bench.sh"
 t_setup
 
-if [ -z "${RELAY:-}" ] || [ ! -x "$RELAY" ]; then
-	RELAY=$T/relay
-	cc -O2 -o "$RELAY" "$SRCDIR/bench/relay.c" ||
-	    { t_fail "build bench/relay.c"; t_done; }
+# The relay ctest built ($RELAY), else one compiled here.
+if [ -n "${RELAY:-}" ] && [ -x "$RELAY" ]; then
+	BENCH_BIN=$(dirname "$RELAY")
+else
+	BENCH_BIN=$T/bin
+	bench_tools "$BENCH_BIN" || { t_fail "build bench/relay.c"; t_done; }
 fi
 
 tl=$(dovecot_tunnel local) || { t_fail "dovecot_tunnel local"; t_done; }
 dovecot_server remote || { t_fail "dovecot_server remote"; t_done; }
 
-mkdir -p "$T/relay"
-"$RELAY" -d 25000 0 "$DOVECOT_REMOTE_IMAPS_PORT" >"$T/relay/out" \
-    2>"$T/relay/err" &
-t_track_pid $!
-port=
-for ((i = 0; i < 100; i++)); do
-	[ -s "$T/relay/out" ] && read -r _ port <"$T/relay/out"
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-[ -n "$port" ] || { cat "$T/relay/err" >&2; t_fail "relay"; t_done; }
+bench_relay r50 50 "$DOVECOT_REMOTE_IMAPS_PORT" || { t_fail "relay"; t_done; }
+# shellcheck disable=SC2154 # set by bench_relay
+port=$RELAY_r50_PORT
 
 write_config "$T/c.conf" <<EOF
 database = $T/sync.db
