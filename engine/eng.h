@@ -353,6 +353,11 @@ struct peer {
 	 * go to this net until its APPEND_END), or NULL.
 	 */
 	struct req	*appending;
+	/*
+	 * Copies from this server whose bodies are still coming: while
+	 * there are, none goes the other way on the lane (xfer.c).
+	 */
+	int		 copying;
 	/* The job allowed to send selected-state commands (the lease). */
 	struct job	*holder;
 	/* Its lane lost this net between jobs (lanes other than 0). */
@@ -532,6 +537,7 @@ struct job {
 	int		 share;
 	int		 started[2];	/* its SELECT sent, by SIDE_* */
 	int		 batch_wait;	/* for another job's APPEND to end */
+	int		 copy_wait;	/* for the lane's other way (xfer.c) */
 	unsigned int	 lent;		/* 1 << SIDE_*: lent (lease_lend()) */
 
 	struct map	 map;		/* the mailbox's UID mapping */
@@ -660,6 +666,8 @@ void	 lease_lend(struct job *, uint32_t);
 void	 lease_selected(struct job *, uint32_t);
 /* An APPEND batch ended: jobs that waited for it may go on. */
 void	 lease_batch_closed(struct eng *);
+/* A server's copies are all received: those waiting to go the other way. */
+void	 lease_copy_done(struct eng *);
 /* A lane asked for (`connections') is still coming up. */
 int	 lease_lanes_coming(const struct eng *);
 /* A lane is free or has come up: the first job waiting may take it. */

@@ -17,7 +17,8 @@
  *  - the sync of a known mailbox (j->share) lends both sides once its
  *    SELECTs (and the FETCHes that go with them) are sent.
  * Nothing goes between the messages of another job's APPEND batch: a
- * job's step waits for its end (job.c).  Whatever a job sends later
+ * job's step waits for its end (job.c).  Copies go one way at a time
+ * on a lane (xfer.c: xfer_may_copy()), whichever jobs they are of.  Whatever a job sends later
  * where another mailbox has been selected since is preceded by a SELECT
  * of its own (netc_send()), so that every answer is about the mailbox it
  * concerns.
@@ -285,6 +286,18 @@ lease_batch_closed(struct eng *e)
 			eng_wake(e, &j->t);
 		}
 	lease_wake(e);
+}
+
+void
+lease_copy_done(struct eng *e)
+{
+	struct job *j;
+
+	for (j = e->jobs; j != NULL; j = j->next)
+		if (j->copy_wait && !j->finished) {
+			j->copy_wait = 0;
+			eng_wake(e, &j->t);
+		}
 }
 
 void

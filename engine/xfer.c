@@ -28,6 +28,8 @@
  *    no [HIGHESTMODSEQ] arrived for a batch, the MODSEQ of the copies is
  *    fetched once the pass is over, which raises the live HIGHESTMODSEQ;
  *    servers that send the code cost nothing more;
+ *  - copies go one way at a time on a lane (xfer_may_copy()), which
+ *    jobs that share the connections would otherwise break;
  *  - xfer_restore: §9.8, messages whose expunge was refused are copied
  *    back to the side they vanished from.
  *
@@ -70,6 +72,43 @@ xfer_new(struct job *j, uint32_t sside)
 	return x;
 }
 
+/*
+ * Copies go one way at a time on a lane.  A server reads the APPEND we
+ * send it only once it has written the answer to the FETCH before it,
+ * and the engine stops reading a net while the other net's queue is
+ * full (loop.c).  If each server were writing a FETCH answer of bodies
+ * for the other while our APPEND of the other's bodies waited for it,
+ * neither answer could be read: the run would hang as soon as the
+ * bodies outgrow the buffers between us (jobs sharing the lane, with
+ * new mail on the remote in one mailbox and on the local in another).
+ * So the FETCH of bodies from one side waits while bodies from the
+ * other side are still coming (its src->copying); those already
+ * received are queued, and the other side takes them in before it
+ * answers anything sent after them.
+ */
+static int
+xfer_may_copy(struct xfer *x)
+{
+	if (x->dst->copying == 0)
+		return 1;
+	x->j->copy_wait = 1;
+	x->j->t.waiting = 1;
+	return 0;
+}
+
+static void
+xfer_copying(struct xfer *x, int on)
+{
+	if (on && !x->copying) {
+		x->copying = 1;
+		x->src->copying++;
+	} else if (!on && x->copying) {
+		x->copying = 0;
+		if (--x->src->copying == 0)
+			lease_copy_done(x->j->e);
+	}
+}
+
 void
 xfer_free(struct xfer *x)
 {
@@ -77,6 +116,8 @@ xfer_free(struct xfer *x)
 
 	if (x == NULL)
 		return;
+	xfer_copying(x, 0);
+	uidranges_free(&x->cset);
 	modtab_free(&x->copied);
 	uidvec_free(&x->restored);
 	uidvec_free(&x->nomodseq);
@@ -240,6 +281,7 @@ xfer_fetch_done(struct rgroup *g)
 	xfer_late_end(x);
 	xfer_reset_msg(x);
 	batch_close(x);
+	xfer_copying(x, 0);
 	/* Its last APPEND is out: the next job may select on the target. */
 	if (x->pre && x->j->lend)
 		lease_lend(x->j, OTHER(x->sside));
@@ -297,8 +339,10 @@ late_body_done(struct req *r)
 	if (r->status != IMAP_DONE_OK)
 		netc_fail_req(r);
 	xfer_reset_msg(x);
-	if (--x->late_out == 0)
+	if (--x->late_out == 0) {
 		batch_close(x);
+		xfer_copying(x, 0);
+	}
 }
 
 static int
@@ -457,7 +501,8 @@ xfer_prefetch(struct job *j)
 	struct xfer *x;
 	uint32_t src, first;
 
-	if (j->pre != NULL || !xfer_prefetch_side(j, &src))
+	if (j->pre != NULL || !xfer_prefetch_side(j, &src) ||
+	    j->p[OTHER(src)]->copying != 0)
 		return;
 	/* What the pass would ask for (1:4294967295 for a new mailbox). */
 	memset(&set, 0, sizeof(set));
@@ -469,6 +514,7 @@ xfer_prefetch(struct job *j)
 	}
 	x = xfer_new(j, src);
 	x->pre = 1;
+	xfer_copying(x, 1);
 	rg_fetch(&j->t, x->src, j->mb, &set, XFER_ITEMS, 0, xfer_data,
 	    xfer_fetch_done, x);
 	uidranges_free(&set);
@@ -499,28 +545,24 @@ xfer_restore(struct job *j, uint32_t side, const struct uidvec *uids, int ret)
 	/* Best effort: the copy below does not depend on it. */
 	rg_store(&j->t, x->src, j->mb, &set, 0, IMAP_STORE_REMOVE, "\\Deleted",
 	    NULL, NULL);
-	rg_fetch(&j->t, x->src, j->mb, &set, XFER_ITEMS, 0, xfer_data,
-	    xfer_fetch_done, x);
 	uidranges_free(&set);
-	j->t.state = X_FETCHED;
+	uidranges_from_vec(&x->cset, x->restored.v, x->restored.n);
+	x->citems = XFER_ITEMS;
+	j->t.state = X_COPY;
 }
 
 void
 xfer_recopy(struct job *j, uint32_t side, const struct uidvec *uids, int ret)
 {
 	struct xfer *x;
-	struct uidranges set;
 
 	x = xfer_new(j, side);
 	x->ret = ret;
 	x->recopy = 1;
 	j->x = x;
-	memset(&set, 0, sizeof(set));
-	uidranges_from_vec(&set, uids->v, uids->n);
-	rg_fetch(&j->t, x->src, j->mb, &set, XFER_ITEMS | IMAP_FETCH_ENVELOPE,
-	    0, xfer_data, xfer_fetch_done, x);
-	uidranges_free(&set);
-	j->t.state = X_FETCHED;
+	uidranges_from_vec(&x->cset, uids->v, uids->n);
+	x->citems = XFER_ITEMS | IMAP_FETCH_ENVELOPE;
+	j->t.state = X_COPY;
 }
 
 void
@@ -557,10 +599,27 @@ xfer_step(struct job *j)
 			x->uidnext = c->uidnext;
 		memset(&set, 0, sizeof(set));
 		xfer_new_range(j, x->sside, &set, &first);
-		if (first < x->uidnext || ms->newmail > 0)
+		if (first < x->uidnext || ms->newmail > 0) {
+			if (!xfer_may_copy(x)) {
+				j->t.state = X_START;
+				uidranges_free(&set);
+				return;
+			}
+			xfer_copying(x, 1);
 			rg_fetch(&j->t, x->src, mb, &set, XFER_ITEMS, 0,
 			    xfer_data, xfer_fetch_done, x);
+		}
 		uidranges_free(&set);
+		return;
+
+	case X_COPY:
+		if (!xfer_may_copy(x))
+			return;
+		xfer_copying(x, 1);
+		rg_fetch(&j->t, x->src, mb, &x->cset, x->citems, 0, xfer_data,
+		    xfer_fetch_done, x);
+		uidranges_free(&x->cset);
+		j->t.state = X_FETCHED;
 		return;
 
 	case X_FETCHED:
@@ -597,6 +656,9 @@ xfer_step(struct job *j)
 		return;
 
 	case X_LATE_BODY:
+		if (!xfer_may_copy(x))
+			return;
+		xfer_copying(x, 1);
 		eng_sort(x->lm, x->nlm, sizeof(*x->lm), latemeta_cmp);
 		for (i = 0; i < x->late.n; i++) {
 			(void)snprintf(uidstr, sizeof(uidstr), "%u",
@@ -611,6 +673,8 @@ xfer_step(struct job *j)
 			x->late_out++;
 		}
 		uidvec_free(&x->late);
+		if (x->late_out == 0)
+			xfer_copying(x, 0);
 		j->t.state = X_FETCHED;
 		return;
 

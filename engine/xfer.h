@@ -21,6 +21,7 @@
 
 enum {
 	X_START = XFER_SUB,	/* the range of new UIDs, the FETCH */
+	X_COPY,			/* restore, recopy: their FETCH (x->cset) */
 	X_FETCHED,		/* the FETCH and its APPENDs answered */
 	X_LATE_META,		/* late messages: their metadata */
 	X_LATE_BODY,		/* ... then their bodies */
@@ -62,6 +63,9 @@ struct xfer {
 	uint32_t	 sside;
 	int		 ret;
 	int		 pre;		/* the FETCH went with the SELECT */
+	int		 copying;	/* counted in src->copying */
+	struct uidranges cset;		/* X_COPY: the UIDs */
+	uint32_t	 citems;	/* X_COPY: the items */
 	int		 restore;	/* §9.8 mode */
 	int		 recopy;	/* --repair: given UIDs, logged */
 	uint32_t	 uidnext;	/* the reference's local $UIDNEXT */
