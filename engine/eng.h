@@ -596,6 +596,8 @@ void	 xfer_step(struct job *);
 void	 xfer_free(struct xfer *);
 /* A sync job where one side only can have new messages: their FETCH. */
 void	 xfer_prefetch(struct job *);
+/* 1 if xfer_prefetch() would wait for the other side's copies: waits. */
+int	 xfer_prefetch_wait(struct job *);
 /* 1 if xfer_prefetch() would FETCH with the SELECT, and from which side. */
 int	 xfer_prefetch_side(struct job *, uint32_t *);
 /*

@@ -355,6 +355,9 @@ job_step(struct task *t)
 				t->state = J_SELECTED;
 				break;
 			}
+			/* Its FETCH would have to wait: so does its SELECT. */
+			if (j->kind == JOB_SYNC && xfer_prefetch_wait(j))
+				return;
 			if (j->kind == JOB_RESUME) {
 				/*
 				 * From the last synced state, with QRESYNC:

@@ -353,6 +353,9 @@ lease_select_shared(struct job *j)
 		if (j->started[s] || (p->holder != NULL && p->holder != j) ||
 		    p->appending != NULL)
 			continue;
+		/* Its FETCH would wait for the other side's copies. */
+		if (s == j->lsrc && xfer_prefetch_wait(j))
+			continue;
 		p->holder = j;
 		netc_select(p, &j->t, mb, NULL, NULL)->done = netc_done_ok;
 		if (s == j->lsrc)

@@ -494,6 +494,25 @@ xfer_prefetch_side(struct job *j, uint32_t *srcp)
 	return 1;
 }
 
+/*
+ * Would the FETCH that goes with the SELECT (xfer_prefetch()) have to
+ * wait for the other side's copies (xfer_may_copy())?  Then the job
+ * waits before its SELECT, rather than sending it alone and its FETCH a
+ * round trip later: the other side's copies are usually over sooner.
+ */
+int
+xfer_prefetch_wait(struct job *j)
+{
+	uint32_t src;
+
+	if (j->pre != NULL || !xfer_prefetch_side(j, &src) ||
+	    j->p[OTHER(src)]->copying == 0)
+		return 0;
+	j->copy_wait = 1;
+	j->t.waiting = 1;
+	return 1;
+}
+
 void
 xfer_prefetch(struct job *j)
 {
@@ -599,7 +618,7 @@ xfer_step(struct job *j)
 			x->uidnext = c->uidnext;
 		memset(&set, 0, sizeof(set));
 		xfer_new_range(j, x->sside, &set, &first);
-		if (first < x->uidnext || ms->newmail > 0) {
+		if (first < x->uidnext) {
 			if (!xfer_may_copy(x)) {
 				j->t.state = X_START;
 				uidranges_free(&set);
@@ -608,6 +627,16 @@ xfer_step(struct job *j)
 			xfer_copying(x, 1);
 			rg_fetch(&j->t, x->src, mb, &set, XFER_ITEMS, 0,
 			    xfer_data, xfer_fetch_done, x);
+		} else if (ms->newmail > 0) {
+			/*
+			 * Only an EXISTS says there may be more: their UIDs
+			 * first, which copy nothing and need not wait for
+			 * the other side's copies; what they find raises the
+			 * live UIDNEXT, and X_FETCHED comes back here for
+			 * their bodies.
+			 */
+			rg_fetch(&j->t, x->src, mb, &set, XFER_META, REQ_META,
+			    NULL, NULL, NULL);
 		}
 		uidranges_free(&set);
 		return;
