@@ -18,10 +18,10 @@
  *    SELECTs (and the FETCHes that go with them) are sent.
  * Nothing goes between the messages of another job's APPEND batch: a
  * job's step waits for its end (job.c).  Copies go one way at a time
- * on a lane (xfer.c: xfer_may_copy()), whichever jobs they are of.  Whatever a job sends later
- * where another mailbox has been selected since is preceded by a SELECT
- * of its own (netc_send()), so that every answer is about the mailbox it
- * concerns.
+ * on a lane (xfer.c: xfer_may_copy()), whichever jobs they are of.
+ * Whatever a job sends later where another mailbox has been selected
+ * since is preceded by a SELECT of its own (netc_send()), so that every
+ * answer is about the mailbox it concerns.
  */
 #include "eng.h"
 #include "imap_proto.h"

@@ -87,13 +87,19 @@ xfer_new(struct job *j, uint32_t sside)
  * answers anything sent after them.
  */
 static int
+xfer_may_copy_to(struct job *j, const struct peer *dst)
+{
+	if (dst->copying == 0)
+		return 1;
+	j->copy_wait = 1;
+	j->t.waiting = 1;
+	return 0;
+}
+
+static int
 xfer_may_copy(struct xfer *x)
 {
-	if (x->dst->copying == 0)
-		return 1;
-	x->j->copy_wait = 1;
-	x->j->t.waiting = 1;
-	return 0;
+	return xfer_may_copy_to(x->j, x->dst);
 }
 
 static void
@@ -505,12 +511,9 @@ xfer_prefetch_wait(struct job *j)
 {
 	uint32_t src;
 
-	if (j->pre != NULL || !xfer_prefetch_side(j, &src) ||
-	    j->p[OTHER(src)]->copying == 0)
+	if (j->pre != NULL || !xfer_prefetch_side(j, &src))
 		return 0;
-	j->copy_wait = 1;
-	j->t.waiting = 1;
-	return 1;
+	return !xfer_may_copy_to(j, j->p[OTHER(src)]);
 }
 
 void
@@ -687,7 +690,6 @@ xfer_step(struct job *j)
 	case X_LATE_BODY:
 		if (!xfer_may_copy(x))
 			return;
-		xfer_copying(x, 1);
 		eng_sort(x->lm, x->nlm, sizeof(*x->lm), latemeta_cmp);
 		for (i = 0; i < x->late.n; i++) {
 			(void)snprintf(uidstr, sizeof(uidstr), "%u",
@@ -702,8 +704,8 @@ xfer_step(struct job *j)
 			x->late_out++;
 		}
 		uidvec_free(&x->late);
-		if (x->late_out == 0)
-			xfer_copying(x, 0);
+		if (x->late_out > 0)
+			xfer_copying(x, 1);
 		j->t.state = X_FETCHED;
 		return;
 
