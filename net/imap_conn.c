@@ -470,10 +470,14 @@ imap_conn_events(const struct imap_conn *c)
 
 	if (c->stream == NULL || c->state == CONN_CLOSED)
 		return 0;
-	ev = stream_events(c->stream);
-	if (c->state != CONN_HANDSHAKE && !conn_can_read(c) &&
-	    stream_out_pending(c->stream) == 0)
-		ev &= ~POLLIN;
+	/*
+	 * Not reading now (the engine is behind): a POLLIN for bytes we
+	 * leave unread would wake poll(2) at once, for ever.
+	 */
+	if (c->state != CONN_HANDSHAKE && !conn_can_read(c))
+		ev = stream_write_events(c->stream);
+	else
+		ev = stream_events(c->stream);
 	return (short)ev;
 }
 

@@ -465,6 +465,18 @@ stream_events(const struct net_stream *s)
 }
 
 int
+stream_write_events(const struct net_stream *s)
+{
+	if (s->failed)
+		return 0;
+	if (s->tls != NULL && !s->handshaken)
+		return s->hs_want != 0 ? s->hs_want : POLLIN | POLLOUT;
+	if (compress_buf_pending(&s->obuf) > 0)
+		return s->wr_want != 0 ? s->wr_want : POLLOUT;
+	return 0;
+}
+
+int
 stream_wait(const struct net_stream *s, int timeout)
 {
 	struct pollfd pfd;

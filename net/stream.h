@@ -112,6 +112,11 @@ size_t	 stream_out_pending(const struct net_stream *);
 
 /* POLLIN and/or POLLOUT: what to wait for before calling again. */
 int	 stream_events(const struct net_stream *);
+/*
+ * Only what the output waits for (TLS may need to read in order to
+ * write): for a caller that will not read now.
+ */
+int	 stream_write_events(const struct net_stream *);
 /* poll(2) for stream_events(): 1 ready, 0 timeout, -1 error. */
 int	 stream_wait(const struct net_stream *, int);
 

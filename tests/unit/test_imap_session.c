@@ -12,10 +12,12 @@
  * a big literal going out, a slow engine, an idle session and IDLE.
  * Run under the sanitizers in CI, like every unit test.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1550,6 +1552,60 @@ test_engine_behind(void)
 }
 
 /*
+ * The engine behind and the server not reading either: each waits for
+ * the other, and the net has nothing to do but wait for the socket to
+ * take more.  The server's unread answer must not wake its poll(2): a
+ * net that asks for POLLIN there gets it at once, again and again.
+ */
+static void
+test_congested_poll(void)
+{
+	static const size_t size = 3 * 1024 * 1024;
+	struct pollfd pfd;
+	char head[64], *data;
+	size_t hlen;
+	int unread = 0;
+
+	if (setjmp(t.jb) != 0) {
+		OK(0, "both wait: unexpected fatal %d: %s", t.fatal, logs());
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	req_fetch_body();
+	pump();
+	hlen = (size_t)snprintf(head, sizeof(head),
+	    "* 1 FETCH (UID 1 BODY[] {%zu}\r\n", size);
+	if ((data = malloc(size)) == NULL)
+		abort();
+	memset(data, 'x', size);
+	t.eng_deaf = 1;
+	t.srv_deaf = 1;
+	srv_queue(head, hlen);
+	srv_queue(data, size);
+	free(data);
+	append_big(size, 60000);
+	pump();
+	pump();
+	OK(imap_ops_congested(t.o), "both wait: the net stopped reading");
+	OK(imap_conn_queued(t.c) > 0, "both wait: our output waits");
+	if (ioctl(imap_conn_fd(t.c), FIONREAD, &unread) == -1)
+		unread = -1;
+	OK(unread > 0, "both wait: the server's answer sits unread (%d "
+	    "bytes)", unread);
+	pfd.fd = imap_conn_fd(t.c);
+	pfd.events = imap_conn_events(t.c);
+	pfd.revents = 0;
+	OK((pfd.events & POLLIN) == 0, "both wait: no POLLIN asked for");
+	OK((pfd.events & POLLOUT) != 0, "both wait: POLLOUT asked for");
+	IS_INT(poll(&pfd, 1, 0), 0, "both wait: poll(2) has nothing to say");
+	OK(imap_conn_input_pending(t.c) == 0, "both wait: nothing held to "
+	    "parse now");
+	teardown();
+}
+
+/*
  * Idle with nothing in flight: no stall, only our probe, which a live
  * server answers; a dead one does not, and that is a stall.
  */
@@ -1677,6 +1733,7 @@ main(void)
 	test_big_literal();
 	test_slow_engine_append();
 	test_engine_behind();
+	test_congested_poll();
 	test_idle_probe();
 	test_idle_command();
 
