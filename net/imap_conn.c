@@ -259,6 +259,10 @@ conn_stream_fail(struct imap_conn *c)
 
 	if (*why == '\0')
 		why = "Lost connection";
+	/* It said why before it went (a reset may follow a BYE). */
+	if (code == EXIT_NET_LOST && c->bye != NULL)
+		imap_conn_fail(c, code, "Connection closed by the server: %s "
+		    "(then %s)", c->bye, why);
 	if (stream_error_is_ssl(c->stream))
 		log_msg(LOG_LVL_ERROR, log_get_name(), NULL, "SSL ERROR: %s",
 		    why);
@@ -266,6 +270,34 @@ conn_stream_fail(struct imap_conn *c)
 		log_error("%s", why);
 	tls_log_errors();
 	conn_end(c, code);
+}
+
+/*
+ * Our output failed: the server has gone.  It may have said why first
+ * (a BYE: shutting down, a restart), still unread since we write before
+ * we read.  What it sent is read now, as far as it goes, so that its
+ * end is reported rather than our write's "Broken pipe".
+ */
+static void
+conn_write_fail(struct imap_conn *c)
+{
+	if (c->state != CONN_HANDSHAKE && stream_write_failed(c->stream)) {
+		conn_read(c);
+		if (c->state == CONN_CLOSED)
+			return;		/* LOGOUT's answer and the end */
+		if (c->bye != NULL)
+			imap_conn_fail(c, EXIT_NET_LOST, "Connection closed "
+			    "by the server: %s", c->bye);
+	}
+	conn_stream_fail(c);
+}
+
+/* Writes what it can; on failure, the connection's end. */
+static void
+conn_write(struct imap_conn *c)
+{
+	if (cmd_write(c) == -1)
+		conn_write_fail(c);
 }
 
 /* ---- the bounds ---------------------------------------------------------- */
@@ -733,17 +765,20 @@ imap_conn_io(struct imap_conn *c)
 		    stream_tls_version(c->stream),
 		    stream_tls_cipher(c->stream));
 	}
-	if (cmd_write(c) == -1)
-		conn_stream_fail(c);
+	conn_write(c);
+	if (c->state == CONN_CLOSED)
+		return;
 	conn_read(c);
 	if (c->state == CONN_CLOSED)
 		return;
 	/* What the responses made us queue. */
-	if (cmd_write(c) == -1)
-		conn_stream_fail(c);
+	conn_write(c);
+	if (c->state == CONN_CLOSED)
+		return;
 	conn_timers(c);
-	if (cmd_write(c) == -1)
-		conn_stream_fail(c);
+	conn_write(c);
+	if (c->state == CONN_CLOSED)
+		return;
 	conn_logout_written(c);
 }
 

@@ -40,6 +40,7 @@ struct net_stream {
 	int			 hs_want;	/* handshake blocked on */
 	int			 eof;
 	int			 failed;
+	int			 wfailed;	/* writes only: reads go on */
 	int			 lost;		/* the connection's fault */
 	int			 err_ssl;
 	struct traffic_stats	 st;		/* raw counted always */
@@ -85,6 +86,26 @@ stream_io_fail(struct net_stream *s, const char *what, int e)
 {
 	(void)stream_fail(s, 0, "%s: %s", what, strerror(e));
 	s->lost = e != EBADF && e != EFAULT && e != EINVAL;
+	errno = e;
+	return -1;
+}
+
+/*
+ * A write failed because the peer has gone (broken pipe, reset).  What
+ * it sent before (a BYE saying why) may still wait to be read: reads go
+ * on until they fail or end too, writes fail from now on with this
+ * error, and the output queued is dropped.
+ */
+static int
+stream_write_lost(struct net_stream *s, int e)
+{
+	if (e == EBADF || e == EFAULT || e == EINVAL)
+		return stream_io_fail(s, "write", e);
+	(void)snprintf(s->err, sizeof(s->err), "write: %s", strerror(e));
+	s->err_ssl = s->tls != NULL;
+	s->lost = 1;
+	s->wfailed = 1;
+	compress_buf_consume(&s->obuf, compress_buf_pending(&s->obuf));
 	errno = e;
 	return -1;
 }
@@ -340,7 +361,7 @@ stream_queue(struct net_stream *s, const void *data, size_t len)
 {
 	char err[256];
 
-	if (s->failed)
+	if (s->failed || s->wfailed)
 		return -1;
 	s->st.sent += (uint64_t)len;
 	if (!s->zactive) {
@@ -359,7 +380,7 @@ stream_zflush(struct net_stream *s, int how)
 {
 	char err[256];
 
-	if (s->failed)
+	if (s->failed || s->wfailed)
 		return -1;
 	if (!s->zactive)
 		return 0;
@@ -379,7 +400,7 @@ int
 stream_literal_begin(struct net_stream *s, size_t len)
 {
 	if (len <= STREAM_FULL_FLUSH_MIN)
-		return s->failed ? -1 : 0;
+		return s->failed || s->wfailed ? -1 : 0;
 	return stream_zflush(s, Z_FULL_FLUSH);
 }
 
@@ -397,6 +418,12 @@ stream_raw_write(struct net_stream *s, const void *buf, size_t len)
 			s->wr_want = want;
 			return -1;
 		}
+		/*
+		 * The socket's error (TLS said nothing): reading what came
+		 * before goes on, as without TLS.
+		 */
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return stream_write_lost(s, errno);
 		if (n == -1) {
 			s->failed = 1;
 			s->lost = tls_conn_lost(s->tls);
@@ -415,7 +442,7 @@ stream_raw_write(struct net_stream *s, const void *buf, size_t len)
 			return -1;
 		}
 		if (n == -1)
-			return stream_io_fail(s, "write", errno);
+			return stream_write_lost(s, errno);
 	}
 	s->wr_want = 0;
 	s->st.sent_raw += (uint64_t)n;
@@ -428,7 +455,7 @@ stream_flush(struct net_stream *s)
 	ssize_t n;
 	int r;
 
-	if (s->failed)
+	if (s->failed || s->wfailed)
 		return -1;
 	if ((r = stream_handshake(s)) != 1)
 		return r == 0 ? 1 : -1;
@@ -436,7 +463,8 @@ stream_flush(struct net_stream *s)
 		n = stream_raw_write(s, s->obuf.data + s->obuf.off,
 		    compress_buf_pending(&s->obuf));
 		if (n == -1)
-			return errno == EAGAIN && !s->failed ? 1 : -1;
+			return errno == EAGAIN && !s->failed && !s->wfailed ?
+			    1 : -1;
 		compress_buf_consume(&s->obuf, (size_t)n);
 	}
 	return 0;
@@ -506,7 +534,13 @@ stream_error_is_ssl(const struct net_stream *s)
 int
 stream_error_lost(const struct net_stream *s)
 {
-	return s->failed && s->lost;
+	return (s->failed || s->wfailed) && s->lost;
+}
+
+int
+stream_write_failed(const struct net_stream *s)
+{
+	return s->wfailed && !s->failed;
 }
 
 int

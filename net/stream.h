@@ -137,6 +137,12 @@ int	 stream_error_is_ssl(const struct net_stream *);
  * compressed data, a local failure.  imap_conn.h says what each means.
  */
 int	 stream_error_lost(const struct net_stream *);
+/*
+ * 1 if only writing failed (the peer has gone: a broken pipe, a
+ * reset): what it sent before may still be read; stream_error() says
+ * why writing failed, until a read fails too.
+ */
+int	 stream_write_failed(const struct net_stream *);
 
 int	 stream_is_tls(const struct net_stream *);
 /* 1 while the TLS handshake is under way (started, not done). */

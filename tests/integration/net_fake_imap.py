@@ -9,10 +9,11 @@ says.
     net_fake_imap.py --tcp PORTFILE [--cert DIR] SCENARIO
                                                 listen on 127.0.0.1, write
                                                 the port to PORTFILE, serve
-                                                one connection (IMAPS for
+                                                one connection (IMAPS with
+                                                --cert: DIR/cert.pem,
+                                                DIR/key.pem; --tls12, for
                                                 the scram_plus* scenarios:
-                                                DIR/cert.pem, DIR/key.pem;
-                                                --tls12: TLS 1.2 at most)
+                                                TLS 1.2 at most)
 
 What the client sent is appended to $FAKE_IMAP_LOG (if set), one line per
 command line ("C: ..."), and notes ("#: ...").
@@ -555,6 +556,44 @@ def sc_reset_mid(c):
     serve(c, special=special)
 
 
+BIG = 4 * 1024 * 1024
+
+
+def sc_big_fetch(c):
+    """UID FETCH answered with one message of BIG bytes (a copy's
+    source)."""
+    def special(c, tag, name, whole):
+        if name != "UID FETCH":
+            return False
+        body = (b"Subject: big\r\n\r\n" + b"x" * 78 + b"\r\n") * \
+            (BIG // 96)
+        c.send(b"* 1 FETCH (UID 1 MODSEQ (7) FLAGS () BODY[] {%d}\r\n"
+               % len(body) + body + b")\r\n%s OK fetched\r\n"
+               % tag.encode())
+        return True
+    serve(c, special=special)
+
+
+def sc_bye_mid_append(c):
+    """Takes the start of an APPEND's literal, says BYE and goes with the
+    rest unread (a reset on TCP): a server shut down in the middle of a
+    big command.  No LITERAL+, so the literal waits for our "+"."""
+    def sync_reply(whole):
+        if b" APPEND " not in whole:
+            return None
+        # The BYE out at once, not held back (Nagle) and lost with the
+        # reset.
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.send(b"+ Ready for literal data\r\n")
+        c.exact(65536)
+        c.note("APPEND begun")
+        c.send(b"* BYE Server shutting down.\r\n")
+        raise Closed()
+    caps = CAPS.replace("LITERAL+ ", "")
+    serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, caps=caps,
+          sync_reply=sync_reply)
+
+
 def sc_not_enabled(c):
     """ENABLE answered OK without the untagged ENABLED."""
     def special(c, tag, name, whole):
@@ -728,6 +767,7 @@ def sc_no_uidplus(c, others=(), bye=False):
 SCENARIOS = {
     # ---- well-behaved variants ----
     "ok": lambda c: serve(c),
+    "big_fetch": sc_big_fetch,
     "preauth_nocaps": lambda c: serve(c, "* PREAUTH fake, no capabilities"
                                       "\r\n"),
     "plain_cont": lambda c: serve(
@@ -838,6 +878,7 @@ SCENARIOS = {
     "stall_fetch": sc_stall_fetch,
     "slow_fetch": sc_slow_fetch,
     "reset_mid": sc_reset_mid,    # --tcp only
+    "bye_mid_append": sc_bye_mid_append,    # --tcp only
 }
 
 
@@ -871,6 +912,10 @@ def main():
         ls.settimeout(60)
         s, _ = ls.accept()
         ls.close()
+        if certdir and name in SCENARIOS:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(certdir + "/cert.pem", certdir + "/key.pem")
+            s = ctx.wrap_socket(s, server_side=True)
         c = Conn(s.recv, s.sendall, s)
     else:
         c = Conn(lambda n: os.read(0, n), write_all)

@@ -19,13 +19,15 @@ CONF=$T/interimap.conf
 export FAKE_IMAP_LOG=$T/fake.log
 T_TIMEOUT=120
 
-# fake_tcp SCENARIO: a fake server on a port ($FPORT), one connection.
+# fake_tcp SCENARIO [CERTDIR]: a fake server on a port ($FPORT), one
+# connection (IMAPS with CERTDIR's certificate).
 fake_tcp()
 {
 	local i
 
 	rm -f "$T/port"
-	python3 "$FAKE" --tcp "$T/port" "$1" 2>>"$T/fake.err" &
+	python3 "$FAKE" --tcp "$T/port" ${2:+--cert "$2"} "$1" \
+	    2>>"$T/fake.err" &
 	t_track_pid $!
 	for ((i = 0; i < 100; i++)); do
 		[ -s "$T/port" ] && break
@@ -115,6 +117,26 @@ conf_tcp imap
 run "remote list"
 t_has "$FLOG" "#: reset" "reset: the server reset the connection"
 lost "connection reset mid-session" "read: Connection reset by peer"
+
+# A server shut down in the middle of a big APPEND: it takes the start
+# of the literal, says BYE and goes with the rest unread (a reset).  Our
+# next write fails before the BYE is read; the error is its reason.
+make_cert "$T/cert" localhost
+for tls in plain tls; do
+	if [ "$tls" = tls ]; then
+		fake_tcp bye_mid_append "$T/cert"
+		conf_tcp imaps "SSL_CAfile = $T/cert/cert.pem"
+	else
+		fake_tcp bye_mid_append
+		conf_tcp imap
+	fi
+	sed -i "s|$FAKE ok|$FAKE big_fetch|" "$CONF"
+	run "copy local INBOX INBOX"
+	t_has "$FLOG" "#: APPEND begun" "BYE mid-APPEND ($tls): the APPEND began"
+	lost "BYE mid-APPEND ($tls)" \
+	    "Connection closed by the server: Server shutting down\.( \(then .*\))?"
+	t_hasnt "$ERR" "Broken pipe" "BYE mid-APPEND ($tls): not our write's error"
+done
 
 # Slow but live: the answer trickles for longer than the bound in all,
 # never pausing that long: the run succeeds.

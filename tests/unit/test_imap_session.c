@@ -1606,6 +1606,48 @@ test_congested_poll(void)
 }
 
 /*
+ * The server says why it goes (a BYE) and closes while our APPEND is
+ * still going out: the next write fails before anything is read.  The
+ * error is the server's reason, not our write's "Broken pipe"; without
+ * a BYE, it is the end of the connection.
+ */
+static void
+gone_case(const char *bye, const char *want)
+{
+	if (setjmp(t.jb) != 0) {
+		IS_INT(t.fatal, EXIT_NET_LOST, "gone mid-APPEND: transient");
+		OK(strstr(logs(), want) != NULL, "gone mid-APPEND: the error "
+		    "says \"%s\": %s", want, logs());
+		OK(strstr(logs(), "Broken pipe") == NULL, "gone mid-APPEND: "
+		    "not our write's error");
+		teardown();
+		return;
+	}
+	setup_timed(IMAP_TYPE_TUNNEL, 0, NULL, 0);
+	ready(CAPS);
+	append_big(3 * 1024 * 1024, 60000);
+	t.srv_deaf = 1;
+	pump();
+	OK(imap_conn_queued(t.c) > 0, "gone mid-APPEND: our APPEND waits");
+	if (bye != NULL)
+		srv_send("* BYE %s\r\n", bye);
+	(void)close(t.srv);
+	t.srv = -1;
+	pump();
+	OK(0, "gone mid-APPEND: no error");
+	teardown();
+}
+
+static void
+test_gone_mid_append(void)
+{
+	gone_case("Server shutting down.", "local: ERROR: Connection "
+	    "closed by the server: Server shutting down.");
+	/* Unread bytes at the close: a reset (unix(7) as TCP). */
+	gone_case(NULL, "local: ERROR: read: Connection reset by peer");
+}
+
+/*
  * Idle with nothing in flight: no stall, only our probe, which a live
  * server answers; a dead one does not, and that is a stall.
  */
@@ -1734,6 +1776,7 @@ main(void)
 	test_slow_engine_append();
 	test_engine_behind();
 	test_congested_poll();
+	test_gone_mid_append();
 	test_idle_probe();
 	test_idle_command();
 
