@@ -480,6 +480,36 @@ adopt_pair(struct job *j, struct adopt *a)
 	uidvec_free(&ru);
 }
 
+/*
+ * What the local pass will copy, for xfer_early(): the local candidates
+ * adoption did not pair, below the local UIDNEXT the SELECT gave (later
+ * ones are the local pass's own business), and their bytes.
+ */
+static void
+adopt_early(struct job *j, const struct adopt *a)
+{
+	const struct cands *c = &a->c[SIDE_LOCAL];
+	const struct mcache *mc = &j->mb->cache[SIDE_LOCAL];
+	uint64_t n = 0;
+	size_t i;
+
+	j->early_uidnext = 0;
+	j->early_bytes = 0;
+	if (c->n == 0 || a->c[SIDE_REMOTE].n == 0 ||
+	    !(mc->has & MC_UIDNEXT))
+		return;
+	for (i = 0; i < c->n; i++) {
+		if (c->v[i].uid >= mc->uidnext ||
+		    map_lookup(&j->map, SIDE_LOCAL, c->v[i].uid) != 0)
+			continue;
+		if (c->v[i].size == UINT64_MAX)
+			return;		/* not known: no budget */
+		n += c->v[i].size;
+	}
+	j->early_uidnext = mc->uidnext;
+	j->early_bytes = n;
+}
+
 void
 adopt_step(struct job *j)
 {
@@ -521,6 +551,7 @@ adopt_step(struct job *j)
 		return;
 	case A_END:
 		j->t.state = a->ret;
+		adopt_early(j, a);
 		adopt_free(a);
 		j->adopt = NULL;
 		return;

@@ -148,16 +148,16 @@ batch_done(struct req *r)
 		sl = uid_compact_list(b->suids.v, b->suids.n);
 		tl = uid_compact_list(tu.v, tu.n);
 		if (t->side == SIDE_LOCAL)
-			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
+			xlog(x, LOG_LVL_INFO, t->name, mb->srv[t->side],
 			    "Added %u UID(s) %s <- %s", b->n, tl, sl);
 		else
-			jlog(j, LOG_LVL_INFO, t->name, mb->srv[t->side],
+			xlog(x, LOG_LVL_INFO, t->name, mb->srv[t->side],
 			    "Added %u UID(s) %s -> %s", b->n, sl, tl);
 		free(sl);
 		free(tl);
 	}
 	for (i = 0; i < tu.n; i++)
-		jlog(j, LOG_LVL_AUDIT, t->name, mb->srv[t->side], "APPEND "
+		xlog(x, LOG_LVL_AUDIT, t->name, mb->srv[t->side], "APPEND "
 		    "uid=%u from=%s:%u size=%u", tu.v[i], e->peer[t->side ==
 		    SIDE_LOCAL ? SIDE_REMOTE : SIDE_LOCAL].name, b->suids.v[i],
 		    i < b->ssizes.n ? b->ssizes.v[i] : 0);
@@ -178,7 +178,7 @@ batch_done(struct req *r)
 	ru = t->side == SIDE_LOCAL ? b->suids.v : tu.v;
 	for (i = 0; i < tu.n; i++) {
 		if (log_debug_level() > 0)
-			jlog(j, LOG_LVL_DEBUG, "", NULL, "Adding mapping "
+			xlog(x, LOG_LVL_DEBUG, "", NULL, "Adding mapping "
 			    "(lUID,rUID) = (%u,%u) for %s", lu[i], ru[i],
 			    mb->pretty);
 		map_add(&j->map, lu[i], ru[i]);

@@ -358,6 +358,11 @@ struct peer {
 	 * there are, none goes the other way on the lane (xfer.c).
 	 */
 	int		 copying;
+	/*
+	 * A pass ahead of its turn fetches from this server (xfer_early()):
+	 * its net is read whatever the other net's queue (loop.c).
+	 */
+	int		 early;
 	/* The job allowed to send selected-state commands (the lease). */
 	struct job	*holder;
 	/* Its lane lost this net between jobs (lanes other than 0). */
@@ -503,6 +508,9 @@ void	 dbc_map_load(struct eng *, struct job *);
 /* Mailbox jobs (job.c). */
 
 struct job_log;
+struct job_logs {
+	struct job_log	*head, *tail;
+};
 struct pflags {
 	struct modtab	 kept;		/* uid -> flags, as last synced */
 	struct modtab	 dirty;		/* uid -> flags, to be written */
@@ -557,8 +565,16 @@ struct job {
 	struct repair	*repair;
 	struct uidvec	 ignore[2];	/* §6.5: not to be copied */
 
+	/*
+	 * The local side's new messages below early_uidnext (0: none
+	 * known) and their bytes, as adoption fetched them: the local
+	 * pass's FETCH may go with the remote pass's (xfer_early()).
+	 */
+	uint32_t	 early_uidnext;
+	uint64_t	 early_bytes;
+
 	/* Lines logged while another job owns the log. */
-	struct job_log	*log, *logtail;
+	struct job_logs	 logs;
 };
 
 /*
@@ -584,6 +600,11 @@ void	 pflags_free(struct job *);
 /* Logs as the job: at once if its lines are next, else kept in order. */
 void	 jlog(struct job *, int, const char *, const char *, const char *,
 	    ...) __attribute__((format(printf, 5, 6)));
+/* The same, or into *hold (not NULL) until jlog_release(). */
+void	 jlog_to(struct job *, struct job_logs *, int, const char *,
+	    const char *, const char *, ...)
+	    __attribute__((format(printf, 6, 7)));
+void	 jlog_release(struct job *, struct job_logs *);
 /* Posts the job's local/remote rows if not yet (before its first write). */
 void	 job_state_init(struct job *);
 
@@ -596,6 +617,8 @@ void	 xfer_step(struct job *);
 void	 xfer_free(struct xfer *);
 /* A sync job where one side only can have new messages: their FETCH. */
 void	 xfer_prefetch(struct job *);
+/* The lines of a pass ahead of its turn, said now (the run ends). */
+void	 xfer_release_log(struct xfer *);
 /* 1 if xfer_prefetch() would wait for the other side's copies: waits. */
 int	 xfer_prefetch_wait(struct job *);
 /* 1 if xfer_prefetch() would FETCH with the SELECT, and from which side. */

@@ -74,52 +74,111 @@ static void	 job_log_flush(struct job *);
 /* ------------------------------------------------------------------ */
 /* The log. */
 
-void
-jlog(struct job *j, int level, const char *name, const char *mbox,
-    const char *fmt, ...)
+static void
+jlog_add(struct job_logs *ll, int level, const char *name, const char *mbox,
+    char *text)
 {
 	struct job_log *l;
-	va_list ap;
-	char *text;
 
-	if ((level == LOG_LVL_DEBUG && log_debug_level() == 0) ||
-	    (level == LOG_LVL_AUDIT && !log_audit()))
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) == -1)
-		fatalx(EXIT_FAIL, "engine: out of memory");
-	va_end(ap);
-	if (j == NULL || j->e->jobs == j) {
-		log_msg(level, name, mbox, "%s", text);
-		free(text);
-		return;
-	}
 	l = eng_calloc(1, sizeof(*l));
 	l->level = level;
 	l->name = name != NULL ? eng_strdup(name) : NULL;
 	l->mbox = mbox != NULL ? eng_strdup(mbox) : NULL;
 	l->text = text;
-	if (j->logtail != NULL)
-		j->logtail->next = l;
+	if (ll->tail != NULL)
+		ll->tail->next = l;
 	else
-		j->log = l;
-	j->logtail = l;
+		ll->head = l;
+	ll->tail = l;
+}
+
+/*
+ * A line of the job's: said now by the head job (the oldest running),
+ * kept for later by the others, so that each mailbox's lines come
+ * together.  With hold, kept there until jlog_release() instead: the
+ * lines of a pass run ahead of its turn (xfer_early()).
+ */
+static void
+jlogv(struct job *j, struct job_logs *hold, int level, const char *name,
+    const char *mbox, const char *fmt, va_list ap)
+{
+	char *text;
+
+	if ((level == LOG_LVL_DEBUG && log_debug_level() == 0) ||
+	    (level == LOG_LVL_AUDIT && !log_audit()))
+		return;
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatalx(EXIT_FAIL, "engine: out of memory");
+	if (hold != NULL)
+		jlog_add(hold, level, name, mbox, text);
+	else if (j == NULL || j->e->jobs == j) {
+		log_msg(level, name, mbox, "%s", text);
+		free(text);
+	} else
+		jlog_add(&j->logs, level, name, mbox, text);
+}
+
+void
+jlog(struct job *j, int level, const char *name, const char *mbox,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	jlogv(j, NULL, level, name, mbox, fmt, ap);
+	va_end(ap);
+}
+
+void
+jlog_to(struct job *j, struct job_logs *hold, int level, const char *name,
+    const char *mbox, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	jlogv(j, hold, level, name, mbox, fmt, ap);
+	va_end(ap);
+}
+
+/* The lines held in *hold, in order, as if said now. */
+void
+jlog_release(struct job *j, struct job_logs *hold)
+{
+	if (hold->head == NULL)
+		return;
+	if (j->logs.tail != NULL)
+		j->logs.tail->next = hold->head;
+	else
+		j->logs.head = hold->head;
+	j->logs.tail = hold->tail;
+	hold->head = hold->tail = NULL;
+	if (j->e->jobs == j)
+		job_log_flush(j);
 }
 
 static void
-job_log_flush(struct job *j)
+job_logs_free(struct job_logs *ll)
 {
 	struct job_log *l, *next;
 
-	for (l = j->log; l != NULL; l = next) {
+	for (l = ll->head; l != NULL; l = next) {
 		next = l->next;
-		log_msg(l->level, l->name, l->mbox, "%s", l->text);
 		free(l->name);
 		free(l->mbox);
 		free(l->text);
 		free(l);
 	}
-	j->log = j->logtail = NULL;
+	ll->head = ll->tail = NULL;
+}
+
+static void
+job_log_flush(struct job *j)
+{
+	struct job_log *l;
+
+	for (l = j->logs.head; l != NULL; l = l->next)
+		log_msg(l->level, l->name, l->mbox, "%s", l->text);
+	job_logs_free(&j->logs);
 }
 
 void
@@ -127,8 +186,12 @@ jobs_flush_logs(struct eng *e)
 {
 	struct job *j;
 
-	for (j = e->jobs; j != NULL; j = j->next)
+	for (j = e->jobs; j != NULL; j = j->next) {
+		/* A pass ahead of its turn whose turn never came. */
+		if (j->pre != NULL)
+			xfer_release_log(j->pre);
 		job_log_flush(j);
+	}
 }
 
 /* ------------------------------------------------------------------ */

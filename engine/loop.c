@@ -10,7 +10,9 @@
  * bound only has to keep the target's net fed between two rounds of the
  * loop (the socket's own buffer holds as much again): a first sync of
  * 100,000 small messages ran no faster with 1 MiB than with 64 KiB, and
- * the 1 MiB queue was a third of the engine's peak.
+ * the 1 MiB queue was a third of the engine's peak.  One exception: the
+ * local net while the local pass's FETCH runs ahead of its turn, whose
+ * answer has a byte budget (xfer_early(), in xfer_pre.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -276,9 +278,13 @@ eng_poll_once(struct eng *e)
 			continue;
 		pfd[i].fd = chan->fd;
 		pfd[i].events = POLLIN;
-		/* A job copies between the two nets of its lane. */
+		/*
+		 * A job copies between the two nets of its lane; a pass
+		 * ahead of its turn is read whole (xfer_early()).
+		 */
 		if (i != PFD_PARENT && e->netchan[PFD_LANE(i)]
-		    [OTHER(PFD_SIDE(i))]->wq_bytes > ENG_QUEUE_MAX)
+		    [OTHER(PFD_SIDE(i))]->wq_bytes > ENG_QUEUE_MAX &&
+		    e->lane[PFD_LANE(i)][PFD_SIDE(i)]->early == 0)
 			pfd[i].events = 0;
 		if (ipc_pending(chan) > 0)
 			pfd[i].events |= POLLOUT;

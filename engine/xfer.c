@@ -20,7 +20,8 @@
  *  - where only one side can have new messages (a new mailbox one side
  *    of which is empty, or a known one whose LIST-STATUS shows new
  *    messages on one side only), their FETCH is sent right behind the
- *    SELECT (xfer_prefetch), a round trip saved per mailbox;
+ *    SELECT (xfer_prefetch, in xfer_pre.c), a round trip saved per
+ *    mailbox;
  *  - a server that answers APPEND without [HIGHESTMODSEQ] (Cyrus) would
  *    leave the stored HIGHESTMODSEQ behind, and the next run would take
  *    our own copies for changes made on the server (a flag removed on
@@ -29,7 +30,9 @@
  *    fetched once the pass is over, which raises the live HIGHESTMODSEQ;
  *    servers that send the code cost nothing more;
  *  - copies go one way at a time on a lane (xfer_may_copy()), which
- *    jobs that share the connections would otherwise break;
+ *    jobs that share the connections would otherwise break; but where
+ *    both sides have new messages, the local pass's FETCH may go with
+ *    the remote pass's, within a byte budget (xfer_early, xfer_pre.c);
  *  - xfer_restore: §9.8, messages whose expunge was refused are copied
  *    back to the side they vanished from.
  *
@@ -47,9 +50,6 @@
 #include "proc.h"
 #include "xfer.h"
 
-static struct xfer *xfer_new(struct job *, uint32_t);
-static void	 xfer_data(struct req *, const struct rdata *);
-static void	 xfer_fetch_done(struct rgroup *);
 static void	 xfer_item(struct xfer *, const struct fitem *);
 static void	 xfer_late_end(struct xfer *);
 static void	 xfer_reset_msg(struct xfer *);
@@ -57,7 +57,7 @@ static void	 late_meta_data(struct req *, const struct rdata *);
 static void	 late_body_data(struct req *, const struct rdata *);
 static void	 late_body_done(struct req *);
 
-static struct xfer *
+struct xfer *
 xfer_new(struct job *j, uint32_t sside)
 {
 	struct xfer *x;
@@ -86,7 +86,7 @@ xfer_new(struct job *j, uint32_t sside)
  * received are queued, and the other side takes them in before it
  * answers anything sent after them.
  */
-static int
+int
 xfer_may_copy_to(struct job *j, const struct peer *dst)
 {
 	if (dst->copying == 0)
@@ -102,7 +102,7 @@ xfer_may_copy(struct xfer *x)
 	return xfer_may_copy_to(x->j, x->dst);
 }
 
-static void
+void
 xfer_copying(struct xfer *x, int on)
 {
 	if (on && !x->copying) {
@@ -123,6 +123,10 @@ xfer_free(struct xfer *x)
 	if (x == NULL)
 		return;
 	xfer_copying(x, 0);
+	xfer_early_fetched(x);
+	/* Nothing said is lost, whenever the pass ends. */
+	if (x->held.head != NULL)
+		xfer_release_log(x);
 	uidranges_free(&x->cset);
 	modtab_free(&x->copied);
 	uidvec_free(&x->restored);
@@ -161,7 +165,7 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 				eng_fail(x->j->e, EXIT_PANIC, p->name,
 				    x->mb->srv[p->side], "PANIC: FETCH "
 				    "response without UID");
-			jlog(x->j, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
+			xlog(x, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
 			    "WARNING: Ignoring new 0-length message (UID %u)",
 			    fi->uid);
 			if (x->uidnext <= fi->uid && fi->uid < UINT32_MAX)
@@ -198,7 +202,7 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 		if (x->uid == 0)
 			x->zero_uid = 1;	/* said once the UID comes */
 		else
-			jlog(x->j, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
+			xlog(x, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
 			    "WARNING: Ignoring new 0-length message (UID %u)",
 			    x->uid);
 	} else if (x->uid != 0 && fi->flags != NULL && fi->date != NULL) {
@@ -218,7 +222,7 @@ xfer_late_end(struct xfer *x)
 		    "UID");
 }
 
-static void
+void
 xfer_data(struct req *r, const struct rdata *d)
 {
 	struct xfer *x = r->arg;
@@ -272,12 +276,13 @@ xfer_pre_covered(struct xfer *x)
 {
 	struct mcache *c = &x->mb->cache[x->sside];
 
-	if (x->pre && (c->has & MC_UIDNEXT) && x->uidnext < c->uidnext)
+	if (x->pre && !x->early && (c->has & MC_UIDNEXT) &&
+	    x->uidnext < c->uidnext)
 		x->uidnext = c->uidnext;
 }
 
 /* Every piece of the FETCH answered: the last batch can end. */
-static void
+void
 xfer_fetch_done(struct rgroup *g)
 {
 	struct xfer *x = g->arg;
@@ -288,8 +293,9 @@ xfer_fetch_done(struct rgroup *g)
 	xfer_reset_msg(x);
 	batch_close(x);
 	xfer_copying(x, 0);
+	xfer_early_fetched(x);
 	/* Its last APPEND is out: the next job may select on the target. */
-	if (x->pre && x->j->lend)
+	if (x->pre && !x->early && x->j->lend)
 		lease_lend(x->j, OTHER(x->sside));
 }
 
@@ -443,107 +449,6 @@ xfer_start(struct job *j, uint32_t sside, int ret)
 	j->t.state = X_START;
 }
 
-/*
- * The FETCH of one side's new messages sent right behind the SELECT,
- * since its answer is what that side's pass would ask for, when it is
- * known before the SELECT that no copy can be recognised (adopt.c),
- * i.e. the other side has nothing new:
- *  - the first sync of a mailbox one side of which is empty (as
- *    LIST-STATUS says, or not listed at all: we created it);
- *  - a known mailbox whose LIST-STATUS shows new messages on one side
- *    only (UIDNEXT moved there, not on the other side), with the
- *    UIDVALIDITY of the last synced state.
- * A round trip saved per such mailbox.  The copies then go out before
- * the known changes are propagated rather than after: each batch's
- * mapping rows are committed as its APPENDUID comes (§5.4), as in a
- * pass, and the known changes are read from the last synced
- * HIGHESTMODSEQ either way.  A UIDVALIDITY that changed after the LIST
- * fails the run before any answer to this FETCH is read (the SELECT's
- * answer comes first).
- */
-int
-xfer_prefetch_side(struct job *j, uint32_t *srcp)
-{
-	struct mbox *mb = j->mb;
-	uint32_t s, src = SIDE_NONE;
-	int lfull, rfull, n;
-
-	if (!mb->known) {
-		if (map_count(&j->map) > 0)
-			return 0;
-		lfull = !mb->listed[SIDE_LOCAL] ? 0 :
-		    !(mb->cache[SIDE_LOCAL].has & MC_UIDNEXT) ? -1 :
-		    mb->cache[SIDE_LOCAL].uidnext > 1;
-		rfull = !mb->listed[SIDE_REMOTE] ? 0 :
-		    !(mb->cache[SIDE_REMOTE].has & MC_UIDNEXT) ? -1 :
-		    mb->cache[SIDE_REMOTE].uidnext > 1;
-		if (lfull == 1 && rfull == 0)
-			*srcp = SIDE_LOCAL;
-		else if (rfull == 1 && lfull == 0)
-			*srcp = SIDE_REMOTE;
-		else
-			return 0;
-		return 1;
-	}
-	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
-		if ((n = mbox_listed_new(mb, s)) == -1)
-			return 0;
-		if (n == 1) {
-			if (src != SIDE_NONE)
-				return 0;	/* new on both sides */
-			src = s;
-		}
-	}
-	if (src == SIDE_NONE)
-		return 0;
-	*srcp = src;
-	return 1;
-}
-
-/*
- * Would the FETCH that goes with the SELECT (xfer_prefetch()) have to
- * wait for the other side's copies (xfer_may_copy())?  Then the job
- * waits before its SELECT, rather than sending it alone and its FETCH a
- * round trip later: the other side's copies are usually over sooner.
- */
-int
-xfer_prefetch_wait(struct job *j)
-{
-	uint32_t src;
-
-	if (j->pre != NULL || !xfer_prefetch_side(j, &src))
-		return 0;
-	return !xfer_may_copy_to(j, j->p[OTHER(src)]);
-}
-
-void
-xfer_prefetch(struct job *j)
-{
-	struct uidranges set;
-	struct xfer *x;
-	uint32_t src, first;
-
-	if (j->pre != NULL || !xfer_prefetch_side(j, &src) ||
-	    j->p[OTHER(src)]->copying != 0)
-		return;
-	/* What the pass would ask for (1:4294967295 for a new mailbox). */
-	memset(&set, 0, sizeof(set));
-	xfer_new_range(j, src, &set, &first);
-	if (first >= j->mb->cache[src].uidnext) {
-		/* Copies of ours only: the pass has nothing to do. */
-		uidranges_free(&set);
-		return;
-	}
-	x = xfer_new(j, src);
-	x->pre = 1;
-	xfer_copying(x, 1);
-	rg_fetch(&j->t, x->src, j->mb, &set, XFER_ITEMS, 0, xfer_data,
-	    xfer_fetch_done, x);
-	uidranges_free(&set);
-	j->pre = x;
-	j->prefetched = 1;
-}
-
 void
 xfer_restore(struct job *j, uint32_t side, const struct uidvec *uids, int ret)
 {
@@ -615,6 +520,9 @@ xfer_step(struct job *j)
 			 * fetched next round).
 			 */
 			x->pre = 0;
+			/* Run ahead of its turn: its lines go now. */
+			if (x->early)
+				xfer_release_log(x);
 			return;
 		}
 		if (x->uidnext < c->uidnext)
@@ -630,6 +538,9 @@ xfer_step(struct job *j)
 			xfer_copying(x, 1);
 			rg_fetch(&j->t, x->src, mb, &set, XFER_ITEMS, 0,
 			    xfer_data, xfer_fetch_done, x);
+			/* The local pass's may go with it. */
+			if (x->sside == SIDE_REMOTE)
+				xfer_early(j);
 		} else if (ms->newmail > 0) {
 			/*
 			 * Only an EXISTS says there may be more: their UIDs

@@ -18,6 +18,15 @@
 			 IMAP_FETCH_INTERNALDATE | IMAP_FETCH_BODY)
 #define XFER_META	(IMAP_FETCH_MODSEQ | IMAP_FETCH_FLAGS |		\
 			 IMAP_FETCH_INTERNALDATE)
+/*
+ * The most bytes of new local messages whose FETCH goes with the remote
+ * pass's (xfer_early()): what the engine may hold for the remote net.
+ */
+#define XFER_EARLY_MAX	(4 * 1024 * 1024)
+
+/* A line of the pass's: held while it runs ahead of its turn. */
+#define xlog(x, ...)							\
+	jlog_to((x)->j, (x)->early ? &(x)->held : NULL, __VA_ARGS__)
 
 enum {
 	X_START = XFER_SUB,	/* the range of new UIDs, the FETCH */
@@ -63,6 +72,9 @@ struct xfer {
 	uint32_t	 sside;
 	int		 ret;
 	int		 pre;		/* the FETCH went with the SELECT */
+	int		 early;		/* ahead of its turn (xfer_early()) */
+	int		 early_reading;	/* counted in src->early */
+	struct job_logs	 held;		/* its lines until its turn */
 	int		 copying;	/* counted in src->copying */
 	struct uidranges cset;		/* X_COPY: the UIDs */
 	uint32_t	 citems;	/* X_COPY: the items */
@@ -89,6 +101,17 @@ struct xfer {
 	size_t		 nlm;
 	size_t		 late_out;	/* body FETCHes not answered */
 };
+
+struct xfer *xfer_new(struct job *, uint32_t);
+/* 1 if a copy may go to dst now; else the job waits (copy_wait). */
+int	 xfer_may_copy_to(struct job *, const struct peer *);
+/* Counts x's copies in its source's copying (on), or not (off). */
+void	 xfer_copying(struct xfer *, int);
+void	 xfer_data(struct req *, const struct rdata *);
+void	 xfer_fetch_done(struct rgroup *);
+/* The local pass's FETCH with the remote pass's (xfer_pre.c). */
+void	 xfer_early(struct job *);
+void	 xfer_early_fetched(struct xfer *);
 
 /* Opens the APPEND if needed and announces x's message (its body next). */
 void	 xfer_msg_start(struct xfer *, const char *, const char *, uint64_t);
