@@ -288,6 +288,9 @@ imap_cmd_submit(struct imap_cmd *cmd)
 		    cmd->name);
 	cmd->submitted = 1;
 	TAILQ_INSERT_TAIL(&c->wq, cmd, wentry);
+	/* The session's first command: COMPRESS goes right behind it. */
+	if (c->compress_due && c->state == CONN_READY)
+		conn_compress(c);
 }
 
 void
@@ -427,7 +430,7 @@ cmd_write(struct imap_conn *c)
 	int r;
 
 	while ((cmd = TAILQ_FIRST(&c->wq)) != NULL) {
-		if (cmd->waiting)
+		if (cmd->waiting || c->hold)
 			break;
 		if (stream_out_pending(c->stream) >= IMAP_OUT_HWM) {
 			if ((r = stream_flush(c->stream)) == -1)
@@ -444,6 +447,9 @@ cmd_write(struct imap_conn *c)
 				break;		/* the rest is to come */
 			TAILQ_REMOVE(&c->wq, cmd, wentry);
 			cmd->submitted = 0;
+			/* Nothing may follow it before its answer. */
+			if (cmd->barrier && !cmd->finished)
+				c->hold = 1;
 			/* The server has all of it: the answer is due. */
 			cmd->owed_since = clock_ms();
 			free(cmd->parts);

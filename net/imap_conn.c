@@ -62,6 +62,8 @@ static void	 conn_setup(struct imap_conn *);
 static void	 conn_method(struct imap_conn *);
 static void	 conn_auth(struct imap_conn *);
 static void	 conn_ready(struct imap_conn *);
+static void	 compress_cb(struct imap_conn *, struct imap_cmd *,
+		    const struct imap_resp *, void *);
 static void	 conn_close(struct imap_conn *);
 static void	 conn_logout_written(struct imap_conn *);
 static int	 conn_held(const struct imap_conn *);
@@ -77,7 +79,6 @@ enum setup_step {
 	STEP_CAPABILITY = 1,
 	STEP_STARTTLS,
 	STEP_AUTH,
-	STEP_COMPRESS,
 	STEP_ENABLE,
 };
 
@@ -200,7 +201,8 @@ imap_conn_capbits(const struct imap_conn *c)
 	for (i = 0; i < sizeof(conn_capbits) / sizeof(conn_capbits[0]); i++)
 		if (imap_conn_has_cap(c, conn_capbits[i].name))
 			bits |= conn_capbits[i].bit;
-	if (c->stream != NULL && stream_is_compressed(c->stream))
+	if (c->compress_due ||
+	    (c->stream != NULL && stream_is_compressed(c->stream)))
 		bits |= IMAP_CAP_COMPRESSED;
 	if (c->method == IMAP_METHOD_CONDSTORE)
 		bits |= IMAP_CAP_QRESYNC | IMAP_CAP_CONDSTORE_SYNC;
@@ -1189,17 +1191,16 @@ conn_setup(struct imap_conn *c)
 	}
 	if (c->conf.compress && !c->compress_tried) {
 		c->compress_tried = 1;
-		if (imap_conn_has_cap(c, "COMPRESS=DEFLATE")) {
-			setup_send(setup_cmd(c, "COMPRESS DEFLATE",
-			    STEP_COMPRESS));
-			return;
-		}
+		if (imap_conn_has_cap(c, "COMPRESS=DEFLATE"))
+			c->compress_due = 1;	/* conn_compress() */
+		else {
 		for (i = other = 0; i < c->ncaps; i++)
 			if (strncasecmp(c->caps[i], "COMPRESS=", 9) == 0)
 				other = 1;
 		if (other)
 			log_warnx("Couldn't find a suitable compression "
 			    "algorithm. Not enabling compression.");
+		}
 	}
 	if (!c->enable_sent) {
 		c->enable_sent = 1;
@@ -1648,18 +1649,6 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			c->caps_known = 0;
 		}
 		break;
-	case STEP_COMPRESS:
-		if (ok) {
-			/* What follows the OK is already compressed. */
-			if (stream_start_compress(c->stream,
-			    c->rbuf + c->fed_end, c->rend - c->fed_end) == -1)
-				conn_stream_fail(c);
-			c->fed = 0;
-			c->roff = c->rend = 0;
-			log_debug("COMPRESS=DEFLATE active");
-		} else if (r->cond.code.kind != IMAP_RC_COMPRESSIONACTIVE)
-			conn_refused(c, EXIT_FAIL, "COMPRESS DEFLATE: ", r);
-		break;
 	case STEP_ENABLE:
 		what = c->method == IMAP_METHOD_QRESYNC ? "QRESYNC" :
 		    "CONDSTORE";
@@ -1673,6 +1662,48 @@ setup_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		return;
 	}
 	conn_setup(c);
+}
+
+/*
+ * COMPRESS goes right behind the session's first command (the LIST of
+ * a run, a job's SELECT), in the same write, rather than a round trip
+ * before it: nothing may follow COMPRESS until its answer (RFC 4978),
+ * so sent first it would cost every session that round trip.  Dovecot
+ * and Cyrus IMAP both take it so.  Only the first command's answer
+ * comes uncompressed (that command is small: a job's bodies are asked
+ * for after it).  What is written after COMPRESS waits for its answer
+ * (c->hold); the answers before it are read plain, one line at a time,
+ * so that the bytes after its OK go to the inflater.
+ */
+void
+conn_compress(struct imap_conn *c)
+{
+	struct imap_cmd *cmd;
+
+	c->compress_due = 0;
+	cmd = imap_cmd_new(c, "COMPRESS DEFLATE", compress_cb, NULL);
+	cmd->barrier = 1;
+	imap_cmd_end(cmd);
+	imap_cmd_submit(cmd);
+	c->careful = 1;
+}
+
+static void
+compress_cb(struct imap_conn *c, struct imap_cmd *cmd,
+    const struct imap_resp *r, void *arg)
+{
+	c->hold = 0;
+	c->careful = 0;
+	if (r->cond.status == IMAP_COND_OK) {
+		/* What follows the OK is already compressed. */
+		if (stream_start_compress(c->stream, c->rbuf + c->fed_end,
+		    c->rend - c->fed_end) == -1)
+			conn_stream_fail(c);
+		c->fed = 0;
+		c->roff = c->rend = 0;
+		log_debug("COMPRESS=DEFLATE active");
+	} else if (r->cond.code.kind != IMAP_RC_COMPRESSIONACTIVE)
+		conn_refused(c, EXIT_FAIL, "COMPRESS DEFLATE: ", r);
 }
 
 static void

@@ -54,6 +54,8 @@ struct imap_cmd {
 	int			 finished;	/* the tagged answer came */
 	int			 secret;	/* a secret part was added */
 	int			 in_cb;		/* its callback is running */
+	int			 barrier;	/* written: nothing after it until
+						   its answer (COMPRESS) */
 	int64_t			 owed_since;	/* written whole, or "+" due */
 };
 
@@ -108,6 +110,13 @@ struct imap_conn {
 	int			 authenticated;
 	int			 tls_done;	/* STARTTLS or imaps */
 	int			 compress_tried;
+	/*
+	 * COMPRESS is sent right behind the session's first command, not
+	 * before it (imap_conn.c: conn_compress()); nothing is written
+	 * after it (hold) until its answer.
+	 */
+	int			 compress_due;
+	int			 hold;
 	int			 enable_sent;
 	enum imap_method	 method;	/* chosen at ENABLE time */
 	int			 in_auth; /* quiet protocol log (debug 1) */
@@ -156,6 +165,8 @@ int	 cmd_write(struct imap_conn *);
 int	 cmd_continue(struct imap_conn *);
 /* The tagged answer of cmd: out of both queues, rest dropped. */
 void	 cmd_unlink(struct imap_cmd *);
+/* COMPRESS, behind the session's first command (imap_conn.c). */
+void	 conn_compress(struct imap_conn *);
 /* The --debug line logger for server bytes. */
 void	 conn_slog(struct imap_conn *, const unsigned char *, size_t);
 

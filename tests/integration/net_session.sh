@@ -73,9 +73,14 @@ t_has "$ERR" "remote: C: 000000 STARTTLS" "STARTTLS first"
 t_has "$ERR" "remote: C: 000001 CAPABILITY" "capabilities again after TLS"
 t_has "$ERR" 'remote: C: 000002 AUTHENTICATE PLAIN \[REDACTED\]' \
     "AUTHENTICATE PLAIN with an initial response (SASL-IR), redacted"
-t_has "$ERR" "remote: C: 000003 COMPRESS DEFLATE" \
-    "COMPRESS DEFLATE (the remote default)"
-t_has "$ERR" "remote: C: 000004 ENABLE QRESYNC" "then ENABLE QRESYNC"
+t_has "$ERR" "remote: C: 000003 ENABLE QRESYNC" "then ENABLE QRESYNC"
+# COMPRESS right behind the session's first command, not a round trip
+# before it.
+t_has "$ERR" 'remote: C: 000004 LIST .*' "the first command"
+t_has "$ERR" "remote: C: 000005 COMPRESS DEFLATE" \
+    "COMPRESS DEFLATE (the remote default), behind it"
+t_has "$ERR" "remote: COMPRESS=DEFLATE active" "COMPRESS answered OK"
+t_has "$ERR" "remote: C: 000006 LOGOUT" "what follows goes compressed"
 t_has "$ERR" 'remote: READY caps=0x[0-9a-f]+ compressed' "compressed"
 t_has "$ERR" 'remote: IMAP traffic \(bytes\): recv [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\) sent [0-9.K]+ \(compr\. [0-9.K]+, factor [0-9.]+\)' \
     "the summary shows the compression"
