@@ -1692,6 +1692,8 @@ static void
 compress_cb(struct imap_conn *c, struct imap_cmd *cmd,
     const struct imap_resp *r, void *arg)
 {
+	char *text;
+
 	c->hold = 0;
 	c->careful = 0;
 	if (r->cond.status == IMAP_COND_OK) {
@@ -1702,8 +1704,17 @@ compress_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		c->fed = 0;
 		c->roff = c->rend = 0;
 		log_debug("COMPRESS=DEFLATE active");
-	} else if (r->cond.code.kind != IMAP_RC_COMPRESSIONACTIVE)
-		conn_refused(c, EXIT_FAIL, "COMPRESS DEFLATE: ", r);
+	} else if (r->cond.code.kind != IMAP_RC_COMPRESSIONACTIVE) {
+		/*
+		 * Nothing is lost without it: the session goes on, and a
+		 * server that wants COMPRESS alone, not pipelined, says so.
+		 */
+		text = imap_resp_text(r);
+		log_warnx("COMPRESS DEFLATE: %s %s; going on without "
+		    "compression", imap_cond_name(r->cond.status),
+		    text != NULL ? text : "");
+		free(text);
+	}
 }
 
 static void

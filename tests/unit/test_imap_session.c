@@ -615,6 +615,30 @@ test_auth_compress(void)
 	    "and its answer inflated");
 	log_set_debug(0);
 	teardown();
+
+	/* A server that refuses it: the session goes on, uncompressed. */
+	setup(IMAP_TYPE_TUNNEL, 1);
+	ready(CAPS " COMPRESS=DEFLATE");
+	req_empty(IMSG_IMAP_NOOP, 5);
+	pump();
+	IS_STR(out(), "000001 NOOP\r\n000002 COMPRESS DEFLATE\r\n",
+	    "refused: COMPRESS behind the first command");
+	clear();
+	req_empty(IMSG_IMAP_NOOP, 6);
+	pump();
+	IS_STR(out(), "", "refused: nothing after it before its answer");
+	srv_send("000001 OK noop\r\n000002 BAD not while busy\r\n");
+	pump();
+	IS_STR(out(), "000003 NOOP\r\n", "refused: the held command, plain");
+	OK(strstr(logs(), "local: WARNING: COMPRESS DEFLATE: BAD not while "
+	    "busy; going on without compression") != NULL,
+	    "refused: a warning says so: %s", logs());
+	srv_send("000003 OK noop\r\n");
+	pump();
+	OK(strstr(evs(), "#6 DONE 0 0 [] noop\n") != NULL,
+	    "refused: the session goes on");
+	log_set_debug(0);
+	teardown();
 }
 
 static void
