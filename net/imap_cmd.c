@@ -288,8 +288,11 @@ imap_cmd_submit(struct imap_cmd *cmd)
 		    cmd->name);
 	cmd->submitted = 1;
 	TAILQ_INSERT_TAIL(&c->wq, cmd, wentry);
-	/* The session's first command: COMPRESS goes right behind it. */
-	if (c->compress_due && c->state == CONN_READY)
+	/*
+	 * The session's first command: COMPRESS goes right behind it;
+	 * never behind a LOGOUT (a lane that had nothing to do).
+	 */
+	if (c->compress_due && c->state == CONN_READY && cmd != c->logout)
 		conn_compress(c);
 }
 

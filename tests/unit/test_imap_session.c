@@ -616,6 +616,14 @@ test_auth_compress(void)
 	log_set_debug(0);
 	teardown();
 
+	/* A session whose first command is LOGOUT: no COMPRESS. */
+	setup(IMAP_TYPE_TUNNEL, 1);
+	ready(CAPS " COMPRESS=DEFLATE");
+	req_empty(IMSG_IMAP_LOGOUT, 5);
+	pump();
+	IS_STR(out(), "000001 LOGOUT\r\n", "LOGOUT first: no COMPRESS after it");
+	teardown();
+
 	/* A server that refuses it: the session goes on, uncompressed. */
 	setup(IMAP_TYPE_TUNNEL, 1);
 	ready(CAPS " COMPRESS=DEFLATE");
