@@ -90,6 +90,13 @@ stream_io_fail(struct net_stream *s, const char *what, int e)
 	return -1;
 }
 
+/* Writing is over: the stream failed, or its writes did. */
+static int
+stream_wdead(const struct net_stream *s)
+{
+	return s->failed || s->wfailed;
+}
+
 /*
  * A write failed because the peer has gone (broken pipe, reset).  What
  * it sent before (a BYE saying why) may still wait to be read: reads go
@@ -361,7 +368,7 @@ stream_queue(struct net_stream *s, const void *data, size_t len)
 {
 	char err[256];
 
-	if (s->failed || s->wfailed)
+	if (stream_wdead(s))
 		return -1;
 	s->st.sent += (uint64_t)len;
 	if (!s->zactive) {
@@ -380,7 +387,7 @@ stream_zflush(struct net_stream *s, int how)
 {
 	char err[256];
 
-	if (s->failed || s->wfailed)
+	if (stream_wdead(s))
 		return -1;
 	if (!s->zactive)
 		return 0;
@@ -400,7 +407,7 @@ int
 stream_literal_begin(struct net_stream *s, size_t len)
 {
 	if (len <= STREAM_FULL_FLUSH_MIN)
-		return s->failed || s->wfailed ? -1 : 0;
+		return stream_wdead(s) ? -1 : 0;
 	return stream_zflush(s, Z_FULL_FLUSH);
 }
 
@@ -455,7 +462,7 @@ stream_flush(struct net_stream *s)
 	ssize_t n;
 	int r;
 
-	if (s->failed || s->wfailed)
+	if (stream_wdead(s))
 		return -1;
 	if ((r = stream_handshake(s)) != 1)
 		return r == 0 ? 1 : -1;
@@ -463,8 +470,7 @@ stream_flush(struct net_stream *s)
 		n = stream_raw_write(s, s->obuf.data + s->obuf.off,
 		    compress_buf_pending(&s->obuf));
 		if (n == -1)
-			return errno == EAGAIN && !s->failed && !s->wfailed ?
-			    1 : -1;
+			return errno == EAGAIN && !stream_wdead(s) ? 1 : -1;
 		compress_buf_consume(&s->obuf, (size_t)n);
 	}
 	return 0;
@@ -484,12 +490,10 @@ stream_events(const struct net_stream *s)
 	if (s->failed)
 		return 0;
 	if (s->tls != NULL && !s->handshaken)
-		return s->hs_want != 0 ? s->hs_want : POLLIN | POLLOUT;
+		return stream_write_events(s);
 	if (!s->eof)
 		ev |= s->rd_want != 0 ? s->rd_want : POLLIN;
-	if (compress_buf_pending(&s->obuf) > 0)
-		ev |= s->wr_want != 0 ? s->wr_want : POLLOUT;
-	return ev;
+	return ev | stream_write_events(s);
 }
 
 int
@@ -534,7 +538,7 @@ stream_error_is_ssl(const struct net_stream *s)
 int
 stream_error_lost(const struct net_stream *s)
 {
-	return (s->failed || s->wfailed) && s->lost;
+	return stream_wdead(s) && s->lost;
 }
 
 int
