@@ -1552,6 +1552,23 @@ test_slow_engine_append(void)
 	teardown();
 }
 
+/* The server's FETCH answer of UID 1 with a body of size 'x's, queued. */
+static void
+srv_queue_body(size_t size)
+{
+	char head[64], *data;
+	size_t hlen;
+
+	hlen = (size_t)snprintf(head, sizeof(head),
+	    "* 1 FETCH (UID 1 BODY[] {%zu}\r\n", size);
+	if ((data = malloc(size)) == NULL)
+		abort();
+	memset(data, 'x', size);
+	srv_queue(head, hlen);
+	srv_queue(data, size);
+	free(data);
+}
+
 /*
  * The engine behind: the net stops reading a big FETCH; the server
  * waits for us, which is no stall however long it lasts.
@@ -1560,8 +1577,6 @@ static void
 test_engine_behind(void)
 {
 	static const size_t size = 3 * 1024 * 1024;
-	char head[64], *data;
-	size_t hlen;
 
 	if (setjmp(t.jb) != 0) {
 		OK(0, "engine behind: unexpected fatal %d: %s", t.fatal,
@@ -1573,16 +1588,9 @@ test_engine_behind(void)
 	ready(CAPS);
 	req_fetch_body();
 	pump();
-	hlen = (size_t)snprintf(head, sizeof(head),
-	    "* 1 FETCH (UID 1 BODY[] {%zu}\r\n", size);
-	if ((data = malloc(size)) == NULL)
-		abort();
-	memset(data, 'x', size);
 	t.eng_deaf = 1;
-	srv_queue(head, hlen);
-	srv_queue(data, size);
+	srv_queue_body(size);
 	srv_queue(")\r\n000001 OK fetched\r\n", 22);
-	free(data);
 	run_for(3 * TEST_BOUND_MS);
 	OK(imap_ops_congested(t.o), "engine behind: the net stopped reading");
 	OK(t.pendoff < t.pend.len, "engine behind: the server waits to write");
@@ -1608,8 +1616,6 @@ test_congested_poll(void)
 {
 	static const size_t size = 3 * 1024 * 1024;
 	struct pollfd pfd;
-	char head[64], *data;
-	size_t hlen;
 	int unread = 0;
 
 	if (setjmp(t.jb) != 0) {
@@ -1621,16 +1627,9 @@ test_congested_poll(void)
 	ready(CAPS);
 	req_fetch_body();
 	pump();
-	hlen = (size_t)snprintf(head, sizeof(head),
-	    "* 1 FETCH (UID 1 BODY[] {%zu}\r\n", size);
-	if ((data = malloc(size)) == NULL)
-		abort();
-	memset(data, 'x', size);
 	t.eng_deaf = 1;
 	t.srv_deaf = 1;
-	srv_queue(head, hlen);
-	srv_queue(data, size);
-	free(data);
+	srv_queue_body(size);
 	append_big(size, 60000);
 	pump();
 	pump();
