@@ -21,8 +21,8 @@ void	 netc_unselected(struct peer *);
 void	 netc_code(struct peer *, uint32_t, uint64_t);
 void	 netc_exists(struct peer *, uint32_t);
 void	 netc_vanished(struct peer *, uint32_t, const char *);
-/* Is one of our metadata FETCHes (REQ_NOMOD) in flight? */
-int	 netc_nomod(const struct peer *);
+/* Could an item about uid answer one of our metadata FETCHes? */
+int	 netc_nomod(const struct peer *, uint32_t);
 /* A FETCH item, given to owner (may be NULL). */
 void	 netc_fetch_item(struct peer *, struct fitem *, const struct req *);
 /* A FETCH response without MODSEQ: the reference panics. */

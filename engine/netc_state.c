@@ -249,14 +249,22 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 	uidranges_free(&rs);
 }
 
-/* Is one of our metadata FETCHes (REQ_NOMOD) in flight? */
+/*
+ * Is one of our metadata FETCHes (REQ_NOMOD) in flight that may be what
+ * an item about uid of the selected mailbox answers?  Only a FETCH of
+ * that mailbox whose UID set holds uid: the answers to our STOREs
+ * (UID and MODSEQ, no FLAGS, RFC 7162 §3.1.3) look the same, and they
+ * are changes to record, whatever FETCH of another mailbox a lane has
+ * queued behind them.
+ */
 int
-netc_nomod(const struct peer *p)
+netc_nomod(const struct peer *p, uint32_t uid)
 {
 	const struct req *r;
 
 	for (r = p->head; r != NULL; r = r->next)
-		if (r->flags & REQ_NOMOD)
+		if ((r->flags & REQ_NOMOD) && r->type == IMSG_IMAP_FETCH &&
+		    r->mb == p->sel && uidranges_has(&r->set, uid))
 			return 1;
 	return 0;
 }
@@ -306,7 +314,8 @@ netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
 	if (!fi->cont && !(fi->mask & (IMAP_FETCH_BODY | IMAP_FETCH_ENVELOPE)) &&
 	    (fi->mask & IMAP_FETCH_UID) && fi->uid > 0 &&
 	    !(owner != NULL && (owner->flags & REQ_META)) &&
-	    !(netc_nomod(p) && !(fi->mask & IMAP_FETCH_FLAGS))) {
+	    !(netc_nomod(p, fi->uid) &&
+	    !(fi->mask & IMAP_FETCH_FLAGS))) {
 		me = modtab_get(&ms->modified, fi->uid);
 		if (me == NULL || me->modseq < fi->modseq ||
 		    (me->modseq == fi->modseq && me->flags == NULL)) {
