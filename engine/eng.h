@@ -173,6 +173,12 @@ struct msel {
 	 * knows the server reported the new HIGHESTMODSEQ.
 	 */
 	uint32_t	 hms_req;
+	/*
+	 * The request the live HIGHESTMODSEQ was last raised for (a code,
+	 * untagged or tagged, or the MODSEQ of a FETCH item): one later
+	 * than our UID EXPUNGE covers it (known.c).
+	 */
+	uint32_t	 hms_at;
 };
 
 /* A mailbox, by internal name (reference removed, delimiter = NUL). */
@@ -402,6 +408,14 @@ const char *netc_req_mbox(const struct req *);
 /* SELECT mb, with QRESYNC from the pcache and the sample (may be NULL). */
 struct req *netc_select(struct peer *, struct task *, struct mbox *,
 	    const char *, const char *);
+/*
+ * SELECT mb again for its job, from what the job last saw of it (the
+ * live state), why saying what for (debug): for the job's next command
+ * after another job's SELECT, or for the HIGHESTMODSEQ after its
+ * expunges (known.c).
+ */
+void	 netc_reselect(struct peer *, struct task *, struct mbox *,
+	    const char *);
 struct req *netc_fetch(struct peer *, struct task *, struct mbox *,
 	    const char *, uint32_t, int, req_data_cb *, req_done_cb *, void *);
 struct req *netc_mailbox_op(struct peer *, struct task *, uint32_t,
@@ -564,6 +578,7 @@ struct job {
 	struct resume	*resume;
 	struct repair	*repair;
 	struct uidvec	 ignore[2];	/* §6.5: not to be copied */
+	struct uidvec	 removed[2];	/* UIDs its expunges removed */
 
 	/*
 	 * The local side's new messages below early_uidnext (0: none
@@ -643,10 +658,10 @@ void	 repair_step(struct job *);
 void	 repair_free(struct repair *);
 /*
  * The UIDs of side the expunges removed (now reported VANISHED) are
- * dropped from VANISHED and MODIFIED and logged; the others go to
- * failed.  rm is sorted.
+ * dropped from VANISHED and MODIFIED, logged and kept in j->removed;
+ * the others go to failed.  rm is sorted.  Returns how many are gone.
  */
-void	 known_removal_finish(struct job *, uint32_t, const struct uidvec *,
+size_t	 known_removal_finish(struct job *, uint32_t, const struct uidvec *,
 	    struct uidvec *);
 /* §9.8: copy back UIDs of side whose expunge the server refused. */
 void	 xfer_restore(struct job *, uint32_t, const struct uidvec *, int);

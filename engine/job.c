@@ -554,6 +554,8 @@ job_fin(struct task *t)
 	pflags_free(j);
 	uidvec_free(&j->ignore[SIDE_LOCAL]);
 	uidvec_free(&j->ignore[SIDE_REMOTE]);
+	uidvec_free(&j->removed[SIDE_LOCAL]);
+	uidvec_free(&j->removed[SIDE_REMOTE]);
 	if (j->pre != NULL)
 		xfer_free(j->pre);
 	j->pre = NULL;

@@ -52,6 +52,7 @@ struct known {
 	struct uidvec	 mapdel;	/* local UIDs whose rows go */
 	struct fgroups	 upd[2];
 	uint32_t	 restore;	/* the side being restored */
+	uint32_t	 xid[2];	/* the last request of the expunges */
 };
 
 static void	 known_round_free(struct known *);
@@ -60,6 +61,7 @@ static int	 known_pulled(struct job *, struct known *);
 static void	 known_reconcile(struct job *, struct known *);
 static void	 known_finish(struct job *, struct known *);
 static void	 removal_done(struct rgroup *);
+static void	 known_confirm_hms(struct job *, struct known *, uint32_t);
 
 void
 known_start(struct job *j, int ret)
@@ -91,6 +93,7 @@ known_round_free(struct known *k)
 		k->rm_done[s] = 0;
 		uidvec_free(&k->failed[s]);
 		fgroups_free(&k->upd[s]);
+		k->xid[s] = 0;
 	}
 	uidvec_free(&k->mapdel);
 }
@@ -185,6 +188,9 @@ known_pulled(struct job *j, struct known *k)
 		memset(&ms->vanished, 0, sizeof(ms->vanished));
 		uidranges_normalize(&k->van[s]);
 		uidranges_clip(&k->van[s], lim > 0 ? lim : 1);
+		/* Our own expunges, reported again by a later SELECT. */
+		uidranges_minus(&k->van[s], j->removed[s].v,
+		    j->removed[s].n);
 		ent = modtab_drain(&k->res[s], &n);
 		for (i = 0, m = 0; i < n; i++) {
 			if (uidranges_has(&k->van[s], ent[i].uid)) {
@@ -337,6 +343,9 @@ known_reconcile(struct job *j, struct known *k)
 		uidranges_from_vec(&set, k->rm[s].v, k->rm[s].n);
 		rg_expunge(&j->t, j->p[s], mb, &set, removal_done,
 		    &k->rm_done[s]);
+		if (set.n > 0)
+			k->xid[s] = j->p[s]->next_id == 1 ? UINT32_MAX :
+			    j->p[s]->next_id - 1;
 		uidranges_free(&set);
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
@@ -358,7 +367,7 @@ removal_done(struct rgroup *g)
  * are dropped from VANISHED and MODIFIED, so that they do not come back
  * as changes; the others were refused.
  */
-void
+size_t
 known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
     struct uidvec *failed)
 {
@@ -368,9 +377,10 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 	size_t i;
 	uint32_t uid;
 	char *set;
+	size_t n;
 
 	if (rm->n == 0)
-		return;
+		return 0;
 	memset(&gone, 0, sizeof(gone));
 	uidranges_normalize(&ms->vanished);
 	for (i = 0; i < rm->n; i++) {
@@ -383,6 +393,8 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 	}
 	/* VANISHED minus ours: the rest stays for the next pull. */
 	uidranges_minus(&ms->vanished, gone.v, gone.n);
+	uidvec_append(&j->removed[s], gone.v, gone.n);
+	uidvec_sort_uniq(&j->removed[s]);
 	if (gone.n > 0) {
 		set = uid_compact_set(gone.v, gone.n);
 		jlog(j, LOG_LVL_AUDIT, p->name, j->mb->srv[s], "EXPUNGE "
@@ -401,7 +413,34 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 		    "Couldn't UID EXPUNGE %s", set);
 		free(set);
 	}
+	n = gone.n;
 	uidvec_free(&gone);
+	return n;
+}
+
+/*
+ * The HIGHESTMODSEQ after our expunges on side s, where no answer
+ * reported it.  Dovecot reports it with the last of the commands it
+ * takes together (a pipelined NOOP gets it, not the UID EXPUNGE), and
+ * not at all when that is another job's SELECT or when the VANISHED went
+ * out with the STORE before it: a NOOP sent later does not get it
+ * either.  Stored as it was, the next run's SELECT would report those
+ * UIDs VANISHED again, with no mapping left ("No match for vanished
+ * UID(s)").  So the mailbox is SELECTed again, from the live state: its
+ * answer carries the HIGHESTMODSEQ, and the UIDs it reports VANISHED
+ * are known as ours (j->removed).
+ */
+static void
+known_confirm_hms(struct job *j, struct known *k, uint32_t s)
+{
+	struct peer *p = j->p[s];
+
+	if (k->xid[s] == 0 || !(p->caps & IMAP_CAP_QRESYNC) ||
+	    (p->caps & (IMAP_CAP_CONDSTORE_SYNC | IMAP_CAP_PLAIN_SYNC)) ||
+	    (int32_t)(j->mb->sel[s].hms_at - k->xid[s]) >= 0)
+		return;
+	netc_reselect(p, &j->t, j->mb, "for the HIGHESTMODSEQ after UID "
+	    "EXPUNGE");
 }
 
 static void
@@ -411,8 +450,11 @@ known_finish(struct job *j, struct known *k)
 	size_t i;
 	uint32_t s;
 
-	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
-		known_removal_finish(j, s, &k->rm[s], &k->failed[s]);
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		if (known_removal_finish(j, s, &k->rm[s],
+		    &k->failed[s]) > 0)
+			known_confirm_hms(j, k, s);
+	}
 	/*
 	 * The mapping rows of every mapped local UID vanished or removed
 	 * (the reference's delete_mapping), once both expunges are over;

@@ -27,7 +27,6 @@ static int	 netc_resting(const struct peer *);
 static struct req *netc_owner_fetch(struct peer *, uint32_t);
 static void	 netc_done(struct peer *, struct ipc_msg *);
 static const char *netc_status_name(uint32_t);
-static void	 netc_reselect(struct peer *, struct task *, struct mbox *);
 static struct req *netc_select_from(struct peer *, struct task *,
 	    struct mbox *, const struct mcache *, const char *, const char *);
 
@@ -90,7 +89,7 @@ netc_send(struct peer *p, struct task *t, uint32_t type, struct ipc_buf *buf,
 	if (mb != NULL && mb->job != NULL && p->qsel != mb &&
 	    (type == IMSG_IMAP_FETCH || type == IMSG_IMAP_STORE ||
 	    type == IMSG_IMAP_EXPUNGE || type == IMSG_IMAP_APPEND)) {
-		netc_reselect(p, t, mb);
+		netc_reselect(p, t, mb, "for the job's next command");
 	}
 	/* Nothing can go between an APPEND's messages (job.c waits). */
 	if (p->appending != NULL)
@@ -262,8 +261,11 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 	/* The tagged response's code is processed like an untagged one. */
 	if ((code == IMAP_CODE_UIDVALIDITY || code == IMAP_CODE_UIDNEXT ||
 	    code == IMAP_CODE_HIGHESTMODSEQ) && data != NULL) {
-		if (ans_code_number(data, &v) == 0)
+		if (ans_code_number(data, &v) == 0) {
 			netc_code(p, code, v);
+			if (code == IMAP_CODE_HIGHESTMODSEQ && p->sel != NULL)
+				p->sel->sel[p->side].hms_at = r->id;
+		}
 	} else if (code == IMAP_CODE_NOMODSEQ ||
 	    code == IMAP_CODE_UIDNOTSTICKY)
 		netc_code(p, code, 0);
@@ -479,21 +481,23 @@ netc_select(struct peer *p, struct task *t, struct mbox *mb,
 
 /*
  * SELECT mb for its job's next command, another mailbox having been
- * selected since (jobs sharing a lane, lease.c).  Once the job has had it
+ * selected since (jobs sharing a lane, lease.c), or for its
+ * HIGHESTMODSEQ (known.c).  Once the job has had it
  * selected there, from what it last saw of it (the live UIDNEXT and
  * HIGHESTMODSEQ: what changed up to those was reported to it then and
  * is kept in mb->sel), so that only what changed since is reported, and
  * not its own STOREs and copies again; the first time, as J_SELECT.
  */
-static void
-netc_reselect(struct peer *p, struct task *t, struct mbox *mb)
+void
+netc_reselect(struct peer *p, struct task *t, struct mbox *mb,
+    const char *why)
 {
 	const struct mcache *c = &mb->cache[p->side];
 	const struct mcache *pc = &mb->pcache[p->side];
 	struct req *r;
 
-	log_msg(LOG_LVL_DEBUG, p->name, mb->srv[p->side],
-	    "SELECT again for the job's next command");
+	log_msg(LOG_LVL_DEBUG, p->name, mb->srv[p->side], "SELECT again %s",
+	    why);
 	if (mb->job->started[p->side] &&
 	    (c->has & (MC_UIDVALIDITY | MC_UIDNEXT | MC_HMS)) ==
 	    (MC_UIDVALIDITY | MC_UIDNEXT | MC_HMS) &&

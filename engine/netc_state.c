@@ -166,6 +166,7 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 		c->has |= MC_HMS;
 		p->sel->sel[p->side].hms_req = p->head != NULL ?
 		    p->head->id : 0;
+		p->sel->sel[p->side].hms_at = p->sel->sel[p->side].hms_req;
 		break;
 	case IMAP_CODE_NOMODSEQ:
 		c->nomodseq = 1;
@@ -300,6 +301,7 @@ netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
 		if (!(c->has & MC_HMS) || c->hms < fi->modseq) {
 			c->hms = fi->modseq;
 			c->has |= MC_HMS;
+			ms->hms_at = p->head != NULL ? p->head->id : 0;
 		}
 		p->modseq_due = 0;
 	} else if (fi->mask & IMAP_FETCH_BODY)

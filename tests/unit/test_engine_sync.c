@@ -13,7 +13,8 @@
  * (§9.8), resuming an interrupted sync (§6.5), UIDVALIDITY changes, the
  * refusal of a mailbox known but gone from one side, unmatched vanished
  * UIDs, 0-length messages, bodies in pieces as large as a piece may be
- * (the flow control between the two nets).
+ * (the flow control between the two nets), a UID EXPUNGE answered
+ * without [HIGHESTMODSEQ].
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -76,6 +77,7 @@ struct fsrv {
 	int		 refuse_expunge;
 	int		 late_meta;	/* UID, FLAGS, ... after BODY[] */
 	int		 no_append_hms;	/* as Cyrus: APPEND without it */
+	int		 no_expunge_hms; /* as Dovecot, commands pipelined */
 	uint32_t	 vanish_below;	/* QRESYNC: VANISHED 1:n-1 */
 	int		 nfetch_body;	/* FETCH requests with BODY */
 	int		 nfetch;	/* FETCH requests */
@@ -637,8 +639,12 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 		/* As Dovecot: OK [HIGHESTMODSEQ n] Expunge completed. */
 		(void)snprintf(nm, sizeof(nm), "%llu",
 		    (unsigned long long)(mb ? mb->hms : 0));
-		fs_done(s, id, IMAP_DONE_OK, IMAP_CODE_HIGHESTMODSEQ, nm,
-		    "Expunge completed");
+		if (s->no_expunge_hms)
+			fs_done(s, id, IMAP_DONE_OK, 0, NULL,
+			    "Expunge completed");
+		else
+			fs_done(s, id, IMAP_DONE_OK, IMAP_CODE_HIGHESTMODSEQ,
+			    nm, "Expunge completed");
 		return;
 	}
 
@@ -1314,6 +1320,44 @@ t_append_without_hms(void)
 }
 
 /*
+ * Bug (found by diff/scenario_random): Dovecot reports the
+ * HIGHESTMODSEQ after a UID EXPUNGE with the last of the commands it
+ * takes together, and not at all when that is another mailbox's SELECT
+ * or when the VANISHED went out with the STORE before it.  The stored
+ * HIGHESTMODSEQ stayed below our expunge, and the next run's SELECT
+ * reported the UID VANISHED again: "No match for 1 vanished remote
+ * UID(s) 1".  The mailbox is now SELECTed again for it.
+ */
+static void
+t_expunge_without_hms(void)
+{
+	struct h h;
+	struct fmbox *l, *r;
+	int before;
+
+	h_init(&h, "noexphms");
+	h.srv[1].no_expunge_hms = 1;
+	l = fs_mbox(&h.srv[0], "INBOX");
+	r = fs_mbox(&h.srv[1], "INBOX");
+	fs_add(l, "one", "");
+	fs_add(l, "two", "\\Seen");
+	IS_INT(h_run(&h), 0, "first sync");
+	fs_expunge(l, 1);
+	before = h.srv[1].nselect;
+	IS_INT(h_run(&h), 0, "an expunge on a server that answers it "
+	    "without [HIGHESTMODSEQ]");
+	LOG_HAS(&h, "remote(INBOX): Removed 1 UID(s) 1");
+	LOG_LACKS(&h, "WARNING");
+	IS_INT(h.srv[1].nselect - before, 2, "its mailbox SELECTed again "
+	    "for the HIGHESTMODSEQ");
+	OK(fs_msg(r, 1) == NULL, "gone remotely");
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "", "then clean: not the UID VANISHED again, without "
+	    "a match");
+	h_fini(&h);
+}
+
+/*
  * A body arriving in pieces larger than the engine's queue bound: the
  * first piece, forwarded at once, puts the target's queue over the bound,
  * so the source is not read while it stays there; the queue is then
@@ -1553,6 +1597,7 @@ main(void)
 	t_resume();
 	t_resume_scattered();
 	t_append_without_hms();
+	t_expunge_without_hms();
 	t_huge_vanished();
 	t_late_metadata();
 	t_big_body();
