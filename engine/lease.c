@@ -337,21 +337,33 @@ lease_can_share(const struct eng *e)
  * is lent as soon as its SELECT and FETCH are sent: the next mailbox's
  * go right behind, instead of a round trip after its answer.  The
  * target side is lent once the last APPEND is sent
- * (xfer_fetch_done()): the next job's copies then go right behind.  A
- * side may already have been SELECTed by netc, for a copy whose body
- * came before this step could run (j->started).
+ * (xfer_fetch_done()): the next job's copies then go right behind.  The
+ * target side is taken only once the source side is started, so that a
+ * job holds nothing while it waits.  A side may already have been
+ * SELECTed by netc, for a copy whose body came before this step could
+ * run (j->started).
  */
 int
 lease_select_shared(struct job *j)
 {
 	struct mbox *mb = j->mb;
 	struct peer *p;
-	uint32_t s;
+	uint32_t s, i;
 
-	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+	/* The source side first: see above. */
+	for (i = 0; i < 2; i++) {
+		s = i == 0 ? j->lsrc : OTHER(j->lsrc);
 		p = j->p[s];
 		if (j->started[s] || (p->holder != NULL && p->holder != j) ||
 		    p->appending != NULL)
+			continue;
+		/*
+		 * Not the target side before the source side: held while
+		 * the source waits, it could be the one the job holding
+		 * the source waits for (two first syncs the opposite way:
+		 * each held its target side, and waited for the other's).
+		 */
+		if (s != j->lsrc && !j->started[j->lsrc])
 			continue;
 		/* Its FETCH would wait for the other side's copies. */
 		if (s == j->lsrc && xfer_prefetch_wait(j))

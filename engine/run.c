@@ -71,6 +71,7 @@ static int	 run_queue_dirty(struct eng *, int);
 static void	 run_state_load(struct eng *);
 static void	 run_queue_repair(struct eng *);
 static void	 run_status(struct eng *, uint32_t);
+static void	 run_stall_report(struct eng *);
 static void	 run_rest(struct eng *, struct task *);
 static int	 run_watching(const struct eng *);
 static void	 run_notify_methods(struct eng *);
@@ -129,6 +130,34 @@ run_rest(struct eng *e, struct task *t)
 	}
 }
 
+
+/*
+ * The engine's own bug, before it dies of it: what each job was waiting
+ * for, at the error level (the line above the fatal one), so that a
+ * report shows it without --debug.
+ */
+static void
+run_stall_report(struct eng *e)
+{
+	const struct job *j;
+	uint32_t s;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		log_msg(LOG_LVL_ERROR, e->peer[s].name, NULL, "stalled: "
+		    "copying %d, holder %s, selected %s",
+		    e->peer[s].copying, e->peer[s].holder != NULL ?
+		    e->peer[s].holder->mb->pretty : "-",
+		    e->peer[s].qsel != NULL ? e->peer[s].qsel->pretty : "-");
+	for (j = e->jobs; j != NULL; j = j->next)
+		log_msg(LOG_LVL_ERROR, NULL, NULL, "stalled: job %s: state %d, "
+		    "leased %d%d, started %d%d, waiting %d, pending %d, "
+		    "copy_wait %d, batch_wait %d, lend %d, share %d, "
+		    "lent %u, finished %d", j->mb->pretty, j->t.state,
+		    j->p[SIDE_LOCAL] != NULL, j->p[SIDE_REMOTE] != NULL,
+		    j->started[SIDE_LOCAL], j->started[SIDE_REMOTE],
+		    j->t.waiting, j->t.pending, j->copy_wait, j->batch_wait,
+		    j->lend, j->share, j->lent, j->finished);
+}
 
 void
 run_wake(struct eng *e)
@@ -611,10 +640,12 @@ sync_run(struct eng *e)
 		 * will ever come.  The engine's own bug: say so, not hang.
 		 */
 		if (run_idle(e) && e->peer[SIDE_LOCAL].ready &&
-		    e->peer[SIDE_REMOTE].ready)
+		    e->peer[SIDE_REMOTE].ready) {
+			run_stall_report(e);
 			fatalx(EXIT_CHILD, "engine: internal error: stalled "
 			    "(run state %d, %zu job(s))", run.t.state,
 			    e->njobs);
+		}
 		eng_poll(e);
 	}
 	e->run = NULL;
