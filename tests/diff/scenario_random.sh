@@ -205,6 +205,9 @@ EOF
 	done < <(plan "$seed" "$ROUNDS")
 	[ "$round" -gt 0 ] && run_round "$seed" "$round"
 	scen_begin_round "seed $seed"
+	# Cyrus makes the parents of new mailboxes (Archive of Archive/2024)
+	# mailboxes of their own: one more run copies them (both worlds).
+	scen_cyrus_parents sync
 	scen_expect_quiet sync
 done
 
