@@ -174,9 +174,11 @@ struct msel {
 	 */
 	uint32_t	 hms_req;
 	/*
-	 * The request the live HIGHESTMODSEQ was last raised for (a code,
-	 * untagged or tagged, or the MODSEQ of a FETCH item): one later
-	 * than our UID EXPUNGE covers it (known.c).
+	 * The request the last [HIGHESTMODSEQ] code came with (untagged,
+	 * or on its tagged OK): one at or after our UID EXPUNGE covers it
+	 * (known.c).  Not the MODSEQ of a FETCH item: Dovecot runs a STORE
+	 * sent after the EXPUNGE alongside it, and may give the STORE the
+	 * lower MODSEQ.
 	 */
 	uint32_t	 hms_at;
 };

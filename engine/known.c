@@ -419,8 +419,8 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 }
 
 /*
- * The HIGHESTMODSEQ after our expunges on side s, where no answer
- * reported it.  Dovecot reports it with the last of the commands it
+ * The HIGHESTMODSEQ after our expunges on side s, where no
+ * [HIGHESTMODSEQ] came with or after the last UID EXPUNGE's answer.  Dovecot reports it with the last of the commands it
  * takes together (a pipelined NOOP gets it, not the UID EXPUNGE), and
  * not at all when that is another job's SELECT or when the VANISHED went
  * out with the STORE before it: a NOOP sent later does not get it

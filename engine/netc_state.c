@@ -301,7 +301,6 @@ netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
 		if (!(c->has & MC_HMS) || c->hms < fi->modseq) {
 			c->hms = fi->modseq;
 			c->has |= MC_HMS;
-			ms->hms_at = p->head != NULL ? p->head->id : 0;
 		}
 		p->modseq_due = 0;
 	} else if (fi->mask & IMAP_FETCH_BODY)
