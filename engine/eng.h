@@ -168,19 +168,15 @@ struct msel {
 	uint64_t	 newmail;	/* the reference's _NEW */
 	uint64_t	 exists_self;	/* our appends not yet in EXISTS */
 	/*
-	 * The request at the head of the queue when the last untagged
-	 * [HIGHESTMODSEQ] arrived: an APPEND that sees its own id there
-	 * knows the server reported the new HIGHESTMODSEQ.
+	 * The request the last [HIGHESTMODSEQ] code came with: the head of
+	 * the queue when it came untagged, or the request whose tagged OK
+	 * carried it.  An APPEND that sees its own id there knows the
+	 * server reported the new HIGHESTMODSEQ; one at or after our UID
+	 * EXPUNGE covers it (known.c).  Not the MODSEQ of a FETCH item:
+	 * Dovecot runs a STORE sent after the EXPUNGE alongside it, and may
+	 * give the STORE the lower MODSEQ.
 	 */
 	uint32_t	 hms_req;
-	/*
-	 * The request the last [HIGHESTMODSEQ] code came with (untagged,
-	 * or on its tagged OK): one at or after our UID EXPUNGE covers it
-	 * (known.c).  Not the MODSEQ of a FETCH item: Dovecot runs a STORE
-	 * sent after the EXPUNGE alongside it, and may give the STORE the
-	 * lower MODSEQ.
-	 */
-	uint32_t	 hms_at;
 };
 
 /* A mailbox, by internal name (reference removed, delimiter = NUL). */
@@ -410,6 +406,8 @@ const char *netc_req_mbox(const struct req *);
 /* SELECT mb, with QRESYNC from the pcache and the sample (may be NULL). */
 struct req *netc_select(struct peer *, struct task *, struct mbox *,
 	    const char *, const char *);
+/* The id of the last request sent to the peer, once one was. */
+uint32_t netc_last_id(const struct peer *);
 /*
  * SELECT mb again for its job, from what the job last saw of it (the
  * live state), why saying what for (debug): for the job's next command

@@ -344,8 +344,7 @@ known_reconcile(struct job *j, struct known *k)
 		rg_expunge(&j->t, j->p[s], mb, &set, removal_done,
 		    &k->rm_done[s]);
 		if (set.n > 0)
-			k->xid[s] = j->p[s]->next_id == 1 ? UINT32_MAX :
-			    j->p[s]->next_id - 1;
+			k->xid[s] = netc_last_id(j->p[s]);
 		uidranges_free(&set);
 	}
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
@@ -393,9 +392,9 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 	}
 	/* VANISHED minus ours: the rest stays for the next pull. */
 	uidranges_minus(&ms->vanished, gone.v, gone.n);
-	uidvec_append(&j->removed[s], gone.v, gone.n);
-	uidvec_sort_uniq(&j->removed[s]);
 	if (gone.n > 0) {
+		uidvec_append(&j->removed[s], gone.v, gone.n);
+		uidvec_sort_uniq(&j->removed[s]);
 		set = uid_compact_set(gone.v, gone.n);
 		jlog(j, LOG_LVL_AUDIT, p->name, j->mb->srv[s], "EXPUNGE "
 		    "uids=%s", set);
@@ -420,7 +419,8 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 
 /*
  * The HIGHESTMODSEQ after our expunges on side s, where no
- * [HIGHESTMODSEQ] came with or after the last UID EXPUNGE's answer.  Dovecot reports it with the last of the commands it
+ * [HIGHESTMODSEQ] came with or after the last UID EXPUNGE's answer
+ * (ms->hms_req).  Dovecot reports it with the last of the commands it
  * takes together (a pipelined NOOP gets it, not the UID EXPUNGE), and
  * not at all when that is another job's SELECT or when the VANISHED went
  * out with the STORE before it: a NOOP sent later does not get it
@@ -437,7 +437,7 @@ known_confirm_hms(struct job *j, struct known *k, uint32_t s)
 
 	if (k->xid[s] == 0 || !(p->caps & IMAP_CAP_QRESYNC) ||
 	    (p->caps & (IMAP_CAP_CONDSTORE_SYNC | IMAP_CAP_PLAIN_SYNC)) ||
-	    (int32_t)(j->mb->sel[s].hms_at - k->xid[s]) >= 0)
+	    (int32_t)(j->mb->sel[s].hms_req - k->xid[s]) >= 0)
 		return;
 	netc_reselect(p, &j->t, j->mb, "for the HIGHESTMODSEQ after UID "
 	    "EXPUNGE");

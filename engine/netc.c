@@ -263,8 +263,9 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 	    code == IMAP_CODE_HIGHESTMODSEQ) && data != NULL) {
 		if (ans_code_number(data, &v) == 0) {
 			netc_code(p, code, v);
+			/* Its own, not the next one's (head moved on). */
 			if (code == IMAP_CODE_HIGHESTMODSEQ && p->sel != NULL)
-				p->sel->sel[p->side].hms_at = r->id;
+				p->sel->sel[p->side].hms_req = r->id;
 		}
 	} else if (code == IMAP_CODE_NOMODSEQ ||
 	    code == IMAP_CODE_UIDNOTSTICKY)
@@ -507,6 +508,13 @@ netc_reselect(struct peer *p, struct task *t, struct mbox *mb,
 	else
 		r = netc_select(p, t, mb, NULL, NULL);
 	r->done = netc_done_ok;
+}
+
+/* The id of the last request sent to p, once one was (0 is skipped). */
+uint32_t
+netc_last_id(const struct peer *p)
+{
+	return p->next_id == 1 ? UINT32_MAX : p->next_id - 1;
 }
 
 struct req *

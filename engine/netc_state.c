@@ -166,7 +166,6 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 		c->has |= MC_HMS;
 		p->sel->sel[p->side].hms_req = p->head != NULL ?
 		    p->head->id : 0;
-		p->sel->sel[p->side].hms_at = p->sel->sel[p->side].hms_req;
 		break;
 	case IMAP_CODE_NOMODSEQ:
 		c->nomodseq = 1;
