@@ -132,17 +132,31 @@ batch_done(struct req *r)
 				break;
 		}
 	uidranges_free(&rs);
+	/* Their flags, reported back, are not changes (known.c). */
+	uidvec_append(&j->copies[t->side], tu.v, tu.n);
 	if (t->sel == mb) {
 		struct mcache *c = &mb->cache[t->side];
+		struct msel *ms = &mb->sel[t->side];
 
-		for (i = 0; i < tu.n; i++)
-			if ((c->has & MC_UIDNEXT) && c->uidnext <= tu.v[i] &&
-			    tu.v[i] < UINT32_MAX)
+		for (i = 0; i < tu.n; i++) {
+			if (tu.v[i] == UINT32_MAX)
+				continue;
+			if ((c->has & MC_UIDNEXT) && c->uidnext <= tu.v[i])
 				c->uidnext = tu.v[i] + 1;
+			if ((ms->seen & MC_UIDNEXT) &&
+			    ms->seen_uidnext <= tu.v[i])
+				ms->seen_uidnext = tu.v[i] + 1;
+		}
 		/* No [HIGHESTMODSEQ] for this APPEND: see the top. */
 		if (r->code != IMAP_CODE_HIGHESTMODSEQ &&
 		    mb->sel[t->side].hms_req != r->id)
 			uidvec_append(&x->nomodseq, tu.v, tu.n);
+		else if (ms->seen & MC_HMS) {
+			/* Their flags reported up to it are ours (known.c). */
+			for (i = 0; i < tu.n; i++)
+				modtab_put(&j->copymod[t->side], tu.v[i],
+				    ms->seen_hms, NULL);
+		}
 	}
 	if (!e->quiet) {
 		sl = uid_compact_list(b->suids.v, b->suids.n);

@@ -177,6 +177,27 @@ struct msel {
 	 * give the STORE the lower MODSEQ.
 	 */
 	uint32_t	 hms_req;
+	/*
+	 * The UIDNEXT and HIGHESTMODSEQ the session reported while mb was
+	 * selected (codes, FETCH items; seen: MC_UIDNEXT | MC_HMS): every
+	 * change up to seen_hms was reported to us then.  Never a STATUS
+	 * (NOTIFY, LIST-STATUS) about mb while another mailbox was selected,
+	 * as the live cache takes: that is the server's value, with changes
+	 * nobody reported to us.  A SELECT again from there, or a last
+	 * synchronised state stored from there, would lose them (an expunge
+	 * made meanwhile never reported VANISHED).
+	 */
+	unsigned int	 seen;
+	uint32_t	 seen_uidnext;
+	uint64_t	 seen_hms;
+	/*
+	 * The order (peer.nev) of the last VANISHED reported live (not
+	 * EARLIER) and of the last [HIGHESTMODSEQ]: a HIGHESTMODSEQ after
+	 * the VANISHED covers its expunges; Cyrus reports none after them.
+	 */
+	uint64_t	 van_ev;
+	uint64_t	 hms_ev;
+	uint64_t	 van_asked;	/* van_ev a SELECT went for (known.c) */
 };
 
 /* A mailbox, by internal name (reference removed, delimiter = NUL). */
@@ -327,6 +348,7 @@ struct peer {
 	uint32_t	 caps;		/* IMAP_CAP_* from IMSG_IMAP_READY */
 	int		 ready;
 	uint32_t	 next_id;
+	uint64_t	 nev;		/* VANISHED and HIGHESTMODSEQ counted */
 	struct req	*head, *tail;	/* in flight, oldest first */
 	size_t		 inflight;
 
@@ -430,6 +452,9 @@ void	 netc_set_uidvalidity(struct peer *, struct mbox *, uint32_t);
 void	 netc_set_pcache(struct peer *, struct mbox *, unsigned int,
 	    uint32_t, uint32_t, uint64_t);
 int	 netc_is_dirty(struct peer *, struct mbox *);
+int	 netc_unreported(const struct peer *, const struct mbox *);
+/* What a last synchronised HIGHESTMODSEQ may be (netc_state.c). */
+uint64_t netc_synced_hms(const struct mbox *, uint32_t);
 
 /* Flags: sorted, space-joined copy (bytewise, as Perl's sort). */
 char	*flags_sorted(const char *);
@@ -579,6 +604,18 @@ struct job {
 	struct repair	*repair;
 	struct uidvec	 ignore[2];	/* §6.5: not to be copied */
 	struct uidvec	 removed[2];	/* UIDs its expunges removed */
+	struct uidranges vgone[2];	/* UIDs it saw VANISHED and handled */
+	struct uidranges vnew[2];	/* VANISHED at or above the synced
+					   UIDNEXT, kept for their copies */
+	uint32_t	 uidnext0[2];	/* the synced UIDNEXT at its SELECT */
+	struct modtab	 mnew[2];	/* flag changes of new messages,
+					   held back (known.c) */
+	struct uidvec	 copies[2];	/* UIDs its APPENDs made */
+	struct modtab	 copymod[2];	/* their MODSEQ, once known, while
+					   above the synced HIGHESTMODSEQ */
+	unsigned int	 rechecks;	/* J_CHECK found it dirty, in a row,
+					   with no command sent since */
+	uint32_t	 check_id[2];	/* the peers' next_id then */
 
 	/*
 	 * The local side's new messages below early_uidnext (0: none

@@ -328,6 +328,46 @@ job_unchanged(struct job *j)
 }
 
 
+/*
+ * Dirty again after a whole round: there is more to do, which a round
+ * finds.  Never more than a bound of rounds in a row that sent no
+ * command: such a round changes nothing, and would come back here for
+ * ever, at full speed and without a word (the engine's own bug).
+ */
+static void
+job_recheck(struct job *j)
+{
+	uint32_t s, id[2];
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+		id[s] = j->p[s] != NULL ? j->p[s]->next_id : 0;
+	if (id[SIDE_LOCAL] != j->check_id[SIDE_LOCAL] ||
+	    id[SIDE_REMOTE] != j->check_id[SIDE_REMOTE]) {
+		j->check_id[SIDE_LOCAL] = id[SIDE_LOCAL];
+		j->check_id[SIDE_REMOTE] = id[SIDE_REMOTE];
+		j->rechecks = 0;
+		return;
+	}
+	if (++j->rechecks > 64)
+		eng_fail(j->e, EXIT_CHILD, NULL, NULL, "internal error: "
+		    "%s stays dirty after %u rounds", j->mb->pretty,
+		    j->rechecks - 1);
+}
+
+/* What was synchronised when the job SELECTs (known.c's j->vnew). */
+static void
+job_uidnext0(struct job *j)
+{
+	const struct mcache *pc;
+	uint32_t s;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		pc = &j->mb->pcache[s];
+		j->uidnext0[s] = (pc->has & MC_UIDNEXT) && pc->uidnext > 0 ?
+		    pc->uidnext : 1;
+	}
+}
+
 static void
 job_step(struct task *t)
 {
@@ -413,6 +453,7 @@ job_step(struct task *t)
 				    "error: mailbox %s has no database index",
 				    mb->pretty);
 			if (j->lend) {
+				job_uidnext0(j);
 				if (!lease_select_shared(j))
 					return;
 				t->state = J_SELECTED;
@@ -433,6 +474,7 @@ job_step(struct task *t)
 					    MC_HMS, mb->db_uidvalidity[s],
 					    mb->db_uidnext[s], mb->db_hms[s]);
 			}
+			job_uidnext0(j);
 			for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 				/* --repair fetches everything: no sample. */
 				seq[s] = uids[s] = NULL;
@@ -525,9 +567,20 @@ job_step(struct task *t)
 		case J_CHECK:
 			if (netc_is_dirty(j->p[SIDE_LOCAL], mb) ||
 			    netc_is_dirty(j->p[SIDE_REMOTE], mb)) {
+				job_recheck(j);
+				/*
+				 * Changed while another mailbox was selected
+				 * (a NOTIFY STATUS said so): SELECTed again,
+				 * for the reports of what changed.
+				 */
+				for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+					if (netc_unreported(j->p[s], mb))
+						netc_reselect(j->p[s], t, mb,
+						    "for what changed meanwhile");
 				t->state = J_MESSAGES;
 				break;
 			}
+			j->rechecks = 0;
 			t->state = J_END;
 			break;
 
@@ -556,6 +609,16 @@ job_fin(struct task *t)
 	uidvec_free(&j->ignore[SIDE_REMOTE]);
 	uidvec_free(&j->removed[SIDE_LOCAL]);
 	uidvec_free(&j->removed[SIDE_REMOTE]);
+	uidranges_free(&j->vgone[SIDE_LOCAL]);
+	uidranges_free(&j->vgone[SIDE_REMOTE]);
+	uidranges_free(&j->vnew[SIDE_LOCAL]);
+	uidranges_free(&j->vnew[SIDE_REMOTE]);
+	modtab_free(&j->mnew[SIDE_LOCAL]);
+	modtab_free(&j->mnew[SIDE_REMOTE]);
+	uidvec_free(&j->copies[SIDE_LOCAL]);
+	uidvec_free(&j->copies[SIDE_REMOTE]);
+	modtab_free(&j->copymod[SIDE_LOCAL]);
+	modtab_free(&j->copymod[SIDE_REMOTE]);
 	if (j->pre != NULL)
 		xfer_free(j->pre);
 	j->pre = NULL;

@@ -62,6 +62,12 @@ static void	 known_reconcile(struct job *, struct known *);
 static void	 known_finish(struct job *, struct known *);
 static void	 removal_done(struct rgroup *);
 static void	 known_confirm_hms(struct job *, struct known *, uint32_t);
+static int	 known_confirm_vanished(struct job *);
+static void	 known_vnew(struct job *, struct known *, uint32_t, uint32_t);
+static int	 known_hold(struct job *, uint32_t, struct modent *);
+static int	 known_echo(struct job *, uint32_t, struct modent *);
+static void	 known_copymod_prune(struct job *, uint32_t);
+static void	 known_held(struct job *, struct known *, uint32_t);
 
 void
 known_start(struct job *j, int ret)
@@ -108,6 +114,111 @@ known_free(struct known *k)
 }
 
 /*
+ * A flag change of a message new to the job (at or above the synced
+ * UIDNEXT): a copy of ours reporting the flags we gave it, or a message
+ * a pass is copying (fetched before the change, its APPEND in flight)
+ * or will copy.  The reference drops them all ("their flags come with
+ * the copy"), which loses a change made after the FETCH.  Ours are
+ * dropped; the others are held back (j->mnew) until a pass has gone past
+ * them.  1 if held (ent's flags taken) or dropped.
+ */
+static int
+known_hold(struct job *j, uint32_t s, struct modent *ent)
+{
+	const struct mcache *pc = &j->mb->pcache[s];
+
+	if (!(pc->has & MC_UIDNEXT) || ent->uid < pc->uidnext)
+		return 0;
+	uidvec_sort_uniq(&j->copies[s]);
+	if (!uidvec_has(&j->copies[s], ent->uid)) {
+		modtab_put(&j->mnew[s], ent->uid, ent->modseq, ent->flags);
+		ent->flags = NULL;
+	}
+	return 1;
+}
+
+/*
+ * A report of a copy of ours at or below the MODSEQ its APPEND got
+ * (j->copymod): the flags we gave it, not a change.  The synced
+ * HIGHESTMODSEQ, once past that MODSEQ, drops such reports by itself;
+ * until then (a SELECT again in between, Cyrus reporting the copies as
+ * changed since), this does, or they would be taken for changes made
+ * on the copy: a conflict with a change of the original, or the
+ * original set back to them.  1 if dropped (ent's flags freed).
+ */
+static int
+known_echo(struct job *j, uint32_t s, struct modent *ent)
+{
+	const struct modent *cm;
+
+	if (j->copymod[s].n == 0 ||
+	    (cm = modtab_get(&j->copymod[s], ent->uid)) == NULL ||
+	    ent->modseq > cm->modseq)
+		return 0;
+	free(ent->flags);
+	ent->flags = NULL;
+	return 1;
+}
+
+/* The copies' MODSEQs the synced HIGHESTMODSEQ has passed: not needed. */
+static void
+known_copymod_prune(struct job *j, uint32_t s)
+{
+	const struct mcache *pc = &j->mb->pcache[s];
+	struct modent *ent;
+	size_t i, n;
+
+	if (j->copymod[s].n == 0 || !(pc->has & MC_HMS))
+		return;
+	ent = modtab_drain(&j->copymod[s], &n);
+	for (i = 0; i < n; i++) {
+		if (ent[i].modseq > pc->hms)
+			modtab_put(&j->copymod[s], ent[i].uid, ent[i].modseq,
+			    NULL);
+		free(ent[i].flags);
+	}
+	free(ent);
+}
+
+/*
+ * The changes held back (known_hold()) that a pass has gone past: those
+ * of a message copied are this round's changes, whatever the synced
+ * HIGHESTMODSEQ has become since (they were reported after it was
+ * set: not our own, which known_hold() dropped); those of a message
+ * never copied (gone before its FETCH) are dropped.  The others stay
+ * held.  A later report of the same message, drained after, replaces
+ * its entry.
+ */
+static void
+known_held(struct job *j, struct known *k, uint32_t s)
+{
+	const struct mcache *pc = &j->mb->pcache[s];
+	struct modent *ent;
+	size_t i, n;
+
+	if (j->mnew[s].n == 0)
+		return;
+	ent = modtab_drain(&j->mnew[s], &n);
+	for (i = 0; i < n; i++) {
+		if ((pc->has & MC_UIDNEXT) && ent[i].uid < pc->uidnext) {
+			if (map_lookup(&j->map, s, ent[i].uid) != 0 &&
+			    (!pflags_side(j, s) || pflags_changed(j, s,
+			    ent[i].uid, ent[i].flags))) {
+				modtab_put(&k->res[s], ent[i].uid,
+				    ent[i].modseq, ent[i].flags);
+				ent[i].flags = NULL;
+			}
+		} else {
+			modtab_put(&j->mnew[s], ent[i].uid, ent[i].modseq,
+			    ent[i].flags);
+			ent[i].flags = NULL;
+		}
+		free(ent[i].flags);
+	}
+	free(ent);
+}
+
+/*
  * The reference's pull_updates, both sides at once: changes with known
  * flags are kept (below the synced UIDNEXT, newer than the synced
  * HIGHESTMODSEQ); those with unknown flags are fetched, and their
@@ -128,12 +239,16 @@ known_pull(struct job *j, struct known *k)
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		ms = &mb->sel[s];
 		pc = &mb->pcache[s];
+		known_held(j, k, s);
 		if (ms->modified.n == 0)
 			continue;
 		memset(&missing, 0, sizeof(missing));
 		ent = modtab_drain(&ms->modified, &n);
 		for (i = 0; i < n; i++) {
 			if (ent[i].flags != NULL && ent[i].modseq > 0) {
+				if (known_hold(j, s, &ent[i]) ||
+				    known_echo(j, s, &ent[i]))
+					continue;
 				/*
 				 * A side synced plain reports every flag:
 				 * a change is what differs from the kept.
@@ -168,6 +283,59 @@ known_pull(struct job *j, struct known *k)
 		j->t.state = K_PULLED;
 }
 
+/*
+ * VANISHED messages that were new to this job (at or above the
+ * synchronised UIDNEXT of its SELECT, j->uidnext0): only those a pass of
+ * the job copied have anything to propagate, and those may still be on
+ * their way (fetched before the expunge, their APPEND in flight).  At or
+ * above the synchronised UIDNEXT lim, they are kept (j->vnew) until that
+ * is known; below it, or once lim has passed them, those with a mapping
+ * go on as any other expunge, those without one were never copied and
+ * are dropped without a word.  The reference drops the first kind at
+ * once, losing the expunge of a message whose copy was in flight (the
+ * copy stays, mapped to nothing), and warns "No match" for the second.
+ */
+static void
+known_vnew(struct job *j, struct known *k, uint32_t s, uint32_t lim)
+{
+	struct uidranges *v = &j->vnew[s], keep = { NULL, 0, 0 };
+	struct uidranges *van = &k->van[s];
+	const struct map_pair *a;
+	size_t i, at, n = map_count(&j->map);
+	uint32_t lo, u, low = j->uidnext0[s] > 0 ? j->uidnext0[s] : 1;
+
+	if (low > lim)
+		low = lim;
+	/* The new ones join those kept from earlier rounds. */
+	for (i = 0; i < van->n; i++)
+		if (van->r[i].hi >= low)
+			uidranges_push(v, van->r[i].lo < low ? low :
+			    van->r[i].lo, van->r[i].hi);
+	uidranges_clip(van, low);
+	if (v->n == 0)
+		return;
+	uidranges_normalize(v);
+	for (i = 0; i < v->n; i++) {
+		for (at = map_lower_bound(&j->map, s, v->r[i].lo); at < n;
+		    at++) {
+			a = map_side_at(&j->map, s, at);
+			u = s == SIDE_LOCAL ? a->luid : a->ruid;
+			if (u > v->r[i].hi)
+				break;
+			uidranges_push(van, u, u);
+		}
+		if (v->r[i].hi >= lim) {
+			lo = v->r[i].lo < lim ? lim : v->r[i].lo;
+			uidranges_push(&keep, lo, v->r[i].hi);
+		}
+	}
+	uidranges_normalize(van);
+	/* The mapped ones go now. */
+	uidranges_minus_ranges(&keep, van);
+	uidranges_free(v);
+	*v = keep;
+}
+
 /* The end of a pull: 1 if the round has anything to do. */
 static int
 known_pulled(struct job *j, struct known *k)
@@ -187,10 +355,18 @@ known_pulled(struct job *j, struct known *k)
 		k->van[s] = ms->vanished;
 		memset(&ms->vanished, 0, sizeof(ms->vanished));
 		uidranges_normalize(&k->van[s]);
-		uidranges_clip(&k->van[s], lim > 0 ? lim : 1);
-		/* Our own expunges, reported again by a later SELECT. */
+		known_vnew(j, k, s, lim > 0 ? lim : 1);
+		/*
+		 * Our own expunges, and the expunges this job has handled
+		 * already, reported again by a later SELECT.
+		 */
 		uidranges_minus(&k->van[s], j->removed[s].v,
 		    j->removed[s].n);
+		uidranges_minus_ranges(&k->van[s], &j->vgone[s]);
+		for (i = 0; i < k->van[s].n; i++)
+			uidranges_push(&j->vgone[s], k->van[s].r[i].lo,
+			    k->van[s].r[i].hi);
+		uidranges_normalize(&j->vgone[s]);
 		ent = modtab_drain(&k->res[s], &n);
 		for (i = 0, m = 0; i < n; i++) {
 			if (uidranges_has(&k->van[s], ent[i].uid)) {
@@ -203,7 +379,8 @@ known_pulled(struct job *j, struct known *k)
 		k->nmod[s] = m;
 		modtab_free(&k->res[s]);
 		netc_set_pcache(j->p[s], mb, MC_HMS, 0, 0,
-		    mb->cache[s].hms);
+		    netc_synced_hms(mb, s));
+		known_copymod_prune(j, s);
 		if (m > 0 || k->van[s].n > 0)
 			any = 1;
 	}
@@ -443,6 +620,42 @@ known_confirm_hms(struct job *j, struct known *k, uint32_t s)
 	    "EXPUNGE");
 }
 
+/*
+ * Once a job's rounds found nothing more: expunges another client made,
+ * reported VANISHED while the job had the mailbox selected, and handled
+ * (their copies removed, their rows gone), with no [HIGHESTMODSEQ]
+ * after them (Cyrus sends none).  The last synchronised state would
+ * stay below them, and the next SELECT report them VANISHED (EARLIER)
+ * again, with no mapping left ("No match for vanished UID(s)"): as for
+ * our own (known_confirm_hms()), the mailbox is SELECTed again for its
+ * HIGHESTMODSEQ, and what it reports again is known as handled
+ * (j->vgone).  1 if a SELECT went.
+ */
+static int
+known_confirm_vanished(struct job *j)
+{
+	struct msel *ms;
+	struct peer *p;
+	uint32_t s;
+	int sent = 0;
+
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		p = j->p[s];
+		ms = &j->mb->sel[s];
+		if (j->vgone[s].n == 0 || ms->van_ev <= ms->hms_ev ||
+		    ms->van_ev == ms->van_asked ||
+		    !(p->caps & IMAP_CAP_QRESYNC) ||
+		    (p->caps & (IMAP_CAP_CONDSTORE_SYNC | IMAP_CAP_PLAIN_SYNC)))
+			continue;
+		/* Once: a server that answers without it is not asked again. */
+		ms->van_asked = ms->van_ev;
+		netc_reselect(p, &j->t, j->mb, "for the HIGHESTMODSEQ after "
+		    "VANISHED");
+		sent = 1;
+	}
+	return sent;
+}
+
 static void
 known_finish(struct job *j, struct known *k)
 {
@@ -487,7 +700,8 @@ known_step(struct job *j)
 		return;
 	case K_PULLED:
 		if (!known_pulled(j, k)) {
-			j->t.state = K_END;
+			j->t.state = known_confirm_vanished(j) ? K_PULL :
+			    K_END;
 			return;
 		}
 		j->found = 1;

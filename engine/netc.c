@@ -484,10 +484,11 @@ netc_select(struct peer *p, struct task *t, struct mbox *mb,
  * SELECT mb for its job's next command, another mailbox having been
  * selected since (jobs sharing a lane, lease.c), or for its
  * HIGHESTMODSEQ (known.c).  Once the job has had it
- * selected there, from what it last saw of it (the live UIDNEXT and
- * HIGHESTMODSEQ: what changed up to those was reported to it then and
- * is kept in mb->sel), so that only what changed since is reported, and
- * not its own STOREs and copies again; the first time, as J_SELECT.
+ * selected there, from what it last saw of it while it was selected
+ * (msel.seen: what changed up to those was reported to it then and is
+ * kept in mb->sel; not the live values, which a NOTIFY STATUS may have
+ * raised since), so that only what changed since is reported, and not
+ * its own STOREs and copies again; the first time, as J_SELECT.
  */
 void
 netc_reselect(struct peer *p, struct task *t, struct mbox *mb,
@@ -495,16 +496,26 @@ netc_reselect(struct peer *p, struct task *t, struct mbox *mb,
 {
 	const struct mcache *c = &mb->cache[p->side];
 	const struct mcache *pc = &mb->pcache[p->side];
+	const struct msel *ms = &mb->sel[p->side];
+	struct mcache from;
 	struct req *r;
 
 	log_msg(LOG_LVL_DEBUG, p->name, mb->srv[p->side], "SELECT again %s",
 	    why);
+	memset(&from, 0, sizeof(from));
+	from.has = (c->has & MC_UIDVALIDITY) | ms->seen;
+	from.uidvalidity = c->uidvalidity;
+	/* Every UID below the synchronised UIDNEXT is known too. */
+	from.uidnext = (pc->has & MC_UIDNEXT) &&
+	    pc->uidnext > ms->seen_uidnext ? pc->uidnext : ms->seen_uidnext;
+	from.hms = ms->seen_hms;
 	if (mb->job->started[p->side] &&
-	    (c->has & (MC_UIDVALIDITY | MC_UIDNEXT | MC_HMS)) ==
+	    (from.has & (MC_UIDVALIDITY | MC_UIDNEXT | MC_HMS)) ==
 	    (MC_UIDVALIDITY | MC_UIDNEXT | MC_HMS) &&
-	    (pc->has & MC_UIDVALIDITY) && c->uidvalidity == pc->uidvalidity &&
-	    (!(pc->has & MC_HMS) || c->hms >= pc->hms))
-		r = netc_select_from(p, t, mb, c, NULL, NULL);
+	    (pc->has & MC_UIDVALIDITY) &&
+	    from.uidvalidity == pc->uidvalidity &&
+	    (!(pc->has & MC_HMS) || from.hms >= pc->hms))
+		r = netc_select_from(p, t, mb, &from, NULL, NULL);
 	else
 		r = netc_select(p, t, mb, NULL, NULL);
 	r->done = netc_done_ok;

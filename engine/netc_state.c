@@ -124,11 +124,46 @@ netc_is_dirty(struct peer *p, struct mbox *mb)
 	return 0;
 }
 
+/*
+ * What the last synchronised HIGHESTMODSEQ of mb on side may be: the
+ * one up to which every change was reported to us (msel.seen_hms; before
+ * the session reported one, as plain IMAP4rev1 never does, the live
+ * value).  known.c keeps it below the changes it holds back (j->mnew).
+ */
+uint64_t
+netc_synced_hms(const struct mbox *mb, uint32_t side)
+{
+	const struct msel *ms = &mb->sel[side];
+
+	return (ms->seen & MC_HMS) ? ms->seen_hms : mb->cache[side].hms;
+}
+
+/*
+ * Has the server said (a NOTIFY STATUS) that mb changed beyond what the
+ * session reported while mb was selected, and is another mailbox
+ * selected on p's queue now?  Only a SELECT again brings the reports.
+ */
+int
+netc_unreported(const struct peer *p, const struct mbox *mb)
+{
+	const struct mcache *c = &mb->cache[p->side];
+	const struct msel *ms = &mb->sel[p->side];
+
+	if (p->qsel == mb)
+		return 0;
+	if ((c->has & MC_HMS) && (ms->seen & MC_HMS) &&
+	    c->hms != ms->seen_hms)
+		return 1;
+	return (c->has & MC_UIDNEXT) && (ms->seen & MC_UIDNEXT) &&
+	    c->uidnext > ms->seen_uidnext;
+}
+
 /* A response code, untagged or tagged, about the selected mailbox. */
 void
 netc_code(struct peer *p, uint32_t code, uint64_t value)
 {
 	struct mcache *c;
+	struct msel *ms;
 	struct req *r;
 
 	if (code == IMAP_CODE_CLOSED) {
@@ -149,6 +184,7 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 	if (p->sel == NULL)
 		return;
 	c = &p->sel->cache[p->side];
+	ms = &p->sel->sel[p->side];
 	switch (code) {
 	case IMAP_CODE_UIDVALIDITY:
 		if (value == 0 || value > UINT32_MAX)
@@ -158,14 +194,16 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 	case IMAP_CODE_UIDNEXT:
 		if (value > UINT32_MAX)
 			break;
-		c->uidnext = (uint32_t)value;
+		c->uidnext = ms->seen_uidnext = (uint32_t)value;
 		c->has |= MC_UIDNEXT;
+		ms->seen |= MC_UIDNEXT;
 		break;
 	case IMAP_CODE_HIGHESTMODSEQ:
-		c->hms = value;
+		c->hms = ms->seen_hms = value;
 		c->has |= MC_HMS;
-		p->sel->sel[p->side].hms_req = p->head != NULL ?
-		    p->head->id : 0;
+		ms->seen |= MC_HMS;
+		ms->hms_req = p->head != NULL ? p->head->id : 0;
+		ms->hms_ev = ++p->nev;
 		break;
 	case IMAP_CODE_NOMODSEQ:
 		c->nomodseq = 1;
@@ -215,6 +253,7 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 {
 	struct uidranges rs = { NULL, 0, 0 };
 	struct mcache *c;
+	struct msel *ms;
 	uint64_t cnt;
 	size_t i;
 
@@ -229,6 +268,9 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 		return;
 	}
 	c = &p->sel->cache[p->side];
+	ms = &p->sel->sel[p->side];
+	if (!earlier)
+		ms->van_ev = ++p->nev;
 	for (i = 0; i < rs.n; i++) {
 		if (rs.r[i].lo > rs.r[i].hi) {
 			uint32_t t = rs.r[i].lo;
@@ -243,8 +285,10 @@ netc_vanished(struct peer *p, uint32_t earlier, const char *set)
 		if ((c->has & MC_UIDNEXT) && c->uidnext <= rs.r[i].hi &&
 		    rs.r[i].hi < UINT32_MAX)
 			c->uidnext = rs.r[i].hi + 1;
-		uidranges_push(&p->sel->sel[p->side].vanished, rs.r[i].lo,
-		    rs.r[i].hi);
+		if ((ms->seen & MC_UIDNEXT) && ms->seen_uidnext <= rs.r[i].hi &&
+		    rs.r[i].hi < UINT32_MAX)
+			ms->seen_uidnext = rs.r[i].hi + 1;
+		uidranges_push(&ms->vanished, rs.r[i].lo, rs.r[i].hi);
 	}
 	uidranges_free(&rs);
 }
@@ -289,17 +333,25 @@ netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
 		c->exists = fi->seq;
 		c->has |= MC_EXISTS;
 	}
-	if ((fi->mask & IMAP_FETCH_UID) && fi->uid > 0) {
-		if ((!(c->has & MC_UIDNEXT) || c->uidnext <= fi->uid) &&
-		    fi->uid < UINT32_MAX) {
+	if ((fi->mask & IMAP_FETCH_UID) && fi->uid > 0 &&
+	    fi->uid < UINT32_MAX) {
+		if (!(c->has & MC_UIDNEXT) || c->uidnext <= fi->uid) {
 			c->uidnext = fi->uid + 1;
 			c->has |= MC_UIDNEXT;
+		}
+		if (!(ms->seen & MC_UIDNEXT) || ms->seen_uidnext <= fi->uid) {
+			ms->seen_uidnext = fi->uid + 1;
+			ms->seen |= MC_UIDNEXT;
 		}
 	}
 	if (fi->mask & IMAP_FETCH_MODSEQ) {
 		if (!(c->has & MC_HMS) || c->hms < fi->modseq) {
 			c->hms = fi->modseq;
 			c->has |= MC_HMS;
+		}
+		if (!(ms->seen & MC_HMS) || ms->seen_hms < fi->modseq) {
+			ms->seen_hms = fi->modseq;
+			ms->seen |= MC_HMS;
 		}
 		p->modseq_due = 0;
 	} else if (fi->mask & IMAP_FETCH_BODY)

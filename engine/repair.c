@@ -168,7 +168,7 @@ repair_pulled(struct job *j, struct repair *p)
 			free(ent);
 		}
 		netc_set_pcache(j->p[s], mb, MC_HMS, 0, 0,
-		    mb->cache[s].hms);
+		    netc_synced_hms(mb, s));
 	}
 	repair_reconcile(j, p);
 }

@@ -343,6 +343,39 @@ uidranges_from_vec(struct uidranges *rs, const uint32_t *v, size_t n)
 }
 
 void
+uidranges_minus_ranges(struct uidranges *rs, struct uidranges *b)
+{
+	struct uidranges keep = { NULL, 0, 0 };
+	size_t i, k;
+	uint32_t lo, hi;
+
+	if (b->n == 0 || rs->n == 0)
+		return;
+	uidranges_normalize(rs);
+	uidranges_normalize(b);
+	for (i = 0, k = 0; i < rs->n; i++) {
+		lo = rs->r[i].lo;
+		hi = rs->r[i].hi;
+		while (k < b->n && b->r[k].hi < lo)
+			k++;
+		/* b's ranges over [lo, hi], in order: the gaps stay. */
+		for (; k < b->n && b->r[k].lo <= hi; k++) {
+			if (b->r[k].lo > lo)
+				uidranges_push(&keep, lo, b->r[k].lo - 1);
+			if (b->r[k].hi >= hi) {
+				lo = 0;		/* nothing of it left */
+				break;
+			}
+			lo = b->r[k].hi + 1;
+		}
+		if (lo != 0 && lo <= hi)
+			uidranges_push(&keep, lo, hi);
+	}
+	uidranges_free(rs);
+	*rs = keep;
+}
+
+void
 uidranges_clip(struct uidranges *rs, uint32_t below)
 {
 	size_t i, j;

@@ -52,6 +52,8 @@ int	 uidranges_has(const struct uidranges *, uint32_t);
 void	 uidranges_from_vec(struct uidranges *, const uint32_t *, size_t);
 /* Removes the UIDs of a sorted array (the ranges get normalized). */
 void	 uidranges_minus(struct uidranges *, const uint32_t *, size_t);
+/* Removes the UIDs of b (both get normalized). */
+void	 uidranges_minus_ranges(struct uidranges *, struct uidranges *);
 /* Drops every UID >= below (normalized ranges stay so). */
 void	 uidranges_clip(struct uidranges *, uint32_t);
 /*

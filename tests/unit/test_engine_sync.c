@@ -81,6 +81,15 @@ struct fsrv {
 	int		 late_expunge;	/* as Dovecot: a STORE sent after the
 					   EXPUNGE gets the lower MODSEQ */
 	uint32_t	 vanish_below;	/* QRESYNC: VANISHED 1:n-1 */
+	/*
+	 * Another client, right after our body FETCH of after_uid: sets
+	 * its flags to after_flags, or expunges it (after_expunge); the
+	 * session reports it at once (FETCH FLAGS, or VANISHED without
+	 * [HIGHESTMODSEQ], as Cyrus).  Once.
+	 */
+	uint32_t	 after_uid;
+	int		 after_expunge;
+	char		 after_flags[64];
 	int		 nfetch_body;	/* FETCH requests with BODY */
 	int		 nfetch;	/* FETCH requests */
 	int		 nstore;	/* STORE requests */
@@ -577,6 +586,21 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 		for (i = 0; mb != NULL && i < mb->n; i++)
 			if (fset_has(&fset, mb->m[i].uid))
 				fs_fetch_item(s, id, mb, &mb->m[i], flagsw);
+		if ((flagsw & IMAP_FETCH_BODY) && s->after_uid != 0 &&
+		    mb != NULL && fset_has(&fset, s->after_uid) &&
+		    fs_msg(mb, s->after_uid) != NULL) {
+			uint32_t u = s->after_uid;
+
+			s->after_uid = 0;
+			if (s->after_expunge) {
+				fs_expunge(mb, u);
+				fs_vanished(s, id, 0, &u, 1);
+			} else {
+				fs_setflags(mb, u, s->after_flags);
+				fs_fetch_item(s, id, mb, fs_msg(mb, u),
+				    IMAP_FETCH_FLAGS);
+			}
+		}
 		uidranges_free(&fset.rs);
 		free(set);
 		fs_done(s, id, IMAP_DONE_OK, 0, NULL, NULL);
@@ -1396,6 +1420,60 @@ t_expunge_without_hms(void)
 }
 
 /*
+ * Another client at work while a new message is being copied: right
+ * after our FETCH of its body (the copy's flags are those of that
+ * moment), its flags change, or it is expunged, and the session reports
+ * it at once.  The change or the expunge must reach the copy; the
+ * reference drops both (the message is at or above the synced UIDNEXT:
+ * "its flags come with the copy"), and nothing reports them again.  Found
+ * by integration/concurrent.
+ */
+static void
+t_change_during_copy(void)
+{
+	struct h h;
+	struct fmbox *l, *r;
+	int before;
+
+	h_init(&h, "duringcopy");
+	l = fs_mbox(&h.srv[0], "INBOX");
+	r = fs_mbox(&h.srv[1], "INBOX");
+	fs_add(l, "one", "");
+	IS_INT(h_run(&h), 0, "first sync");
+
+	fs_add(l, "two", "\\Seen");
+	h.srv[0].after_uid = 2;
+	(void)strlcpy(h.srv[0].after_flags, "\\Seen \\Flagged",
+	    sizeof(h.srv[0].after_flags));
+	IS_INT(h_run(&h), 0, "a new message whose flags change once fetched");
+	LOG_HAS(&h, "remote(INBOX): Added 1 UID(s) 2 -> 2");
+	LOG_HAS(&h, "remote(INBOX): Updated flags (\\Flagged \\Seen) for "
+	    "UID 2");
+	IS_STR(fs_msg(r, 2) != NULL ? fs_msg(r, 2)->flags : "(gone)",
+	    "\\Flagged \\Seen", "the change reached the copy");
+	SAME(&h, "INBOX");
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "", "then clean");
+
+	fs_add(l, "three", "");
+	h.srv[0].after_uid = 3;
+	h.srv[0].after_expunge = 1;
+	before = h.srv[0].nselect;
+	IS_INT(h_run(&h), 0, "a new message expunged once fetched");
+	LOG_HAS(&h, "remote(INBOX): Added 1 UID(s) 3 -> 3");
+	LOG_HAS(&h, "remote(INBOX): Removed 1 UID(s) 3");
+	LOG_LACKS(&h, "WARNING");
+	OK(fs_msg(r, 3) == NULL, "the copy is gone too");
+	IS_INT(h.srv[0].nselect - before, 2, "the mailbox SELECTed again for "
+	    "the HIGHESTMODSEQ after that VANISHED");
+	SAME(&h, "INBOX");
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "", "then clean: not the UID VANISHED again, without "
+	    "a match");
+	h_fini(&h);
+}
+
+/*
  * A body arriving in pieces larger than the engine's queue bound: the
  * first piece, forwarded at once, puts the target's queue over the bound,
  * so the source is not read while it stays there; the queue is then
@@ -1636,6 +1714,7 @@ main(void)
 	t_resume_scattered();
 	t_append_without_hms();
 	t_expunge_without_hms();
+	t_change_during_copy();
 	t_huge_vanished();
 	t_late_metadata();
 	t_big_body();

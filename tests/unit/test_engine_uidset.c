@@ -6,6 +6,7 @@
  * (Net::IMAP::InterIMAP::compact_set, compact_list, in_set, and
  * interimap's sample()) run on the same input.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,6 +266,43 @@ test_flags(void)
 	free(s);
 }
 
+/* "lo:hi,..." of ranges after uidranges_minus_ranges(a, b). */
+static void
+minus_case(const char *a, const char *b, const char *want)
+{
+	struct uidranges ra = { NULL, 0, 0 }, rb = { NULL, 0, 0 };
+	char *got, what[128];
+
+	(void)snprintf(what, sizeof(what), "%s minus %s", a, b);
+	if (uidset_parse(a, &ra) == -1 || uidset_parse(b, &rb) == -1) {
+		OK(0, "parse %s / %s", a, b);
+		return;
+	}
+	uidranges_minus_ranges(&ra, &rb);
+	got = ra.n > 0 ? uidranges_str(&ra) : strdup("");
+	IS_STR(got, want, what);
+	free(got);
+	uidranges_free(&ra);
+	uidranges_free(&rb);
+}
+
+/* Ranges minus ranges: what a job has handled, dropped from VANISHED. */
+static void
+test_minus_ranges(void)
+{
+	minus_case("5", "5", "");
+	minus_case("3:7", "1:2", "3:7");
+	minus_case("3:7", "5", "3:4,6:7");
+	minus_case("3:7", "1:4,6:9", "5");
+	minus_case("1:10,20:30", "5:25", "1:4,26:30");
+	minus_case("1:10,20:30", "1:30", "");
+	minus_case("20:30,1:10", "8,2,25:26", "1,3:7,9:10,20:24,27:30");
+	minus_case("4294967290:4294967295", "4294967295", "4294967290:"
+	    "4294967294");
+	minus_case("1:4294967295", "2:4294967294", "1,4294967295");
+	minus_case("7:9", "10:12", "7:9");
+}
+
 static void
 test_dates(void)
 {
@@ -296,5 +334,6 @@ main(void)
 	test_map();
 	test_modtab();
 	test_flags();
+	test_minus_ranges();
 	return tap_done();
 }

@@ -1,0 +1,160 @@
+#!/bin/bash
+#
+# Mail clients at work on both servers while the service synchronises
+# them: a run in watch mode (first --watch=1, then --notify) goes on while
+# tests/lib/chaosdrive.py, one client on each server, appends, changes
+# flags and expunges in three mailboxes without pause, and SIGHUPs the run
+# now and then for a pass in the middle of it.  Every race between a
+# client's change and a pass's SELECT, FETCH, APPEND, STORE or EXPUNGE
+# may happen; which ones do is left to timing (the choices are the
+# seed's: CONCURRENT_SEED, default 1; CONCURRENT_SECONDS per phase,
+# default 12).  Nothing here is timed, only bounded.
+#
+# Once the clients stop, a pass that started after their last change
+# (two "engine: idle," lines after a SIGHUP), then SIGTERM (exit 0), and
+# then what must hold whatever the timing was (chaosdrive.py check):
+#  - each mailbox holds, on each side, exactly the messages appended and
+#    not expunged, each once: nothing lost, nothing duplicated, no
+#    expunged message back;
+#  - the same flags on both sides, and for a message that only the side
+#    it was appended on changed, the flags that side gave it last (our own
+#    STORE taken for a user's would turn a later change into a conflict
+#    and bring removed flags back);
+#  - the database maps, in each mailbox, exactly the two UIDs of each
+#    message;
+#  - no ERROR and no WARNING in the run's log but "Conflicting flag
+#    update", and those only about messages both sides changed;
+#  - a one-shot run afterwards has nothing to do.
+#
+# Servers: local = pre-authenticated Dovecot (tunnel, "/"), remote = a
+# Dovecot tunnel with "." (in @cyrus: Cyrus IMAP over IMAPS, without
+# NOTIFY: IDLE on INBOX and the interval); in @condstore and @plain the
+# remote hides QRESYNC (and CONDSTORE).
+#
+# ctest-variants: cyrus condstore plain
+
+source "$SRCDIR/tests/lib/common.sh"
+t_setup
+
+SEED=${CONCURRENT_SEED:-1}
+SECS=${CONCURRENT_SECONDS:-12}
+MAILBOXES=(INBOX Work Lists/dev)
+DRIVE=("/usr/bin/python3" "$T_LIBDIR/chaosdrive.py")
+
+tl=$(dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
+if [ "$T_REMOTE" = cyrus ]; then
+	CYRUS_EXTRA_CONF=$(method_conf cyrus) cyrus_server remote / ||
+	    { t_fail "cyrus_server remote"; t_done; }
+	RSEP=/
+	write_config "$T/c.conf" <<EOF
+database = $T/sync.db
+
+[local]
+type = tunnel
+command = $tl
+
+[remote]
+type = imaps
+host = localhost
+port = $(server_var remote IMAPS_PORT)
+username = user
+password = pass
+SSL_CAfile = $(server_var remote CERT)
+EOF
+else
+	tr=$(DOVECOT_EXTRA_CONF=$(method_conf dovecot) dovecot_tunnel remote .) ||
+	    { t_fail "dovecot_tunnel remote"; t_done; }
+	RSEP=.
+	tunnel_config "$T/c.conf" "$T/sync.db" "$tl" "$tr"
+fi
+EPS=(--local "$(_t_endpoint local)" --remote "$(_t_endpoint remote)"
+    --seps "/,$RSEP")
+
+if ! "${DRIVE[@]}" init "${EPS[@]}" --seed "$SEED" --model "$T/model.0" \
+    "${MAILBOXES[@]}" >"$T/init.out" 2>&1; then
+	cat "$T/init.out" >&2
+	t_fail "the first messages"
+	t_done
+fi
+run_ours --config="$T/c.conf"
+t_expect_eq "$OURS_RC" 0 "first sync"
+
+idles()
+{
+	grep -c '^engine: idle,' "$1"
+}
+
+# phase N NAME OPTION...: one run in watch mode with the clients at work.
+phase()
+{
+	local n=$1 name=$2 err=$T/phase$1.err pid rc i base
+	shift 2
+
+	"$INTERIMAP" --config="$T/c.conf" --debug "$@" </dev/null \
+	    >"$T/phase$n.out" 2>"$err" &
+	pid=$!
+	t_track_pid "$pid"
+	for ((i = 0; i < 600; i++)); do
+		[ "$(idles "$err")" -ge 1 ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$(idles "$err")" -lt 1 ]; then
+		t_fail "$name: the first pass"
+		tail -n 20 "$err" | sed 's/^/#   /'
+		kill -KILL "$pid" 2>/dev/null
+		return
+	fi
+
+	"${DRIVE[@]}" drive "${EPS[@]}" --seed $((SEED * 100 + n)) \
+	    --seconds "$SECS" --pid "$pid" --model-in "$T/model.$((n - 1))" \
+	    --model "$T/model.$n" "${MAILBOXES[@]}" >"$T/drive$n.out" 2>&1
+	t_expect_eq "$?" 0 "$name: the clients' changes made"
+	sed 's/^# /# '"$name"': /' "$T/drive$n.out" | grep '^#'
+
+	# A whole pass after the clients' last change.
+	base=$(idles "$err")
+	kill -HUP "$pid"
+	for ((i = 0; i < 600; i++)); do
+		[ "$(idles "$err")" -ge $((base + 2)) ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		((i % 20 == 19)) && kill -HUP "$pid"
+		sleep 0.1
+	done
+	t_expect_eq "$(($(idles "$err") >= base + 2))" 1 \
+	    "$name: a whole pass after the last change"
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+	wait "$pid"
+	rc=$?
+	t_expect_eq "$rc" 0 "$name: SIGTERM, exit 0"
+	t_expect_eq "$(grep 'ERROR\|WARNING' "$err" | grep -vc \
+	    'WARNING: Conflicting flag update')" 0 \
+	    "$name: no error or warning, but flag conflicts"
+	grep 'ERROR\|WARNING' "$err" | grep -v 'Conflicting flag update' |
+	    head -n 10 | sed 's/^/#   /'
+	t_log "$name: $(idles "$err") passes"
+
+	if "${DRIVE[@]}" check "${EPS[@]}" --model "$T/model.$n" \
+	    --db "$T/sync.db" --log "$err" "${MAILBOXES[@]}" >"$T/check$n.out" 2>&1; then
+		t_pass "$name: servers and database as the changes say"
+	else
+		t_fail "$name: servers and database as the changes say"
+	fi
+	sed "s/^/#   /" "$T/check$n.out" | head -n 60
+
+	run_ours --config="$T/c.conf"
+	t_expect_eq "$OURS_RC" 0 "$name: a one-shot run after it"
+	t_hasnt "$(cat "$T/ours.err")" \
+	    'Added|Removed|Updated|Created|ubscribe|WARNING|ERROR|Resuming' \
+	    "$name: ... has nothing to do"
+}
+
+phase 1 watch --watch=1
+phase 2 notify --notify --watch=2
+
+t_done
