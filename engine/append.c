@@ -63,6 +63,8 @@ xfer_msg_start(struct xfer *x, const char *flags, const char *date,
 		    sizeof(*b->flags));
 		b->flags[b->n] = flags_sorted(sbuf_str(&fl));
 	}
+	b->fh = eng_reallocarray(b->fh, b->n + 1, sizeof(*b->fh));
+	b->fh[b->n] = flags_hash(sbuf_str(&fl));
 	sbuf_free(&fl);
 	ipc_put_str(&buf, date);
 	ipc_put_u64(&buf, x->size);
@@ -133,7 +135,8 @@ batch_done(struct req *r)
 		}
 	uidranges_free(&rs);
 	/* Their flags, reported back, are not changes (known.c). */
-	uidvec_append(&j->copies[t->side], tu.v, tu.n);
+	for (i = 0; i < tu.n && i < b->n; i++)
+		known_copied(j, t->side, tu.v[i], b->fh[i]);
 	if (t->sel == mb) {
 		struct mcache *c = &mb->cache[t->side];
 		struct msel *ms = &mb->sel[t->side];
@@ -151,12 +154,6 @@ batch_done(struct req *r)
 		if (r->code != IMAP_CODE_HIGHESTMODSEQ &&
 		    mb->sel[t->side].hms_req != r->id)
 			uidvec_append(&x->nomodseq, tu.v, tu.n);
-		else if (ms->seen & MC_HMS) {
-			/* Their flags reported up to it are ours (known.c). */
-			for (i = 0; i < tu.n; i++)
-				modtab_put(&j->copymod[t->side], tu.v[i],
-				    ms->seen_hms, NULL);
-		}
 	}
 	if (!e->quiet) {
 		sl = uid_compact_list(b->suids.v, b->suids.n);
@@ -216,5 +213,6 @@ batch_done(struct req *r)
 		for (i = 0; i < b->n; i++)
 			free(b->flags[i]);
 	free(b->flags);
+	free(b->fh);
 	free(b);
 }

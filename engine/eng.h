@@ -200,6 +200,18 @@ struct msel {
 	uint64_t	 van_asked;	/* van_ev a SELECT went for (known.c) */
 };
 
+/* A copy a job made: its UID and the hash of the flags it was given. */
+struct copyent {
+	uint32_t	 uid;
+	uint32_t	 fh;		/* flags_hash() */
+};
+
+struct copyvec {
+	struct copyent	*v;
+	size_t		 n, cap;
+	size_t		 sorted;	/* n when last sorted by UID */
+};
+
 /* A mailbox, by internal name (reference removed, delimiter = NUL). */
 struct mbox {
 	char		*name;		/* NUL-terminated after len bytes */
@@ -455,11 +467,14 @@ int	 netc_is_dirty(struct peer *, struct mbox *);
 int	 netc_unreported(const struct peer *, const struct mbox *);
 /* What a last synchronised HIGHESTMODSEQ may be (netc_state.c). */
 uint64_t netc_synced_hms(const struct mbox *, uint32_t);
+/* A copy a job made, and the hash of its flags (known.c). */
+void	 known_copied(struct job *, uint32_t, uint32_t, uint32_t);
 
 /* Flags: sorted, space-joined copy (bytewise, as Perl's sort). */
 char	*flags_sorted(const char *);
 /* The union of two flag strings, sorted and deduplicated. */
 char	*flags_union(const char *, const char *);
+uint32_t flags_hash(const char *);
 
 /* ------------------------------------------------------------------ */
 /* Request groups: one UID set in pieces (rgroup.c). */
@@ -610,9 +625,7 @@ struct job {
 	uint32_t	 uidnext0[2];	/* the synced UIDNEXT at its SELECT */
 	struct modtab	 mnew[2];	/* flag changes of new messages,
 					   held back (known.c) */
-	struct uidvec	 copies[2];	/* UIDs its APPENDs made */
-	struct modtab	 copymod[2];	/* their MODSEQ, once known, while
-					   above the synced HIGHESTMODSEQ */
+	struct copyvec	 copies[2];	/* what its APPENDs made */
 	unsigned int	 rechecks;	/* J_CHECK found it dirty, in a row,
 					   with no command sent since */
 	uint32_t	 check_id[2];	/* the peers' next_id then */
@@ -699,7 +712,7 @@ void	 repair_free(struct repair *);
  * the others go to failed.  rm is sorted.  Returns how many are gone.
  */
 size_t	 known_removal_finish(struct job *, uint32_t, const struct uidvec *,
-	    struct uidvec *);
+	    struct uidvec *, int);
 /* §9.8: copy back UIDs of side whose expunge the server refused. */
 void	 xfer_restore(struct job *, uint32_t, const struct uidvec *, int);
 /*

@@ -67,6 +67,33 @@ flags_sorted(const char *s)
 	return out;
 }
 
+/*
+ * A hash of a flag set, whatever the order, repetitions and \Recent:
+ * which flags a copy was given (known.c's echoes).
+ */
+uint32_t
+flags_hash(const char *s)
+{
+	char **v, *copy;
+	uint32_t h = 2166136261U;
+	size_t i, n;
+	const char *c;
+
+	v = flags_split(s != NULL ? s : "", &copy, &n);
+	eng_sort(v, n, sizeof(*v), flag_cmp);
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(v[i], "\\Recent") == 0 ||
+		    (i > 0 && strcmp(v[i], v[i - 1]) == 0))
+			continue;
+		for (c = v[i]; *c != '\0'; c++)
+			h = (h ^ (unsigned char)*c) * 16777619U;
+		h = (h ^ ' ') * 16777619U;
+	}
+	free(v);
+	free(copy);
+	return h;
+}
+
 char *
 flags_union(const char *a, const char *b)
 {

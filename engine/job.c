@@ -615,10 +615,8 @@ job_fin(struct task *t)
 	uidranges_free(&j->vnew[SIDE_REMOTE]);
 	modtab_free(&j->mnew[SIDE_LOCAL]);
 	modtab_free(&j->mnew[SIDE_REMOTE]);
-	uidvec_free(&j->copies[SIDE_LOCAL]);
-	uidvec_free(&j->copies[SIDE_REMOTE]);
-	modtab_free(&j->copymod[SIDE_LOCAL]);
-	modtab_free(&j->copymod[SIDE_REMOTE]);
+	free(j->copies[SIDE_LOCAL].v);
+	free(j->copies[SIDE_REMOTE].v);
 	if (j->pre != NULL)
 		xfer_free(j->pre);
 	j->pre = NULL;

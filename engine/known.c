@@ -37,6 +37,7 @@ enum {
 	K_FINISH,
 	K_RESTORE,
 	K_RESTORED,
+	K_RETRIED,
 	K_END = JOB_SUB + 99,
 };
 
@@ -52,6 +53,8 @@ struct known {
 	struct uidvec	 mapdel;	/* local UIDs whose rows go */
 	struct fgroups	 upd[2];
 	uint32_t	 restore;	/* the side being restored */
+	struct uidvec	 retry[2];	/* removals refused, asked again */
+	int		 retried;
 	uint32_t	 xid[2];	/* the last request of the expunges */
 };
 
@@ -63,10 +66,11 @@ static void	 known_finish(struct job *, struct known *);
 static void	 removal_done(struct rgroup *);
 static void	 known_confirm_hms(struct job *, struct known *, uint32_t);
 static int	 known_confirm_vanished(struct job *);
+static int	 known_retry(struct job *, struct known *);
 static void	 known_vnew(struct job *, struct known *, uint32_t, uint32_t);
 static int	 known_hold(struct job *, uint32_t, struct modent *);
 static int	 known_echo(struct job *, uint32_t, struct modent *);
-static void	 known_copymod_prune(struct job *, uint32_t);
+static int	 known_copy(struct job *, uint32_t, uint32_t, const char *);
 static void	 known_held(struct job *, struct known *, uint32_t);
 
 void
@@ -98,10 +102,12 @@ known_round_free(struct known *k)
 		uidvec_free(&k->rm[s]);
 		k->rm_done[s] = 0;
 		uidvec_free(&k->failed[s]);
+		uidvec_free(&k->retry[s]);
 		fgroups_free(&k->upd[s]);
 		k->xid[s] = 0;
 	}
 	uidvec_free(&k->mapdel);
+	k->retried = 0;
 }
 
 void
@@ -117,10 +123,11 @@ known_free(struct known *k)
  * A flag change of a message new to the job (at or above the synced
  * UIDNEXT): a copy of ours reporting the flags we gave it, or a message
  * a pass is copying (fetched before the change, its APPEND in flight)
- * or will copy.  The reference drops them all ("their flags come with
- * the copy"), which loses a change made after the FETCH.  Ours are
- * dropped; the others are held back (j->mnew) until a pass has gone past
- * them.  1 if held (ent's flags taken) or dropped.
+ * or will copy, or a copy of ours changed since.  The reference drops
+ * them all ("their flags come with the copy"), which loses a change made
+ * after the FETCH.  Ours are dropped (known_echo()); the others are held
+ * back (j->mnew) until a pass has gone past them.  1 if held (ent's flags
+ * taken) or dropped.
  */
 static int
 known_hold(struct job *j, uint32_t s, struct modent *ent)
@@ -129,55 +136,84 @@ known_hold(struct job *j, uint32_t s, struct modent *ent)
 
 	if (!(pc->has & MC_UIDNEXT) || ent->uid < pc->uidnext)
 		return 0;
-	uidvec_sort_uniq(&j->copies[s]);
-	if (!uidvec_has(&j->copies[s], ent->uid)) {
+	if (!known_echo(j, s, ent)) {
 		modtab_put(&j->mnew[s], ent->uid, ent->modseq, ent->flags);
 		ent->flags = NULL;
 	}
 	return 1;
 }
 
+/* A copy the job made on side s, with the flags it was given (append.c). */
+void
+known_copied(struct job *j, uint32_t s, uint32_t uid, uint32_t fh)
+{
+	struct copyvec *c = &j->copies[s];
+
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->v = eng_reallocarray(c->v, c->cap, sizeof(*c->v));
+	}
+	c->v[c->n].uid = uid;
+	c->v[c->n].fh = fh;
+	c->n++;
+}
+
+static int
+copyent_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct copyent *)a)->uid;
+	uint32_t y = ((const struct copyent *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * A report of a copy of ours at or below the MODSEQ its APPEND got
- * (j->copymod): the flags we gave it, not a change.  The synced
- * HIGHESTMODSEQ, once past that MODSEQ, drops such reports by itself;
- * until then (a SELECT again in between, Cyrus reporting the copies as
- * changed since), this does, or they would be taken for changes made
- * on the copy: a conflict with a change of the original, or the
- * original set back to them.  1 if dropped (ent's flags freed).
+ * Is uid on side s a copy the job made, with the flags reported?  Then
+ * the report is what our APPEND did, not a change (j->copies, sorted
+ * when asked).  APPENDUIDs grow: the sort finds it nearly done.
+ */
+static int
+known_copy(struct job *j, uint32_t s, uint32_t uid, const char *flags)
+{
+	struct copyvec *c = &j->copies[s];
+	size_t lo = 0, hi, mid;
+
+	if (c->n == 0)
+		return 0;
+	if (c->sorted != c->n) {
+		eng_sort(c->v, c->n, sizeof(*c->v), copyent_cmp);
+		c->sorted = c->n;
+	}
+	for (hi = c->n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (c->v[mid].uid == uid)
+			return c->v[mid].fh == flags_hash(flags);
+		if (c->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * A copy of ours reported with the flags we gave it: our APPEND, not a
+ * change.  The synced HIGHESTMODSEQ, once past the copy's MODSEQ, drops
+ * such reports by itself; until then (a SELECT again in between, Cyrus
+ * reporting the copies as changed since), this does, or they would be
+ * taken for changes made on the copy: a conflict with a change of the
+ * original, or the original set back to them.  A report with other
+ * flags is a change made on the copy since, and goes on.  1 if dropped
+ * (ent's flags freed).
  */
 static int
 known_echo(struct job *j, uint32_t s, struct modent *ent)
 {
-	const struct modent *cm;
-
-	if (j->copymod[s].n == 0 ||
-	    (cm = modtab_get(&j->copymod[s], ent->uid)) == NULL ||
-	    ent->modseq > cm->modseq)
+	if (!known_copy(j, s, ent->uid, ent->flags))
 		return 0;
 	free(ent->flags);
 	ent->flags = NULL;
 	return 1;
-}
-
-/* The copies' MODSEQs the synced HIGHESTMODSEQ has passed: not needed. */
-static void
-known_copymod_prune(struct job *j, uint32_t s)
-{
-	const struct mcache *pc = &j->mb->pcache[s];
-	struct modent *ent;
-	size_t i, n;
-
-	if (j->copymod[s].n == 0 || !(pc->has & MC_HMS))
-		return;
-	ent = modtab_drain(&j->copymod[s], &n);
-	for (i = 0; i < n; i++) {
-		if (ent[i].modseq > pc->hms)
-			modtab_put(&j->copymod[s], ent[i].uid, ent[i].modseq,
-			    NULL);
-		free(ent[i].flags);
-	}
-	free(ent);
 }
 
 /*
@@ -380,7 +416,6 @@ known_pulled(struct job *j, struct known *k)
 		modtab_free(&k->res[s]);
 		netc_set_pcache(j->p[s], mb, MC_HMS, 0, 0,
 		    netc_synced_hms(mb, s));
-		known_copymod_prune(j, s);
 		if (m > 0 || k->van[s].n > 0)
 			any = 1;
 	}
@@ -541,11 +576,12 @@ removal_done(struct rgroup *g)
 /*
  * The UIDs the expunges removed are those now reported VANISHED: they
  * are dropped from VANISHED and MODIFIED, so that they do not come back
- * as changes; the others were refused.
+ * as changes; the others were refused (said unless quiet: they are
+ * asked again).
  */
 size_t
 known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
-    struct uidvec *failed)
+    struct uidvec *failed, int quiet)
 {
 	struct peer *p = j->p[s];
 	struct msel *ms = &j->mb->sel[s];
@@ -583,7 +619,7 @@ known_removal_finish(struct job *j, uint32_t s, const struct uidvec *rm,
 		    "UID(s) %s", gone.n, set);
 		free(set);
 	}
-	if (failed->n > 0) {
+	if (failed->n > 0 && !quiet) {
 		set = uid_compact_set(failed->v, failed->n);
 		jlog(j, LOG_LVL_WARN, p->name, j->mb->srv[s], "WARNING: "
 		    "Couldn't UID EXPUNGE %s", set);
@@ -656,6 +692,41 @@ known_confirm_vanished(struct job *j)
 	return sent;
 }
 
+/*
+ * UIDs a UID EXPUNGE did not remove, asked once more before the copies
+ * are restored (§9.8): Dovecot sometimes leaves one of ours when another
+ * client expunges in the same mailbox at that moment (found by
+ * integration/concurrent), and a refusal for good is refused again.  1
+ * if asked.
+ */
+static int
+known_retry(struct job *j, struct known *k)
+{
+	struct uidranges set;
+	uint32_t s;
+	int sent = 0;
+
+	if (k->retried)
+		return 0;
+	k->retried = 1;
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		if (k->failed[s].n == 0)
+			continue;
+		k->retry[s] = k->failed[s];
+		memset(&k->failed[s], 0, sizeof(k->failed[s]));
+		memset(&set, 0, sizeof(set));
+		uidranges_from_vec(&set, k->retry[s].v, k->retry[s].n);
+		rg_expunge(&j->t, j->p[s], j->mb, &set, removal_done,
+		    &k->rm_done[s]);
+		k->xid[s] = netc_last_id(j->p[s]);
+		uidranges_free(&set);
+		sent = 1;
+	}
+	if (sent)
+		j->t.state = K_RETRIED;
+	return sent;
+}
+
 static void
 known_finish(struct job *j, struct known *k)
 {
@@ -665,7 +736,7 @@ known_finish(struct job *j, struct known *k)
 
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		if (known_removal_finish(j, s, &k->rm[s],
-		    &k->failed[s]) > 0)
+		    &k->failed[s], 1) > 0)
 			known_confirm_hms(j, k, s);
 	}
 	/*
@@ -693,6 +764,7 @@ void
 known_step(struct job *j)
 {
 	struct known *k = j->known;
+	uint32_t s;
 
 	switch (j->t.state) {
 	case K_PULL:
@@ -711,6 +783,8 @@ known_step(struct job *j)
 		known_finish(j, k);
 		return;
 	case K_RESTORE:
+		if (known_retry(j, k))
+			return;
 		/* §9.8: a refused expunge is undone, not orphaned. */
 		for (; k->restore <= SIDE_REMOTE; k->restore++)
 			if (k->failed[k->restore].n > 0)
@@ -725,6 +799,13 @@ known_step(struct job *j)
 		return;
 	case K_RESTORED:
 		k->restore++;
+		j->t.state = K_RESTORE;
+		return;
+	case K_RETRIED:
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			if (known_removal_finish(j, s, &k->retry[s],
+			    &k->failed[s], 0) > 0)
+				known_confirm_hms(j, k, s);
 		j->t.state = K_RESTORE;
 		return;
 	case K_END:

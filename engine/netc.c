@@ -261,7 +261,12 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 	/* The tagged response's code is processed like an untagged one. */
 	if ((code == IMAP_CODE_UIDVALIDITY || code == IMAP_CODE_UIDNEXT ||
 	    code == IMAP_CODE_HIGHESTMODSEQ) && data != NULL) {
-		if (ans_code_number(data, &v) == 0) {
+		if (ans_code_number(data, &v) != 0)
+			;
+		else if (code == IMAP_CODE_HIGHESTMODSEQ &&
+		    r->type == IMSG_IMAP_EXPUNGE)
+			netc_expunge_hms(p, v);
+		else {
 			netc_code(p, code, v);
 			/* Its own, not the next one's (head moved on). */
 			if (code == IMAP_CODE_HIGHESTMODSEQ && p->sel != NULL)

@@ -304,7 +304,7 @@ repair_removed(struct job *j, struct repair *p)
 
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 		memset(&failed, 0, sizeof(failed));
-		known_removal_finish(j, s, &p->rm[s], &failed);
+		known_removal_finish(j, s, &p->rm[s], &failed, 0);
 		uidvec_free(&failed);
 	}
 	if (p->mapdel.n > 0) {

@@ -179,7 +179,7 @@ resume_step(struct job *j)
 	case R_REMOVED:
 		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
 			memset(&failed, 0, sizeof(failed));
-			known_removal_finish(j, s, &r->rm[s], &failed);
+			known_removal_finish(j, s, &r->rm[s], &failed, 0);
 			uidvec_free(&failed);
 		}
 		/* The rows go once both expunges are over. */

@@ -54,7 +54,6 @@ static void	 xfer_item(struct xfer *, const struct fitem *);
 static void	 xfer_late_end(struct xfer *);
 static void	 xfer_reset_msg(struct xfer *);
 static void	 late_meta_data(struct req *, const struct rdata *);
-static void	 copy_modseq_data(struct req *, const struct rdata *);
 static void	 late_body_data(struct req *, const struct rdata *);
 static void	 late_body_done(struct req *);
 
@@ -298,23 +297,6 @@ xfer_fetch_done(struct rgroup *g)
 	/* Its last APPEND is out: the next job may select on the target. */
 	if (x->pre && !x->early && x->j->lend)
 		lease_lend(x->j, OTHER(x->sside));
-}
-
-/*
- * The MODSEQ of a copy of ours (X_MODSEQ): a report of its flags up to
- * there is our APPEND's, not a change (known.c).
- */
-static void
-copy_modseq_data(struct req *r, const struct rdata *d)
-{
-	struct xfer *x = r->arg;
-	const struct fitem *fi = d->fi;
-
-	if (d->kind != RD_ITEM || fi->cont || fi->uid == 0 ||
-	    !(fi->mask & IMAP_FETCH_MODSEQ))
-		return;
-	modtab_put(&x->j->copymod[OTHER(x->sside)], fi->uid, fi->modseq,
-	    NULL);
 }
 
 /* Late messages: metadata, then each body on its own. */
@@ -651,7 +633,7 @@ xfer_step(struct job *j)
 			uidranges_from_vec(&set, x->nomodseq.v,
 			    x->nomodseq.n);
 			rg_fetch(&j->t, x->dst, mb, &set, IMAP_FETCH_MODSEQ,
-			    REQ_NOMOD, copy_modseq_data, NULL, x);
+			    REQ_NOMOD, NULL, NULL, NULL);
 			uidranges_free(&set);
 		}
 		return;

@@ -54,6 +54,7 @@ struct batch {
 	struct uidvec	 ssizes;	/* their sizes (audit; capped) */
 	char		**flags;	/* their flags, sorted, where a side
 					   is synced plain (pflags.c) */
+	uint32_t	*fh;		/* flags_hash() of their flags */
 	uint64_t	 bytes;
 	uint32_t	 n;
 };
