@@ -467,8 +467,12 @@ int	 netc_is_dirty(struct peer *, struct mbox *);
 int	 netc_unreported(const struct peer *, const struct mbox *);
 /* What a last synchronised HIGHESTMODSEQ may be (netc_state.c). */
 uint64_t netc_synced_hms(const struct mbox *, uint32_t);
-/* A copy a job made, and the hash of its flags (known.c). */
+/* known_new.c: reports about new messages and our copies during a job. */
 void	 known_copied(struct job *, uint32_t, uint32_t, uint32_t);
+int	 known_echo(struct job *, uint32_t, struct modent *);
+int	 known_hold(struct job *, uint32_t, struct modent *);
+void	 known_held(struct job *, uint32_t, struct modtab *);
+void	 known_vnew(struct job *, uint32_t, uint32_t, struct uidranges *);
 
 /* Flags: sorted, space-joined copy (bytewise, as Perl's sort). */
 char	*flags_sorted(const char *);
