@@ -569,9 +569,10 @@ job_step(struct task *t)
 			    netc_is_dirty(j->p[SIDE_REMOTE], mb)) {
 				job_recheck(j);
 				/*
-				 * Changed while another mailbox was selected
-				 * (a NOTIFY STATUS said so): SELECTed again,
-				 * for the reports of what changed.
+				 * Changed beyond what was reported (a NOTIFY
+				 * STATUS while another mailbox was selected,
+				 * our UID EXPUNGE's [HIGHESTMODSEQ]): SELECTed
+				 * again, for the reports of what changed.
 				 */
 				for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 					if (netc_unreported(j->p[s], mb))

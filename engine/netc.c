@@ -491,9 +491,10 @@ netc_select(struct peer *p, struct task *t, struct mbox *mb,
  * HIGHESTMODSEQ (known.c).  Once the job has had it
  * selected there, from what it last saw of it while it was selected
  * (msel.seen: what changed up to those was reported to it then and is
- * kept in mb->sel; not the live values, which a NOTIFY STATUS may have
- * raised since), so that only what changed since is reported, and not
- * its own STOREs and copies again; the first time, as J_SELECT.
+ * kept in mb->sel; not the live values, which a NOTIFY STATUS or our
+ * UID EXPUNGE's [HIGHESTMODSEQ] may have raised since), so that only
+ * what changed since is reported, and not its own STOREs and copies
+ * again; the first time, as J_SELECT.
  */
 void
 netc_reselect(struct peer *p, struct task *t, struct mbox *mb,

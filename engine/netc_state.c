@@ -128,7 +128,7 @@ netc_is_dirty(struct peer *p, struct mbox *mb)
  * What the last synchronised HIGHESTMODSEQ of mb on side may be: the
  * one up to which every change was reported to us (msel.seen_hms; before
  * the session reported one, as plain IMAP4rev1 never does, the live
- * value).  known.c keeps it below the changes it holds back (j->mnew).
+ * value).
  */
 uint64_t
 netc_synced_hms(const struct mbox *mb, uint32_t side)
