@@ -134,9 +134,18 @@ batch_done(struct req *r)
 				break;
 		}
 	uidranges_free(&rs);
-	/* Their flags, reported back, are not changes (known.c). */
-	for (i = 0; i < tu.n && i < b->n; i++)
-		known_copied(j, t->side, tu.v[i], b->fh[i]);
+	/*
+	 * Copies whose MODSEQ no [HIGHESTMODSEQ] gave (Cyrus: none with an
+	 * APPEND): a SELECT again before X_MODSEQ has their answer reports
+	 * them as changed, with the flags we gave them, which are not
+	 * changes (known_new.c).  The others are below what a SELECT again
+	 * starts from; not kept, so that a first sync of 100,000 messages to
+	 * Dovecot does not keep 100,000 entries.
+	 */
+	if (t->sel != mb || (r->code != IMAP_CODE_HIGHESTMODSEQ &&
+	    mb->sel[t->side].hms_req != r->id))
+		for (i = 0; i < tu.n && i < b->n; i++)
+			known_copied(j, t->side, tu.v[i], b->fh[i]);
 	if (t->sel == mb) {
 		struct mcache *c = &mb->cache[t->side];
 		struct msel *ms = &mb->sel[t->side];
