@@ -264,7 +264,8 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 		if (ans_code_number(data, &v) != 0)
 			;
 		else if (code == IMAP_CODE_HIGHESTMODSEQ &&
-		    r->type == IMSG_IMAP_EXPUNGE)
+		    (r->type == IMSG_IMAP_EXPUNGE ||
+		    r->type == IMSG_IMAP_STORE))
 			netc_expunge_hms(p, v);
 		else {
 			netc_code(p, code, v);

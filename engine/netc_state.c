@@ -158,10 +158,11 @@ netc_unreported(const struct peer *p, const struct mbox *mb)
 }
 
 /*
- * A [HIGHESTMODSEQ] that came with our UID EXPUNGE (untagged during it,
- * or on its tagged OK): Dovecot gives the mailbox's value of the moment,
- * which may cover another client's flag change made meanwhile and not
- * reported to us (found by integration/concurrent).  Taken for the live
+ * A [HIGHESTMODSEQ] that came with our UID EXPUNGE or UID STORE
+ * (untagged during it, or on its tagged OK): Dovecot gives the mailbox's
+ * value of the moment, which may cover another client's flag change
+ * made meanwhile and not reported to us (found by
+ * integration/concurrent; our STORE's own MODSEQ comes with its FETCH).  Taken for the live
  * value only: not as what was reported to us, nor as covering the
  * expunge, so that the mailbox is SELECTed again for a HIGHESTMODSEQ
  * that comes with the reports of everything below it (known.c).
@@ -221,7 +222,8 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 		ms->seen |= MC_UIDNEXT;
 		break;
 	case IMAP_CODE_HIGHESTMODSEQ:
-		if (p->head != NULL && p->head->type == IMSG_IMAP_EXPUNGE) {
+		if (p->head != NULL && (p->head->type == IMSG_IMAP_EXPUNGE ||
+		    p->head->type == IMSG_IMAP_STORE)) {
 			netc_expunge_hms(p, value);
 			break;
 		}
