@@ -571,8 +571,9 @@ job_step(struct task *t)
 				/*
 				 * Changed beyond what was reported (a NOTIFY
 				 * STATUS while another mailbox was selected,
-				 * our UID EXPUNGE's [HIGHESTMODSEQ]): SELECTed
-				 * again, for the reports of what changed.
+				 * the [HIGHESTMODSEQ] of our UID EXPUNGE or
+				 * STORE): SELECTed again, for the reports of
+				 * what changed.
 				 */
 				for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 					if (netc_unreported(j->p[s], mb))

@@ -266,7 +266,7 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 		else if (code == IMAP_CODE_HIGHESTMODSEQ &&
 		    (r->type == IMSG_IMAP_EXPUNGE ||
 		    r->type == IMSG_IMAP_STORE))
-			netc_expunge_hms(p, v);
+			netc_command_hms(p, v);
 		else {
 			netc_code(p, code, v);
 			/* Its own, not the next one's (head moved on). */
@@ -492,10 +492,10 @@ netc_select(struct peer *p, struct task *t, struct mbox *mb,
  * HIGHESTMODSEQ (known.c).  Once the job has had it
  * selected there, from what it last saw of it while it was selected
  * (msel.seen: what changed up to those was reported to it then and is
- * kept in mb->sel; not the live values, which a NOTIFY STATUS or our
- * UID EXPUNGE's [HIGHESTMODSEQ] may have raised since), so that only
- * what changed since is reported, and not its own STOREs and copies
- * again; the first time, as J_SELECT.
+ * kept in mb->sel; not the live values, which a NOTIFY STATUS or the
+ * [HIGHESTMODSEQ] of our UID EXPUNGE or STORE may have raised since),
+ * so that only what changed since is reported, and not its own STOREs
+ * and copies again; the first time, as J_SELECT.
  */
 void
 netc_reselect(struct peer *p, struct task *t, struct mbox *mb,

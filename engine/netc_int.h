@@ -19,7 +19,7 @@ void	 netc_open(struct peer *, struct mbox *);
 void	 netc_unselected(struct peer *);
 /* A response code, untagged or tagged, about the selected mailbox. */
 void	 netc_code(struct peer *, uint32_t, uint64_t);
-void	 netc_expunge_hms(struct peer *, uint64_t);
+void	 netc_command_hms(struct peer *, uint64_t);
 void	 netc_exists(struct peer *, uint32_t);
 void	 netc_vanished(struct peer *, uint32_t, const char *);
 /* Could an item about uid answer one of our metadata FETCHes? */

@@ -141,8 +141,8 @@ netc_synced_hms(const struct mbox *mb, uint32_t side)
 /*
  * Has the server said that mb changed beyond what the session reported
  * while mb was selected: a NOTIFY STATUS while another mailbox was, or
- * the [HIGHESTMODSEQ] of our UID EXPUNGE (netc_expunge_hms())?  Only a
- * SELECT again brings the reports.
+ * the [HIGHESTMODSEQ] of our UID EXPUNGE or UID STORE
+ * (netc_command_hms())?  Only a SELECT again brings the reports.
  */
 int
 netc_unreported(const struct peer *p, const struct mbox *mb)
@@ -168,7 +168,7 @@ netc_unreported(const struct peer *p, const struct mbox *mb)
  * that comes with the reports of everything below it (known.c).
  */
 void
-netc_expunge_hms(struct peer *p, uint64_t value)
+netc_command_hms(struct peer *p, uint64_t value)
 {
 	struct mcache *c;
 
@@ -224,7 +224,7 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 	case IMAP_CODE_HIGHESTMODSEQ:
 		if (p->head != NULL && (p->head->type == IMSG_IMAP_EXPUNGE ||
 		    p->head->type == IMSG_IMAP_STORE)) {
-			netc_expunge_hms(p, value);
+			netc_command_hms(p, value);
 			break;
 		}
 		c->hms = ms->seen_hms = value;
