@@ -44,11 +44,19 @@ config()
 }
 
 # A synced start: INBOX, foo (with a child foo/bar), keep; all subscribed
-# but keep.
+# but keep.  With a second argument "keep-first", remote keep is made a
+# second before the sync makes the others: Cyrus's UIDVALIDITY is the
+# creation time in seconds (tests/lib/CYRUS-NOTES.md), so mailboxes one
+# sync makes may share one or not, world by world, and a scenario that
+# renames foo/bar onto keep's database row shows which in its state.
 start()
 {
 	scen_begin "$1"
 	config
+	if [ "${2:-}" = keep-first ]; then
+		scen_apply remote <<<'create keep'
+		[ "$T_REMOTE" != cyrus ] || sleep 1.1
+	fi
 	scen_apply local <<'EOF'
 add INBOX i1
 add foo f1
@@ -361,7 +369,7 @@ scen_run sync
 scen_expect_rc ok
 scen_expect_synced "after the rename"
 
-start "rename: destination exists in the database"
+start "rename: destination exists in the database" keep-first
 scen_run sync --target=local,remote --delete keep
 scen_expect_rc ok
 scen_run sync --rename foo/bar keep
