@@ -111,6 +111,7 @@ batch_done(struct req *r)
 	uint32_t uv, *lu, *ru, uid;
 	char *sl, *tl, *sp;
 	size_t i;
+	int code;
 
 	if (r->status != IMAP_DONE_OK)
 		netc_fail_req(r);
@@ -135,17 +136,32 @@ batch_done(struct req *r)
 		}
 	uidranges_free(&rs);
 	/*
-	 * Copies whose MODSEQ no [HIGHESTMODSEQ] gave (Cyrus: none with an
-	 * APPEND): a SELECT again before X_MODSEQ has their answer reports
-	 * them as changed, with the flags we gave them, which are not
-	 * changes (known_new.c).  The others are below what a SELECT again
-	 * starts from; not kept, so that a first sync of 100,000 messages to
-	 * Dovecot does not keep 100,000 entries.
+	 * The [HIGHESTMODSEQ] that came with the APPEND (Dovecot's; Cyrus
+	 * gives none) is taken as reported when it shows that nobody else
+	 * changed the mailbox meanwhile (netc_append_hms()), or where the
+	 * job is the first to sync the mailbox (j->lend: made or found
+	 * empty on this side; new keywords take MODSEQs of their own
+	 * there), as it always was.  The copies are then below what a
+	 * SELECT again starts from: not kept, so that a first sync of
+	 * 100,000 messages to Dovecot keeps no 100,000 entries.  Otherwise,
+	 * until X_MODSEQ has the answer for copies that came without a code,
+	 * or a NOOP confirms the code (netc_confirm(), job.c), a SELECT
+	 * again starts below them and reports them as changed, with the
+	 * flags we gave them, which are not changes (known_new.c).
 	 */
-	if (t->sel != mb || (r->code != IMAP_CODE_HIGHESTMODSEQ &&
-	    mb->sel[t->side].hms_req != r->id))
+	code = t->sel == mb && (r->code == IMAP_CODE_HIGHESTMODSEQ ||
+	    mb->sel[t->side].hms_req == r->id);
+	if (code && j->lend && mb->sel[t->side].trust_req != r->id) {
+		netc_trust_hms(t, mb, mb->cache[t->side].hms);
+		mb->sel[t->side].trust_req = r->id;
+	}
+	if (!code || mb->sel[t->side].trust_req != r->id) {
 		for (i = 0; i < tu.n && i < b->n; i++)
 			known_copied(j, t->side, tu.v[i], b->fh[i]);
+		/* One more MODSEQ of ours not yet reported. */
+		if (t->sel == mb)
+			mb->sel[t->side].own++;
+	}
 	if (t->sel == mb) {
 		struct mcache *c = &mb->cache[t->side];
 		struct msel *ms = &mb->sel[t->side];
@@ -159,9 +175,8 @@ batch_done(struct req *r)
 			    ms->seen_uidnext <= tu.v[i])
 				ms->seen_uidnext = tu.v[i] + 1;
 		}
-		/* No [HIGHESTMODSEQ] for this APPEND: see the top. */
-		if (r->code != IMAP_CODE_HIGHESTMODSEQ &&
-		    mb->sel[t->side].hms_req != r->id)
+		/* No [HIGHESTMODSEQ] for this APPEND: see above. */
+		if (!code)
 			uidvec_append(&x->nomodseq, tu.v, tu.n);
 	}
 	if (!e->quiet) {

@@ -198,6 +198,13 @@ struct msel {
 	uint64_t	 van_ev;
 	uint64_t	 hms_ev;
 	uint64_t	 van_asked;	/* van_ev a SELECT went for (known.c) */
+	/*
+	 * Our APPENDs answered since seen_hms was last set (each one
+	 * MODSEQ), and the last APPEND whose [HIGHESTMODSEQ] was taken as
+	 * reported (netc_append_hms()).
+	 */
+	uint32_t	 own;
+	uint32_t	 trust_req;
 };
 
 /* A copy a job made: its UID and the hash of the flags it was given. */
@@ -467,6 +474,9 @@ int	 netc_is_dirty(struct peer *, struct mbox *);
 int	 netc_unreported(const struct peer *, const struct mbox *);
 /* What a last synchronised HIGHESTMODSEQ may be (netc_state.c). */
 uint64_t netc_synced_hms(const struct mbox *, uint32_t);
+void	 netc_trust_hms(struct peer *, struct mbox *, uint64_t);
+void	 netc_append_hms(struct peer *, uint32_t, uint64_t);
+int	 netc_confirm(struct peer *, struct task *, struct mbox *);
 /* known_new.c: reports about new messages and our copies during a job. */
 void	 known_copied(struct job *, uint32_t, uint32_t, uint32_t);
 int	 known_echo(struct job *, uint32_t, struct modent *);

@@ -53,6 +53,7 @@ enum {
 	J_PASS_REMOTE,
 	J_PASS_LOCAL,
 	J_PASSES_DONE,
+	J_CONFIRM,
 	J_STORE,
 	J_CHECK,
 	J_END,
@@ -547,6 +548,19 @@ job_step(struct task *t)
 				t->state = J_PASS_REMOTE;
 				break;
 			}
+			/*
+			 * A [HIGHESTMODSEQ] that came with our APPEND or
+			 * STORE is confirmed by a NOOP where the mailbox is
+			 * still selected (netc_confirm()), before the round
+			 * that takes what was reported; elsewhere J_CHECK
+			 * SELECTs again.
+			 */
+			(void)netc_confirm(j->p[SIDE_LOCAL], t, mb);
+			(void)netc_confirm(j->p[SIDE_REMOTE], t, mb);
+			t->state = J_CONFIRM;
+			break;
+
+		case J_CONFIRM:
 			known_start(j, J_STORE);
 			break;
 
@@ -571,9 +585,9 @@ job_step(struct task *t)
 				/*
 				 * Changed beyond what was reported (a NOTIFY
 				 * STATUS while another mailbox was selected,
-				 * the [HIGHESTMODSEQ] of our UID EXPUNGE or
-				 * STORE): SELECTed again, for the reports of
-				 * what changed.
+				 * the [HIGHESTMODSEQ] of a command of ours not
+				 * confirmed): SELECTed again, for the reports
+				 * of what changed.
 				 */
 				for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 					if (netc_unreported(j->p[s], mb))

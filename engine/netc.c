@@ -264,12 +264,14 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 		if (ans_code_number(data, &v) != 0)
 			;
 		else if (code == IMAP_CODE_HIGHESTMODSEQ &&
-		    (r->type == IMSG_IMAP_EXPUNGE ||
-		    r->type == IMSG_IMAP_STORE))
+		    r->type == IMSG_IMAP_APPEND)
+			/* Its own, not the next one's (head moved on). */
+			netc_append_hms(p, r->id, v);
+		else if (code == IMAP_CODE_HIGHESTMODSEQ &&
+		    r->type != IMSG_IMAP_SELECT)
 			netc_command_hms(p, v);
 		else {
 			netc_code(p, code, v);
-			/* Its own, not the next one's (head moved on). */
 			if (code == IMAP_CODE_HIGHESTMODSEQ && p->sel != NULL)
 				p->sel->sel[p->side].hms_req = r->id;
 		}

@@ -158,14 +158,17 @@ netc_unreported(const struct peer *p, const struct mbox *mb)
 }
 
 /*
- * A [HIGHESTMODSEQ] that came with our UID EXPUNGE or UID STORE
- * (untagged during it, or on its tagged OK): Dovecot gives the mailbox's
- * value of the moment, which may cover another client's flag change
- * made meanwhile and not reported to us (found by
- * integration/concurrent; our STORE's own MODSEQ comes with its FETCH).  Taken for the live
- * value only: not as what was reported to us, nor as covering the
- * expunge, so that the mailbox is SELECTed again for a HIGHESTMODSEQ
- * that comes with the reports of everything below it (known.c).
+ * A [HIGHESTMODSEQ] that came with anything but a SELECT (untagged
+ * during the command, or on its tagged OK: our UID EXPUNGE, UID STORE,
+ * APPEND, a NOOP): Dovecot gives the mailbox's value of the moment, read
+ * after it gathered what to report, which may cover another client's
+ * change made in between and not reported to us (found by
+ * integration/concurrent for EXPUNGE and STORE; the same for APPEND and
+ * NOOP, one in a hundred with another client storing every 2 ms).  A
+ * SELECT's comes with the reports of everything below it; so does a
+ * FETCH item's MODSEQ.  Taken for the live value only, not as what was
+ * reported to us: the mailbox is then confirmed by a NOOP while still
+ * selected (netc_confirm()), or SELECTed again (known.c, job.c).
  */
 void
 netc_command_hms(struct peer *p, uint64_t value)
@@ -179,6 +182,108 @@ netc_command_hms(struct peer *p, uint64_t value)
 		c->hms = value;
 		c->has |= MC_HMS;
 	}
+}
+
+/*
+ * value, the [HIGHESTMODSEQ] of the moment on mb (selected on p), taken
+ * as reported to us: every change up to it was (netc_confirm(), and
+ * append.c for a mailbox the job is the first to sync).
+ */
+void
+netc_trust_hms(struct peer *p, struct mbox *mb, uint64_t value)
+{
+	struct mcache *c = &mb->cache[p->side];
+	struct msel *ms = &mb->sel[p->side];
+
+	if (!(c->has & MC_HMS) || c->hms < value) {
+		c->hms = value;
+		c->has |= MC_HMS;
+	}
+	if (!(ms->seen & MC_HMS) || ms->seen_hms < value) {
+		ms->seen_hms = value;
+		ms->seen |= MC_HMS;
+	}
+	ms->own = 0;
+	ms->hms_ev = ++p->nev;
+}
+
+/*
+ * The [HIGHESTMODSEQ] value that came with our APPEND req (untagged
+ * during it, or on its tagged OK), mb selected.  Dovecot gives each
+ * APPEND one MODSEQ, whatever the number of its messages; when value is
+ * what was reported to us plus one for each of our APPENDs since, this
+ * one's included, nobody else changed the mailbox in between, and
+ * nothing below value went unreported: taken as reported, without a
+ * NOOP.  Otherwise the live value only (netc_command_hms()), for
+ * netc_confirm().  Never more trusted than that: a MODSEQ of ours not
+ * counted (a keyword new to the mailbox takes one) makes a NOOP, not a
+ * loss.
+ */
+void
+netc_append_hms(struct peer *p, uint32_t req, uint64_t value)
+{
+	struct msel *ms;
+
+	if (p->sel == NULL)
+		return;
+	ms = &p->sel->sel[p->side];
+	ms->hms_req = req;
+	if ((ms->seen & MC_HMS) && ms->trust_req != req &&
+	    value == ms->seen_hms + ms->own + 1) {
+		netc_trust_hms(p, p->sel, value);
+		ms->trust_req = req;
+	} else
+		netc_command_hms(p, value);
+}
+
+struct confirm {
+	struct mbox	*mb;
+	uint64_t	 value;
+};
+
+static void
+netc_confirmed(struct req *r)
+{
+	struct confirm *cf = r->arg;
+
+	if (r->status != IMAP_DONE_OK)
+		netc_fail_req(r);
+	/*
+	 * Still selected since: the NOOP's own report went out after
+	 * every change up to the value it was sent for.
+	 */
+	else if (r->p->sel == cf->mb)
+		netc_trust_hms(r->p, cf->mb, cf->value);
+	free(cf);
+}
+
+/*
+ * The live HIGHESTMODSEQ of mb on p is ahead of what was reported to us
+ * (a [HIGHESTMODSEQ] that came with a command of ours: our APPEND's,
+ * our STORE's): while mb is selected on p, a NOOP, after which every
+ * change up to that value was reported to us (Dovecot reports what
+ * changed with each command's answer, its [HIGHESTMODSEQ] read after).
+ * Its own [HIGHESTMODSEQ] is taken as all others.  1 if a NOOP went.
+ */
+int
+netc_confirm(struct peer *p, struct task *t, struct mbox *mb)
+{
+	const struct mcache *c = &mb->cache[p->side];
+	const struct msel *ms = &mb->sel[p->side];
+	struct ipc_buf buf;
+	struct confirm *cf;
+
+	if (p->qsel != mb || !(c->has & MC_HMS) || !(ms->seen & MC_HMS) ||
+	    c->hms <= ms->seen_hms)
+		return 0;
+	cf = eng_calloc(1, sizeof(*cf));
+	cf->mb = mb;
+	cf->value = c->hms;
+	ipc_buf_init(&buf);
+	(void)netc_send(p, t, IMSG_IMAP_NOOP, &buf, NULL, NULL,
+	    netc_confirmed, cf);
+	ipc_buf_free(&buf);
+	return 1;
 }
 
 /* A response code, untagged or tagged, about the selected mailbox. */
@@ -222,11 +327,15 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 		ms->seen |= MC_UIDNEXT;
 		break;
 	case IMAP_CODE_HIGHESTMODSEQ:
-		if (p->head != NULL && (p->head->type == IMSG_IMAP_EXPUNGE ||
-		    p->head->type == IMSG_IMAP_STORE)) {
+		if (p->head != NULL && p->head->type == IMSG_IMAP_APPEND) {
+			netc_append_hms(p, p->head->id, value);
+			break;
+		}
+		if (p->head == NULL || p->head->type != IMSG_IMAP_SELECT) {
 			netc_command_hms(p, value);
 			break;
 		}
+		ms->own = 0;
 		c->hms = ms->seen_hms = value;
 		c->has |= MC_HMS;
 		ms->seen |= MC_HMS;
@@ -379,6 +488,7 @@ netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
 		}
 		if (!(ms->seen & MC_HMS) || ms->seen_hms < fi->modseq) {
 			ms->seen_hms = fi->modseq;
+			ms->own = 0;
 			ms->seen |= MC_HMS;
 		}
 		p->modseq_due = 0;

@@ -90,6 +90,16 @@ struct fsrv {
 	uint32_t	 after_uid;
 	int		 after_expunge;
 	char		 after_flags[64];
+	/*
+	 * Another client, while our APPEND to the selected mailbox is
+	 * answered: sets hidden_uid's flags to hidden_flags, below the
+	 * [HIGHESTMODSEQ] the answer gives, and not reported with it but
+	 * with the next NOOP's (as Dovecot, now and then).  Once.
+	 */
+	uint32_t	 hidden_uid;
+	char		 hidden_flags[64];
+	uint32_t	 unreported;
+	int		 nnoop;
 	int		 nfetch_body;	/* FETCH requests with BODY */
 	int		 nfetch;	/* FETCH requests */
 	int		 nstore;	/* STORE requests */
@@ -751,6 +761,13 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 		if (s->sel == s->app) {
 			/* As Dovecot: EXISTS, then OK [HIGHESTMODSEQ n]. */
 			fs_u32(s, IMSG_IMAP_EXISTS, id, (uint32_t)s->app->n);
+			if (s->hidden_uid != 0 &&
+			    fs_msg(s->app, s->hidden_uid) != NULL) {
+				fs_setflags(s->app, s->hidden_uid,
+				    s->hidden_flags);
+				s->unreported = s->hidden_uid;
+				s->hidden_uid = 0;
+			}
 			if (!s->no_append_hms)
 				fs_code(s, id, IMAP_CODE_HIGHESTMODSEQ,
 				    s->app->hms);
@@ -772,6 +789,14 @@ fs_request(struct fsrv *s, struct ipc_msg *msg)
 		fs_done(s, id, IMAP_DONE_OK, 0, NULL, NULL);
 		return;
 	case IMSG_IMAP_NOOP:
+		s->nnoop++;
+		if (s->unreported != 0 && s->sel != NULL &&
+		    fs_msg(s->sel, s->unreported) != NULL)
+			fs_fetch_item(s, id, s->sel,
+			    fs_msg(s->sel, s->unreported), IMAP_FETCH_FLAGS);
+		s->unreported = 0;
+		fs_done(s, id, IMAP_DONE_OK, 0, NULL, NULL);
+		return;
 	case IMSG_IMAP_LOGOUT:
 		fs_done(s, id, IMAP_DONE_OK, 0, NULL, NULL);
 		return;
@@ -1474,6 +1499,56 @@ t_change_during_copy(void)
 }
 
 /*
+ * Dovecot's [HIGHESTMODSEQ] with our APPEND's answer is the mailbox's
+ * value of the moment: another client's flag change made in between is
+ * below it, and reported with the next command's answer, not with this
+ * one (a probe of Dovecot 2.3, one client storing every 2 ms: about one
+ * APPEND in a hundred; the same with NOOP and STORE).  Taken as
+ * reported, it was stored, and the next SELECT started above the
+ * change: lost for good.  It is now the live value only, and a NOOP
+ * confirms it.
+ */
+static void
+t_append_hms_covers(void)
+{
+	struct h h;
+	struct fmbox *l, *r;
+	int before;
+
+	h_init(&h, "apphms");
+	l = fs_mbox(&h.srv[0], "INBOX");
+	r = fs_mbox(&h.srv[1], "INBOX");
+	fs_add(l, "one", "");
+	IS_INT(h_run(&h), 0, "first sync");
+
+	fs_add(l, "two", "\\Seen");
+	h.srv[1].hidden_uid = 1;
+	(void)strlcpy(h.srv[1].hidden_flags, "\\Flagged",
+	    sizeof(h.srv[1].hidden_flags));
+	before = h.srv[1].nnoop;
+	IS_INT(h_run(&h), 0, "a new message, and a change on its target "
+	    "the APPEND's [HIGHESTMODSEQ] covers");
+	LOG_HAS(&h, "remote(INBOX): Added 1 UID(s) 2 -> 2");
+	LOG_HAS(&h, "local(INBOX): Updated flags (\\Flagged) for UID 1");
+	IS_STR(fs_msg(l, 1)->flags, "\\Flagged", "the change reached local");
+	OK(h.srv[1].nnoop > before, "a NOOP confirmed the HIGHESTMODSEQ");
+	SAME(&h, "INBOX");
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "", "then clean");
+
+	/* Its MODSEQ the only one since: taken as it comes, no NOOP. */
+	fs_add(l, "three", "");
+	before = h.srv[1].nnoop;
+	IS_INT(h_run(&h), 0, "a new message, nobody else at work");
+	LOG_HAS(&h, "remote(INBOX): Added 1 UID(s) 3 -> 3");
+	IS_INT(h.srv[1].nnoop - before, 0, "no NOOP");
+	IS_INT(r->hms > 0 && fs_msg(r, 3) != NULL, 1, "the copy is there");
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "", "then clean again");
+	h_fini(&h);
+}
+
+/*
  * A body arriving in pieces larger than the engine's queue bound: the
  * first piece, forwarded at once, puts the target's queue over the bound,
  * so the source is not read while it stays there; the queue is then
@@ -1716,6 +1791,7 @@ main(void)
 	t_append_without_hms();
 	t_expunge_without_hms();
 	t_change_during_copy();
+	t_append_hms_covers();
 	t_huge_vanished();
 	t_late_metadata();
 	t_big_body();
