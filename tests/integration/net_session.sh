@@ -198,7 +198,7 @@ EOF
 # well.
 held_scan()
 {
-	local what=$1 i k pid
+	local what=$1 nets=${2:-1} i k n pid
 
 	rm -f "$T/hold"
 	mkfifo "$T/hold"
@@ -207,8 +207,18 @@ held_scan()
 	pid=$!
 	t_track_pid "$pid"
 	exec 7>"$T/hold"
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		grep -q 'remote: #1 NOOP OK' "$T/hold.err" && break
+		sleep 0.05
+	done
+	# Every net(remote) titled (under load, one may not be yet).
+	for ((i = 0; i < 100; i++)); do
+		n=0
+		for k in $(pgrep -P "$pid"); do
+			[ "$(tr '\0' '\n' <"/proc/$k/cmdline" | head -n 1)" = \
+			    "interimap: net(remote)" ] && n=$((n + 1))
+		done
+		[ "$n" -ge "$nets" ] && break
 		sleep 0.05
 	done
 	HELD=""
@@ -243,7 +253,7 @@ conf "type = imaps" "host = localhost" "port = $DOVECOT_PW_IMAPS_PORT" \
     "SSL_CAfile = $DOVECOT_PW_CERT"
 { echo "connections = 4"; cat "$CONF"; } | write_config "$CONF.4"
 CONF=$CONF.4
-held_scan spares
+held_scan spares 4
 t_expect_eq "$HELD" " 0/0 0/0 0/0 0/0" \
     "spares: none of the four nets of the remote holds a copy"
 
