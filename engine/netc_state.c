@@ -331,7 +331,12 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 			netc_append_hms(p, p->head->id, value);
 			break;
 		}
-		if (p->head == NULL || p->head->type != IMSG_IMAP_SELECT) {
+		/*
+		 * A SELECT's own, once its mailbox is the one spoken of:
+		 * before its [CLOSED], a code is still about the one before.
+		 */
+		if (p->head == NULL || p->head->type != IMSG_IMAP_SELECT ||
+		    !p->head->opened) {
 			netc_command_hms(p, value);
 			break;
 		}
