@@ -475,7 +475,7 @@ int	 netc_unreported(const struct peer *, const struct mbox *);
 /* What a last synchronised HIGHESTMODSEQ may be (netc_state.c). */
 uint64_t netc_synced_hms(const struct mbox *, uint32_t);
 void	 netc_trust_hms(struct peer *, struct mbox *, uint64_t);
-void	 netc_append_hms(struct peer *, uint32_t, uint64_t);
+void	 netc_append_hms(struct peer *, const struct req *, uint64_t);
 int	 netc_confirm(struct peer *, struct task *, struct mbox *);
 /* known_new.c: reports about new messages and our copies during a job. */
 void	 known_copied(struct job *, uint32_t, uint32_t, uint32_t);

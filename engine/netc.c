@@ -266,7 +266,7 @@ netc_done(struct peer *p, struct ipc_msg *msg)
 		else if (code == IMAP_CODE_HIGHESTMODSEQ &&
 		    r->type == IMSG_IMAP_APPEND)
 			/* Its own, not the next one's (head moved on). */
-			netc_append_hms(p, r->id, v);
+			netc_append_hms(p, r, v);
 		else if (code == IMAP_CODE_HIGHESTMODSEQ &&
 		    r->type != IMSG_IMAP_SELECT)
 			netc_command_hms(p, v);

@@ -220,18 +220,23 @@ netc_trust_hms(struct peer *p, struct mbox *mb, uint64_t value)
  * loss.
  */
 void
-netc_append_hms(struct peer *p, uint32_t req, uint64_t value)
+netc_append_hms(struct peer *p, const struct req *req, uint64_t value)
 {
 	struct msel *ms;
 
 	if (p->sel == NULL)
 		return;
+	/* An APPEND to another mailbox changes nothing here. */
+	if (req->mb != p->sel) {
+		netc_command_hms(p, value);
+		return;
+	}
 	ms = &p->sel->sel[p->side];
-	ms->hms_req = req;
-	if ((ms->seen & MC_HMS) && ms->trust_req != req &&
+	ms->hms_req = req->id;
+	if ((ms->seen & MC_HMS) && ms->trust_req != req->id &&
 	    value == ms->seen_hms + ms->own + 1) {
 		netc_trust_hms(p, p->sel, value);
-		ms->trust_req = req;
+		ms->trust_req = req->id;
 	} else
 		netc_command_hms(p, value);
 }
@@ -328,7 +333,7 @@ netc_code(struct peer *p, uint32_t code, uint64_t value)
 		break;
 	case IMAP_CODE_HIGHESTMODSEQ:
 		if (p->head != NULL && p->head->type == IMSG_IMAP_APPEND) {
-			netc_append_hms(p, p->head->id, value);
+			netc_append_hms(p, p->head, value);
 			break;
 		}
 		/*
