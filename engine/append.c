@@ -143,11 +143,13 @@ batch_done(struct req *r)
 	 * empty on this side; new keywords take MODSEQs of their own
 	 * there), as it always was.  The copies are then below what a
 	 * SELECT again starts from: not kept, so that a first sync of
-	 * 100,000 messages to Dovecot keeps no 100,000 entries.  Otherwise,
-	 * until X_MODSEQ has the answer for copies that came without a code,
-	 * or a NOOP confirms the code (netc_confirm(), job.c), a SELECT
-	 * again starts below them and reports them as changed, with the
-	 * flags we gave them, which are not changes (known_new.c).
+	 * 100,000 messages to Dovecot keeps no 100,000 entries.  Otherwise
+	 * they are as copies that came without a code (Cyrus): until
+	 * X_MODSEQ has their MODSEQs, which come with the reports of every
+	 * change below them, a SELECT again starts below them and reports
+	 * them as changed, with the flags we gave them, which are not
+	 * changes (known_new.c), and a STORE on them with that UNCHANGEDSINCE
+	 * would be refused.
 	 */
 	code = t->sel == mb && (r->code == IMAP_CODE_HIGHESTMODSEQ ||
 	    mb->sel[t->side].hms_req == r->id);
@@ -175,8 +177,8 @@ batch_done(struct req *r)
 			    ms->seen_uidnext <= tu.v[i])
 				ms->seen_uidnext = tu.v[i] + 1;
 		}
-		/* No [HIGHESTMODSEQ] for this APPEND: see above. */
-		if (!code)
+		/* No [HIGHESTMODSEQ] taken for this APPEND: see above. */
+		if (!code || ms->trust_req != r->id)
 			uidvec_append(&x->nomodseq, tu.v, tu.n);
 	}
 	if (!e->quiet) {
