@@ -549,11 +549,12 @@ job_step(struct task *t)
 				break;
 			}
 			/*
-			 * A [HIGHESTMODSEQ] that came with our APPEND or
-			 * STORE is confirmed by a NOOP where the mailbox is
-			 * still selected (netc_confirm()), before the round
-			 * that takes what was reported; elsewhere J_CHECK
-			 * SELECTs again.
+			 * A live HIGHESTMODSEQ ahead of what was reported (a
+			 * [HIGHESTMODSEQ] that came with a command of ours)
+			 * is confirmed by a NOOP where the mailbox is still
+			 * selected (netc_confirm()), before the round that
+			 * takes what was reported; elsewhere J_CHECK SELECTs
+			 * again.
 			 */
 			(void)netc_confirm(j->p[SIDE_LOCAL], t, mb);
 			(void)netc_confirm(j->p[SIDE_REMOTE], t, mb);

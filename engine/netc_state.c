@@ -167,8 +167,10 @@ netc_unreported(const struct peer *p, const struct mbox *mb)
  * NOOP, one in a hundred with another client storing every 2 ms).  A
  * SELECT's comes with the reports of everything below it; so does a
  * FETCH item's MODSEQ.  Taken for the live value only, not as what was
- * reported to us: the mailbox is then confirmed by a NOOP while still
- * selected (netc_confirm()), or SELECTed again (known.c, job.c).
+ * reported to us (our APPEND's may be: netc_append_hms()): the copies'
+ * MODSEQs are then fetched (append.c, xfer.c X_MODSEQ), and the mailbox
+ * is confirmed by a NOOP while still selected (netc_confirm()), or
+ * SELECTed again (known.c, job.c).
  */
 void
 netc_command_hms(struct peer *p, uint64_t value)
@@ -214,10 +216,10 @@ netc_trust_hms(struct peer *p, struct mbox *mb, uint64_t value)
  * what was reported to us plus one for each of our APPENDs since, this
  * one's included, nobody else changed the mailbox in between, and
  * nothing below value went unreported: taken as reported, without a
- * NOOP.  Otherwise the live value only (netc_command_hms()), for
- * netc_confirm().  Never more trusted than that: a MODSEQ of ours not
- * counted (a keyword new to the mailbox takes one) makes a NOOP, not a
- * loss.
+ * NOOP.  Otherwise the live value only (netc_command_hms()): the
+ * copies' MODSEQs are fetched (append.c), and netc_confirm() does the
+ * rest.  Never more trusted than that: a MODSEQ of ours not counted (a
+ * keyword new to the mailbox takes one) costs that FETCH, not a loss.
  */
 void
 netc_append_hms(struct peer *p, const struct req *req, uint64_t value)
