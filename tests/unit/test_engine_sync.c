@@ -1513,7 +1513,7 @@ t_append_hms_covers(void)
 {
 	struct h h;
 	struct fmbox *l, *r;
-	int before;
+	int before, fetches;
 
 	h_init(&h, "apphms");
 	l = fs_mbox(&h.srv[0], "INBOX");
@@ -1536,12 +1536,18 @@ t_append_hms_covers(void)
 	IS_INT(h_run(&h), 0, "next sync");
 	IS_STR(h.log, "", "then clean");
 
-	/* Its MODSEQ the only one since: taken as it comes, no NOOP. */
+	/*
+	 * Its MODSEQ the only one since: taken as it comes, no NOOP, nor a
+	 * FETCH of the copy's MODSEQ.
+	 */
 	fs_add(l, "three", "");
 	before = h.srv[1].nnoop;
+	fetches = h.srv[1].nfetch;
 	IS_INT(h_run(&h), 0, "a new message, nobody else at work");
 	LOG_HAS(&h, "remote(INBOX): Added 1 UID(s) 3 -> 3");
 	IS_INT(h.srv[1].nnoop - before, 0, "no NOOP");
+	IS_INT(h.srv[1].nfetch - fetches, 0,
+	    "no FETCH of the copy's MODSEQ");
 	IS_INT(r->hms > 0 && fs_msg(r, 3) != NULL, 1, "the copy is there");
 	IS_INT(h_run(&h), 0, "next sync");
 	IS_STR(h.log, "", "then clean again");
