@@ -140,8 +140,8 @@ batch_done(struct req *r)
 	 * gives none) is taken as reported when it shows that nobody else
 	 * changed the mailbox meanwhile (netc_append_hms()), or where the
 	 * job is the first to sync the mailbox (j->lend: made or found
-	 * empty on this side; new keywords take MODSEQs of their own
-	 * there), as it always was.  The copies are then below what a
+	 * empty on this side, where the keywords are new: they take
+	 * MODSEQs of their own), as it always was.  The copies are then below what a
 	 * SELECT again starts from: not kept, so that a first sync of
 	 * 100,000 messages to Dovecot keeps no 100,000 entries.  Otherwise
 	 * they are as copies that came without a code (Cyrus): until

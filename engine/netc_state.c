@@ -211,15 +211,16 @@ netc_trust_hms(struct peer *p, struct mbox *mb, uint64_t value)
 
 /*
  * The [HIGHESTMODSEQ] value that came with our APPEND req (untagged
- * during it, or on its tagged OK), mb selected.  Dovecot gives each
- * APPEND one MODSEQ, whatever the number of its messages; when value is
- * what was reported to us plus one for each of our APPENDs since, this
- * one's included, nobody else changed the mailbox in between, and
- * nothing below value went unreported: taken as reported, without a
- * NOOP.  Otherwise the live value only (netc_command_hms()): the
- * copies' MODSEQs are fetched (append.c), and netc_confirm() does the
- * rest.  Never more trusted than that: a MODSEQ of ours not counted (a
- * keyword new to the mailbox takes one) costs that FETCH, not a loss.
+ * during it, or on its tagged OK), mb selected.  Dovecot gives an
+ * APPEND one MODSEQ, whatever the number of its messages (but one per
+ * message when they carry keywords, and one per keyword new to the
+ * mailbox); when value is what was reported to us plus one for each of
+ * our APPENDs since, this one's included, nobody else changed the
+ * mailbox in between, and nothing below value went unreported: taken
+ * as reported, without a NOOP.  Otherwise the live value only
+ * (netc_command_hms()): the copies' MODSEQs are fetched (append.c), and
+ * netc_confirm() does the rest.  Never more trusted than that: a MODSEQ
+ * of ours not counted costs that FETCH, not a loss.
  */
 void
 netc_append_hms(struct peer *p, const struct req *req, uint64_t value)
