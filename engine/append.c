@@ -111,7 +111,7 @@ batch_done(struct req *r)
 	uint32_t uv, *lu, *ru, uid;
 	char *sl, *tl, *sp;
 	size_t i;
-	int code;
+	int code, taken;
 
 	if (r->status != IMAP_DONE_OK)
 		netc_fail_req(r);
@@ -153,17 +153,14 @@ batch_done(struct req *r)
 	 */
 	code = t->sel == mb && (r->code == IMAP_CODE_HIGHESTMODSEQ ||
 	    mb->sel[t->side].hms_req == r->id);
-	if (code && j->lend && mb->sel[t->side].trust_req != r->id) {
+	if (code && j->lend && !(r->flags & REQ_HMS_TAKEN)) {
 		netc_trust_hms(t, mb, mb->cache[t->side].hms);
-		mb->sel[t->side].trust_req = r->id;
+		r->flags |= REQ_HMS_TAKEN;
 	}
-	if (!code || mb->sel[t->side].trust_req != r->id) {
+	taken = code && (r->flags & REQ_HMS_TAKEN);
+	if (!taken)
 		for (i = 0; i < tu.n && i < b->n; i++)
 			known_copied(j, t->side, tu.v[i], b->fh[i]);
-		/* One more MODSEQ of ours not yet reported. */
-		if (t->sel == mb)
-			mb->sel[t->side].own++;
-	}
 	if (t->sel == mb) {
 		struct mcache *c = &mb->cache[t->side];
 		struct msel *ms = &mb->sel[t->side];
@@ -177,9 +174,14 @@ batch_done(struct req *r)
 			    ms->seen_uidnext <= tu.v[i])
 				ms->seen_uidnext = tu.v[i] + 1;
 		}
-		/* No [HIGHESTMODSEQ] taken for this APPEND: see above. */
-		if (!code || ms->trust_req != r->id)
+		/*
+		 * No [HIGHESTMODSEQ] taken for this APPEND (see above): one
+		 * more MODSEQ of ours not yet reported.
+		 */
+		if (!taken) {
+			ms->own++;
 			uidvec_append(&x->nomodseq, tu.v, tu.n);
+		}
 	}
 	if (!e->quiet) {
 		sl = uid_compact_list(b->suids.v, b->suids.n);

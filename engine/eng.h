@@ -199,12 +199,10 @@ struct msel {
 	uint64_t	 hms_ev;
 	uint64_t	 van_asked;	/* van_ev a SELECT went for (known.c) */
 	/*
-	 * Our APPENDs answered since seen_hms was last set (each one
-	 * MODSEQ), and the last APPEND whose [HIGHESTMODSEQ] was taken as
-	 * reported (netc_append_hms()).
+	 * Our APPENDs answered since seen_hms was last set, their
+	 * [HIGHESTMODSEQ] not taken (each one MODSEQ: netc_append_hms()).
 	 */
 	uint32_t	 own;
-	uint32_t	 trust_req;
 };
 
 /* A copy a job made: its UID and the hash of the flags it was given. */
@@ -337,6 +335,8 @@ typedef void	 req_done_cb(struct req *);
 
 #define REQ_NOMOD	0x1	/* FETCH answers without FLAGS are no change */
 #define REQ_META	0x2	/* its FETCH answers are no change at all */
+#define REQ_HMS_TAKEN	0x4	/* APPEND: its [HIGHESTMODSEQ] taken as
+				   reported (netc_append_hms()) */
 
 struct req {
 	struct req	*next;
@@ -475,7 +475,7 @@ int	 netc_unreported(const struct peer *, const struct mbox *);
 /* What a last synchronised HIGHESTMODSEQ may be (netc_state.c). */
 uint64_t netc_synced_hms(const struct mbox *, uint32_t);
 void	 netc_trust_hms(struct peer *, struct mbox *, uint64_t);
-void	 netc_append_hms(struct peer *, const struct req *, uint64_t);
+void	 netc_append_hms(struct peer *, struct req *, uint64_t);
 int	 netc_confirm(struct peer *, struct task *, struct mbox *);
 /* known_new.c: reports about new messages and our copies during a job. */
 void	 known_copied(struct job *, uint32_t, uint32_t, uint32_t);

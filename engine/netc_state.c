@@ -157,6 +157,30 @@ netc_unreported(const struct peer *p, const struct mbox *mb)
 	    c->uidnext > ms->seen_uidnext;
 }
 
+/* The live HIGHESTMODSEQ, raised to value. */
+static void
+live_hms(struct mcache *c, uint64_t value)
+{
+	if (!(c->has & MC_HMS) || c->hms < value) {
+		c->hms = value;
+		c->has |= MC_HMS;
+	}
+}
+
+/*
+ * What was reported to us, raised to value; our APPENDs counted since
+ * (msel.own) are below it.
+ */
+static void
+seen_hms(struct msel *ms, uint64_t value)
+{
+	if (!(ms->seen & MC_HMS) || ms->seen_hms < value) {
+		ms->seen_hms = value;
+		ms->own = 0;
+		ms->seen |= MC_HMS;
+	}
+}
+
 /*
  * A [HIGHESTMODSEQ] that came with anything but a SELECT (untagged
  * during the command, or on its tagged OK: our UID EXPUNGE, UID STORE,
@@ -175,15 +199,8 @@ netc_unreported(const struct peer *p, const struct mbox *mb)
 void
 netc_command_hms(struct peer *p, uint64_t value)
 {
-	struct mcache *c;
-
-	if (p->sel == NULL)
-		return;
-	c = &p->sel->cache[p->side];
-	if (!(c->has & MC_HMS) || c->hms < value) {
-		c->hms = value;
-		c->has |= MC_HMS;
-	}
+	if (p->sel != NULL)
+		live_hms(&p->sel->cache[p->side], value);
 }
 
 /*
@@ -194,17 +211,10 @@ netc_command_hms(struct peer *p, uint64_t value)
 void
 netc_trust_hms(struct peer *p, struct mbox *mb, uint64_t value)
 {
-	struct mcache *c = &mb->cache[p->side];
 	struct msel *ms = &mb->sel[p->side];
 
-	if (!(c->has & MC_HMS) || c->hms < value) {
-		c->hms = value;
-		c->has |= MC_HMS;
-	}
-	if (!(ms->seen & MC_HMS) || ms->seen_hms < value) {
-		ms->seen_hms = value;
-		ms->seen |= MC_HMS;
-	}
+	live_hms(&mb->cache[p->side], value);
+	seen_hms(ms, value);
 	ms->own = 0;
 	ms->hms_ev = ++p->nev;
 }
@@ -223,7 +233,7 @@ netc_trust_hms(struct peer *p, struct mbox *mb, uint64_t value)
  * of ours not counted costs that FETCH, not a loss.
  */
 void
-netc_append_hms(struct peer *p, const struct req *req, uint64_t value)
+netc_append_hms(struct peer *p, struct req *req, uint64_t value)
 {
 	struct msel *ms;
 
@@ -236,10 +246,10 @@ netc_append_hms(struct peer *p, const struct req *req, uint64_t value)
 	}
 	ms = &p->sel->sel[p->side];
 	ms->hms_req = req->id;
-	if ((ms->seen & MC_HMS) && ms->trust_req != req->id &&
+	if ((ms->seen & MC_HMS) && !(req->flags & REQ_HMS_TAKEN) &&
 	    value == ms->seen_hms + ms->own + 1) {
 		netc_trust_hms(p, p->sel, value);
-		ms->trust_req = req->id;
+		req->flags |= REQ_HMS_TAKEN;
 	} else
 		netc_command_hms(p, value);
 }
@@ -495,15 +505,8 @@ netc_fetch_item(struct peer *p, struct fitem *fi, const struct req *owner)
 		}
 	}
 	if (fi->mask & IMAP_FETCH_MODSEQ) {
-		if (!(c->has & MC_HMS) || c->hms < fi->modseq) {
-			c->hms = fi->modseq;
-			c->has |= MC_HMS;
-		}
-		if (!(ms->seen & MC_HMS) || ms->seen_hms < fi->modseq) {
-			ms->seen_hms = fi->modseq;
-			ms->own = 0;
-			ms->seen |= MC_HMS;
-		}
+		live_hms(c, fi->modseq);
+		seen_hms(ms, fi->modseq);
 		p->modseq_due = 0;
 	} else if (fi->mask & IMAP_FETCH_BODY)
 		p->modseq_due = 1;	/* may come after the literal */
