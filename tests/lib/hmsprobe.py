@@ -32,48 +32,23 @@ uncovered, W changes by the writer"; exit status 0 whatever the counts
 (the shell test judges).
 """
 
+import os
 import random
 import re
-import subprocess
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import imapctl  # noqa: E402
+
 MSG = b'From: probe@example.org\r\nSubject: hms\r\n\r\nbody\r\n'
 
 
-class Session:
-    def __init__(self, endpoint):
-        self.p = subprocess.Popen([endpoint], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, bufsize=0)
-        self.p.stdout.readline()
-        self.n = 0
-
-    def cmd(self, line, literal=None):
-        self.n += 1
-        tag = b'P%d' % self.n
-        if literal is None:
-            self.p.stdin.write(tag + b' ' + line + b'\r\n')
-        else:
-            self.p.stdin.write(tag + b' ' + line + b' {%d+}\r\n'
-                               % len(literal) + literal + b'\r\n')
-        out = []
-        while True:
-            ln = self.p.stdout.readline()
-            if not ln:
-                raise SystemExit('hmsprobe: the server went away')
-            out.append(ln)
-            if ln.startswith(tag + b' '):
-                if not ln.startswith(tag + b' OK'):
-                    raise SystemExit('hmsprobe: %r' % ln)
-                return out
-
-    def close(self):
-        try:
-            self.cmd(b'LOGOUT')
-        except (SystemExit, BrokenPipeError):
-            pass
-        self.p.wait()
+def cmd(c, line, literal=None):
+    """Every response line of the command, the tagged one last."""
+    untagged, tagged = c.command(line, literal)
+    return untagged + [tagged]
 
 
 def uid1_modseq(lines):
@@ -96,25 +71,25 @@ def codes(lines):
 
 
 def probe(endpoint, kind, rounds):
-    w = Session(endpoint)
-    r = Session(endpoint)
-    for s in (w, r):
-        s.cmd(b'ENABLE QRESYNC')
+    w = imapctl.Conn(endpoint)
+    r = imapctl.Conn(endpoint)
+    for c in (w, r):
+        c.command(b'ENABLE QRESYNC')
     changes = []
     stop = threading.Event()
 
     def writer():
-        w.cmd(b'SELECT INBOX')
+        w.command(b'SELECT INBOX')
         i = 0
         while not stop.is_set():
             i += 1
-            for ln in w.cmd(b'UID STORE 1 FLAGS (w%d)' % (i % 7)):
+            for ln in cmd(w, b'UID STORE 1 FLAGS (w%d)' % (i % 7)):
                 m = re.search(rb'MODSEQ \((\d+)\)', ln)
                 if m and ln.startswith(b'* 1 FETCH'):
                     changes.append(int(m.group(1)))
             time.sleep(random.random() * 0.003)
 
-    out = r.cmd(b'SELECT INBOX (CONDSTORE)')
+    out = cmd(r, b'SELECT INBOX (CONDSTORE)')
     uv = int(re.search(rb'UIDVALIDITY (\d+)', b''.join(out)).group(1))
     last = max(codes(out))
     seen = 0
@@ -125,15 +100,15 @@ def probe(endpoint, kind, rounds):
         for i in range(rounds):
             if kind == 'select':
                 time.sleep(random.random() * 0.004)
-                r.cmd(b'SELECT other')
-                out = r.cmd(b'SELECT INBOX (QRESYNC (%d %d))' % (uv, last))
+                r.command(b'SELECT other')
+                out = cmd(r, b'SELECT INBOX (QRESYNC (%d %d))' % (uv, last))
             elif kind == 'append':
-                out = r.cmd(b'APPEND INBOX', MSG)
+                out = cmd(r, b'APPEND INBOX', MSG)
             elif kind == 'noop':
                 time.sleep(random.random() * 0.004)
-                out = r.cmd(b'NOOP')
+                out = cmd(r, b'NOOP')
             else:
-                out = r.cmd(b'UID STORE 2 FLAGS (r%d)' % (i % 5))
+                out = cmd(r, b'UID STORE 2 FLAGS (r%d)' % (i % 5))
             seen = max(seen, uid1_modseq(out))
             cs = codes(out)
             if not cs:
@@ -156,12 +131,12 @@ def probe(endpoint, kind, rounds):
 
 def main():
     endpoint, rounds = sys.argv[1], int(sys.argv[2])
-    s = Session(endpoint)
-    s.cmd(b'ENABLE QRESYNC')
-    s.cmd(b'CREATE other')
+    c = imapctl.Conn(endpoint)
+    c.command(b'ENABLE QRESYNC')
+    c.command(b'CREATE other')
     for _ in range(3):
-        s.cmd(b'APPEND INBOX', MSG)
-    s.close()
+        c.command(b'APPEND INBOX', MSG)
+    c.close()
     for kind in ('select', 'append', 'noop', 'store'):
         probe(endpoint, kind, rounds)
 
