@@ -28,6 +28,7 @@
 struct imap_ops;
 
 #define OPS_SEARCH_CHUNK 50000	/* UIDs per UID SEARCH without ESEARCH */
+#define OPS_RESEARCH_MAX 8	/* UID lists asked for again (ops_emu_short) */
 
 /* One UID SEARCH UID lo:hi of a server without ESEARCH (hi 0: "*"). */
 struct ops_chunk {
@@ -154,7 +155,15 @@ struct imap_ops {
 	size_t			 nfound, capfound;
 	struct ops_chunk	*chunks;
 	size_t			 nchunks, capchunks;
-	int			 chunk_seen;	/* the oldest piece's SEARCH came */
+	int			 search_seen;	/* the oldest SEARCH's answer came */
+	/*
+	 * The messages of the session below the SELECT's UIDNEXT (its
+	 * EXISTS less the EXPUNGEs among them since), and the UID lists
+	 * asked for again because they lacked some of the session's
+	 * messages (ops_emu_short()).
+	 */
+	uint32_t		 old;
+	int			 researches;
 	/*
 	 * Others' flag changes reported by sequence number before the UID
 	 * list was in (a FETCH without UID): the lowest MODSEQ, from which
@@ -205,6 +214,7 @@ static void	 ops_emu_chunk_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_emu_chunk_found(struct imap_ops *, const struct imap_resp *);
 static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
+static int	 ops_emu_short(struct imap_ops *, struct ops_req *, size_t);
 static void	 ops_fake_hms(struct imap_ops *);
 static int	 ops_plain(const struct imap_ops *);
 static int	 ops_emulated(const struct imap_ops *);
@@ -1103,8 +1113,10 @@ ops_emu_select_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	if (resp->cond.status == IMAP_COND_OK) {
 		o->sq = SQ_BUILDING;
 		o->exists = r->sel_exists;
+		o->old = r->sel_exists;
+		o->researches = 0;
 		o->nfound = 0;
-		o->chunk_seen = 0;
+		o->search_seen = 0;
 		o->lost_modseq = 0;
 		if (ops_plain(o))
 			ops_fake_hms(o);
@@ -1179,7 +1191,7 @@ ops_emu_chunk_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		o->nchunks--;
 	}
 	if (resp->cond.status == IMAP_COND_OK && o->sq == SQ_BUILDING) {
-		if (!o->chunk_seen)
+		if (!o->search_seen)
 			imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: "
 			    "UID SEARCH answered OK without its result");
 		if (done.hi != 0 && r->sel_uidnext == 0)
@@ -1188,10 +1200,10 @@ ops_emu_chunk_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			ops_emu_chunk(o, r, done.hi + 1,
 			    top - done.hi > OPS_SEARCH_CHUNK ?
 			    done.hi + OPS_SEARCH_CHUNK : top);
-		else
+		else if (!ops_emu_short(o, r, o->nfound))
 			ops_emu_uids(o, o->found, o->nfound);
 	}
-	o->chunk_seen = 0;
+	o->search_seen = 0;
 	ops_cmd_cb(c, cmd, resp, arg);
 }
 
@@ -1203,7 +1215,7 @@ ops_emu_chunk_found(struct imap_ops *o, const struct imap_resp *resp)
 	uint32_t *v;
 	size_t n, i, k = 0;
 
-	o->chunk_seen = 1;
+	o->search_seen = 1;
 	v = ops_search_uids(o, resp, &n);
 	for (i = 0; i < n; i++)
 		if (v[i] >= ch->lo && (ch->hi == 0 || v[i] <= ch->hi))
@@ -1235,9 +1247,11 @@ ops_emu_search_cb(struct imap_conn *c, struct imap_cmd *cmd,
 	struct imap_ops *o = r->ops;
 
 	/* Refused, with the SELECT refused first or not: r fails. */
-	if (resp->cond.status == IMAP_COND_OK && o->sq == SQ_BUILDING)
+	if (resp->cond.status == IMAP_COND_OK && o->sq == SQ_BUILDING &&
+	    !o->search_seen)
 		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
 		    "SEARCH answered OK without its result");
+	o->search_seen = 0;
 	ops_cmd_cb(c, cmd, resp, arg);
 }
 
@@ -1336,6 +1350,43 @@ ops_known_ranges(const char *s, size_t *np)
 	}
 	*np = n;
 	return r;
+}
+
+/*
+ * A complete UID list of n UIDs that lacks messages the session still
+ * holds: Cyrus IMAP leaves out of a UID SEARCH the messages another
+ * session expunged, before it has told this one (the EXPUNGE comes with
+ * a later command).  Their places are unknown, so the list cannot give
+ * sequence numbers: it is asked for again behind a NOOP, once the
+ * EXPUNGEs are in (1); what comes meanwhile is counted as before the
+ * first.  0: the list holds every message it should (all of them, or
+ * with the UID SEARCH UID pieces those below the SELECT's UIDNEXT).
+ */
+static int
+ops_emu_short(struct imap_ops *o, struct ops_req *r, size_t n)
+{
+	struct imap_cmd *cmd;
+	uint32_t want = r->chunked && r->sel_uidnext > 0 ? o->old : o->exists;
+
+	if (n >= want)
+		return 0;
+	if (++o->researches > OPS_RESEARCH_MAX)
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
+		    "SEARCH found %zu messages in a mailbox of %u, %d times",
+		    n, want, OPS_RESEARCH_MAX + 1);
+	log_debug("UID SEARCH found %zu messages of %u: asking again", n,
+	    want);
+	ops_submit(ops_cmd(o, r, "NOOP"));
+	o->nfound = 0;
+	if (r->chunked)
+		ops_emu_chunk(o, r, 1, OPS_SEARCH_CHUNK);
+	else {
+		r->pending++;
+		cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_search_cb, r);
+		imap_cmd_str(cmd, " RETURN (ALL) ALL");
+		ops_submit(cmd);
+	}
+	return 1;
 }
 
 /*
@@ -1453,6 +1504,8 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 			if (resp->num == 0 || resp->num > o->exists)
 				goto bad_expunge;
 			o->exists--;
+			if (resp->num <= o->old)
+				o->old--;
 			/* Found already: messages 1..nfound are known. */
 			if (resp->num <= o->nfound) {
 				memmove(o->found + resp->num - 1,
@@ -1475,8 +1528,10 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 			ops_emu_chunk_found(o, resp);
 			return 1;
 		}
+		o->search_seen = 1;
 		v = ops_search_uids(o, resp, &n);
-		ops_emu_uids(o, v, n);
+		if (r == NULL || !ops_emu_short(o, r, n))
+			ops_emu_uids(o, v, n);
 		free(v);
 		return 1;
 	case IMAP_RESP_FETCH:

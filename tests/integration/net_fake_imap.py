@@ -651,6 +651,47 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
+def sc_condstore_late_expunge(c, esearch=True, tell=True):
+    """Cyrus IMAP's way (net_condstore: a UID list that lacks a message
+    of the session): INBOX holds UIDs 1, 3, 5 and 6 when selected, but
+    another session has just expunged UID 3, which UID SEARCH leaves out
+    already; the EXPUNGE comes at the end of the UID FETCH that follows.
+    With the second UID SEARCH's answer, someone else's flag change of
+    message 3 (UID 6 by then).  Without ESEARCH, the same with SEARCH;
+    without tell, the EXPUNGE never comes."""
+    session = [1, 3, 5, 6]
+    truth = [1, 5, 6]
+    searches = []
+
+    def special(c, tag, name, whole):
+        if name in ("SELECT", "EXAMINE"):
+            c.send("* %d EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+                   "* OK [UIDNEXT 7] x\r\n* OK [HIGHESTMODSEQ 9] x\r\n"
+                   "%s OK [READ-WRITE] selected\r\n" % (len(session), tag))
+        elif name == "UID SEARCH":
+            searches.append(1)
+            c.send('%s\r\n%s%s OK searched\r\n'
+                   % ('* ESEARCH (TAG "%s") UID ALL %s' %
+                      (tag, ",".join(str(u) for u in truth)) if esearch
+                      else "* SEARCH " + " ".join(str(u) for u in truth),
+                      "* 3 FETCH (FLAGS (\\Flagged) MODSEQ (10))\r\n"
+                      if len(searches) == 2 else "", tag))
+        elif name == "UID FETCH" and b"CHANGEDSINCE" in whole:
+            c.send("* %d FETCH (UID 5 FLAGS (\\Seen) MODSEQ (9))\r\n"
+                   % (session.index(5) + 1))
+            if session != truth and tell:
+                c.send("* %d EXPUNGE\r\n" % (session.index(3) + 1))
+                session[:] = truth
+            c.send("%s OK fetched\r\n" % tag)
+        elif name == "NOOP":
+            c.send("%s OK noop\r\n" % tag)
+        else:
+            return False
+        return True
+    caps = CS_CAPS if esearch else CS_CAPS.replace(" ESEARCH", "")
+    serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
+
+
 def sc_condstore_big(c, uidnext=True):
     """CONDSTORE without ESEARCH, UIDs spread over 120,000 (net_condstore:
     the UID list in pieces); message 1 is expunged before the second
@@ -817,6 +858,11 @@ SCENARIOS = {
         c, caps=CS_CAPS.replace(" ESEARCH", "")),
     "condstore_closed": lambda c: sc_condstore(c, closed=True),
     "condstore_big": sc_condstore_big,
+    "condstore_late_expunge": sc_condstore_late_expunge,
+    "condstore_late_expunge_search": lambda c: sc_condstore_late_expunge(
+        c, False),
+    "condstore_short_list": lambda c: sc_condstore_late_expunge(
+        c, tell=False),
     "condstore_big_nouidnext": lambda c: sc_condstore_big(c, False),
     "condstore_closed_late": lambda c: sc_condstore(c, closed="late"),
     "condstore_noenable": lambda c: sc_condstore(
