@@ -34,12 +34,7 @@ type = tunnel
 command = $LTUN
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_REMOTE_IMAPS_PORT
-username = user
-password = pass
-SSL_CAfile = $DOVECOT_REMOTE_CERT
+$(imaps_lines remote)
 EOF
 
 # ---- the ledger: what each mailbox must hold -----------------------------------

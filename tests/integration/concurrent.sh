@@ -54,12 +54,7 @@ type = tunnel
 command = $tl
 
 [remote]
-type = imaps
-host = localhost
-port = $(server_var remote IMAPS_PORT)
-username = user
-password = pass
-SSL_CAfile = $(server_var remote CERT)
+$(imaps_lines remote)
 EOF
 else
 	tr=$(DOVECOT_EXTRA_CONF=$(method_conf dovecot) dovecot_tunnel remote .) ||

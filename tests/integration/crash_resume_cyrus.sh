@@ -41,12 +41,7 @@ type = tunnel
 command = $tl
 
 [remote]
-type = imaps
-host = localhost
-port = $RPORT
-username = user
-password = pass
-SSL_CAfile = $(server_var remote CERT)
+$(imaps_lines remote)
 EOF
 
 # ---- messages --------------------------------------------------------------

@@ -133,12 +133,7 @@ type = tunnel
 command = $tun
 
 [remote]
-type = imaps
-host = localhost
-port = $(server_var "$r" IMAPS_PORT)
-username = user
-password = pass
-SSL_CAfile = $(server_var "$r" CERT)
+$(imaps_lines "$r")
 EOF
 	run "$who"
 	t_expect_eq "$RC" 0 "$who (\"$sep\"): first sync"

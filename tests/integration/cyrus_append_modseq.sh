@@ -57,12 +57,7 @@ type = tunnel
 command = $tun
 
 [remote]
-type = imaps
-host = localhost
-port = $(server_var "remote$w" IMAPS_PORT)
-username = user
-password = pass
-SSL_CAfile = $(server_var "remote$w" CERT)
+$(imaps_lines "remote$w")
 EOF
 	MAIL_DATE="01-Mar-2024 09:00:00 +0000" mail_add_many "local$w" INBOX \
 	    "$T/msgs/1.eml" "$T/msgs/2.eml" "$T/msgs/3.eml"

@@ -58,12 +58,7 @@ type = tunnel
 command = $tunnel
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_REMOTE_IMAPS_PORT
-username = $DOVECOT_REMOTE_USER
-password = $DOVECOT_REMOTE_PASS
-SSL_CAfile = $DOVECOT_REMOTE_CERT
+$(imaps_lines remote)
 EOF
 
 run_ref --config="$T/imaps.conf"
@@ -152,13 +147,8 @@ type = tunnel
 command = $tunnel
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_REMOTE_IMAPS_PORT
+$(imaps_lines remote)
 proxy = socks5h://${auth:+$auth@}127.0.0.1:$SOCKS_PORT
-username = $DOVECOT_REMOTE_USER
-password = $DOVECOT_REMOTE_PASS
-SSL_CAfile = $DOVECOT_REMOTE_CERT
 EOF
 		sed "s/message 4/message $n/" "$T/msgs/4.eml" >"$T/msgs/$n.eml"
 		mail_add remote INBOX "$T/msgs/$n.eml"

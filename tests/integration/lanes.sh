@@ -36,12 +36,7 @@ type = tunnel
 command = $tl
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_REMOTE_IMAPS_PORT
-SSL_CAfile = $DOVECOT_REMOTE_CERT
-username = $DOVECOT_REMOTE_USER
-password = $DOVECOT_REMOTE_PASS
+$(imaps_lines remote)
 EOF
 }
 conf 0
@@ -241,12 +236,7 @@ type = tunnel
 command = $tl2
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_LIM_IMAPS_PORT
-SSL_CAfile = $DOVECOT_LIM_CERT
-username = $DOVECOT_LIM_USER
-password = $DOVECOT_LIM_PASS
+$(imaps_lines lim)
 EOF
 }
 limconf 4
@@ -301,12 +291,7 @@ type = tunnel
 command = $tl3
 
 [remote]
-type = imaps
-host = localhost
-port = $CYRUS_CYR_IMAPS_PORT
-SSL_CAfile = $CYRUS_CYR_CERT
-username = $CYRUS_CYR_USER
-password = $CYRUS_CYR_PASS
+$(imaps_lines cyr)
 EOF
 }
 cyrconf 0

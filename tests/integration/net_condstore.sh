@@ -485,12 +485,7 @@ type = tunnel
 command = $tl
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_REMOTE2_IMAPS_PORT
-SSL_CAfile = $DOVECOT_REMOTE2_CERT
-username = $DOVECOT_REMOTE2_USER
-password = $DOVECOT_REMOTE2_PASS
+$(imaps_lines remote2)
 sync-method = condstore
 EOF
 mail_add remote2 INBOX "$(msg q1)"

@@ -25,12 +25,7 @@ password = pass
 SSL_CAfile = $DOVECOT_DST_CERT
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_SRC_IMAPS_PORT
-username = user
-password = pass
-SSL_CAfile = $DOVECOT_SRC_CERT
+$(imaps_lines src)
 EOF
 
 # ---- the messages ------------------------------------------------------------

@@ -144,12 +144,7 @@ type = tunnel
 command = $cl
 
 [remote]
-type = imaps
-host = localhost
-port = $(server_var cyrus IMAPS_PORT)
-SSL_CAfile = $(server_var cyrus CERT)
-username = user
-password = pass
+$(imaps_lines cyrus)
 auth = $mech
 EOF
 	run_ours --config="$T/c$mech.conf" --debug --debug

@@ -25,12 +25,7 @@ type = tunnel
 command = $LT
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_SRV_IMAPS_PORT
-username = user
-password = pass
-SSL_CAfile = $DOVECOT_SRV_CERT
+$(imaps_lines srv)
 proxy = $1
 EOF
 }

@@ -26,12 +26,7 @@ type = tunnel
 command = $tl
 
 [remote]
-type = imaps
-host = localhost
-port = $DOVECOT_NET_IMAPS_PORT
-SSL_CAfile = $DOVECOT_NET_CERT
-username = user
-password = pass
+$(imaps_lines net)
 compress = yes
 EOF
 

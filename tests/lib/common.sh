@@ -655,6 +655,15 @@ command = $4
 EOF
 }
 
+# imaps_lines SERVER: the section lines reaching SERVER (dovecot_server's
+# or cyrus_server's NAME) over IMAPS as user/pass, its certificate trusted.
+imaps_lines()
+{
+	printf '%s\n' "type = imaps" "host = localhost" \
+	    "port = $(server_var "$1" IMAPS_PORT)" "username = user" \
+	    "password = pass" "SSL_CAfile = $(server_var "$1" CERT)"
+}
+
 run_ref()
 {
 	_t_run "$T/ref" "$REF_INTERIMAP" "$@"

@@ -892,12 +892,7 @@ _scen_server_lines()
 		echo "type = tunnel"
 		echo "command = $(_scen_tunnel "$role" "$w")"
 	else
-		echo "type = imaps"
-		echo "host = localhost"
-		echo "port = $(server_var "$name" IMAPS_PORT)"
-		echo "username = user"
-		echo "password = pass"
-		echo "SSL_CAfile = $(server_var "$name" CERT)"
+		imaps_lines "$name"
 	fi
 }
 
