@@ -133,9 +133,14 @@ struct imap_ops {
 	size_t			 nfound_new, capfound_new;
 	int			 uid_fetch;	/* that FETCH is in flight */
 
-	/* an IDLE in progress */
+	/*
+	 * An IDLE in progress; held (not yet written) while a SELECT of
+	 * a server synced with CONDSTORE may still add commands of its own
+	 * (ops_idle()).
+	 */
 	struct ops_req		*idle;
 	struct imap_cmd		*idle_cmd;
+	int			 idle_held;
 
 	/*
 	 * Sequence numbers of the selected mailbox, for a server synced
@@ -214,6 +219,8 @@ static void	 ops_emu_chunk_cb(struct imap_conn *, struct imap_cmd *,
 		    const struct imap_resp *, void *);
 static void	 ops_emu_chunk_found(struct imap_ops *, const struct imap_resp *);
 static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
+static int	 ops_emu_busy(const struct imap_ops *);
+static void	 ops_idle_release(struct imap_ops *);
 static int	 ops_emu_short(struct imap_ops *, struct ops_req *, size_t);
 static void	 ops_fake_hms(struct imap_ops *);
 static int	 ops_plain(const struct imap_ops *);
@@ -569,6 +576,8 @@ ops_cmd_cb(struct imap_conn *c, struct imap_cmd *cmd,
 		break;
 	}
 	r->pending--;
+	if (o->idle_held && r->emu && !ops_emu_busy(o))
+		ops_idle_release(o);
 	ops_flush_done(o);
 }
 
@@ -2277,7 +2286,29 @@ ops_notify(struct imap_ops *o, const struct ipc_msg *msg)
 	r->sealed = 1;
 }
 
-/* IDLE: open until IDLE_DONE (or any other request). */
+/*
+ * A SELECT of a server synced with CONDSTORE still answering: its UID
+ * list may be asked for again, or flag changes fetched again by UID,
+ * after the commands that follow it.
+ */
+static int
+ops_emu_busy(const struct imap_ops *o)
+{
+	const struct ops_req *r;
+
+	TAILQ_FOREACH(r, &o->reqs, entry)
+		if (r->emu && r->pending > 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * IDLE: open until IDLE_DONE (or any other request).  Behind such a
+ * SELECT it waits to be written until the SELECT is answered whole:
+ * what the SELECT adds would otherwise wait behind the IDLE, and the
+ * engine, which ends an IDLE only when it has something else to do,
+ * for the SELECT (a --notify run with Cyrus IMAP stalled so).
+ */
 static void
 ops_idle(struct imap_ops *o, const struct ipc_msg *msg)
 {
@@ -2286,8 +2317,21 @@ ops_idle(struct imap_ops *o, const struct ipc_msg *msg)
 	o->idle = ops_req_new(o, msg);
 	o->idle_cmd = ops_cmd(o, o->idle, "IDLE");
 	imap_cmd_cont(o->idle_cmd);
-	imap_cmd_submit(o->idle_cmd);
 	o->idle->sealed = 1;
+	if (ops_emu_busy(o))
+		o->idle_held = 1;
+	else
+		imap_cmd_submit(o->idle_cmd);
+}
+
+/* The held IDLE goes out (ops_idle()). */
+static void
+ops_idle_release(struct imap_ops *o)
+{
+	if (!o->idle_held)
+		return;
+	o->idle_held = 0;
+	imap_cmd_submit(o->idle_cmd);
 }
 
 /* "DONE" after the server's "+" (the writer waits for it). */
@@ -2296,6 +2340,7 @@ ops_idle_end(struct imap_ops *o)
 {
 	if (o->idle_cmd == NULL)
 		return;
+	ops_idle_release(o);
 	imap_cmd_str(o->idle_cmd, "DONE");
 	imap_cmd_end(o->idle_cmd);
 	o->idle_cmd = NULL;

@@ -143,6 +143,21 @@ t_expect_eq "$(seen | sed 's/ date=.*//')" "$(printf '%s\n' \
     'remote: #2 NOOP OK noop')" \
     "ESEARCH: message 3 is UID 6 once the list is in"
 
+# An IDLE behind such a SELECT waits until the SELECT is answered whole:
+# what the SELECT adds (here the flag change told by sequence number
+# before the UID list, fetched again by UID) would otherwise wait behind
+# the IDLE, and the engine, which ends an IDLE only when it has something
+# else to do, for the SELECT (a --notify run with Cyrus IMAP stalled so).
+fake_conf condstore_lost_flags
+fake_run "remote select INBOX 42 7 1:6; remote idle; pause 2; remote done; wait"
+t_expect_eq "$OURS_RC" 0 "IDLE behind the SELECT: exit 0"
+t_expect_eq "$(grep -E '^(C: [0-9]+ |#: IDLE)' <<<"$FLOG" | cut -d' ' -f3- |
+    tr '\n' ,)" \
+    "ENABLE CONDSTORE,SELECT INBOX,UID SEARCH RETURN (ALL) ALL,UID FETCH 1:6 (FLAGS MODSEQ) (CHANGEDSINCE 7),UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 7),IDLE,ended by b'DONE\\r\\n',LOGOUT," \
+    "IDLE behind the SELECT: the SELECT's own FETCH first, then IDLE"
+t_expect_match "$(seen | tr '\n' ,)" "#1 SELECT OK .*#2 IDLE OK" \
+    "IDLE behind the SELECT: both answered"
+
 fake_conf condstore_search
 fake_run "$SEL"
 t_has "$FLOG" "C: 000002 UID SEARCH UID 1:50000" \

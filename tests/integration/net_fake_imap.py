@@ -645,6 +645,10 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
             c.send("* %d EXPUNGE\r\n* %d FETCH (FLAGS (\\Flagged) "
                    "MODSEQ (10))\r\n%s OK noop\r\n" %
                    (expunge, fetch_seq, tag))
+        elif name == "IDLE":
+            c.send("+ idling\r\n")
+            c.note("IDLE ended by %r" % c.line())
+            c.send("%s OK idled\r\n" % tag)
         else:
             return False
         return True
@@ -873,6 +877,10 @@ SCENARIOS = {
         c, search='* ESEARCH (TAG "@TAG@") UID ALL 1:100\r\n@TAG@ OK s\r\n'),
     "condstore_no_result": lambda c: sc_condstore(
         c, search="@TAG@ OK searched, but where?\r\n"),
+    # A flag change by sequence number before the UID list: fetched again.
+    "condstore_lost_flags": lambda c: sc_condstore(
+        c, search='* 1 FETCH (FLAGS (\\Flagged) MODSEQ (8))\r\n'
+        '* ESEARCH (TAG "@TAG@") UID ALL 1,3,5\r\n@TAG@ OK s\r\n'),
     "condstore_disorder": lambda c: sc_condstore(
         c, changed="* 2 FETCH (UID 9 FLAGS () MODSEQ (9))\r\n"),
     # Synchronising literals refused: the rest of the command is dropped.
