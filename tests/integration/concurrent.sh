@@ -29,9 +29,12 @@
 # Servers: local = pre-authenticated Dovecot (tunnel, "/"), remote = a
 # Dovecot tunnel with "." (in @cyrus: Cyrus IMAP over IMAPS, without
 # NOTIFY: IDLE on INBOX and the interval); in @condstore and @plain the
-# remote hides QRESYNC (and CONDSTORE).
+# remote hides QRESYNC (and CONDSTORE); @cyrus-condstore is Cyrus synced
+# with CONDSTORE (its UID SEARCH leaves out what another session
+# expunged before saying so, and its IDLE follows SELECTs that net
+# completes with commands of its own).
 #
-# ctest-variants: cyrus condstore plain
+# ctest-variants: cyrus condstore cyrus-condstore plain
 
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
