@@ -28,7 +28,7 @@
 struct imap_ops;
 
 #define OPS_SEARCH_CHUNK 50000	/* UIDs per UID SEARCH without ESEARCH */
-#define OPS_RESEARCH_MAX 8	/* UID lists asked for again (ops_emu_short) */
+#define OPS_RESEARCH_MAX 8	/* UID lists asked for again (ops_emu_askagain) */
 
 /* One UID SEARCH UID lo:hi of a server without ESEARCH (hi 0: "*"). */
 struct ops_chunk {
@@ -164,8 +164,8 @@ struct imap_ops {
 	/*
 	 * The messages of the session below the SELECT's UIDNEXT (its
 	 * EXISTS less the EXPUNGEs among them since), and the UID lists
-	 * asked for again because they lacked some of the session's
-	 * messages (ops_emu_short()).
+	 * asked for again because they did not match the session's
+	 * messages (ops_emu_askagain()).
 	 */
 	uint32_t		 old;
 	int			 researches;
@@ -221,7 +221,8 @@ static void	 ops_emu_chunk_found(struct imap_ops *, const struct imap_resp *);
 static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
 static int	 ops_emu_busy(const struct imap_ops *);
 static void	 ops_idle_release(struct imap_ops *);
-static int	 ops_emu_short(struct imap_ops *, struct ops_req *, size_t);
+static int	 ops_emu_askagain(struct imap_ops *, struct ops_req *,
+		    const uint32_t *, size_t *);
 static void	 ops_fake_hms(struct imap_ops *);
 static int	 ops_plain(const struct imap_ops *);
 static int	 ops_emulated(const struct imap_ops *);
@@ -1209,7 +1210,7 @@ ops_emu_chunk_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			ops_emu_chunk(o, r, done.hi + 1,
 			    top - done.hi > OPS_SEARCH_CHUNK ?
 			    done.hi + OPS_SEARCH_CHUNK : top);
-		else if (!ops_emu_short(o, r, o->nfound))
+		else if (!ops_emu_askagain(o, r, o->found, &o->nfound))
 			ops_emu_uids(o, o->found, o->nfound);
 	}
 	o->search_seen = 0;
@@ -1221,13 +1222,19 @@ static void
 ops_emu_chunk_found(struct imap_ops *o, const struct imap_resp *resp)
 {
 	const struct ops_chunk *ch = &o->chunks[0];
+	const struct ops_req *r = TAILQ_FIRST(&o->reqs);
 	uint32_t *v;
 	size_t n, i, k = 0;
 
 	o->search_seen = 1;
-	v = ops_search_uids(o, resp, &n);
+	if ((v = ops_search_uids(o, resp, &n)) == NULL)
+		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
+		    "SEARCH found %zu messages in a mailbox of %u", n,
+		    o->exists);
+	/* Not above the SELECT's UIDNEXT (see ops_emu_askagain()). */
 	for (i = 0; i < n; i++)
-		if (v[i] >= ch->lo && (ch->hi == 0 || v[i] <= ch->hi))
+		if (v[i] >= ch->lo && (ch->hi == 0 || v[i] <= ch->hi) &&
+		    (r == NULL || r->sel_uidnext == 0 || v[i] < r->sel_uidnext))
 			v[k++] = v[i];
 	if (o->nfound > 0 && k > 0 && v[0] <= o->found[o->nfound - 1])
 		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
@@ -1273,8 +1280,8 @@ ops_uid_cmp(const void *a, const void *b)
 }
 
 /*
- * The UIDs of an ESEARCH ALL or a SEARCH, sorted and unique, never more
- * than the messages the mailbox holds.
+ * The UIDs of an ESEARCH ALL or a SEARCH, sorted and unique; NULL if
+ * there are more than the messages the session holds.
  */
 static uint32_t *
 ops_search_uids(struct imap_ops *o, const struct imap_resp *resp,
@@ -1303,10 +1310,11 @@ ops_search_uids(struct imap_ops *o, const struct imap_resp *resp,
 			}
 	} else
 		total = resp->search.n;
-	if (total > o->exists)
-		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
-		    "SEARCH ALL found %llu messages in a mailbox of %u",
-		    (unsigned long long)total, o->exists);
+	/* More than the session was told of: NULL, *np the count. */
+	if (total > o->exists) {
+		*np = total > SIZE_MAX ? SIZE_MAX : (size_t)total;
+		return NULL;
+	}
 	if ((v = reallocarray(NULL, total ? total : 1, sizeof(*v))) == NULL)
 		fatalx(EXIT_FAIL, "out of memory");
 	if (resp->type == IMAP_RESP_ESEARCH) {
@@ -1362,29 +1370,50 @@ ops_known_ranges(const char *s, size_t *np)
 }
 
 /*
- * A complete UID list of n UIDs that lacks messages the session still
- * holds: Cyrus IMAP leaves out of a UID SEARCH the messages another
- * session expunged, before it has told this one (the EXPUNGE comes with
- * a later command).  Their places are unknown, so the list cannot give
- * sequence numbers: it is asked for again behind a NOOP, once the
- * EXPUNGEs are in (1); what comes meanwhile is counted as before the
- * first.  0: the list holds every message it should (all of them, or
- * with the UID SEARCH UID pieces those below the SELECT's UIDNEXT).
+ * A complete UID list (v, n; v NULL: more than the session holds) that
+ * does not match the session's messages: Cyrus IMAP leaves out of a UID
+ * SEARCH a message another session expunged, and puts in one another
+ * session appended, before it has told this one (the EXPUNGE or EXISTS
+ * comes with a later command).  Their places are unknown, so the list
+ * cannot give sequence numbers: it is asked for again behind a NOOP,
+ * once the EXPUNGEs and EXISTS are in (1); what comes meanwhile is
+ * counted as before the first.  0: the list has, below the SELECT's
+ * UIDNEXT, as many UIDs as the session has messages there, and above
+ * it as many as the session's others (in pieces, which reach above it
+ * only by chance, those are cut off: the session's later messages stay
+ * unknown, *np less); or, without UIDNEXT, as many as the session has
+ * messages.
  */
 static int
-ops_emu_short(struct imap_ops *o, struct ops_req *r, size_t n)
+ops_emu_askagain(struct imap_ops *o, struct ops_req *r, const uint32_t *v,
+    size_t *np)
 {
 	struct imap_cmd *cmd;
-	uint32_t want = r->chunked && r->sel_uidnext > 0 ? o->old : o->exists;
+	size_t n = *np, lo = 0, hi = n, mid;
 
-	if (n >= want)
+	if (v != NULL && r->sel_uidnext > 0) {
+		/* lo: the UIDs below UIDNEXT (v is sorted). */
+		while (lo < hi) {
+			mid = lo + (hi - lo) / 2;
+			if (v[mid] < r->sel_uidnext)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == o->old && r->chunked) {
+			*np = lo;
+			return 0;
+		}
+		if (lo == o->old && n - lo == o->exists - o->old)
+			return 0;
+	} else if (v != NULL && n == o->exists)
 		return 0;
 	if (++o->researches > OPS_RESEARCH_MAX)
 		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
-		    "SEARCH found %zu messages in a mailbox of %u, %d times",
-		    n, want, OPS_RESEARCH_MAX + 1);
-	log_debug("UID SEARCH found %zu messages of %u: asking again", n,
-	    want);
+		    "SEARCH's %zu UIDs never matched the mailbox's %u "
+		    "messages (%d tries)", n, o->exists, OPS_RESEARCH_MAX + 1);
+	log_debug("UID SEARCH found %zu messages in a mailbox of %u: asking "
+	    "again", n, o->exists);
 	ops_submit(ops_cmd(o, r, "NOOP"));
 	o->nfound = 0;
 	if (r->chunked)
@@ -1539,7 +1568,7 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 		}
 		o->search_seen = 1;
 		v = ops_search_uids(o, resp, &n);
-		if (r == NULL || !ops_emu_short(o, r, n))
+		if (r == NULL || !ops_emu_askagain(o, r, v, &n))
 			ops_emu_uids(o, v, n);
 		free(v);
 		return 1;

@@ -613,7 +613,7 @@ CS_CAPS = CAPS.replace("QRESYNC ", "") + " ESEARCH"
 
 def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
                  exists=3, changed="* 3 FETCH (UID 5 FLAGS (\\Seen) "
-                 "MODSEQ (9))\r\n", closed=False):
+                 "MODSEQ (9))\r\n", closed=False, noop=None):
     selected = []
 
     def special(c, tag, name, whole):
@@ -641,6 +641,8 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
                 c.send("* SEARCH 5 1 3\r\n%s OK searched\r\n" % tag)
         elif name == "UID FETCH" and b"CHANGEDSINCE" in whole:
             c.send("%s%s OK fetched\r\n" % (changed, tag))
+        elif name == "NOOP" and noop is not None:
+            c.send("%s%s OK noop\r\n" % (noop, tag))
         elif name == "NOOP":
             c.send("* %d EXPUNGE\r\n* %d FETCH (FLAGS (\\Flagged) "
                    "MODSEQ (10))\r\n%s OK noop\r\n" %
@@ -655,16 +657,17 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
-def sc_condstore_late_expunge(c, esearch=True, tell=True):
-    """Cyrus IMAP's way (net_condstore: a UID list that lacks a message
-    of the session): INBOX holds UIDs 1, 3, 5 and 6 when selected, but
-    another session has just expunged UID 3, which UID SEARCH leaves out
-    already; the EXPUNGE comes at the end of the UID FETCH that follows.
+def sc_condstore_late(c, esearch=True, tell=True, gone=(3,), added=(7,)):
+    """Cyrus IMAP's way (net_condstore: a UID list that does not match
+    the session): INBOX holds UIDs 1, 3, 5 and 6 when selected (UIDNEXT
+    7), but another session has just expunged the UIDs gone and appended
+    those added, which UID SEARCH already leaves out and lists; the
+    EXPUNGE and EXISTS come at the end of the UID FETCH that follows.
     With the second UID SEARCH's answer, someone else's flag change of
-    message 3 (UID 6 by then).  Without ESEARCH, the same with SEARCH;
-    without tell, the EXPUNGE never comes."""
+    message 3.  Without ESEARCH, the same with SEARCH; without tell, the
+    EXPUNGE and EXISTS never come."""
     session = [1, 3, 5, 6]
-    truth = [1, 5, 6]
+    truth = [u for u in session if u not in gone] + list(added)
     searches = []
 
     def special(c, tag, name, whole):
@@ -684,7 +687,11 @@ def sc_condstore_late_expunge(c, esearch=True, tell=True):
             c.send("* %d FETCH (UID 5 FLAGS (\\Seen) MODSEQ (9))\r\n"
                    % (session.index(5) + 1))
             if session != truth and tell:
-                c.send("* %d EXPUNGE\r\n" % (session.index(3) + 1))
+                for u in gone:
+                    c.send("* %d EXPUNGE\r\n" % (session.index(u) + 1))
+                    session.remove(u)
+                if added:
+                    c.send("* %d EXISTS\r\n" % len(truth))
                 session[:] = truth
             c.send("%s OK fetched\r\n" % tag)
         elif name == "NOOP":
@@ -862,11 +869,11 @@ SCENARIOS = {
         c, caps=CS_CAPS.replace(" ESEARCH", "")),
     "condstore_closed": lambda c: sc_condstore(c, closed=True),
     "condstore_big": sc_condstore_big,
-    "condstore_late_expunge": sc_condstore_late_expunge,
-    "condstore_late_expunge_search": lambda c: sc_condstore_late_expunge(
-        c, False),
-    "condstore_short_list": lambda c: sc_condstore_late_expunge(
-        c, tell=False),
+    "condstore_late": sc_condstore_late,
+    "condstore_late_search": lambda c: sc_condstore_late(c, False),
+    "condstore_late_expunge": lambda c: sc_condstore_late(c, added=()),
+    "condstore_late_append": lambda c: sc_condstore_late(c, gone=()),
+    "condstore_never_told": lambda c: sc_condstore_late(c, tell=False),
     "condstore_big_nouidnext": lambda c: sc_condstore_big(c, False),
     "condstore_closed_late": lambda c: sc_condstore(c, closed="late"),
     "condstore_noenable": lambda c: sc_condstore(
@@ -874,7 +881,8 @@ SCENARIOS = {
     "condstore_bad_expunge": lambda c: sc_condstore(c, expunge=4),
     "condstore_bad_fetch": lambda c: sc_condstore(c, fetch_seq=9),
     "condstore_too_many": lambda c: sc_condstore(
-        c, search='* ESEARCH (TAG "@TAG@") UID ALL 1:100\r\n@TAG@ OK s\r\n'),
+        c, search='* ESEARCH (TAG "@TAG@") UID ALL 1:100\r\n@TAG@ OK s\r\n',
+        noop=""),
     "condstore_no_result": lambda c: sc_condstore(
         c, search="@TAG@ OK searched, but where?\r\n"),
     # A flag change by sequence number before the UID list: fetched again.
