@@ -132,6 +132,7 @@ xfer_free(struct xfer *x)
 	uidvec_free(&x->restored);
 	uidvec_free(&x->nomodseq);
 	uidvec_free(&x->late);
+	uidvec_free(&x->zero);
 	for (i = 0; i < x->nlm; i++) {
 		free(x->lm[i].flags);
 		free(x->lm[i].date);
@@ -165,9 +166,7 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 				eng_fail(x->j->e, EXIT_PANIC, p->name,
 				    x->mb->srv[p->side], "PANIC: FETCH "
 				    "response without UID");
-			xlog(x, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
-			    "WARNING: Ignoring new 0-length message (UID %u)",
-			    fi->uid);
+			uidvec_push(&x->zero, fi->uid);
 			if (x->uidnext <= fi->uid && fi->uid < UINT32_MAX)
 				x->uidnext = fi->uid + 1;
 			x->zero_uid = 0;
@@ -200,11 +199,9 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 	if (fi->size == 0) {
 		x->mode = M_SKIP;
 		if (x->uid == 0)
-			x->zero_uid = 1;	/* said once the UID comes */
+			x->zero_uid = 1;	/* its UID comes after */
 		else
-			xlog(x, LOG_LVL_WARN, p->name, x->mb->srv[p->side],
-			    "WARNING: Ignoring new 0-length message (UID %u)",
-			    x->uid);
+			uidvec_push(&x->zero, x->uid);
 	} else if (x->uid != 0 && fi->flags != NULL && fi->date != NULL) {
 		x->mode = M_STREAM;
 		xfer_msg_start(x, fi->flags, fi->date, fi->modseq);
@@ -281,6 +278,46 @@ xfer_pre_covered(struct xfer *x)
 		x->uidnext = c->uidnext;
 }
 
+/*
+ * The 0-length messages of the FETCH, not copied (as the reference),
+ * are said now: not one the server reported expunged meanwhile, which
+ * is no message of 0 bytes but one gone (Dovecot answers BODY[] NIL for
+ * a message another session expunged, and VANISHED before the FETCH
+ * ends).
+ */
+/* uid in rs, which may be unsorted (VANISHED as reported). */
+static int
+xfer_in(const struct uidranges *rs, uint32_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		if (rs->r[i].lo <= uid && uid <= rs->r[i].hi)
+			return 1;
+	return 0;
+}
+
+static void
+xfer_zero_said(struct xfer *x)
+{
+	struct peer *p = x->src;
+	uint32_t s = p->side, u;
+	size_t i;
+
+	for (i = 0; i < x->zero.n; i++) {
+		u = x->zero.v[i];
+		if (xfer_in(&x->mb->sel[s].vanished, u) ||
+		    xfer_in(&x->j->vgone[s], u) || xfer_in(&x->j->vnew[s], u))
+			log_debug("%s(%s): UID %u expunged while fetched: "
+			    "not copied", p->name, x->mb->srv[s], u);
+		else
+			xlog(x, LOG_LVL_WARN, p->name, x->mb->srv[s],
+			    "WARNING: Ignoring new 0-length message (UID %u)",
+			    u);
+	}
+	uidvec_free(&x->zero);
+}
+
 /* Every piece of the FETCH answered: the last batch can end. */
 void
 xfer_fetch_done(struct rgroup *g)
@@ -291,6 +328,7 @@ xfer_fetch_done(struct rgroup *g)
 	xfer_pre_covered(x);
 	xfer_late_end(x);
 	xfer_reset_msg(x);
+	xfer_zero_said(x);
 	batch_close(x);
 	xfer_copying(x, 0);
 	xfer_early_fetched(x);

@@ -95,6 +95,7 @@ struct xfer {
 	uint64_t	 size, got;
 	int		 late_uid;	/* M_LATE without a UID yet */
 	int		 zero_uid;	/* 0-length without a UID yet */
+	struct uidvec	 zero;		/* 0-length, said at the FETCH's end */
 
 	/* Messages whose metadata came after their body. */
 	struct uidvec	 late;

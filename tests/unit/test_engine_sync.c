@@ -1458,6 +1458,7 @@ t_change_during_copy(void)
 {
 	struct h h;
 	struct fmbox *l, *r;
+	size_t n;
 	int before;
 
 	h_init(&h, "duringcopy");
@@ -1495,6 +1496,28 @@ t_change_during_copy(void)
 	IS_INT(h_run(&h), 0, "next sync");
 	IS_STR(h.log, "", "then clean: not the UID VANISHED again, without "
 	    "a match");
+
+	/*
+	 * Dovecot answers BODY[] NIL for a message another session has
+	 * expunged, and VANISHED before the FETCH ends: a message gone,
+	 * not one of 0 bytes to warn about.
+	 */
+	n = r->n;
+	fs_add(l, "", "");	/* UID 4, 0-length */
+	h.srv[0].after_uid = 4;
+	h.srv[0].after_expunge = 1;
+	IS_INT(h_run(&h), 0, "a new 0-length message expunged once fetched");
+	LOG_LACKS(&h, "WARNING");
+	IS_INT((int)r->n, (int)n, "nothing copied");
+	/*
+	 * Without a [HIGHESTMODSEQ] after that VANISHED (as Cyrus), the
+	 * next SELECT reports the UID again, which no mapping matches
+	 * (with a copy, the mailbox is selected again for it, above).
+	 */
+	IS_INT(h_run(&h), 0, "next sync");
+	IS_STR(h.log, "remote(INBOX): WARNING: No match for 1 vanished local "
+	    "UID(s) 4. Ignoring.\n", "then only the UID VANISHED again, "
+	    "without a match");
 	h_fini(&h);
 }
 
