@@ -222,7 +222,7 @@ static void	 ops_emu_uids(struct imap_ops *, const uint32_t *, size_t);
 static int	 ops_emu_busy(const struct imap_ops *);
 static void	 ops_idle_release(struct imap_ops *);
 static int	 ops_emu_askagain(struct imap_ops *, struct ops_req *,
-		    const uint32_t *, size_t *);
+		    const uint32_t *, size_t *, int);
 static void	 ops_fake_hms(struct imap_ops *);
 static int	 ops_plain(const struct imap_ops *);
 static int	 ops_emulated(const struct imap_ops *);
@@ -1210,7 +1210,7 @@ ops_emu_chunk_cb(struct imap_conn *c, struct imap_cmd *cmd,
 			ops_emu_chunk(o, r, done.hi + 1,
 			    top - done.hi > OPS_SEARCH_CHUNK ?
 			    done.hi + OPS_SEARCH_CHUNK : top);
-		else if (!ops_emu_askagain(o, r, o->found, &o->nfound))
+		else if (!ops_emu_askagain(o, r, o->found, &o->nfound, 0))
 			ops_emu_uids(o, o->found, o->nfound);
 	}
 	o->search_seen = 0;
@@ -1370,7 +1370,7 @@ ops_known_ranges(const char *s, size_t *np)
 }
 
 /*
- * A complete UID list (v, n; v NULL: more than the session holds) that
+ * A complete UID list (v, *np; over: more than the session holds) that
  * does not match the session's messages: Cyrus IMAP leaves out of a UID
  * SEARCH a message another session expunged, and puts in one another
  * session appended, before it has told this one (the EXPUNGE or EXISTS
@@ -1379,19 +1379,21 @@ ops_known_ranges(const char *s, size_t *np)
  * once the EXPUNGEs and EXISTS are in (1); what comes meanwhile is
  * counted as before the first.  0: the list has, below the SELECT's
  * UIDNEXT, as many UIDs as the session has messages there, and above
- * it as many as the session's others (in pieces, which reach above it
- * only by chance, those are cut off: the session's later messages stay
- * unknown, *np less); or, without UIDNEXT, as many as the session has
- * messages.
+ * it no more than the session's others: those it lacks are the last
+ * ones, which the server told of after it searched (Dovecot runs an
+ * APPEND pipelined behind the SEARCH alongside it), their UIDs unknown
+ * (in pieces, which reach above UIDNEXT only by chance, those above are
+ * cut off, *np less, and all later messages are unknown); or, without
+ * UIDNEXT, as many as the session has messages.
  */
 static int
 ops_emu_askagain(struct imap_ops *o, struct ops_req *r, const uint32_t *v,
-    size_t *np)
+    size_t *np, int over)
 {
 	struct imap_cmd *cmd;
 	size_t n = *np, lo = 0, hi = n, mid;
 
-	if (v != NULL && r->sel_uidnext > 0) {
+	if (!over && r->sel_uidnext > 0) {
 		/* lo: the UIDs below UIDNEXT (v is sorted). */
 		while (lo < hi) {
 			mid = lo + (hi - lo) / 2;
@@ -1404,9 +1406,9 @@ ops_emu_askagain(struct imap_ops *o, struct ops_req *r, const uint32_t *v,
 			*np = lo;
 			return 0;
 		}
-		if (lo == o->old && n - lo == o->exists - o->old)
+		if (lo == o->old && n - lo <= o->exists - o->old)
 			return 0;
-	} else if (v != NULL && n == o->exists)
+	} else if (!over && n == o->exists)
 		return 0;
 	if (++o->researches > OPS_RESEARCH_MAX)
 		imap_conn_fail(o->conn, EXIT_PANIC, "Protocol error: UID "
@@ -1568,7 +1570,7 @@ ops_seq_untagged(struct imap_ops *o, const struct imap_resp *resp,
 		}
 		o->search_seen = 1;
 		v = ops_search_uids(o, resp, &n);
-		if (r == NULL || !ops_emu_askagain(o, r, v, &n))
+		if (r == NULL || !ops_emu_askagain(o, r, v, &n, v == NULL))
 			ops_emu_uids(o, v, n);
 		free(v);
 		return 1;
