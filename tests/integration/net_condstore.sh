@@ -131,6 +131,16 @@ t_expect_eq "$(grep -E '^C: [0-9]+ (UID SEARCH|NOOP)' <<<"$FLOG" |
     cut -d' ' -f3- | tr '\n' ,)" \
     "UID SEARCH RETURN (ALL) ALL,NOOP,NOOP,UID SEARCH RETURN (ALL) ALL," \
     "asked for again behind a NOOP (behind the engine's, sent already)"
+# A list short of messages the session was told of after the SELECT
+# (Dovecot runs an APPEND pipelined behind the SEARCH alongside it): the
+# last ones, whose UIDs come later; taken at once.
+fake_conf condstore_told_first
+fake_run "$SEL"
+t_expect_eq "$OURS_RC" 0 "list short of the last EXISTS: exit 0"
+t_expect_eq "$(grep -c 'C: [0-9]* UID SEARCH' <<<"$FLOG")" 1 \
+    "list short of the last EXISTS: taken, not asked for again"
+t_expect_eq "$(seen | grep VANISHED | tr '\n' ,)" \
+    "remote: VANISHED (EARLIER) 2,4," "... the UIDs gone"
 fake_conf condstore_late_search
 fake_run "$SEL"
 t_expect_eq "$(grep -E '^C: [0-9]+ (UID SEARCH|NOOP)' <<<"$FLOG" |

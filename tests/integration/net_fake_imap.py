@@ -657,7 +657,8 @@ def sc_condstore(c, caps=CS_CAPS, search=None, expunge=2, fetch_seq=1,
     serve(c, "* PREAUTH [CAPABILITY %s] hi\r\n" % caps, special, caps)
 
 
-def sc_condstore_late(c, esearch=True, tell=True, gone=(3,), added=(7,)):
+def sc_condstore_late(c, esearch=True, tell=True, gone=(3,), added=(7,),
+                      told_first=False):
     """Cyrus IMAP's way (net_condstore: a UID list that does not match
     the session): INBOX holds UIDs 1, 3, 5 and 6 when selected (UIDNEXT
     7), but another session has just expunged the UIDs gone and appended
@@ -665,7 +666,9 @@ def sc_condstore_late(c, esearch=True, tell=True, gone=(3,), added=(7,)):
     EXPUNGE and EXISTS come at the end of the UID FETCH that follows.
     With the second UID SEARCH's answer, someone else's flag change of
     message 3.  Without ESEARCH, the same with SEARCH; without tell, the
-    EXPUNGE and EXISTS never come."""
+    EXPUNGE and EXISTS never come.  told_first (nothing gone or added):
+    Dovecot's way with an APPEND pipelined behind the SEARCH, UID 7's
+    EXISTS before a list that lacks it."""
     session = [1, 3, 5, 6]
     truth = [u for u in session if u not in gone] + list(added)
     searches = []
@@ -677,6 +680,8 @@ def sc_condstore_late(c, esearch=True, tell=True, gone=(3,), added=(7,)):
                    "%s OK [READ-WRITE] selected\r\n" % (len(session), tag))
         elif name == "UID SEARCH":
             searches.append(1)
+            if told_first and len(searches) == 1:
+                c.send("* %d EXISTS\r\n" % (len(session) + 1))
             c.send('%s\r\n%s%s OK searched\r\n'
                    % ('* ESEARCH (TAG "%s") UID ALL %s' %
                       (tag, ",".join(str(u) for u in truth)) if esearch
@@ -874,6 +879,8 @@ SCENARIOS = {
     "condstore_late_expunge": lambda c: sc_condstore_late(c, added=()),
     "condstore_late_append": lambda c: sc_condstore_late(c, gone=()),
     "condstore_never_told": lambda c: sc_condstore_late(c, tell=False),
+    "condstore_told_first": lambda c: sc_condstore_late(
+        c, gone=(), added=(), told_first=True),
     "condstore_big_nouidnext": lambda c: sc_condstore_big(c, False),
     "condstore_closed_late": lambda c: sc_condstore(c, closed="late"),
     "condstore_noenable": lambda c: sc_condstore(
