@@ -285,18 +285,6 @@ xfer_pre_covered(struct xfer *x)
  * a message another session expunged, and VANISHED before the FETCH
  * ends).
  */
-/* uid in rs, which may be unsorted (VANISHED as reported). */
-static int
-xfer_in(const struct uidranges *rs, uint32_t uid)
-{
-	size_t i;
-
-	for (i = 0; i < rs->n; i++)
-		if (rs->r[i].lo <= uid && uid <= rs->r[i].hi)
-			return 1;
-	return 0;
-}
-
 static void
 xfer_zero_said(struct xfer *x)
 {
@@ -304,10 +292,15 @@ xfer_zero_said(struct xfer *x)
 	uint32_t s = p->side, u;
 	size_t i;
 
+	if (x->zero.n == 0)
+		return;
+	/* VANISHED as reported; the job's sets are kept normalized. */
+	uidranges_normalize(&x->mb->sel[s].vanished);
 	for (i = 0; i < x->zero.n; i++) {
 		u = x->zero.v[i];
-		if (xfer_in(&x->mb->sel[s].vanished, u) ||
-		    xfer_in(&x->j->vgone[s], u) || xfer_in(&x->j->vnew[s], u))
+		if (uidranges_has(&x->mb->sel[s].vanished, u) ||
+		    uidranges_has(&x->j->vgone[s], u) ||
+		    uidranges_has(&x->j->vnew[s], u))
 			log_debug("%s(%s): UID %u expunged while fetched: "
 			    "not copied", p->name, x->mb->srv[s], u);
 		else

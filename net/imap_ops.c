@@ -213,6 +213,7 @@ static void	 ops_emu_search_cb(struct imap_conn *, struct imap_cmd *,
 static void	 ops_vanished_set(struct imap_ops *, int,
 		    const struct imap_set *);
 static void	 ops_vanished_uid(struct imap_ops *, uint32_t);
+static void	 ops_emu_search(struct imap_ops *, struct ops_req *);
 static void	 ops_emu_chunk(struct imap_ops *, struct ops_req *, uint32_t,
 		    uint32_t);
 static void	 ops_emu_chunk_cb(struct imap_conn *, struct imap_cmd *,
@@ -1054,13 +1055,7 @@ ops_select_emu(struct imap_ops *o, struct ops_req *r, uint32_t flags,
 		imap_cmd_str(cmd, " (CONDSTORE)");
 	ops_submit(cmd);
 	r->chunked = !esearch;
-	if (esearch) {
-		r->pending++;
-		cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_search_cb, r);
-		imap_cmd_str(cmd, " RETURN (ALL) ALL");
-		ops_submit(cmd);
-	} else
-		ops_emu_chunk(o, r, 1, OPS_SEARCH_CHUNK);
+	ops_emu_search(o, r);
 	if (flags & IMAP_SEL_QRESYNC) {
 		/*
 		 * Only the known UIDs, as Dovecot's QRESYNC SELECT reports
@@ -1150,6 +1145,25 @@ ops_fake_hms(struct imap_ops *o)
 	ipc_put_u64(&b, ++o->fake_modseq);
 	ipc_put_str(&b, "");
 	ops_send(o, IMSG_IMAP_CODE, ops_cur_id(o), &b);
+}
+
+/*
+ * The UID list, whole: UID SEARCH RETURN (ALL) ALL (ESEARCH), or its
+ * first piece of UID SEARCH UID lo:hi (r->chunked).
+ */
+static void
+ops_emu_search(struct imap_ops *o, struct ops_req *r)
+{
+	struct imap_cmd *cmd;
+
+	if (r->chunked) {
+		ops_emu_chunk(o, r, 1, OPS_SEARCH_CHUNK);
+		return;
+	}
+	r->pending++;
+	cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_search_cb, r);
+	imap_cmd_str(cmd, " RETURN (ALL) ALL");
+	ops_submit(cmd);
 }
 
 /* A piece of the UID list: UID SEARCH UID lo:hi (hi 0: lo:*). */
@@ -1390,7 +1404,6 @@ static int
 ops_emu_askagain(struct imap_ops *o, struct ops_req *r, const uint32_t *v,
     size_t *np, int over)
 {
-	struct imap_cmd *cmd;
 	size_t n = *np, lo = 0, hi = n, mid;
 
 	if (!over && r->sel_uidnext > 0) {
@@ -1418,14 +1431,7 @@ ops_emu_askagain(struct imap_ops *o, struct ops_req *r, const uint32_t *v,
 	    "again", n, o->exists);
 	ops_submit(ops_cmd(o, r, "NOOP"));
 	o->nfound = 0;
-	if (r->chunked)
-		ops_emu_chunk(o, r, 1, OPS_SEARCH_CHUNK);
-	else {
-		r->pending++;
-		cmd = imap_cmd_new(o->conn, "UID SEARCH", ops_emu_search_cb, r);
-		imap_cmd_str(cmd, " RETURN (ALL) ALL");
-		ops_submit(cmd);
-	}
+	ops_emu_search(o, r);
 	return 1;
 }
 
