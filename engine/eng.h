@@ -633,6 +633,9 @@ struct job {
 	struct repair	*repair;
 	struct uidvec	 ignore[2];	/* §6.5: not to be copied */
 	struct uidvec	 removed[2];	/* UIDs its expunges removed */
+	struct uidvec	 mapdel;	/* local UIDs of mapping rows whose
+					   deletion waits for the state
+					   (job_flush()) */
 	struct uidranges vgone[2];	/* UIDs it saw VANISHED and handled */
 	struct uidranges vnew[2];	/* VANISHED at or above the synced
 					   UIDNEXT, kept for their copies */
@@ -686,6 +689,7 @@ void	 jlog_to(struct job *, struct job_logs *, int, const char *,
 void	 jlog_release(struct job *, struct job_logs *);
 /* Posts the job's local/remote rows if not yet (before its first write). */
 void	 job_state_init(struct job *);
+void	 job_flush(struct job *);
 
 /* The sub-machines; each ends by setting j->t.state = j->ret. */
 void	 known_start(struct job *, int);

@@ -295,6 +295,29 @@ job_state_init(struct job *j)
 }
 
 /*
+ * The rows a job holds for its next write group of the state: the flags
+ * kept of a side synced plain (pflags.c), then the deletion of the
+ * mapping rows its expunges made obsolete (known.c).  Called with the
+ * HIGHESTMODSEQs, right before their commit: a run cut short before it
+ * leaves rows and HIGHESTMODSEQ as they were, so the next run is told
+ * of those expunges again and finds the rows they match, where a
+ * deletion committed alone (with another job's APPEND batch, say) left
+ * the next run "No match for vanished UID(s)".  Also called before
+ * copies replace rows it deletes (known.c, §9.8's restore), so that the
+ * deletion goes with their batch's commit.
+ */
+void
+job_flush(struct job *j)
+{
+	pflags_flush(j);
+	if (j->mapdel.n == 0)
+		return;
+	uidvec_sort_uniq(&j->mapdel);
+	dbc_map_del(j->e, j->mb->idx, SIDE_LOCAL, j->mapdel.v, j->mapdel.n);
+	uidvec_free(&j->mapdel);
+}
+
+/*
  * A mailbox queued only because a server synced with CONDSTORE may not
  * raise HIGHESTMODSEQ for an expunge (run.c's run_queue_dirty()), whose
  * mapping is now loaded: nothing changed if neither side is dirty and
@@ -523,7 +546,7 @@ job_step(struct task *t)
 				dbc_state_set(e, mb->idx, DB_SET_MODSEQ_LOCAL |
 				    DB_SET_MODSEQ_REMOTE, 0, pl->hms, 0,
 				    pr->hms);
-				pflags_flush(j);
+				job_flush(j);
 				dbc_commit(e);
 			}
 			t->state = J_MESSAGES;
@@ -572,7 +595,7 @@ job_step(struct task *t)
 			    DB_SET_MODSEQ_LOCAL | DB_SET_UIDNEXT_REMOTE |
 			    DB_SET_MODSEQ_REMOTE, pl->uidnext, pl->hms,
 			    pr->uidnext, pr->hms);
-			pflags_flush(j);
+			job_flush(j);
 			dbc_commit(e);
 			uidvec_free(&j->ignore[SIDE_LOCAL]);
 			uidvec_free(&j->ignore[SIDE_REMOTE]);
@@ -626,6 +649,7 @@ job_fin(struct task *t)
 	uidvec_free(&j->ignore[SIDE_REMOTE]);
 	uidvec_free(&j->removed[SIDE_LOCAL]);
 	uidvec_free(&j->removed[SIDE_REMOTE]);
+	uidvec_free(&j->mapdel);
 	uidranges_free(&j->vgone[SIDE_LOCAL]);
 	uidranges_free(&j->vgone[SIDE_REMOTE]);
 	uidranges_free(&j->vnew[SIDE_LOCAL]);

@@ -537,7 +537,6 @@ known_retry(struct job *j, struct known *k)
 static void
 known_finish(struct job *j, struct known *k)
 {
-	struct eng *e = j->e;
 	size_t i;
 	uint32_t s;
 
@@ -549,18 +548,15 @@ known_finish(struct job *j, struct known *k)
 	/*
 	 * The mapping rows of every mapped local UID vanished or removed
 	 * (the reference's delete_mapping), once both expunges are over;
-	 * committed with the caller's next write group.
+	 * their deletion goes to the database with the HIGHESTMODSEQs that
+	 * cover the expunges (job_flush()), in one commit.
 	 */
 	for (i = 0; i < k->rm[SIDE_LOCAL].n; i++)
 		uidvec_push(&k->mapdel, k->rm[SIDE_LOCAL].v[i]);
 	uidvec_sort_uniq(&k->mapdel);
-	if (k->mapdel.n > 0) {
-		for (i = 0; i < k->mapdel.n; i++)
-			(void)map_del(&j->map, SIDE_LOCAL, k->mapdel.v[i]);
-		pflags_flush(j);
-		dbc_map_del(e, j->mb->idx, SIDE_LOCAL, k->mapdel.v,
-		    k->mapdel.n);
-	}
+	for (i = 0; i < k->mapdel.n; i++)
+		(void)map_del(&j->map, SIDE_LOCAL, k->mapdel.v[i]);
+	uidvec_append(&j->mapdel, k->mapdel.v, k->mapdel.n);
 	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
 		fgroups_finish(j, j->p[s], &k->upd[s]);
 	k->restore = SIDE_LOCAL;
@@ -601,6 +597,8 @@ known_step(struct job *j)
 			j->t.state = K_PULL;
 			return;
 		}
+		/* The rows the copies replace go first, with their commit. */
+		job_flush(j);
 		xfer_restore(j, k->restore, &k->failed[k->restore],
 		    K_RESTORED);
 		return;

@@ -39,8 +39,8 @@ crash_settle()
 }
 
 # crash_check_after WHAT EXPECT: after an interruption, run again until
-# it succeeds (at most 3), then both sides must hold EXPECT and a
-# further run must be silent.
+# it succeeds (at most 3), without a "No match for" warning; then both
+# sides must hold EXPECT and a further run must be silent.
 crash_check_after()
 {
 	local what=$1 expect=$2 n rcs=""
@@ -57,6 +57,13 @@ crash_check_after()
 	if [ "$OURS_RC" -ne 0 ]; then
 		t_fail "$what: rerun exits 0 (got$rcs)"
 		sed 's/^/#   /' "$T/ours.err" | head -20
+		return
+	fi
+	# What a run cut short wrote must match what the servers say next:
+	# an expunge it made is reported again, and finds its mapping row.
+	if grep -h 'No match for' "$T"/rerun*.log >"$T/nomatch.log"; then
+		t_fail "$what: no \"No match\" warning when resuming"
+		sed 's/^/#   /' "$T/nomatch.log" | head -5
 		return
 	fi
 	local l r
