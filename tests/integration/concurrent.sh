@@ -8,7 +8,9 @@
 # client's change and a pass's SELECT, FETCH, APPEND, STORE or EXPUNGE
 # may happen; which ones do is left to timing (the choices are the
 # seed's: CONCURRENT_SEED, default 1; CONCURRENT_SECONDS per phase,
-# default 12).  Nothing here is timed, only bounded.
+# default 12).  Nothing here is timed, only bounded.  A third phase kills
+# the runs in the middle of their work, again and again (crashes(), below;
+# CONCURRENT_ONLY=crashes runs that phase alone).
 #
 # Once the clients stop, a pass that started after their last change
 # (two "engine: idle," lines after a SIGHUP), then SIGTERM (exit 0), and
@@ -152,7 +154,114 @@ phase()
 	    "$name: ... has nothing to do"
 }
 
-phase 1 watch --watch=1
-phase 2 notify --notify --watch=2
+# True while processes of process group $1 still run (zombies do not
+# count: a killed run's children wait for init to reap them).
+group_alive()
+{
+	local pids
+
+	pids=$(pgrep -d, -g "$1") || return 1
+	ps -o stat= -p "$pids" | grep -qv '^Z'
+}
+
+# crashes N NAME: the clients at work while runs in watch mode are killed
+# (SIGKILL) in the middle of their work and started again, one after
+# another: the seed draws for each whether it runs with --watch=1 or
+# --notify, how long it lives (0.01 to 1.99 s), and whether the kill
+# takes priv alone (its children must then end by themselves) or the
+# whole process group (a power cut).  Then a one-shot
+# run must finish what they began (resume), and the servers and database
+# must be as the clients' changes say, as far as a killed run allows
+# (chaosdrive.py check --crashed); a run after that has nothing to do.
+crashes()
+{
+	local n=$1 name=$2 err=$T/phase$1.err kills=0 k pid mode
+
+	rm -f "$T/crash.stop" "$T/crash.pid"
+	(
+		RANDOM=$((SEED * 31 + n))
+		k=0
+		while [ ! -e "$T/crash.stop" ]; do
+			k=$((k + 1))
+			mode=--watch=1
+			((RANDOM % 2)) && mode=--notify
+			echo "---- run $k ($mode)" >>"$err"
+			setsid "$INTERIMAP" --config="$T/c.conf" --debug $mode \
+			    </dev/null >>"$T/phase$n.out" 2>>"$err" &
+			pid=$!
+			echo "$pid" >"$T/crash.pid"
+			sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 9 + 1))"
+			if ((RANDOM % 2)); then
+				kill -KILL -- "-$pid" 2>/dev/null
+			else
+				kill -KILL "$pid" 2>/dev/null
+			fi
+			wait "$pid" 2>/dev/null
+			echo "---- killed run $k: $?" >>"$err"
+			# Its children, whichever way it died, end by themselves.
+			for ((i = 0; i < 100; i++)); do
+				group_alive "$pid" || break
+				sleep 0.05
+			done
+			if group_alive "$pid"; then
+				echo "---- run $k: processes left" >>"$err"
+				kill -KILL -- "-$pid" 2>/dev/null
+			fi
+		done
+	) &
+	local killer=$!
+	t_track_pid "$killer"
+
+	"${DRIVE[@]}" drive "${EPS[@]}" --seed $((SEED * 100 + n)) \
+	    --seconds "$SECS" --pidfile "$T/crash.pid" \
+	    --model-in "$T/model.$((n - 1))" --model "$T/model.$n" \
+	    "${MAILBOXES[@]}" >"$T/drive$n.out" 2>&1
+	t_expect_eq "$?" 0 "$name: the clients' changes made"
+	sed 's/^# /# '"$name"': /' "$T/drive$n.out" | grep '^#'
+	touch "$T/crash.stop"
+	wait "$killer"
+	kills=$(grep -c '^---- killed run' "$err")
+	t_log "$name: $kills runs killed"
+	t_expect_eq "$(grep -c '^---- run .*: processes left' "$err")" 0 \
+	    "$name: no process outlives its killed run"
+	# Flag conflicts may be ours: a STORE whose commit a kill prevented.
+	t_expect_eq "$(grep 'ERROR\|WARNING' "$err" | grep -vc \
+	    'WARNING: Conflicting flag update')" 0 \
+	    "$name: no error or warning in the killed runs, but flag conflicts"
+	grep 'ERROR\|WARNING' "$err" | grep -v 'Conflicting flag update' |
+	    head -n 10 | sed 's/^/#   /'
+
+	run_ours --config="$T/c.conf"
+	t_expect_eq "$OURS_RC" 0 "$name: a one-shot run after the last kill"
+	t_expect_eq "$(grep 'ERROR\|WARNING' "$T/ours.err" | grep -vc \
+	    'WARNING: Conflicting flag update')" 0 \
+	    "$name: ... with no error or warning, but flag conflicts"
+	grep 'ERROR\|WARNING' "$T/ours.err" | grep -v 'Conflicting flag update' |
+	    head -n 10 | sed 's/^/#   /'
+	cp "$T/ours.err" "$T/phase$n.resume.err"
+
+	if "${DRIVE[@]}" check "${EPS[@]}" --model "$T/model.$n" \
+	    --db "$T/sync.db" --crashed "${MAILBOXES[@]}" \
+	    >"$T/check$n.out" 2>&1; then
+		t_pass "$name: servers and database as the changes say"
+	else
+		t_fail "$name: servers and database as the changes say"
+	fi
+	sed "s/^/#   /" "$T/check$n.out" | head -n 60
+
+	run_ours --config="$T/c.conf"
+	t_expect_eq "$OURS_RC" 0 "$name: a one-shot run after it"
+	t_hasnt "$(cat "$T/ours.err")" \
+	    'Added|Removed|Updated|Created|ubscribe|WARNING|ERROR|Resuming' \
+	    "$name: ... has nothing to do"
+}
+
+if [ "${CONCURRENT_ONLY:-}" = crashes ]; then
+	crashes 1 crashes
+else
+	phase 1 watch --watch=1
+	phase 2 notify --notify --watch=2
+	crashes 3 crashes
+fi
 
 t_done

@@ -6,10 +6,10 @@ synchronises them, and afterwards the check of where that must end.
     chaosdrive.py init --local EP --remote EP --seps L,R --seed N
                        --model FILE MAILBOX...
     chaosdrive.py drive --local EP --remote EP --seps L,R --seed N
-                        --seconds S --pid PRIV --model FILE [--model-in F]
-                        MAILBOX...
+                        --seconds S (--pid PRIV | --pidfile F) --model FILE
+                        [--model-in F] MAILBOX...
     chaosdrive.py check --local EP --remote EP --seps L,R --model FILE
-                        --db DATABASE [--log LOG] MAILBOX...
+                        --db DATABASE [--log LOG] [--crashed] MAILBOX...
 
 EP is a server's endpoint as imapctl.py takes it (a tunnel or a login
 file).  MAILBOX names use "/"; L and R are the servers' delimiters.
@@ -28,7 +28,9 @@ passes is not):
     sides change: flag conflicts, resolved as the union;
   - 12%: UID EXPUNGE of a message of that side (any, but those both sides
     change);
-  - 8%: SIGHUP to PRIV, a pass at once, in the middle of everything.
+  - 8%: SIGHUP to PRIV, a pass at once, in the middle of everything
+    (with --pidfile, to the process whose PID the file holds then, if
+    any: the run that is up, where runs are killed and started again).
 The model goes to FILE (JSON): per Message-ID, its mailbox, home, whether
 both sides change it, the flags its home gave it last, whether it was
 expunged, and what the driver did to it (for the report).  --model-in
@@ -45,6 +47,14 @@ says, whatever the timing was:
   - each "Conflicting flag update" warning of the run's LOG is about a
     message both sides changed (those are never expunged: their UIDs
     still name them).
+With --crashed (runs were killed in the middle of their work), the last
+two hold only as far as a killed run allows: a STORE of ours whose
+database commit the kill prevented looks like a user's change on the
+next run, and meets a later change of the message's home as a conflict
+(the union); so the flags must be the same on both sides, and conflicts
+may be about any message.  And an expunged message may be back on both
+sides in one case (recopied()): a copy its run was killed before it
+could record, expunged before the next run.
 Prints one line per difference, with what the driver did to the
 messages it names; exit 1 if there was any, 0 otherwise.
 """
@@ -166,6 +176,22 @@ def init(a):
     save(a, model, sides)
 
 
+def hup(a):
+    """SIGHUP to the run; False if there was none to send it to."""
+    pid = a.pid
+    if a.pidfile:
+        try:
+            with open(a.pidfile, encoding='ascii') as fh:
+                pid = int(fh.read().strip())
+        except (OSError, ValueError):
+            return False
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def drive(a):
     rng = random.Random(a.seed)
     sides = open_sides(a)
@@ -183,8 +209,8 @@ def drive(a):
         mb = rng.choice(a.mailboxes)
         r = rng.random()
         if r < 0.08:
-            os.kill(a.pid, signal.SIGHUP)
-            counts['hup'] += 1
+            if hup(a):
+                counts['hup'] += 1
             continue
         if r < 0.48:
             for i in range(rng.choice((1, 1, 1, 2, 3))):
@@ -239,12 +265,33 @@ def db_pairs(path):
     return out
 
 
-def check_mailbox(mb, model, sides, pairs, log, bad):
+def recopied(m, views, mid):
+    """Whether an expunged message that is back on both sides came back
+    the one way a killed run allows: its home still has it under the UID
+    it was appended with, and it was expunged on the other side only,
+    under another UID than the one it has there now.  That is a copy our
+    APPEND made, which its run was killed before it could record (its
+    APPEND's answer not in yet), and which the other side's client
+    expunged before the next run: that run sees the home's message with
+    no copy, and copies it again."""
+    home = m['home']
+    other = 'remote' if home == 'local' else 'local'
+    if mid not in views[home] or mid not in views[other]:
+        return False
+    ops = [op.split() for op in m['ops']]
+    app = [int(op[4]) for op in ops if op[2] == 'append' and op[1] == home]
+    exp = [(op[1], int(op[4])) for op in ops if op[2] == 'expunge']
+    return (app == [views[home][mid][0]] and len(exp) == 1 and
+            exp[0][0] == other and exp[0][1] != views[other][mid][0])
+
+
+def check_mailbox(mb, model, sides, pairs, log, bad, crashed):
     """Appends to bad what is wrong with mb; returns (messages in sync
     checked, conflicts)."""
     want = sorted(mid for mid, m in model.items()
                   if m['mailbox'] == mb and not m['expunged'])
     views = {}
+    back = []
     for name, s in sorted(sides.items()):
         view, dups = s.view(mb)
         views[name] = view
@@ -255,12 +302,23 @@ def check_mailbox(mb, model, sides, pairs, log, bad):
             bad.append('%s(%s): %s missing (home %s)' %
                        (name, mb, mid, model[mid]['home']))
         for mid in sorted(set(have) - set(want)):
+            if crashed and model[mid]['expunged']:
+                back.append((name, mid))
+                continue
             bad.append('%s(%s): %s there (UID %d), but %s' % (
                 name, mb, mid, view[mid][0],
                 'expunged (home %s)' % model[mid]['home']
                 if model[mid]['expunged'] else
                 'of mailbox %s' % model[mid]['mailbox']))
     lv, rv = views['local'], views['remote']
+    for name, mid in back:
+        if recopied(model[mid], views, mid):
+            if name == 'local':
+                print('# %s: %s copied again: its copy was expunged before '
+                      'a killed run could record it' % (mb, mid))
+            continue
+        bad.append('%s(%s): %s there (UID %d), but expunged (home %s)' % (
+            name, mb, mid, views[name][mid][0], model[mid]['home']))
     total = 0
     for mid in want:
         if mid not in lv or mid not in rv:
@@ -272,7 +330,8 @@ def check_mailbox(mb, model, sides, pairs, log, bad):
                                       ' '.join(lv[mid][1]) or '-',
                                       rv[mid][0],
                                       ' '.join(rv[mid][1]) or '-'))
-        elif not model[mid]['shared'] and lv[mid][1] != model[mid]['flags']:
+        elif (not crashed and not model[mid]['shared'] and
+              lv[mid][1] != model[mid]['flags']):
             bad.append('%s: %s flags %s (local UID %d, remote UID %d), '
                        'its home (%s) set %s last' %
                        (mb, mid, ' '.join(lv[mid][1]) or '-', lv[mid][0],
@@ -294,6 +353,8 @@ def check_mailbox(mb, model, sides, pairs, log, bad):
         l, r = int(m.group(2)), int(m.group(3))
         lm = [mid for mid in lv if lv[mid][0] == l]
         rm = [mid for mid in rv if rv[mid][0] == r]
+        if crashed:
+            continue
         if not lm or lm != rm or not model.get(lm[0], {}).get('shared'):
             bad.append('%s: a conflict on local UID %d (%s), remote UID %d '
                        '(%s), not a message both sides changed' %
@@ -314,7 +375,7 @@ def check(a):
     bad = []
     total = conflicts = 0
     for mb in a.mailboxes:
-        t, c = check_mailbox(mb, model, sides, pairs, log, bad)
+        t, c = check_mailbox(mb, model, sides, pairs, log, bad, a.crashed)
         total += t
         conflicts += c
     for s in sides.values():
@@ -340,18 +401,20 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--seconds', type=float, default=10)
     ap.add_argument('--pid', type=int)
+    ap.add_argument('--pidfile')
     ap.add_argument('--model', required=True)
     ap.add_argument('--model-in')
     ap.add_argument('--db')
     ap.add_argument('--log')
+    ap.add_argument('--crashed', action='store_true')
     ap.add_argument('mailboxes', nargs='+')
     a = ap.parse_args()
     if a.mode == 'init':
         init(a)
         return 0
     if a.mode == 'drive':
-        if a.pid is None:
-            ap.error('drive needs --pid')
+        if (a.pid is None) == (a.pidfile is None):
+            ap.error('drive needs --pid or --pidfile')
         drive(a)
         return 0
     if a.db is None:
