@@ -964,6 +964,16 @@ priv_child_gone(struct priv *p, int slot)
 	if (p->reported[slot])
 		return 0;
 	priv_drain(p, slot);
+	/*
+	 * Its last word, read only now, may let it go: the engine's
+	 * IMSG_ENGINE_DONE, when its SIGCHLD came in the same pass as
+	 * another's (a tunnel's, whose server has just hung up) before its
+	 * channel was read.  The run then stops as after any end the
+	 * engine reported, and priv_stopped() still finds a net that lost
+	 * its link, for the restart.
+	 */
+	if (priv_may_leave(p, slot) && priv_exit_ok(p, slot))
+		return 0;
 	p->reported[slot] = 1;
 	if (priv_lane_lost(p, slot))
 		return 0;
