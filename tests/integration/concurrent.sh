@@ -3,8 +3,9 @@
 # Mail clients at work on both servers while the service synchronises
 # them: a run in watch mode (first --watch=1, then --notify) goes on while
 # tests/lib/chaosdrive.py, one client on each server, appends, changes
-# flags and expunges in three mailboxes without pause, and SIGHUPs the run
-# now and then for a pass in the middle of it.  Every race between a
+# flags and expunges in three mailboxes without pause, creates a few new
+# ones (which then take their share), and SIGHUPs the run now and then
+# for a pass in the middle of it.  Every race between a
 # client's change and a pass's SELECT, FETCH, APPEND, STORE or EXPUNGE
 # may happen; which ones do is left to timing (the choices are the
 # seed's: CONCURRENT_SEED, default 1; CONCURRENT_SECONDS per phase,
@@ -15,9 +16,9 @@
 # Once the clients stop, a pass that started after their last change
 # (two "engine: idle," lines after a SIGHUP), then SIGTERM (exit 0), and
 # then what must hold whatever the timing was (chaosdrive.py check):
-#  - each mailbox holds, on each side, exactly the messages appended and
-#    not expunged, each once: nothing lost, nothing duplicated, no
-#    expunged message back;
+#  - each mailbox, the new ones too, is on both sides and holds, on each
+#    side, exactly the messages appended and not expunged, each once:
+#    nothing lost, nothing duplicated, no expunged message back;
 #  - the same flags on both sides, and for a message that only the side
 #    it was appended on changed, the flags that side gave it last (our own
 #    STORE taken for a user's would turn a later change into a conflict

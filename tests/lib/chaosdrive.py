@@ -28,9 +28,15 @@ passes is not):
     sides change: flag conflicts, resolved as the union;
   - 12%: UID EXPUNGE of a message of that side (any, but those both sides
     change);
-  - 8%: SIGHUP to PRIV, a pass at once, in the middle of everything
+  - 6%: SIGHUP to PRIV, a pass at once, in the middle of everything
     (with --pidfile, to the process whose PID the file holds then, if
-    any: the run that is up, where runs are killed and started again).
+    any: the run that is up, where runs are killed and started again);
+  - 2%: CREATE of a new mailbox New/sSEEDnN on that side (3 at most in
+    a drive): the run must create it on the other side, and it is one
+    of the mailboxes the operations choose from after; an operation on
+    the side it was not created on is skipped until it is there.
+The mailboxes created go to FILE.boxes (JSON: name and home), which
+check reads; --model-in's are continued.
 The model goes to FILE (JSON): per Message-ID, its mailbox, home, whether
 both sides change it, the flags its home gave it last, whether it was
 expunged, and what the driver did to it (for the report).  --model-in
@@ -38,8 +44,9 @@ continues the model of an earlier drive.
 
 check: what both servers and the database hold must be what the model
 says, whatever the timing was:
-  - every mailbox holds, on each side, exactly the messages appended and
-    not expunged, each once (by Message-ID);
+  - every mailbox, those the drives created too, is on both sides and
+    holds, on each side, exactly the messages appended and not
+    expunged, each once (by Message-ID);
   - each message has the same flags on both sides, and a message that
     only its home changed has the flags its home gave it last;
   - the database's mapping pairs, in each mailbox, exactly the two UIDs
@@ -137,16 +144,34 @@ def note(m, side, op, uid, flags=None):
         '' if flags is None else ' (%s)' % ' '.join(flags)))
 
 
-def new_message(rng, model, side, mb, mid, n):
+def new_message(rng, model, side, mb, mid, n, boxes=None):
+    """APPENDs a new message; False (and nothing in the model) where mb
+    is a mailbox of boxes not yet on that side."""
     flags = sorted(rng.sample(FLAGS, rng.randrange(3)))
-    model[mid] = {'mailbox': mb, 'home': side.name,
-                  'shared': rng.random() < 0.125,
-                  'flags': flags, 'expunged': False, 'ops': []}
+    shared = rng.random() < 0.125
     _, r = side.c.command(b'APPEND ' + imapctl.quote(side.mbox(mb)) +
                           b' (' + ' '.join(flags).encode() + b')',
-                          literal=message(mid, side.name, mb, n))
+                          literal=message(mid, side.name, mb, n),
+                          check=False)
+    if r.split(b' ', 2)[1].upper() != b'OK':
+        if boxes and mb in boxes and b'[TRYCREATE]' in r:
+            return False
+        raise imapctl.Refused('APPEND %s: %s' %
+                              (mb, r.decode('latin-1').rstrip()))
+    model[mid] = {'mailbox': mb, 'home': side.name, 'shared': shared,
+                  'flags': flags, 'expunged': False, 'ops': []}
     m = re.search(rb'\[APPENDUID \d+ (\d+)\]', r)
     note(model[mid], side, 'append', int(m.group(1)) if m else 0, flags)
+    return True
+
+
+def load_boxes(model_path):
+    """{name: home} of the mailboxes a drive created (MODEL.boxes)."""
+    try:
+        with open(model_path + '.boxes', encoding='utf-8') as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {}
 
 
 def open_sides(a):
@@ -154,9 +179,11 @@ def open_sides(a):
             'remote': Side('remote', a.remote, a.seps[1])}
 
 
-def save(a, model, sides):
+def save(a, model, sides, boxes=None):
     with open(a.model, 'w', encoding='utf-8') as fh:
         json.dump(model, fh, indent=0, sort_keys=True)
+    with open(a.model + '.boxes', 'w', encoding='utf-8') as fh:
+        json.dump(boxes or {}, fh, indent=0, sort_keys=True)
     for s in sides.values():
         s.c.close()
 
@@ -196,29 +223,49 @@ def drive(a):
     rng = random.Random(a.seed)
     sides = open_sides(a)
     model = {}
+    boxes = {}
     if a.model_in:
         with open(a.model_in, encoding='utf-8') as fh:
             model = json.load(fh)
-    counts = {'append': 0, 'store': 0, 'expunge': 0, 'hup': 0}
+        boxes = load_boxes(a.model_in)
+    counts = {'append': 0, 'store': 0, 'expunge': 0, 'hup': 0, 'create': 0,
+              'skipped': 0}
     end = time.monotonic() + a.seconds
     n = 0
     while time.monotonic() < end:
         n += 1
         time.sleep(rng.random() * 0.04)
         side = sides[rng.choice(('local', 'remote'))]
-        mb = rng.choice(a.mailboxes)
+        mb = rng.choice(list(a.mailboxes) + sorted(boxes))
         r = rng.random()
-        if r < 0.08:
+        if r < 0.06:
             if hup(a):
                 counts['hup'] += 1
             continue
+        if r < 0.08:
+            if counts['create'] < 3:
+                name = 'New/s%dn%d' % (a.seed, n)
+                imapctl.create(side.c, side.mbox(name))
+                boxes[name] = side.name
+                counts['create'] += 1
+            continue
         if r < 0.48:
             for i in range(rng.choice((1, 1, 1, 2, 3))):
-                new_message(rng, model, side, mb,
-                            'c%d.%d.%d@chaos' % (a.seed, n, i), n)
-                counts['append'] += 1
+                if new_message(rng, model, side, mb,
+                               'c%d.%d.%d@chaos' % (a.seed, n, i), n,
+                               boxes):
+                    counts['append'] += 1
+                else:
+                    counts['skipped'] += 1
+                    break
             continue
-        view, _ = side.view(mb)
+        try:
+            view, _ = side.view(mb)
+        except imapctl.Refused:
+            if mb not in boxes:
+                raise
+            counts['skipped'] += 1
+            continue
         ours = [mid for mid in view if mid in model]
         if r < 0.88:
             cand = [mid for mid in ours if model[mid]['shared'] or
@@ -246,7 +293,7 @@ def drive(a):
         model[mid]['expunged'] = True
         note(model[mid], side, 'expunge', uid)
         counts['expunge'] += 1
-    save(a, model, sides)
+    save(a, model, sides, boxes)
     print('# %d operations: %s' % (n, ', '.join(
         '%d %s' % (v, k) for k, v in sorted(counts.items()))))
 
@@ -293,7 +340,11 @@ def check_mailbox(mb, model, sides, pairs, log, bad, crashed):
     views = {}
     back = []
     for name, s in sorted(sides.items()):
-        view, dups = s.view(mb)
+        try:
+            view, dups = s.view(mb)
+        except imapctl.Refused as e:
+            bad.append('%s(%s): no such mailbox (%s)' % (name, mb, e))
+            return 0, 0
         views[name] = view
         for mid in dups:
             bad.append('%s(%s): %s more than once' % (name, mb, mid))
@@ -374,7 +425,7 @@ def check(a):
             log = [ln for ln in fh if 'WARNING: Conflicting' in ln]
     bad = []
     total = conflicts = 0
-    for mb in a.mailboxes:
+    for mb in list(a.mailboxes) + sorted(load_boxes(a.model)):
         t, c = check_mailbox(mb, model, sides, pairs, log, bad, a.crashed)
         total += t
         conflicts += c
