@@ -85,6 +85,41 @@ idles()
 	grep -c '^engine: idle,' "$1"
 }
 
+# drove STATUS N NAME: the clients' drive of phase N ended with STATUS;
+# what it says, or why it failed.
+drove()
+{
+	if t_expect_eq "$1" 0 "$3: the clients' changes made"; then
+		sed 's/^# /# '"$3"': /' "$T/drive$2.out" | grep '^#'
+	else
+		tail -n 5 "$T/drive$2.out" | sed 's/^/#   /'
+	fi
+}
+
+# settled N NAME CHECK-OPTION...: once phase N's runs are over, servers
+# and database as its changes say (chaosdrive.py check), and a one-shot
+# run after that with nothing to do.
+settled()
+{
+	local n=$1 name=$2
+	shift 2
+
+	if "${DRIVE[@]}" check "${EPS[@]}" --model "$T/model.$n" \
+	    --db "$T/sync.db" "$@" "${MAILBOXES[@]}" >"$T/check$n.out" 2>&1
+	then
+		t_pass "$name: servers and database as the changes say"
+	else
+		t_fail "$name: servers and database as the changes say"
+	fi
+	sed "s/^/#   /" "$T/check$n.out" | head -n 60
+
+	run_ours --config="$T/c.conf"
+	t_expect_eq "$OURS_RC" 0 "$name: a one-shot run after it"
+	t_hasnt "$(cat "$T/ours.err")" \
+	    'Added|Removed|Updated|Created|ubscribe|WARNING|ERROR|Resuming' \
+	    "$name: ... has nothing to do"
+}
+
 # phase N NAME OPTION...: one run in watch mode with the clients at work.
 phase()
 {
@@ -110,8 +145,7 @@ phase()
 	"${DRIVE[@]}" drive "${EPS[@]}" --seed $((SEED * 100 + n)) \
 	    --seconds "$SECS" --pid "$pid" --model-in "$T/model.$((n - 1))" \
 	    --model "$T/model.$n" "${MAILBOXES[@]}" >"$T/drive$n.out" 2>&1
-	t_expect_eq "$?" 0 "$name: the clients' changes made"
-	sed 's/^# /# '"$name"': /' "$T/drive$n.out" | grep '^#'
+	drove "$?" "$n" "$name"
 
 	# A whole pass after the clients' last change.
 	base=$(idles "$err")
@@ -140,19 +174,7 @@ phase()
 	    head -n 10 | sed 's/^/#   /'
 	t_log "$name: $(idles "$err") passes"
 
-	if "${DRIVE[@]}" check "${EPS[@]}" --model "$T/model.$n" \
-	    --db "$T/sync.db" --log "$err" "${MAILBOXES[@]}" >"$T/check$n.out" 2>&1; then
-		t_pass "$name: servers and database as the changes say"
-	else
-		t_fail "$name: servers and database as the changes say"
-	fi
-	sed "s/^/#   /" "$T/check$n.out" | head -n 60
-
-	run_ours --config="$T/c.conf"
-	t_expect_eq "$OURS_RC" 0 "$name: a one-shot run after it"
-	t_hasnt "$(cat "$T/ours.err")" \
-	    'Added|Removed|Updated|Created|ubscribe|WARNING|ERROR|Resuming' \
-	    "$name: ... has nothing to do"
+	settled "$n" "$name" --log "$err"
 }
 
 # True while processes of process group $1 still run (zombies do not
@@ -165,13 +187,29 @@ group_alive()
 	ps -o stat= -p "$pids" | grep -qv '^Z'
 }
 
+# SIGKILL to every process of run $1's group but its Dovecot tunnels: our
+# processes all die at once, and the servers see their connections close.
+# (SIGKILLed in the middle of an APPEND, Dovecot's imap leaves a file that
+# makes it refuse the next APPEND with [SERVERBUG], the clients' too:
+# Dovecot's recovery, not ours.)
+kill_ours()
+{
+	local p ours=()
+
+	for p in $(pgrep -g "$1"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = imap ] || ours+=("$p")
+	done
+	[ "${#ours[@]}" -gt 0 ] && kill -KILL "${ours[@]}" 2>/dev/null
+}
+
 # crashes N NAME: the clients at work while runs in watch mode are killed
 # (SIGKILL) in the middle of their work and started again, one after
 # another: the seed draws for each whether it runs with --watch=1 or
 # --notify, how long it lives (0.01 to 1.99 s), and whether the kill
-# takes priv alone (its children must then end by themselves), the whole
-# process group (a power cut), or first the run's Dovecot tunnels (the
-# run reconnects, and 1.01 to 1.99 s later its whole group).  Then a
+# takes priv alone (its children must then end by themselves), all our
+# processes at once (a crash of the machine, as our side sees it), or
+# first the run's Dovecot tunnels (the run reconnects, and 1.01 to 1.99 s
+# later all our processes).  Then a
 # one-shot run must finish what they began (resume), and the servers and
 # database must be as the clients' changes say, as far as a killed run
 # allows (chaosdrive.py check --crashed); a run after that has nothing to
@@ -196,14 +234,14 @@ crashes()
 			sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 9 + 1))"
 			case $((RANDOM % 3)) in
 			0)	kill -KILL "$pid" 2>/dev/null ;;
-			1)	kill -KILL -- "-$pid" 2>/dev/null ;;
+			1)	kill_ours "$pid" ;;
 			2)	# The tunnels first (SIGTERM: SIGKILL would
 				# test Dovecot's recovery, not ours): the run
 				# reconnects.
 				echo "---- run $k: tunnels killed" >>"$err"
 				pkill -TERM -g "$pid" -x imap
 				sleep "1.$((RANDOM % 10))$((RANDOM % 9 + 1))"
-				kill -KILL -- "-$pid" 2>/dev/null ;;
+				kill_ours "$pid" ;;
 			esac
 			wait "$pid" 2>/dev/null
 			echo "---- killed run $k: $?" >>"$err"
@@ -225,8 +263,7 @@ crashes()
 	    --seconds "$SECS" --pidfile "$T/crash.pid" \
 	    --model-in "$T/model.$((n - 1))" --model "$T/model.$n" \
 	    "${MAILBOXES[@]}" >"$T/drive$n.out" 2>&1
-	t_expect_eq "$?" 0 "$name: the clients' changes made"
-	sed 's/^# /# '"$name"': /' "$T/drive$n.out" | grep '^#'
+	drove "$?" "$n" "$name"
 	touch "$T/crash.stop"
 	wait "$killer"
 	kills=$(grep -c '^---- killed run' "$err")
@@ -258,20 +295,7 @@ crashes()
 	    head -n 10 | sed 's/^/#   /'
 	cp "$T/ours.err" "$T/phase$n.resume.err"
 
-	if "${DRIVE[@]}" check "${EPS[@]}" --model "$T/model.$n" \
-	    --db "$T/sync.db" --crashed "${MAILBOXES[@]}" \
-	    >"$T/check$n.out" 2>&1; then
-		t_pass "$name: servers and database as the changes say"
-	else
-		t_fail "$name: servers and database as the changes say"
-	fi
-	sed "s/^/#   /" "$T/check$n.out" | head -n 60
-
-	run_ours --config="$T/c.conf"
-	t_expect_eq "$OURS_RC" 0 "$name: a one-shot run after it"
-	t_hasnt "$(cat "$T/ours.err")" \
-	    'Added|Removed|Updated|Created|ubscribe|WARNING|ERROR|Resuming' \
-	    "$name: ... has nothing to do"
+	settled "$n" "$name" --crashed
 }
 
 if [ "${CONCURRENT_ONLY:-}" = crashes ]; then
