@@ -85,6 +85,22 @@ idles()
 	grep -c '^engine: idle,' "$1"
 }
 
+# quiet LOG WHAT: no ERROR or WARNING in LOG but flag conflicts (both
+# sides changed a message), and after "---- run K: tunnels killed" (the
+# crashes phase) a net's word that it lost its connection; the others
+# shown.
+quiet()
+{
+	awk '/^---- run [0-9]+ \(/ { t = 0 }
+	    /^---- run [0-9]+: tunnels killed/ { t = 1; next }
+	    /ERROR|WARNING/ && !/WARNING: Conflicting flag update/ &&
+	    !(t && /^(local|remote)(\([^)]*\))?: (SSL )?ERROR: .*([Cc]onnection|[Bb]roken pipe|reset)/) {
+		print
+	    }' "$1" >"$1.news"
+	t_expect_eq "$(wc -l <"$1.news")" 0 "$2"
+	head -n 10 "$1.news" | sed 's/^/#   /'
+}
+
 # drove STATUS N NAME: the clients' drive of phase N ended with STATUS;
 # what it says, or why it failed.
 drove()
@@ -167,11 +183,7 @@ phase()
 	wait "$pid"
 	rc=$?
 	t_expect_eq "$rc" 0 "$name: SIGTERM, exit 0"
-	t_expect_eq "$(grep 'ERROR\|WARNING' "$err" | grep -vc \
-	    'WARNING: Conflicting flag update')" 0 \
-	    "$name: no error or warning, but flag conflicts"
-	grep 'ERROR\|WARNING' "$err" | grep -v 'Conflicting flag update' |
-	    head -n 10 | sed 's/^/#   /'
+	quiet "$err" "$name: no error or warning, but flag conflicts"
 	t_log "$name: $(idles "$err") passes"
 
 	settled "$n" "$name" --log "$err"
@@ -209,14 +221,13 @@ kill_ours()
 # takes priv alone (its children must then end by themselves), all our
 # processes at once (a crash of the machine, as our side sees it), or
 # first the run's Dovecot tunnels (the run reconnects, and 1.01 to 1.99 s
-# later all our processes).  Then a
-# one-shot run must finish what they began (resume), and the servers and
-# database must be as the clients' changes say, as far as a killed run
-# allows (chaosdrive.py check --crashed); a run after that has nothing to
-# do.
+# later all our processes).  Then a one-shot run must finish what they
+# began (resume), and the servers and database must be as the clients'
+# changes say, as far as a killed run allows (chaosdrive.py check
+# --crashed); a run after that has nothing to do.
 crashes()
 {
-	local n=$1 name=$2 err=$T/phase$1.err kills=0 k pid mode
+	local n=$1 name=$2 err=$T/phase$1.err k pid mode
 
 	rm -f "$T/crash.stop" "$T/crash.pid"
 	(
@@ -266,34 +277,21 @@ crashes()
 	drove "$?" "$n" "$name"
 	touch "$T/crash.stop"
 	wait "$killer"
-	kills=$(grep -c '^---- killed run' "$err")
-	t_log "$name: $kills runs killed"
+	t_log "$name: $(grep -c '^---- killed run' "$err") runs killed"
 	t_expect_eq "$(grep -c '^---- run .*: processes left' "$err")" 0 \
 	    "$name: no process outlives its killed run"
-	# Flag conflicts may be ours: a STORE whose commit a kill prevented;
-	# after its tunnels were killed, a net says why it lost them.
-	awk '/^---- run [0-9]+ \(/ { t = 0 }
-	    /^---- run [0-9]+: tunnels killed/ { t = 1; next }
-	    /ERROR|WARNING/ && !/WARNING: Conflicting flag update/ &&
-	    !(t && /^(local|remote)(\([^)]*\))?: (SSL )?ERROR: .*([Cc]onnection|[Bb]roken pipe|reset)/) {
-		print
-	    }' "$err" \
-	    >"$T/phase$n.errors"
-	t_expect_eq "$(wc -l <"$T/phase$n.errors")" 0 \
+	# Flag conflicts may be ours: a STORE whose commit a kill prevented.
+	quiet "$err" \
 	    "$name: no error or warning in the killed runs, but flag conflicts"
-	head -n 10 "$T/phase$n.errors" | sed 's/^/#   /'
 	t_log "$name: tunnels killed in" \
 	    "$(grep -c '^---- run [0-9]*: tunnels killed' "$err") runs," \
 	    "$(grep -c ': connection lost; reconnecting' "$err") reconnections"
 
 	run_ours --config="$T/c.conf"
 	t_expect_eq "$OURS_RC" 0 "$name: a one-shot run after the last kill"
-	t_expect_eq "$(grep 'ERROR\|WARNING' "$T/ours.err" | grep -vc \
-	    'WARNING: Conflicting flag update')" 0 \
-	    "$name: ... with no error or warning, but flag conflicts"
-	grep 'ERROR\|WARNING' "$T/ours.err" | grep -v 'Conflicting flag update' |
-	    head -n 10 | sed 's/^/#   /'
 	cp "$T/ours.err" "$T/phase$n.resume.err"
+	quiet "$T/phase$n.resume.err" \
+	    "$name: ... with no error or warning, but flag conflicts"
 
 	settled "$n" "$name" --crashed
 }

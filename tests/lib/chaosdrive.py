@@ -353,17 +353,14 @@ def check_mailbox(mb, model, sides, pairs, log, bad, crashed):
             bad.append('%s(%s): %s missing (home %s)' %
                        (name, mb, mid, model[mid]['home']))
         for mid in sorted(set(have) - set(want)):
-            if crashed and model[mid]['expunged']:
+            if model[mid]['expunged']:
                 back.append((name, mid))
                 continue
-            bad.append('%s(%s): %s there (UID %d), but %s' % (
-                name, mb, mid, view[mid][0],
-                'expunged (home %s)' % model[mid]['home']
-                if model[mid]['expunged'] else
-                'of mailbox %s' % model[mid]['mailbox']))
+            bad.append('%s(%s): %s there (UID %d), but of mailbox %s' % (
+                name, mb, mid, view[mid][0], model[mid]['mailbox']))
     lv, rv = views['local'], views['remote']
     for name, mid in back:
-        if recopied(model[mid], views, mid):
+        if crashed and recopied(model[mid], views, mid):
             if name == 'local':
                 print('# %s: %s copied again: its copy was expunged before '
                       'a killed run could record it' % (mb, mid))
@@ -401,11 +398,11 @@ def check_mailbox(mb, model, sides, pairs, log, bad, crashed):
         if not m or m.group(1) != mb:
             continue
         conflicts += 1
+        if crashed:
+            continue
         l, r = int(m.group(2)), int(m.group(3))
         lm = [mid for mid in lv if lv[mid][0] == l]
         rm = [mid for mid in rv if rv[mid][0] == r]
-        if crashed:
-            continue
         if not lm or lm != rm or not model.get(lm[0], {}).get('shared'):
             bad.append('%s: a conflict on local UID %d (%s), remote UID %d '
                        '(%s), not a message both sides changed' %
