@@ -236,6 +236,7 @@ struct mbox {
 	uint64_t	 db_hms[2];
 	int		 known;		/* the reference's KNOWN_INDEXES */
 	int		 sync;		/* in the list of mailboxes to sync */
+	int		 uncreated;	/* a server refused its CREATE: no sync */
 	int		 ignored;	/* ignore-mailbox matched */
 	int		 resumed;	/* an interrupted sync to resume */
 	struct uidvec	 intr[2];	/* its mapping rows (lUID, rUID) */

@@ -2,9 +2,11 @@
  * The reconciliation of both mailbox lists with each other and with the
  * database (REFERENCE-BEHAVIOUR §6.2), as steps of the run: refusals
  * first (a known mailbox gone from one side changes nothing), then every
- * CREATE, SUBSCRIBE and UNSUBSCRIBE sent at once, then, in mailbox
- * order, their results logged and the database rows written, each
- * mailbox's committed after its server commands.
+ * CREATE, SUBSCRIBE and UNSUBSCRIBE sent at once (but the SUBSCRIBE of a
+ * mailbox being created, sent once its CREATE is answered OK), then, in
+ * mailbox order, their results logged and the database rows written,
+ * each mailbox's committed after its server commands.  A mailbox that
+ * a server refused to create is left out of the run (mbox_apply()).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -65,6 +67,7 @@ struct mbox_plan {
 	int		 db_set;	/* update subscribed to db_sub */
 	int		 db_sub;
 	struct opres	 create[2];
+	int		 sub_created[2]; /* SUBSCRIBE once created */
 	struct opres	 sub[2];	/* SUBSCRIBE */
 	struct opres	 unsub[2];	/* UNSUBSCRIBE */
 };
@@ -78,6 +81,7 @@ static struct {
 enum {
 	RC_LOAD = 0,
 	RC_PLAN,
+	RC_SUBSCRIBE,
 	RC_APPLY,
 	RC_DONE,
 };
@@ -137,7 +141,22 @@ mbox_sub_result(struct eng *e, struct peer *p, const struct opres *o,
 	    "SUBSCRIBE" : "UNSUBSCRIBE");
 }
 
-/* The server commands' results, in mailbox order; the database. */
+/*
+ * The server commands' results, in mailbox order; the database.
+ *
+ * A mailbox that a server refused to create (a name it does not allow,
+ * a quota on mailboxes, no right to create) is left out of the run:
+ * no database row and no sync, where the reference records it, fails
+ * the run on its SELECT, and then refuses every later run until the
+ * user deletes the row ("Mailbox exists", §6.2), only to fail again.
+ * Without the row, every run tries the CREATE again (the name may be
+ * allowed by then), syncs the others, and a one-shot run says what it
+ * left out and ends with EXIT_FAIL (run.c).  Whatever answer a
+ * SUBSCRIBE of a new mailbox waits for its CREATE's answer
+ * (mbox_subscribe_created()): a server may take a subscription to a
+ * name it refused to create (Cyrus IMAP does), and then every run would
+ * subscribe it again.
+ */
 static void
 mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
 {
@@ -147,6 +166,14 @@ mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
 	struct opres *o;
 	uint32_t s;
 
+	for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+		o = &pl->create[s];
+		if (o->sent && o->status != IMAP_DONE_OK) {
+			mb->uncreated = 1;
+			mb->sync = 0;
+			pl->db_add = 0;
+		}
+	}
 	if (pl->db_add) {
 		log_msg(LOG_LVL_NOTICE, "database", NULL, "Created mailbox %s",
 		    mb->pretty);
@@ -183,6 +210,24 @@ mbox_apply(struct eng *e, struct task *t, struct mbox_plan *pl)
 	}
 	if (pl->db_add || pl->db_set)
 		dbc_commit(e);
+}
+
+/* The SUBSCRIBEs of the mailboxes created (reconciliation's second step). */
+static void
+mbox_subscribe_created(struct eng *e, struct task *t)
+{
+	struct mbox_plan *pl;
+	size_t i;
+	uint32_t s;
+
+	for (i = 0; i < mbox_rc.n; i++) {
+		pl = &mbox_rc.plan[i];
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++)
+			if (pl->sub_created[s] &&
+			    pl->create[s].status == IMAP_DONE_OK)
+				mbox_op(e, t, s, IMAP_MBOP_SUBSCRIBE, pl->mb,
+				    &pl->sub[s]);
+	}
 }
 
 static void
@@ -282,9 +327,7 @@ mbox_plan(struct eng *e, struct task *t)
 			pl->db_sub = mbox_subscribed(mb, s1);
 			mbox_op(e, t, s2, IMAP_MBOP_CREATE, mb,
 			    &pl->create[s2]);
-			if (pl->db_sub)
-				mbox_op(e, t, s2, IMAP_MBOP_SUBSCRIBE, mb,
-				    &pl->sub[s2]);
+			pl->sub_created[s2] = pl->db_sub;
 		}
 	}
 }
@@ -301,6 +344,7 @@ mbox_reconcile_step(struct eng *e, struct task *t)
 		for (i = 0; i < e->nmbox; i++) {
 			e->mbox[i]->idx = 0;
 			e->mbox[i]->sync = 0;
+			e->mbox[i]->uncreated = 0;
 		}
 		ipc_buf_init(&buf);
 		dbc_send(e, t, IMSG_DB_LOAD, &buf, mbox_db_row, NULL, NULL);
@@ -309,6 +353,12 @@ mbox_reconcile_step(struct eng *e, struct task *t)
 		return 0;
 	case RC_PLAN:
 		mbox_plan(e, t);
+		mbox_rc.state = RC_SUBSCRIBE;
+		if (t->pending > 0)
+			return 0;
+		/* FALLTHROUGH */
+	case RC_SUBSCRIBE:
+		mbox_subscribe_created(e, t);
 		mbox_rc.state = RC_APPLY;
 		if (t->pending > 0)
 			return 0;

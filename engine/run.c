@@ -305,6 +305,31 @@ run_queue_dirty(struct eng *e, int start)
 	return n;
 }
 
+/*
+ * The end of a one-shot run: each mailbox left out because a server
+ * refused to create it (reconcile.c), an error; returns how many.
+ */
+static int
+run_uncreated(struct eng *e)
+{
+	struct mbox *mb;
+	size_t i;
+	uint32_t s;
+	int n = 0;
+
+	for (i = 0; i < e->nmbox; i++) {
+		mb = e->mbox[i];
+		if (!mb->uncreated)
+			continue;
+		s = mbox_exists(mb, SIDE_LOCAL) ? SIDE_REMOTE : SIDE_LOCAL;
+		log_msg(LOG_LVL_ERROR, e->peer[s].name, NULL, "ERROR: "
+		    "Mailbox %s was not synchronised: the server refused "
+		    "to create it", mb->srv[s]);
+		n++;
+	}
+	return n;
+}
+
 static void
 run_step(struct task *t)
 {
@@ -420,7 +445,7 @@ run_step(struct task *t)
 				t->waiting = 1;
 				return;
 			}
-			e->code = EXIT_OK;
+			e->code = run_uncreated(e) > 0 ? EXIT_FAIL : EXIT_OK;
 			e->finished = 1;
 			t->done = 1;
 			return;
