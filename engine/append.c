@@ -4,6 +4,22 @@
  * body streamed as it arrives; a batch's APPENDUID answer becomes the
  * mapping rows, committed with the batch, before any UIDNEXT moves
  * (REFERENCE-BEHAVIOUR §5.4, §6.4).
+ *
+ * An APPEND that the target refuses for good, with NO and a code that
+ * says so (a message larger than the server takes: [LIMIT], [TOOBIG];
+ * one it cannot or will not store: [CANNOT], [PARSE]), fails neither
+ * the run nor the other copies, where the reference stops at the first,
+ * and at the same message on every run after it.  A refused batch of
+ * several messages is sent again one message per APPEND (MULTIAPPEND
+ * is all or nothing; xfer.c, X_FETCHED); a message refused alone stays
+ * where it is, unmapped, with a warning, and its UID in mb->refused for
+ * the ERROR that ends a one-shot run with exit 1 (run.c), which also
+ * says that --repair copies it once the server takes it (the mapping
+ * has no row for it: repair.c's recopy).  Runs after it do not try it
+ * again.  Any other NO (a full mailbox, [OVERQUOTA], passes once mail is
+ * deleted; [UNAVAILABLE]) still fails the run, so that the next run, or
+ * the service's restart, copies everything from there.  Not for §9.8's
+ * restore, whose refusal fails the run as before.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +105,77 @@ batch_close(struct xfer *x)
 		return;
 	netc_send_more(x->dst, b->req, IMSG_IMAP_APPEND_END, NULL, 0);
 	/* Its EXISTS is not new mail (§9.6). */
-	if (x->dst->qsel == x->mb)
+	if (x->dst->qsel == x->mb) {
 		x->mb->sel[x->dst->side].exists_self += b->n;
+		b->self = b->n;
+	}
 	x->cur = NULL;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	uint32_t i;
+
+	uidvec_free(&b->suids);
+	uidvec_free(&b->ssizes);
+	if (b->flags != NULL)
+		for (i = 0; i < b->n; i++)
+			free(b->flags[i]);
+	free(b->flags);
+	free(b->fh);
+	free(b);
+}
+
+/* A NO whose code says the message will never be taken (see the top). */
+static int
+refused_for_good(const struct req *r)
+{
+	static const char *const codes[] = {
+		"LIMIT", "TOOBIG", "CANNOT", "PARSE"
+	};
+	size_t i, n;
+
+	if (r->code != IMAP_CODE_OTHER || r->codedata == NULL)
+		return 0;
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		n = strlen(codes[i]);
+		if (strncasecmp(r->codedata, codes[i], n) == 0 &&
+		    (r->codedata[n] == '\0' || r->codedata[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+/* The target refused a batch for good (see the top). */
+static void
+batch_refused(struct req *r, struct batch *b)
+{
+	struct xfer *x = b->x;
+	struct mbox *mb = x->mb;
+	struct peer *t = r->p;
+	struct msel *ms = &mb->sel[t->side];
+	char *sl;
+
+	/* No EXISTS comes for it. */
+	ms->exists_self -= b->self < ms->exists_self ? b->self :
+	    ms->exists_self;
+	sl = uid_compact_list(b->suids.v, b->suids.n);
+	if (b->n > 1) {
+		xlog(x, LOG_LVL_DEBUG, t->name, mb->srv[t->side], "APPEND of "
+		    "%u message(s) (UID(s) %s of %s) refused: %s; sending "
+		    "them one by one", b->n, sl, x->src->name,
+		    r->text != NULL ? r->text : "");
+		uidvec_append(&x->retry, b->suids.v, b->suids.n);
+	} else {
+		xlog(x, LOG_LVL_WARN, t->name, mb->srv[t->side], "WARNING: "
+		    "Couldn't append UID %s of %s: NO %s", sl, x->src->name,
+		    r->text != NULL ? r->text : "");
+		uidvec_append(&mb->refused[x->sside], b->suids.v,
+		    b->suids.n);
+	}
+	free(sl);
+	batch_free(b);
 }
 
 /* The target answered an APPEND: mapping rows, commit, log (§6.4). */
@@ -113,6 +197,10 @@ batch_done(struct req *r)
 	size_t i;
 	int code, taken;
 
+	if (r->status == IMAP_DONE_NO && !x->restore && refused_for_good(r)) {
+		batch_refused(r, b);
+		return;
+	}
 	if (r->status != IMAP_DONE_OK)
 		netc_fail_req(r);
 	if (r->code != IMAP_CODE_APPENDUID || r->codedata == NULL ||
@@ -235,12 +323,5 @@ batch_done(struct req *r)
 	dbc_commit(e);
 	x->ntuids += tu.n;
 	uidvec_free(&tu);
-	uidvec_free(&b->suids);
-	uidvec_free(&b->ssizes);
-	if (b->flags != NULL)
-		for (i = 0; i < b->n; i++)
-			free(b->flags[i]);
-	free(b->flags);
-	free(b->fh);
-	free(b);
+	batch_free(b);
 }

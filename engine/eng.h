@@ -237,6 +237,8 @@ struct mbox {
 	int		 known;		/* the reference's KNOWN_INDEXES */
 	int		 sync;		/* in the list of mailboxes to sync */
 	int		 uncreated;	/* a server refused its CREATE: no sync */
+	struct uidvec	 refused[2];	/* source UIDs whose copy the other side
+					   refused this pass (append.c) */
 	int		 ignored;	/* ignore-mailbox matched */
 	int		 resumed;	/* an interrupted sync to resume */
 	struct uidvec	 intr[2];	/* its mapping rows (lUID, rUID) */
@@ -366,6 +368,7 @@ struct peer {
 	const char	*name;		/* "local", "remote" */
 	struct ipc_chan	*chan;
 	uint32_t	 caps;		/* IMAP_CAP_* from IMSG_IMAP_READY */
+	uint64_t	 appendlimit;	/* its APPENDLIMIT, 0: none */
 	int		 ready;
 	uint32_t	 next_id;
 	uint64_t	 nev;		/* VANISHED and HIGHESTMODSEQ counted */

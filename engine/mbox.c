@@ -99,6 +99,7 @@ mbox_free_all(struct eng *e)
 			uidranges_free(&e->mbox[i]->sel[s].vanished);
 			modtab_free(&e->mbox[i]->sel[s].modified);
 			uidvec_free(&e->mbox[i]->intr[s]);
+			uidvec_free(&e->mbox[i]->refused[s]);
 		}
 		free(e->mbox[i]);
 	}

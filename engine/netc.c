@@ -314,6 +314,7 @@ netc_dispatch(struct peer *p, struct ipc_msg *msg)
 	if (msg->hdr.type == IMSG_IMAP_READY) {
 		ipc_rd_init(&rd, msg);
 		p->caps = ipc_get_u32(&rd);
+		p->appendlimit = ipc_get_u64(&rd);
 		if (ipc_rd_end(&rd) == -1 || p->ready)
 			netc_bad(p, msg, "bad layout");
 		p->ready = 1;

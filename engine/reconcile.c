@@ -345,6 +345,9 @@ mbox_reconcile_step(struct eng *e, struct task *t)
 			e->mbox[i]->idx = 0;
 			e->mbox[i]->sync = 0;
 			e->mbox[i]->uncreated = 0;
+			/* Refused copies: said at the end of the run. */
+			uidvec_free(&e->mbox[i]->refused[SIDE_LOCAL]);
+			uidvec_free(&e->mbox[i]->refused[SIDE_REMOTE]);
 		}
 		ipc_buf_init(&buf);
 		dbc_send(e, t, IMSG_DB_LOAD, &buf, mbox_db_row, NULL, NULL);

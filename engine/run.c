@@ -306,26 +306,44 @@ run_queue_dirty(struct eng *e, int start)
 }
 
 /*
- * The end of a one-shot run: each mailbox left out because a server
- * refused to create it (reconcile.c), an error; returns how many.
+ * The end of a one-shot run: an error for each mailbox left out because
+ * a server refused to create it (reconcile.c), and for each whose copies
+ * a server refused (append.c); returns how many.
  */
 static int
-run_uncreated(struct eng *e)
+run_refusals(struct eng *e)
 {
 	struct mbox *mb;
+	char *str;
 	size_t i;
 	uint32_t s;
 	int n = 0;
 
 	for (i = 0; i < e->nmbox; i++) {
 		mb = e->mbox[i];
-		if (!mb->uncreated)
-			continue;
-		s = mbox_exists(mb, SIDE_LOCAL) ? SIDE_REMOTE : SIDE_LOCAL;
-		log_msg(LOG_LVL_ERROR, e->peer[s].name, NULL, "ERROR: "
-		    "Mailbox %s was not synchronised: the server refused "
-		    "to create it", mb->srv[s]);
-		n++;
+		if (mb->uncreated) {
+			s = mbox_exists(mb, SIDE_LOCAL) ? SIDE_REMOTE :
+			    SIDE_LOCAL;
+			log_msg(LOG_LVL_ERROR, e->peer[s].name, NULL, "ERROR: "
+			    "Mailbox %s was not synchronised: the server "
+			    "refused to create it", mb->srv[s]);
+			n++;
+		}
+		for (s = SIDE_LOCAL; s <= SIDE_REMOTE; s++) {
+			if (mb->refused[s].n == 0)
+				continue;
+			uidvec_sort_uniq(&mb->refused[s]);
+			str = uid_compact_list(mb->refused[s].v,
+			    mb->refused[s].n);
+			log_msg(LOG_LVL_ERROR, e->peer[OTHER(s)].name,
+			    mb->srv[OTHER(s)], "ERROR: %zu message(s) not "
+			    "copied: the server refused UID(s) %s of %s; "
+			    "`interimap --repair %s` copies them once it "
+			    "takes them", mb->refused[s].n, str,
+			    e->peer[s].name, mb->pretty);
+			free(str);
+			n++;
+		}
 	}
 	return n;
 }
@@ -445,7 +463,7 @@ run_step(struct task *t)
 				t->waiting = 1;
 				return;
 			}
-			e->code = run_uncreated(e) > 0 ? EXIT_FAIL : EXIT_OK;
+			e->code = run_refusals(e) > 0 ? EXIT_FAIL : EXIT_OK;
 			e->finished = 1;
 			t->done = 1;
 			return;

@@ -662,6 +662,7 @@ tc_net_msg(struct tc *t, int side, const struct ipc_msg *msg)
 	switch (msg->hdr.type) {
 	case IMSG_IMAP_READY:
 		t->caps[side] = ipc_get_u32(&rd);
+		(void)ipc_get_u64(&rd);
 		if (ipc_rd_end(&rd) == -1)
 			tc_bad(msg);
 		t->ready[side] = 1;

@@ -34,7 +34,9 @@
  *    both sides have new messages, the local pass's FETCH may go with
  *    the remote pass's, within a byte budget (xfer_early, xfer_pre.c);
  *  - xfer_restore: §9.8, messages whose expunge was refused are copied
- *    back to the side they vanished from.
+ *    back to the side they vanished from;
+ *  - an APPEND refused with NO fails neither the run nor the other
+ *    copies (append.c).
  *
  * xfer_recopy: --repair's copies of messages no mapping row pairs
  * (repair.c), fetched with ENVELOPE for the sender it logs.
@@ -131,6 +133,7 @@ xfer_free(struct xfer *x)
 	modtab_free(&x->copied);
 	uidvec_free(&x->restored);
 	uidvec_free(&x->nomodseq);
+	uidvec_free(&x->retry);
 	uidvec_free(&x->late);
 	uidvec_free(&x->zero);
 	for (i = 0; i < x->nlm; i++) {
@@ -153,6 +156,27 @@ xfer_reset_msg(struct xfer *x)
 
 /* ------------------------------------------------------------------ */
 /* FETCH answers. */
+
+/*
+ * A message larger than the target's APPENDLIMIT (RFC 7889) is not sent:
+ * the server would refuse it, or, sent as a non-synchronising literal,
+ * hang up (Cyrus IMAP).  It is refused for good as a NO [TOOBIG] would
+ * be (append.c): a warning, and the ERROR at the end of the run.
+ */
+static int
+xfer_over_limit(struct xfer *x)
+{
+	struct peer *t = x->dst;
+
+	if (t->appendlimit == 0 || x->size <= t->appendlimit || x->restore)
+		return 0;
+	xlog(x, LOG_LVL_WARN, t->name, x->mb->srv[t->side], "WARNING: "
+	    "Couldn't append UID %u of %s: %llu bytes, larger than the "
+	    "server's APPENDLIMIT (%llu)", x->uid, x->src->name,
+	    (unsigned long long)x->size, (unsigned long long)t->appendlimit);
+	uidvec_push(&x->mb->refused[x->sside], x->uid);
+	return 1;
+}
 
 static void
 xfer_item(struct xfer *x, const struct fitem *fi)
@@ -203,8 +227,12 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 		else
 			uidvec_push(&x->zero, x->uid);
 	} else if (x->uid != 0 && fi->flags != NULL && fi->date != NULL) {
-		x->mode = M_STREAM;
-		xfer_msg_start(x, fi->flags, fi->date, fi->modseq);
+		if (xfer_over_limit(x))
+			x->mode = M_SKIP;
+		else {
+			x->mode = M_STREAM;
+			xfer_msg_start(x, fi->flags, fi->date, fi->modseq);
+		}
 	} else
 		x->mode = M_LATE;
 }
@@ -363,8 +391,8 @@ late_body_data(struct req *r, const struct rdata *d)
 		x->uid = (uint32_t)r->n;
 		x->size = d->fi->size;
 		m = eng_find_uid(x->lm, x->nlm, sizeof(*x->lm), x->uid);
-		if (m == NULL || d->fi->size == 0)
-			x->mode = M_SKIP;	/* gone meanwhile */
+		if (m == NULL || d->fi->size == 0 || xfer_over_limit(x))
+			x->mode = M_SKIP;	/* gone meanwhile, too large */
 		else {
 			x->mode = M_STREAM;
 			xfer_msg_start(x, m->flags, m->date, m->modseq);
@@ -599,6 +627,18 @@ xfer_step(struct job *j)
 	case X_FETCHED:
 		if (x->late.n > 0) {
 			j->t.state = X_LATE_META;
+			return;
+		}
+		if (x->retry.n > 0) {
+			/* Refused batches, one message per APPEND (append.c). */
+			if (x->cur != NULL)
+				batch_close(x);
+			x->maxmsg = 1;
+			uidvec_sort_uniq(&x->retry);
+			uidranges_from_vec(&x->cset, x->retry.v, x->retry.n);
+			uidvec_free(&x->retry);
+			x->citems = XFER_ITEMS;
+			j->t.state = X_COPY;
 			return;
 		}
 		if (x->restore) {

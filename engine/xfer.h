@@ -57,6 +57,7 @@ struct batch {
 	uint32_t	*fh;		/* flags_hash() of their flags */
 	uint64_t	 bytes;
 	uint32_t	 n;
+	uint32_t	 self;		/* counted in exists_self */
 };
 
 struct latemeta {
@@ -88,6 +89,8 @@ struct xfer {
 	struct modtab	 copied;	/* restore: flags copied, by uid */
 	struct uidvec	 restored;	/* restore: the UIDs */
 	struct uidvec	 nomodseq;	/* copies no [HIGHESTMODSEQ] covered */
+	struct uidvec	 retry;		/* of batches refused whole: sent again
+					   one by one (append.c) */
 
 	/* The message being received. */
 	int		 mode;		/* M_* */

@@ -16,7 +16,7 @@
 
 #include "proc.h"
 
-#define IPC_CATALOGUE_VERSION	8
+#define IPC_CATALOGUE_VERSION	9
 #define IPC_ANYLEN		(256 * 1024)
 
 #define IPC_MESSAGES(X)							\
@@ -79,7 +79,7 @@
 	 * flight, or 0.  Layouts are in ipc/imap_proto.h.		\
 	 */								\
 	/* the session is established; u32 capability bits */		\
-	X(IMSG_IMAP_READY,	PROC_NET, PROC_ENGINE, 4, 4)		\
+	X(IMSG_IMAP_READY,	PROC_NET, PROC_ENGINE, 12, 12)		\
 	X(IMSG_IMAP_LIST,	PROC_ENGINE, PROC_NET, 16, 65536)	\
 	X(IMSG_IMAP_SELECT,	PROC_ENGINE, PROC_NET, 8, 65536)	\
 	X(IMSG_IMAP_UNSELECT,	PROC_ENGINE, PROC_NET, 0, 0)		\

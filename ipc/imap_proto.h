@@ -21,7 +21,8 @@
  * flags of every known message come as changes, and the engine tells
  * the real ones from the flags it kept (engine/pflags.c).
  *
- * IMSG_IMAP_READY		u32 caps (IMAP_CAP_*)
+ * IMSG_IMAP_READY		u32 caps (IMAP_CAP_*), u64 appendlimit (the
+ *				server's APPENDLIMIT=n, RFC 7889; 0: none)
  *
  * IMSG_IMAP_LIST		u32 flags (IMAP_LIST_*), str select-opts
  *				("" for none), data reference, u32 n,

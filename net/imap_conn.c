@@ -192,6 +192,29 @@ imap_conn_method(const struct imap_conn *c)
 	return c->method;
 }
 
+uint64_t
+imap_conn_appendlimit(const struct imap_conn *c)
+{
+	unsigned long long v;
+	const char *s;
+	char *end;
+	size_t i;
+
+	for (i = 0; i < c->ncaps; i++) {
+		if (strncasecmp(c->caps[i], "APPENDLIMIT=", 12) != 0)
+			continue;
+		s = c->caps[i] + 12;
+		if (*s < '0' || *s > '9')
+			continue;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		/* A limit of its own for each mailbox (no "="): none. */
+		if (*end == '\0' && errno == 0 && v > 0)
+			return v;
+	}
+	return 0;
+}
+
 uint32_t
 imap_conn_capbits(const struct imap_conn *c)
 {

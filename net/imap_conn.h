@@ -247,6 +247,8 @@ void	 imap_conn_io(struct imap_conn *);
 int	 imap_conn_ready(const struct imap_conn *);
 /* IMAP_CAP_* bits (ipc/imap_proto.h) of the established session. */
 uint32_t imap_conn_capbits(const struct imap_conn *);
+/* APPENDLIMIT=n (RFC 7889) as advertised, or 0. */
+uint64_t imap_conn_appendlimit(const struct imap_conn *);
 /* 1 if the server advertised cap (case-insensitive). */
 int	 imap_conn_has_cap(const struct imap_conn *, const char *);
 /* 1 if cap is in the ENABLED list (QRESYNC). */

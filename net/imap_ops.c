@@ -2475,6 +2475,7 @@ imap_ops_ready(struct imap_ops *o)
 
 	ipc_buf_init(&b);
 	ipc_put_u32(&b, imap_conn_capbits(o->conn));
+	ipc_put_u64(&b, imap_conn_appendlimit(o->conn));
 	ops_send(o, IMSG_IMAP_READY, 0, &b);
 }
 

@@ -70,6 +70,7 @@ struct fsrv {
 	struct ipc_chan	 chan;
 	char		 delim;
 	uint32_t	 caps;
+	uint64_t	 appendlimit;	/* APPENDLIMIT=n, 0: none */
 	struct fmbox	*mb[32];
 	size_t		 nmb;
 	struct fmbox	*sel;
@@ -911,6 +912,7 @@ h_run(struct h *h)
 		h->srv[s].sel = NULL;
 		ipc_buf_init(&b);
 		ipc_put_u32(&b, h->srv[s].caps);
+		ipc_put_u64(&b, h->srv[s].appendlimit);
 		fs_send(&h->srv[s], IMSG_IMAP_READY, 0, &b);
 		ipc_buf_free(&b);
 	}
