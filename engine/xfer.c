@@ -215,7 +215,7 @@ xfer_item(struct xfer *x, const struct fitem *fi)
 	if (x->uid != 0 && x->uidnext <= x->uid && x->uid < UINT32_MAX)
 		x->uidnext = x->uid + 1;
 	x->size = fi->size;
-	if (x->recopy && x->uid != 0 && !x->j->e->quiet)
+	if (x->recopy && !x->retried && x->uid != 0 && !x->j->e->quiet)
 		jlog(x->j, LOG_LVL_INFO, p->name, x->mb->srv[p->side],
 		    "UID %u from <%s> (%s)", x->uid,
 		    fi->env != NULL ? fi->env : "",
@@ -634,6 +634,7 @@ xfer_step(struct job *j)
 			if (x->cur != NULL)
 				batch_close(x);
 			x->maxmsg = 1;
+			x->retried = 1;		/* --repair: logged once */
 			uidvec_sort_uniq(&x->retry);
 			uidranges_from_vec(&x->cset, x->retry.v, x->retry.n);
 			uidvec_free(&x->retry);

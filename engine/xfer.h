@@ -91,6 +91,7 @@ struct xfer {
 	struct uidvec	 nomodseq;	/* copies no [HIGHESTMODSEQ] covered */
 	struct uidvec	 retry;		/* of batches refused whole: sent again
 					   one by one (append.c) */
+	int		 retried;	/* ... and they are being */
 
 	/* The message being received. */
 	int		 mode;		/* M_* */
