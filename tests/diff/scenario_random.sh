@@ -11,7 +11,9 @@
 # $SCEN_RANDOM_SEEDS if set, or the seeds listed in $SCEN_RANDOM_SEED
 # (e.g. "17 42"); $SCEN_RANDOM_ROUNDS rounds each (default 6).  A failure
 # names its seed and round; the ops of each round are in the test's
-# output.
+# output.  Mailbox names include a space and a modified UTF-7 one
+# ("Later on", "Lists/Entw&APw-rfe"); $SCEN_RANDOM_RSEP=. gives the
+# remote server "." as its hierarchy delimiter (default "/").
 #
 # What it found, fixed since (engine/netc_state.c, engine/known.c):
 #  - our STORE's answer (UID and MODSEQ, no FLAGS) was not taken for one
@@ -52,7 +54,7 @@ source "$SRCDIR/tests/lib/common.sh"
 source "$SRCDIR/tests/lib/scenario.sh"
 t_setup
 scen_setup
-scen_layout local=tunnel:/ remote=imaps:/
+scen_layout local=tunnel:/ remote=imaps:${SCEN_RANDOM_RSEP:-/}
 
 ROUNDS=${SCEN_RANDOM_ROUNDS:-6}
 if [ -n "${SCEN_RANDOM_SEED:-}" ]; then
@@ -68,21 +70,29 @@ fi
 # large messages to make first.
 plan()
 {
-	/usr/bin/python3 - "$1" "$2" <<'PYEOF'
+	/usr/bin/python3 - "$1" "$2" "${SCEN_RANDOM_RSEP:-/}" <<'PYEOF'
 import random
 import sys
 
 seed, rounds = int(sys.argv[1]), int(sys.argv[2])
+rsep = sys.argv[3]
 rng = random.Random(seed)
 FLAGS = ['\\Seen', '\\Flagged', '\\Answered', '\\Draft', '\\Deleted',
          '$Label1', '$Junk', '$Forwarded', 'Project']
-NAMES = ['INBOX', 'Work', 'Lists/dev', 'Lists/users', 'Archive/2024',
-         'Later']
+NAMES = ['INBOX', 'Work', 'Lists/dev', 'Lists/Entw&APw-rfe', 'Archive/2024',
+         'Later on']
 EMPTY = ['Drafts', 'Lists/empty', 'Trash']
 synced = {'INBOX': []}      # mailbox -> messages on both sides
 touched_in = {}             # message -> last round it was added or changed
 subscribed = set()          # mailboxes subscribed on both sides
 count = 0
+
+
+def q(b):
+    """A mailbox name as an operation's word, on this side."""
+    if side == 'remote':
+        b = b.replace('/', rsep)
+    return "'" + b + "'"
 
 
 def flags(k=3):
@@ -104,14 +114,14 @@ for r in range(1, rounds + 1):
             if rng.random() < 0.12:
                 print('msg %s %d' % (msg, rng.choice([4000, 70000,
                                                       300000])))
-            ops.append(' '.join(['add', box, msg] + flags()))
+            ops.append(' '.join(['add', q(box), msg] + flags()))
             new.setdefault(box, []).append(msg)
             touched_in[msg] = r
         live = [(b, m) for b in synced for m in synced[b]
                 if m not in touched and touched_in[m] <= r - 2]
         for _ in range(rng.randint(0, 4) if live else 0):
             b, m = rng.choice(live)
-            ops.append(' '.join(['store', b, '@' + m,
+            ops.append(' '.join(['store', q(b), '@' + m,
                                  rng.choice('+-=')] + flags()))
             changed.add(m)
             touched_in[m] = r
@@ -121,7 +131,7 @@ for r in range(1, rounds + 1):
             b, m = rng.choice(live)
             if m in changed or m in touched:
                 continue
-            ops.append('expunge %s @%s' % (b, m))
+            ops.append('expunge %s @%s' % (q(b), m))
             touched.add(m)
             live.remove((b, m))
         # Not in the first round: a server's INBOX that was never
@@ -131,12 +141,12 @@ for r in range(1, rounds + 1):
         if rng.random() < 0.1:
             b = rng.choice(EMPTY)
             if b not in synced and b not in new:
-                ops.append('create %s' % b)
+                ops.append('create %s' % q(b))
                 new[b] = []
         if r > 1 and rng.random() < 0.3:
             b = rng.choice(list(synced))
             ops.append('%s %s' % ('unsubscribe' if b in subscribed
-                                  else 'subscribe', b))
+                                  else 'subscribe', q(b)))
             toggled.add(b)
         rng.shuffle(ops)
         for op in ops:
