@@ -151,8 +151,8 @@ mbox_sub_result(struct eng *e, struct peer *p, const struct opres *o,
  * user deletes the row ("Mailbox exists", §6.2), only to fail again.
  * Without the row, every run tries the CREATE again (the name may be
  * allowed by then), syncs the others, and a one-shot run says what it
- * left out and ends with EXIT_FAIL (run.c).  Whatever answer a
- * SUBSCRIBE of a new mailbox waits for its CREATE's answer
+ * left out and ends with EXIT_FAIL (run.c).  The SUBSCRIBE of a new
+ * mailbox waits for its CREATE's answer
  * (mbox_subscribe_created()): a server may take a subscription to a
  * name it refused to create (Cyrus IMAP does), and then every run would
  * subscribe it again.
