@@ -43,16 +43,7 @@ plugin {
 	dovecot_server remote / || { t_fail "dovecot_server remote"; t_done; }
 	SRC=remote DST=local
 fi
-write_config "$T/c.conf" <<EOF
-database = $T/sync.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-$(imaps_lines remote)
-EOF
+imaps_config "$T/c.conf" "$T/sync.db" "$tl"
 
 mkdir -p "$T/msgs"
 msg() # NAME [big]

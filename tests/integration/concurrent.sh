@@ -52,16 +52,7 @@ if [ "$T_REMOTE" = cyrus ]; then
 	CYRUS_EXTRA_CONF=$(method_conf cyrus) cyrus_server remote / ||
 	    { t_fail "cyrus_server remote"; t_done; }
 	RSEP=/
-	write_config "$T/c.conf" <<EOF
-database = $T/sync.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-$(imaps_lines remote)
-EOF
+	imaps_config "$T/c.conf" "$T/sync.db" "$tl"
 else
 	tr=$(DOVECOT_EXTRA_CONF=$(method_conf dovecot) dovecot_tunnel remote .) ||
 	    { t_fail "dovecot_tunnel remote"; t_done; }

@@ -33,16 +33,7 @@ CYRUS_EXTRA_CONF=$(method_conf cyrus) cyrus_server remote / ||
 LDIR=$(cd "$T/local" && pwd -P)
 RPORT=$(server_var remote IMAPS_PORT)
 
-write_config "$T/crash.conf" <<EOF
-database = $T/sync.db
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-$(imaps_lines remote)
-EOF
+imaps_config "$T/crash.conf" "$T/sync.db" "$tl"
 
 # ---- messages --------------------------------------------------------------
 

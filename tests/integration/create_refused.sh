@@ -35,20 +35,7 @@ else
 	    dovecot_server remote / || { t_fail "dovecot_server remote"; t_done; }
 	BAD='~foo'
 fi
-conf()
-{
-	write_config "$1" <<EOF
-database = $2
-
-[local]
-type = tunnel
-command = $tl
-
-[remote]
-$(imaps_lines remote)
-EOF
-}
-conf "$T/c.conf" "$T/sync.db"
+imaps_config "$T/c.conf" "$T/sync.db" "$tl"
 
 mkdir -p "$T/msgs"
 msg()

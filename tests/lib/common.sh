@@ -642,16 +642,21 @@ write_config()
 # the database; each LINE ("key = value") goes to the default section too.
 tunnel_config()
 {
+	_t_pair_config "$1" "$2" "type = tunnel"$'\n'"command = $3" \
+	    "type = tunnel"$'\n'"command = $4" "${@:5}"
+}
+
+# _t_pair_config FILE DATABASE LOCAL-LINES REMOTE-LINES [LINE...]
+_t_pair_config()
+{
 	write_config "$1" <<EOF
 database = $2
 $(printf '%s\n' "${@:5}")
 [local]
-type = tunnel
-command = $3
+$3
 
 [remote]
-type = tunnel
-command = $4
+$4
 EOF
 }
 
@@ -662,6 +667,15 @@ imaps_lines()
 	printf '%s\n' "type = imaps" "host = localhost" \
 	    "port = $(server_var "$1" IMAPS_PORT)" "username = user" \
 	    "password = pass" "SSL_CAfile = $(server_var "$1" CERT)"
+}
+
+# imaps_config FILE DATABASE LOCALCMD [LINE...]: a configuration of a
+# tunnelled local server (dovecot_tunnel's command) and the server named
+# remote over IMAPS (imaps_lines); each LINE goes to the default section.
+imaps_config()
+{
+	_t_pair_config "$1" "$2" "type = tunnel"$'\n'"command = $3" \
+	    "$(imaps_lines remote)" "${@:4}"
 }
 
 run_ref()
