@@ -27,6 +27,7 @@
 
 source "$SRCDIR/tests/lib/common.sh"
 t_setup
+source "$SRCDIR/tests/lib/held.sh"
 
 if [ "$T_REMOTE" = cyrus ]; then
 	tl=$(dovecot_tunnel local /) || { t_fail "dovecot_tunnel local"; t_done; }
@@ -83,11 +84,6 @@ mail_add_many "$SRC" INBOX "$(msg s1)" "$(msg b1 big)" "$(msg s2)" \
     "$(msg b2 big)" "$(msg s3)"
 mailbox_create "$SRC" Work
 mail_add_many "$SRC" Work "$(msg w1)"
-# has TEXT LINE WHAT: LINE, as it is (no pattern), is a line of TEXT.
-has()
-{
-	t_expect_eq "$(grep -cxF -- "$2" <<<"$1")" 1 "$3"
-}
 # A refusal: the server's NO and its code, or, where the server
 # advertises APPENDLIMIT (Cyrus), ours before sending.
 WARN="$DST\\(INBOX\\): WARNING: Couldn't append UID"
@@ -101,7 +97,7 @@ cp "$T/ours.err" "$T/first.err"
 err=$(cat "$T/ours.err")
 t_expect_eq "$(grep -cE "^$WARN [24] of $SRC: $WHY" <<<"$err")" 2 \
     "first run: a warning for each large message, with the server's code"
-has "$err" "$ERR" "first run: an ERROR names them at the end"
+expect_line "$T/ours.err" "$ERR" "first run: an ERROR names them at the end"
 t_expect_eq "$(grep -c ERROR <<<"$err")" 1 "first run: one ERROR"
 t_expect_eq "$(subjects "$DST" INBOX | paste -sd' ')" "s1 s2 s3" \
     "first run: the small ones of the batch copied"
@@ -123,23 +119,26 @@ t_expect_eq "$OURS_RC" 1 "repair: exit 1"
 err=$(cat "$T/ours.err")
 t_expect_eq "$(grep -cE "^$WARN [24] of $SRC: $WHY" <<<"$err")" 2 \
     "repair: tried again"
-has "$err" "$ERR" "repair: the same ERROR"
+expect_line "$T/ours.err" "$ERR" "repair: the same ERROR"
 same "repair"
 
 # ---- watch mode --------------------------------------------------------
-"$INTERIMAP" --config="$T/c.conf" --watch=1 </dev/null >"$T/w.out" \
-    2>"$T/w.err" &
+# --debug for its passes ("engine: idle,"): the large message must not be
+# tried again in the two passes after the one that refused it.
+"$INTERIMAP" --config="$T/c.conf" --debug --watch=1 </dev/null \
+    >"$T/w.out" 2>"$T/w.err" &
 pid=$!
 t_track_pid "$pid"
-sleep 1.5
+WAIT_PID=$pid wait_for "$T/w.err" '^engine: idle,' ||
+    t_fail "watch: the first pass"
 mail_add_many "$SRC" INBOX "$(msg b3 big)" "$(msg s5)"
-for ((i = 0; i < 300; i++)); do
-	[ "$(subjects "$DST" INBOX | grep -c s5)" -ge 1 ] &&
-	    [ "$(grep -cE "^$WARN" "$T/w.err")" -ge 1 ] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-sleep 2.5
+# s5 is the source's UID 8, copied either way round.
+WAIT_PID=$pid wait_for "$T/w.err" \
+    "^$DST\\(INBOX\\): Added 1 UID\\(s\\) ([0-9]+ <- 8|8 -> [0-9]+)\$" ||
+    t_fail "watch: the new small message copied"
+passes=$(grep -c '^engine: idle,' "$T/w.err")
+WAIT_PID=$pid wait_for "$T/w.err" '^engine: idle,' $((passes + 2)) ||
+    t_fail "watch: two passes after it"
 kill -TERM "$pid"
 wait "$pid"
 t_expect_eq "$?" 0 "watch: SIGTERM, exit 0"
