@@ -630,9 +630,10 @@ xfer_step(struct job *j)
 			return;
 		}
 		if (x->retry.n > 0) {
-			/* Refused batches, one message per APPEND (append.c). */
-			if (x->cur != NULL)
-				batch_close(x);
+			/*
+			 * Refused batches, one message per APPEND (append.c);
+			 * every batch is closed and answered by now.
+			 */
 			x->maxmsg = 1;
 			x->retried = 1;		/* --repair: logged once */
 			uidvec_sort_uniq(&x->retry);

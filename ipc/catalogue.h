@@ -78,7 +78,8 @@
 	 * VANISHED, codes) carries the id of the oldest request in	\
 	 * flight, or 0.  Layouts are in ipc/imap_proto.h.		\
 	 */								\
-	/* the session is established; u32 capability bits */		\
+	/* the session is established; u32 capability bits, u64 the */	\
+	/* server's APPENDLIMIT or 0 */					\
 	X(IMSG_IMAP_READY,	PROC_NET, PROC_ENGINE, 12, 12)		\
 	X(IMSG_IMAP_LIST,	PROC_ENGINE, PROC_NET, 16, 65536)	\
 	X(IMSG_IMAP_SELECT,	PROC_ENGINE, PROC_NET, 8, 65536)	\
